@@ -1,0 +1,213 @@
+"""Configuration: frozen attrs classes, one library-owned cattrs converter, TOML files.
+
+Component choices are tagged unions: a table ``{type = "<registered name>", ...fields}`` whose
+fields are structured into the config class that the named component registered. Unknown keys
+and unknown types are errors that name their dotted path.
+"""
+
+from __future__ import annotations
+
+import enum
+import tomllib
+import weakref
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import attrs
+import cattrs
+import tomli_w
+from cattrs.errors import ForbiddenExtraKeysError
+
+from .components import ComponentKind
+from .errors import ConfigError, UnknownComponentError
+
+T = TypeVar("T")
+
+
+@attrs.frozen(kw_only=True)
+class ComponentSpec:
+    """A chosen component: its registered name and its structured config."""
+
+    kind: ClassVar[ComponentKind]
+    type: str
+    config: Any
+
+
+@attrs.frozen(kw_only=True)
+class CodecSpec(ComponentSpec):
+    kind: ClassVar[ComponentKind] = ComponentKind.CODEC
+
+
+@attrs.frozen(kw_only=True)
+class BackboneSpec(ComponentSpec):
+    kind: ClassVar[ComponentKind] = ComponentKind.BACKBONE
+
+
+@attrs.frozen(kw_only=True)
+class SamplerSpec(ComponentSpec):
+    kind: ClassVar[ComponentKind] = ComponentKind.SAMPLER
+
+
+@attrs.frozen(kw_only=True)
+class ConditionerSpec(ComponentSpec):
+    kind: ClassVar[ComponentKind] = ComponentKind.CONDITIONER
+
+
+@attrs.frozen(kw_only=True)
+class PreferenceOptimizerSpec(ComponentSpec):
+    kind: ClassVar[ComponentKind] = ComponentKind.PREFERENCE_OPTIMIZER
+
+
+@attrs.frozen(kw_only=True)
+class RewardSpec(ComponentSpec):
+    kind: ClassVar[ComponentKind] = ComponentKind.REWARD
+
+
+_converters: weakref.WeakKeyDictionary[Any, cattrs.Converter] = weakref.WeakKeyDictionary()
+
+
+def converter_for(registry: Any = None) -> cattrs.Converter:
+    """The library's converter bound to ``registry`` (the default registry when None)."""
+    if registry is None:
+        from .registry import default_registry
+
+        registry = default_registry()
+    if registry not in _converters:
+        _converters[registry] = _make_converter(registry)
+    return _converters[registry]
+
+
+def _make_converter(registry: Any) -> cattrs.Converter:
+    converter = cattrs.Converter(forbid_extra_keys=True)
+
+    def structure_spec(data: Any, cls: type[ComponentSpec]) -> ComponentSpec:
+        return _structure_spec(converter, registry, cls, data)
+
+    def unstructure_spec(spec: ComponentSpec) -> dict[str, Any]:
+        return {"type": spec.type, **converter.unstructure(spec.config)}
+
+    is_spec = lambda cls: isinstance(cls, type) and issubclass(cls, ComponentSpec)  # noqa: E731
+    converter.register_structure_hook_func(is_spec, structure_spec)
+    converter.register_unstructure_hook_func(is_spec, unstructure_spec)
+    return converter
+
+
+_SPEC_BY_KIND = {cls.kind: cls for cls in ComponentSpec.__subclasses__()}
+
+
+def _structure_spec(converter: cattrs.Converter, registry: Any, cls: type[ComponentSpec],
+                    data: Any) -> ComponentSpec:
+    if isinstance(data, ComponentSpec):
+        return data
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"expected a table with a 'type' key, got {type(data).__name__}")
+    if "type" not in data:
+        raise ConfigError(f"missing 'type' (one of: {', '.join(registry.names(cls.kind))})")
+    fields = dict(data)
+    name = fields.pop("type")
+    registered = registry.get(cls.kind, name)
+    config = converter.structure(fields, registered.component.config_class)
+    return cls(type=name, config=config)
+
+
+def structure_component(registry: Any, kind: ComponentKind, data: Any, *,
+                        path: str = "") -> ComponentSpec:
+    """Structure one ``{type = ..., ...}`` table into a :class:`ComponentSpec`."""
+    converter = converter_for(registry)
+    try:
+        return _structure_spec(converter, registry, _SPEC_BY_KIND[kind], data)
+    except (cattrs.BaseValidationError, ConfigError) as error:
+        raise _config_error(error, [path] if path else []) from None
+
+
+def structure(data: Mapping[str, Any], cls: type[T], *, registry: Any = None) -> T:
+    """Build a config of class ``cls`` from plain data; errors name the dotted path."""
+    try:
+        return converter_for(registry).structure(data, cls)
+    except (cattrs.BaseValidationError, ConfigError) as error:
+        raise _config_error(error, []) from None
+
+
+def unstructure(config: Any, *, registry: Any = None) -> dict[str, Any]:
+    """Plain data (TOML-ready: no ``None``, enums as values) from a config object."""
+    return _tomlable(converter_for(registry).unstructure(config))
+
+
+def loads_toml(text: str, cls: type[T], *, registry: Any = None) -> T:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"invalid TOML: {error}") from None
+    return structure(data, cls, registry=registry)
+
+
+def load_toml(path: str | Path, cls: type[T], *, registry: Any = None) -> T:
+    """Read a TOML file into a config of class ``cls``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read config {path}: {error.strerror or error}") from None
+    try:
+        return loads_toml(text, cls, registry=registry)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
+
+
+def dumps_toml(config: Any, *, registry: Any = None) -> str:
+    return tomli_w.dumps(unstructure(config, registry=registry))
+
+
+def dump_toml(config: Any, path: str | Path, *, registry: Any = None) -> None:
+    """Write ``config`` as TOML; loading the file gives back an equal config."""
+    Path(path).write_text(dumps_toml(config, registry=registry), encoding="utf-8")
+
+
+def _tomlable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _tomlable(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_tomlable(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+def _config_error(error: BaseException, prefix: list[str]) -> ConfigError:
+    """One ConfigError listing every problem; a lone typed problem keeps its class."""
+    leaves = list(_leaves(error, prefix))
+    message = "; ".join(_describe_leaf(path, leaf) for path, leaf in leaves)
+    only = leaves[0][1] if len(leaves) == 1 else None
+    return (type(only) if isinstance(only, ConfigError) else ConfigError)(message)
+
+
+def _leaves(error: BaseException, path: list[str]):
+    if isinstance(error, BaseExceptionGroup):
+        for sub in error.exceptions:
+            yield from _leaves(sub, path + _note_path(sub))
+    else:
+        yield path, error
+
+
+def _note_path(error: BaseException) -> list[str]:
+    for note in getattr(error, "__notes__", ()):
+        if isinstance(note, cattrs.AttributeValidationNote):
+            return [note.name]
+        if isinstance(note, cattrs.IterableValidationNote):
+            return [str(note.index)]
+    return []
+
+
+def _describe_leaf(path: list[str], leaf: BaseException) -> str:
+    where = ".".join(path)
+    if isinstance(leaf, ForbiddenExtraKeysError):
+        keys = ", ".join(".".join([*path, key]) for key in sorted(leaf.extra_fields))
+        return f"unknown key {keys}"
+    if isinstance(leaf, UnknownComponentError):
+        return f"{where}: {leaf}" if where else str(leaf)
+    if isinstance(leaf, KeyError):
+        return f"missing required key {where}"
+    if isinstance(leaf, ConfigError):
+        return f"{where}: {leaf}" if where else str(leaf)
+    return f"invalid value for {where or 'config'}: {leaf}"

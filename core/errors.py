@@ -1,0 +1,43 @@
+"""Errors raised on bad input or configuration.
+
+Every error the library raises because of something a user gave it derives from
+:class:`SwanSphereError`, carries a one-line message that says what to do, and is printed by
+the CLI without a traceback.
+"""
+
+from __future__ import annotations
+
+
+class SwanSphereError(Exception):
+    """Base of every error raised on bad input or configuration."""
+
+
+class ConfigError(SwanSphereError, ValueError):
+    """A configuration value, key or component type is invalid."""
+
+
+class UnknownComponentError(ConfigError, KeyError):
+    """A component name is not registered for its kind."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class PluginError(SwanSphereError):
+    """The set of plugins is inconsistent (for example, two provide the same name)."""
+
+
+class DuplicateComponentError(PluginError):
+    """Two plugins register a component of the same kind under the same name."""
+
+
+class AudioFormatError(SwanSphereError, ValueError):
+    """Audio has the wrong shape, channel count or non-finite samples."""
+
+
+class AudioFileError(SwanSphereError, OSError):
+    """An audio file is missing, empty, unreadable or cannot be written."""
+
+
+class ResourceNotFoundError(SwanSphereError, FileNotFoundError):
+    """A data resource (an HRTF set, a model, a sound bank) is not installed."""

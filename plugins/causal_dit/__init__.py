@@ -1,0 +1,1 @@
+"""The causal autoregressive diffusion transformer (Spatial LM + LocEnc + LocDiT)."""

@@ -1,0 +1,53 @@
+"""Shared fixtures: third-party plugin packages installed for real into temporary folders."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+
+settings.register_profile("default", deadline=None, derandomize=True, max_examples=50)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+PLUGIN_PACKAGES = Path(__file__).parent / "plugin_packages"
+
+
+@pytest.fixture(scope="session")
+def installed_plugins(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Install each test plugin package with pip into its own target folder.
+
+    Returns the folder per package; a test puts the ones it wants on ``sys.path``. The install
+    is real (a wheel build with its own pyproject.toml and entry points), but offline.
+    """
+    targets = {}
+    for package in sorted(p for p in PLUGIN_PACKAGES.iterdir() if p.is_dir()):
+        target = tmp_path_factory.mktemp(f"site-{package.name}")
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+             "--no-build-isolation", "--no-index", "--target", str(target), str(package)],
+            check=True, capture_output=True,
+            env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+        )
+        targets[package.name] = target
+    return targets
+
+
+@pytest.fixture
+def with_plugins(installed_plugins, monkeypatch):
+    """Put the named test plugin packages on ``sys.path`` for one test."""
+
+    def activate(*names: str) -> list[Path]:
+        paths = [installed_plugins[name] for name in names]
+        for path in paths:
+            monkeypatch.syspath_prepend(str(path))
+        return paths
+
+    yield activate
+    for module in [m for m in sys.modules if m.startswith(("swansphere_example",
+                                                            "swansphere_clash",
+                                                            "swansphere_broken"))]:
+        del sys.modules[module]
