@@ -80,6 +80,8 @@ def converter_for(registry: Any = None) -> cattrs.Converter:
 
 def _make_converter(registry: Any) -> cattrs.Converter:
     converter = cattrs.Converter(forbid_extra_keys=True)
+    for scalar in (int, float, bool, str):
+        converter.register_structure_hook(scalar, _strict_scalar)
 
     def structure_spec(data: Any, cls: type[ComponentSpec]) -> ComponentSpec:
         return _structure_spec(converter, registry, cls, data)
@@ -91,6 +93,14 @@ def _make_converter(registry: Any) -> cattrs.Converter:
     converter.register_structure_hook_func(is_spec, structure_spec)
     converter.register_unstructure_hook_func(is_spec, unstructure_spec)
     return converter
+
+
+def _strict_scalar(value: Any, cls: type) -> Any:
+    """Refuse silent coercions (``2.5`` to an int, ``true`` to 1, ``3`` to a string)."""
+    accepted = (int, float) if cls is float else (cls,)
+    if isinstance(value, bool) != (cls is bool) or not isinstance(value, accepted):
+        raise ConfigError(f"expected {cls.__name__}, got {type(value).__name__} {value!r}")
+    return cls(value)
 
 
 _SPEC_BY_KIND = {cls.kind: cls for cls in ComponentSpec.__subclasses__()}

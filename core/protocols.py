@@ -23,7 +23,16 @@ Velocity = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 @runtime_checkable
 class LatentCodec(Protocol):
-    """FOA waveform ``(batch, 4, samples)`` <-> continuous latents ``(batch, frames, dim)``."""
+    """FOA waveform ``(batch, 4, samples)`` <-> continuous latents ``(batch, frames, dim)``.
+
+    ``encode`` gives ``samples // hop_length`` frames (a trailing partial hop is dropped, as a
+    stream would still hold it); ``decode`` gives ``frames * hop_length`` samples. The streaming
+    forms give the same values for any chunking: ``encode_step`` takes chunks of any sample
+    count and buffers what does not fill a hop; ``decode_step`` takes any number of frames.
+    ``lookahead`` (samples) and ``decode_lookahead`` (latent frames) say how far an output may
+    depend on future input; 0 is strictly causal. ``swansphere.testing.streaming`` checks all
+    of this (``CodecConformanceSuite``).
+    """
 
     @property
     def sample_rate(self) -> int: ...
@@ -35,6 +44,8 @@ class LatentCodec(Protocol):
     def frame_rate(self) -> float: ...
     @property
     def lookahead(self) -> int: ...
+    @property
+    def decode_lookahead(self) -> int: ...
 
     def encode(self, audio: torch.Tensor) -> torch.Tensor: ...
     def decode(self, latents: torch.Tensor) -> torch.Tensor: ...
@@ -47,7 +58,20 @@ class LatentCodec(Protocol):
 @runtime_checkable
 class Conditioner(Protocol):
     """Text or video conditioning: ``prepare`` runs on the CPU (data-loader side), ``forward``
-    on the model's device; ``null`` gives the learned embedding for an absent modality."""
+    on the model's device; ``null`` gives the learned embedding for an absent modality.
+
+    ``modality`` is ``"text"`` or ``"video"``; ``dim`` the width of the output tokens.
+    ``prepare(raw)`` takes a batch of raw inputs (captions; decoded frames with timestamps),
+    where ``None`` marks an item without that modality. ``forward`` and ``null(batch_size)``
+    return :class:`swansphere.conditioning.ConditionTokens`: tokens ``(batch, length, dim)``,
+    a ``(batch, length)`` bool mask (True for real tokens) and, for video, float64 timestamps
+    ``(batch, length)`` in seconds; items without the modality get the learned null tokens.
+
+    Video conditioners also stream (DESIGN §4): ``init_state(batch_size)`` and
+    ``step(frames, state) -> (tokens, state)`` with ``lookahead == 0``: the token of a frame
+    never depends on later frames, and any chunking of a stream gives the offline tokens
+    (``swansphere.testing.streaming`` checks it).
+    """
 
     @property
     def modality(self) -> str: ...
@@ -78,12 +102,20 @@ class CausalBackbone(Protocol):
 class Sampler(Protocol):
     """k-diffusion style solver: a function of a velocity field, noise and a step count.
 
-    Integrates from t = 0 (noise) to t = 1 (data); holds no state between calls; ``nfe`` of the
-    result of :meth:`sample` is reported by the sampler's return or counters it documents.
+    ``sample`` integrates ``velocity(x, t)`` (``t`` of shape ``(batch,)``, the noise's dtype)
+    from t = 0 (noise) to t = 1 (data), the rectified-flow convention x_t = t·x1 + (1 − t)·noise.
+    The time grid is part of the sampler's config; guidance wraps ``velocity``. A sampler holds
+    no state between calls, draws randomness only from ``generator`` and returns a tensor shaped
+    and typed like ``noise``. ``steps=None`` means the sampler's configured step count.
+
+    ``nfe(steps)`` is the exact number of ``velocity`` evaluations of one ``sample`` call (the
+    cost: a guided velocity makes one batched model call per evaluation).
     """
 
-    def sample(self, velocity: Velocity, noise: torch.Tensor, steps: int,
+    def sample(self, velocity: Velocity, noise: torch.Tensor, steps: int | None = None,
                generator: torch.Generator | None = None) -> torch.Tensor: ...
+
+    def nfe(self, steps: int | None = None) -> int: ...
 
 
 @runtime_checkable

@@ -123,9 +123,14 @@ def test_configs_are_frozen_and_keyword_only(registry):
          r"unknown key extra_rewards\.1\.bad"),
         ({"reward": {"type": "scale"}}, r"missing required key name"),
         ({"name": "x", "reward": {"type": "scale", "factor": "big"}},
-         r"invalid value for reward\.factor"),
+         r"reward\.factor: expected float, got str .big."),
         ({"name": "x", "reward": {"factor": 1.0}}, r"reward: missing 'type' \(one of: other, "
                                                     r"scale\)"),
+        ({"name": "x", "steps": 2.5, "reward": {"type": "scale"}},
+         r"steps: expected int, got float 2\.5"),
+        ({"name": "x", "steps": True, "reward": {"type": "scale"}},
+         r"steps: expected int, got bool True"),
+        ({"name": 3, "reward": {"type": "scale"}}, r"name: expected str, got int 3"),
     ],
 )
 def test_errors_name_their_dotted_path(registry, data, message):
