@@ -85,17 +85,52 @@ class Conditioner(Protocol):
 
 @runtime_checkable
 class CausalBackbone(Protocol):
-    """The autoregressive model: one token ``h_t`` per latent patch, then a local velocity."""
+    """The autoregressive model: one token ``h_t`` per latent patch, then a local velocity.
+
+    A patch is ``patch_frames`` latent frames; the velocity of patch ``t`` depends on ``h_t``
+    and on up to ``context_patches`` previous patches. Generation, with explicit immutable
+    state (a snapshot is a reference to a state; ``step`` never modifies its argument)::
+
+        state = backbone.init_state(batch_size, conditions)
+        h, state = backbone.step(None, state)                 # the start token: h_0
+        while ...:
+            model = backbone.guided_model(h[:, -1], backbone.context(state))
+            patch = sampler.sample(guidance.wrap(model), noise, steps, generator)
+            h, state = backbone.step(patch, state)            # h_{t+1}
+
+    ``conditions`` is the backbone's own frozen conditions type (text tokens, timestamped
+    video features; ``None`` = unconditional); live video arrives through ``push_video``
+    (every frame stamped at or before a patch's end time before that patch's ``step``).
+    ``step`` also takes several patches at once, ``(B, n·patch_frames, latent_dim)``, and then
+    returns ``h`` for the next ``n`` patches, ``(B, n, h_dim)``: streamed equals teacher-forced.
+    ``guided_model(h, context)(x, t, condition)`` follows
+    :mod:`swansphere.samplers.guidance`: ``NONE`` rows see neither ``h`` nor the context,
+    ``FIRST`` rows the context only, ``ALL`` rows both. ``lookahead`` is 0: ``h_t`` never sees a
+    later patch or a video frame after patch ``t`` ends.
+    """
 
     @property
     def patch_frames(self) -> int: ...
+    @property
+    def latent_dim(self) -> int: ...
+    @property
+    def context_patches(self) -> int: ...
+    @property
+    def h_dim(self) -> int: ...
+    @property
+    def lookahead(self) -> int: ...
 
-    def init_state(self, batch_size: int, conditions: Any) -> Any: ...
+    def init_state(self, batch_size: int, conditions: Any = None) -> Any: ...
+    def push_video(self, state: Any, features: torch.Tensor, times: torch.Tensor) -> Any: ...
     def step(self, previous_patch: torch.Tensor | None, state: Any) -> tuple[torch.Tensor, Any]: ...
-    def velocity(self, x: torch.Tensor, t: torch.Tensor, h: torch.Tensor,
-                 context: torch.Tensor) -> torch.Tensor: ...
-    def loss(self, latents: torch.Tensor, conditions: Any, generator: torch.Generator | None
-             = None) -> torch.Tensor: ...
+    def context(self, state: Any) -> torch.Tensor: ...
+    def velocity(self, x: torch.Tensor, t: torch.Tensor, h: torch.Tensor | None,
+                 context: torch.Tensor | None = None) -> torch.Tensor: ...
+    def guided_model(self, h: torch.Tensor, context: torch.Tensor | None = None
+                     ) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]: ...
+    def hidden_states(self, latents: torch.Tensor, conditions: Any = None) -> torch.Tensor: ...
+    def loss(self, latents: torch.Tensor, conditions: Any = None,
+             generator: torch.Generator | None = None) -> torch.Tensor: ...
 
 
 @runtime_checkable

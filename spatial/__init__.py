@@ -1,1 +1,98 @@
-"""placeholder"""
+"""AmbiX (ACN order W, Y, Z, X; SN3D) first-order ambisonics toolkit.
+
+Encode, rotate and convert FOA, analyse directions (whole clips, tracks, the paper's angular
+errors), map energy onto equirectangular panoramas, render binaural audio from SOFA HRTFs and
+read/write validated float32 WAV files. Audio is ``(..., 4, samples)``; angles are degrees at
+this API (azimuth counter-clockwise from the front, left +90°; elevation up positive). See
+``docs/conventions.md`` and ``docs/spatial.md``.
+
+Names load on first use (PEP 562), so ``swansphere.spatial.cli`` and the ``swansphere``
+command start without importing torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .analysis import (
+        DirectionTrack,
+        angular_errors,
+        direction,
+        direction_track,
+        intensity_vector,
+    )
+    from .audio_io import read_foa, write_foa, write_wav
+    from .beams import beam_weights, energy_map
+    from .encoding import encode, plane_wave_gains
+    from .erp import direction_to_erp, erp_grid, erp_to_direction, roll_panorama
+    from .foa import CHANNELS, validate_foa
+    from .formats import ambix_to_fuma, fuma_to_ambix, n3d_to_sn3d, sn3d_to_n3d
+    from .hrtf import BinauralDecoder, HrtfSet, binaural, binaural_decoder, find_sofa, load_sofa
+    from .rotation import cartesian_rotation, rotate, rotation_matrix
+    from .signals import source_signal
+
+_EXPORTS = {
+    "analysis": ("DirectionTrack", "angular_errors", "direction", "direction_track",
+                 "intensity_vector"),
+    "audio_io": ("read_foa", "write_foa", "write_wav"),
+    "beams": ("beam_weights", "energy_map"),
+    "encoding": ("encode", "plane_wave_gains"),
+    "erp": ("direction_to_erp", "erp_grid", "erp_to_direction", "roll_panorama"),
+    "foa": ("CHANNELS", "validate_foa"),
+    "formats": ("ambix_to_fuma", "fuma_to_ambix", "n3d_to_sn3d", "sn3d_to_n3d"),
+    "hrtf": ("BinauralDecoder", "HrtfSet", "binaural", "binaural_decoder", "find_sofa",
+             "load_sofa"),
+    "rotation": ("cartesian_rotation", "rotate", "rotation_matrix"),
+    "signals": ("source_signal",),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = [
+    "CHANNELS",
+    "BinauralDecoder",
+    "DirectionTrack",
+    "HrtfSet",
+    "ambix_to_fuma",
+    "angular_errors",
+    "beam_weights",
+    "binaural",
+    "binaural_decoder",
+    "cartesian_rotation",
+    "direction",
+    "direction_to_erp",
+    "direction_track",
+    "encode",
+    "energy_map",
+    "erp_grid",
+    "erp_to_direction",
+    "find_sofa",
+    "fuma_to_ambix",
+    "intensity_vector",
+    "load_sofa",
+    "n3d_to_sn3d",
+    "plane_wave_gains",
+    "read_foa",
+    "roll_panorama",
+    "rotate",
+    "rotation_matrix",
+    "sn3d_to_n3d",
+    "source_signal",
+    "validate_foa",
+    "write_foa",
+    "write_wav",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,4 +1,4 @@
-"""Packaging: every folder is a listed subpackage, and a built wheel works like the editable install."""
+"""Packaging: every folder is a listed subpackage; a built wheel works like the editable one."""
 
 from __future__ import annotations
 
