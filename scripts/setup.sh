@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 EXTRAS="${SWANSPHERE_EXTRAS:-test}"
-DEBIAN_PACKAGES=(libmysofa1)   # MIT KEMAR HRTF set for binaural rendering
+DEBIAN_PACKAGES=(libmysofa1 ffmpeg)   # MIT KEMAR HRTF set (binaural); ffmpeg + ffprobe (360° MP4)
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     missing=()

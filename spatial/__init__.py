@@ -30,6 +30,17 @@ if TYPE_CHECKING:
     from .foa import CHANNELS, validate_foa
     from .formats import ambix_to_fuma, fuma_to_ambix, n3d_to_sn3d, sn3d_to_n3d
     from .hrtf import BinauralDecoder, HrtfSet, binaural, binaural_decoder, find_sofa, load_sofa
+    from .mp4 import (
+        AmbisonicAudio,
+        SpatialMetadata,
+        SphericalVideo,
+        TrackMetadata,
+        VideoFileError,
+        VideoFormatError,
+        inject_spatial_metadata,
+        read_spatial_metadata,
+        write_360_mp4,
+    )
     from .rotation import cartesian_rotation, rotate, rotation_matrix
     from .signals import source_signal
 
@@ -44,6 +55,9 @@ _EXPORTS = {
     "formats": ("ambix_to_fuma", "fuma_to_ambix", "n3d_to_sn3d", "sn3d_to_n3d"),
     "hrtf": ("BinauralDecoder", "HrtfSet", "binaural", "binaural_decoder", "find_sofa",
              "load_sofa"),
+    "mp4": ("AmbisonicAudio", "SpatialMetadata", "SphericalVideo", "TrackMetadata",
+            "VideoFileError", "VideoFormatError", "inject_spatial_metadata",
+            "read_spatial_metadata", "write_360_mp4"),
     "rotation": ("cartesian_rotation", "rotate", "rotation_matrix"),
     "signals": ("source_signal",),
 }
@@ -51,9 +65,15 @@ _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in nam
 
 __all__ = [
     "CHANNELS",
+    "AmbisonicAudio",
     "BinauralDecoder",
     "DirectionTrack",
     "HrtfSet",
+    "SpatialMetadata",
+    "SphericalVideo",
+    "TrackMetadata",
+    "VideoFileError",
+    "VideoFormatError",
     "ambix_to_fuma",
     "angular_errors",
     "beam_weights",
@@ -69,17 +89,20 @@ __all__ = [
     "erp_to_direction",
     "find_sofa",
     "fuma_to_ambix",
+    "inject_spatial_metadata",
     "intensity_vector",
     "load_sofa",
     "n3d_to_sn3d",
     "plane_wave_gains",
     "read_foa",
+    "read_spatial_metadata",
     "roll_panorama",
     "rotate",
     "rotation_matrix",
     "sn3d_to_n3d",
     "source_signal",
     "validate_foa",
+    "write_360_mp4",
     "write_foa",
     "write_wav",
 ]
