@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-EXTRAS="${SWANSPHERE_EXTRAS:-test}"
+EXTRAS="${SWANSPHERE_EXTRAS:-test,sim}"
 DEBIAN_PACKAGES=(libmysofa1 ffmpeg)   # MIT KEMAR HRTF set (binaural); ffmpeg + ffprobe (360° MP4)
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -25,6 +25,17 @@ fi
 echo "setup: installing swansphere[$EXTRAS] into .venv (torch comes from the local wheel cache)"
 log=$(mktemp)
 if ! .venv/bin/pip install --quiet --disable-pip-version-check -e ".[$EXTRAS]" >"$log" 2>&1; then
+    grep -v "^WARNING: Location .* is ignored" "$log" >&2
+    rm -f "$log"
+    exit 1
+fi
+rm -f "$log"
+# aisfx ships the frozen audio embedding behind `swansphere eval`'s Fréchet distance; it pins an
+# old numpy/librosa that its weights do not need, so it goes in without dependencies.
+echo "setup: installing aisfx 0.1.2 (--no-deps) for the evaluation embedding"
+log=$(mktemp)
+if ! .venv/bin/pip install --quiet --disable-pip-version-check --no-deps "aisfx==0.1.2" \
+        >"$log" 2>&1; then
     grep -v "^WARNING: Location .* is ignored" "$log" >&2
     rm -f "$log"
     exit 1

@@ -1,0 +1,231 @@
+"""``swansphere data ...`` and ``swansphere caption``: sound sets, simulation, shards, captions.
+
+Import-light: everything heavy is imported inside the handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..errors import ConfigError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``data`` command group and the ``caption`` command."""
+    data = subparsers.add_parser("data", help="sound sources, scene simulation, shards")
+    commands = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True)
+    _add_sources(commands)
+    _add_simulate(commands)
+    _add_shard(commands)
+    _add_agreement(commands)
+    _add_caption(subparsers)
+
+
+# ---------------------------------------------------------------- data sources
+
+def _add_sources(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("sources", help="report the installed sound sets")
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.add_argument("--root", type=Path, default=Path("/"), help=argparse.SUPPRESS)
+    parser.set_defaults(func=_run_sources)
+
+
+def _run_sources(args: argparse.Namespace, registry) -> int:
+    from .sources import inventory, sounds_home
+
+    report = inventory(args.root)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"{'SET':<12} {'CLIPS':>5} {'LABELS':>6} {'PERMISSIVE':>10} {'SECONDS':>8}  "
+          "PACKAGE / LICENCES")
+    for row in report:
+        licences = ", ".join(f"{name} {count}" for name, count in row["licences"].items())
+        print(f"{row['set']:<12} {row['clips']:>5} {row['labels']:>6} {row['permissive']:>10} "
+              f"{row['seconds']:>8}  {row['package']}: {licences or 'not installed'}")
+    total = sum(row["clips"] for row in report)
+    permissive = sum(row["permissive"] for row in report)
+    print(f"{total} clips, {permissive} permissively licensed; install more with "
+          f"scripts/install-sound-sets.sh (unpacked sets live in {sounds_home()})")
+    return 0
+
+
+# ---------------------------------------------------------------- data simulate
+
+def _add_scene_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
+    parser.add_argument("--sample-rate", type=int, default=16000, help="Hz (default 16000)")
+    parser.add_argument("--duration", type=float, default=4.0, help="seconds (default 4)")
+    parser.add_argument("--max-sources", type=int, default=3, help="1..N sources (default 3)")
+    parser.add_argument("--moving-probability", type=float, default=0.5)
+    parser.add_argument("--diffuse-probability", type=float, default=0.3)
+    parser.add_argument("--sets", default="synthetic",
+                        help="comma-separated sound sets, or 'all' (see 'data sources'; "
+                             "default synthetic)")
+    parser.add_argument("--permissive-only", action="store_true",
+                        help="use only clips the shipped model may learn from")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _add_simulate(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("simulate", help="simulate FOA scenes with video and captions")
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--n", type=int, required=True, help="number of scenes")
+    parser.add_argument("--start", type=int, default=0, help="first scene index (default 0)")
+    rooms = parser.add_mutually_exclusive_group()
+    rooms.add_argument("--room", dest="room_probability", action="store_const", const=1.0,
+                       help="every scene in a pyroomacoustics shoebox")
+    rooms.add_argument("--free-field", dest="room_probability", action="store_const",
+                       const=0.0, help="no rooms (no pyroomacoustics needed)")
+    rooms.add_argument("--room-probability", type=float, help="share of room scenes "
+                       "(default 0.5)")
+    parser.add_argument("--fps", type=float, default=4.0, help="video frame rate (default 4)")
+    parser.add_argument("--width", type=int, default=256, help="panorama width (default 256)")
+    parser.add_argument("--height", type=int, default=128, help="panorama height (default 128)")
+    parser.add_argument("--no-video", action="store_true", help="skip the panorama video")
+    _add_scene_options(parser)
+    parser.set_defaults(func=_run_simulate, room_probability=None)
+
+
+def _sampler(args: argparse.Namespace, room_probability: float = 0.0):
+    from .scenes import SceneSampler
+
+    for name in ("moving_probability", "diffuse_probability"):
+        if not 0.0 <= getattr(args, name) <= 1.0:
+            raise ConfigError(f"--{name.replace('_', '-')} must lie in [0, 1]")
+    return SceneSampler(sample_rate=args.sample_rate, duration=args.duration,
+                        max_sources=args.max_sources, moving_probability=args.moving_probability,
+                        diffuse_probability=args.diffuse_probability,
+                        room_probability=room_probability,
+                        min_event_seconds=min(0.8, args.duration))
+
+
+def _catalogue(args: argparse.Namespace):
+    from .sources import catalogue
+
+    sets = None if args.sets == "all" else [s.strip() for s in args.sets.split(",") if s.strip()]
+    clips = catalogue(sets, permissive_only=args.permissive_only)
+    if not clips:
+        raise ConfigError(f"no clips in sound set(s) {args.sets!r}; see 'swansphere data "
+                          "sources' or install them with scripts/install-sound-sets.sh")
+    return clips
+
+
+def _run_simulate(args: argparse.Namespace, registry) -> int:
+    from .panorama import PanoramaRenderer
+    from .simulate import simulate
+
+    room_probability = 0.5 if args.room_probability is None else args.room_probability
+    if not 0.0 <= room_probability <= 1.0:
+        raise ConfigError("--room-probability must lie in [0, 1]")
+    if room_probability > 0:
+        from .rooms import speed_of_sound
+
+        speed_of_sound()  # fails early, with advice, when pyroomacoustics is missing
+    renderer = None if args.no_video else PanoramaRenderer(args.width, args.height, args.fps)
+    report = simulate(args.out, args.n, _catalogue(args), sampler=_sampler(args,
+                      room_probability), seed=args.seed, start=args.start, renderer=renderer,
+                      progress=not args.quiet)
+    print(f"wrote {report.written} scene(s) to {report.out}; {report.skipped.summary()}")
+    return 0 if report.written or not args.n else 1
+
+
+# ---------------------------------------------------------------- data shard
+
+def _add_shard(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("shard", help="pack simulated scenes into tar shards")
+    parser.add_argument("--src", type=Path, required=True, help="a 'data simulate' folder")
+    parser.add_argument("--out", type=Path, required=True, help="shard folder to write")
+    parser.add_argument("--per-shard", type=int, default=256, help="samples per shard")
+    parser.add_argument("--verify", action="store_true",
+                        help="only check the shards in --out against their manifest")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=_run_shard)
+
+
+def _run_shard(args: argparse.Namespace, registry) -> int:
+    from .shards import verify_shards, write_shards
+
+    if args.verify:
+        bad = verify_shards(args.out)
+        print("all shards intact" if not bad else f"damaged shards: {', '.join(bad)}")
+        return 0 if not bad else 1
+    manifest = write_shards(args.src, args.out, args.per_shard, progress=not args.quiet)
+    print(f"wrote {manifest['samples']} samples ({manifest['seconds']} s) in "
+          f"{len(manifest['shards'])} shard(s) to {args.out}; skipped {manifest['skipped'] or 0}")
+    return 0
+
+
+# ---------------------------------------------------------------- caption agreement
+
+def _add_agreement(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "caption-agreement", help="how often FOA-derived caption words match the simulation")
+    parser.add_argument("--n", type=int, default=100, help="scenes to simulate (default 100)")
+    parser.add_argument("--no-windows", action="store_true",
+                        help="give the captioner labels only, not their activity windows")
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    _add_scene_options(parser)
+    parser.set_defaults(func=_run_agreement)
+
+
+def _run_agreement(args: argparse.Namespace, registry) -> int:
+    from .simulate import measure_caption_agreement
+
+    result = measure_caption_agreement(args.n, _catalogue(args), sampler=_sampler(args),
+                                       seed=args.seed, use_windows=not args.no_windows,
+                                       progress=not args.quiet)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"{result['sources']} sources in {args.n} free-field scenes "
+          f"({'labels only' if args.no_windows else 'labels with activity windows'}):")
+    for part in ("horizontal", "vertical", "motion", "all"):
+        print(f"  {part:<10} {100 * result[part]:5.1f} % agree")
+    return 0
+
+
+# ---------------------------------------------------------------- caption
+
+def _add_caption(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("caption", help="describe where the sounds of an FOA file are")
+    parser.add_argument("foa", type=Path, help="AmbiX WAV/FLAC file")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--labels", help="comma-separated NOUN[:VERB] in order of appearance, "
+                        "e.g. 'dog:barks,bell:rings'")
+    source.add_argument("--metadata", type=Path,
+                        help="scene metadata JSON (labels and activity windows are used; "
+                             "positions are not)")
+    parser.add_argument("--json", action="store_true", help="print descriptions as JSON")
+    parser.set_defaults(func=_run_caption)
+
+
+def _run_caption(args: argparse.Namespace, registry) -> int:
+    import attrs
+
+    from ..spatial import read_foa
+    from .captions import LabelledSource, caption, describe_foa, labelled_sources
+
+    foa, sample_rate = read_foa(args.foa)
+    diffuse = False
+    if args.metadata is not None:
+        try:
+            metadata = json.loads(args.metadata.read_text())
+            sources = labelled_sources(metadata)
+        except (OSError, ValueError, KeyError) as error:
+            raise ConfigError(f"cannot use {args.metadata} as scene metadata ({error}); give "
+                              "a metadata.json written by 'swansphere data simulate'") from error
+        diffuse = metadata.get("diffuse_db") is not None
+    else:
+        labels = [label for label in (args.labels or "sound").split(",") if label.strip()]
+        sources = [LabelledSource.from_label(label) for label in labels]
+    descriptions = describe_foa(foa, sample_rate, sources)
+    text = caption(descriptions, diffuse=diffuse)
+    if args.json:
+        print(json.dumps({"caption": text, "sources": [
+            attrs.asdict(d) | {"position": d.position} for d in descriptions]}, indent=2))
+    else:
+        print(text)
+    return 0

@@ -1,0 +1,653 @@
+"""The catalogue of real, labelled mono clips that install offline.
+
+Each :class:`SoundSet` knows where one Debian package (or unpacked PyPI wheel) puts its
+sounds and how to label them; :func:`catalogue` gathers every installed set into
+:class:`~swansphere.data.clips.SoundClip` records, with the licence of each file taken from the
+package's machine-readable ``debian/copyright`` (DEP-5) where it has one.
+``scripts/install-sound-sets.sh`` installs the recommended sets; nothing here needs them
+(the synthesised sources of :mod:`swansphere.data.synthetic` always exist).
+
+Every scanner takes a filesystem ``root`` (``/`` by default) so tests can build fake trees.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import io
+import os
+import re
+import shutil
+import struct
+import subprocess
+import tempfile
+import xml.etree.ElementTree as ET
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import attrs
+import numpy as np
+
+from ..errors import AudioFileError
+from .clips import SoundClip, is_permissive, normalise_level
+from .synthetic import synthetic_clips
+
+SOUNDS_ENV = "SWANSPHERE_SOUNDS"
+AUDIO_SUFFIXES = (".wav", ".ogg", ".oga", ".flac", ".mp3")
+TRIM_DB = -40.0
+"""Leading and trailing parts quieter than this (relative to the peak) are cut from clips."""
+
+
+def sounds_home() -> Path:
+    """Folder for sound sets unpacked outside Debian (``$SWANSPHERE_SOUNDS``)."""
+    default = Path.home() / ".local" / "share" / "swansphere" / "sounds"
+    return Path(os.environ.get(SOUNDS_ENV, default))
+
+
+# ---------------------------------------------------------------- decoding and resampling
+
+def decode_mono(data: bytes | Path, sample_rate: int) -> np.ndarray:
+    """Decode a file (path or bytes) to float64 mono at ``sample_rate``, trimmed of silence."""
+    import soundfile
+
+    try:
+        audio, rate = soundfile.read(data if isinstance(data, Path) else io.BytesIO(data),
+                                     dtype="float64", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, OSError) as error:
+        name = data if isinstance(data, Path) else "embedded clip"
+        raise AudioFileError(f"cannot decode {name}: {error}; reinstall its package") from error
+    mono = audio.mean(axis=1)
+    if rate != sample_rate and mono.size:
+        import torch
+        import torchaudio.functional
+
+        mono = torchaudio.functional.resample(torch.from_numpy(mono), rate,
+                                              sample_rate).numpy()
+    return trim_silence(mono)
+
+
+def trim_silence(signal: np.ndarray, threshold_db: float = TRIM_DB) -> np.ndarray:
+    """Cut leading and trailing samples quieter than ``threshold_db`` below the peak."""
+    if not signal.size:
+        return signal
+    loud = np.flatnonzero(np.abs(signal) > np.abs(signal).max() * 10 ** (threshold_db / 20))
+    return signal[loud[0]:loud[-1] + 1] if loud.size else signal[:0]
+
+
+def file_renderer(source: Path | Callable[[], bytes]) -> Callable[..., np.ndarray]:
+    """A :data:`~swansphere.data.clips.Renderer` that plays a recorded clip from its start.
+
+    ``source`` is a path or a callable returning the encoded bytes (archive members). The
+    clip is levelled like the synthetic sources and cut or zero-padded to the length asked.
+    """
+
+    def render(rng: np.random.Generator, sample_rate: int, num_samples: int) -> np.ndarray:
+        del rng  # recordings are fixed; kept for the common renderer signature
+        data = source if isinstance(source, Path) else source()
+        mono = decode_mono(data, sample_rate)
+        if not mono.size:
+            raise AudioFileError(f"{source} is silent; remove it from the sound set")
+        out = np.zeros(num_samples)
+        out[:min(num_samples, mono.size)] = mono[:num_samples]
+        return normalise_level(out)
+
+    return render
+
+
+def audio_duration(path: Path) -> float | None:
+    """Duration in seconds from the file header, or ``None`` when unreadable."""
+    import soundfile
+
+    try:
+        info = soundfile.info(str(path))
+    except (soundfile.LibsndfileError, RuntimeError, OSError):
+        return None
+    return info.frames / info.samplerate if info.samplerate else None
+
+
+# ---------------------------------------------------------------- licences (DEP-5)
+
+@attrs.frozen
+class CopyrightFile:
+    """``(patterns, licence)`` stanzas of a DEP-5 ``debian/copyright``; last match wins."""
+
+    stanzas: tuple[tuple[tuple[str, ...], str], ...]
+
+    @classmethod
+    def read(cls, path: Path) -> CopyrightFile:
+        if not path.is_file():
+            return cls(())
+        stanzas = []
+        for block in re.split(r"\n\s*\n", path.read_text(errors="replace")):
+            fields, key = {}, None
+            for line in block.splitlines():
+                if line[:1] in (" ", "\t") and key:
+                    fields[key] += " " + line.strip()
+                elif ":" in line:
+                    key, _, value = line.partition(":")
+                    key = key.strip().lower()
+                    fields[key] = value.strip()
+            if "files" in fields and fields.get("license"):
+                licence = fields["license"].split()[0]
+                stanzas.append((tuple(fields["files"].split()), licence))
+        return cls(tuple(stanzas))
+
+    def licence(self, path: str, default: str) -> str:
+        """The licence of ``path``; patterns are source-tree paths, so file names also match."""
+        found = default
+        name = path.rsplit("/", 1)[-1]
+        for patterns, licence in self.stanzas:
+            if any(_matches(pattern, path, name) for pattern in patterns):
+                found = licence
+        return found
+
+
+def _matches(pattern: str, path: str, name: str) -> bool:
+    tail = pattern.rsplit("/", 1)[-1]
+    return (pattern == "*" or fnmatch.fnmatch(path, pattern)
+            or (tail != "*" and fnmatch.fnmatch(name, tail)))
+
+
+def _copyright(root: Path, package: str) -> CopyrightFile:
+    return CopyrightFile.read(root / "usr/share/doc" / package / "copyright")
+
+
+# ---------------------------------------------------------------- words for captions
+
+_VERBS = {
+    "bee": "buzzes", "bird": "sings", "bull": "bellows", "cat": "meows", "chicken": "clucks",
+    "cow": "moos", "crow": "caws", "cuckoo": "calls", "dog": "barks", "dolphin": "clicks",
+    "donkey": "brays", "duck": "quacks", "elephant": "trumpets", "frog": "croaks",
+    "goat": "bleats", "horse": "neighs", "lion": "roars", "owl": "hoots", "pig": "oinks",
+    "rooster": "crows", "seagull": "cries", "sheep": "bleats", "whale": "sings",
+    "wolf": "howls", "mosquito": "whines", "fly": "buzzes", "cricket": "chirps",
+    "car": "drives by", "truck": "drives by", "train": "rumbles", "plane": "flies over",
+    "helicopter": "hovers", "bell": "rings", "phone": "rings", "clock": "ticks",
+    "door": "creaks", "hammer": "bangs", "saw": "saws", "water": "splashes",
+    "applause": "rings out", "laugh": "rings out", "thunder": "rumbles",
+    "lightning": "crackles", "fireworks": "bang", "explosion": "booms", "camera": "clicks",
+    "kettle": "whistles", "toilet": "flushes", "vacuum": "whirrs", "drum": "plays",
+    "kick": "thumps", "snare": "cracks", "hi-hat": "ticks", "cymbal": "crashes",
+    "tom": "booms", "tabla": "plays", "cowbell": "clanks", "clap": "claps",
+}
+
+_CATEGORY_VERBS = (("animals", "calls"), ("music", "plays"), ("instrument", "plays"),
+                   ("vehicles", "passes by"), ("sports", "bounces"), ("household", "clatters"))
+
+
+def verb_for(label: str, category: str = "") -> str:
+    """A caption verb for a label: its own (dog barks) or its category's, else "sounds"."""
+    words = label.lower().replace("_", " ").replace("-", " ").split()
+    for word in reversed(words):
+        for key in (word, word.rstrip("s")):
+            if key in _VERBS:
+                return _VERBS[key]
+    for key, verb in _CATEGORY_VERBS:
+        if key in category.lower():
+            return verb
+    return "sounds"
+
+
+_MASS_NOUNS = ("water", "rain", "steam", "metal", "applause", "music", "speech", "wind",
+               "thunder", "traffic", "footsteps", "fire")
+
+
+def article(noun: str) -> str:
+    """Prefix "a"/"an" unless the noun has a determiner, is plural or is a mass noun."""
+    noun = noun.strip()
+    first = noun.split()[0].lower() if noun else ""
+    if (re.match(r"(?i)(a|an|the|some|someone|two|three)\b", noun) or first in _MASS_NOUNS
+            or (first.endswith("s") and not first.endswith(("ss", "us")))):
+        return noun
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
+def _clip(clip_id: str, label: str, noun: str, licence: str, package: str,
+          source: Path | Callable[[], bytes], category: str = "", verb: str | None = None,
+          picture: Path | None = None, duration: float | None = None) -> SoundClip:
+    if duration is None and isinstance(source, Path):
+        duration = audio_duration(source)
+    return SoundClip(clip_id=clip_id, label=label, noun=article(noun),
+                     verb=verb or verb_for(label, category), licence=licence, package=package,
+                     render=file_renderer(source), path=source if isinstance(source, Path)
+                     else None, picture=picture, duration=duration)
+
+
+# ---------------------------------------------------------------- sound sets
+
+@attrs.frozen
+class SoundSet:
+    """One installable set: its name, providing package and a scanner of a filesystem root."""
+
+    name: str
+    package: str
+    install: str
+    scan: Callable[[Path], list[SoundClip]] = attrs.field(repr=False)
+    marker: str = ""
+
+    def installed(self, root: Path = Path("/")) -> bool:
+        return bool(self.marker) and (root / self.marker.lstrip("/")).exists()
+
+
+_TUXPAINT_SPOKEN = ("symbols/", "seasonal/hanukkah", "town/flags", "town/roadsigns",
+                    "military/")
+"""Stamp folders whose sounds are spoken words (letters, numbers, signs), not events."""
+
+
+def _tuxpaint_noun(caption_file: Path, stem: str) -> str:
+    """The stamp caption's first line ("A cow.") as a noun phrase; the file name if wordy."""
+    lines = caption_file.read_text(errors="replace").splitlines()
+    noun = re.sub(r"\s*\(.*?\)", "", lines[0] if lines else "").strip().rstrip(".!")
+    if not noun or len(noun.split()) > 5:
+        noun = stem.replace("_", " ")
+    return noun[0].lower() + noun[1:]
+
+
+def _tuxpaint(root: Path) -> list[SoundClip]:
+    base = root / "usr/share/tuxpaint/stamps"
+    copyright_file = _copyright(root, "tuxpaint-stamps-default")
+    clips = []
+    for sound in sorted(p for p in base.rglob("*") if p.suffix in (".ogg", ".wav")):
+        caption_file = sound.with_suffix(".txt")
+        category = sound.parent.relative_to(base).as_posix()
+        if ("_desc" in sound.stem or not caption_file.is_file()
+                or f"{category}/".startswith(_TUXPAINT_SPOKEN)):
+            continue
+        noun = _tuxpaint_noun(caption_file, sound.stem)
+        picture = next((sound.with_suffix(s) for s in (".png", ".svg")
+                        if sound.with_suffix(s).is_file()), None)
+        clips.append(_clip(f"tuxpaint/{category}/{sound.stem}", sound.stem.replace("_", " "),
+                           noun, copyright_file.licence(f"stamps/{category}/{sound.name}",
+                                                        "GPL-2"),
+                           "tuxpaint-stamps-default", sound, category, picture=picture))
+    return clips
+
+
+_SONIC_PI_CLASSES = {
+    "ambi": ("ambient sound", "hums"), "bass": ("bass synth", "plays"),
+    "bd": ("kick drum", "thumps"), "elec": ("electronic sound", "blips"),
+    "glitch": ("glitchy sound", "crackles"), "guit": ("guitar", "plays"),
+    "loop": ("drum loop", "plays"), "mehackit": ("gadget", "beeps"),
+    "perc": ("percussion", "hits"), "sn": ("snare drum", "cracks"),
+    "tabla": ("tabla", "plays"), "vinyl": ("record", "scratches"),
+}
+
+
+def _sonic_pi(root: Path) -> list[SoundClip]:
+    base = root / "usr/share/sonic-pi/samples"
+    copyright_file = _copyright(root, "sonic-pi-samples")
+    clips = []
+    for sound in sorted(base.glob("*.flac")):
+        prefix, _, rest = sound.stem.partition("_")
+        if prefix == "drum":
+            label, verb = rest.replace("_", " "), None
+            noun = re.sub(r"\b(hard|soft|hi|lo|mid)\b", "", label).strip() or "drum"
+            noun = noun if "drum" in noun or "cymbal" in noun else f"{noun} drum"
+        elif prefix in ("misc", "mehackit") and rest.rstrip("0123456789") in (
+                "crow", "burp", "phone", "robot", "cineboom"):
+            noun = label = rest.rstrip("0123456789")
+            verb = None
+        else:
+            noun, verb = _SONIC_PI_CLASSES.get(prefix, (prefix, "sounds"))
+            label = noun
+        clips.append(_clip(f"sonic-pi/{sound.stem}", label, noun,
+                           copyright_file.licence(f"etc/samples/{sound.name}", "MIT"),
+                           "sonic-pi-samples", sound, verb=verb))
+    return clips
+
+
+def _simple_folder(root: Path, folder: str, package: str, default_licence: str,
+                   prefix: str, rename: dict[str, str] | None = None) -> list[SoundClip]:
+    base = root / folder.lstrip("/")
+    copyright_file = _copyright(root, package)
+    clips = []
+    for sound in sorted(p for p in base.glob("*") if p.suffix in AUDIO_SUFFIXES):
+        name = re.sub(r"[-_ ]?\d+$", "", sound.stem)
+        label = (rename or {}).get(name, name.replace("-", " ").replace("_", " "))
+        licence = copyright_file.licence(f"{base.name}/{sound.name}", default_licence)
+        clips.append(_clip(f"{prefix}/{sound.stem}", label, label, licence, package, sound))
+    return clips
+
+
+def _freedesktop(root: Path) -> list[SoundClip]:
+    rename = {"alarm-clock-elapsed": "alarm clock", "phone-incoming-call": "phone",
+              "phone-outgoing-calling": "phone", "camera-shutter": "camera",
+              "screen-capture": "camera", "bell": "bell", "trash-empty": "bin emptying",
+              "window-attention": "chime", "message-new-instant": "message chime",
+              "dialog-warning": "warning beep", "dialog-error": "error beep"}
+    return [c for c in _simple_folder(root, "usr/share/sounds/freedesktop/stereo",
+                                      "sound-theme-freedesktop", "GPL-2", "freedesktop", rename)
+            if not c.label.startswith("audio")]
+
+
+def _sound_icons(root: Path) -> list[SoundClip]:
+    rename = {"canary-long": "canary", "cembalo": "harpsichord", "klavichord": "clavichord",
+              "xylofon": "xylophone", "violoncello": "cello", "cymbaly": "cimbalom",
+              "glass-water": "glass of water", "gummy-cat": "cat", "cockchafer-gentleman":
+              "beetle", "pisk-up": "squeak", "pisk-down": "squeak"}
+    return _simple_folder(root, "usr/share/sounds/sound-icons", "sound-icons", "GPL-2+",
+                          "sound-icons", rename)
+
+
+def _arcade(root: Path) -> list[SoundClip]:
+    del root  # unpacked by the install script into $SWANSPHERE_SOUNDS, not a Debian path
+    base = sounds_home() / "arcade"
+    rename = {"phaseJump": "phase jump", "rockHit": "rock hit", "gameover": "game over jingle",
+              "upgrade": "power-up jingle", "secret": "secret jingle", "coin": "coin pickup",
+              "laser": "laser", "explosion": "explosion"}
+    clips, seen = [], set()
+    for sound in sorted(p for p in base.glob("*") if p.suffix in (".wav", ".ogg")):
+        if sound.stem in seen:  # the same effect ships as .wav and .ogg
+            continue
+        seen.add(sound.stem)
+        name = sound.stem.rstrip("0123456789")
+        label = rename.get(name, name)
+        clips.append(_clip(f"arcade/{sound.stem}", label, label, "CC0-1.0", "arcade (PyPI)",
+                           sound, verb={"laser": "zaps", "explosion": "booms"}.get(name,
+                                                                                  "plays")))
+    return clips
+
+
+_DRUM_WORDS = (("kick", "kick drum", "thumps"), ("snare", "snare drum", "cracks"),
+               ("hat", "hi-hat", "ticks"), ("crash", "crash cymbal", "crashes"),
+               ("ride", "ride cymbal", "rings"), ("tom", "tom drum", "booms"),
+               ("cowbell", "cowbell", "clanks"), ("clap", "clap", "claps"),
+               ("china", "china cymbal", "crashes"), ("splash", "splash cymbal", "crashes"))
+
+
+def _hydrogen(root: Path) -> list[SoundClip]:
+    kits, extra = _copyright(root, "hydrogen-drumkits"), _copyright(root, "hydrogen-data")
+    clips = []
+    for kit_file in sorted((root / "usr/share/hydrogen/data/drumkits").glob("*/drumkit.xml")):
+        try:
+            tree = ET.parse(kit_file)
+        except ET.ParseError:
+            continue
+        kit_root = tree.getroot()
+        namespace = re.match(r"\{.*\}", kit_root.tag)
+        ns = namespace.group(0) if namespace else ""
+        archive = f"drumkits/{kit_file.parent.name}.h2drumkit"
+        licence = kits.licence(archive, extra.licence(archive, "GPL-2"))
+        for instrument in kit_root.iter(f"{ns}instrument"):
+            name = (instrument.findtext(f"{ns}name") or "").strip()
+            words = next(((noun, verb) for key, noun, verb in _DRUM_WORDS
+                          if key in name.lower()), None)
+            filename = next((el.text for el in instrument.iter(f"{ns}filename") if el.text),
+                            None)
+            if not words or not filename:
+                continue
+            sound = kit_file.parent / filename
+            if sound.is_file():
+                clips.append(_clip(f"hydrogen/{kit_file.parent.name}/{sound.stem}", words[0],
+                                   words[0], licence, "hydrogen-drumkits", sound,
+                                   verb=words[1]))
+    return clips
+
+
+def rcc_entries(path: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
+    """``(name, read)`` for every file inside a Qt resource bundle (``.rcc`` v1–v3).
+
+    ``read()`` returns the member's bytes, inflating zlib entries (flag 1) only when called;
+    zstd entries (flag 4) are skipped.
+    """
+    blob = path.read_bytes()
+    if blob[:4] != b"qres":
+        raise AudioFileError(f"{path} is not a Qt resource file")
+    version, tree, data, names = struct.unpack(">IIII", blob[4:20])
+    node_size = 14 + (8 if version >= 2 else 0)
+
+    def name_at(offset: int) -> str:
+        length, _ = struct.unpack(">HI", blob[names + offset:names + offset + 6])
+        return blob[names + offset + 6:names + offset + 6 + 2 * length].decode("utf-16-be")
+
+    def reader(start: int, size: int, compressed: bool) -> Callable[[], bytes]:
+        def read() -> bytes:
+            raw = blob[start:start + size]
+            return zlib.decompress(raw[4:]) if compressed else raw
+
+        return read
+
+    def walk(index: int, prefix: str) -> Iterator[tuple[str, Callable[[], bytes]]]:
+        offset = tree + index * node_size
+        name_offset, flags = struct.unpack(">IH", blob[offset:offset + 6])
+        name = name_at(name_offset) if index else ""
+        if flags & 2:
+            count, first = struct.unpack(">II", blob[offset + 6:offset + 14])
+            for child in range(count):
+                yield from walk(first + child, f"{prefix}{name}/")
+            return
+        if flags & 4:
+            return
+        (data_offset,) = struct.unpack(">I", blob[offset + 10:offset + 14])
+        (size,) = struct.unpack(">I", blob[data + data_offset:data + data_offset + 4])
+        yield f"{prefix}{name}", reader(data + data_offset + 4, size, bool(flags & 1))
+
+    yield from walk(0, "")
+
+
+_GCOMPRIS_CLIPS = {
+    "door open": ("a door", "opens"), "water": ("water", "splashes"),
+    "water fill": ("water", "pours"), "knock": ("someone", "knocks"),
+    "helicopter": ("a helicopter", "hovers"), "train": ("a train", "rumbles"),
+    "car": ("a car", "drives by"), "harbor": ("a harbour", "bustles"),
+    "bubble": ("a bubble", "pops"), "pickaxe": ("a pickaxe", "strikes"),
+    "metal hit": ("metal", "clangs"), "icy walk": ("footsteps on ice", "crunch"),
+    "start and stop car engine": ("a car engine", "starts and stops"),
+    "fireballs": ("fireballs", "whoosh"), "object falling": ("an object", "falls"),
+    "buddhist gong": ("a Buddhist gong", "rings"), "factory noise": ("a factory", "clanks"),
+    "ring": ("a bell", "rings"),
+    "bark": ("a dog", "barks"), "applauses": ("an audience", "applauds"),
+    "heart beat": ("a heart", "beats"), "frogs in pond during storm": (
+        "frogs in a pond", "croak in a storm"), "rain in garden": ("rain", "falls on a garden"),
+}
+
+
+def _gcompris_words(member: str) -> tuple[str, str, str] | None:
+    """(label, noun, verb) of a GCompris member worth using, else ``None`` (UI sounds)."""
+    stem = Path(member).stem
+    if "/animals/" in member:
+        return stem, stem, verb_for(stem)
+    if "/instruments/resource/" in member:
+        label = stem.replace("_traversiere", "").replace("_", " ")
+        return label, label, "plays"
+    cleaned = re.sub(r"^LR|(_?LA)?(_?[Cc]ut)?$", "", stem)
+    cleaned = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", cleaned).replace("_", " ")
+    cleaned = re.sub(r"\s*\d+$", "", cleaned).strip().lower()
+    if cleaned in _GCOMPRIS_CLIPS:
+        noun, verb = _GCOMPRIS_CLIPS[cleaned]
+        return cleaned, noun, verb
+    return None
+
+
+def _gcompris(root: Path) -> list[SoundClip]:
+    clips = []
+    copyright_file = _copyright(root, "gcompris-qt-data")
+    for bundle in sorted((root / "usr/share/gcompris-qt/rcc").glob("*.rcc")):
+        try:
+            members = list(rcc_entries(bundle))
+        except (AudioFileError, struct.error, UnicodeDecodeError):
+            continue
+        for name, read in members:
+            words = _gcompris_words(name) if Path(name).suffix in AUDIO_SUFFIXES else None
+            if words is None:
+                continue
+            label, noun, verb = words
+            clips.append(_clip(f"gcompris/{bundle.stem}{name}", label, noun,
+                               copyright_file.licence(name.lstrip("/"), "GPL-3+"),
+                               "gcompris-qt-data", _member_reader(bundle, name), verb=verb,
+                               duration=_bytes_duration(read)))
+    return clips
+
+
+def _bytes_duration(read: Callable[[], bytes]) -> float | None:
+    import soundfile
+
+    try:
+        info = soundfile.info(io.BytesIO(read()))
+    except (soundfile.LibsndfileError, RuntimeError, OSError, zlib.error):
+        return None
+    return info.frames / info.samplerate if info.samplerate else None
+
+
+def _member_reader(bundle: Path, member: str) -> Callable[[], bytes]:
+    """Reads one member on demand (the bundle is not kept in memory between renders)."""
+
+    def read() -> bytes:
+        for name, read_member in rcc_entries(bundle):
+            if name == member:
+                return read_member()
+        raise AudioFileError(f"{member} vanished from {bundle}; reinstall gcompris-qt-data")
+
+    return read
+
+
+# ---------------------------------------------------------------- synthesis tools
+
+SPEECH_LINES = (
+    "Hello, can you hear me?", "The train leaves at nine.", "Please close the door.",
+    "Look over there!", "It is going to rain today.", "Where are my keys?",
+    "Turn left at the next corner.", "The concert starts soon.",
+    "Good morning, everyone.", "I think we are lost.",
+)
+SPEECH_VOICES = (("en-us", "a man"), ("en-us+f3", "a woman"), ("en-gb", "a man"),
+                 ("en-gb+f2", "a woman"), ("en-us+m7", "a man"))
+
+
+def _run_to_wav(command: list[str], wav: Path) -> bytes:
+    try:
+        subprocess.run(command, check=True, capture_output=True, timeout=60)
+        return wav.read_bytes()
+    except (subprocess.SubprocessError, OSError) as error:
+        raise AudioFileError(f"{command[0]} failed ({error}); check its installation") from error
+
+
+def _espeak_render(voice: str, text: str) -> Callable[[], bytes]:
+    def speak() -> bytes:
+        with tempfile.TemporaryDirectory() as folder:
+            wav = Path(folder) / "speech.wav"
+            return _run_to_wav(["espeak-ng", "-v", voice, "-w", str(wav), text], wav)
+
+    return speak
+
+
+def _espeak(root: Path) -> list[SoundClip]:
+    del root
+    if not shutil.which("espeak-ng"):
+        return []
+    return [_clip(f"espeak-ng/{voice}/{index}", "speech", noun, "GPL-3+", "espeak-ng",
+                  _espeak_render(voice, line), verb=f'says "{line}"', duration=2.0)
+            for index, line in enumerate(SPEECH_LINES) for voice, noun in SPEECH_VOICES]
+
+
+GM_PROGRAMS = ((0, "piano"), (6, "harpsichord"), (13, "xylophone"), (19, "organ"),
+               (24, "guitar"), (40, "violin"), (42, "cello"), (46, "harp"), (56, "trumpet"),
+               (57, "trombone"), (60, "french horn"), (65, "saxophone"), (68, "oboe"),
+               (71, "clarinet"), (73, "flute"), (75, "pan flute"), (105, "banjo"),
+               (114, "steel drum"))
+SOUND_FONTS = (("usr/share/sounds/sf2/FluidR3_GM.sf2", "MIT", "fluid-soundfont-gm"),
+               ("usr/share/sounds/sf2/TimGM6mb.sf2", "GPL-2", "timgm6mb-soundfont"))
+
+
+def midi_file(program: int, notes: list[int], seconds_per_note: float = 0.5) -> bytes:
+    """A one-track Standard MIDI File playing ``notes`` one after another on ``program``."""
+    ticks = 480
+    events = bytearray(b"\x00\xc0" + bytes([program]))
+    for note in notes:
+        events += b"\x00\x90" + bytes([note, 100])
+        events += _varlen(int(seconds_per_note * 2 * ticks)) + b"\x80" + bytes([note, 0])
+    events += b"\x00\xff\x2f\x00"
+    header = b"MThd" + struct.pack(">IHHH", 6, 0, 1, ticks)
+    return header + b"MTrk" + struct.pack(">I", len(events)) + bytes(events)
+
+
+def _varlen(value: int) -> bytes:
+    out = [value & 0x7F]
+    value >>= 7
+    while value:
+        out.append(0x80 | (value & 0x7F))
+        value >>= 7
+    return bytes(reversed(out))
+
+
+def _fluidsynth_render(font: Path, program: int, notes: list[int]) -> Callable[[], bytes]:
+    def play() -> bytes:
+        with tempfile.TemporaryDirectory() as folder:
+            midi, wav = Path(folder) / "notes.mid", Path(folder) / "notes.wav"
+            midi.write_bytes(midi_file(program, notes))
+            return _run_to_wav(["fluidsynth", "-ni", "-q", "-F", str(wav), "-r", "44100",
+                                str(font), str(midi)], wav)
+
+    return play
+
+
+def _fluidsynth(root: Path) -> list[SoundClip]:
+    if not shutil.which("fluidsynth"):
+        return []
+    font = next(((root / path, licence, package) for path, licence, package in SOUND_FONTS
+                 if (root / path).is_file()), None)
+    if font is None:
+        return []
+    path, licence, package = font
+    melodies = ([60, 64, 67, 72], [67, 65, 64, 62, 60], [57, 60, 64], [72, 71, 69, 67])
+    return [_clip(f"fluidsynth/{name.replace(' ', '-')}/{index}", name, name, licence,
+                  package, _fluidsynth_render(path, program, melody), "music",
+                  duration=0.5 * len(melody) + 0.5)
+            for program, name in GM_PROGRAMS for index, melody in enumerate(melodies)]
+
+
+SOUND_SETS = (
+    SoundSet("tuxpaint", "tuxpaint-stamps-default", "apt", _tuxpaint,
+             "usr/share/tuxpaint/stamps"),
+    SoundSet("sonic-pi", "sonic-pi-samples", "apt", _sonic_pi, "usr/share/sonic-pi/samples"),
+    SoundSet("gcompris", "gcompris-qt-data", "apt", _gcompris, "usr/share/gcompris-qt/rcc"),
+    SoundSet("hydrogen", "hydrogen-drumkits", "apt", _hydrogen,
+             "usr/share/hydrogen/data/drumkits"),
+    SoundSet("freedesktop", "sound-theme-freedesktop", "apt", _freedesktop,
+             "usr/share/sounds/freedesktop/stereo"),
+    SoundSet("sound-icons", "sound-icons", "apt", _sound_icons, "usr/share/sounds/sound-icons"),
+    SoundSet("arcade", "arcade (PyPI wheel, unpacked)", "script", _arcade),
+    SoundSet("espeak-ng", "espeak-ng", "apt", _espeak),
+    SoundSet("fluidsynth", "fluidsynth + fluid-soundfont-gm", "apt", _fluidsynth),
+)
+
+
+def set_names() -> tuple[str, ...]:
+    return ("synthetic", *(s.name for s in SOUND_SETS))
+
+
+def catalogue(sets: list[str] | None = None, *, permissive_only: bool = False,
+              root: Path = Path("/")) -> list[SoundClip]:
+    """Every installed clip of the named sets (all sets when ``None``), synthetic included.
+
+    ``permissive_only`` keeps what the shipped model may learn from.
+    """
+    from ..errors import ConfigError
+
+    wanted = set(set_names() if sets is None else sets)
+    unknown = wanted - set(set_names())
+    if unknown:
+        raise ConfigError(f"unknown sound set(s) {', '.join(sorted(unknown))}; choose from "
+                          f"{', '.join(set_names())}")
+    clips = list(synthetic_clips()) if "synthetic" in wanted else []
+    for sound_set in SOUND_SETS:
+        if sound_set.name in wanted:
+            clips.extend(sound_set.scan(root))
+    if permissive_only:
+        clips = [clip for clip in clips if is_permissive(clip.licence)]
+    return clips
+
+
+def inventory(root: Path = Path("/")) -> list[dict]:
+    """Per set: clip count, labels, licences (counts) and whether anything is installed."""
+    report = []
+    for name in set_names():
+        clips = catalogue([name], root=root)
+        report.append({
+            "set": name,
+            "package": next((s.package for s in SOUND_SETS if s.name == name), "swansphere"),
+            "clips": len(clips), "labels": len({clip.label for clip in clips}),
+            "permissive": sum(is_permissive(clip.licence) for clip in clips),
+            "seconds": round(sum(clip.duration or 0.0 for clip in clips), 1),
+            "licences": dict(Counter(clip.licence for clip in clips).most_common())})
+    return report
