@@ -19,7 +19,8 @@ from . import __version__
 from .errors import SwanSphereError
 from .registry import DISABLE_ENV, Registry, parse_disabled, set_default_registry
 
-_COMMAND_MODULES = ("swansphere.spatial.cli", "swansphere.data.cli")
+_COMMAND_MODULES = ("swansphere.spatial.cli", "swansphere.data.cli",
+                    "swansphere.evaluation.eval_command")
 
 
 def build_parser() -> argparse.ArgumentParser:
