@@ -1,10 +1,33 @@
-"""Built-in codecs, registered through the ``swansphere.plugins`` entry point like any plugin."""
+"""Built-in codecs, registered through the ``swansphere.plugins`` entry point like any plugin.
+
+Import-light: the config classes need attrs only; torch-heavy modules load in the factories.
+"""
 
 from __future__ import annotations
 
 from swansphere import Component, hookimpl
+from swansphere.codecs.config import FoaVaeConfig, PatchCodecConfig
+
+
+def _build_foa_vae(config: FoaVaeConfig):
+    from swansphere.codecs.foa_vae import FoaVae
+
+    return FoaVae.from_config(config)
+
+
+def _build_patch(config: PatchCodecConfig):
+    from swansphere.codecs.patch import PatchCodec
+
+    return PatchCodec(config)
 
 
 @hookimpl
 def swansphere_register_codecs() -> list[Component]:
-    return []
+    return [
+        Component(name="foa-vae", kind="codec", factory=_build_foa_vae,
+                  config_class=FoaVaeConfig,
+                  description="causal streaming convolutional VAE for AmbiX FOA (tiny, paper)"),
+        Component(name="patch", kind="codec", factory=_build_patch,
+                  config_class=PatchCodecConfig,
+                  description="training-free FOA codec: DCT (or raw) waveform patches per hop"),
+    ]

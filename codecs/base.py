@@ -1,0 +1,53 @@
+"""What every built-in codec shares: input checks and the codec's own description."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from swansphere.config import CodecSpec
+from swansphere.errors import AudioFormatError
+
+
+def check_audio(audio: torch.Tensor, what: str = "audio") -> None:
+    """Raise AudioFormatError unless ``audio`` is a float ``(batch, 4, samples)`` tensor."""
+    if not isinstance(audio, torch.Tensor) or not audio.is_floating_point():
+        raise AudioFormatError(f"{what} must be a float tensor of shape (batch, 4, samples)")
+    if audio.dim() != 3 or audio.shape[1] != 4:
+        hint = "; add a batch axis with audio.unsqueeze(0)" if audio.dim() == 2 else ""
+        raise AudioFormatError(f"{what} must have shape (batch, 4, samples) in AmbiX (W, Y, Z,"
+                               f" X), got {tuple(audio.shape)}{hint}")
+
+
+def check_latents(latents: torch.Tensor, latent_dim: int) -> None:
+    """Raise AudioFormatError unless ``latents`` is a float ``(batch, frames, latent_dim)``."""
+    if (not isinstance(latents, torch.Tensor) or not latents.is_floating_point()
+            or latents.dim() != 3 or latents.shape[-1] != latent_dim):
+        shape = tuple(latents.shape) if isinstance(latents, torch.Tensor) else type(latents)
+        raise AudioFormatError(f"latents must be a float tensor of shape (batch, frames, "
+                               f"{latent_dim}), got {shape}")
+
+
+class CodecInfo:
+    """Metadata mixin: derived rates and the registered spec, from ``config``.
+
+    Subclasses set ``registered_name`` and provide ``config``, ``sample_rate`` and
+    ``hop_length``.
+    """
+
+    registered_name: ClassVar[str]
+    config: Any
+    sample_rate: int
+    hop_length: int
+    lookahead: int = 0
+    decode_lookahead: int = 0
+
+    @property
+    def frame_rate(self) -> float:
+        """Latent frames per second."""
+        return self.sample_rate / self.hop_length
+
+    @property
+    def spec(self) -> CodecSpec:
+        """The ``{type = ..., ...}`` table that rebuilds this codec (without weights)."""
+        return CodecSpec(type=self.registered_name, config=self.config)

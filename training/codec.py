@@ -1,0 +1,331 @@
+"""Codec training (``task = "codec"``): a streaming VAE learns FOA scenes, space included.
+
+Data: a pool of deterministic :class:`~swansphere.data.synthetic.SyntheticFOADataset` scenes
+rendered once (optionally cached), from which every step crops random segments and turns the
+sound field by a random rotation (a rotated FOA scene is another valid scene, so direction
+coverage grows for free) with a random gain. The loss is
+``stft · MR-STFT per ACN channel + spatial · intensity-vector term + waveform · relative
+squared error per channel + kl · KL``
+(:mod:`swansphere.codecs.losses`). Validation reports the losses, per-channel SI-SDR and the
+direction error Δangular of full validation clips.
+
+Example config (``swansphere train codec.toml``)::
+
+    task = "codec"
+    [codec]
+    type = "foa-vae"
+    preset = "tiny"
+    [run]
+    steps = 2000
+    output_dir = "runs/codec-tiny"
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import attrs
+import torch
+from swansphere.config import CodecSpec, dumps_toml
+from swansphere.errors import ConfigError
+
+from .common import (
+    OptimizerConfig,
+    RunConfig,
+    build_optimizer,
+    clip_gradients,
+    learning_rate,
+    set_learning_rate,
+    step_generator,
+)
+from .tasks import TrainingTask
+
+VALIDATION_SEED_OFFSET = 1_000_003
+
+
+@attrs.frozen(kw_only=True)
+class CodecDataConfig:
+    """Training material: synthesised FOA scenes (1–3 static or moving sources).
+
+    Attributes:
+        train_scenes / validation_scenes: scenes rendered for training and for validation.
+        clip_seconds: length of each rendered scene.
+        segment_seconds: length of a training crop (rounded to whole hops).
+        max_sources, moving_probability, diffuse_probability: scene statistics.
+        seed: scene seed (validation uses a disjoint seed).
+        rotate: turn each crop by a random yaw (±180°), pitch and roll (±30°).
+        gain_db: random gain in ±gain_db dB per crop.
+        cache_dir: keep the rendered pool here as safetensors (rendering is slow on a CPU).
+    """
+
+    source: str = attrs.field(default="synthetic", validator=attrs.validators.in_(("synthetic",)))
+    train_scenes: int = attrs.field(default=64, validator=attrs.validators.ge(1))
+    validation_scenes: int = attrs.field(default=8, validator=attrs.validators.ge(1))
+    clip_seconds: float = attrs.field(default=2.0, validator=attrs.validators.gt(0))
+    segment_seconds: float = attrs.field(default=0.512, validator=attrs.validators.gt(0))
+    max_sources: int = 3
+    moving_probability: float = 0.5
+    diffuse_probability: float = 0.3
+    seed: int = 0
+    rotate: bool = True
+    gain_db: float = 6.0
+    cache_dir: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class CodecLossConfig:
+    """Weights of the loss terms and their resolutions."""
+
+    stft: float = 1.0
+    spatial: float = 1.0
+    kl: float = 1e-4
+    waveform: float = 1.0
+    fft_sizes: tuple[int, ...] = (1024, 512, 256, 128, 64)
+    spatial_fft_size: int = 512
+
+
+def _is_codec_task(_instance: Any, _attribute: attrs.Attribute, value: str) -> None:
+    if value != "codec":
+        raise ConfigError(f"task must be \"codec\" for this config class, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class CodecTrainConfig:
+    """A whole codec training run, one TOML file (``task = "codec"``)."""
+
+    task: str = attrs.field(default="codec", validator=_is_codec_task)
+    codec: CodecSpec
+    data: CodecDataConfig = attrs.field(factory=CodecDataConfig)
+    loss: CodecLossConfig = attrs.field(factory=CodecLossConfig)
+    optimizer: OptimizerConfig = attrs.field(factory=OptimizerConfig)
+    run: RunConfig = attrs.field(factory=RunConfig)
+
+
+# ------------------------------------------------------------------------------------ data
+
+
+def render_pool(data: CodecDataConfig, sample_rate: int, *, validation: bool = False,
+                progress: bool = True) -> torch.Tensor:
+    """All scenes of one split as ``(scenes, 4, samples)``, from the cache when present."""
+    from swansphere.data.synthetic import SyntheticFOADataset
+
+    seed = data.seed + (VALIDATION_SEED_OFFSET if validation else 0)
+    size = data.validation_scenes if validation else data.train_scenes
+    key = {"sample_rate": sample_rate, "clip_seconds": data.clip_seconds, "size": size,
+           "seed": seed, "max_sources": data.max_sources,
+           "moving_probability": data.moving_probability,
+           "diffuse_probability": data.diffuse_probability}
+    cache = _cache_path(data.cache_dir, key)
+    if cache is not None and cache.is_file():
+        from swansphere.codecs.weights import load_tensors
+
+        return load_tensors(cache)["foa"]
+    dataset = SyntheticFOADataset(
+        sample_rate=sample_rate, clip_seconds=data.clip_seconds, size=size, seed=seed,
+        max_sources=data.max_sources, moving_probability=data.moving_probability,
+        diffuse_probability=data.diffuse_probability)
+    label = "render validation scenes" if validation else "render training scenes"
+    from tqdm.auto import tqdm
+
+    pool = torch.stack([dataset[i]["foa"] for i in tqdm(range(size), desc=label,
+                                                         disable=None if progress else True)])
+    if cache is not None:
+        from swansphere.codecs.weights import save_tensors
+
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        save_tensors({"foa": pool}, cache, {"scenes": json.dumps(key)})
+    return pool
+
+
+def _cache_path(cache_dir: str | None, key: dict[str, Any]) -> Path | None:
+    if cache_dir is None:
+        return None
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return Path(cache_dir) / f"foa-scenes-{digest}.safetensors"
+
+
+def training_batch(pool: torch.Tensor, step_seed: int, step: int, *, batch_size: int,
+                   segment: int, data: CodecDataConfig) -> torch.Tensor:
+    """The crops of one step, a pure function of (seed, step): ``(batch, 4, segment)``."""
+    from swansphere.spatial import rotate
+
+    generator = step_generator(step_seed, step)
+    scenes, _, length = pool.shape
+    if segment > length:
+        raise ConfigError(f"data.segment_seconds is longer than data.clip_seconds "
+                          f"({segment} > {length} samples)")
+    index = torch.randint(scenes, (batch_size,), generator=generator)
+    start = torch.randint(length - segment + 1, (batch_size,), generator=generator)
+    crops = torch.stack([pool[i, :, s:s + segment] for i, s in zip(index.tolist(),
+                                                                   start.tolist(), strict=True)])
+    uniform = torch.rand(4, batch_size, generator=generator, dtype=torch.float64)
+    if data.rotate:
+        crops = rotate(crops, yaw=360.0 * uniform[0] - 180.0, pitch=60.0 * uniform[1] - 30.0,
+                       roll=60.0 * uniform[2] - 30.0).to(torch.float32)
+    gain = 10.0 ** ((2.0 * uniform[3] - 1.0) * data.gain_db / 20.0)
+    return crops * gain.to(torch.float32)[:, None, None]
+
+
+# ------------------------------------------------------------------------------------ trainer
+
+
+class CodecTrainer:
+    """Trains a registered codec that has parameters; see the module doc for the recipe.
+
+    The codec must be an ``nn.Module`` with ``decode`` and either ``posterior(audio) ->
+    (mean, logvar)`` (a VAE: KL term, sampled latents) or ``encode`` (an autoencoder).
+    """
+
+    def __init__(self, config: CodecTrainConfig, *, registry: Any = None,
+                 progress: bool = True) -> None:
+        from swansphere.registry import default_registry
+
+        self.config = config
+        self.registry = registry or default_registry()
+        self.progress = progress
+        self.output_dir = Path(config.run.output_dir)
+        torch.manual_seed(config.run.seed)
+        self.codec = self.registry.create("codec", config.codec)
+        if not isinstance(self.codec, torch.nn.Module):
+            raise ConfigError(f"codec {config.codec.type!r} is not a torch module; "
+                              "it cannot be trained")
+        self.optimizer = build_optimizer(self.codec.parameters(), config.optimizer)
+        hop = self.codec.hop_length
+        hops = round(config.data.segment_seconds * self.codec.sample_rate / hop)
+        self.segment = max(hops, 1) * hop
+        self._pools: dict[bool, torch.Tensor] = {}
+
+    def pool(self, validation: bool = False) -> torch.Tensor:
+        if validation not in self._pools:
+            self._pools[validation] = render_pool(self.config.data, self.codec.sample_rate,
+                                                  validation=validation, progress=self.progress)
+        return self._pools[validation]
+
+    # ---------------------------------------------------------------- losses
+
+    def losses(self, audio: torch.Tensor, generator: torch.Generator | None) -> dict[str, Any]:
+        """Loss terms for a batch; latents are sampled when ``generator`` is given."""
+        from swansphere.codecs.foa_vae import sample_posterior
+        from swansphere.codecs.losses import (
+            kl_divergence,
+            multi_resolution_stft_loss,
+            relative_waveform_loss,
+            spatial_intensity_loss,
+        )
+
+        weights = self.config.loss
+        if hasattr(self.codec, "posterior"):
+            mean, logvar = self.codec.posterior(audio)
+            latents = mean if generator is None else sample_posterior(mean, logvar, generator)
+            kl = kl_divergence(mean, logvar)
+        else:
+            latents, kl = self.codec.encode(audio), audio.new_zeros(())
+        reconstruction = self.codec.decode(latents)
+        target = audio[..., :reconstruction.shape[-1]]
+        terms = {"stft": multi_resolution_stft_loss(target, reconstruction, weights.fft_sizes),
+                 "spatial": spatial_intensity_loss(target, reconstruction,
+                                                   weights.spatial_fft_size),
+                 "kl": kl, "waveform": relative_waveform_loss(target, reconstruction)}
+        terms["loss"] = sum(getattr(weights, name) * terms[name] for name in
+                            ("stft", "spatial", "kl", "waveform"))
+        return {"terms": terms, "reconstruction": reconstruction, "target": target}
+
+    def train_step(self, step: int) -> dict[str, float]:
+        run = self.config.run
+        self.codec.train()
+        audio = training_batch(self.pool(), run.seed, step, batch_size=run.batch_size,
+                               segment=self.segment, data=self.config.data)
+        lr = learning_rate(step, run.steps, self.config.optimizer)
+        set_learning_rate(self.optimizer, lr)
+        self.optimizer.zero_grad(set_to_none=True)
+        terms = self.losses(audio, step_generator(run.seed, step, stream=1))["terms"]
+        terms["loss"].backward()
+        grad_norm = clip_gradients(self.codec.parameters(), self.config.optimizer.grad_clip)
+        self.optimizer.step()
+        return {**{k: float(v.detach()) for k, v in terms.items()}, "grad_norm": grad_norm,
+                "lr": lr}
+
+    def validate(self, done: int | None = None) -> dict[str, float]:
+        """Losses (posterior mean, no sampling) and reconstruction metrics on validation clips."""
+        from swansphere.evaluation.codec_metrics import reconstruction_metrics
+
+        self.codec.eval()
+        pool = self.pool(validation=True)
+        whole = pool.shape[-1] // self.codec.hop_length * self.codec.hop_length
+        with torch.no_grad():
+            result = self.losses(pool[..., :whole], None)
+        metrics = {f"val_{k}": float(v) for k, v in result["terms"].items()}
+        metrics.update(reconstruction_metrics(result["target"], result["reconstruction"]))
+        return metrics
+
+    # ---------------------------------------------------------------- checkpoints
+
+    def config_text(self) -> str:
+        return dumps_toml(self.config, registry=self.registry)
+
+    def save_checkpoint(self, done: int) -> Path:
+        from swansphere.codecs.weights import save_codec
+
+        from .checkpoint import prune_checkpoints, save_checkpoint, step_directory
+
+        path = save_checkpoint(step_directory(self.output_dir, done), step=done,
+                               save_model=lambda temp: save_codec(self.codec, temp),
+                               optimizer=self.optimizer, config_text=self.config_text())
+        prune_checkpoints(self.output_dir, self.config.run.keep_checkpoints)
+        return path
+
+    def restore(self, checkpoint: str | Path) -> int:
+        """Load weights, optimizer and RNG from a checkpoint; returns the completed steps."""
+        from swansphere.codecs.weights import load_weights
+
+        from .checkpoint import load_checkpoint, resolve_checkpoint
+
+        path = resolve_checkpoint(checkpoint)
+        load_weights(self.codec, path)
+        state = load_checkpoint(path, self.optimizer)
+        return int(state["step"])
+
+    def export(self) -> Path:
+        """Write the trained codec to ``<output_dir>/codec`` (a pretrained directory)."""
+        from swansphere.codecs.weights import save_codec
+
+        from .checkpoint import write_directory_atomically
+
+        return write_directory_atomically(self.output_dir / "codec",
+                                          lambda temp: save_codec(self.codec, temp))
+
+    # ---------------------------------------------------------------- run
+
+    def run(self, resume: str | Path | None = None) -> dict[str, Any]:
+        """Train to ``run.steps`` (from a checkpoint when ``resume``), export, summarise."""
+        from swansphere.codecs.weights import atomic_write
+
+        from .loop import MetricsLog, run_steps
+
+        start = self.restore(resume) if resume is not None else 0
+        log = MetricsLog(self.output_dir)
+        log.truncate_after(start)
+        if start == 0:
+            log.write(0, "validation", self.validate(0))
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        text = self.config_text()
+        atomic_write(self.output_dir / "train.toml",
+                     lambda temp: temp.write_text(text, encoding="utf-8"))
+        last = run_steps(run=self.config.run, start_step=start, train_step=self.train_step,
+                         validate=self.validate, checkpoint=self.save_checkpoint, log=log,
+                         description=f"train {self.config.codec.type}", progress=self.progress)
+        return {"task": "codec", "steps": self.config.run.steps, "resumed_from": start,
+                "output_dir": str(self.output_dir), "codec_dir": str(self.export()), **last}
+
+
+def run_codec_training(config: CodecTrainConfig, *, resume: str | Path | None = None,
+                       registry: Any = None, progress: bool = True) -> dict[str, Any]:
+    """Entry point of the ``codec`` task."""
+    return CodecTrainer(config, registry=registry, progress=progress).run(resume=resume)
+
+
+TASK = TrainingTask(name="codec", config_class=CodecTrainConfig, run=run_codec_training,
+                    description="train a streaming FOA codec (foa-vae) on synthesised scenes")

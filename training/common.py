@@ -1,0 +1,98 @@
+"""Pieces every trainer shares: run and optimizer configs, the LR schedule, per-step seeds.
+
+Training is reproducible by construction: every step draws its randomness from a generator
+seeded by ``(run seed, step)`` (:func:`step_generator`), so a resumed run needs no hidden RNG
+state to continue exactly where an uninterrupted run would be.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import attrs
+import numpy as np
+import torch
+from swansphere.errors import ConfigError
+
+
+def _positive(_instance: object, attribute: attrs.Attribute, value: int) -> None:
+    if value < 1:
+        raise ConfigError(f"{attribute.name} must be >= 1, got {value}")
+
+
+@attrs.frozen(kw_only=True)
+class RunConfig:
+    """How long and where a run goes.
+
+    Attributes:
+        steps: optimizer steps in total (a resumed run continues up to this).
+        batch_size: examples per step.
+        seed: seeds the model initialisation and every step's randomness.
+        output_dir: checkpoints, logs and the final model go here.
+        checkpoint_every: steps between checkpoints (the last step always gets one).
+        validate_every: steps between validations (the last step always gets one).
+        keep_checkpoints: how many of the newest checkpoints to keep (0 keeps all).
+        threads: torch CPU threads (0 leaves torch's default).
+    """
+
+    steps: int = attrs.field(default=1000, validator=_positive)
+    batch_size: int = attrs.field(default=8, validator=_positive)
+    seed: int = 0
+    output_dir: str = "runs/train"
+    checkpoint_every: int = attrs.field(default=500, validator=_positive)
+    validate_every: int = attrs.field(default=250, validator=_positive)
+    keep_checkpoints: int = attrs.field(default=2, validator=attrs.validators.ge(0))
+    threads: int = attrs.field(default=0, validator=attrs.validators.ge(0))
+
+
+@attrs.frozen(kw_only=True)
+class OptimizerConfig:
+    """AdamW with linear warm-up, cosine decay to ``min_lr_ratio`` and gradient clipping."""
+
+    learning_rate: float = attrs.field(default=3e-4, validator=attrs.validators.gt(0))
+    betas: tuple[float, float] = (0.8, 0.99)
+    weight_decay: float = 0.0
+    warmup_steps: int = attrs.field(default=100, validator=attrs.validators.ge(0))
+    min_lr_ratio: float = attrs.field(default=0.1, validator=[attrs.validators.ge(0),
+                                                              attrs.validators.le(1)])
+    grad_clip: float = attrs.field(default=1.0, validator=attrs.validators.ge(0))
+
+
+def build_optimizer(parameters: Iterable[torch.nn.Parameter],
+                    config: OptimizerConfig) -> torch.optim.AdamW:
+    """AdamW over the trainable ``parameters``."""
+    trainable = [p for p in parameters if p.requires_grad]
+    if not trainable:
+        raise ConfigError("the model has no trainable parameters; nothing to train")
+    return torch.optim.AdamW(trainable, lr=config.learning_rate, betas=config.betas,
+                             weight_decay=config.weight_decay)
+
+
+def learning_rate(step: int, total_steps: int, config: OptimizerConfig) -> float:
+    """LR at ``step`` (0-based): linear warm-up, then cosine from the peak to the floor."""
+    if step < config.warmup_steps:
+        return config.learning_rate * (step + 1) / config.warmup_steps
+    span = max(total_steps - config.warmup_steps, 1)
+    progress = min((step - config.warmup_steps) / span, 1.0)
+    floor = config.min_lr_ratio
+    return config.learning_rate * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, value: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = value
+
+
+def clip_gradients(parameters: Iterable[torch.nn.Parameter], max_norm: float) -> float:
+    """Clip the global gradient norm (when ``max_norm`` > 0); returns the norm before."""
+    parameters = [p for p in parameters if p.grad is not None]
+    if max_norm > 0:
+        return float(torch.nn.utils.clip_grad_norm_(parameters, max_norm))
+    return float(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in parameters])))
+
+
+def step_generator(seed: int, step: int, stream: int = 0) -> torch.Generator:
+    """A generator seeded by ``(seed, step, stream)``: each step's randomness, reproducibly."""
+    (state,) = np.random.SeedSequence([seed, step, stream]).generate_state(1, dtype=np.uint64)
+    return torch.Generator().manual_seed(int(state) & 0x7FFF_FFFF_FFFF_FFFF)

@@ -1,0 +1,79 @@
+"""The step loop every trainer shares: progress bar, validation, checkpoints, a metrics log.
+
+A trainer supplies three callbacks; :func:`run_steps` calls them in order and owns the
+bookkeeping, so resuming, logging and the "last step always validates and checkpoints" rule
+behave the same for every trainer.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from swansphere.codecs.weights import atomic_write
+from tqdm.auto import tqdm
+
+from .common import RunConfig
+
+METRICS_FILE = "metrics.jsonl"
+
+
+class MetricsLog:
+    """Append-only JSON lines ``{"step": ..., "split": "train" | "validation", ...}``."""
+
+    def __init__(self, output_dir: str | Path) -> None:
+        self.path = Path(output_dir) / METRICS_FILE
+
+    def write(self, step: int, split: str, metrics: Mapping[str, float]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"step": step, "split": split, **metrics}) + "\n")
+
+    def read(self) -> list[dict[str, Any]]:
+        if not self.path.is_file():
+            return []
+        lines = self.path.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
+
+    def truncate_after(self, step: int) -> None:
+        """Forget entries past ``step`` (what a crashed run logged after its last checkpoint)."""
+        kept = [entry for entry in self.read() if entry["step"] <= step]
+        text = "".join(json.dumps(entry) + "\n" for entry in kept)
+        if self.path.is_file():
+            atomic_write(self.path, lambda temp: temp.write_text(text, encoding="utf-8"))
+
+
+def run_steps(*, run: RunConfig, start_step: int, train_step: Callable[[int], Mapping[str, float]],
+              validate: Callable[[int], Mapping[str, float]], checkpoint: Callable[[int], Any],
+              log: MetricsLog, description: str = "train",
+              progress: bool = True) -> dict[str, dict[str, float]]:
+    """Run steps ``start_step .. run.steps - 1``; returns the last train and validation metrics.
+
+    ``train_step(step)`` does one optimizer step (step is 0-based) and returns scalars;
+    ``validate(done)`` and ``checkpoint(done)`` get the number of completed steps.
+    """
+    last: dict[str, dict[str, float]] = {"train": {}, "validation": {}}
+    with tqdm(total=run.steps, initial=start_step, desc=description, unit="step",
+              disable=None if progress else True, dynamic_ncols=True) as bar:
+        for step in range(start_step, run.steps):
+            metrics = dict(train_step(step))
+            if not all(math.isfinite(v) for v in metrics.values()):
+                raise FloatingPointError(f"non-finite training metrics at step {step}: {metrics}")
+            done = step + 1
+            log.write(done, "train", metrics)
+            last["train"] = metrics
+            bar.update(1)
+            bar.set_postfix({k: f"{v:.3g}" for k, v in list(metrics.items())[:4]})
+            final = done == run.steps
+            if done % run.validate_every == 0 or final:
+                last["validation"] = dict(validate(done))
+                log.write(done, "validation", last["validation"])
+                bar.write(f"step {done}: " + ", ".join(
+                    f"{k}={v:.4g}" for k, v in last["validation"].items()), file=sys.stderr)
+            if done % run.checkpoint_every == 0 or final:
+                checkpoint(done)
+    return last
