@@ -1,0 +1,93 @@
+"""Configuration of the ``causal-dit`` backbone (import-light: attrs only, no torch)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import attrs
+from attrs import validators as v
+
+_positive = v.gt(0)
+_probability = [v.ge(0.0), v.le(1.0)]
+
+
+def _check_heads(instance: TransformerSize, _attribute: attrs.Attribute, _value: int) -> None:
+    if instance.width % instance.heads or instance.heads % instance.kv_heads:
+        raise ValueError(f"width {instance.width} must divide into {instance.heads} heads, and "
+                         f"heads into {instance.kv_heads} KV heads")
+    if (instance.width // instance.heads) % 2:
+        raise ValueError(f"head dimension {instance.width // instance.heads} must be even "
+                         "(rotary embeddings rotate channel pairs)")
+
+
+@attrs.frozen(kw_only=True)
+class TransformerSize:
+    """Depth and width of one transformer stack; ``kv_heads < heads`` is grouped-query."""
+
+    layers: int = attrs.field(default=4, validator=v.ge(0))
+    width: int = attrs.field(default=256, validator=_positive)
+    heads: int = attrs.field(default=4, validator=_positive)
+    kv_heads: int = attrs.field(default=2, validator=[_positive, _check_heads])
+    mlp_ratio: float = attrs.field(default=4.0, validator=_positive)
+
+    @property
+    def head_dim(self) -> int:
+        return self.width // self.heads
+
+    @property
+    def mlp_hidden(self) -> int:
+        """SwiGLU hidden width, rounded to a multiple of 8 for efficient kernels."""
+        return max(8, round(self.width * self.mlp_ratio / 8) * 8)
+
+
+@attrs.frozen(kw_only=True)
+class CausalDiTConfig:
+    """The causal autoregressive diffusion transformer (Spatial LM + LocEnc + LocDiT).
+
+    Defaults are the ``tiny`` preset. Latent and timing fields must match the codec:
+    ``latent_dim`` channels at ``latent_frame_rate`` frames per second, generated
+    ``patch_frames`` at a time with ``context_patches`` previous patches as LocDiT context.
+
+    ``attention_window`` is the LM's KV window in patches (a query sees itself and the
+    ``window - 1`` patches before it, in training and in streaming alike); 0 removes the window,
+    and with it the memory bound on unbounded streams.
+    """
+
+    latent_dim: int = attrs.field(default=32, validator=_positive)
+    latent_frame_rate: float = attrs.field(default=62.5, validator=_positive)
+    patch_frames: int = attrs.field(default=4, validator=_positive)
+    context_patches: int = attrs.field(default=2, validator=v.ge(0))
+    text_dim: int = attrs.field(default=384, validator=_positive)
+    video_dim: int = attrs.field(default=512, validator=_positive)
+
+    lm: TransformerSize = attrs.field(factory=TransformerSize)
+    gated_attention: bool = True
+    text_cross_attention: bool = True
+    caption_layers: int = attrs.field(default=2, validator=v.ge(0))
+    null_text_tokens: int = attrs.field(default=1, validator=_positive)
+    video_adapter_layers: int = attrs.field(default=1, validator=v.ge(0))
+    attention_window: int = attrs.field(default=256, validator=v.ge(0))
+    locenc: TransformerSize = attrs.field(factory=lambda: TransformerSize(layers=2))
+    locdit: TransformerSize = attrs.field(
+        factory=lambda: TransformerSize(layers=3, mlp_ratio=2.0))
+    rope_base: float = attrs.field(default=10_000.0, validator=_positive)
+    norm_eps: float = attrs.field(default=1e-6, validator=_positive)
+
+    h_dropout: float = attrs.field(default=0.15, validator=_probability)
+    context_dropout: float = attrs.field(default=0.15, validator=_probability)
+    text_dropout: float = attrs.field(default=0.1, validator=_probability)
+    video_dropout: float = attrs.field(default=0.1, validator=_probability)
+    patch_keep_ratio: float = attrs.field(default=0.6, validator=[v.gt(0.0), v.le(1.0)])
+    time_distribution: Literal["uniform", "logit-normal"] = attrs.field(
+        default="uniform", validator=v.in_(("uniform", "logit-normal")))
+    attention_backend: Literal["auto", "xformers", "sdpa"] = attrs.field(
+        default="auto", validator=v.in_(("auto", "xformers", "sdpa")))
+
+    @property
+    def patch_seconds(self) -> float:
+        """Duration of one patch (one autoregressive step) in seconds."""
+        return self.patch_frames / self.latent_frame_rate
+
+    @property
+    def context_frames(self) -> int:
+        return self.context_patches * self.patch_frames

@@ -1,0 +1,71 @@
+"""LocDiT: the local diffusion transformer that turns ``h_t`` into the velocity of patch ``t``."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .attention import Backend
+from .config import TransformerSize
+from .layers import AdaLNZero, DiTBlock, TimestepEmbedding, ZeroLinear, modulate, rotary_tables
+
+H_TOKEN, CONTEXT_TOKEN, CURRENT_TOKEN = 0, 1, 2
+"""Segment ids: the LM token, clean context frames, noisy frames of the current patch."""
+
+
+class LocDiT(nn.Module):
+    """Bidirectional DiT over ``[h_t ; context frames ; noisy current frames]``.
+
+    A segment ("is-context") embedding tells the three parts apart; AdaLN-Zero modulation is
+    conditioned on the flow time plus ``h_t``. Dropped conditions (classifier-free guidance)
+    and context frames that do not exist yet (the first patches of a stream) are replaced by
+    learned null tokens, never by zeros, so silence and "unknown" stay distinguishable.
+    """
+
+    def __init__(self, latent_dim: int, h_dim: int, size: TransformerSize, *,
+                 context_frames: int, patch_frames: int, eps: float, rope_base: float) -> None:
+        super().__init__()
+        width = size.width
+        self.size, self.rope_base = size, rope_base
+        self.context_frames, self.patch_frames = context_frames, patch_frames
+        self.frame_proj = nn.Linear(latent_dim, width)
+        self.h_proj = nn.Linear(h_dim, width)
+        self.null_h = nn.Parameter(torch.zeros(width))
+        self.null_context = nn.Parameter(torch.zeros(width))
+        self.segment = nn.Embedding(3, width)
+        self.time_embed = TimestepEmbedding(width)
+        self.cond_proj = nn.Linear(width, width)
+        self.blocks = nn.ModuleList(
+            DiTBlock(width, size.heads, size.kv_heads, size.mlp_hidden, eps=eps)
+            for _ in range(size.layers))
+        self.final_norm = nn.LayerNorm(width, elementwise_affine=False, eps=eps)
+        self.final_modulation = AdaLNZero(width, 2)
+        self.out = ZeroLinear(width, latent_dim)
+        segments = [H_TOKEN] + [CONTEXT_TOKEN] * context_frames + [CURRENT_TOKEN] * patch_frames
+        self.register_buffer("segments", torch.tensor(segments), persistent=False)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, h: torch.Tensor, h_keep: torch.Tensor,
+                context: torch.Tensor, context_valid: torch.Tensor,
+                backend: Backend = "auto") -> torch.Tensor:
+        """Velocity ``(N, patch_frames, latent_dim)`` of the noisy patch ``x`` at times ``t``.
+
+        Args:
+            x: ``(N, patch_frames, latent_dim)`` noisy current patch.
+            t: ``(N,)`` flow times in [0, 1].
+            h: ``(N, h_dim)`` LM outputs; ``h_keep (N,)`` False replaces them by the null token.
+            context: ``(N, context_frames, latent_dim)`` clean previous frames;
+                ``context_valid (N, context_frames)`` False replaces a frame by the null token.
+        """
+        h_token = torch.where(h_keep.unsqueeze(-1), self.h_proj(h), self.null_h.to(x.dtype))
+        context_tokens = torch.where(context_valid.unsqueeze(-1), self.frame_proj(context),
+                                     self.null_context.to(x.dtype))
+        tokens = torch.cat((h_token.unsqueeze(1), context_tokens, self.frame_proj(x)), dim=1)
+        tokens = tokens + self.segment(self.segments)
+        condition = self.time_embed(t).to(x.dtype) + self.cond_proj(h_token)
+        positions = torch.arange(tokens.shape[1], device=x.device)
+        rotary = rotary_tables(positions, self.size.head_dim, self.rope_base, x.dtype)
+        for block in self.blocks:
+            tokens = block(tokens, condition, rotary, backend)
+        shift, scale = self.final_modulation(condition)
+        out = self.out(modulate(self.final_norm(tokens), shift, scale))
+        return out[:, -self.patch_frames:]

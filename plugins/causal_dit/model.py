@@ -1,0 +1,456 @@
+"""The causal autoregressive diffusion transformer: Spatial LM + LocEnc + LocDiT.
+
+One autoregressive step per latent patch (``patch_frames`` latent frames)::
+
+    token_0 = start                                  (a learned start token)
+    token_t = LocEnc(patch_{t-1}) + video_t          (video_t: latest frame by the patch's end)
+    h_t     = SpatialLM(token_0 .. token_t | text)   (causal, KV-cached, rolling window)
+    patch_t = sample(LocDiT(· | h_t, patch_{t-2}, patch_{t-1}))
+
+Training is teacher-forced: all ``h_t`` in one causal pass, then rectified flow on a random
+``patch_keep_ratio`` of the patches, with ``h_t`` and the context each dropped (for
+classifier-free guidance) with their own probabilities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import attrs
+import torch
+import torch.nn.functional as F
+from swansphere.conditioning.alignment import (
+    causal_frame_index,
+    gather_aligned,
+    patch_end_times,
+)
+from swansphere.conditioning.types import ConditionTokens
+from swansphere.samplers.guidance import Condition
+from torch import nn
+
+from .attention import cached_mask, causal_mask, packed_causal_mask
+from .cache import CausalDiTState, TextMemory, VideoBuffer
+from .conditions import BackboneInputError, Conditions, check_frame_times
+from .config import CausalDiTConfig
+from .layers import init_weights
+from .lm import CaptionEncoder, SpatialLM, VideoAdapter, packed_positions
+from .locdit import LocDiT
+from .locenc import LocEnc
+
+ALL, FIRST = int(Condition.ALL), int(Condition.FIRST)
+
+
+class CausalDiT(nn.Module):
+    """The ``causal-dit`` backbone (see :class:`swansphere.protocols.CausalBackbone`)."""
+
+    lookahead = 0
+    """``h_t`` depends on patches before ``t`` and video up to the end of patch ``t`` only."""
+
+    def __init__(self, config: CausalDiTConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = config or CausalDiTConfig()
+        eps, base, width = config.norm_eps, config.rope_base, config.lm.width
+        self.lm = SpatialLM(config.lm, gated=config.gated_attention,
+                            cross_attention=config.text_cross_attention, eps=eps,
+                            rope_base=base)
+        self.caption = None
+        if config.text_cross_attention:
+            caption_size = attrs.evolve(config.lm, layers=config.caption_layers)
+            self.caption = CaptionEncoder(config.text_dim, caption_size, eps=eps,
+                                          null_tokens=config.null_text_tokens, rope_base=base)
+        self.video = VideoAdapter(config.video_dim, width, config.video_adapter_layers,
+                                  config.lm.mlp_hidden, eps)
+        self.locenc = LocEnc(config.latent_dim, config.locenc, width, eps=eps, rope_base=base)
+        self.locdit = LocDiT(config.latent_dim, width, config.locdit,
+                             context_frames=config.context_frames,
+                             patch_frames=config.patch_frames, eps=eps, rope_base=base)
+        self.start = nn.Parameter(torch.zeros(width))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init_weights(self)
+        learned_tokens = [self.start, self.video.null, self.locenc.cls, self.locdit.null_h,
+                          self.locdit.null_context]
+        if self.caption is not None:
+            learned_tokens.append(self.caption.null)
+        for token in learned_tokens:
+            nn.init.trunc_normal_(token, std=0.02, a=-0.06, b=0.06)
+
+    # ------------------------------------------------------------------ metadata
+
+    @property
+    def patch_frames(self) -> int:
+        return self.config.patch_frames
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    @property
+    def context_patches(self) -> int:
+        return self.config.context_patches
+
+    @property
+    def frame_rate(self) -> float:
+        """Latent frames per second this backbone was configured for."""
+        return self.config.latent_frame_rate
+
+    @property
+    def h_dim(self) -> int:
+        return self.config.lm.width
+
+    @property
+    def _backend(self) -> str:
+        return self.config.attention_backend
+
+    @property
+    def _dtype(self) -> torch.dtype:
+        return self.start.dtype
+
+    # ------------------------------------------------------------------ conditions
+
+    def _text_memory(self, conditions: Conditions | None, batch_size: int,
+                     drop: torch.Tensor | None = None) -> TextMemory | None:
+        if self.caption is None:
+            return None
+        if conditions is None or conditions.text is None:
+            encoded, lengths = self.caption.null_text(batch_size)
+        else:
+            text, mask = conditions.text_tokens(batch_size, self.config.text_dim)
+            device = self.start.device
+            mask = mask.to(device)
+            if drop is not None:
+                mask = mask & ~drop.to(device).unsqueeze(-1)
+            encoded, lengths = self.caption(text.to(device, self._dtype), mask, self._backend)
+        return self.lm.text_memory(encoded, lengths)
+
+    def _video_buffer(self, conditions: Conditions | None, batch_size: int,
+                      drop: torch.Tensor | None = None) -> VideoBuffer:
+        if conditions is None or conditions.video is None:
+            return self._empty_video(batch_size)
+        features, times, valid = conditions.video_frames(batch_size, self.config.video_dim)
+        device = self.start.device
+        valid = valid.to(device)
+        if drop is not None:
+            valid = valid & ~drop.to(device).unsqueeze(-1)
+        return VideoBuffer(features=self.video(features.to(device, self._dtype)),
+                           times=times.to(device), valid=valid)
+
+    def _empty_video(self, batch_size: int) -> VideoBuffer:
+        device = self.start.device
+        return VideoBuffer(
+            features=torch.zeros(batch_size, 0, self.h_dim, device=device, dtype=self._dtype),
+            times=torch.zeros(batch_size, 0, device=device, dtype=torch.float64),
+            valid=torch.zeros(batch_size, 0, device=device, dtype=torch.bool))
+
+    def _video_tokens(self, buffer: VideoBuffer, first_patch: int,
+                      patches: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-patch video embeddings ``(B, patches, width)`` and the frame index used."""
+        ends = patch_end_times(first_patch, patches, self.patch_frames, self.frame_rate,
+                               device=buffer.times.device)
+        index = causal_frame_index(buffer.times, ends, buffer.valid)
+        return gather_aligned(buffer.features, index, self.video.null.to(self._dtype)), index
+
+    # ------------------------------------------------------------------ teacher forcing
+
+    def _patches(self, latents: torch.Tensor) -> torch.Tensor:
+        """``(B, frames, D)`` -> whole patches ``(B, T, P, D)`` (a trailing remainder is unused)."""
+        if latents.dim() != 3 or latents.shape[2] != self.latent_dim:
+            raise BackboneInputError(f"latents must have shape (batch, frames, "
+                                     f"{self.latent_dim}), got {tuple(latents.shape)}")
+        count = latents.shape[1] // self.patch_frames
+        if count == 0:
+            raise BackboneInputError(f"latents need at least one patch of {self.patch_frames} "
+                                     f"frames, got {latents.shape[1]}")
+        batch = latents.shape[0]
+        whole = latents[:, :count * self.patch_frames].to(self.start.device, self._dtype)
+        return whole.reshape(batch, count, self.patch_frames, self.latent_dim)
+
+    def _input_tokens(self, patches: torch.Tensor, video: VideoBuffer) -> torch.Tensor:
+        batch, count = patches.shape[:2]
+        previous = self.locenc(patches[:, :-1].flatten(0, 1), self._backend)
+        tokens = torch.cat((self.start.expand(batch, 1, -1),
+                            previous.view(batch, count - 1, self.h_dim)), dim=1)
+        return tokens + self._video_tokens(video, 0, count)[0]
+
+    def _teacher_forced(self, latents: torch.Tensor, conditions: Conditions | None,
+                        lengths: torch.Tensor | None, text_drop: torch.Tensor | None = None,
+                        video_drop: torch.Tensor | None = None
+                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        patches = self._patches(latents)
+        batch, count = patches.shape[:2]
+        tokens = self._input_tokens(patches, self._video_buffer(conditions, batch, video_drop))
+        text = self._text_memory(conditions, batch, text_drop)
+        window = self.config.attention_window
+        if lengths is None:
+            positions = torch.arange(count, device=tokens.device)
+            h, _ = self.lm(tokens, positions, causal_mask(window), text=text,
+                           query_seqlens=[count] * batch, backend=self._backend)
+            return h, patches, torch.ones(batch, count, dtype=torch.bool, device=h.device)
+        counts = self._patch_counts(lengths, batch, count)
+        valid = torch.arange(count, device=tokens.device) < counts.to(tokens.device)[:, None]
+        seqlens = counts.tolist()
+        packed, _ = self.lm(tokens[valid].unsqueeze(0), packed_positions(seqlens, tokens.device),
+                            packed_causal_mask(seqlens, window, device=tokens.device), text=text,
+                            query_seqlens=seqlens, backend=self._backend)
+        h = tokens.new_zeros(batch, count, self.h_dim).index_put((valid,), packed[0])
+        return h, patches, valid
+
+    def _patch_counts(self, lengths: torch.Tensor, batch: int, count: int) -> torch.Tensor:
+        lengths = torch.as_tensor(lengths)
+        if lengths.shape != (batch,):
+            raise BackboneInputError(f"lengths must have shape ({batch},), "
+                                     f"got {tuple(lengths.shape)}")
+        counts = (lengths.to(torch.long) // self.patch_frames).clamp(max=count)
+        if (counts < 1).any():
+            raise BackboneInputError(f"every item needs at least {self.patch_frames} latent "
+                                     f"frames (one patch), got lengths {lengths.tolist()}")
+        return counts
+
+    def hidden_states(self, latents: torch.Tensor, conditions: Conditions | None = None,
+                      lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Teacher-forced ``h`` ``(B, T, width)`` for the ``T`` whole patches of ``latents``.
+
+        ``h[:, t]`` is what :meth:`step` returns for patch ``t`` when the stream was fed the
+        same patches before it. ``lengths`` (latent frames per item) packs a ragged batch into
+        one block-diagonal sequence; positions past an item's length are zero.
+        """
+        return self._teacher_forced(latents, conditions, lengths)[0]
+
+    # ------------------------------------------------------------------ training
+
+    def loss(self, latents: torch.Tensor, conditions: Conditions | None = None,
+             generator: torch.Generator | None = None,
+             lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Rectified-flow loss on the current patch, averaged over the selected patches.
+
+        ``x_t = t·x1 + (1 - t)·noise``, target ``x1 - noise``. Text and video are each dropped
+        per item (null embeddings), ``h_t`` and the context per patch (guidance), and LocDiT
+        runs on a random ``patch_keep_ratio`` of the (valid) patches.
+        """
+        config, batch = self.config, latents.shape[0]
+        device = self.start.device
+        text_drop = _uniform((batch,), generator, device) < config.text_dropout
+        video_drop = _uniform((batch,), generator, device) < config.video_dropout
+        h, patches, valid = self._teacher_forced(latents, conditions, lengths, text_drop,
+                                                 video_drop)
+        item, step = self._select_patches(valid, generator)
+        target_patch = patches[item, step]
+        context, context_valid = self._training_context(patches, item, step)
+        selected = item.shape[0]
+        h_keep = _uniform((selected,), generator, device) >= config.h_dropout
+        context_keep = _uniform((selected,), generator, device) >= config.context_dropout
+        times = self._sample_times(selected, generator, device)
+        noise = _normal(target_patch.shape, generator, device).to(target_patch.dtype)
+        t = times.to(target_patch.dtype)[:, None, None]
+        noisy = t * target_patch + (1 - t) * noise
+        velocity = self.locdit(noisy, times, h[item, step], h_keep, context,
+                               context_valid & context_keep.unsqueeze(-1), self._backend)
+        return F.mse_loss(velocity.float(), (target_patch - noise).float())
+
+    def _select_patches(self, valid: torch.Tensor,
+                        generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+        scores = _uniform(valid.shape, generator, valid.device).masked_fill(~valid, -1.0)
+        keep = max(1, round(self.config.patch_keep_ratio * int(valid.sum())))
+        chosen = scores.flatten().topk(keep).indices
+        return chosen // valid.shape[1], chosen % valid.shape[1]
+
+    def _training_context(self, patches: torch.Tensor, item: torch.Tensor,
+                          step: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ``context_patches`` patches before each selected one; missing ones invalid."""
+        context_patches = self.context_patches
+        padded = F.pad(patches, (0, 0, 0, 0, context_patches, 0))
+        index = step[:, None] + torch.arange(context_patches, device=step.device)
+        context = padded[item[:, None], index].flatten(1, 2)
+        exists = index >= context_patches
+        return context, exists.repeat_interleave(self.patch_frames, dim=1)
+
+    def _sample_times(self, count: int, generator: torch.Generator | None,
+                      device: torch.device) -> torch.Tensor:
+        if self.config.time_distribution == "logit-normal":
+            return torch.sigmoid(_normal((count,), generator, device))
+        return _uniform((count,), generator, device)
+
+    # ------------------------------------------------------------------ streaming
+
+    @staticmethod
+    def make_conditions(text: ConditionTokens | None = None,
+                        video: ConditionTokens | None = None) -> Conditions | None:
+        """This backbone's conditions from conditioner outputs (None when there are none)."""
+        if text is None and video is None:
+            return None
+        return Conditions.from_tokens(text=text, video=video)
+
+    def init_state(self, batch_size: int, conditions: Conditions | None = None
+                   ) -> CausalDiTState:
+        """A fresh generation state: text encoded once, video (if any) buffered."""
+        if batch_size < 1:
+            raise BackboneInputError(f"batch_size must be at least 1, got {batch_size}")
+        device = self.start.device
+        return CausalDiTState(
+            batch_size=batch_size,
+            cache=self.lm.empty_cache(batch_size, self.config.attention_window, device,
+                                      self._dtype),
+            text=self._text_memory(conditions, batch_size),
+            video=self._video_buffer(conditions, batch_size),
+            context=torch.zeros(batch_size, 0, self.latent_dim, device=device,
+                                dtype=self._dtype))
+
+    def push_video(self, state: CausalDiTState, features: torch.Tensor, times: torch.Tensor,
+                   valid: torch.Tensor | None = None) -> CausalDiTState:
+        """Add frames that arrived (live video). Push every frame with a timestamp at or
+        before a patch's end time before calling :meth:`step` for that patch."""
+        pushed = self._video_buffer(Conditions(video=features, video_times=times,
+                                               video_mask=valid), state.batch_size)
+        buffer = state.video
+        if buffer.frames:
+            check_frame_times(torch.cat((buffer.times[:, -1:], pushed.times), 1),
+                              (state.batch_size, pushed.frames + 1))
+        return state.evolve(video=VideoBuffer(
+            features=torch.cat((buffer.features, pushed.features), 1),
+            times=torch.cat((buffer.times, pushed.times), 1),
+            valid=torch.cat((buffer.valid, pushed.valid), 1)))
+
+    def step(self, previous: torch.Tensor | None,
+             state: CausalDiTState) -> tuple[torch.Tensor, CausalDiTState]:
+        """Advance the LM: ``h`` ``(B, n, width)`` for the next ``n`` patches, and the new state.
+
+        ``previous`` is ``None`` on the first call (the start token, ``n = 1``), then the
+        latents ``(B, n·patch_frames, latent_dim)`` of the last ``n`` generated (or given)
+        patches. The state passed in is left unchanged.
+        """
+        tokens, patches = self._step_tokens(previous, state)
+        count = tokens.shape[1]
+        video_tokens, index = self._video_tokens(state.video, state.position, count)
+        positions = torch.arange(state.position, state.position + count,
+                                 device=tokens.device)
+        h, cache = self.lm(tokens + video_tokens, positions,
+                           cached_mask(self.config.attention_window), text=state.text,
+                           query_seqlens=[count] * state.batch_size, cache=state.cache,
+                           backend=self._backend)
+        context = state.context
+        if patches is not None and self.config.context_frames:
+            context = torch.cat((context, patches), 1)[:, -self.config.context_frames:]
+        return h, state.evolve(cache=cache, video=_drop_used_frames(state.video, index[:, -1]),
+                               context=context)
+
+    def _step_tokens(self, previous: torch.Tensor | None,
+                     state: CausalDiTState) -> tuple[torch.Tensor, torch.Tensor | None]:
+        batch = state.batch_size
+        if previous is None:
+            if state.position:
+                raise BackboneInputError("step(None, state) only starts a stream; pass the "
+                                         "previous patch's latents from the second step on")
+            return self.start.expand(batch, 1, -1), None
+        if state.position == 0:
+            raise BackboneInputError("the first step has no previous patch: call "
+                                     "step(None, state)")
+        frames = self.patch_frames
+        if (previous.dim() != 3 or previous.shape[0] != batch or previous.shape[1] % frames
+                or previous.shape[1] == 0 or previous.shape[2] != self.latent_dim):
+            raise BackboneInputError(f"previous patches must have shape ({batch}, "
+                                     f"n·{frames}, {self.latent_dim}), "
+                                     f"got {tuple(previous.shape)}")
+        patches = previous.to(self.start.device, self._dtype)
+        count = patches.shape[1] // frames
+        encoded = self.locenc(patches.reshape(batch * count, frames, -1), self._backend)
+        return encoded.view(batch, count, -1), patches
+
+    def context(self, state: CausalDiTState) -> torch.Tensor:
+        """The LocDiT context for the next patch: up to ``context_patches`` previous patches."""
+        return state.context
+
+    # ------------------------------------------------------------------ LocDiT
+
+    def velocity(self, x: torch.Tensor, t: torch.Tensor, h: torch.Tensor | None,
+                 context: torch.Tensor | None = None) -> torch.Tensor:
+        """Velocity of the noisy current patch ``x (B, patch_frames, latent_dim)`` at ``t (B,)``.
+
+        ``h`` ``(B, width)`` is the LM output for this patch and ``context`` ``(B, n, latent_dim)``
+        its previous ``n <= context_patches·patch_frames`` frames (fewer at a stream's start);
+        ``None`` drops either (the learned null tokens, as in guidance training).
+        """
+        batch = x.shape[0]
+        h_keep = torch.full((batch,), h is not None, device=x.device)
+        if h is None:
+            h = x.new_zeros(batch, self.h_dim)
+        context, context_valid = self.pad_context(context, batch, x)
+        return self.locdit(x, _batch_times(t, batch, x), h, h_keep, context, context_valid,
+                           self._backend)
+
+    def guided_model(self, h: torch.Tensor, context: torch.Tensor | None = None
+                     ) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
+        """A guided model ``model(x, t, condition)`` for :mod:`swansphere.samplers.guidance`.
+
+        ``x`` stacks guidance branches along the batch (row ``r`` is item ``r % B``);
+        ``condition`` says per row what it sees: ``NONE`` (null ``h``, null context),
+        ``FIRST`` (the context only) or ``ALL`` (``h`` and the context). So the paper's
+        ``v_u + w1·(v_c1 − v_u) + w2·(v_all − v_c1)`` scales the pull of the previous audio by
+        ``w1`` and that of the LM (text, video, history) by ``w2``.
+        """
+        batch = h.shape[0]
+        context, context_valid = self.pad_context(context, batch, h)
+
+        def model(x: torch.Tensor, t: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+            repeats = x.shape[0] // batch
+            condition = condition.to(x.device)
+            return self.locdit(
+                x, _batch_times(t, x.shape[0], x), h.repeat(repeats, 1), condition >= ALL,
+                context.repeat(repeats, 1, 1),
+                context_valid.repeat(repeats, 1) & (condition >= FIRST).unsqueeze(-1),
+                self._backend)
+
+        return model
+
+    def pad_context(self, context: torch.Tensor | None, batch: int,
+                    like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Left-pad ``context`` to ``context_frames`` with invalid frames; None = all invalid."""
+        frames = self.config.context_frames
+        if context is None:
+            context = like.new_zeros(batch, 0, self.latent_dim)
+        available = context.shape[1]
+        if available > frames or context.shape[0] != batch:
+            raise BackboneInputError(f"context must have shape ({batch}, n <= {frames}, "
+                                     f"{self.latent_dim}), got {tuple(context.shape)}")
+        padded = F.pad(context.to(like.dtype), (0, 0, frames - available, 0))
+        valid = torch.arange(frames, device=like.device) >= frames - available
+        return padded, valid.expand(batch, frames)
+
+
+def _drop_used_frames(buffer: VideoBuffer, last_index: torch.Tensor) -> VideoBuffer:
+    """Forget frames no later patch can use: those before each item's latest used frame."""
+    if buffer.frames == 0:
+        return buffer
+    first_pending = torch.where(buffer.valid.any(-1), buffer.valid.to(torch.int8).argmax(-1),
+                                buffer.frames)
+    needed = torch.where(last_index >= 0, last_index, first_pending)
+    start = int(needed.min())
+    if start == 0:
+        return buffer
+    return VideoBuffer(features=buffer.features[:, start:], times=buffer.times[:, start:],
+                       valid=buffer.valid[:, start:])
+
+
+def _batch_times(t: torch.Tensor | float, batch: int, like: torch.Tensor) -> torch.Tensor:
+    t = torch.as_tensor(t, device=like.device)
+    if t.dim() == 0:
+        return t.expand(batch)
+    if t.shape != (batch,):
+        raise BackboneInputError(f"t must be a scalar or have shape ({batch},), "
+                                 f"got {tuple(t.shape)}")
+    return t
+
+
+def _uniform(shape: tuple[int, ...] | torch.Size, generator: torch.Generator | None,
+             device: torch.device) -> torch.Tensor:
+    if generator is None:
+        return torch.rand(shape, device=device)
+    return torch.rand(shape, generator=generator, device=generator.device).to(device)
+
+
+def _normal(shape: tuple[int, ...] | torch.Size, generator: torch.Generator | None,
+            device: torch.device) -> torch.Tensor:
+    if generator is None:
+        return torch.randn(shape, device=device)
+    return torch.randn(shape, generator=generator, device=generator.device).to(device)
+

@@ -1,0 +1,278 @@
+"""The causal-dit backbone: causality in every input, training loss, velocity and guidance."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+import torch
+from backbone_helpers import VIDEO_FPS, conditions, latents, make_model
+from swansphere.conditioning.alignment import frame_times, patch_end_times
+from swansphere.plugins.causal_dit.conditions import BackboneInputError, Conditions
+from swansphere.samplers.guidance import Condition
+
+PATCHES = 6
+
+
+def video_cut(model, k: int) -> int:
+    """Index of the first video frame that arrives after patch k ends."""
+    end = float(patch_end_times(k, 1, model.patch_frames, model.frame_rate)[0])
+    return int((frame_times(64, VIDEO_FPS) <= end + 1e-9).sum())
+
+
+@pytest.mark.parametrize("k", [0, 2, 4])
+def test_later_patches_and_frames_leave_earlier_h_unchanged(k: int) -> None:
+    model = make_model()
+    x, cond = latents(2, PATCHES, model), conditions(2, model)
+    with torch.no_grad():
+        h = model.hidden_states(x, cond)
+        changed_x = x.clone()
+        changed_x[:, k * model.patch_frames:] += 1.0  # patch k on: h_{k+1} on may change
+        cut = video_cut(model, k)
+        video = cond.video.clone()
+        video[:, cut:] = -video[:, cut:]
+        changed = attrs.evolve(cond, video=video)
+        other = model.hidden_states(changed_x, changed)
+    torch.testing.assert_close(other[:, :k + 1], h[:, :k + 1], atol=0, rtol=0)
+    assert not torch.allclose(other[:, k + 1:], h[:, k + 1:])
+
+
+def test_a_frame_before_the_patch_end_does_change_h() -> None:
+    model = make_model()
+    x, cond = latents(1, PATCHES, model), conditions(1, model)
+    cut = video_cut(model, 2)
+    video = cond.video.clone()
+    video[:, cut - 1] += 1.0  # the frame patch 2 sees
+    with torch.no_grad():
+        h = model.hidden_states(x, cond)
+        other = model.hidden_states(x, attrs.evolve(cond, video=video))
+    assert not torch.allclose(other[:, 2], h[:, 2])
+
+
+def test_text_is_global_it_changes_every_h() -> None:
+    model = make_model()
+    x, cond = latents(1, PATCHES, model), conditions(1, model)
+    with torch.no_grad():
+        h = model.hidden_states(x, cond)
+        other = model.hidden_states(x, attrs.evolve(cond, text=cond.text + 0.5))
+        untexted = model.hidden_states(x, attrs.evolve(cond, text=None, text_mask=None))
+    assert ((other - h).abs().amax(-1) > 1e-4).all()
+    assert ((untexted - h).abs().amax(-1) > 1e-4).all()
+
+
+def test_padding_tokens_of_the_text_are_ignored() -> None:
+    model = make_model()
+    x, cond = latents(1, PATCHES, model), conditions(1, model)
+    padded = cond.text.clone()
+    padded[:, -1] = 100.0  # the masked-off token
+    with torch.no_grad():
+        h = model.hidden_states(x, cond)
+        other = model.hidden_states(x, attrs.evolve(cond, text=padded))
+    torch.testing.assert_close(other, h)
+
+
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_gradient_of_h_k_is_zero_on_later_patches_and_frames(k: int) -> None:
+    model = make_model()
+    x = latents(1, PATCHES, model).requires_grad_(True)
+    cond = conditions(1, model)
+    video = cond.video.clone().requires_grad_(True)
+    h = model.hidden_states(x, attrs.evolve(cond, video=video))
+    x_grad, video_grad = torch.autograd.grad(h[:, k].square().sum(), (x, video))
+    per_patch = x_grad.abs().sum(-1).view(PATCHES, model.patch_frames).sum(-1)
+    assert (per_patch[k:] == 0).all() and (per_patch[:k] > 0).all()
+    per_frame = video_grad.abs().sum(-1)[0]
+    cut = video_cut(model, k)
+    assert (per_frame[cut:] == 0).all() and per_frame[cut - 1] > 0
+
+
+def test_live_video_pushed_frame_by_frame_equals_offline_video() -> None:
+    model = make_model(attention_window=3)
+    x, cond = latents(2, PATCHES, model), conditions(2, model, frames=10)
+    frames, times = cond.video, cond.video_times
+    with torch.no_grad():
+        expected = model.hidden_states(x, cond)
+        state = model.init_state(2, attrs.evolve(cond, video=None, video_times=None))
+        outputs, pushed = [], 0
+        for patch in range(PATCHES):
+            end = float(patch_end_times(patch, 1, model.patch_frames, model.frame_rate)[0])
+            arrived = int((times <= end + 1e-9).sum())
+            if arrived > pushed:
+                state = model.push_video(state, frames[:, pushed:arrived],
+                                         times[pushed:arrived])
+                pushed = arrived
+            previous = None if patch == 0 else x[:, (patch - 1) * 2:patch * 2]
+            h, state = model.step(previous, state)
+            outputs.append(h)
+            assert state.video.frames <= 2  # frames no later patch needs are dropped
+    torch.testing.assert_close(torch.cat(outputs, 1), expected, atol=1e-5, rtol=1e-4)
+
+
+def test_pushing_frames_out_of_order_is_an_error() -> None:
+    model = make_model()
+    state = model.init_state(1, conditions(1, model, frames=3))
+    with pytest.raises(BackboneInputError, match="non-decreasing"):
+        model.push_video(state, torch.zeros(1, 1, 7), torch.tensor([0.1]))
+
+
+def test_packed_ragged_batch_equals_each_item_alone() -> None:
+    model = make_model(attention_window=2)
+    x, cond = latents(2, PATCHES, model), conditions(2, model)
+    lengths = torch.tensor([PATCHES * 2, 7])  # 6 patches and 3 whole patches
+    with torch.no_grad():
+        packed = model.hidden_states(x, cond, lengths=lengths)
+        first = model.hidden_states(x[:1], _item(cond, 0))
+        second = model.hidden_states(x[1:, :6], _item(cond, 1))
+    torch.testing.assert_close(packed[:1], first, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(packed[1:, :3], second, atol=1e-5, rtol=1e-4)
+    assert (packed[1, 3:] == 0).all()
+
+
+def _item(cond: Conditions, index: int) -> Conditions:
+    return Conditions(text=cond.text[index:index + 1], text_mask=cond.text_mask[index:index + 1],
+                      video=cond.video[index:index + 1], video_times=cond.video_times)
+
+
+def test_loss_is_deterministic_per_generator_and_trains_every_part() -> None:
+    model = make_model().train()
+    x, cond = latents(2, PATCHES, model), conditions(2, model)
+    loss = model.loss(x, cond, torch.Generator().manual_seed(3))
+    again = model.loss(x, cond, torch.Generator().manual_seed(3))
+    other = model.loss(x, cond, torch.Generator().manual_seed(4))
+    assert loss.item() == again.item() != other.item()
+    loss.backward()
+    for part in ("lm", "caption", "video", "locenc", "locdit"):
+        grads = [p.grad for p in getattr(model, part).parameters()]
+        assert any(g is not None and g.abs().sum() > 0 for g in grads), part
+    assert model.start.grad.abs().sum() > 0
+
+
+def test_loss_accepts_ragged_lengths_and_missing_conditions() -> None:
+    model = make_model()
+    x = latents(3, PATCHES, model)
+    loss = model.loss(x, None, torch.Generator().manual_seed(0), lengths=torch.tensor([12, 4, 9]))
+    assert torch.isfinite(loss)
+    with pytest.raises(BackboneInputError, match="at least"):
+        model.loss(x, None, lengths=torch.tensor([12, 1, 9]))
+
+
+class _Oracle(torch.nn.Module):
+    """A LocDiT that knows the clean patch: it returns ``sign · (x1 − noise)`` given
+    ``x_t = t·x1 + (1 − t)·noise``."""
+
+    def __init__(self, clean: torch.Tensor, sign: float) -> None:
+        super().__init__()
+        self.clean, self.sign = clean, sign
+
+    def forward(self, noisy, t, *_conditions):
+        t = t[:, None, None]
+        noise = (noisy - t * self.clean) / (1 - t)
+        return self.sign * (self.clean - noise)
+
+
+def test_loss_is_rectified_flow_on_the_current_patch() -> None:
+    model = make_model(patch_keep_ratio=1.0, h_dropout=0.0, context_dropout=0.0)
+    x = latents(1, 1, model)  # one patch: the one the loss must be about
+    generator = torch.Generator().manual_seed(1)
+    model.locdit = _Oracle(x.view(1, model.patch_frames, -1), 1.0)
+    assert model.loss(x, None, generator).item() < 1e-8
+    model.locdit = _Oracle(x.view(1, model.patch_frames, -1), -1.0)
+    assert model.loss(x, None, generator).item() > 0.1
+
+
+def test_patch_keep_ratio_sets_how_many_patches_train_locdit() -> None:
+    model = make_model(patch_keep_ratio=0.6)
+    calls = []
+    model.locdit.register_forward_hook(lambda _m, args, _out: calls.append(args[0].shape[0]))
+    model.loss(latents(2, 5, model), None, torch.Generator().manual_seed(0))
+    assert calls == [6]  # 60 % of 2 × 5 patches
+
+
+def test_velocity_branches_match_guided_model_rows() -> None:
+    model = make_model()
+    x = latents(2, 1, model)
+    h = torch.randn(2, model.h_dim, generator=torch.Generator().manual_seed(0))
+    context = latents(2, 2, model, seed=5)
+    t = torch.tensor([0.3, 0.8])
+    guided = model.guided_model(h, context)
+    rows = torch.tensor([Condition.NONE] * 2 + [Condition.FIRST] * 2 + [Condition.ALL] * 2)
+    with torch.no_grad():
+        stacked = guided(x.repeat(3, 1, 1), t.repeat(3), rows)
+        expected = torch.cat([model.velocity(x, t, None, None),
+                              model.velocity(x, t, None, context),
+                              model.velocity(x, t, h, context)])
+    torch.testing.assert_close(stacked, expected, atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(expected[:2], expected[2:4])
+    assert not torch.allclose(expected[2:4], expected[4:])
+
+
+def test_short_context_is_padded_with_null_frames() -> None:
+    model = make_model()
+    x = latents(1, 1, model)
+    context = latents(1, 2, model, seed=2)
+    t = torch.tensor([0.5])
+    with torch.no_grad():
+        partial = model.velocity(x, t, None, context[:, -2:])  # one patch of two
+        full = model.velocity(x, t, None, context)
+        none = model.velocity(x, t, None, context[:, :0])
+        dropped = model.velocity(x, t, None, None)
+    assert not torch.allclose(partial, full)
+    torch.testing.assert_close(none, dropped)
+    with pytest.raises(BackboneInputError, match="context"):
+        model.velocity(x, t, None, latents(1, 3, model))
+
+
+def test_stream_misuse_raises_clear_errors() -> None:
+    model = make_model()
+    state = model.init_state(1)
+    with pytest.raises(BackboneInputError, match="first step"):
+        model.step(latents(1, 1, model), state)
+    _, state = model.step(None, state)
+    with pytest.raises(BackboneInputError, match="only starts"):
+        model.step(None, state)
+    with pytest.raises(BackboneInputError, match="shape"):
+        model.step(torch.zeros(1, 3, model.latent_dim), state)
+    with pytest.raises(BackboneInputError, match="latents"):
+        model.hidden_states(torch.zeros(1, 4, 5))
+
+
+def test_conditions_are_validated() -> None:
+    model = make_model()
+    with pytest.raises(BackboneInputError, match="video_times"):
+        Conditions(video=torch.zeros(1, 2, 7))
+    with pytest.raises(BackboneInputError, match="text_mask"):
+        Conditions(text_mask=torch.ones(1, 2, dtype=torch.bool))
+    bad_dim = Conditions(text=torch.zeros(1, 2, 4))
+    with pytest.raises(BackboneInputError, match=r"\(1, n, 5\)"):
+        model.init_state(1, bad_dim)
+    backwards = Conditions(video=torch.zeros(1, 2, 7), video_times=torch.tensor([0.5, 0.1]))
+    with pytest.raises(BackboneInputError, match="non-decreasing"):
+        model.init_state(1, backwards)
+
+
+def test_state_snapshot_is_independent_and_detached() -> None:
+    model = make_model(attention_window=3)
+    state = model.init_state(1, conditions(1, model))
+    _, state = model.step(None, state)
+    _, state = model.step(latents(1, 1, model), state)
+    snapshot = state.clone()
+    assert snapshot.cache.keys[0].data_ptr() != state.cache.keys[0].data_ptr()
+    assert not snapshot.cache.keys[0].requires_grad
+    with torch.no_grad():
+        h, _ = model.step(latents(1, 1, model, seed=9), state)
+        again, _ = model.step(latents(1, 1, model, seed=9), snapshot)
+    assert torch.equal(h, again)
+
+
+def test_conditions_from_conditioner_tokens() -> None:
+    from swansphere.conditioning.types import ConditionTokens
+
+    model = make_model()
+    cond = conditions(2, model)
+    times = cond.video_times.expand(2, -1)
+    rebuilt = Conditions.from_tokens(
+        text=ConditionTokens(tokens=cond.text, mask=cond.text_mask),
+        video=ConditionTokens(tokens=cond.video, mask=torch.ones(times.shape, dtype=torch.bool),
+                              times=times))
+    x = latents(2, 3, model)
+    with torch.no_grad():
+        torch.testing.assert_close(model.hidden_states(x, rebuilt), model.hidden_states(x, cond))
