@@ -98,7 +98,9 @@ class CausalBackbone(Protocol):
             patch = sampler.sample(guidance.wrap(model), noise, steps, generator)
             h, state = backbone.step(patch, state)            # h_{t+1}
 
-    ``conditions`` is the backbone's own frozen conditions type (text tokens, timestamped
+    ``make_conditions(text=, video=)`` turns conditioner outputs
+    (:class:`swansphere.conditioning.ConditionTokens`) into ``conditions``, the backbone's own
+    frozen conditions type (text tokens, timestamped
     video features; ``None`` = unconditional); live video arrives through ``push_video``
     (every frame stamped at or before a patch's end time before that patch's ``step``).
     ``step`` also takes several patches at once, ``(B, n·patch_frames, latent_dim)``, and then
@@ -120,6 +122,7 @@ class CausalBackbone(Protocol):
     @property
     def lookahead(self) -> int: ...
 
+    def make_conditions(self, text: Any = None, video: Any = None) -> Any: ...
     def init_state(self, batch_size: int, conditions: Any = None) -> Any: ...
     def push_video(self, state: Any, features: torch.Tensor, times: torch.Tensor) -> Any: ...
     def step(self, previous_patch: torch.Tensor | None, state: Any) -> tuple[torch.Tensor, Any]: ...

