@@ -30,6 +30,7 @@ from typing import Any
 
 import attrs
 import torch
+
 from swansphere.conditioning.alignment import frame_times
 from swansphere.plugins.causal_dit import count_parameters, preset
 from swansphere.plugins.causal_dit.attention import cached_mask

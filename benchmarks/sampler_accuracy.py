@@ -23,8 +23,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import swansphere
 import torch
+
+import swansphere
 from swansphere.samplers import GaussianFlow
 
 SOLVERS: dict[str, dict[str, Any]] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import torch
+
 from swansphere.config import CodecSpec
 from swansphere.errors import AudioFormatError
 

@@ -14,6 +14,7 @@ import math
 from typing import Any
 
 import attrs
+
 from swansphere.errors import ConfigError
 
 FOA_VAE_PRESETS: dict[str, dict[str, Any]] = {

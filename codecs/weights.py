@@ -7,9 +7,7 @@ checks every key and shape and says exactly what does not fit; nothing is ever u
 
 from __future__ import annotations
 
-import os
 import tomllib
-import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,9 +16,11 @@ import attrs
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+from torch import nn
+
 from swansphere.config import dumps_toml
 from swansphere.errors import ConfigError, ResourceNotFoundError, SwanSphereError
-from torch import nn
+from swansphere.fileio import atomic_file
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.toml"
@@ -32,19 +32,11 @@ class WeightsError(SwanSphereError, ValueError):
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(temp)`` on a temporary file beside ``path``, then rename it into place.
-
-    ``os.replace`` is atomic on one file system, so ``path`` is either the old file or the
-    complete new one, never a partial write.
-    """
-    path = Path(path)
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        write(temp)
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
-    return path
+    """Call ``write(temp)`` on a temporary file beside ``path``, then rename it into place
+    (:func:`swansphere.fileio.atomic_file`): never a partial file at ``path``."""
+    with atomic_file(path) as temporary:
+        write(temporary)
+    return Path(path)
 
 
 def save_tensors(tensors: Mapping[str, torch.Tensor], path: str | Path,

@@ -22,14 +22,30 @@ from .registry import Registry, create, default_registry
 
 __version__ = "0.1.0"
 
+_LAZY = {"Pipeline": "pipeline", "PipelineConfig": "pipeline", "Chunk": "pipeline"}
+
+
+def __getattr__(name: str):
+    """``Pipeline`` and friends load on first use, so ``import swansphere`` stays torch-free."""
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 __all__ = [
     "AudioFileError",
     "AudioFormatError",
     "BrokenPlugin",
+    "Chunk",
     "Component",
     "ComponentKind",
     "ConfigError",
     "DuplicateComponentError",
+    "Pipeline",
+    "PipelineConfig",
     "PluginError",
     "Provider",
     "RegisteredComponent",

@@ -19,8 +19,14 @@ from . import __version__
 from .errors import SwanSphereError
 from .registry import DISABLE_ENV, Registry, parse_disabled, set_default_registry
 
-_COMMAND_MODULES = ("swansphere.spatial.cli", "swansphere.data.cli",
-                    "swansphere.evaluation.eval_command")
+_COMMAND_MODULES = (
+    "swansphere.generate_cli",
+    "swansphere.training.cli",
+    "swansphere.evaluation.eval_command",
+    "swansphere.evaluation.cli",
+    "swansphere.data.cli",
+    "swansphere.spatial.cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

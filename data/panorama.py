@@ -170,19 +170,3 @@ class PanoramaRenderer:
         if path not in self._sprites:
             self._sprites[path] = load_sprite(path)
         return self._sprites[path]
-
-
-def write_video(path: Path, frames: np.ndarray, times: np.ndarray, fps: float) -> Path:
-    """Save frames as ``.npz`` (``frames``, ``times``, ``fps``), loadable with numpy alone."""
-    path = Path(path)
-    np.savez_compressed(path, frames=frames, times=times, fps=np.float64(fps))
-    return path
-
-
-def read_video(path: Path) -> tuple[np.ndarray, np.ndarray, float]:
-    """Frames ``(T, H, W, 3)`` uint8, times and fps of a video written by :func:`write_video`."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return data["frames"], data["times"], float(data["fps"])
-    except (OSError, KeyError, ValueError) as error:
-        raise AudioFileError(f"cannot read panorama video {path}: {error}") from error

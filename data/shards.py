@@ -23,7 +23,6 @@ import hashlib
 import io
 import json
 import math
-import os
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +32,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, ResourceNotFoundError
+from ..fileio import atomic_file
 from .captions import metadata_caption
 from .quality import MISSING, BadSampleError, SkipCounter, check_foa
 from .simulate import read_index
@@ -117,12 +117,11 @@ def write_shards(source: Path, out: Path, samples_per_shard: int = 256,
 
 def _flush(out: Path, number: int, samples: list[list[tuple[str, bytes]]]) -> dict:
     name = f"shard-{number:06d}.tar"
-    temporary = out / f".{name}.tmp"
-    with tarfile.open(temporary, "w", format=tarfile.USTAR_FORMAT) as archive:
+    with atomic_file(out / name) as temporary, tarfile.open(
+            temporary, "w", format=tarfile.USTAR_FORMAT) as archive:
         for members in samples:
             for member, data in members:
                 _add_member(archive, member, data)
-    os.replace(temporary, out / name)
     return {"path": name, "samples": len(samples), "bytes": (out / name).stat().st_size,
             "sha256": _sha256(out / name)}
 

@@ -24,9 +24,10 @@ import attrs
 import numpy as np
 
 from ..errors import ConfigError, SwanSphereError
+from ..spatial import write_panorama_npz
 from .captions import metadata_caption
 from .clips import SoundClip
-from .panorama import PanoramaRenderer, write_video
+from .panorama import PanoramaRenderer
 from .quality import SkipCounter
 from .render import render_scene
 from .scenes import Scene, SceneSampler, scene_metadata
@@ -58,7 +59,7 @@ def write_scene(folder: Path, scene: Scene, renderer: PanoramaRenderer | None,
     write_foa(folder / "foa.wav", foa, scene.sample_rate)
     if renderer is not None:
         frames, times = renderer.render(scene)
-        write_video(folder / "video.npz", frames, times, renderer.fps)
+        write_panorama_npz(folder / "video.npz", frames, times, renderer.fps)
         files["video"] = "video.npz"
         metadata["video"] = {"file": "video.npz", "fps": renderer.fps, "width": renderer.width,
                              "height": renderer.height, "frames": len(times),

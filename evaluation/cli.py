@@ -65,6 +65,7 @@ def _add_codec(targets: argparse._SubParsersAction) -> None:
 
 def _run_codec(args: argparse.Namespace, registry: Any) -> int:
     import torch
+
     from swansphere.errors import ConfigError
 
     from .codec_bench import format_table, run_benchmark
@@ -89,6 +90,7 @@ def _run_codec(args: argparse.Namespace, registry: Any) -> int:
 
 def _codecs(args: argparse.Namespace, registry: Any) -> dict[str, tuple[Any, bool]]:
     import torch
+
     from swansphere.codecs.weights import load_codec
 
     torch.manual_seed(0)

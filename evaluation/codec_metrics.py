@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+
 from swansphere.errors import AudioFormatError
 
 ACN_NAMES = ("W", "Y", "Z", "X")

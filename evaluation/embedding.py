@@ -26,14 +26,15 @@ import hashlib
 import importlib.util
 import math
 import os
-import secrets
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from swansphere.errors import AudioFormatError, ResourceNotFoundError
 from torch import nn
+
+from swansphere.errors import AudioFormatError, ResourceNotFoundError
+from swansphere.fileio import atomic_file
 
 AISFX_VERSION = "0.1.2"
 INSTALL_HINT = f"pip install --no-deps aisfx=={AISFX_VERSION}"
@@ -119,14 +120,10 @@ def _convert(checkpoint: Path, target: Path, digest: str) -> None:
     tensors = {_our_key(key): value.contiguous() for key, value in state.items()
                if key.startswith("embedding_net.")}
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-    try:
+    with atomic_file(target) as temporary:
         save_file(tensors, str(temporary), metadata={
             "source": f"aisfx {AISFX_VERSION} models/checkpoint.pth", "sha256": digest,
             "licence": "CC-BY-4.0 (pre-trained model, A. B. Ma and A. Lerch, 2022)"})
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def _our_key(key: str) -> str:

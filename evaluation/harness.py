@@ -21,6 +21,7 @@ from typing import Any
 
 import attrs
 import torch
+
 from swansphere.data.captions import ground_truth_descriptions
 from swansphere.errors import AudioFormatError, ConfigError
 

@@ -25,6 +25,7 @@ from functools import cache
 from typing import Any, Literal
 
 import torch
+
 from swansphere.data.captions import (
     ELEVATION_DEGREES,
     OVERHEAD_DEGREES,

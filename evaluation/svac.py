@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+
 from swansphere.plugins.svac.loss import paired_similarity, roll_each, sequence_similarity
 from swansphere.spatial import rotate
 

@@ -9,6 +9,7 @@ import math
 from typing import Any
 
 import attrs
+
 from swansphere.errors import ConfigError
 
 from .grids import check_grid, check_start, check_steps

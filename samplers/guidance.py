@@ -28,6 +28,7 @@ from typing import Protocol
 
 import attrs
 import torch
+
 from swansphere.errors import ConfigError
 
 from .solvers import SamplingError

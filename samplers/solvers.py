@@ -19,6 +19,7 @@ from itertools import pairwise
 
 import attrs
 import torch
+
 from swansphere.errors import SwanSphereError
 from swansphere.protocols import Velocity
 

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     )
     from .rotation import cartesian_rotation, rotate, rotation_matrix
     from .signals import source_signal
+    from .video_io import read_panorama_video, write_panorama_npz
 
 _EXPORTS = {
     "analysis": ("DirectionTrack", "angular_errors", "direction", "direction_track",
@@ -60,6 +61,7 @@ _EXPORTS = {
             "read_spatial_metadata", "write_360_mp4"),
     "rotation": ("cartesian_rotation", "rotate", "rotation_matrix"),
     "signals": ("source_signal",),
+    "video_io": ("read_panorama_video", "write_panorama_npz"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -95,6 +97,7 @@ __all__ = [
     "n3d_to_sn3d",
     "plane_wave_gains",
     "read_foa",
+    "read_panorama_video",
     "read_spatial_metadata",
     "roll_panorama",
     "rotate",
@@ -104,6 +107,7 @@ __all__ = [
     "validate_foa",
     "write_360_mp4",
     "write_foa",
+    "write_panorama_npz",
     "write_wav",
 ]
 

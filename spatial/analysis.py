@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+
 from swansphere.errors import AudioFormatError, ConfigError
 
 from .foa import W, X, Y, Z, validate_foa

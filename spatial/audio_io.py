@@ -7,14 +7,15 @@ the target in one ``os.replace``, so an interrupted write never leaves a truncat
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import soundfile
 import torch
+
 from swansphere.errors import AudioFileError, AudioFormatError
+from swansphere.fileio import atomic_file
 
 from .foa import as_float_tensor, check_samples, validate_foa
 
@@ -88,22 +89,10 @@ def _checked_channels_first(audio: Any) -> torch.Tensor:
 
 
 def _atomic_write(path: Path, data: np.ndarray, sample_rate: int, container: str) -> None:
-    """Write to a temporary sibling, flush it to disk, then ``os.replace`` the target.
-
-    The temporary file is created with the usual 0o666-minus-umask permissions, so the result
-    has the same permissions as a file written directly.
-    """
-    temporary = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    """Write through :func:`swansphere.fileio.atomic_file`: never a truncated file."""
     try:
-        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(handle, "wb") as stream:
-            soundfile.write(stream, data, sample_rate, subtype="FLOAT", format=container)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
+        with atomic_file(path) as temporary:
+            soundfile.write(temporary, data, sample_rate, subtype="FLOAT", format=container)
     except (soundfile.LibsndfileError, RuntimeError, OSError) as error:
         raise AudioFileError(f"cannot write {path} ({error}); check the folder's permissions "
                              "and free space") from error
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)

@@ -15,6 +15,7 @@ import math
 from typing import Any, Literal
 
 import torch
+
 from swansphere.errors import ConfigError
 
 from .encoding import degrees_to_radians, unit_vectors

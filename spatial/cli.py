@@ -117,6 +117,7 @@ def _endpoints(values: list[float], option: str) -> list[float]:
 
 def _run_encode(args: argparse.Namespace, registry: Any) -> int:
     import torch
+
     from swansphere.spatial import encode, source_signal, write_foa
 
     generator = torch.Generator().manual_seed(args.seed)

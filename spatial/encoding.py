@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import torch
+
 from swansphere.errors import AudioFormatError
 
 from .foa import as_float_tensor

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from swansphere.errors import ConfigError
 
 _INTEGER_SHIFT_TOLERANCE = 1e-6  # columns; shifts closer than this to an integer roll exactly

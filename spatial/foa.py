@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from swansphere.errors import AudioFormatError
 
 CHANNELS = ("W", "Y", "Z", "X")

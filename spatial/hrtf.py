@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from swansphere.errors import AudioFileError, ConfigError, ResourceNotFoundError
 
 from .beams import steered_weights

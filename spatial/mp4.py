@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import secrets
 import shutil
 import struct
 import subprocess
@@ -31,14 +30,16 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 import numpy as np
-import swansphere
 import torch
+
+import swansphere
 from swansphere.errors import (
     AudioFormatError,
     ConfigError,
     ResourceNotFoundError,
     SwanSphereError,
 )
+from swansphere.fileio import atomic_file
 
 from .erp import erp_grid
 from .foa import validate_foa
@@ -513,21 +514,16 @@ def _check_folder(path: Path) -> None:
 
 @contextlib.contextmanager
 def _atomic_output(path: Path) -> Iterator[Path]:
-    """A temporary sibling of ``path`` that replaces ``path`` (fsynced first) on success."""
-    temporary = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    """A temporary sibling of ``path`` that replaces it on success; OS errors become
+    :class:`VideoFileError`."""
     try:
-        yield temporary
-        with open(temporary, "rb+") as written:
-            os.fsync(written.fileno())
-        os.replace(temporary, path)
+        with atomic_file(path) as temporary:
+            yield temporary
     except VideoFileError:
         raise
     except OSError as error:
         raise VideoFileError(f"cannot write {path} ({error}); check the folder's permissions "
                              "and free space") from error
-    finally:
-        if temporary.exists():
-            temporary.unlink()
 
 
 def _tag_own_file(path: Path) -> None:

@@ -6,6 +6,7 @@ import math
 from typing import Literal
 
 import torch
+
 from swansphere.errors import ConfigError
 
 SourceKind = Literal["noise", "sine", "chirp"]

@@ -8,12 +8,24 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from hypothesis import settings
 
 settings.register_profile("default", deadline=None, derandomize=True, max_examples=50)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 PLUGIN_PACKAGES = Path(__file__).parent / "plugin_packages"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():
+    """One intra-op thread for the whole suite: the test tensors are tiny and gain nothing
+    from a second thread, while two processes' spinning OpenMP threads on a busy 2-core
+    machine made tests 10-20x slower (measured by several of us)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

@@ -18,17 +18,17 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import shutil
-import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
+
 from swansphere.codecs.weights import load_tensors, save_tensors
 from swansphere.errors import ResourceNotFoundError, SwanSphereError
+from swansphere.fileio import atomic_directory
 
 OPTIMIZER_FILE = "optimizer.safetensors"
 STATE_FILE = "trainer_state.json"
@@ -43,26 +43,12 @@ class CheckpointError(SwanSphereError, ValueError):
 
 
 def write_directory_atomically(directory: str | Path, write: Callable[[Path], None]) -> Path:
-    """Let ``write(temp_dir)`` fill a fresh directory, then move it to ``directory`` at once.
-
-    An existing ``directory`` is replaced only after the new one is complete.
-    """
-    directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    temp = directory.with_name(f".{directory.name}.{uuid.uuid4().hex}.tmp")
-    temp.mkdir()
-    try:
-        write(temp)
-        if directory.exists():
-            old = directory.with_name(f".{directory.name}.{uuid.uuid4().hex}.old")
-            os.replace(directory, old)
-            os.replace(temp, directory)
-            shutil.rmtree(old)
-        else:
-            os.replace(temp, directory)
-    finally:
-        shutil.rmtree(temp, ignore_errors=True)
-    return directory
+    """Let ``write(temp_dir)`` fill a fresh directory, then move it to ``directory`` at once
+    (:func:`swansphere.fileio.atomic_directory`): an existing one is replaced only when the new
+    one is complete."""
+    with atomic_directory(directory) as temporary:
+        write(temporary)
+    return Path(directory)
 
 
 def optimizer_state(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:

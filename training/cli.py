@@ -33,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _run_train(args: argparse.Namespace, registry: Any) -> int:
     import torch
+
     from swansphere.errors import ConfigError
 
     from .tasks import load_training_config, with_run_overrides

@@ -29,6 +29,7 @@ from typing import Any
 
 import attrs
 import torch
+
 from swansphere.config import CodecSpec, dumps_toml
 from swansphere.errors import ConfigError
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 import attrs
 import numpy as np
 import torch
+
 from swansphere.errors import ConfigError
 
 

@@ -14,8 +14,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from swansphere.codecs.weights import atomic_write
 from tqdm.auto import tqdm
+
+from swansphere.codecs.weights import atomic_write
 
 from .common import RunConfig
 

@@ -34,6 +34,7 @@ from typing import Any
 
 import attrs
 import torch
+
 from swansphere.config import dumps_toml
 from swansphere.errors import ConfigError
 from swansphere.plugins.svac.config import SVACLossConfig, SVACModelConfig
@@ -167,10 +168,11 @@ def directory_pool(folder: str | Path, data: SVACDataConfig, model: Any, *, limi
     A scene that is unreadable, has no video, another sample rate or is shorter than a clip
     is skipped, logged and counted (:class:`~swansphere.data.quality.SkipCounter`).
     """
+    from tqdm.auto import tqdm
+
     from swansphere.data.quality import SkipCounter
     from swansphere.data.simulate import read_index
     from swansphere.errors import SwanSphereError
-    from tqdm.auto import tqdm
 
     counter = SkipCounter("svac")
     clips = []

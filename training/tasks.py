@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+
 from swansphere.config import structure
 from swansphere.errors import ConfigError
 

@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 
 import pytest
 import torch
+
 from swansphere.errors import SwanSphereError
 from swansphere.protocols import Sampler, Velocity
 

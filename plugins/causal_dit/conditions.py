@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 import torch
+
 from swansphere.errors import SwanSphereError
 
 if TYPE_CHECKING:

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any, Protocol
 
 import torch
+
 from swansphere.protocols import Velocity
 from swansphere.samplers.config import GuidanceConfig
 from swansphere.samplers.guidance import Condition

@@ -19,6 +19,8 @@ from collections.abc import Callable
 import attrs
 import torch
 import torch.nn.functional as F
+from torch import nn
+
 from swansphere.conditioning.alignment import (
     causal_frame_index,
     gather_aligned,
@@ -26,7 +28,6 @@ from swansphere.conditioning.alignment import (
 )
 from swansphere.conditioning.types import ConditionTokens
 from swansphere.samplers.guidance import Condition
-from torch import nn
 
 from .attention import cached_mask, causal_mask, packed_causal_mask
 from .cache import CausalDiTState, TextMemory, VideoBuffer

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from swansphere.spatial.foa import validate_foa
 from torch import nn
+
+from swansphere.spatial.foa import validate_foa
 
 from .config import FOAAudioEncoderConfig
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import attrs
+
 from swansphere.conditioning.config import PanoramaVideoConfig, positive, positive_widths
 
 

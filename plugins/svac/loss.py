@@ -18,6 +18,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+
 from swansphere.spatial import roll_panorama, rotate
 
 

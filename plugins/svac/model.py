@@ -15,6 +15,8 @@ from typing import Any
 import attrs
 import tomli_w
 import torch
+from torch import nn
+
 from swansphere.codecs.weights import atomic_write, load_weights, save_weights
 from swansphere.conditioning.config import VIDEO_NAME
 from swansphere.conditioning.types import PreparedVideo
@@ -22,7 +24,6 @@ from swansphere.conditioning.video import PanoramaVideoConditioner
 from swansphere.config import dumps_toml, load_toml, unstructure
 from swansphere.errors import ResourceNotFoundError
 from swansphere.spatial import rotate
-from torch import nn
 
 from .audio import FOAAudioEncoder
 from .config import SVACLossConfig, SVACModelConfig

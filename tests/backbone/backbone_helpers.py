@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import attrs
 import torch
+
 from swansphere.conditioning.alignment import frame_times
 from swansphere.plugins.causal_dit import CausalDiTConfig, TransformerSize
 from swansphere.plugins.causal_dit.conditions import Conditions

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 from backbone_helpers import conditions, make_model
+
 from swansphere.plugins.causal_dit.model import CausalDiT
 from swansphere.testing.streaming import StreamingAdapter, StreamingConformanceSuite
 

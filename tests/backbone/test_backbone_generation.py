@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import attrs
 import pytest
-import swansphere
 import torch
 from backbone_helpers import conditions, make_model
+
+import swansphere
 from swansphere.config import structure, unstructure
 from swansphere.plugins.causal_dit import CausalDiTConfig, count_parameters, preset
 from swansphere.plugins.causal_dit.generation import generate, generate_patch, stream_patches

@@ -8,6 +8,7 @@ import attrs
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from swansphere.plugins.causal_dit import TransformerSize
 from swansphere.plugins.causal_dit.attention import cached_mask, causal_mask
 from swansphere.plugins.causal_dit.lm import SpatialLM

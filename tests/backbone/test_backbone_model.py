@@ -6,6 +6,7 @@ import attrs
 import pytest
 import torch
 from backbone_helpers import VIDEO_FPS, conditions, latents, make_model
+
 from swansphere.conditioning.alignment import frame_times, patch_end_times
 from swansphere.plugins.causal_dit.conditions import BackboneInputError, Conditions
 from swansphere.samplers.guidance import Condition

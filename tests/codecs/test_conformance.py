@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import swansphere
 import torch
+
+import swansphere
 from swansphere.testing.streaming import CodecConformanceSuite
 
 SMALL_VAE = {"type": "foa-vae", "preset": "tiny", "sample_rate": 8000, "strides": [2, 4],

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-import swansphere
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import swansphere
 from swansphere.codecs.causal import CausalConv1d, CausalConvTranspose1d
 from swansphere.codecs.config import FoaVaeConfig
 from swansphere.codecs.foa_vae import FoaVae, count_parameters, sample_posterior

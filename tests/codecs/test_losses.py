@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+
 from swansphere.codecs.losses import (
     kl_divergence,
     multi_resolution_stft_loss,

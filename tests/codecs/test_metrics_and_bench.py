@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-import swansphere
 import torch
+
+import swansphere
 from swansphere.cli import main
 from swansphere.evaluation.codec_bench import format_table, quality, run_benchmark, speed
 from swansphere.evaluation.codec_metrics import (

@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 
 import pytest
-import swansphere
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import swansphere
 from swansphere.codecs.patch import PatchCodec, dct_basis
 from swansphere.codecs.weights import load_codec
 from swansphere.errors import ConfigError

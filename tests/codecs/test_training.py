@@ -7,6 +7,7 @@ import json
 
 import pytest
 import torch
+
 from swansphere.cli import main
 from swansphere.config import structure
 from swansphere.errors import ConfigError

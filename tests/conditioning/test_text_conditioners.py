@@ -5,9 +5,10 @@ from __future__ import annotations
 import zlib
 
 import pytest
-import swansphere
 import torch
 from safetensors.torch import save_file
+
+import swansphere
 from swansphere.conditioning import text as text_module
 from swansphere.conditioning.config import TextTransformerConfig
 from swansphere.conditioning.text import TextTransformerConditioner, default_text_conditioner

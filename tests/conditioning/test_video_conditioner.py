@@ -6,9 +6,10 @@ import functools
 
 import numpy as np
 import pytest
-import swansphere
 import torch
 from safetensors.torch import save_file
+
+import swansphere
 from swansphere.conditioning.frames import efficientnet_available
 from swansphere.conditioning.types import ConditioningError, PreparedVideo
 from swansphere.protocols import Conditioner

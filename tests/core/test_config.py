@@ -6,9 +6,10 @@ import enum
 
 import attrs
 import pytest
-import swansphere
 from hypothesis import given
 from hypothesis import strategies as st
+
+import swansphere
 from swansphere import Component, Registry
 from swansphere.config import (
     RewardSpec,

@@ -10,6 +10,7 @@ import types
 
 import attrs
 import pytest
+
 import swansphere
 from swansphere import Component, ComponentKind, Registry
 from swansphere.cli import main

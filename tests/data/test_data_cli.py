@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from swansphere.cli import main
 
 SMALL = ["--sample-rate", "8000", "--duration", "0.5", "--quiet"]

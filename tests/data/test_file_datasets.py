@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import soundfile
 import torch
+
 from swansphere.data.external import (
     sphere360_clips,
     starss23_clips,

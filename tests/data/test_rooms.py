@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from swansphere.data.render import render_scene
 from swansphere.data.scenes import RoomSpec, Scene, SourceEvent, Trajectory, unit_vectors
 from swansphere.data.synthetic import synthetic_clips

@@ -10,12 +10,11 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from swansphere.data.panorama import (
     PanoramaRenderer,
     background,
     label_style,
-    read_video,
-    write_video,
 )
 from swansphere.data.render import diffuse_background, render_scene
 from swansphere.data.scenes import (
@@ -29,7 +28,13 @@ from swansphere.data.scenes import (
 )
 from swansphere.data.synthetic import synthetic_clips
 from swansphere.errors import ConfigError
-from swansphere.spatial import direction_to_erp, encode, roll_panorama
+from swansphere.spatial import (
+    direction_to_erp,
+    encode,
+    read_panorama_video,
+    roll_panorama,
+    write_panorama_npz,
+)
 
 CLIPS = synthetic_clips()
 angles = st.tuples(st.floats(-179, 179), st.floats(-80, 80))
@@ -154,8 +159,8 @@ def test_yawing_the_world_equals_rolling_the_panorama(columns):
 
 def test_video_round_trip(tmp_path):
     frames = np.random.default_rng(0).integers(0, 255, (3, 8, 16, 3), dtype=np.uint8)
-    path = write_video(tmp_path / "video.npz", frames, np.arange(3) / 4, 4.0)
-    loaded, times, fps = read_video(path)
+    path = write_panorama_npz(tmp_path / "video.npz", frames, np.arange(3) / 4, 4.0)
+    loaded, times, fps = read_panorama_video(path)
     assert np.array_equal(loaded, frames) and fps == 4.0 and np.allclose(times, [0, .25, .5])
 
 

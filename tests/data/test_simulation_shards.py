@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 import soundfile
 import torch
+
 from swansphere.data.datasets import collate
-from swansphere.data.panorama import PanoramaRenderer, label_style, read_video
+from swansphere.data.panorama import PanoramaRenderer, label_style
 from swansphere.data.quality import SILENT, WRONG_CHANNELS, SkipCounter
 from swansphere.data.scenes import SceneSampler
 from swansphere.data.shards import (
@@ -27,7 +28,7 @@ from swansphere.data.shards import (
 from swansphere.data.simulate import ground_truth_stats, read_index, simulate
 from swansphere.data.synthetic import synthetic_clips
 from swansphere.errors import ConfigError, ResourceNotFoundError
-from swansphere.spatial import direction, direction_to_erp, read_foa
+from swansphere.spatial import direction, direction_to_erp, read_foa, read_panorama_video
 
 CLIPS = synthetic_clips()
 SAMPLER = SceneSampler(sample_rate=8000, duration=1.0, max_sources=2,
@@ -69,7 +70,7 @@ def test_simulated_folder_layout(simulated):
             folder / "caption.txt").read_text().strip()
         assert metadata["licences"] == ["synthesised"] and metadata["permissive"]
         assert all(source["licence"] and source["package"] for source in metadata["sources"])
-        frames, _, fps = read_video(folder / "video.npz")
+        frames, _, fps = read_panorama_video(folder / "video.npz")
         assert frames.shape == (4, 32, 64, 3) and fps == 4.0
         assert metadata["video"]["frames"] == 4
     stats = ground_truth_stats(simulated)
@@ -156,7 +157,7 @@ def test_crops_keep_audio_video_and_captions_aligned(simulated, tmp_path):
         whole, _ = read_foa(folder / "foa.wav")
         first = round(start * 8000)
         assert torch.equal(item["foa"], whole[:, first:first + 4000])
-        frames, _, _ = read_video(folder / "video.npz")
+        frames, _, _ = read_panorama_video(folder / "video.npz")
         frame = round(start * 4)
         assert np.array_equal(item["video"].numpy(), frames[frame:frame + 2])
         assert torch.allclose(item["video_times"], torch.tensor([0.0, 0.25]))

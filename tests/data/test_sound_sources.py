@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+
 from swansphere.data.clips import is_permissive
 from swansphere.data.sources import (
     CopyrightFile,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from swansphere.errors import ResourceNotFoundError
 from swansphere.evaluation import embedding as emb
 from swansphere.evaluation.metrics import frechet_distance

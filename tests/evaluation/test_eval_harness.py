@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from swansphere.cli import main
 from swansphere.data.scenes import SceneSampler
 from swansphere.data.simulate import write_scene

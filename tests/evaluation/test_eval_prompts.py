@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from swansphere.data.captions import SourceDescription, caption, position_words
 from swansphere.evaluation.metrics import prompt_direction, prompt_directions
 

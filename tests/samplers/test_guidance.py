@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-import swansphere
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import swansphere
 from swansphere import ConfigError
 from swansphere.samplers import (
     Condition,

@@ -11,10 +11,11 @@ import math
 from typing import Any
 
 import pytest
-import swansphere
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import swansphere
 from swansphere.samplers import (
     EULER,
     HEUN,

@@ -7,8 +7,9 @@ import sys
 
 import attrs
 import pytest
-import swansphere
 import torch
+
+import swansphere
 from swansphere import ConfigError
 from swansphere.config import SamplerSpec, dumps_toml, loads_toml
 from swansphere.protocols import Sampler

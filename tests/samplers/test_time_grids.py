@@ -7,10 +7,11 @@ import re
 from itertools import pairwise
 
 import pytest
-import swansphere
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import swansphere
 from swansphere import ConfigError
 from swansphere.samplers import GRIDS, time_grid
 from swansphere.testing.samplers import CountingVelocity

@@ -1,4 +1,4 @@
-"""Fixtures of the spatial toolkit tests: one torch thread, a synthetic SOFA HRIR set."""
+"""Fixtures of the spatial toolkit tests: a synthetic SOFA HRIR set."""
 
 from __future__ import annotations
 
@@ -8,19 +8,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-import torch
 
 SYNTHETIC_TAPS = 32
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """These tests use tiny tensors, which gain nothing from intra-op threads; on a shared,
-    busy machine the thread hand-offs cost 10-20x the work. Restored after each module."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def synthetic_hrirs(azimuth: np.ndarray, elevation: np.ndarray, oversampling: int = 1

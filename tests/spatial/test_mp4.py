@@ -22,6 +22,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from swansphere import AudioFormatError, ConfigError, ResourceNotFoundError, SwanSphereError
 from swansphere.spatial import direction, encode, erp_to_direction, mp4
 from swansphere.spatial.mp4 import (

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
 import torch
+
 from swansphere import AudioFileError, AudioFormatError, SwanSphereError
 from swansphere.spatial import audio_io, encode, read_foa, validate_foa, write_foa, write_wav
 
@@ -101,8 +103,8 @@ def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch
     path = write_foa(tmp_path / "clip.wav", FOA, 16000)
     before = path.read_bytes()
 
-    def crash(stream, data, *args, **kwargs):
-        stream.write(b"RIFF partial")
+    def crash(file, data, *args, **kwargs):
+        Path(file).write_bytes(b"RIFF partial")
         raise OSError("disk full")
 
     monkeypatch.setattr(audio_io.soundfile, "write", crash)

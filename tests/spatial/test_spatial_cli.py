@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import soundfile
 import torch
+
 from swansphere.cli import main
 from swansphere.spatial import ambix_to_fuma, direction, encode, read_foa, write_foa
 

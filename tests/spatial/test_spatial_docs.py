@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from swansphere.spatial import hrtf
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"

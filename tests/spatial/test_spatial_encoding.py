@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+
 from swansphere import AudioFormatError
 from swansphere.spatial import CHANNELS, encode, plane_wave_gains, source_signal
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from swansphere import ConfigError
 from swansphere.spatial import (
     direction_to_erp,

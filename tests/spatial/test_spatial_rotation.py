@@ -6,6 +6,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from swansphere.spatial import cartesian_rotation, direction, encode, rotate, rotation_matrix
 
 NOISE = 0.1 * torch.randn(512, generator=torch.Generator().manual_seed(0), dtype=torch.float64)

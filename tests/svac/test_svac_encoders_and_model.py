@@ -5,8 +5,9 @@ from __future__ import annotations
 import tomllib
 
 import pytest
-import swansphere
 import torch
+
+import swansphere
 from swansphere.conditioning.config import PanoramaVideoConfig
 from swansphere.errors import AudioFormatError
 from swansphere.plugins.svac.audio import (

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
+
 from swansphere.evaluation.svac import evaluate_svac, strict_top1
 from swansphere.spatial import encode, erp_to_direction, intensity_vector
 from swansphere.spatial.encoding import degrees_to_radians, unit_vectors
-from torch import nn
 
 HEIGHT, WIDTH, RATE = 16, 32, 8000
 

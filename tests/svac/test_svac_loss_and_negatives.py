@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from swansphere.data.panorama import PanoramaRenderer
 from swansphere.data.synthetic import SyntheticFOADataset
 from swansphere.plugins.svac.config import SVACLossConfig, SVACModelConfig

@@ -9,6 +9,7 @@ import tomllib
 import numpy as np
 import pytest
 import torch
+
 from swansphere.cli import main
 from swansphere.codecs.weights import load_tensors
 from swansphere.plugins.svac.model import SVACModel

@@ -10,6 +10,7 @@ import attrs
 import pytest
 import torch
 import torch.nn.functional as F
+
 from swansphere.testing.streaming import (
     StreamingAdapter,
     StreamingConformanceError,

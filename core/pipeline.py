@@ -1,0 +1,391 @@
+"""The generation pipeline: codec + conditioners + causal backbone + sampler, from one config.
+
+Generation is patch by patch: the backbone's LM gives ``h_t``, the sampler integrates the
+(guided) LocDiT velocity from noise to the patch's latents, the codec decodes them to audio at
+once, and the LM advances. ``stream`` yields each chunk as soon as it is decoded; ``generate``
+is the concatenation of the same chunks, so streamed and offline audio are identical for a
+seed. ``session`` is the push-based form for live video.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+import torch
+
+from .config import BackboneSpec, CodecSpec, ConditionerSpec, SamplerSpec, dump_toml, load_toml
+from .errors import ConfigError, ResourceNotFoundError, SwanSphereError
+from .fileio import atomic_directory
+from .registry import Registry, default_registry
+
+CONFIG_FILE = "pipeline.toml"
+WEIGHTS_FILE = "model.safetensors"
+BUILTIN_MODELS = Path(__file__).parent / "models"
+
+
+class GenerationError(SwanSphereError, ValueError):
+    """Generation arguments are invalid (a duration, a prompt without a text model, …)."""
+
+
+@attrs.frozen(kw_only=True)
+class Guidance:
+    """The paper's multi-condition guidance weights: v_u + w1(v_c1 − v_u) + w2(v_all − v_c1)."""
+
+    w1: float = 1.4
+    w2: float = 3.0
+
+
+@attrs.frozen(kw_only=True)
+class PipelineConfig:
+    """Everything a pipeline is made of. ``latent_scale`` maps codec latents to the
+    backbone's unit-variance space (``backbone = codec / latent_scale``)."""
+
+    codec: CodecSpec
+    backbone: BackboneSpec
+    sampler: SamplerSpec
+    text: ConditionerSpec | None = None
+    video: ConditionerSpec | None = None
+    guidance: Guidance = Guidance()
+    latent_scale: float = attrs.field(default=1.0, validator=attrs.validators.gt(0.0))
+    default_duration: float = attrs.field(default=10.0, validator=attrs.validators.gt(0.0))
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class Chunk:
+    """One decoded piece of a stream: ``audio`` ``(4, n)`` AmbiX starting at ``start`` s."""
+
+    audio: torch.Tensor
+    index: int
+    start: float
+    sample_rate: int
+
+    @property
+    def end(self) -> float:
+        return self.start + self.audio.shape[-1] / self.sample_rate
+
+
+class Pipeline:
+    """Text and/or panoramic video in, streaming first-order ambisonics out.
+
+    Build one with :meth:`from_config`, :meth:`from_pretrained` or directly from components.
+    """
+
+    def __init__(self, config: PipelineConfig, *, codec: Any, backbone: Any, sampler: Any,
+                 text: Any = None, video: Any = None) -> None:
+        self.config = config
+        self.codec, self.backbone, self.sampler = codec, backbone, sampler
+        self.text_encoder, self.video_encoder = text, video
+        self._check_fit()
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def from_config(cls, config: PipelineConfig, *, registry: Registry | None = None
+                    ) -> Pipeline:
+        """Build every component through the registry (random weights for trainable ones)."""
+        registry = registry or default_registry()
+        parts = {name: registry.create(spec.kind, spec) for name, spec in
+                 _component_specs(config).items()}
+        return cls(config, **parts)
+
+    @classmethod
+    def from_pretrained(cls, name_or_dir: str | Path, *, registry: Registry | None = None
+                        ) -> Pipeline:
+        """Load a saved pipeline: a directory from :meth:`save_pretrained`, or the name of a
+        model shipped in the package (``"tiny"``)."""
+        directory = _resolve_model(name_or_dir)
+        config = load_toml(directory / CONFIG_FILE, PipelineConfig, registry=registry)
+        pipeline = cls.from_config(config, registry=registry)
+        pipeline._load_weights(directory / WEIGHTS_FILE)
+        return pipeline
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write ``pipeline.toml`` and ``model.safetensors`` atomically into ``directory``."""
+        from safetensors.torch import save_file
+
+        with atomic_directory(directory) as temporary:
+            dump_toml(self.config, temporary / CONFIG_FILE)
+            save_file(self.state_dict(), str(temporary / WEIGHTS_FILE))
+        return Path(directory)
+
+    def modules(self) -> dict[str, torch.nn.Module]:
+        """The trainable components by name (those that are ``nn.Module``)."""
+        parts = {"codec": self.codec, "backbone": self.backbone, "text": self.text_encoder,
+                 "video": self.video_encoder}
+        return {name: part for name, part in parts.items() if isinstance(part, torch.nn.Module)}
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Every weight, keyed ``<component>.<parameter>``, contiguous (for safetensors)."""
+        return {f"{name}.{key}": value.detach().contiguous()
+                for name, module in self.modules().items()
+                for key, value in module.state_dict().items()}
+
+    def _load_weights(self, path: Path) -> None:
+        from safetensors.torch import load_file
+
+        try:
+            tensors = load_file(str(path))
+        except (OSError, ValueError) as error:
+            raise ResourceNotFoundError(f"cannot read weights {path}: {error}") from None
+        for name, module in self.modules().items():
+            prefix = f"{name}."
+            part = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+            missing, unexpected = module.load_state_dict(part, strict=False)
+            if missing or unexpected:
+                raise ConfigError(f"{path}: weights do not fit the {name} config "
+                                  f"(missing {sorted(missing)[:3]}, unexpected "
+                                  f"{sorted(unexpected)[:3]})")
+        known = tuple(f"{name}." for name in self.modules())
+        extra = sorted(k for k in tensors if not k.startswith(known))
+        if extra:
+            raise ConfigError(f"{path}: weights for no component: {extra[:3]}")
+
+    def _check_fit(self) -> None:
+        codec, backbone = self.codec, self.backbone
+        if codec.latent_dim != backbone.latent_dim:
+            raise ConfigError(f"codec latent_dim {codec.latent_dim} != backbone latent_dim "
+                              f"{backbone.latent_dim}")
+        backbone_rate = getattr(backbone, "frame_rate", codec.frame_rate)
+        if abs(backbone_rate - codec.frame_rate) > 1e-6 * codec.frame_rate:
+            raise ConfigError(f"codec frame rate {codec.frame_rate:g} Hz != backbone latent "
+                              f"frame rate {backbone_rate:g} Hz")
+        if getattr(codec, "decode_lookahead", 0):
+            raise ConfigError("the pipeline streams with a codec whose decoder has no "
+                              "lookahead; this codec declares one")
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def sample_rate(self) -> int:
+        return self.codec.sample_rate
+
+    @property
+    def samples_per_patch(self) -> int:
+        return self.codec.hop_length * self.backbone.patch_frames
+
+    @property
+    def patch_seconds(self) -> float:
+        return self.samples_per_patch / self.sample_rate
+
+    # ------------------------------------------------------------------ generation
+
+    def generate(self, text: str | None = None, video: Any = None,
+                 duration: float | None = None, seed: int = 0) -> torch.Tensor:
+        """AmbiX audio ``(4, n)``: the concatenated chunks of :meth:`stream`."""
+        chunks = [chunk.audio for chunk in self.stream(text, video, duration, seed)]
+        return torch.cat(chunks, dim=-1)
+
+    def stream(self, text: str | None = None, video: Any = None,
+               duration: float | None = None, seed: int = 0) -> Iterator[Chunk]:
+        """Yield :class:`Chunk` s of AmbiX audio as each patch is decoded.
+
+        ``video`` is what the video conditioner's ``prepare`` accepts (frames ``(T, H, W, 3)``,
+        ``(frames, times)``, …) or a path to a video file; ``duration`` defaults to the video's
+        length, or ``default_duration`` without video.
+        """
+        if video is not None:
+            video = self._video_input(video)
+        video_tokens = self._encode_video(video)
+        duration = self._duration(duration, video_tokens)
+        session = self._open(text, seed, video_tokens)
+        yield from session.generate(duration)
+
+    def session(self, text: str | None = None, seed: int = 0) -> LiveSession:
+        """A push-based session for live video: :meth:`LiveSession.push` frames as they
+        arrive, :meth:`LiveSession.pull` the chunks that are ready."""
+        if self.video_encoder is None:
+            raise GenerationError("this model has no video conditioner; a live session needs "
+                                  "one (use stream() for text-only generation)")
+        session = self._open(text, seed, None)
+        session.video_state = self.video_encoder.init_state(1)
+        return session
+
+    def _open(self, text: str | None, seed: int, video_tokens: Any) -> LiveSession:
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise GenerationError(f"seed must be an integer, got {seed!r}")
+        with torch.inference_mode():
+            conditions = self.backbone.make_conditions(text=self._encode_text(text),
+                                                       video=video_tokens)
+            state = self.backbone.init_state(1, conditions)
+        return LiveSession(self, state, torch.Generator().manual_seed(seed))
+
+    def _encode_text(self, text: str | None) -> Any:
+        if text is None:
+            return None
+        if not isinstance(text, str) or not text.strip():
+            raise GenerationError("the text prompt must be a non-empty string")
+        if self.text_encoder is None:
+            raise GenerationError("this model has no text conditioner; drop the prompt or use "
+                                  "a model trained with text")
+        with torch.inference_mode():
+            return self.text_encoder.forward(self.text_encoder.prepare([text]))
+
+    def _encode_video(self, video: Any) -> Any:
+        if video is None:
+            return None
+        if self.video_encoder is None:
+            raise GenerationError("this model has no video conditioner; drop the video or use "
+                                  "a model trained with video")
+        with torch.inference_mode():
+            return self.video_encoder.forward(self.video_encoder.prepare([video]))
+
+    @staticmethod
+    def _video_input(video: Any) -> Any:
+        if isinstance(video, str | Path):
+            from swansphere.spatial import read_panorama_video
+
+            frames, times, _ = read_panorama_video(video)
+            return frames, times
+        return video
+
+    def _duration(self, duration: float | None, video_tokens: Any) -> float:
+        if duration is None:
+            if video_tokens is None:
+                return self.config.default_duration
+            times = video_tokens.times[video_tokens.mask]
+            frame_rate = getattr(self.video_encoder, "frame_rate", None) or 1.0
+            return float(times.max()) + 1.0 / frame_rate if times.numel() else 0.0
+        if not isinstance(duration, int | float) or not math.isfinite(duration) or duration <= 0:
+            raise GenerationError(f"duration must be a positive number of seconds, got "
+                                  f"{duration!r}")
+        return float(duration)
+
+
+@attrs.define(eq=False)
+class LiveSession:
+    """One generation stream's explicit state (the backbone's, the decoder's, the RNG's).
+
+    ``generate(duration)`` runs it offline; ``push``/``pull`` run it live. A patch is sampled
+    once a frame stamped at or after its end time has arrived (frames come in time order, so
+    every frame it may see is known; push frames that share a timestamp together), so live
+    output equals offline output.
+    """
+
+    pipeline: Pipeline
+    backbone_state: Any
+    generator: torch.Generator
+    video_state: Any = None
+    decode_state: Any = None
+    pending_h: torch.Tensor | None = None
+    last_patch: torch.Tensor | None = None
+    patches_done: int = 0
+    frames_pushed: int = 0
+    samples_done: int = 0
+    latest_frame_time: float = -math.inf
+    closed: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        self.decode_state = self.pipeline.codec.init_decode_state(1)
+
+    # ------------------------------------------------------------------ live video
+
+    def push(self, frames: Any, times: Any = None) -> None:
+        """Add video frames that just arrived (``(T, H, W, 3)``; times in seconds from the
+        start of the stream, default: the conditioner's frame rate)."""
+        if self.closed:
+            raise GenerationError("the session is closed; open a new one")
+        encoder = self.pipeline.video_encoder
+        count = len(frames)
+        if times is None:
+            times = (self.frames_pushed + np.arange(count)) / encoder.frame_rate
+        with torch.inference_mode():
+            prepared = encoder.prepare([(frames, times)])
+            tokens, self.video_state = encoder.step(prepared, self.video_state)
+            self.backbone_state = self.pipeline.backbone.push_video(
+                self.backbone_state, tokens.tokens, tokens.times)
+        self.frames_pushed += count
+        if tokens.times.numel():
+            self.latest_frame_time = float(tokens.times.max())
+
+    def pull(self) -> list[Chunk]:
+        """Every chunk whose video is complete: all frames up to its end time have arrived."""
+        chunks = []
+        end_of_next = self.pipeline.patch_seconds * (self.patches_done + 1)
+        while self.latest_frame_time >= end_of_next - 1e-9:
+            chunks.append(self._next_chunk(None))
+            end_of_next += self.pipeline.patch_seconds
+        return chunks
+
+    def close(self, duration: float | None = None) -> list[Chunk]:
+        """End the video: generate the remaining chunks up to ``duration`` seconds (default:
+        one frame interval after the last frame, as offline generation does)."""
+        self.closed = True
+        if duration is None:
+            duration = self.frames_pushed / self.pipeline.video_encoder.frame_rate
+        return list(self.generate(duration))
+
+    def snapshot(self) -> LiveSession:
+        """An independent copy to restore later (shares the pipeline, copies all state)."""
+        twin = copy.copy(self)
+        twin.generator = torch.Generator().set_state(self.generator.get_state())
+        twin.video_state = copy.deepcopy(self.video_state)
+        twin.decode_state = copy.deepcopy(self.decode_state)
+        return twin
+
+    # ------------------------------------------------------------------ generation
+
+    def generate(self, duration: float) -> Iterator[Chunk]:
+        """Yield chunks until ``duration`` seconds of audio have been produced."""
+        total = round(duration * self.pipeline.sample_rate)
+        while self.samples_done < total:
+            yield self._next_chunk(total)
+
+    def _next_chunk(self, total: int | None) -> Chunk:
+        pipeline = self.pipeline
+        with torch.inference_mode():
+            h = self._advance()
+            patch = self._sample_patch(h)
+            audio, self.decode_state = pipeline.codec.decode_step(
+                patch * pipeline.config.latent_scale, self.decode_state)
+        audio = audio[0]
+        if total is not None:
+            audio = audio[:, :total - self.samples_done]
+        chunk = Chunk(audio=audio.float(), index=self.patches_done,
+                      start=self.samples_done / pipeline.sample_rate,
+                      sample_rate=pipeline.sample_rate)
+        self.last_patch = patch
+        self.patches_done += 1
+        self.samples_done += audio.shape[-1]
+        return chunk
+
+    def _advance(self) -> torch.Tensor:
+        """The LM step that gives ``h`` for the next patch (the start token first)."""
+        h, self.backbone_state = self.pipeline.backbone.step(self.last_patch, self.backbone_state)
+        return h[:, -1]
+
+    def _sample_patch(self, h: torch.Tensor) -> torch.Tensor:
+        from swansphere.samplers.guidance import multi_condition_guidance
+
+        pipeline = self.pipeline
+        backbone = pipeline.backbone
+        model = backbone.guided_model(h, backbone.context(self.backbone_state))
+        guidance = pipeline.config.guidance
+        velocity = multi_condition_guidance(model, guidance.w1, guidance.w2)
+        noise = torch.randn((1, backbone.patch_frames, backbone.latent_dim),
+                            generator=self.generator).to(h)
+        return pipeline.sampler.sample(velocity, noise, generator=self.generator)
+
+
+def _component_specs(config: PipelineConfig) -> dict[str, Any]:
+    specs = {"codec": config.codec, "backbone": config.backbone, "sampler": config.sampler,
+             "text": config.text, "video": config.video}
+    return {name: spec for name, spec in specs.items() if spec is not None}
+
+
+def _resolve_model(name_or_dir: str | Path) -> Path:
+    path = Path(name_or_dir)
+    if (path / CONFIG_FILE).is_file():
+        return path
+    builtin = BUILTIN_MODELS / str(name_or_dir)
+    if isinstance(name_or_dir, str) and (builtin / CONFIG_FILE).is_file():
+        return builtin
+    shipped = sorted(p.name for p in BUILTIN_MODELS.glob("*") if (p / CONFIG_FILE).is_file())
+    raise ResourceNotFoundError(
+        f"no model at {name_or_dir!r}: give a directory written by save_pretrained (with "
+        f"{CONFIG_FILE}) or a shipped model name ({', '.join(shipped) or 'none shipped yet'})")

@@ -1,0 +1,49 @@
+"""A tiny random-weight pipeline for tests (training-free codec, minute transformer sizes)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from swansphere.config import structure
+from swansphere.pipeline import Pipeline, PipelineConfig
+
+SAMPLE_RATE = 8000
+HOP = 16
+
+TINY = {
+    "codec": {"type": "patch", "sample_rate": SAMPLE_RATE, "hop_length": HOP,
+              "transform": "dct", "coefficients": 4},
+    "backbone": {
+        "type": "causal-dit", "latent_dim": 16, "latent_frame_rate": SAMPLE_RATE / HOP,
+        "patch_frames": 4, "text_dim": 32, "video_dim": 16, "attention_window": 8,
+        "caption_layers": 1,
+        "lm": {"layers": 1, "width": 32, "heads": 2, "kv_heads": 1},
+        "locenc": {"layers": 1, "width": 32, "heads": 2, "kv_heads": 1},
+        "locdit": {"layers": 1, "width": 32, "heads": 2, "kv_heads": 1},
+    },
+    "sampler": {"type": "euler", "steps": 3},
+    "text": {"type": "text-transformer", "dim": 32, "layers": 1, "heads": 2,
+             "vocab_size": 64},
+    "video": {"type": "panorama-video", "dim": 16, "height": 16, "width": 32,
+              "channels": [4], "token_dim": 8, "heads": 2, "mixer_layers": 0, "sh_order": 1,
+              "frame_rate": 25.0},
+}
+
+
+def tiny_pipeline(seed: int = 0) -> Pipeline:
+    torch.manual_seed(seed)
+    pipeline = Pipeline.from_config(structure(TINY, PipelineConfig))
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in pipeline.modules().values():
+            module.eval()
+            # Zero-initialised gates (AdaLN-Zero, gated attention) would hide the conditions;
+            # random weights make every input matter, so causality tests can fail.
+            for parameter in module.parameters():
+                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.3)
+    return pipeline
+
+
+def panorama_frames(count: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (count, 16, 32, 3), dtype=np.uint8)
