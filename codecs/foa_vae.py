@@ -10,7 +10,7 @@ Beside each stack runs a linear path with kernel = stride = hop (analysis: audio
 frame; synthesis: latent frame -> hop of audio), started as the ``patch`` codec's per-channel
 low-pass DCT. An untrained codec is therefore already a transform codec that treats the four
 channels alike (so low-frequency direction survives), and training only has to learn what that
-misses; with the conv stacks alone, a short CPU run barely leaves silence.
+misses (see docs/codecs.md for what a short CPU run does with and without them).
 
 The four channels are coded jointly, so the inter-channel relations that carry direction are
 modelled by every conv rather than left to chance (the spatial loss in

@@ -53,6 +53,9 @@ def _add_codec(targets: argparse._SubParsersAction) -> None:
     parser.add_argument("--seconds", type=float, default=10.0,
                         help="audio length for the speed figures (default: 10)")
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats (default: 5)")
+    parser.add_argument("--step-frames", type=int, default=1,
+                        help="latent frames per streaming step (default: 1; the backbone "
+                             "emits patches of 4)")
     parser.add_argument("--scenes", type=int, default=16,
                         help="synthesised scenes for quality (default: 16)")
     parser.add_argument("--scene-seconds", type=float, default=2.0,
@@ -70,13 +73,14 @@ def _run_codec(args: argparse.Namespace, registry: Any) -> int:
 
     from .codec_bench import format_table, run_benchmark
 
-    if args.seconds <= 0 or args.repeats < 1 or args.scenes < 1:
-        raise ConfigError("--seconds must be > 0, --repeats and --scenes >= 1")
+    if args.seconds <= 0 or min(args.repeats, args.scenes, args.step_frames) < 1:
+        raise ConfigError("--seconds must be > 0; --repeats, --scenes and --step-frames >= 1")
     if args.threads:
         torch.set_num_threads(args.threads)
     codecs = _codecs(args, registry)
     report = run_benchmark(codecs, seconds=args.seconds, repeats=args.repeats,
-                           scenes=args.scenes, scene_seconds=args.scene_seconds,
+                           step_frames=args.step_frames, scenes=args.scenes,
+                           scene_seconds=args.scene_seconds,
                            progress=not args.no_progress)
     report["command"] = "swansphere " + " ".join(sys.argv[1:])
     report["vae"] = args.vae

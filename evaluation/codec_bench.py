@@ -41,9 +41,13 @@ def _step_latencies(step: Callable[[torch.Tensor, Any], tuple[torch.Tensor, Any]
     return latencies
 
 
-def speed(codec: Any, *, seconds: float = 10.0, repeats: int = 5, seed: int = 0
-          ) -> dict[str, float]:
-    """RTFs of offline encode/decode and streaming step latencies (ms), batch 1, no grad."""
+def speed(codec: Any, *, seconds: float = 10.0, repeats: int = 5, step_frames: int = 1,
+          seed: int = 0) -> dict[str, float]:
+    """RTFs of offline encode/decode and streaming step latencies (ms), batch 1, no grad.
+
+    A streaming decode step takes ``step_frames`` latent frames (1: the finest; the backbone
+    emits patches of 4); an encode step takes as many hops of audio.
+    """
     hop = codec.hop_length
     frames = max(int(seconds * codec.sample_rate) // hop, 1)
     generator = torch.Generator().manual_seed(seed)
@@ -53,9 +57,11 @@ def speed(codec: Any, *, seconds: float = 10.0, repeats: int = 5, seed: int = 0
         latents = codec.encode(audio)
         encode_s = _median_seconds(lambda: codec.encode(audio), repeats)
         decode_s = _median_seconds(lambda: codec.decode(latents), repeats)
-        decode_steps = _step_latencies(codec.decode_step, list(latents.split(1, dim=1)),
+        decode_steps = _step_latencies(codec.decode_step,
+                                       list(latents.split(step_frames, dim=1)),
                                        codec.init_decode_state(1))
-        encode_steps = _step_latencies(codec.encode_step, list(audio.split(hop, dim=-1)),
+        encode_steps = _step_latencies(codec.encode_step,
+                                       list(audio.split(step_frames * hop, dim=-1)),
                                        codec.init_encode_state(1))
     return {
         "audio_seconds": duration,
@@ -65,7 +71,8 @@ def speed(codec: Any, *, seconds: float = 10.0, repeats: int = 5, seed: int = 0
         "decode_step_p95_ms": 1000 * _quantile(decode_steps, 0.95),
         "encode_step_ms": 1000 * statistics.median(encode_steps),
         "stream_decode_rtf": sum(decode_steps) / duration,
-        "frame_ms": 1000 * hop / codec.sample_rate,
+        "step_frames": step_frames,
+        "step_audio_ms": 1000 * step_frames * hop / codec.sample_rate,
     }
 
 
@@ -103,8 +110,8 @@ def describe(codec: Any) -> dict[str, Any]:
 
 
 def run_benchmark(codecs: Mapping[str, tuple[Any, bool]], *, seconds: float = 10.0,
-                  repeats: int = 5, scenes: int = 16, scene_seconds: float = 2.0,
-                  progress: bool = True) -> dict[str, Any]:
+                  repeats: int = 5, step_frames: int = 1, scenes: int = 16,
+                  scene_seconds: float = 2.0, progress: bool = True) -> dict[str, Any]:
     """Benchmark every ``name -> (codec, measure_quality)``; JSON-ready results."""
     from tqdm.auto import tqdm
 
@@ -114,7 +121,8 @@ def run_benchmark(codecs: Mapping[str, tuple[Any, bool]], *, seconds: float = 10
                                                    disable=None if progress else True):
         if hasattr(codec, "eval"):
             codec.eval()
-        entry = {**describe(codec), "speed": speed(codec, seconds=seconds, repeats=repeats)}
+        entry = {**describe(codec), "speed": speed(codec, seconds=seconds, repeats=repeats,
+                                                   step_frames=step_frames)}
         if with_quality:
             if codec.sample_rate not in scene_cache:
                 scene_cache[codec.sample_rate] = quality_scenes(
@@ -123,20 +131,22 @@ def run_benchmark(codecs: Mapping[str, tuple[Any, bool]], *, seconds: float = 10
         results[name] = entry
     return {"device": "cpu", "threads": torch.get_num_threads(), "torch": torch.__version__,
             "machine": platform.machine(), "processor": platform.processor() or None,
-            "seconds": seconds, "repeats": repeats, "quality_scenes": scenes,
+            "seconds": seconds, "repeats": repeats, "step_frames": step_frames,
+            "quality_scenes": scenes,
             "scene_seconds": scene_seconds, "codecs": results}
 
 
 def format_table(report: Mapping[str, Any]) -> str:
     """A plain-text table of a :func:`run_benchmark` report."""
-    header = (f"{'codec':<14} {'params':>9} {'latent':>10} {'enc RTF':>8} {'dec RTF':>8} "
+    width = max(len("codec"), *(len(name) for name in report["codecs"]))
+    header = (f"{'codec':<{width}} {'params':>11} {'latent':>13} {'enc RTF':>8} {'dec RTF':>8} "
               f"{'dec step':>9} {'SI-SDR W/Y/Z/X dB':>24} {'Δang rad':>9}")
     lines = [header, "-" * len(header)]
     for name, entry in report["codecs"].items():
         s = entry["speed"]
-        latent = f"{entry['latent_dim']}@{entry['frame_rate']:g}Hz"
-        row = (f"{name:<14} {entry['parameters']:>9,} {latent:>10} {s['encode_rtf']:>8.4f} "
-               f"{s['decode_rtf']:>8.4f} {s['decode_step_ms']:>7.2f}ms")
+        latent = f"{entry['latent_dim']}@{entry['frame_rate']:.4g}Hz"
+        row = (f"{name:<{width}} {entry['parameters']:>11,} {latent:>13} "
+               f"{s['encode_rtf']:>8.4f} {s['decode_rtf']:>8.4f} {s['decode_step_ms']:>7.2f}ms")
         q = entry.get("quality")
         if q:
             sdr = "/".join(f"{q[f'si_sdr_{c}']:.1f}" for c in "WYZX")

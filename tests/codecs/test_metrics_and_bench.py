@@ -74,7 +74,7 @@ def test_speed_reports_every_figure():
     codec = swansphere.create("codec", {"type": "patch", "hop_length": 32})
     figures = speed(codec, seconds=0.05, repeats=1)
     assert set(figures) >= {"encode_rtf", "decode_rtf", "decode_step_ms", "encode_step_ms",
-                            "stream_decode_rtf"}
+                            "stream_decode_rtf", "step_audio_ms"}
     assert all(value >= 0 for value in figures.values())
 
 
@@ -117,3 +117,8 @@ def test_pooled_si_sdr_is_not_dominated_by_a_silent_clip():
     estimate = torch.stack([loud + 0.01 * noise(seed=20), unrelated])
     assert float(si_sdr(reference, estimate)[1].mean()) < -20
     assert float(pooled_si_sdr(reference, estimate).min()) > 30
+
+
+def test_bench_rejects_bad_options(capsys):
+    assert main(["bench", "codec", "--step-frames", "0"]) == 2
+    assert "--step-frames" in capsys.readouterr().err
