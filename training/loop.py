@@ -78,3 +78,27 @@ def run_steps(*, run: RunConfig, start_step: int, train_step: Callable[[int], Ma
             if done % run.checkpoint_every == 0 or final:
                 checkpoint(done)
     return last
+
+
+def train_and_export(trainer: Any, *, task: str, resume: str | Path | None, description: str,
+                     export_key: str, validate_first: bool = False) -> dict[str, Any]:
+    """The whole run of a trainer: restore, record its config, step, export, summarise.
+
+    ``trainer`` has ``output_dir``, ``config.run``, ``progress`` and the methods ``restore``,
+    ``config_text``, ``train_step``, ``validate``, ``save_checkpoint`` and ``export``.
+    ``validate_first`` logs a validation at step 0 of a fresh run (the untrained baseline).
+    """
+    start = trainer.restore(resume) if resume is not None else 0
+    log = MetricsLog(trainer.output_dir)
+    log.truncate_after(start)
+    if validate_first and start == 0:
+        log.write(0, "validation", trainer.validate(0))
+    trainer.output_dir.mkdir(parents=True, exist_ok=True)
+    text = trainer.config_text()
+    atomic_write(trainer.output_dir / "train.toml",
+                 lambda temp: temp.write_text(text, encoding="utf-8"))
+    last = run_steps(run=trainer.config.run, start_step=start, train_step=trainer.train_step,
+                     validate=trainer.validate, checkpoint=trainer.save_checkpoint, log=log,
+                     description=description, progress=trainer.progress)
+    return {"task": task, "steps": trainer.config.run.steps, "resumed_from": start,
+            "output_dir": str(trainer.output_dir), export_key: str(trainer.export()), **last}

@@ -325,22 +325,10 @@ class SVACTrainer:
 
     def run(self, resume: str | Path | None = None) -> dict[str, Any]:
         """Train to ``run.steps`` (from a checkpoint when ``resume``), export, summarise."""
-        from swansphere.codecs.weights import atomic_write
+        from .loop import train_and_export
 
-        from .loop import MetricsLog, run_steps
-
-        start = self.restore(resume) if resume is not None else 0
-        log = MetricsLog(self.output_dir)
-        log.truncate_after(start)
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        text = self.config_text()
-        atomic_write(self.output_dir / "train.toml",
-                     lambda temp: temp.write_text(text, encoding="utf-8"))
-        last = run_steps(run=self.config.run, start_step=start, train_step=self.train_step,
-                         validate=self.validate, checkpoint=self.save_checkpoint, log=log,
-                         description="train svac", progress=self.progress)
-        return {"task": "svac", "steps": self.config.run.steps, "resumed_from": start,
-                "output_dir": str(self.output_dir), "svac_dir": str(self.export()), **last}
+        return train_and_export(self, task="svac", resume=resume, export_key="svac_dir",
+                                description="train svac")
 
 
 def run_svac_training(config: SVACTrainConfig, *, resume: str | Path | None = None,
