@@ -12,8 +12,9 @@ Names load on first use (PEP 562), so importing this package does not import tor
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from swansphere.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .config import MiniLMTextConfig, PanoramaVideoConfig, TextTransformerConfig
@@ -39,7 +40,6 @@ _EXPORTS = {
     "types": ("ConditionTokens", "ConditioningError", "PreparedText", "PreparedVideo"),
     "video": ("PanoramaVideoConditioner", "VideoStreamState"),
 }
-_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     "ByteTokenizer",
@@ -64,15 +64,4 @@ __all__ = [
     "spherical_harmonics",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

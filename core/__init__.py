@@ -18,22 +18,14 @@ from .errors import (
     UnknownComponentError,
 )
 from .hookspecs import hookimpl
+from .lazy import lazy_exports
 from .registry import Registry, create, default_registry
 
 __version__ = "0.1.0"
 
-_LAZY = {"Pipeline": "pipeline", "PipelineConfig": "pipeline", "Chunk": "pipeline"}
-
-
-def __getattr__(name: str):
-    """``Pipeline`` and friends load on first use, so ``import swansphere`` stays torch-free."""
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# ``Pipeline`` and friends load on first use, so ``import swansphere`` stays torch-free.
+__getattr__, __dir__ = lazy_exports(
+    __name__, {"pipeline": ("Chunk", "Pipeline", "PipelineConfig")}, globals())
 
 __all__ = [
     "AudioFileError",

@@ -12,8 +12,9 @@ command start without importing torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from swansphere.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .analysis import (
@@ -63,7 +64,6 @@ _EXPORTS = {
     "signals": ("source_signal",),
     "video_io": ("read_panorama_video", "write_panorama_npz"),
 }
-_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     "CHANNELS",
@@ -111,15 +111,4 @@ __all__ = [
     "write_wav",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -9,7 +9,7 @@ import swansphere.spatial as spatial
 
 
 def test_every_export_resolves():
-    assert set(spatial.__all__) == set(spatial._MODULE_OF)
+    assert set(spatial.__all__) == {n for names in spatial._EXPORTS.values() for n in names}
     for name in spatial.__all__:
         assert getattr(spatial, name) is not None
     assert set(spatial.__all__) <= set(dir(spatial))
