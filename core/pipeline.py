@@ -151,6 +151,11 @@ class Pipeline:
         if codec.latent_dim != backbone.latent_dim:
             raise ConfigError(f"codec latent_dim {codec.latent_dim} != backbone latent_dim "
                               f"{backbone.latent_dim}")
+        for name, encoder in (("text", self.text_encoder), ("video", self.video_encoder)):
+            wanted = getattr(getattr(backbone, "config", None), f"{name}_dim", None)
+            if encoder is not None and wanted is not None and encoder.dim != wanted:
+                raise ConfigError(f"the {name} conditioner gives {encoder.dim}-d tokens but the "
+                                  f"backbone's {name}_dim is {wanted}; make them equal")
         backbone_rate = getattr(backbone, "frame_rate", codec.frame_rate)
         if abs(backbone_rate - codec.frame_rate) > 1e-6 * codec.frame_rate:
             raise ConfigError(f"codec frame rate {codec.frame_rate:g} Hz != backbone latent "

@@ -114,3 +114,15 @@ def test_missing_conditioners_and_models_are_clear_errors(pipeline, tmp_path):
         without_text.session()
     with pytest.raises(ResourceNotFoundError, match="no model at"):
         Pipeline.from_pretrained(tmp_path / "nothing-here")
+
+
+def test_conditioner_widths_must_fit_the_backbone():
+    from pipeline_helpers import TINY
+
+    from swansphere.config import structure
+    from swansphere.errors import ConfigError
+    from swansphere.pipeline import PipelineConfig
+
+    config = {**TINY, "text": {**TINY["text"], "dim": 48}}
+    with pytest.raises(ConfigError, match="text conditioner gives 48-d tokens"):
+        Pipeline.from_config(structure(config, PipelineConfig))
