@@ -41,6 +41,7 @@ from .common import (
     learning_rate,
     set_learning_rate,
     step_generator,
+    task_named,
 )
 from .tasks import TrainingTask
 
@@ -88,16 +89,11 @@ class CodecLossConfig:
     spatial_fft_size: int = 512
 
 
-def _is_codec_task(_instance: Any, _attribute: attrs.Attribute, value: str) -> None:
-    if value != "codec":
-        raise ConfigError(f"task must be \"codec\" for this config class, got {value!r}")
-
-
 @attrs.frozen(kw_only=True)
 class CodecTrainConfig:
     """A whole codec training run, one TOML file (``task = "codec"``)."""
 
-    task: str = attrs.field(default="codec", validator=_is_codec_task)
+    task: str = attrs.field(default="codec", validator=task_named("codec"))
     codec: CodecSpec
     data: CodecDataConfig = attrs.field(factory=CodecDataConfig)
     loss: CodecLossConfig = attrs.field(factory=CodecLossConfig)

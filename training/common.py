@@ -8,7 +8,8 @@ state to continue exactly where an uninterrupted run would be.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import attrs
 import numpy as np
@@ -20,6 +21,16 @@ from swansphere.errors import ConfigError
 def _positive(_instance: object, attribute: attrs.Attribute, value: int) -> None:
     if value < 1:
         raise ConfigError(f"{attribute.name} must be >= 1, got {value}")
+
+
+def task_named(name: str) -> Callable[[Any, attrs.Attribute, str], None]:
+    """attrs validator for a training config's ``task`` key: it must be ``name``."""
+
+    def check(_instance: Any, _attribute: attrs.Attribute, value: str) -> None:
+        if value != name:
+            raise ConfigError(f"task must be \"{name}\" for this config class, got {value!r}")
+
+    return check
 
 
 @attrs.frozen(kw_only=True)

@@ -47,6 +47,7 @@ from .common import (
     learning_rate,
     set_learning_rate,
     step_generator,
+    task_named,
 )
 from .tasks import TrainingTask
 
@@ -93,16 +94,11 @@ class SVACEvaluationConfig:
     batch_size: int = attrs.field(default=32, validator=attrs.validators.ge(1))
 
 
-def _is_svac_task(_instance: Any, _attribute: attrs.Attribute, value: str) -> None:
-    if value != "svac":
-        raise ConfigError(f"task must be \"svac\" for this config class, got {value!r}")
-
-
 @attrs.frozen(kw_only=True)
 class SVACTrainConfig:
     """A whole SVAC training run, one TOML file (``task = "svac"``)."""
 
-    task: str = attrs.field(default="svac", validator=_is_svac_task)
+    task: str = attrs.field(default="svac", validator=task_named("svac"))
     model: SVACModelConfig = attrs.field(factory=SVACModelConfig)
     loss: SVACLossConfig = attrs.field(factory=SVACLossConfig)
     data: SVACDataConfig = attrs.field(factory=SVACDataConfig)
