@@ -251,8 +251,10 @@ class FoaVae(CodecInfo, nn.Module):
 def sample_posterior(mean: torch.Tensor, logvar: torch.Tensor,
                      generator: torch.Generator | None = None) -> torch.Tensor:
     """Reparameterised draw ``mean + exp(logvar / 2) * eps`` with an explicit generator."""
-    noise = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
-    return mean + torch.exp(0.5 * logvar) * noise
+    # Drawn where the generator lives (a CPU generator may feed a model on a GPU).
+    where = mean.device if generator is None else generator.device
+    noise = torch.randn(mean.shape, generator=generator, device=where, dtype=mean.dtype)
+    return mean + torch.exp(0.5 * logvar) * noise.to(mean.device)
 
 
 def count_parameters(module: nn.Module) -> int:

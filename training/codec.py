@@ -43,6 +43,7 @@ from .common import (
     step_generator,
     task_named,
 )
+from .distributed import SINGLE_PROCESS, Distributed, current
 from .tasks import TrainingTask
 
 VALIDATION_SEED_OFFSET = 1_000_003
@@ -174,22 +175,30 @@ class CodecTrainer:
 
     The codec must be an ``nn.Module`` with ``decode`` and either ``posterior(audio) ->
     (mean, logvar)`` (a VAE: KL term, sampled latents) or ``encode`` (an autoencoder).
+    Under torchrun (``distributed``, default :func:`~swansphere.training.distributed.current`)
+    each rank encodes and decodes its slice of every batch; see :meth:`reconstruct`.
     """
 
     def __init__(self, config: CodecTrainConfig, *, registry: Any = None,
-                 progress: bool = True) -> None:
+                 progress: bool = True, distributed: Distributed | None = None) -> None:
         from swansphere.registry import default_registry
 
         self.config = config
         self.registry = registry or default_registry()
-        self.progress = progress
+        self.dist = distributed or current()
+        self.progress = progress and self.dist.is_main
         self.output_dir = Path(config.run.output_dir)
+        self.device = self.dist.device if self.dist.is_distributed else torch.device(
+            config.run.device)
         torch.manual_seed(config.run.seed)
         self.codec = self.registry.create("codec", config.codec)
         if not isinstance(self.codec, torch.nn.Module):
             raise ConfigError(f"codec {config.codec.type!r} is not a torch module; "
                               "it cannot be trained")
+        self.codec.to(self.device)
         self.optimizer = build_optimizer(self.codec.parameters(), config.optimizer)
+        self.train_reconstruct = self.dist.wrap(
+            self.codec, lambda audio, generator: self.reconstruct(audio, generator, self.dist))
         hop = self.codec.hop_length
         hops = round(config.data.segment_seconds * self.codec.sample_rate / hop)
         self.segment = max(hops, 1) * hop
@@ -203,24 +212,41 @@ class CodecTrainer:
 
     # ---------------------------------------------------------------- losses
 
-    def losses(self, audio: torch.Tensor, generator: torch.Generator | None) -> dict[str, Any]:
-        """Loss terms for a batch; latents are sampled when ``generator`` is given."""
+    def reconstruct(self, audio: torch.Tensor, generator: torch.Generator | None,
+                    dist: Distributed = SINGLE_PROCESS) -> tuple[torch.Tensor, torch.Tensor]:
+        """Reconstruction and KL term of a (global) batch; latents sampled when ``generator``.
+
+        With several ranks each encodes and decodes only its slice (``dist.shard``); the
+        posterior and the reconstruction are gathered, so the latents are drawn from the same
+        noise and the losses see the same batch as in one process.
+        """
         from swansphere.codecs.foa_vae import sample_posterior
+        from swansphere.codecs.losses import kl_divergence
+
+        total, share = audio.shape[0], dist.shard(audio.shape[0])
+        if hasattr(self.codec, "posterior"):
+            mean, logvar = (dist.gather(part, total) for part in self.codec.posterior(audio[share]))
+            latents = mean if generator is None else sample_posterior(mean, logvar, generator)
+            latents, kl = latents[share], kl_divergence(mean, logvar)
+        else:
+            latents, kl = self.codec.encode(audio[share]), audio.new_zeros(())
+        return dist.gather(self.codec.decode(latents), total), kl
+
+    def losses(self, audio: torch.Tensor, generator: torch.Generator | None,
+               reconstruct: Any = None) -> dict[str, Any]:
+        """Loss terms for a batch; latents are sampled when ``generator`` is given.
+
+        ``reconstruct`` (default :meth:`reconstruct` in this process alone) turns the batch
+        into ``(reconstruction, kl)``; training passes the DDP-wrapped form.
+        """
         from swansphere.codecs.losses import (
-            kl_divergence,
             multi_resolution_stft_loss,
             relative_waveform_loss,
             spatial_intensity_loss,
         )
 
         weights = self.config.loss
-        if hasattr(self.codec, "posterior"):
-            mean, logvar = self.codec.posterior(audio)
-            latents = mean if generator is None else sample_posterior(mean, logvar, generator)
-            kl = kl_divergence(mean, logvar)
-        else:
-            latents, kl = self.codec.encode(audio), audio.new_zeros(())
-        reconstruction = self.codec.decode(latents)
+        reconstruction, kl = (reconstruct or self.reconstruct)(audio, generator)
         target = audio[..., :reconstruction.shape[-1]]
         terms = {"stft": multi_resolution_stft_loss(target, reconstruction, weights.fft_sizes),
                  "spatial": spatial_intensity_loss(target, reconstruction,
@@ -234,11 +260,12 @@ class CodecTrainer:
         run = self.config.run
         self.codec.train()
         audio = training_batch(self.pool(), run.seed, step, batch_size=run.batch_size,
-                               segment=self.segment, data=self.config.data)
+                               segment=self.segment, data=self.config.data).to(self.device)
         lr = learning_rate(step, run.steps, self.config.optimizer)
         set_learning_rate(self.optimizer, lr)
         self.optimizer.zero_grad(set_to_none=True)
-        terms = self.losses(audio, step_generator(run.seed, step, stream=1))["terms"]
+        terms = self.losses(audio, step_generator(run.seed, step, stream=1),
+                            self.train_reconstruct)["terms"]
         terms["loss"].backward()
         grad_norm = clip_gradients(self.codec.parameters(), self.config.optimizer.grad_clip)
         self.optimizer.step()
@@ -253,9 +280,10 @@ class CodecTrainer:
         pool = self.pool(validation=True)
         whole = pool.shape[-1] // self.codec.hop_length * self.codec.hop_length
         with torch.no_grad():
-            result = self.losses(pool[..., :whole], None)
+            result = self.losses(pool[..., :whole].to(self.device), None)
         metrics = {f"val_{k}": float(v) for k, v in result["terms"].items()}
-        metrics.update(reconstruction_metrics(result["target"], result["reconstruction"]))
+        metrics.update(reconstruction_metrics(result["target"].cpu(),
+                                              result["reconstruction"].cpu()))
         return metrics
 
     # ---------------------------------------------------------------- checkpoints
@@ -306,9 +334,11 @@ class CodecTrainer:
 
 
 def run_codec_training(config: CodecTrainConfig, *, resume: str | Path | None = None,
-                       registry: Any = None, progress: bool = True) -> dict[str, Any]:
+                       registry: Any = None, progress: bool = True,
+                       distributed: Distributed | None = None) -> dict[str, Any]:
     """Entry point of the ``codec`` task."""
-    return CodecTrainer(config, registry=registry, progress=progress).run(resume=resume)
+    return CodecTrainer(config, registry=registry, progress=progress,
+                        distributed=distributed).run(resume=resume)
 
 
 TASK = TrainingTask(name="codec", config_class=CodecTrainConfig, run=run_codec_training,

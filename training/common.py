@@ -46,6 +46,8 @@ class RunConfig:
         validate_every: steps between validations (the last step always gets one).
         keep_checkpoints: how many of the newest checkpoints to keep (0 keeps all).
         threads: torch CPU threads (0 leaves torch's default).
+        device: where the model trains (``"cpu"``, ``"cuda"``, ``"cuda:1"``); trainers that
+            run only on the CPU say so when given another.
     """
 
     steps: int = attrs.field(default=1000, validator=_positive)
@@ -56,6 +58,7 @@ class RunConfig:
     validate_every: int = attrs.field(default=250, validator=_positive)
     keep_checkpoints: int = attrs.field(default=2, validator=attrs.validators.ge(0))
     threads: int = attrs.field(default=0, validator=attrs.validators.ge(0))
+    device: str = "cpu"
 
 
 @attrs.frozen(kw_only=True)
@@ -108,3 +111,10 @@ def step_generator(seed: int, step: int, stream: int = 0) -> torch.Generator:
     """A generator seeded by ``(seed, step, stream)``: each step's randomness, reproducibly."""
     (state,) = np.random.SeedSequence([seed, step, stream]).generate_state(1, dtype=np.uint64)
     return torch.Generator().manual_seed(int(state) & 0x7FFF_FFFF_FFFF_FFFF)
+
+
+def require_cpu(run: RunConfig, trainer: str) -> None:
+    """Refuse a ``run.device`` other than the CPU for a trainer that only runs there."""
+    if torch.device(run.device).type != "cpu":
+        raise ConfigError(f"the {trainer} trainer runs on the CPU only; set run.device = "
+                          f"\"cpu\" (got {run.device!r})")

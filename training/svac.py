@@ -45,10 +45,12 @@ from .common import (
     build_optimizer,
     clip_gradients,
     learning_rate,
+    require_cpu,
     set_learning_rate,
     step_generator,
     task_named,
 )
+from .distributed import Distributed, current
 from .tasks import TrainingTask
 
 VALIDATION_STREAM = 99
@@ -224,22 +226,50 @@ def scene_pool(data: SVACDataConfig, model: Any, *, validation: bool,
 # ------------------------------------------------------------------------------------ trainer
 
 
+class _ShardedEmbeddings:
+    """Stands in for the model inside ``SVACModel.loss``: every embedding of a batch is
+    computed by each rank for its slice only and gathered back, so the loss (its random draws,
+    its in-batch negatives) sees the whole global batch on every rank."""
+
+    def __init__(self, model: Any, dist: Distributed) -> None:
+        self._model = model
+        self.embed_video = dist.sharded(model.embed_video)
+        self.embed_audio = dist.sharded(model.embed_audio)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+
 class SVACTrainer:
-    """Trains an :class:`~swansphere.plugins.svac.model.SVACModel`; see the module doc."""
+    """Trains an :class:`~swansphere.plugins.svac.model.SVACModel`; see the module doc.
+
+    Under torchrun (``distributed``, default :func:`~swansphere.training.distributed.current`)
+    every rank draws the global batch, embeds its slice of it and all-gathers the embeddings
+    (:class:`_ShardedEmbeddings`): the in-batch negatives are those of the whole global batch,
+    and a step equals the single-process step.
+    """
 
     def __init__(self, config: SVACTrainConfig, *, registry: Any = None,
-                 progress: bool = True) -> None:
+                 progress: bool = True, distributed: Distributed | None = None) -> None:
         from swansphere.plugins.svac.model import SVACModel
         from swansphere.registry import default_registry
 
+        require_cpu(config.run, "SVAC")
         self.config = config
         self.registry = registry or default_registry()
-        self.progress = progress
+        self.dist = distributed or current()
+        self.progress = progress and self.dist.is_main
         self.output_dir = Path(config.run.output_dir)
         torch.manual_seed(config.run.seed)
         self.model = SVACModel(config.model)
         self.optimizer = build_optimizer(self.model.parameters(), config.optimizer)
+        self.train_loss = self.dist.wrap(self.model, self._sharded_loss)
         self._pools: dict[bool, ScenePool] = {}
+
+    def _sharded_loss(self, *args: Any) -> tuple[torch.Tensor, dict[str, float]]:
+        if not self.dist.is_distributed:
+            return self.model.loss(*args)
+        return type(self.model).loss(_ShardedEmbeddings(self.model, self.dist), *args)
 
     def pool(self, validation: bool = False) -> ScenePool:
         if validation not in self._pools:
@@ -260,7 +290,7 @@ class SVACTrainer:
         lr = learning_rate(step, run.steps, self.config.optimizer)
         set_learning_rate(self.optimizer, lr)
         self.optimizer.zero_grad(set_to_none=True)
-        loss, metrics = self.model.loss(pool.foa[index], pool.frames[index], pool.times,
+        loss, metrics = self.train_loss(pool.foa[index], pool.frames[index], pool.times,
                                         self.config.loss, generator)
         loss.backward()
         grad_norm = clip_gradients(self.model.parameters(), self.config.optimizer.grad_clip)
@@ -328,9 +358,11 @@ class SVACTrainer:
 
 
 def run_svac_training(config: SVACTrainConfig, *, resume: str | Path | None = None,
-                      registry: Any = None, progress: bool = True) -> dict[str, Any]:
+                      registry: Any = None, progress: bool = True,
+                      distributed: Distributed | None = None) -> dict[str, Any]:
     """Entry point of the ``svac`` task."""
-    return SVACTrainer(config, registry=registry, progress=progress).run(resume=resume)
+    return SVACTrainer(config, registry=registry, progress=progress,
+                       distributed=distributed).run(resume=resume)
 
 
 TASK = TrainingTask(name="svac", config_class=SVACTrainConfig, run=run_svac_training,
