@@ -58,12 +58,17 @@ class PipelineConfig:
 
 @attrs.frozen(kw_only=True, eq=False)
 class Chunk:
-    """One decoded piece of a stream: ``audio`` ``(4, n)`` AmbiX starting at ``start`` s."""
+    """One decoded piece of a stream: ``audio`` ``(4, n)`` AmbiX starting at ``start`` s.
+
+    ``latents`` ``(patch_frames, latent_dim)`` are the sampled patch in the backbone's space
+    (what preference optimisation and latent-space metrics work on).
+    """
 
     audio: torch.Tensor
     index: int
     start: float
     sample_rate: int
+    latents: torch.Tensor | None = None
 
     @property
     def end(self) -> float:
@@ -102,16 +107,27 @@ class Pipeline:
         directory = _resolve_model(name_or_dir)
         config = load_toml(directory / CONFIG_FILE, PipelineConfig, registry=registry)
         pipeline = cls.from_config(config, registry=registry)
-        pipeline._load_weights(directory / WEIGHTS_FILE)
+        pipeline.load_weights(directory / WEIGHTS_FILE)
         return pipeline
 
-    def save_pretrained(self, directory: str | Path) -> Path:
-        """Write ``pipeline.toml`` and ``model.safetensors`` atomically into ``directory``."""
+    def save_pretrained(self, directory: str | Path, *, dtype: torch.dtype | None = None
+                        ) -> Path:
+        """Write ``pipeline.toml`` and ``model.safetensors`` atomically into ``directory``.
+
+        Every weight goes into ``model.safetensors``, so the components' ``weights`` paths
+        (where a codec or an SVAC encoder was first loaded from) are dropped from the TOML:
+        the directory is complete on its own. ``dtype`` stores the weights at a lower
+        precision (``torch.float16`` halves a shipped model); loading casts them back.
+        """
         from safetensors.torch import save_file
 
+        weights = self.state_dict()
+        if dtype is not None:
+            weights = {k: v.to(dtype) if v.is_floating_point() else v
+                       for k, v in weights.items()}
         with atomic_directory(directory) as temporary:
-            dump_toml(self.config, temporary / CONFIG_FILE)
-            save_file(self.state_dict(), str(temporary / WEIGHTS_FILE))
+            dump_toml(without_weight_paths(self.config), temporary / CONFIG_FILE)
+            save_file(weights, str(temporary / WEIGHTS_FILE))
         return Path(directory)
 
     def modules(self) -> dict[str, torch.nn.Module]:
@@ -126,7 +142,8 @@ class Pipeline:
                 for name, module in self.modules().items()
                 for key, value in module.state_dict().items()}
 
-    def _load_weights(self, path: Path) -> None:
+    def load_weights(self, path: str | Path) -> None:
+        """Load a ``model.safetensors`` written by :meth:`save_pretrained` (it must fit)."""
         from safetensors.torch import load_file
 
         try:
@@ -353,7 +370,7 @@ class LiveSession:
             audio = audio[:, :total - self.samples_done]
         chunk = Chunk(audio=audio.float(), index=self.patches_done,
                       start=self.samples_done / pipeline.sample_rate,
-                      sample_rate=pipeline.sample_rate)
+                      sample_rate=pipeline.sample_rate, latents=patch[0])
         self.last_patch = patch
         self.patches_done += 1
         self.samples_done += audio.shape[-1]
@@ -375,6 +392,15 @@ class LiveSession:
         noise = torch.randn((1, backbone.patch_frames, backbone.latent_dim),
                             generator=self.generator).to(h)
         return pipeline.sampler.sample(velocity, noise, generator=self.generator)
+
+
+def without_weight_paths(config: PipelineConfig) -> PipelineConfig:
+    """``config`` with every component's ``weights`` field unset."""
+    changes = {}
+    for name, spec in _component_specs(config).items():
+        if getattr(spec.config, "weights", None) is not None:
+            changes[name] = attrs.evolve(spec, config=attrs.evolve(spec.config, weights=None))
+    return attrs.evolve(config, **changes)
 
 
 def _component_specs(config: PipelineConfig) -> dict[str, Any]:

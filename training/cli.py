@@ -1,6 +1,9 @@
 """``swansphere train CONFIG.toml``: run the training task a config file names.
 
-Import-light: torch and the trainers load inside the handler.
+Multi-process (DDP): ``torchrun --nproc_per_node N -m swansphere.cli train CONFIG.toml`` (or
+``torchrun --nproc_per_node N --no-python swansphere train CONFIG.toml``); each process joins
+the process group for the run (:func:`~swansphere.training.distributed.launch`) and only rank 0
+prints. Import-light: torch and the trainers load inside the handler.
 """
 
 from __future__ import annotations
@@ -16,7 +19,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train", help="train a model from a TOML config (task = \"codec\", ...)",
         description="Train what CONFIG names in its top-level 'task' key. Checkpoints go to "
                     "<run.output_dir>/checkpoints/step-*/ (written atomically); the trained "
-                    "model to <run.output_dir>/<task>/; metrics to metrics.jsonl.")
+                    "model to <run.output_dir>/<task>/; metrics to metrics.jsonl, metrics.csv "
+                    "and TensorBoard events files (tensorboard --logdir <run.output_dir>). "
+                    "Several processes: torchrun --nproc_per_node N -m swansphere.cli train "
+                    "CONFIG.")
     parser.add_argument("config", help="training config (TOML)")
     parser.add_argument("--resume", metavar="PATH", default=None,
                         help="continue from a checkpoint directory, or the newest checkpoint "
@@ -26,6 +32,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--steps", type=int, default=None, help="override run.steps")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (overrides run.threads)")
+    parser.add_argument("--device", default=None,
+                        help="train on this device, e.g. cuda (overrides run.device)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE",
+                        help="override any config value, e.g. --set data.workers=8 (TOML "
+                             "syntax; repeatable)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.set_defaults(func=_run_train)
@@ -36,17 +48,23 @@ def _run_train(args: argparse.Namespace, registry: Any) -> int:
 
     from swansphere.errors import ConfigError
 
+    from .distributed import launch
     from .tasks import load_training_config, with_run_overrides
 
     if args.steps is not None and args.steps < 1:
         raise ConfigError(f"--steps must be >= 1, got {args.steps}")
-    task, config = load_training_config(args.config, registry=registry)
+    task, config = load_training_config(args.config, registry=registry,
+                                        overrides=args.overrides)
     config = with_run_overrides(config, output_dir=args.output_dir, steps=args.steps,
-                                threads=args.threads)
+                                threads=args.threads, device=args.device)
     if config.run.threads:
         torch.set_num_threads(config.run.threads)
-    summary = task.run(config, resume=args.resume, registry=registry,
-                       progress=not args.no_progress)
+    with launch(device=config.run.device) as dist:
+        dist.shard_sizes(config.run.batch_size)  # a batch too small to split fails up front
+        summary = task.run(config, resume=args.resume, registry=registry,
+                           progress=not args.no_progress)
+    if not dist.is_main:
+        return 0
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0

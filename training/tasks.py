@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,8 @@ class TrainingTask:
 TASKS: dict[str, str] = {
     "codec": "swansphere.training.codec:TASK",
     "svac": "swansphere.training.svac:TASK",
+    "pipeline": "swansphere.training.pipeline:TASK",
+    "odpo": "swansphere.training.odpo:TASK",
 }
 """Task name -> ``"module:attribute"`` of its :class:`TrainingTask`."""
 
@@ -45,8 +47,13 @@ def get_task(name: str) -> TrainingTask:
     return getattr(importlib.import_module(module_name), attribute)
 
 
-def load_training_config(path: str | Path, *, registry: Any = None) -> tuple[TrainingTask, Any]:
-    """Read a training TOML file: the task it names and its structured config."""
+def load_training_config(path: str | Path, *, registry: Any = None,
+                         overrides: Sequence[str] = ()) -> tuple[TrainingTask, Any]:
+    """Read a training TOML file: the task it names and its structured config.
+
+    ``overrides`` are ``"dotted.key=value"`` strings (the value in TOML syntax, a bare word
+    taken as a string) applied to the file's table before it is checked.
+    """
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -55,6 +62,8 @@ def load_training_config(path: str | Path, *, registry: Any = None) -> tuple[Tra
                           f"{error.strerror or error}") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    for override in overrides:
+        apply_override(data, override)
     if "task" not in data:
         raise ConfigError(f"{path}: missing top-level key 'task' (one of: "
                           f"{', '.join(sorted(TASKS))})")
@@ -63,6 +72,23 @@ def load_training_config(path: str | Path, *, registry: Any = None) -> tuple[Tra
         return task, structure(data, task.config_class, registry=registry)
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
+
+
+def apply_override(table: dict[str, Any], override: str) -> None:
+    """Set ``"a.b.c=value"`` in a nested TOML table (tables on the way are created)."""
+    key, separator, text = override.partition("=")
+    names = key.strip().split(".")
+    if not separator or not all(names):
+        raise ConfigError(f"--set needs KEY=VALUE with a dotted key, got {override!r}")
+    try:
+        value = tomllib.loads(f"value = {text.strip()}")["value"]
+    except tomllib.TOMLDecodeError:
+        value = text.strip()
+    for name in names[:-1]:
+        table = table.setdefault(name, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"--set {key}: {name!r} is not a table")
+    table[names[-1]] = value
 
 
 def with_run_overrides(config: Any, **overrides: Any) -> Any:

@@ -1,0 +1,193 @@
+"""Pipeline training: both stages, exact resume after a crash, export, the ``train`` command."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+import torch
+from pipeline_helpers import TINY
+
+from swansphere.cli import main
+from swansphere.config import dump_toml, structure
+from swansphere.errors import ConfigError
+from swansphere.pipeline import Pipeline
+from swansphere.training.checkpoint import list_checkpoints
+from swansphere.training.loop import MetricsLog
+from swansphere.training.pipeline import (
+    PipelineTrainConfig,
+    PipelineTrainer,
+    render_pool,
+    sound_caption,
+)
+from swansphere.training.tasks import apply_override
+
+DATA = {"train_scenes": 4, "validation_scenes": 2, "clip_seconds": 0.5, "render_width": 32}
+
+
+def config_table(output_dir, stage: str = "foa", **extra) -> dict:
+    return {"task": "pipeline", "stage": stage, "pipeline": copy.deepcopy(TINY), "data": DATA,
+            "optimizer": {"warmup_steps": 1, "learning_rate": 1e-3},
+            "run": {"steps": 4, "batch_size": 2, "checkpoint_every": 2, "validate_every": 2,
+                    "output_dir": str(output_dir)}, **extra}
+
+
+def trainer(output_dir, stage: str = "foa", **extra) -> PipelineTrainer:
+    config = structure(config_table(output_dir, stage, **extra), PipelineTrainConfig)
+    return PipelineTrainer(config, progress=False)
+
+
+def weights(trainer_: PipelineTrainer) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in trainer_.pipeline.state_dict().items()}
+
+
+def test_stage_one_scenes_are_pseudo_foa_with_captions_that_name_no_direction():
+    config = structure(config_table("unused", "pseudo-foa"), PipelineTrainConfig)
+    pool = render_pool(config.data, "pseudo-foa", 8000, 4.0, validation=False, progress=False)
+    assert pool.frames is None and len(pool.captions) == DATA["train_scenes"]
+    for foa, caption in zip(pool.foa, pool.captions, strict=True):
+        assert (foa.abs().sum(-1) > 0).sum() == 2  # W and one axis channel
+        assert not any(word in caption for word in ("left", "right", "front", "behind"))
+    assert sound_caption([{"noun": "a dog", "verb": "barks"},
+                          {"noun": "a bell", "verb": "rings"}]) == "A dog barks and a bell rings."
+
+
+def test_stage_two_scenes_have_spatial_captions_and_panoramas():
+    config = structure(config_table("unused"), PipelineTrainConfig)
+    pool = render_pool(config.data, "foa", 8000, 4.0, validation=False, progress=False)
+    assert pool.frames.shape[:2] == (DATA["train_scenes"], 2)  # 0.5 s at 4 fps
+    assert pool.frames.dtype == torch.uint8 and pool.times.tolist() == [0.0, 0.25]
+    assert all(any(word in caption for word in ("left", "right", "front", "behind", "above",
+                                                "below", "overhead"))
+               for caption in pool.captions)
+
+
+def test_validation_scenes_differ_from_training_scenes():
+    config = structure(config_table("unused"), PipelineTrainConfig)
+    train = render_pool(config.data, "foa", 8000, 4.0, validation=False, progress=False)
+    held_out = render_pool(config.data, "foa", 8000, 4.0, validation=True, progress=False)
+    assert not torch.equal(train.foa[:2], held_out.foa)
+
+
+def test_curriculum_runs_stage_one_then_stage_two_and_exports_a_loadable_pipeline(tmp_path):
+    first = trainer(tmp_path / "stage1", "pseudo-foa")
+    summary = first.run()
+    assert summary["latent_scale"] != 1.0  # normalised to the training latents
+    stage1 = summary["pipeline_dir"]
+
+    second = trainer(tmp_path / "stage2", "foa", init=stage1,
+                     validation={"generated_scenes": 1})
+    assert second.pipeline.config.latent_scale == summary["latent_scale"]
+    assert torch.equal(second.pipeline.state_dict()["backbone.start"],
+                       Pipeline.from_pretrained(stage1).state_dict()["backbone.start"])
+    result = second.run()
+    assert 0.0 <= result["validation"]["val_angular_error"] <= torch.pi
+    loaded = Pipeline.from_pretrained(result["pipeline_dir"])
+    assert loaded.config.latent_scale == result["latent_scale"]
+    audio = loaded.generate("a bell rings on the left", duration=0.1, seed=1)
+    assert audio.shape == (4, 800) and torch.isfinite(audio).all()
+
+
+def test_only_the_backbone_and_text_conditioner_train_by_default(tmp_path):
+    run = trainer(tmp_path)
+    assert set(run.trainable) == {"backbone", "text"}
+    frozen_video = {k: v.clone() for k, v in run.pipeline.video_encoder.state_dict().items()}
+    run.train_step(0)
+    assert all(torch.equal(v, run.pipeline.video_encoder.state_dict()[k])
+               for k, v in frozen_video.items())
+    assert not any(p.requires_grad for p in run.pipeline.video_encoder.parameters())
+
+
+def test_resume_after_a_crash_reaches_the_uninterrupted_weights(tmp_path, monkeypatch):
+    full = trainer(tmp_path / "full")
+    full.run()
+
+    crashing = trainer(tmp_path / "crash")
+    honest_step = crashing.train_step
+
+    def crash_at_step_three(step: int):
+        if step == 3:
+            raise RuntimeError("simulated crash")
+        return honest_step(step)
+
+    monkeypatch.setattr(crashing, "train_step", crash_at_step_three)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        crashing.run()
+    assert [step for step, _ in list_checkpoints(tmp_path / "crash")] == [2]
+
+    resumed = trainer(tmp_path / "crash")
+    summary = resumed.run(resume=tmp_path / "crash")
+    assert summary["resumed_from"] == 2
+    expected, got = weights(full), weights(resumed)
+    assert expected.keys() == got.keys()
+    assert all(torch.equal(expected[k], got[k]) for k in expected)
+    assert resumed.pipeline.config.latent_scale == full.pipeline.config.latent_scale
+    train_steps = [e["step"] for e in MetricsLog(tmp_path / "crash").read()
+                   if e["split"] == "train"]
+    assert train_steps == [1, 2, 3, 4]
+
+
+def test_saved_pipelines_hold_every_weight_and_no_weight_paths(tmp_path):
+    run = trainer(tmp_path)
+    svac_like = tmp_path / "video.safetensors"
+    from safetensors.torch import save_file
+
+    save_file(run.pipeline.video_encoder.state_dict(), str(svac_like))
+    table = config_table(tmp_path / "run")
+    table["pipeline"]["video"]["weights"] = str(svac_like)
+    run = PipelineTrainer(structure(table, PipelineTrainConfig), progress=False)
+    saved = run.pipeline.save_pretrained(tmp_path / "saved", dtype=torch.float16)
+    assert "weights" not in (saved / "pipeline.toml").read_text()
+    svac_like.unlink()
+    loaded = Pipeline.from_pretrained(saved)
+    original = run.pipeline.state_dict()
+    for key, value in loaded.state_dict().items():
+        assert value.dtype == original[key].dtype
+        assert torch.allclose(value, original[key], atol=1e-3, rtol=1e-3)
+
+
+def test_init_must_be_a_pipeline_directory(tmp_path):
+    with pytest.raises(ConfigError, match="not a pipeline directory"):
+        trainer(tmp_path, init=str(tmp_path))
+
+
+def test_pseudo_foa_stage_cannot_train_the_video_conditioner(tmp_path):
+    with pytest.raises(ConfigError, match="no video"):
+        trainer(tmp_path, "pseudo-foa", train_video=True)
+
+
+def test_train_command_trains_the_pipeline_task(tmp_path, capsys):
+    config = tmp_path / "train.toml"
+    table = config_table(tmp_path / "run", run={"steps": 1, "batch_size": 2,
+                                                "output_dir": str(tmp_path / "run")})
+    structured = structure(table, PipelineTrainConfig)
+    dump_toml(structured, config)
+    assert main(["train", str(config), "--no-progress", "--json", "--set", "data.workers=2",
+                 "--set", "stage=pseudo-foa"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["task"] == "pipeline" and summary["steps"] == 1
+    assert (tmp_path / "run" / "pipeline" / "pipeline.toml").is_file()
+    recorded = (tmp_path / "run" / "train.toml").read_text()
+    assert "workers = 2" in recorded and 'stage = "pseudo-foa"' in recorded
+
+
+@pytest.mark.parametrize(("override", "expected"), [
+    ("run.steps=3", {"run": {"steps": 3}}),
+    ("a.b.c=[1, 2]", {"a": {"b": {"c": [1, 2]}}}),
+    ("data.cache_dir=runs/cache", {"data": {"cache_dir": "runs/cache"}}),
+    ('stage="foa"', {"stage": "foa"}),
+])
+def test_overrides_set_dotted_keys_with_toml_values(override, expected):
+    table: dict = {}
+    apply_override(table, override)
+    assert table == expected
+
+
+def test_bad_overrides_are_one_line_errors(tmp_path, capsys):
+    config = tmp_path / "train.toml"
+    dump_toml(structure(config_table(tmp_path / "run"), PipelineTrainConfig), config)
+    assert main(["train", str(config), "--set", "steps"]) == 2
+    assert "KEY=VALUE" in capsys.readouterr().err
+    assert main(["train", str(config), "--set", "data.nonsense=1"]) == 2
+    assert "nonsense" in capsys.readouterr().err

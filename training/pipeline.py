@@ -1,0 +1,508 @@
+"""Pipeline training (``task = "pipeline"``): the backbone learns to generate codec latents.
+
+The paper's curriculum has two stages, one config each:
+
+* ``stage = "pseudo-foa"``: non-spatial pretraining. Each scene's sound is reduced to a
+  stereo pair (``W ± Y``) and turned into pseudo-FOA on a random axis
+  (:func:`swansphere.data.files.pseudo_foa`); captions name the sounds but not where they are;
+  no video. The model learns what things sound like before it learns where they are.
+* ``stage = "foa"``: real FOA scenes with their spatial captions and panorama videos. Text and
+  video are each dropped per item (the backbone's ``text_dropout`` / ``video_dropout``) so
+  that the guidance branches of generation are trained too. ``init`` starts it from the
+  stage-1 pipeline.
+
+The codec is frozen (train it first with ``task = "codec"`` and name it in
+``[pipeline.codec] weights``): every scene is encoded once, and the latents are divided by
+``latent_scale`` (the standard deviation of the training latents when
+``normalize_latents``), so the flow starts from unit-variance noise. The text conditioner
+trains with the backbone (``train_text``); the video conditioner keeps its SVAC weights unless
+``train_video``. Every step's batch and noise come from ``step_generator(seed, step)``, so a
+resumed run ends where an uninterrupted one does. The result goes to
+``<output_dir>/pipeline/``, loadable with :meth:`swansphere.Pipeline.from_pretrained`.
+
+Example (``swansphere train stage2.toml``)::
+
+    task = "pipeline"
+    stage = "foa"
+    init = "runs/stage1/pipeline"
+    [pipeline.codec]
+    type = "foa-vae"
+    weights = "runs/codec/codec"
+    ...
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+import numpy as np
+import torch
+
+from swansphere.config import dumps_toml, unstructure
+from swansphere.errors import ConfigError
+from swansphere.pipeline import Pipeline, PipelineConfig, without_weight_paths
+
+from .common import (
+    OptimizerConfig,
+    RunConfig,
+    build_optimizer,
+    clip_gradients,
+    learning_rate,
+    set_learning_rate,
+    step_generator,
+    task_named,
+)
+from .distributed import Distributed, current
+from .tasks import TrainingTask
+
+VALIDATION_SEED_OFFSET = 2_000_003
+VALIDATION_STREAM = 99
+STAGES = ("pseudo-foa", "foa")
+
+
+@attrs.frozen(kw_only=True)
+class PipelineDataConfig:
+    """Synthesised scenes (:class:`~swansphere.data.synthetic.SyntheticFOADataset`).
+
+    Attributes:
+        train_scenes / validation_scenes: scenes per split (validation: a disjoint seed).
+        clip_seconds: length of each scene.
+        min_sources, max_sources, moving_probability, diffuse_probability: scene statistics.
+        seed: scene seed.
+        render_width: width of the rendered panoramas (the video conditioner resizes them).
+        workers: processes that render scenes (0: in this process).
+        cache_dir: keep rendered scenes here (safetensors), keyed by everything above.
+    """
+
+    train_scenes: int = attrs.field(default=512, validator=attrs.validators.ge(1))
+    validation_scenes: int = attrs.field(default=32, validator=attrs.validators.ge(1))
+    clip_seconds: float = attrs.field(default=4.0, validator=attrs.validators.gt(0))
+    min_sources: int = attrs.field(default=1, validator=attrs.validators.ge(1))
+    max_sources: int = attrs.field(default=1, validator=attrs.validators.ge(1))
+    moving_probability: float = 0.3
+    diffuse_probability: float = 0.3
+    seed: int = 0
+    render_width: int = attrs.field(default=128, validator=attrs.validators.ge(2))
+    workers: int = attrs.field(default=0, validator=attrs.validators.ge(0))
+    cache_dir: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class PipelineValidationConfig:
+    """What validation measures beyond the loss.
+
+    ``generated_scenes`` validation captions (and videos) are generated from, and the
+    direction of each generated clip is compared with its scene's (``val_angular_error``, rad);
+    0 skips generation, which is slow on a CPU.
+    """
+
+    generated_scenes: int = attrs.field(default=0, validator=attrs.validators.ge(0))
+    batch_size: int = attrs.field(default=32, validator=attrs.validators.ge(1))
+
+
+@attrs.frozen(kw_only=True)
+class PipelineTrainConfig:
+    """A whole pipeline training run, one TOML file (``task = "pipeline"``)."""
+
+    task: str = attrs.field(default="pipeline", validator=task_named("pipeline"))
+    stage: Literal["pseudo-foa", "foa"] = attrs.field(default="foa",
+                                                      validator=attrs.validators.in_(STAGES))
+    pipeline: PipelineConfig
+    init: str | None = None
+    train_text: bool = True
+    train_video: bool = False
+    normalize_latents: bool = True
+    data: PipelineDataConfig = attrs.field(factory=PipelineDataConfig)
+    validation: PipelineValidationConfig = attrs.field(factory=PipelineValidationConfig)
+    optimizer: OptimizerConfig = attrs.field(factory=OptimizerConfig)
+    run: RunConfig = attrs.field(factory=RunConfig)
+
+
+# ------------------------------------------------------------------------------------ data
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class ScenePool:
+    """The scenes of one split: ``foa`` ``(S, 4, n)``, a caption each, and (stage ``foa``)
+    panorama ``frames`` ``(S, T, H, W, 3)`` uint8 at ``times`` ``(T,)`` seconds."""
+
+    foa: torch.Tensor
+    captions: tuple[str, ...]
+    frames: torch.Tensor | None = None
+    times: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return self.foa.shape[0]
+
+
+@functools.lru_cache(maxsize=4)
+def _dataset(sample_rate: int, clip_seconds: float, seed: int, min_sources: int,
+             max_sources: int, moving_probability: float, diffuse_probability: float) -> Any:
+    from swansphere.data.synthetic import SyntheticFOADataset
+
+    return SyntheticFOADataset(
+        sample_rate=sample_rate, clip_seconds=clip_seconds, size=2**31 - 1, seed=seed,
+        min_sources=min_sources, max_sources=max_sources,
+        moving_probability=moving_probability, diffuse_probability=diffuse_probability)
+
+
+def sound_caption(sources: list[dict[str, Any]]) -> str:
+    """What a scene sounds like, without where: ``"A dog barks and a bell rings."``"""
+    text = " and ".join(f"{source['noun']} {source['verb']}" for source in sources)
+    return text[:1].upper() + text[1:] + "."
+
+
+def render_scene(job: tuple[tuple, int, str, int, float]) -> dict[str, Any]:
+    """One scene of a split as the stage needs it (a top-level function, for worker pools)."""
+    dataset_key, index, stage, render_width, fps = job
+    dataset = _dataset(*dataset_key)
+    item = dataset[index]
+    if stage == "pseudo-foa":
+        from swansphere.data.files import PSEUDO_AXES, pseudo_foa
+
+        omni, left_right = item["foa"][0], item["foa"][1]
+        axis = PSEUDO_AXES[index % len(PSEUDO_AXES)]
+        foa = pseudo_foa(torch.stack([omni + left_right, omni - left_right]) / 2, axis)
+        return {"foa": foa, "caption": sound_caption(item["sources"])}
+    from swansphere.data.panorama import PanoramaRenderer
+
+    frames, times = PanoramaRenderer(width=render_width, height=render_width // 2,
+                                     fps=fps).render(dataset.scene(index))
+    return {"foa": item["foa"], "caption": item["caption"], "frames": torch.from_numpy(frames),
+            "times": torch.from_numpy(times)}
+
+
+def render_pool(data: PipelineDataConfig, stage: str, sample_rate: int, fps: float, *,
+                validation: bool, progress: bool = True) -> ScenePool:
+    """All scenes of one split, rendered (in ``data.workers`` processes) or from the cache."""
+    seed = data.seed + (VALIDATION_SEED_OFFSET if validation else 0)
+    size = data.validation_scenes if validation else data.train_scenes
+    dataset_key = (sample_rate, data.clip_seconds, seed, data.min_sources, data.max_sources,
+                   data.moving_probability, data.diffuse_probability)
+    key = {"dataset": dataset_key, "size": size, "stage": stage, "fps": fps,
+           "render_width": data.render_width, "version": 1}
+    cache = _cache_path(data.cache_dir, key)
+    if cache is not None and cache.is_file():
+        return _read_pool(cache)
+    jobs = [(dataset_key, index, stage, data.render_width, fps) for index in range(size)]
+    items = _map_with_progress(render_scene, jobs, data.workers, progress,
+                               "render validation scenes" if validation else "render scenes")
+    pool = ScenePool(
+        foa=torch.stack([item["foa"] for item in items]),
+        captions=tuple(item["caption"] for item in items),
+        frames=torch.stack([item["frames"] for item in items]) if stage == "foa" else None,
+        times=items[0]["times"] if stage == "foa" else None)
+    if cache is not None:
+        _write_pool(pool, cache, key)
+    return pool
+
+
+def _map_with_progress(function: Any, jobs: list, workers: int, progress: bool,
+                       label: str) -> list:
+    from tqdm.auto import tqdm
+
+    bar = functools.partial(tqdm, total=len(jobs), desc=label,
+                            disable=None if progress else True)
+    if workers == 0:
+        return [function(job) for job in bar(jobs)]
+    # Spawned, single-threaded workers: forking a process that holds CUDA or OpenMP state is
+    # unsafe, and one torch thread per worker keeps the cores from being oversubscribed.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                             initializer=torch.set_num_threads, initargs=(1,)) as executor:
+        return list(bar(executor.map(function, jobs, chunksize=8)))
+
+
+def _cache_path(cache_dir: str | None, key: dict[str, Any]) -> Path | None:
+    if cache_dir is None:
+        return None
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return Path(cache_dir) / f"pipeline-scenes-{digest}.safetensors"
+
+
+def _write_pool(pool: ScenePool, path: Path, key: dict[str, Any]) -> None:
+    from swansphere.codecs.weights import save_tensors
+
+    tensors = {"foa": pool.foa}
+    if pool.frames is not None:
+        tensors.update(frames=pool.frames, times=pool.times)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_tensors(tensors, path, {"scenes": json.dumps(key),
+                                 "captions": json.dumps(list(pool.captions))})
+
+
+def _read_pool(path: Path) -> ScenePool:
+    from safetensors import safe_open
+
+    from swansphere.codecs.weights import load_tensors
+
+    tensors = load_tensors(path)
+    with safe_open(str(path), framework="pt") as handle:
+        captions = tuple(json.loads(handle.metadata()["captions"]))
+    return ScenePool(foa=tensors["foa"], captions=captions, frames=tensors.get("frames"),
+                     times=tensors.get("times"))
+
+
+# ------------------------------------------------------------------------------------ trainer
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class TrainingSet:
+    """One split on the training device: backbone-space ``latents`` ``(S, F, D)``, captions,
+    prepared video (or ``None``) and the rendered ``scenes`` (for validation figures)."""
+
+    latents: torch.Tensor
+    captions: tuple[str, ...]
+    video: Any
+    scenes: ScenePool
+
+    def __len__(self) -> int:
+        return self.latents.shape[0]
+
+
+class PipelineTrainer:
+    """Trains a :class:`~swansphere.Pipeline`'s backbone and conditioners; see the module doc."""
+
+    def __init__(self, config: PipelineTrainConfig, *, registry: Any = None,
+                 progress: bool = True, distributed: Distributed | None = None) -> None:
+        from swansphere.registry import default_registry
+
+        self.config = config
+        self.registry = registry or default_registry()
+        self.dist = distributed or current()
+        self.progress = progress and self.dist.is_main
+        self.output_dir = Path(config.run.output_dir)
+        self.device = self.dist.device if self.dist.is_distributed else torch.device(
+            config.run.device)
+        if config.stage == "pseudo-foa" and config.train_video:
+            raise ConfigError("stage \"pseudo-foa\" has no video; set train_video = false")
+        torch.manual_seed(config.run.seed)
+        # With init every weight comes from that pipeline: the components' own weight files
+        # (codec, SVAC) are not read, and need not exist.
+        built = config.pipeline if config.init is None else without_weight_paths(config.pipeline)
+        self.pipeline = Pipeline.from_config(built, registry=self.registry)
+        self._latent_scale_known = not config.normalize_latents
+        if config.init is not None:
+            self._start_from(config.init)
+        for module in self.pipeline.modules().values():
+            module.to(self.device)
+        self.trainable = self._trainable_modules()
+        self.optimizer = build_optimizer(
+            (p for module in self.trainable.values() for p in module.parameters()),
+            config.optimizer)
+        # Under torchrun each rank computes the loss of its slice of every batch; DDP averages
+        # the gradients. Null tokens of dropped modalities get none: find_unused_parameters.
+        self.train_loss = self.dist.wrap(torch.nn.ModuleDict(self.trainable), self.batch_loss,
+                                         find_unused_parameters=True)
+        self._sets: dict[bool, TrainingSet] = {}
+
+    def _start_from(self, directory: str) -> None:
+        from swansphere.config import load_toml
+        from swansphere.pipeline import CONFIG_FILE, WEIGHTS_FILE
+
+        path = Path(directory)
+        if not (path / CONFIG_FILE).is_file():
+            raise ConfigError(f"init = {directory!r} is not a pipeline directory (no "
+                              f"{CONFIG_FILE}); point it at <stage-1 output_dir>/pipeline")
+        previous = load_toml(path / CONFIG_FILE, PipelineConfig, registry=self.registry)
+        self.pipeline.load_weights(path / WEIGHTS_FILE)
+        self._set_latent_scale(previous.latent_scale)
+
+    def _trainable_modules(self) -> dict[str, torch.nn.Module]:
+        """The modules the optimizer updates; the others are frozen in eval mode."""
+        wanted = {"backbone": True, "text": self.config.train_text,
+                  "video": self.config.train_video and self.config.stage == "foa"}
+        trainable = {}
+        for name, module in self.pipeline.modules().items():
+            keep = wanted.get(name, False)
+            module.requires_grad_(keep)
+            module.train(keep)
+            if keep:
+                trainable[name] = module
+        return trainable
+
+    def _set_latent_scale(self, scale: float) -> None:
+        self.pipeline.config = attrs.evolve(self.pipeline.config, latent_scale=float(scale))
+        self._latent_scale_known = True
+
+    # ---------------------------------------------------------------- data
+
+    def training_set(self, validation: bool = False) -> TrainingSet:
+        """One split, built on first use (training first: it fixes the latent scale)."""
+        for split in (False, validation):
+            if split not in self._sets:
+                self._sets[split] = self._build_set(split)
+        return self._sets[validation]
+
+    def _build_set(self, validation: bool) -> TrainingSet:
+        pipeline, data = self.pipeline, self.config.data
+        fps = getattr(pipeline.video_encoder, "frame_rate", 4.0)
+        pool = render_pool(data, self.config.stage, pipeline.sample_rate, fps,
+                           validation=validation, progress=self.progress)
+        latents = self._encode(pool.foa)
+        if not validation and not self._latent_scale_known:
+            self._set_latent_scale(float(latents.std()))
+        video = None
+        if pool.frames is not None and pipeline.video_encoder is not None:
+            clips = [(frames.numpy(), pool.times.numpy()) for frames in pool.frames]
+            video = pipeline.video_encoder.prepare(clips).to(self.device)
+        return TrainingSet(latents=latents / pipeline.config.latent_scale,
+                           captions=pool.captions, video=video, scenes=pool)
+
+    @torch.no_grad()
+    def _encode(self, foa: torch.Tensor) -> torch.Tensor:
+        codec, batch = self.pipeline.codec, self.config.validation.batch_size
+        parts = [codec.encode(foa[i:i + batch].to(self.device)).float()
+                 for i in range(0, foa.shape[0], batch)]
+        return torch.cat(parts)
+
+    def conditions(self, data: TrainingSet, index: torch.Tensor) -> Any:
+        """The backbone's conditions for the scenes ``index`` (text, and video in stage 2)."""
+        pipeline = self.pipeline
+        text = video = None
+        if pipeline.text_encoder is not None:
+            captions = [data.captions[i] for i in index.tolist()]
+            text = pipeline.text_encoder(pipeline.text_encoder.prepare(captions).to(self.device))
+        if data.video is not None:
+            prepared = data.video
+            selected = index.to(prepared.frames.device)
+            video = pipeline.video_encoder(type(prepared)(
+                frames=prepared.frames[selected], times=prepared.times[selected],
+                mask=prepared.mask[selected], present=prepared.present[selected]))
+        return pipeline.backbone.make_conditions(text=text, video=video)
+
+    # ---------------------------------------------------------------- steps
+
+    def batch_loss(self, index: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """The flow loss of the training scenes ``index`` (their conditions included, so the
+        trainable conditioners are inside the DDP forward)."""
+        data = self.training_set()
+        return self.pipeline.backbone.loss(data.latents[index.to(self.device)],
+                                           self.conditions(data, index), generator=generator)
+
+    def train_step(self, step: int) -> dict[str, float]:
+        """One optimizer step on a batch drawn from ``(seed, step)``; with several processes
+        every rank draws the same batch and takes its slice (its own noise stream)."""
+        run, data, dist = self.config.run, self.training_set(), self.dist
+        for module in self.trainable.values():
+            module.train()
+        generator = step_generator(run.seed, step)
+        index = torch.randint(len(data), (run.batch_size,), generator=generator)
+        if dist.is_distributed:
+            index = index[dist.shard(len(index))]
+            generator = step_generator(run.seed, step, stream=1 + dist.rank)
+        lr = learning_rate(step, run.steps, self.config.optimizer)
+        set_learning_rate(self.optimizer, lr)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.train_loss(index, generator)
+        (loss * dist.mean_weight(run.batch_size)).backward()
+        parameters = [p for module in self.trainable.values() for p in module.parameters()]
+        grad_norm = clip_gradients(parameters, self.config.optimizer.grad_clip)
+        self.optimizer.step()
+        return dist.mean({"loss": float(loss.detach()), "grad_norm": grad_norm, "lr": lr})
+
+    def validate(self, done: int | None = None) -> dict[str, float]:
+        """The flow loss on validation scenes (fixed draws) and, when configured, the direction
+        error of clips generated from their captions and videos."""
+        data = self.training_set(validation=True)
+        for module in self.pipeline.modules().values():
+            module.eval()
+        count = min(len(data), self.config.validation.batch_size)
+        index = torch.arange(count)
+        generator = step_generator(self.config.run.seed, 0, VALIDATION_STREAM)
+        with torch.no_grad():
+            loss = self.pipeline.backbone.loss(data.latents[:count], self.conditions(data, index),
+                                               generator=generator)
+        metrics = {"val_loss": float(loss)}
+        if self.config.validation.generated_scenes:
+            metrics["val_angular_error"] = self._generated_direction_error(data)
+        return metrics
+
+    def _generated_direction_error(self, data: TrainingSet) -> float:
+        """Mean angle (rad) between generated and reference clip directions; a silent clip
+        counts as π/2, the mean error of a random direction."""
+        from swansphere.errors import AudioFormatError
+        from swansphere.spatial import angular_errors
+
+        scenes = data.scenes
+        count = min(len(data), self.config.validation.generated_scenes)
+        duration = scenes.foa.shape[-1] / self.pipeline.sample_rate
+        errors = []
+        for i in range(count):
+            video = None if scenes.frames is None else (scenes.frames[i].numpy(),
+                                                         scenes.times.numpy())
+            audio = self.pipeline.generate(data.captions[i], video, duration=duration,
+                                           seed=i).cpu()
+            try:
+                errors.append(float(angular_errors(scenes.foa[i], audio)["angular"]))
+            except AudioFormatError:
+                errors.append(math.pi / 2)
+        return float(np.mean(errors))
+
+    # ---------------------------------------------------------------- checkpoints
+
+    def config_text(self) -> str:
+        return dumps_toml(self.config, registry=self.registry)
+
+    def save_checkpoint(self, done: int) -> Path:
+        from .checkpoint import prune_checkpoints, save_checkpoint, step_directory
+
+        path = save_checkpoint(step_directory(self.output_dir, done), step=done,
+                               save_model=self._write_pipeline, optimizer=self.optimizer,
+                               config_text=self.config_text())
+        prune_checkpoints(self.output_dir, self.config.run.keep_checkpoints)
+        return path
+
+    def _write_pipeline(self, directory: Path) -> None:
+        self.pipeline.save_pretrained(directory)
+
+    def restore(self, checkpoint: str | Path) -> int:
+        """Load weights, latent scale, optimizer and RNG; returns the completed steps."""
+        from swansphere.config import load_toml
+        from swansphere.pipeline import CONFIG_FILE, WEIGHTS_FILE
+
+        from .checkpoint import load_checkpoint, resolve_checkpoint
+
+        path = resolve_checkpoint(checkpoint)
+        saved = load_toml(path / CONFIG_FILE, PipelineConfig, registry=self.registry)
+        self.pipeline.load_weights(path / WEIGHTS_FILE)
+        self._set_latent_scale(saved.latent_scale)
+        self._sets.clear()
+        return int(load_checkpoint(path, self.optimizer)["step"])
+
+    def export(self) -> Path:
+        """The trained pipeline in ``<output_dir>/pipeline``."""
+        from .checkpoint import write_directory_atomically
+
+        return write_directory_atomically(self.output_dir / "pipeline", self._write_pipeline)
+
+    def run(self, resume: str | Path | None = None) -> dict[str, Any]:
+        """Train to ``run.steps`` (from a checkpoint when ``resume``), export, summarise."""
+        from .loop import train_and_export
+
+        summary = train_and_export(self, task="pipeline", resume=resume,
+                                   export_key="pipeline_dir",
+                                   description=f"train pipeline ({self.config.stage})")
+        return {**summary, "latent_scale": self.pipeline.config.latent_scale,
+                "pipeline_config": unstructure(self.pipeline.config, registry=self.registry)}
+
+
+def run_pipeline_training(config: PipelineTrainConfig, *, resume: str | Path | None = None,
+                          registry: Any = None, progress: bool = True,
+                          distributed: Distributed | None = None) -> dict[str, Any]:
+    """Entry point of the ``pipeline`` task."""
+    return PipelineTrainer(config, registry=registry, progress=progress,
+                           distributed=distributed).run(resume=resume)
+
+
+TASK = TrainingTask(name="pipeline", config_class=PipelineTrainConfig, run=run_pipeline_training,
+                    description="train the generation pipeline: stage 1 pseudo-FOA, stage 2 "
+                                "FOA with text and video")
