@@ -18,6 +18,8 @@ PATCH_BASELINES = {
 }
 """Training-free baselines at the tiny preset's frame rate (16 kHz, hop 256)."""
 
+DEFAULT_PROMPT = "a dog barks on the left"
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``bench`` command group."""
@@ -85,10 +87,7 @@ def _run_codec(args: argparse.Namespace, registry: Any) -> int:
     report["command"] = "swansphere " + " ".join(sys.argv[1:])
     report["vae"] = args.vae
     print(format_table(report))
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        print(f"wrote {args.json}")
+    _write_json(args.json, report)
     return 0
 
 
@@ -110,4 +109,153 @@ def _codecs(args: argparse.Namespace, registry: Any) -> dict[str, tuple[Any, boo
     return codecs
 
 
-_TARGETS = {"codec": _add_codec}
+def _add_pipeline(targets: argparse._SubParsersAction) -> None:
+    parser = targets.add_parser(
+        "pipeline", help="streaming first-chunk latency, RTF and peak memory vs the global "
+                         "baseline's time to first audio",
+        description="Times the streaming pipeline (first-chunk latency from the stream() call, "
+                    "steady-state real-time factor, peak memory) and a same-size whole-clip "
+                    "global-dit baseline (time to first audio) in one run, interleaved, and "
+                    "reports medians. The baseline has random weights (timing only).")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--model", metavar="DIR_OR_NAME", default=None,
+                        help="a pipeline saved with save_pretrained, or a shipped model name "
+                             "(default: tiny)")
+    source.add_argument("--config", metavar="TOML", default=None,
+                        help="time a pipeline config with random weights instead: a "
+                             "pipeline.toml or a training recipe with a [pipeline] table")
+    parser.add_argument("--duration", type=float, default=10.0,
+                        help="seconds of audio per run (default: 10)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed repeats (default: 3)")
+    parser.add_argument("--text", default=None,
+                        help=f"prompt (default: {DEFAULT_PROMPT!r} when the model has a text "
+                             "conditioner)")
+    parser.add_argument("--video", metavar="PATH", default=None,
+                        help="panorama video (.npz or a file ffmpeg reads) to condition on")
+    parser.add_argument("--seed", type=int, default=0, help="generation seed (default: 0)")
+    parser.add_argument("--baseline-patch-frames", type=int, default=1, metavar="K",
+                        help="latent frames per token of the global baseline (default: 1, a "
+                             "token per frame; the streaming patch size gives the LM's grid)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default: cpu)")
+    parser.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default=None,
+                        help="cast the weights (default: as loaded)")
+    parser.add_argument("--json", metavar="OUT", default=None, help="write the report here")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    parser.set_defaults(func=_run_pipeline)
+
+
+def _run_pipeline(args: argparse.Namespace, registry: Any) -> int:
+    import torch
+
+    from swansphere.errors import ConfigError, ResourceNotFoundError
+
+    from .pipeline_bench import (
+        format_table,
+        load_pipeline,
+        run_pipeline_benchmark,
+        shipped_model_exists,
+    )
+
+    if args.duration <= 0 or min(args.repeats, args.baseline_patch_frames) < 1:
+        raise ConfigError("--duration must be > 0; --repeats and --baseline-patch-frames >= 1")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"--device {args.device}: CUDA is not available here; use cpu")
+    if args.model is None and args.config is None and not shipped_model_exists("tiny"):
+        raise ResourceNotFoundError("no shipped 'tiny' model in this install yet: pass --model "
+                                    "DIR (saved with save_pretrained) or --config TOML "
+                                    "(random weights, timing only)")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    pipeline, info = load_pipeline(args.model, args.config, registry=registry)
+    report = run_pipeline_benchmark(pipeline, info=info, duration=args.duration,
+                                    repeats=args.repeats, text=args.text or DEFAULT_PROMPT,
+                                    video=args.video, seed=args.seed, device=args.device,
+                                    dtype=args.dtype and getattr(torch, args.dtype),
+                                    baseline_patch_frames=args.baseline_patch_frames,
+                                    progress=not args.no_progress)
+    report["command"] = "swansphere " + " ".join(sys.argv[1:])
+    print(format_table(report))
+    _write_json(args.json, report)
+    return 0
+
+
+def _write_json(path: str | None, report: dict[str, Any]) -> None:
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {path}")
+
+
+def _add_clips(targets: argparse._SubParsersAction) -> None:
+    parser = targets.add_parser(
+        "clips", help="generate a folder of clips (streaming model or a baseline) for "
+                      "'swansphere eval'",
+        description="Generate one AmbiX WAV (plus a JSON sidecar with the prompt) per prompt "
+                    "or per simulated scene, with the streaming model or a baseline, into a "
+                    "folder that 'swansphere eval --generated' scores. Scene clips are named "
+                    "<scene>/foa.wav, so '--reference' can be the scene folder itself.")
+    parser.add_argument("--generator", choices=("streaming", "global", "cascade"),
+                        default="streaming",
+                        help="streaming: the model as is; global: a trained global-dit "
+                             "pipeline given by --model; cascade: --model's (or --mono-model's) "
+                             "W channel panned toward the video's salient direction, else the "
+                             "prompt's (default: streaming)")
+    parser.add_argument("--model", metavar="DIR_OR_NAME", default="tiny",
+                        help="the pipeline to generate with (default: tiny)")
+    parser.add_argument("--mono-model", metavar="DIR_OR_NAME", default=None,
+                        help="cascade only: generate the mono signal with this pipeline "
+                             "instead (a global-dit one is run as the global baseline)")
+    inputs = parser.add_mutually_exclusive_group(required=True)
+    inputs.add_argument("--prompts", metavar="FILE",
+                        help="text file, one prompt per line (blank lines and # comments "
+                             "skipped); clips prompt-000.wav, ...")
+    inputs.add_argument("--scenes", metavar="DIR",
+                        help="simulated scenes (swansphere data simulate) to condition on")
+    parser.add_argument("--scene-text", action="store_true",
+                        help="with --scenes: also give each scene's caption as the prompt")
+    parser.add_argument("--no-video", action="store_true",
+                        help="with --scenes: do not give the scenes' videos")
+    parser.add_argument("--duration", type=float, default=None,
+                        help="seconds per prompt clip (default: the model's default)")
+    parser.add_argument("--seed", type=int, default=0, help="first seed (one more per clip)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.set_defaults(func=_run_clips)
+
+
+def _run_clips(args: argparse.Namespace, registry: Any) -> int:
+    from swansphere.errors import ConfigError
+
+    from .baselines import generate_clips, load_generator, prompt_requests, scene_requests
+
+    if args.scenes:
+        if args.no_video and not args.scene_text:
+            raise ConfigError("--no-video without --scene-text leaves nothing to condition on")
+        requests = scene_requests(args.scenes, with_video=not args.no_video,
+                                  with_text=args.scene_text, seed=args.seed)
+    else:
+        requests = prompt_requests(_read_prompts(Path(args.prompts)), duration=args.duration,
+                                   seed=args.seed)
+    generator = load_generator(args.generator, args.model, mono_model=args.mono_model,
+                               registry=registry)
+    written = generate_clips(generator, requests, args.out, name=args.generator,
+                             progress=not args.no_progress)
+    print(f"wrote {len(written)} clip(s) to {args.out} with the {args.generator} generator")
+    return 0
+
+
+def _read_prompts(path: Path) -> list[str]:
+    from swansphere.errors import ConfigError
+
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise ConfigError(f"cannot read prompts from {path}: {error}") from None
+    prompts = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    if not prompts:
+        raise ConfigError(f"{path} holds no prompts (one per line)")
+    return prompts
+
+
+_TARGETS = {"codec": _add_codec, "pipeline": _add_pipeline, "clips": _add_clips}

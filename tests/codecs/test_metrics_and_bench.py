@@ -100,7 +100,7 @@ def test_bench_codec_command_writes_json(tmp_path, capsys):
 
 def test_bench_without_target_says_what_to_choose(capsys):
     assert main(["bench"]) == 2
-    assert "swansphere bench {codec}" in capsys.readouterr().err
+    assert "swansphere bench {codec,pipeline,clips}" in capsys.readouterr().err
 
 
 def test_benchmark_script_is_the_bench_command():

@@ -1,0 +1,324 @@
+"""Streaming pipeline benchmark: first-chunk latency, steady-state RTF and peak memory of the
+streaming model, beside the time to first audio of a same-size whole-clip baseline, in one run.
+
+Every repeat runs the streaming pipeline and then the baseline on the same prompt and
+duration (interleaved, so both see the same machine load); figures are medians over repeats.
+
+* **First-chunk latency**: wall time from the ``stream(...)`` call (text and video encoding
+  included) to the first yielded chunk.
+* **RTF** (steady state): compute time of the chunks after the first, divided by the audio
+  time they hold.
+* **Peak memory**: on the CPU, the process's resident set size sampled every 2 ms during the
+  run (Linux ``/proc/self/statm``; elsewhere the process's lifetime high-water mark from
+  ``getrusage``); it includes the weights and the Python/torch runtime, so the memory in use
+  before the run (``memory.before_run_mb``) is reported beside it. On CUDA,
+  ``torch.cuda.max_memory_allocated`` during the run.
+* **Baseline first audio**: wall time from the call to the decoded clip of a ``global-dit``
+  built from the same config (:meth:`GlobalBaseline.same_size_as`; random weights are fine
+  for timing, and the report says which weights it used).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import statistics
+import sys
+import threading
+import time
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import torch
+
+from swansphere.config import structure
+from swansphere.errors import ConfigError
+from swansphere.pipeline import BUILTIN_MODELS, CONFIG_FILE, Pipeline, PipelineConfig
+
+from .baselines import GlobalBaseline
+
+DEFAULT_TEXT = "a dog barks on the left"
+SAMPLE_SECONDS = 0.002
+
+
+# --- memory ------------------------------------------------------------------------------------
+
+def _rss_bytes() -> int | None:
+    """Current resident set size from ``/proc/self/statm`` (None where there is none)."""
+    try:
+        resident = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    return resident * os.sysconf("SC_PAGE_SIZE")
+
+
+def _max_rss_bytes() -> int:
+    scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+
+
+class PeakMemory:
+    """Peak memory while the ``with`` block runs (see the module doc for what is measured)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.before = self.peak = 0
+        self.kind = ""
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> PeakMemory:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self.before = torch.cuda.memory_allocated(self.device)
+            self.kind = "torch.cuda.max_memory_allocated during the run"
+            return self
+        current = _rss_bytes()
+        if current is None:
+            self.before = _max_rss_bytes()
+            self.kind = "process max RSS (getrusage high-water mark, includes earlier work)"
+            return self
+        self.before = self.peak = current
+        self.kind = f"process RSS sampled every {SAMPLE_SECONDS * 1000:g} ms (/proc/self/statm)"
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(SAMPLE_SECONDS):
+            self.peak = max(self.peak, _rss_bytes() or 0)
+
+    def __exit__(self, *_: object) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            self.peak = torch.cuda.max_memory_allocated(self.device)
+        elif self._thread is None:
+            self.peak = _max_rss_bytes()
+        else:
+            self._stop.set()
+            self._thread.join()
+            self.peak = max(self.peak, _rss_bytes() or 0)
+
+    @property
+    def peak_mb(self) -> float:
+        return self.peak / 2**20
+
+    @property
+    def before_mb(self) -> float:
+        return self.before / 2**20
+
+
+# --- loading -----------------------------------------------------------------------------------
+
+def load_pipeline(model: str | None = None, config: str | Path | None = None, *,
+                  registry: Any = None) -> tuple[Pipeline, dict[str, Any]]:
+    """The pipeline to time and a description: a saved/shipped ``model``, or a pipeline
+    ``config`` TOML (a ``pipeline.toml`` or a training recipe with a ``[pipeline]`` table)
+    built with random weights (weight paths in it are ignored)."""
+    from swansphere.pipeline import _without_weight_paths
+
+    if config is not None:
+        try:
+            data = tomllib.loads(Path(config).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise ConfigError(f"cannot read {config}: {error}") from None
+        table = data.get("pipeline", data)
+        structured = _without_weight_paths(structure(table, PipelineConfig, registry=registry))
+        torch.manual_seed(0)
+        pipeline = Pipeline.from_config(structured, registry=registry)
+        info = {"model": str(config), "weights": "random (config only; timing does not "
+                "depend on the weights)"}
+    else:
+        model = model or "tiny"
+        pipeline = Pipeline.from_pretrained(model, registry=registry)
+        info = {"model": str(model), "weights": "trained"}
+    for module in pipeline.modules().values():
+        module.eval()
+    return pipeline, info | {"preset": preset_name(pipeline, model)}
+
+
+def shipped_model_exists(name: str) -> bool:
+    """Whether ``name`` is a model shipped in the package (a bare name, not a path)."""
+    local = (Path(name) / CONFIG_FILE).is_file()  # a folder of that name wins, as in loading
+    return Path(name).name == name and not local and (BUILTIN_MODELS / name /
+                                                      CONFIG_FILE).is_file()
+
+
+def preset_name(pipeline: Pipeline, model: str | None = None) -> str:
+    """A shipped model's name, else the ``causal-dit`` preset its backbone equals, else
+    ``"custom"``."""
+    from swansphere.plugins.causal_dit.presets import PRESETS
+
+    if model is not None and shipped_model_exists(str(model)):
+        return str(model)
+    config = getattr(pipeline.backbone, "config", None)
+    return next((name for name, preset in PRESETS.items() if preset == config), "custom")
+
+
+def move_pipeline(pipeline: Pipeline, device: torch.device,
+                  dtype: torch.dtype | None = None) -> None:
+    """Every trainable component to ``device`` (and floating weights to ``dtype``)."""
+    for module in pipeline.modules().values():
+        module.to(device=device, dtype=dtype)
+
+
+def describe_device(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{platform.machine()}, {os.cpu_count()} cores"
+
+
+# --- timing ------------------------------------------------------------------------------------
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_stream(pipeline: Pipeline, *, text: str | None, video: Any, duration: float,
+                seed: int, device: torch.device) -> dict[str, Any]:
+    """One streaming run: first-chunk latency, steady-state RTF, chunks, peak memory."""
+    with PeakMemory(device) as memory:
+        start = time.perf_counter()
+        chunks = pipeline.stream(text, video, duration, seed)
+        first = next(chunks)
+        _synchronize(device)
+        first_at = time.perf_counter()
+        rest_samples, count = 0, 1
+        for chunk in chunks:
+            rest_samples += chunk.audio.shape[-1]
+            count += 1
+        _synchronize(device)
+        end = time.perf_counter()
+    rest_seconds = rest_samples / pipeline.sample_rate
+    total_seconds = rest_seconds + first.audio.shape[-1] / pipeline.sample_rate
+    return {"first_chunk_latency_s": first_at - start,
+            "rtf": (end - first_at) / rest_seconds if rest_samples else float("nan"),
+            "total_rtf": (end - start) / total_seconds, "chunks": count,
+            "audio_s": total_seconds, "peak_memory_mb": memory.peak_mb,
+            "before_mb": memory.before_mb, "memory_kind": memory.kind}
+
+
+def time_baseline(baseline: GlobalBaseline, *, text: str | None, video: Any, duration: float,
+                  seed: int, device: torch.device) -> dict[str, Any]:
+    """One whole-clip run: time from the call to the decoded clip, and peak memory."""
+    with PeakMemory(device) as memory:
+        start = time.perf_counter()
+        audio = baseline.generate(text, video, duration, seed)
+        _synchronize(device)
+        elapsed = time.perf_counter() - start
+    seconds = audio.shape[-1] / baseline.sample_rate
+    return {"first_audio_s": elapsed, "rtf": elapsed / seconds,
+            "peak_memory_mb": memory.peak_mb}
+
+
+def _median(runs: list[dict[str, Any]], key: str) -> float:
+    return statistics.median(run[key] for run in runs)
+
+
+def run_pipeline_benchmark(pipeline: Pipeline, *, info: Mapping[str, Any] | None = None,
+                           duration: float = 10.0, repeats: int = 3,
+                           text: str | None = DEFAULT_TEXT, video: Any = None, seed: int = 0,
+                           device: str | torch.device = "cpu", dtype: torch.dtype | None = None,
+                           baseline_patch_frames: int = 1,
+                           progress: bool = True) -> dict[str, Any]:
+    """Time streaming and the same-size global baseline side by side; a JSON-ready report.
+
+    ``baseline_patch_frames`` is the baseline's latent frames per token (1: one token per
+    frame, the usual whole-clip DiT; the streaming model's patch size: its LM's grid)."""
+    from tqdm.auto import tqdm
+
+    from swansphere.plugins.global_dit import count_parameters
+
+    device = torch.device(device)
+    if repeats < 1 or not duration > 0:
+        raise ConfigError("repeats must be >= 1 and duration > 0")
+    if text is not None and pipeline.text_encoder is None:
+        text = None
+    move_pipeline(pipeline, device, dtype)
+    baseline = GlobalBaseline.same_size_as(pipeline, patch_frames=baseline_patch_frames)
+    move_pipeline(baseline.pipeline, device, dtype)
+    baseline.pipeline.backbone.eval()
+    arguments = {"text": text, "video": video, "seed": seed, "device": device}
+    warm_up = 2 * pipeline.patch_seconds  # allocator, kernels, lazily built masks
+    time_stream(pipeline, duration=warm_up, **arguments)
+    time_baseline(baseline, duration=warm_up, **arguments)
+    load_before = os.getloadavg()
+    streams, baselines = [], []
+    for _ in tqdm(range(repeats), desc="bench pipeline", unit="repeat",
+                  disable=None if progress else True):
+        streams.append(time_stream(pipeline, duration=duration, **arguments))
+        baselines.append(time_baseline(baseline, duration=duration, **arguments))
+    latency = _median(streams, "first_chunk_latency_s")
+    first_audio = _median(baselines, "first_audio_s")
+    sampler = pipeline.sampler
+    backbone_parameters = sum(p.numel() for p in pipeline.backbone.parameters())
+    return {
+        **dict(info or {}),
+        "device": device.type, "device_name": describe_device(device),
+        "dtype": str(dtype or next(pipeline.backbone.parameters()).dtype).removeprefix("torch."),
+        "threads": torch.get_num_threads(), "torch": torch.__version__,
+        "load_average": list(load_before), "load_average_after": list(os.getloadavg()),
+        "duration_s": duration, "repeats": repeats, "text": text,
+        "video": None if video is None else str(video), "seed": seed,
+        "sample_rate": pipeline.sample_rate, "patch_seconds": pipeline.patch_seconds,
+        "chunks": streams[0]["chunks"],
+        "sampler": {"type": pipeline.config.sampler.type,
+                    "steps": getattr(sampler.config, "steps", None),
+                    "nfe_per_patch": sampler.nfe()},
+        "guidance": attrs.asdict(pipeline.config.guidance),
+        "parameters": backbone_parameters,
+        "first_chunk_latency_s": latency,
+        "rtf": _median(streams, "rtf"),
+        "total_rtf": _median(streams, "total_rtf"),
+        "peak_memory_mb": max(run["peak_memory_mb"] for run in streams),
+        "memory": {"kind": streams[0]["memory_kind"],
+                   "before_run_mb": streams[0]["before_mb"]},
+        "baseline_first_audio_s": first_audio,
+        "baseline_rtf": _median(baselines, "rtf"),
+        "baseline_peak_memory_mb": max(run["peak_memory_mb"] for run in baselines),
+        "speedup_first_audio": first_audio / latency,
+        "baseline": {"backbone": "global-dit",
+                     "parameters": count_parameters(baseline.pipeline.backbone.config),
+                     "layers": baseline.pipeline.backbone.config.dit.layers,
+                     "patch_frames": baseline_patch_frames,
+                     "tokens": -(-round(duration * pipeline.sample_rate)
+                                 // (pipeline.codec.hop_length * baseline_patch_frames)),
+                     "weights": "random (same-size global-dit built from this config; "
+                                "timing does not depend on the weights)",
+                     "guidance_branches": 2, "shares": "codec, conditioners, sampler"},
+        "runs": {"first_chunk_latency_s": [run["first_chunk_latency_s"] for run in streams],
+                 "rtf": [run["rtf"] for run in streams],
+                 "peak_memory_mb": [run["peak_memory_mb"] for run in streams],
+                 "baseline_first_audio_s": [run["first_audio_s"] for run in baselines],
+                 "baseline_peak_memory_mb": [run["peak_memory_mb"] for run in baselines]},
+    }
+
+
+def format_table(report: Mapping[str, Any]) -> str:
+    """A plain-text summary of a :func:`run_pipeline_benchmark` report."""
+    rows: list[tuple[str, Callable[[], str]]] = [
+        ("first audio (s)", lambda: f"{report['first_chunk_latency_s']:>12.3f} "
+                                    f"{report['baseline_first_audio_s']:>12.3f}"),
+        ("RTF", lambda: f"{report['rtf']:>12.3f} {report['baseline_rtf']:>12.3f}"),
+        ("peak memory (MB)", lambda: f"{report['peak_memory_mb']:>12.0f} "
+                                     f"{report['baseline_peak_memory_mb']:>12.0f}"),
+        ("parameters", lambda: f"{report['parameters']:>12,} "
+                               f"{report['baseline']['parameters']:>12,}"),
+    ]
+    header = f"{'':<18} {'streaming':>12} {'global':>12}"
+    lines = [f"{report.get('model', 'pipeline')} ({report.get('preset', '?')}), "
+             f"{report['duration_s']:g} s of audio, {report['device']} "
+             f"({report['device_name']}, {report['threads']} threads), median of "
+             f"{report['repeats']}",
+             header, "-" * len(header)]
+    lines += [f"{label:<18} {cells()}" for label, cells in rows]
+    lines.append(f"first audio {report['speedup_first_audio']:.1f}x sooner than the global "
+                 f"baseline (RTF = compute / audio time after the first chunk; the global "
+                 f"RTF is its whole-clip time / audio time)")
+    return "\n".join(lines)

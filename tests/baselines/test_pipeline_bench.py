@@ -1,0 +1,96 @@
+"""``swansphere bench pipeline``: the JSON schema on a tiny random pipeline (no timings
+asserted, only that every figure is there and positive)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import tomli_w
+from pipeline_helpers import TINY
+
+from swansphere.cli import main
+from swansphere.errors import ResourceNotFoundError
+from swansphere.evaluation.pipeline_bench import (
+    PeakMemory,
+    load_pipeline,
+    preset_name,
+    shipped_model_exists,
+)
+
+REQUIRED = ("first_chunk_latency_s", "rtf", "baseline_first_audio_s", "peak_memory_mb",
+            "device", "preset", "speedup_first_audio", "threads", "torch", "load_average",
+            "runs", "baseline", "baseline_rtf", "baseline_peak_memory_mb", "duration_s",
+            "repeats", "parameters")
+
+
+@pytest.fixture(scope="module")
+def report(model_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench") / "bench.json"
+    assert main(["bench", "pipeline", "--model", str(model_dir), "--duration", "0.04",
+                 "--repeats", "2", "--json", str(out), "--no-progress"]) == 0
+    return json.loads(out.read_text())
+
+
+def test_report_has_every_figure_positive(report):
+    assert set(REQUIRED) <= set(report)
+    for key in ("first_chunk_latency_s", "rtf", "baseline_first_audio_s", "peak_memory_mb",
+                "speedup_first_audio", "baseline_rtf", "baseline_peak_memory_mb"):
+        assert isinstance(report[key], float) and math.isfinite(report[key])
+        assert report[key] > 0, key
+    assert report["device"] == "cpu" and report["repeats"] == 2
+    assert report["chunks"] == 5  # 0.04 s in 8 ms patches
+    assert report["speedup_first_audio"] == pytest.approx(
+        report["baseline_first_audio_s"] / report["first_chunk_latency_s"])
+
+
+def test_report_keeps_every_run_and_says_what_it_measured(report):
+    for key in ("first_chunk_latency_s", "rtf", "baseline_first_audio_s", "peak_memory_mb"):
+        assert len(report["runs"][key]) == 2
+        assert all(value > 0 for value in report["runs"][key])
+    assert report["first_chunk_latency_s"] == pytest.approx(
+        sum(report["runs"]["first_chunk_latency_s"]) / 2)  # the median of two
+    assert "random" in report["baseline"]["weights"]
+    assert report["baseline"]["backbone"] == "global-dit"
+    assert report["baseline"]["patch_frames"] == 1 and report["baseline"]["tokens"] == 20
+    assert "RSS" in report["memory"]["kind"] and report["memory"]["before_run_mb"] > 0
+    assert report["weights"] == "trained" and report["preset"] == "custom"
+    assert len(report["load_average"]) == 3 and report["text"]
+
+
+def test_prints_a_table(model_dir, capsys):
+    assert main(["bench", "pipeline", "--model", str(model_dir), "--duration", "0.02",
+                 "--repeats", "1", "--baseline-patch-frames", "4", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "first audio (s)" in out and "sooner than the global baseline" in out
+
+
+def test_a_config_toml_is_timed_with_random_weights(tmp_path):
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text(tomli_w.dumps({"task": "pipeline", "pipeline": TINY}))
+    pipeline, info = load_pipeline(config=recipe)
+    assert "random" in info["weights"] and info["preset"] == "custom"
+    assert pipeline.backbone.latent_dim == TINY["backbone"]["latent_dim"]
+    bare = tmp_path / "pipeline.toml"
+    bare.write_text(tomli_w.dumps(TINY))
+    assert load_pipeline(config=bare)[0].sample_rate == pipeline.sample_rate
+
+
+def test_preset_names_and_missing_models(streaming_pipeline, monkeypatch, tmp_path):
+    assert preset_name(streaming_pipeline) == "custom"
+    assert not shipped_model_exists(str(tmp_path))  # a path is never a shipped name
+    if not shipped_model_exists("tiny"):
+        with pytest.raises(ResourceNotFoundError):
+            load_pipeline("tiny")
+        assert main(["bench", "pipeline"]) == 2
+
+
+def test_peak_memory_sees_an_allocation():
+    import numpy as np
+    import torch
+
+    with PeakMemory(torch.device("cpu")) as memory:
+        block = np.ones(64 * 2**20 // 8)  # 64 MiB, touched
+        block.sum()
+    assert memory.peak_mb - memory.before_mb > 32
