@@ -222,37 +222,59 @@ class CausalDiT(nn.Module):
 
     def loss(self, latents: torch.Tensor, conditions: Conditions | None = None,
              generator: torch.Generator | None = None,
-             lengths: torch.Tensor | None = None) -> torch.Tensor:
+             lengths: torch.Tensor | None = None, *, reduction: str = "mean",
+             condition_dropout: bool = True,
+             patch_keep_ratio: float | None = None) -> torch.Tensor:
         """Rectified-flow loss on the current patch, averaged over the selected patches.
 
         ``x_t = t·x1 + (1 - t)·noise``, target ``x1 - noise``. Text and video are each dropped
         per item (null embeddings), ``h_t`` and the context per patch (guidance), and LocDiT
         runs on a random ``patch_keep_ratio`` of the (valid) patches.
+
+        Preference optimisation scores a winner and a loser with one generator seed, so that
+        both see the same patches, times and noise: ``reduction="none"`` gives one loss per
+        item ``(B,)`` (the mean over its selected patches; 0 for an item that drew none, which
+        ``patch_keep_ratio=1`` rules out), and ``condition_dropout=False`` keeps every
+        condition. The dropout draws happen either way, so the other randomness of a seed does
+        not depend on the flag. ``patch_keep_ratio`` overrides the config's for this call.
         """
+        if reduction not in ("mean", "none"):
+            raise BackboneInputError(f"reduction must be 'mean' or 'none', got {reduction!r}")
         config, batch = self.config, latents.shape[0]
         device = self.start.device
-        text_drop = _uniform((batch,), generator, device) < config.text_dropout
-        video_drop = _uniform((batch,), generator, device) < config.video_dropout
+        text_drop = ((_uniform((batch,), generator, device) < config.text_dropout)
+                     & condition_dropout)
+        video_drop = ((_uniform((batch,), generator, device) < config.video_dropout)
+                      & condition_dropout)
         h, patches, valid = self._teacher_forced(latents, conditions, lengths, text_drop,
                                                  video_drop)
-        item, step = self._select_patches(valid, generator)
+        item, step = self._select_patches(valid, generator, patch_keep_ratio)
         target_patch = patches[item, step]
         context, context_valid = self._training_context(patches, item, step)
         selected = item.shape[0]
-        h_keep = _uniform((selected,), generator, device) >= config.h_dropout
-        context_keep = _uniform((selected,), generator, device) >= config.context_dropout
+        h_keep = ((_uniform((selected,), generator, device) >= config.h_dropout)
+                  | (not condition_dropout))
+        context_keep = ((_uniform((selected,), generator, device) >= config.context_dropout)
+                        | (not condition_dropout))
         times = self._sample_times(selected, generator, device)
         noise = _normal(target_patch.shape, generator, device).to(target_patch.dtype)
         t = times.to(target_patch.dtype)[:, None, None]
         noisy = t * target_patch + (1 - t) * noise
         velocity = self.locdit(noisy, times, h[item, step], h_keep, context,
                                context_valid & context_keep.unsqueeze(-1), self._backend)
-        return F.mse_loss(velocity.float(), (target_patch - noise).float())
+        if reduction == "mean":
+            return F.mse_loss(velocity.float(), (target_patch - noise).float())
+        errors = (velocity.float() - (target_patch - noise).float()).square().mean(dim=(1, 2))
+        counts = torch.bincount(item, minlength=batch).clamp(min=1)
+        return errors.new_zeros(batch).index_add(0, item, errors) / counts
 
-    def _select_patches(self, valid: torch.Tensor,
-                        generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def _select_patches(self, valid: torch.Tensor, generator: torch.Generator | None,
+                        keep_ratio: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         scores = _uniform(valid.shape, generator, valid.device).masked_fill(~valid, -1.0)
-        keep = max(1, round(self.config.patch_keep_ratio * int(valid.sum())))
+        ratio = self.config.patch_keep_ratio if keep_ratio is None else keep_ratio
+        if not 0.0 < ratio <= 1.0:
+            raise BackboneInputError(f"patch_keep_ratio must be in (0, 1], got {ratio}")
+        keep = max(1, round(ratio * int(valid.sum())))
         chosen = scores.flatten().topk(keep).indices
         return chosen // valid.shape[1], chosen % valid.shape[1]
 

@@ -81,14 +81,14 @@ def test_disable_by_distribution_name_and_environment(with_plugins, monkeypatch)
     with_plugins("example", "clash")
     monkeypatch.setenv("SWANSPHERE_DISABLE_PLUGINS", "swansphere-clash, unrelated")
     registry = Registry()
-    assert registry.names("reward") == ["example-loudness"]
+    assert "example-loudness" in registry.names("reward")
     assert "swansphere_clash" not in sys.modules
 
 
 def test_broken_plugin_is_reported_and_skipped(with_plugins):
     with_plugins("example", "broken")
     registry = Registry(disabled=())
-    assert registry.names("reward") == ["example-loudness"]
+    assert "example-loudness" in registry.names("reward")
     [broken] = registry.broken
     assert broken.provider.distribution == "swansphere-broken"
     assert "ModuleNotFoundError" in broken.error

@@ -1,0 +1,213 @@
+"""Evaluate an ODPO run against its starting pipeline, in one run, on held-out prompts.
+
+Both pipelines generate from the same held-out prompts (simulated scenes on a seed of their
+own, built like the run's training prompts) with the same seeds. Reported per model:
+
+* the paper's Δθ, Δφ, Δangular (rad) against each scene's reference FOA
+  (:func:`swansphere.evaluation.metrics.clip_direction_errors`; silent clips excluded, and
+  also counted as π in ``angular_worst_mean``) and the share of clips within 30° of the target;
+* metrics that are not rewards: energy-map correlation with the reference (solid-angle
+  weighted Pearson, :func:`~swansphere.evaluation.metrics.energy_map_correlation`) and the
+  Fréchet distance of aisfx embeddings (W channel) to the references;
+* the rewards the run optimised (weighted total and each one);
+* the reference-KL proxy: the policy's mean squared velocity gap to the starting model on its
+  own held-out clips (0 for the starting model by definition): a gain bought by drifting far
+  from the reference is reward hacking, not progress.
+
+Prints a table and writes JSON::
+
+    python benchmarks/odpo_eval.py runs/odpo --prompts 64 --json odpo_eval.json
+
+``runs/odpo`` is the run's ``output_dir``: its ``train.toml`` names the starting pipeline and
+the prompt statistics, ``pipeline/`` is the ODPO model and ``text-audio/`` the semantic judge.
+``--start`` / ``--odpo`` override the two pipelines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import attrs
+import torch
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from swansphere.training.odpo import HELD_OUT_SEED
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run", help="the ODPO run's output_dir (holds train.toml)")
+    parser.add_argument("--start", default=None, help="starting pipeline (default: the run's)")
+    parser.add_argument("--odpo", default=None, help="ODPO pipeline (default: RUN/pipeline)")
+    parser.add_argument("--prompts", type=int, default=64, help="held-out prompts (default 64)")
+    parser.add_argument("--samples", type=int, default=1, help="clips per prompt (default 1)")
+    parser.add_argument("--seed", type=int, default=HELD_OUT_SEED, help="held-out scene seed")
+    parser.add_argument("--no-fd", action="store_true", help="skip the Fréchet distance")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument("--device", default="cpu", help="where the pipelines run")
+    parser.add_argument("--json", default="odpo_eval.json", help="where to write the figures")
+    return parser.parse_args(argv)
+
+
+def load_run(args: argparse.Namespace) -> tuple[Any, Path, Path]:
+    """The run's training config, the starting and the ODPO pipeline directories."""
+    from swansphere.errors import ConfigError
+    from swansphere.training.tasks import load_training_config
+
+    run = Path(args.run)
+    task, config = load_training_config(run / "train.toml")
+    if task.name != "odpo":
+        raise ConfigError(f"{run / 'train.toml'} is a {task.name!r} run, not an ODPO run")
+    return config, Path(args.start or config.pipeline), Path(args.odpo or run / "pipeline")
+
+
+def build_rewards(config: Any, run: Path) -> Any:
+    """The run's rewards; a semantic reward without a text model uses the run's judge."""
+    from swansphere.errors import ResourceNotFoundError
+    from swansphere.plugins.odpo.rewards import RewardMix
+    from swansphere.registry import default_registry
+    from swansphere.training.odpo import JUDGE_DIR, needs_judge, with_judge
+
+    entries = list(config.rewards)
+    if needs_judge(entries, config.prompts.video):
+        judge = run / JUDGE_DIR
+        if not judge.is_dir():
+            raise ResourceNotFoundError(f"the semantic reward has no text model and {judge} "
+                                        "does not exist; pass a run that trained its judge")
+        entries = with_judge(entries, judge, config.prompts.video)
+    registry = default_registry()
+    return RewardMix([(entry.weight, registry.create("reward", entry.reward))
+                      for entry in entries])
+
+
+def held_out_metrics(prompts: list[Any], clips: list[list[tuple[torch.Tensor, torch.Tensor]]],
+                     sample_rate: int, embedding: Any) -> dict[str, float]:
+    """Direction errors, direction accuracy, energy-map correlation and FD against the
+    prompts' reference clips."""
+    from swansphere.evaluation.metrics import (
+        NotEnoughSamplesError,
+        aggregate_direction_errors,
+        clip_direction_errors,
+        direction_accuracy,
+        energy_map_correlation,
+        frechet_distance,
+        has_direction,
+        summarize,
+    )
+    from swansphere.spatial import direction
+
+    references = torch.stack([item.reference for item, generated in zip(prompts, clips,
+                                                                        strict=True)
+                              for _ in generated])
+    audio = torch.stack([clip[1].cpu() for generated in clips for clip in generated])
+    errors = clip_direction_errors(references, audio)
+    figures = aggregate_direction_errors(errors, "exclude")
+    figures["angular_worst_mean"] = aggregate_direction_errors(errors, "worst")["angular_mean"]
+    figures |= summarize(energy_map_correlation(references, audio), "energy_map_correlation")
+    targets = [(item.direction, clip) for item, generated in zip(prompts, clips, strict=True)
+               for clip in generated if item.direction is not None]
+    hits = []
+    for target, clip in targets:
+        if bool(has_direction(clip[1].cpu())):
+            found = [float(angle) for angle in direction(clip[1].cpu())]
+            hits.append(bool(direction_accuracy(*found, *target)["within_cone"][0]))
+        else:
+            hits.append(False)
+    figures["within_30deg"] = sum(hits) / len(hits) if hits else math.nan
+    if embedding is not None:
+        generated = torch.cat([embedding.embed_foa(clip, sample_rate) for clip in audio])
+        reference = torch.cat([embedding.embed_foa(clip, sample_rate) for clip in references])
+        try:
+            figures["fd"] = frechet_distance(generated, reference)
+        except NotEnoughSamplesError:
+            figures["fd"] = math.nan
+    return figures
+
+
+def evaluate_model(name: str, pipeline: Any, reference: Any, rewards: Any, odpo_config: Any,
+                   prompts: list[Any], args: argparse.Namespace,
+                   embedding: Any) -> dict[str, float]:
+    from swansphere.plugins.odpo.optimizer import ODPO
+    from swansphere.training.odpo import evaluate_clips, sample_prompts
+
+    odpo = ODPO(odpo_config).attach(pipeline, rewards, reference=reference)
+    started = time.perf_counter()
+    clips = sample_prompts(pipeline, prompts, seed=0, samples=args.samples)
+    generation_seconds = time.perf_counter() - started
+    figures = held_out_metrics(prompts, clips, pipeline.sample_rate, embedding)
+    figures |= {f"reward_{key}" if key != "reference_kl" else key: value
+                for key, value in evaluate_clips(odpo, prompts, clips).items()
+                if key != "angular_error"}
+    figures["generation_seconds"] = generation_seconds
+    print(f"{name}: {len(prompts) * args.samples} clips in {generation_seconds:.1f} s")
+    return figures
+
+
+COLUMNS = (("angular_mean", "Δangular"), ("theta_mean", "Δθ"), ("phi_mean", "Δφ"),
+           ("angular_worst_mean", "Δang(silent=π)"), ("within_30deg", "≤30°"),
+           ("energy_map_correlation_mean", "map corr"), ("fd", "FD"), ("reward_reward", "R"),
+           ("reference_kl", "ref-KL"))
+
+
+def format_table(results: dict[str, dict[str, float]]) -> str:
+    """A markdown table: one row per model, then the ODPO - start difference."""
+    shown = [(key, label) for key, label in COLUMNS
+             if all(key in figures for figures in results.values())]
+    rewards = sorted({key for figures in results.values() for key in figures
+                      if key.startswith("reward_") and key != "reward_reward"})
+    shown += [(key, key.removeprefix("reward_")) for key in rewards]
+    lines = ["| model | " + " | ".join(label for _, label in shown) + " |",
+             "|---|" + "---:|" * len(shown)]
+    for name, figures in results.items():
+        lines.append(f"| {name} | " + " | ".join(f"{figures[key]:.4g}" for key, _ in shown)
+                     + " |")
+    if {"start", "odpo"} <= set(results):
+        delta = [results["odpo"][key] - results["start"][key] for key, _ in shown]
+        lines.append("| odpo − start | " + " | ".join(f"{value:+.4g}" for value in delta)
+                     + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from swansphere.pipeline import Pipeline
+    from swansphere.training.odpo import scene_prompts
+
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    config, start_dir, odpo_dir = load_run(args)
+    pipelines = {"start": Pipeline.from_pretrained(start_dir),
+                 "odpo": Pipeline.from_pretrained(odpo_dir)}
+    for pipeline in pipelines.values():
+        for module in pipeline.modules().values():
+            module.to(args.device).eval().requires_grad_(False)
+    start = pipelines["start"]
+    fps = start.video_encoder.frame_rate if config.prompts.video else None
+    prompts = scene_prompts(config.prompts, start.sample_rate, count=args.prompts,
+                            seed=args.seed, fps=fps)
+    rewards = build_rewards(config, Path(args.run))
+    embedding = None
+    if not args.no_fd:
+        from swansphere.evaluation.embedding import AisfxEmbedding
+
+        embedding = AisfxEmbedding.load()
+    reference = start.backbone
+    results = {name: evaluate_model(name, pipeline, reference, rewards, config.odpo.config,
+                                    prompts, args, embedding)
+               for name, pipeline in pipelines.items()}
+    table = format_table(results)
+    print(table)
+    report = {"run": str(args.run), "start": str(start_dir), "odpo": str(odpo_dir),
+              "held_out_seed": args.seed, "prompts": args.prompts, "samples": args.samples,
+              "prompt_config": attrs.asdict(config.prompts), "threads": args.threads,
+              "device": args.device, "results": results, "table": table}
+    Path(args.json).write_text(json.dumps(report, indent=2, default=str))
+    print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,198 @@
+"""The odpo optimizer on a tiny random pipeline, the ``odpo`` training task and the
+evaluation script, end to end."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from odpo_helpers import prompt_inputs, tiny_pipeline
+
+import swansphere
+from swansphere.config import dumps_toml, loads_toml, structure
+from swansphere.errors import ConfigError
+from swansphere.pipeline import Pipeline
+from swansphere.plugins.odpo.optimizer import NotAttachedError, PreferenceBatch
+from swansphere.plugins.odpo.rewards import RewardMix
+from swansphere.training.odpo import ODPOTrainConfig, run_odpo_training
+from swansphere.training.tasks import get_task
+
+METRICS = {"reward_mean", "reward_best", "reward_worst", "spatial_mean", "fidelity_mean",
+           "pairs", "win_margin", "dpo_loss", "implicit_accuracy", "implicit_margin",
+           "implicit_kl", "winner_gap", "loser_gap", "loss", "grad_norm"}
+
+
+def attached(rewards: RewardMix, **config):
+    pipeline = tiny_pipeline()
+    odpo = swansphere.create("preference_optimizer", {"type": "odpo", "candidates": 3,
+                                                      "beta": 20.0, **config})
+    optimizer = torch.optim.SGD(pipeline.backbone.parameters(), lr=1e-3)
+    return pipeline, odpo.attach(pipeline, rewards, optimizer)
+
+
+def paper_like_rewards() -> RewardMix:
+    return RewardMix.from_config([{"weight": 0.7, "reward": {"type": "spatial"}},
+                                  {"weight": 0.3, "reward": {"type": "fidelity",
+                                                             "embedding": "log-mel"}}])
+
+
+def spatial_score(odpo, inputs) -> float:
+    candidates = odpo.sample(inputs, seed=123)
+    return float(candidates.scores["spatial"].mean())
+
+
+def test_online_rounds_run_and_keep_the_reference_frozen():
+    pipeline, odpo = attached(paper_like_rewards())
+    inputs = prompt_inputs()
+    reference = {k: v.clone() for k, v in odpo.reference.state_dict().items()}
+    start = {k: v.clone() for k, v in pipeline.backbone.state_dict().items()}
+    before = spatial_score(odpo, inputs)
+    history = [odpo.step(PreferenceBatch(inputs=inputs, seed=seed)) for seed in range(2)]
+    for metrics in history:
+        assert set(metrics) >= METRICS and all(math.isfinite(v) for v in metrics.values())
+        assert metrics["reward_worst"] <= metrics["reward_mean"] <= metrics["reward_best"]
+    first = history[0]
+    assert first["dpo_loss"] == pytest.approx(math.log(2), abs=1e-5)  # policy == reference
+    assert first["implicit_kl"] == 0.0
+    assert first["pairs"] == 2 and first["win_margin"] > 0
+    assert any(not torch.equal(v, start[k]) for k, v in pipeline.backbone.state_dict().items())
+    assert all(torch.equal(v, reference[k]) for k, v in odpo.reference.state_dict().items())
+    after = spatial_score(odpo, inputs)
+    assert math.isfinite(after) and -1.0 <= after <= 0.0
+    assert after > before - 0.25   # two small steps do not wreck the spatial reward
+    latents = odpo.sample(inputs[:1], seed=5).latents[0]
+    assert odpo.reference_divergence(latents, None, seed=0) > 0
+
+
+def test_shards_draw_the_candidates_of_the_whole_round():
+    _, odpo = attached(paper_like_rewards())
+    inputs = prompt_inputs()
+    whole = odpo.sample(inputs, seed=9)
+    shard = odpo.sample(inputs[1:], seed=9, offset=1)
+    assert torch.equal(whole.latents[1], shard.latents[0])
+    assert torch.equal(whole.total[1], shard.total[0])
+
+
+class Tied:
+    name = "tied"
+
+    def __call__(self, audio, sample_rate, inputs):
+        return torch.zeros(audio.shape[0])
+
+
+def test_a_round_without_pairs_logs_the_same_names_and_leaves_the_model():
+    pipeline, odpo = attached(RewardMix([(1.0, Tied())]))
+    start = {k: v.clone() for k, v in pipeline.backbone.state_dict().items()}
+    metrics = odpo.step(PreferenceBatch(inputs=prompt_inputs()[:1], seed=0))
+    assert metrics["pairs"] == 0 and metrics["win_margin"] == 0
+    assert {"dpo_loss", "implicit_kl", "grad_norm"} <= set(metrics)
+    assert all(torch.equal(v, start[k]) for k, v in pipeline.backbone.state_dict().items())
+
+
+def test_unattached_or_optimizer_free_use_is_refused():
+    odpo = swansphere.create("preference_optimizer", {"type": "odpo"})
+    with pytest.raises(NotAttachedError):
+        odpo.step(PreferenceBatch(inputs=prompt_inputs()))
+    pipeline = tiny_pipeline()
+    odpo.attach(pipeline, paper_like_rewards())
+    candidates = odpo.sample(prompt_inputs()[:1], seed=0)
+    with pytest.raises(NotAttachedError, match="optimizer"):
+        odpo.update(prompt_inputs()[:1], candidates, seed=0)
+
+
+def test_config_validation():
+    with pytest.raises(ConfigError):
+        swansphere.create("preference_optimizer", {"type": "odpo", "candidates": 1})
+    with pytest.raises(ConfigError):
+        swansphere.create("preference_optimizer", {"type": "odpo", "pairs": "all"})
+
+
+# ------------------------------------------------------------------------------------ task
+
+JUDGE = {"scenes": 6, "validation_scenes": 4, "steps": 2, "batch_size": 4, "clip_seconds": 0.5,
+         "max_sources": 1, "model": {"dim": 16, "text": {"dim": 16, "layers": 1, "heads": 2,
+                                                         "vocab_size": 64},
+                                     "audio": {"channels": [8], "bands": 8}}}
+
+
+def task_table(start: Path, output: Path) -> dict:
+    return {"task": "odpo", "pipeline": str(start),
+            "prompts": {"train_prompts": 3, "validation_prompts": 2, "clip_seconds": 0.04},
+            "odpo": {"type": "odpo", "candidates": 2, "beta": 20.0},
+            "rewards": [{"weight": 0.4, "reward": {"type": "spatial"}},
+                        {"weight": 0.4, "reward": {"type": "semantic"}},
+                        {"weight": 0.2, "reward": {"type": "fidelity",
+                                                   "embedding": "log-mel"}}],
+            "judge": JUDGE,
+            "run": {"steps": 2, "batch_size": 2, "output_dir": str(output),
+                    "checkpoint_every": 1}}
+
+
+def test_task_config_round_trips_and_is_registered(tmp_path):
+    config = structure(task_table(tmp_path / "start", tmp_path / "run"), ODPOTrainConfig)
+    assert loads_toml(dumps_toml(config), ODPOTrainConfig) == config
+    assert get_task("odpo").config_class is ODPOTrainConfig
+    defaults = structure({"pipeline": "tiny"}, ODPOTrainConfig)
+    assert [entry.weight for entry in defaults.rewards] == [0.4, 0.4, 0.2]
+    assert loads_toml(dumps_toml(defaults), ODPOTrainConfig) == defaults
+    with pytest.raises(ConfigError, match="unknown key"):
+        structure({"pipeline": "tiny", "odpo": {"type": "odpo", "betta": 1.0}},
+                  ODPOTrainConfig)
+
+
+@pytest.fixture(scope="module")
+def odpo_run(tmp_path_factory):
+    """Two ODPO steps from a saved tiny pipeline, judge trained on the way."""
+    folder = tmp_path_factory.mktemp("odpo")
+    tiny_pipeline().save_pretrained(folder / "start")
+    config = structure(task_table(folder / "start", folder / "run"), ODPOTrainConfig)
+    return folder, run_odpo_training(config, progress=False)
+
+
+def test_task_trains_exports_and_resumes(odpo_run):
+    folder, summary = odpo_run
+    run = folder / "run"
+    assert summary["odpo_dir"] == str(run / "pipeline")
+    tuned = Pipeline.from_pretrained(run / "pipeline")
+    start = Pipeline.from_pretrained(folder / "start")
+    assert any(not torch.equal(a, b) for a, b in zip(tuned.backbone.state_dict().values(),
+                                                     start.backbone.state_dict().values(),
+                                                     strict=True))
+    assert (run / "text-audio" / "config.toml").is_file()
+    assert set(summary["judge"]) >= {"retrieval_r1", "direction_accuracy"}
+    validation = summary["validation"]
+    assert validation["val_reference_kl"] > 0 and math.isfinite(validation["val_angular_error"])
+    logged = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert logged[0]["split"] == "validation" and logged[0]["val_reference_kl"] == 0.0
+    config = structure(task_table(folder / "start", run), ODPOTrainConfig)
+    resumed = run_odpo_training(config, resume=run / "checkpoints" / "step-00000001",
+                                progress=False)
+    assert resumed["resumed_from"] == 1
+    again = Pipeline.from_pretrained(run / "pipeline")
+    assert all(torch.equal(a, b) for a, b in zip(again.backbone.state_dict().values(),
+                                                 tuned.backbone.state_dict().values(),
+                                                 strict=True))
+
+
+def test_evaluation_script_compares_start_and_odpo(odpo_run, tmp_path):
+    folder, _ = odpo_run
+    benchmarks = str(Path(__file__).resolve().parents[2] / "benchmarks")
+    sys.path.insert(0, benchmarks)
+    try:
+        import odpo_eval
+    finally:
+        sys.path.remove(benchmarks)
+    report_path = tmp_path / "odpo_eval.json"
+    assert odpo_eval.main([str(folder / "run"), "--prompts", "2", "--no-fd", "--json",
+                           str(report_path)]) == 0
+    report = json.loads(report_path.read_text())
+    start, tuned = report["results"]["start"], report["results"]["odpo"]
+    assert start["reference_kl"] == 0.0 < tuned["reference_kl"]
+    for figures in (start, tuned):
+        assert {"angular_mean", "energy_map_correlation_mean", "within_30deg",
+                "reward_spatial", "reward_semantic", "reward_fidelity"} <= set(figures)
+    assert "odpo − start" in report["table"]
