@@ -30,7 +30,7 @@ from typing import Any
 import attrs
 import torch
 
-from swansphere.config import CodecSpec, dumps_toml
+from swansphere.config import CodecSpec
 from swansphere.errors import ConfigError
 
 from .common import (
@@ -43,8 +43,9 @@ from .common import (
     step_generator,
     task_named,
 )
-from .distributed import SINGLE_PROCESS, Distributed, current
+from .distributed import SINGLE_PROCESS, Distributed
 from .tasks import TrainingTask
+from .trainer import Trainer
 
 VALIDATION_SEED_OFFSET = 1_000_003
 
@@ -170,7 +171,7 @@ def training_batch(pool: torch.Tensor, step_seed: int, step: int, *, batch_size:
 # ------------------------------------------------------------------------------------ trainer
 
 
-class CodecTrainer:
+class CodecTrainer(Trainer):
     """Trains a registered codec that has parameters; see the module doc for the recipe.
 
     The codec must be an ``nn.Module`` with ``decode`` and either ``posterior(audio) ->
@@ -181,16 +182,7 @@ class CodecTrainer:
 
     def __init__(self, config: CodecTrainConfig, *, registry: Any = None,
                  progress: bool = True, distributed: Distributed | None = None) -> None:
-        from swansphere.registry import default_registry
-
-        self.config = config
-        self.registry = registry or default_registry()
-        self.dist = distributed or current()
-        self.progress = progress and self.dist.is_main
-        self.output_dir = Path(config.run.output_dir)
-        self.device = self.dist.device if self.dist.is_distributed else torch.device(
-            config.run.device)
-        torch.manual_seed(config.run.seed)
+        super().__init__(config, registry=registry, progress=progress, distributed=distributed)
         self.codec = self.registry.create("codec", config.codec)
         if not isinstance(self.codec, torch.nn.Module):
             raise ConfigError(f"codec {config.codec.type!r} is not a torch module; "
@@ -288,19 +280,12 @@ class CodecTrainer:
 
     # ---------------------------------------------------------------- checkpoints
 
-    def config_text(self) -> str:
-        return dumps_toml(self.config, registry=self.registry)
+    export_name = "codec"
 
-    def save_checkpoint(self, done: int) -> Path:
+    def write_model(self, directory: Path) -> None:
         from swansphere.codecs.weights import save_codec
 
-        from .checkpoint import prune_checkpoints, save_checkpoint, step_directory
-
-        path = save_checkpoint(step_directory(self.output_dir, done), step=done,
-                               save_model=lambda temp: save_codec(self.codec, temp),
-                               optimizer=self.optimizer, config_text=self.config_text())
-        prune_checkpoints(self.output_dir, self.config.run.keep_checkpoints)
-        return path
+        save_codec(self.codec, directory)
 
     def restore(self, checkpoint: str | Path) -> int:
         """Load weights, optimizer and RNG from a checkpoint; returns the completed steps."""
@@ -312,15 +297,6 @@ class CodecTrainer:
         load_weights(self.codec, path)
         state = load_checkpoint(path, self.optimizer)
         return int(state["step"])
-
-    def export(self) -> Path:
-        """Write the trained codec to ``<output_dir>/codec`` (a pretrained directory)."""
-        from swansphere.codecs.weights import save_codec
-
-        from .checkpoint import write_directory_atomically
-
-        return write_directory_atomically(self.output_dir / "codec",
-                                          lambda temp: save_codec(self.codec, temp))
 
     # ---------------------------------------------------------------- run
 

@@ -55,7 +55,7 @@ import attrs
 import numpy as np
 import torch
 
-from swansphere.config import PreferenceOptimizerSpec, RewardSpec, dumps_toml
+from swansphere.config import PreferenceOptimizerSpec, RewardSpec
 from swansphere.errors import ConfigError
 from swansphere.plugins.odpo.config import (
     FIDELITY,
@@ -78,8 +78,9 @@ from .common import (
     step_generator,
     task_named,
 )
-from .distributed import Distributed, current
+from .distributed import Distributed
 from .tasks import TrainingTask
+from .trainer import Trainer
 
 VALIDATION_SEED_OFFSET = 1_000_003
 JUDGE_SEED_OFFSET = 3_000_017
@@ -299,25 +300,17 @@ def with_judge(entries: list[WeightedReward], judge: str | Path,
 # ------------------------------------------------------------------------------------ trainer
 
 
-class ODPOTrainer:
+class ODPOTrainer(Trainer):
     """Post-trains a saved pipeline's backbone with ODPO; see the module doc."""
 
     def __init__(self, config: ODPOTrainConfig, *, registry: Any = None, progress: bool = True,
                  distributed: Distributed | None = None) -> None:
         from swansphere.pipeline import Pipeline
-        from swansphere.registry import default_registry
 
-        self.config = config
-        self.registry = registry or default_registry()
-        self.dist = distributed or current()
-        self.progress = progress and self.dist.is_main
-        self.output_dir = Path(config.run.output_dir)
-        self.device = self.dist.device if self.dist.is_distributed else torch.device(
-            config.run.device)
         if config.run.batch_size > config.prompts.train_prompts:
             raise ConfigError(f"run.batch_size {config.run.batch_size} exceeds the "
                               f"{config.prompts.train_prompts} training prompts")
-        torch.manual_seed(config.run.seed)
+        super().__init__(config, registry=registry, progress=progress, distributed=distributed)
         self.pipeline = Pipeline.from_pretrained(config.pipeline, registry=self.registry)
         for module in self.pipeline.modules().values():
             module.to(self.device).eval().requires_grad_(False)
@@ -420,20 +413,10 @@ class ODPOTrainer:
 
     # ---------------------------------------------------------------- checkpoints
 
-    def config_text(self) -> str:
-        return dumps_toml(self.config, registry=self.registry)
+    export_name = "pipeline"
 
-    def _write_pipeline(self, directory: Path) -> None:
+    def write_model(self, directory: Path) -> None:
         self.pipeline.save_pretrained(directory)
-
-    def save_checkpoint(self, done: int) -> Path:
-        from .checkpoint import prune_checkpoints, save_checkpoint, step_directory
-
-        path = save_checkpoint(step_directory(self.output_dir, done), step=done,
-                               save_model=self._write_pipeline, optimizer=self.optimizer,
-                               config_text=self.config_text())
-        prune_checkpoints(self.output_dir, self.config.run.keep_checkpoints)
-        return path
 
     def restore(self, checkpoint: str | Path) -> int:
         """Policy weights, optimizer and RNG from a checkpoint (the reference stays the
@@ -446,12 +429,6 @@ class ODPOTrainer:
         path = resolve_checkpoint(checkpoint)
         self.pipeline.load_weights(path / WEIGHTS_FILE)
         return int(load_checkpoint(path, self.optimizer)["step"])
-
-    def export(self) -> Path:
-        """The improved pipeline in ``<output_dir>/pipeline``."""
-        from .checkpoint import write_directory_atomically
-
-        return write_directory_atomically(self.output_dir / "pipeline", self._write_pipeline)
 
     def run(self, resume: str | Path | None = None) -> dict[str, Any]:
         """Train to ``run.steps`` (from a checkpoint when ``resume``), export, summarise."""

@@ -46,7 +46,7 @@ import attrs
 import numpy as np
 import torch
 
-from swansphere.config import dumps_toml, unstructure
+from swansphere.config import unstructure
 from swansphere.errors import ConfigError
 from swansphere.pipeline import Pipeline, PipelineConfig, without_weight_paths
 
@@ -60,8 +60,9 @@ from .common import (
     step_generator,
     task_named,
 )
-from .distributed import Distributed, current
+from .distributed import Distributed
 from .tasks import TrainingTask
+from .trainer import Trainer
 
 VALIDATION_SEED_OFFSET = 2_000_003
 VALIDATION_STREAM = 99
@@ -268,23 +269,14 @@ class TrainingSet:
         return self.latents.shape[0]
 
 
-class PipelineTrainer:
+class PipelineTrainer(Trainer):
     """Trains a :class:`~swansphere.Pipeline`'s backbone and conditioners; see the module doc."""
 
     def __init__(self, config: PipelineTrainConfig, *, registry: Any = None,
                  progress: bool = True, distributed: Distributed | None = None) -> None:
-        from swansphere.registry import default_registry
-
-        self.config = config
-        self.registry = registry or default_registry()
-        self.dist = distributed or current()
-        self.progress = progress and self.dist.is_main
-        self.output_dir = Path(config.run.output_dir)
-        self.device = self.dist.device if self.dist.is_distributed else torch.device(
-            config.run.device)
         if config.stage == "pseudo-foa" and config.train_video:
             raise ConfigError("stage \"pseudo-foa\" has no video; set train_video = false")
-        torch.manual_seed(config.run.seed)
+        super().__init__(config, registry=registry, progress=progress, distributed=distributed)
         # With init every weight comes from that pipeline: the components' own weight files
         # (codec, SVAC) are not read, and need not exist.
         built = config.pipeline if config.init is None else without_weight_paths(config.pipeline)
@@ -449,19 +441,9 @@ class PipelineTrainer:
 
     # ---------------------------------------------------------------- checkpoints
 
-    def config_text(self) -> str:
-        return dumps_toml(self.config, registry=self.registry)
+    export_name = "pipeline"
 
-    def save_checkpoint(self, done: int) -> Path:
-        from .checkpoint import prune_checkpoints, save_checkpoint, step_directory
-
-        path = save_checkpoint(step_directory(self.output_dir, done), step=done,
-                               save_model=self._write_pipeline, optimizer=self.optimizer,
-                               config_text=self.config_text())
-        prune_checkpoints(self.output_dir, self.config.run.keep_checkpoints)
-        return path
-
-    def _write_pipeline(self, directory: Path) -> None:
+    def write_model(self, directory: Path) -> None:
         self.pipeline.save_pretrained(directory)
 
     def restore(self, checkpoint: str | Path) -> int:
@@ -477,12 +459,6 @@ class PipelineTrainer:
         self._set_latent_scale(saved.latent_scale)
         self._sets.clear()
         return int(load_checkpoint(path, self.optimizer)["step"])
-
-    def export(self) -> Path:
-        """The trained pipeline in ``<output_dir>/pipeline``."""
-        from .checkpoint import write_directory_atomically
-
-        return write_directory_atomically(self.output_dir / "pipeline", self._write_pipeline)
 
     def run(self, resume: str | Path | None = None) -> dict[str, Any]:
         """Train to ``run.steps`` (from a checkpoint when ``resume``), export, summarise."""

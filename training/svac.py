@@ -35,7 +35,6 @@ from typing import Any
 import attrs
 import torch
 
-from swansphere.config import dumps_toml
 from swansphere.errors import ConfigError
 from swansphere.plugins.svac.config import SVACLossConfig, SVACModelConfig
 
@@ -50,8 +49,9 @@ from .common import (
     step_generator,
     task_named,
 )
-from .distributed import Distributed, current
+from .distributed import Distributed
 from .tasks import TrainingTask
+from .trainer import Trainer
 
 VALIDATION_STREAM = 99
 """Generator stream of the validation loss (fixed: the same negatives at every validation)."""
@@ -240,7 +240,7 @@ class _ShardedEmbeddings:
         return getattr(self._model, name)
 
 
-class SVACTrainer:
+class SVACTrainer(Trainer):
     """Trains an :class:`~swansphere.plugins.svac.model.SVACModel`; see the module doc.
 
     Under torchrun (``distributed``, default :func:`~swansphere.training.distributed.current`)
@@ -252,15 +252,9 @@ class SVACTrainer:
     def __init__(self, config: SVACTrainConfig, *, registry: Any = None,
                  progress: bool = True, distributed: Distributed | None = None) -> None:
         from swansphere.plugins.svac.model import SVACModel
-        from swansphere.registry import default_registry
 
         require_cpu(config.run, "SVAC")
-        self.config = config
-        self.registry = registry or default_registry()
-        self.dist = distributed or current()
-        self.progress = progress and self.dist.is_main
-        self.output_dir = Path(config.run.output_dir)
-        torch.manual_seed(config.run.seed)
+        super().__init__(config, registry=registry, progress=progress, distributed=distributed)
         self.model = SVACModel(config.model)
         self.optimizer = build_optimizer(self.model.parameters(), config.optimizer)
         self.train_loss = self.dist.wrap(self.model, self._sharded_loss)
@@ -315,17 +309,10 @@ class SVACTrainer:
 
     # ---------------------------------------------------------------- checkpoints
 
-    def config_text(self) -> str:
-        return dumps_toml(self.config, registry=self.registry)
+    export_name = "svac"
 
-    def save_checkpoint(self, done: int) -> Path:
-        from .checkpoint import prune_checkpoints, save_checkpoint, step_directory
-
-        path = save_checkpoint(step_directory(self.output_dir, done), step=done,
-                               save_model=self.model.save_pretrained, optimizer=self.optimizer,
-                               config_text=self.config_text())
-        prune_checkpoints(self.output_dir, self.config.run.keep_checkpoints)
-        return path
+    def write_model(self, directory: Path) -> None:
+        self.model.save_pretrained(directory)
 
     def restore(self, checkpoint: str | Path) -> int:
         """Load weights, optimizer and RNG from a checkpoint; returns the completed steps."""
@@ -342,10 +329,7 @@ class SVACTrainer:
         """The trained model in ``<output_dir>/svac`` plus its ``video_conditioner.toml``."""
         from swansphere.plugins.svac.model import write_conditioner_table
 
-        from .checkpoint import write_directory_atomically
-
-        directory = write_directory_atomically(self.output_dir / "svac",
-                                               self.model.save_pretrained)
+        directory = super().export()
         write_conditioner_table(directory)
         return directory
 
