@@ -120,7 +120,7 @@ def load_pipeline(model: str | None = None, config: str | Path | None = None, *,
     """The pipeline to time and a description: a saved/shipped ``model``, or a pipeline
     ``config`` TOML (a ``pipeline.toml`` or a training recipe with a ``[pipeline]`` table)
     built with random weights (weight paths in it are ignored)."""
-    from swansphere.pipeline import _without_weight_paths
+    from swansphere.pipeline import without_weight_paths
 
     if config is not None:
         try:
@@ -128,7 +128,7 @@ def load_pipeline(model: str | None = None, config: str | Path | None = None, *,
         except (OSError, tomllib.TOMLDecodeError) as error:
             raise ConfigError(f"cannot read {config}: {error}") from None
         table = data.get("pipeline", data)
-        structured = _without_weight_paths(structure(table, PipelineConfig, registry=registry))
+        structured = without_weight_paths(structure(table, PipelineConfig, registry=registry))
         torch.manual_seed(0)
         pipeline = Pipeline.from_config(structured, registry=registry)
         info = {"model": str(config), "weights": "random (config only; timing does not "

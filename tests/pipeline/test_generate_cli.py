@@ -6,10 +6,12 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
+import torch
 from pipeline_helpers import SAMPLE_RATE, panorama_frames, tiny_pipeline
 
 from swansphere.cli import main
@@ -85,3 +87,23 @@ def test_prompt_for_a_model_without_text_is_a_clear_error(tmp_path, capsys):
     code = main(["generate", "--model", str(directory), "--text", "a cow", "-o",
                  str(tmp_path / "x.wav")])
     assert code == 2 and "no text conditioner" in capsys.readouterr().err
+
+
+def readme_main_command() -> str:
+    """The README's main job: the quick-start line after its set-up step."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    line = next(line for line in readme.splitlines() if line.startswith("bash scripts/setup.sh"))
+    return line.removeprefix("bash scripts/setup.sh && ").replace(".venv/bin/", "")
+
+
+@pytest.mark.slow  # a fresh interpreter generates 4 s with the shipped model, then tracks it
+def test_readme_main_command_generates_with_the_shipped_model(tmp_path):
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    result = subprocess.run(["sh", "-c", readme_main_command()], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    [written] = list(tmp_path.glob("*.wav"))
+    foa, rate = read_foa(written)
+    assert foa.shape == (4, 4 * rate) and torch.isfinite(foa).all()
+    assert "azimuth" in result.stdout and "elevation" in result.stdout

@@ -15,7 +15,7 @@ import torch
 from swansphere.cli import main
 from swansphere.spatial import ambix_to_fuma, direction, encode, read_foa, write_foa
 
-README_COMMAND = ("swansphere spatial encode --source noise --azimuth 90 -90 --duration 2 "
+ROUND_TRIP_COMMAND = ("swansphere spatial encode --source noise --azimuth 90 -90 --duration 2 "
                   "-o moving.wav && swansphere spatial track moving.wav")
 NOISE = 0.1 * torch.randn(1600, generator=torch.Generator().manual_seed(0))
 
@@ -120,11 +120,11 @@ def test_wrong_channel_count_is_reported(capsys, tmp_path):
 
 
 @pytest.mark.slow  # two fresh interpreters importing torch: ~5 s, ~15 s on a busy machine
-def test_readme_command_in_a_shell(tmp_path):
-    """The README's main command, exactly, with the installed console script."""
+def test_encode_and_track_round_trip_in_a_shell(tmp_path):
+    """The toolkit's encode + track round trip of docs/spatial.md, with the console script."""
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
-    result = subprocess.run(["sh", "-c", README_COMMAND], cwd=tmp_path, env=env,
+    result = subprocess.run(["sh", "-c", ROUND_TRIP_COMMAND], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     azimuths = _table_azimuths(result.stdout.split("\n", 1)[1])
