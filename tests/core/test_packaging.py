@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 import sysconfig
 import tomllib
 from pathlib import Path
@@ -58,6 +59,9 @@ def test_wheel_installs_into_a_fresh_environment_and_works(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w",
                     str(dist), str(REPO)], check=True, capture_output=True)
     [wheel] = dist.glob("swansphere-*.whl")
+    with zipfile.ZipFile(wheel) as archive:  # the shipped model travels in the wheel
+        assert {"swansphere/models/tiny/pipeline.toml",
+                "swansphere/models/tiny/model.safetensors"} <= set(archive.namelist())
     fresh = tmp_path / "fresh"
     subprocess.run([sys.executable, "-m", "venv", str(fresh)], check=True)
     python = fresh / "bin" / "python"
