@@ -7,9 +7,9 @@ import json
 import os
 import subprocess
 import sys
-import zipfile
 import sysconfig
 import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
