@@ -309,13 +309,5 @@ class CodecTrainer(Trainer):
                                 validate_first=True)
 
 
-def run_codec_training(config: CodecTrainConfig, *, resume: str | Path | None = None,
-                       registry: Any = None, progress: bool = True,
-                       distributed: Distributed | None = None) -> dict[str, Any]:
-    """Entry point of the ``codec`` task."""
-    return CodecTrainer(config, registry=registry, progress=progress,
-                        distributed=distributed).run(resume=resume)
-
-
-TASK = TrainingTask(name="codec", config_class=CodecTrainConfig, run=run_codec_training,
+TASK = TrainingTask(name="codec", config_class=CodecTrainConfig, run=CodecTrainer.train,
                     description="train a streaming FOA codec (foa-vae) on synthesised scenes")

@@ -490,11 +490,5 @@ def evaluate_clips(odpo: Any, prompts: list[Any],
     return metrics
 
 
-def run_odpo_training(config: ODPOTrainConfig, *, resume: str | Path | None = None,
-                      registry: Any = None, progress: bool = True) -> dict[str, Any]:
-    """Entry point of the ``odpo`` task."""
-    return ODPOTrainer(config, registry=registry, progress=progress).run(resume=resume)
-
-
-TASK = TrainingTask(name="odpo", config_class=ODPOTrainConfig, run=run_odpo_training,
+TASK = TrainingTask(name="odpo", config_class=ODPOTrainConfig, run=ODPOTrainer.train,
                     description="post-train a pipeline with multi-objective online DPO (ODPO)")

@@ -471,14 +471,6 @@ class PipelineTrainer(Trainer):
                 "pipeline_config": unstructure(self.pipeline.config, registry=self.registry)}
 
 
-def run_pipeline_training(config: PipelineTrainConfig, *, resume: str | Path | None = None,
-                          registry: Any = None, progress: bool = True,
-                          distributed: Distributed | None = None) -> dict[str, Any]:
-    """Entry point of the ``pipeline`` task."""
-    return PipelineTrainer(config, registry=registry, progress=progress,
-                           distributed=distributed).run(resume=resume)
-
-
-TASK = TrainingTask(name="pipeline", config_class=PipelineTrainConfig, run=run_pipeline_training,
+TASK = TrainingTask(name="pipeline", config_class=PipelineTrainConfig, run=PipelineTrainer.train,
                     description="train the generation pipeline: stage 1 pseudo-FOA, stage 2 "
                                 "FOA with text and video")

@@ -341,13 +341,5 @@ class SVACTrainer(Trainer):
                                 description="train svac")
 
 
-def run_svac_training(config: SVACTrainConfig, *, resume: str | Path | None = None,
-                      registry: Any = None, progress: bool = True,
-                      distributed: Distributed | None = None) -> dict[str, Any]:
-    """Entry point of the ``svac`` task."""
-    return SVACTrainer(config, registry=registry, progress=progress,
-                       distributed=distributed).run(resume=resume)
-
-
-TASK = TrainingTask(name="svac", config_class=SVACTrainConfig, run=run_svac_training,
+TASK = TrainingTask(name="svac", config_class=SVACTrainConfig, run=SVACTrainer.train,
                     description="align the panoramic video encoder with FOA audio (SVAC)")

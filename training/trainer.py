@@ -39,6 +39,17 @@ class Trainer:
         self.optimizer: torch.optim.Optimizer
         torch.manual_seed(config.run.seed)
 
+    @classmethod
+    def train(cls, config: Any, *, resume: str | Path | None = None, registry: Any = None,
+              progress: bool = True, distributed: Distributed | None = None) -> dict[str, Any]:
+        """Build a trainer and run it (from a checkpoint when ``resume``): what a task's
+        :class:`~swansphere.training.tasks.TrainingTask` calls."""
+        trainer = cls(config, registry=registry, progress=progress, distributed=distributed)
+        return trainer.run(resume=resume)
+
+    def run(self, resume: str | Path | None = None) -> dict[str, Any]:
+        raise NotImplementedError
+
     def write_model(self, directory: Path) -> None:
         """Write the model, loadable on its own, into ``directory``."""
         raise NotImplementedError

@@ -18,7 +18,7 @@ from swansphere.errors import ConfigError
 from swansphere.pipeline import Pipeline
 from swansphere.plugins.odpo.optimizer import NotAttachedError, PreferenceBatch
 from swansphere.plugins.odpo.rewards import RewardMix
-from swansphere.training.odpo import ODPOTrainConfig, run_odpo_training
+from swansphere.training.odpo import ODPOTrainConfig, ODPOTrainer
 from swansphere.training.tasks import get_task
 
 METRICS = {"reward_mean", "reward_best", "reward_worst", "spatial_mean", "fidelity_mean",
@@ -150,7 +150,7 @@ def odpo_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("odpo")
     tiny_pipeline().save_pretrained(folder / "start")
     config = structure(task_table(folder / "start", folder / "run"), ODPOTrainConfig)
-    return folder, run_odpo_training(config, progress=False)
+    return folder, ODPOTrainer.train(config, progress=False)
 
 
 def test_task_trains_exports_and_resumes(odpo_run):
@@ -169,7 +169,7 @@ def test_task_trains_exports_and_resumes(odpo_run):
     logged = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert logged[0]["split"] == "validation" and logged[0]["val_reference_kl"] == 0.0
     config = structure(task_table(folder / "start", run), ODPOTrainConfig)
-    resumed = run_odpo_training(config, resume=run / "checkpoints" / "step-00000001",
+    resumed = ODPOTrainer.train(config, resume=run / "checkpoints" / "step-00000001",
                                 progress=False)
     assert resumed["resumed_from"] == 1
     again = Pipeline.from_pretrained(run / "pipeline")
