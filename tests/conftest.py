@@ -63,3 +63,23 @@ def with_plugins(installed_plugins, monkeypatch):
                                                             "swansphere_clash",
                                                             "swansphere_broken"))]:
         del sys.modules[module]
+
+
+@pytest.fixture
+def crash_run(monkeypatch):
+    """``crash_run(trainer, step)``: run ``trainer`` until its 0-based ``step`` raises a
+    simulated crash (steps before it are done, logged and maybe checkpointed)."""
+
+    def crash(trainer, step: int) -> None:
+        honest_step = trainer.train_step
+
+        def train_step(index: int):
+            if index == step:
+                raise RuntimeError("simulated crash")
+            return honest_step(index)
+
+        monkeypatch.setattr(trainer, "train_step", train_step)
+        with pytest.raises(RuntimeError, match="simulated crash"):
+            trainer.run()
+
+    return crash

@@ -44,21 +44,12 @@ def weights(trainer_: CodecTrainer) -> dict[str, torch.Tensor]:
     return {k: v.clone() for k, v in trainer_.codec.state_dict().items()}
 
 
-def test_resume_after_a_crash_reaches_the_uninterrupted_weights(tmp_path, monkeypatch):
+def test_resume_after_a_crash_reaches_the_uninterrupted_weights(tmp_path, crash_run):
     full = trainer(tmp_path / "full")
     full.run()
 
     crashing = trainer(tmp_path / "crash")
-    honest_step = crashing.train_step
-
-    def crash_at_step_three(step: int):
-        if step == 3:
-            raise RuntimeError("simulated crash")
-        return honest_step(step)
-
-    monkeypatch.setattr(crashing, "train_step", crash_at_step_three)
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        crashing.run()
+    crash_run(crashing, 3)
     assert [step for step, _ in list_checkpoints(tmp_path / "crash")] == [2]
 
     resumed = trainer(tmp_path / "crash")

@@ -99,21 +99,12 @@ def test_only_the_backbone_and_text_conditioner_train_by_default(tmp_path):
     assert not any(p.requires_grad for p in run.pipeline.video_encoder.parameters())
 
 
-def test_resume_after_a_crash_reaches_the_uninterrupted_weights(tmp_path, monkeypatch):
+def test_resume_after_a_crash_reaches_the_uninterrupted_weights(tmp_path, crash_run):
     full = trainer(tmp_path / "full")
     full.run()
 
     crashing = trainer(tmp_path / "crash")
-    honest_step = crashing.train_step
-
-    def crash_at_step_three(step: int):
-        if step == 3:
-            raise RuntimeError("simulated crash")
-        return honest_step(step)
-
-    monkeypatch.setattr(crashing, "train_step", crash_at_step_three)
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        crashing.run()
+    crash_run(crashing, 3)
     assert [step for step, _ in list_checkpoints(tmp_path / "crash")] == [2]
 
     resumed = trainer(tmp_path / "crash")

@@ -145,19 +145,10 @@ def codec_trainer(output_dir) -> CodecTrainer:
     return CodecTrainer(structure(table, CodecTrainConfig), progress=False)
 
 
-def test_resumed_run_leaves_the_logs_of_one_uninterrupted_run(tmp_path, monkeypatch):
+def test_resumed_run_leaves_the_logs_of_one_uninterrupted_run(tmp_path, crash_run):
     codec_trainer(tmp_path / "full").run()
     crashing = codec_trainer(tmp_path / "crash")
-    honest_step = crashing.train_step
-
-    def crash_after_logging_step_three(step: int):
-        if step == 3:
-            raise RuntimeError("simulated crash")
-        return honest_step(step)
-
-    monkeypatch.setattr(crashing, "train_step", crash_after_logging_step_three)
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        crashing.run()
+    crash_run(crashing, 3)
     assert [entry["step"] for entry in MetricsLog(tmp_path / "crash").read()
             if entry["split"] == "train"] == [1, 2, 3]        # step 3 logged, not checkpointed
     codec_trainer(tmp_path / "crash").run(resume=tmp_path / "crash")
