@@ -15,6 +15,7 @@ classifier-free guidance) with their own probabilities.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import attrs
 import torch
@@ -41,7 +42,27 @@ from .locenc import LocEnc
 ALL, FIRST = int(Condition.ALL), int(Condition.FIRST)
 
 
-class CausalDiT(nn.Module):
+class LatentGrid:
+    """A backbone's latent grid, read from its ``config``: what the pipeline checks against
+    the codec (``latent_dim``, ``frame_rate``) and the frames per generated unit."""
+
+    config: Any
+
+    @property
+    def patch_frames(self) -> int:
+        return self.config.patch_frames
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    @property
+    def frame_rate(self) -> float:
+        """Latent frames per second this backbone was configured for."""
+        return self.config.latent_frame_rate
+
+
+class CausalDiT(LatentGrid, nn.Module):
     """The ``causal-dit`` backbone (see :class:`swansphere.protocols.CausalBackbone`)."""
 
     lookahead = 0
@@ -80,21 +101,8 @@ class CausalDiT(nn.Module):
     # ------------------------------------------------------------------ metadata
 
     @property
-    def patch_frames(self) -> int:
-        return self.config.patch_frames
-
-    @property
-    def latent_dim(self) -> int:
-        return self.config.latent_dim
-
-    @property
     def context_patches(self) -> int:
         return self.config.context_patches
-
-    @property
-    def frame_rate(self) -> float:
-        """Latent frames per second this backbone was configured for."""
-        return self.config.latent_frame_rate
 
     @property
     def h_dim(self) -> int:

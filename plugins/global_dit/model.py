@@ -41,7 +41,13 @@ from swansphere.plugins.causal_dit.layers import (
     rotary_tables,
 )
 from swansphere.plugins.causal_dit.lm import CaptionEncoder, VideoAdapter, packed_positions
-from swansphere.plugins.causal_dit.model import CausalDiT, _batch_times, _normal, _uniform
+from swansphere.plugins.causal_dit.model import (
+    CausalDiT,
+    LatentGrid,
+    _batch_times,
+    _normal,
+    _uniform,
+)
 from swansphere.samplers.guidance import Condition, classifier_free_guidance
 
 from .config import GlobalDiTConfig
@@ -86,7 +92,7 @@ class EncodedConditions:
     video: torch.Tensor
 
 
-class GlobalDiT(nn.Module):
+class GlobalDiT(LatentGrid, nn.Module):
     """The ``global-dit`` backbone: a same-size, whole-clip counterpart of ``causal-dit``.
 
     It trains through the same interface (:meth:`make_conditions`, :meth:`loss`) and samples
@@ -121,20 +127,6 @@ class GlobalDiT(nn.Module):
             nn.init.trunc_normal_(token, std=0.02, a=-0.06, b=0.06)
 
     # ------------------------------------------------------------------ metadata
-
-    @property
-    def patch_frames(self) -> int:
-        """Latent frames per transformer token (generated lengths round up to these)."""
-        return self.config.patch_frames
-
-    @property
-    def latent_dim(self) -> int:
-        return self.config.latent_dim
-
-    @property
-    def frame_rate(self) -> float:
-        """Latent frames per second this backbone was configured for."""
-        return self.config.latent_frame_rate
 
     @property
     def token_dim(self) -> int:
