@@ -102,7 +102,8 @@ class PipelineValidationConfig:
 
     ``generated_scenes`` validation captions (and videos) are generated from, and the
     direction of each generated clip is compared with its scene's (``val_angular_error``, rad);
-    0 skips generation, which is slow on a CPU.
+    0 skips generation, which is slow on a CPU. ``batch_size`` scenes go through one forward
+    pass: the validation loss's, and the frozen codec's when it encodes the scenes once.
     """
 
     generated_scenes: int = attrs.field(default=0, validator=attrs.validators.ge(0))

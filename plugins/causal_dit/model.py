@@ -61,6 +61,18 @@ class LatentGrid:
         """Latent frames per second this backbone was configured for."""
         return self.config.latent_frame_rate
 
+    def _unit_counts(self, lengths: Any, batch: int, count: int) -> torch.Tensor:
+        """Whole units of ``patch_frames`` per item of a ragged batch (at most ``count``)."""
+        lengths = torch.as_tensor(lengths)
+        if lengths.shape != (batch,):
+            raise BackboneInputError(f"lengths must have shape ({batch},), "
+                                     f"got {tuple(lengths.shape)}")
+        counts = (lengths.to(torch.long) // self.patch_frames).clamp(max=count)
+        if (counts < 1).any():
+            raise BackboneInputError(f"every item needs at least {self.patch_frames} latent "
+                                     f"frames (one patch), got lengths {lengths.tolist()}")
+        return counts
+
 
 class CausalDiT(LatentGrid, nn.Module):
     """The ``causal-dit`` backbone (see :class:`swansphere.protocols.CausalBackbone`)."""
@@ -196,7 +208,7 @@ class CausalDiT(LatentGrid, nn.Module):
             h, _ = self.lm(tokens, positions, causal_mask(window), text=text,
                            query_seqlens=[count] * batch, backend=self._backend)
             return h, patches, torch.ones(batch, count, dtype=torch.bool, device=h.device)
-        counts = self._patch_counts(lengths, batch, count)
+        counts = self._unit_counts(lengths, batch, count)
         valid = torch.arange(count, device=tokens.device) < counts.to(tokens.device)[:, None]
         seqlens = counts.tolist()
         packed, _ = self.lm(tokens[valid].unsqueeze(0), packed_positions(seqlens, tokens.device),
@@ -204,17 +216,6 @@ class CausalDiT(LatentGrid, nn.Module):
                             query_seqlens=seqlens, backend=self._backend)
         h = tokens.new_zeros(batch, count, self.h_dim).index_put((valid,), packed[0])
         return h, patches, valid
-
-    def _patch_counts(self, lengths: torch.Tensor, batch: int, count: int) -> torch.Tensor:
-        lengths = torch.as_tensor(lengths)
-        if lengths.shape != (batch,):
-            raise BackboneInputError(f"lengths must have shape ({batch},), "
-                                     f"got {tuple(lengths.shape)}")
-        counts = (lengths.to(torch.long) // self.patch_frames).clamp(max=count)
-        if (counts < 1).any():
-            raise BackboneInputError(f"every item needs at least {self.patch_frames} latent "
-                                     f"frames (one patch), got lengths {lengths.tolist()}")
-        return counts
 
     def hidden_states(self, latents: torch.Tensor, conditions: Conditions | None = None,
                       lengths: torch.Tensor | None = None) -> torch.Tensor:

@@ -164,17 +164,6 @@ class GlobalDiT(LatentGrid, nn.Module):
     def _frames(self, tokens: torch.Tensor) -> torch.Tensor:
         return tokens.reshape(tokens.shape[0], -1, self.latent_dim)
 
-    def _token_counts(self, lengths: Any, batch: int, count: int) -> torch.Tensor:
-        lengths = torch.as_tensor(lengths)
-        if lengths.shape != (batch,):
-            raise BackboneInputError(f"lengths must have shape ({batch},), "
-                                     f"got {tuple(lengths.shape)}")
-        counts = (lengths.to(torch.long) // self.patch_frames).clamp(max=count)
-        if (counts < 1).any():
-            raise BackboneInputError(f"every item needs at least {self.patch_frames} latent "
-                                     f"frames (one token), got lengths {lengths.tolist()}")
-        return counts
-
     # ------------------------------------------------------------------ conditions
 
     def encode_conditions(self, conditions: Conditions | None, batch_size: int, tokens: int,
@@ -271,7 +260,7 @@ class GlobalDiT(LatentGrid, nn.Module):
         video_drop = _uniform((batch,), generator, device) < config.video_dropout
         target = self._tokens(latents)
         count = target.shape[1]
-        counts = None if lengths is None else self._token_counts(lengths, batch, count)
+        counts = None if lengths is None else self._unit_counts(lengths, batch, count)
         times = self._sample_times(batch, generator, device)
         noise = _normal(target.shape, generator, device).to(target.dtype)
         t = times.to(target.dtype)[:, None, None]
