@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
-# The prepared run for a lent GPU (one call, under 10 minutes): train the shipped tiny model's
-# codec and both pipeline stages with the recipe in benchmarks/configs/tiny, then check
-# xformers against SDPA on CUDA and time paper-l (benchmarks/gpu_attention_check.py).
+# The prepared run for a lent GPU (one call, under 10 minutes). PHASES lists what it does, in
+# the order given (default: the first session's "codec stage1 stage2 global-dit check"):
+#   check         xformers against SDPA on CUDA, and paper-l timed (gpu_attention_check.py)
+#   codec stage1 stage2 global-dit
+#                 train the shipped tiny model's codec and pipeline stages, and the global-DiT
+#                 baseline, with the recipe in benchmarks/configs/tiny
+#   stage2-history  continue stage 2 from core/models/tiny with audio-history dropout
+#                 (benchmarks/configs/tiny/stage2-history.toml)
+#   odpo          ODPO (benchmarks/configs/tiny/odpo.toml) from the stage2-history model if
+#                 this call made one, else from core/models/tiny
 #
-# Before the call, on the CPU machine: the SVAC step of scripts/train-tiny.sh (runs/tiny/svac),
-# and wheels of this package and of what the GPU image lacks in .whl/:
+# Before the call, on the CPU machine: for the codec..stage2 phases, the SVAC step of
+# scripts/train-tiny.sh (runs/tiny/svac); always, wheels of this package and of what the GPU
+# image lacks in .whl/ (libcudart 12: the xformers 0.0.35 wheel was built against CUDA 12.8,
+# the image's torch against CUDA 13):
 #   .venv/bin/pip wheel --no-deps -w .whl .
 #   pip download --no-deps --only-binary=:all: --python-version 3.12 ... -d .whl \
-#       cattrs==26.2.1 entrypoints==0.4.2 soundfile==0.14.0 tomli-w==1.2.0 xformers==0.0.35
-# Then it trains the global-DiT baseline (benchmarks/configs/tiny/global-dit.toml) on the same
-# scenes. Each training step has a wall-clock limit; a step cut short is exported from its
-# newest checkpoint, and the log says so. Results land in $OUT.
+#       cattrs==26.2.1 entrypoints==0.4.2 soundfile==0.14.0 tomli-w==1.2.0 xformers==0.0.35 \
+#       nvidia-cuda-runtime-cu12==12.8.90
+# Each training phase has a wall-clock limit (PHASE_SECONDS variables below); a phase cut
+# short is exported from its newest checkpoint, and the log says so. Results land in $OUT.
 set -uo pipefail
 export PYTHONUNBUFFERED=1
 OUT="${OUT:-runs/gpu}"
@@ -18,6 +27,8 @@ mkdir -p "$OUT"
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site PATH="/tmp/site/bin:$PATH"
+export LD_LIBRARY_PATH="/tmp/site/nvidia/cuda_runtime/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+PHASES=${PHASES:-codec stage1 stage2 global-dit check}
 SWANSPHERE=/tmp/site/bin/swansphere
 CONFIGS=benchmarks/configs/tiny
 WORKERS=$(( $(nproc) - 2 ))
@@ -39,21 +50,14 @@ train() {  # train SECONDS CONFIG RUN NAME [options]
     shift 4
     local start=$SECONDS resume=()
     [ -d "$run/checkpoints" ] && resume=(--resume "$run")
-    # shellcheck disable=SC2086  # REHEARSAL holds extra options (a dry run on the CPU)
+    # shellcheck disable=SC2086  # TRAIN_OPTIONS: more options for every phase (e.g. a CPU dry
+    # run: DEVICE=cpu TRAIN_OPTIONS="--set run.steps=2 --set data.train_scenes=8")
     timeout "$seconds" "$SWANSPHERE" train "$config" "${resume[@]}" --device "${DEVICE:-cuda}" \
-        --no-progress "$@" ${REHEARSAL:-} \
+        --no-progress "$@" ${TRAIN_OPTIONS:-} \
         2>&1 | grep -v "^WARNING" | tail -n 8 | tee -a "$OUT/log.txt"
     echo "$config: $((SECONDS - start)) s" | tee -a "$OUT/log.txt"
     exported "$run" "$name"
 }
-
-train "${CODEC_SECONDS:-150}" "$CONFIGS/codec.toml" runs/tiny/codec codec \
-    --set run.checkpoint_every=500 || exit 1
-train "${STAGE1_SECONDS:-90}" "$CONFIGS/stage1.toml" runs/tiny/stage1 pipeline \
-    --set data.workers="$WORKERS" --set run.checkpoint_every=250 || exit 1
-train "${STAGE2_SECONDS:-200}" "$CONFIGS/stage2.toml" runs/tiny/stage2 pipeline \
-    --set data.workers="$WORKERS" --set run.checkpoint_every=250 \
-    --set run.validate_every=1000 || exit 1
 
 store() {  # store RUN NAME: the run's pipeline as float16, packed in $OUT/NAME.tar.part-*
     # (files come back at most 16 MiB each; join with: cat NAME.tar.part-* | tar x)
@@ -63,17 +67,46 @@ Pipeline.from_pretrained(sys.argv[1]).save_pretrained(sys.argv[2], dtype=torch.f
         tar -cf - "models/$2" | split -b 15M - "$OUT/$2.tar.part-"
 }
 metrics() {
-    for run in codec stage1 stage2 global-dit; do
+    for run in codec stage1 stage2 global-dit stage2-history odpo; do
         [ -f "runs/tiny/$run/metrics.jsonl" ] && sed "s/^/$run /" "runs/tiny/$run/metrics.jsonl"
     done > "$OUT/metrics.txt"
 }
-store stage2 tiny
-metrics
-train "${GLOBAL_SECONDS:-100}" "$CONFIGS/global-dit.toml" runs/tiny/global-dit pipeline \
-    --set data.workers="$WORKERS" --set run.checkpoint_every=250 && store global-dit global-dit
-metrics
+phase_check() {
+    timeout "${CHECK_SECONDS:-80}" python3 benchmarks/gpu_attention_check.py \
+        --json "$OUT/gpu_attention_check.json" 2>&1 | tail -n 40 | tee "$OUT/gpu_check.txt"
+    return 0  # a disagreement is a finding (in gpu_check.txt), not a reason to stop
+}
+phase_codec() {
+    train "${CODEC_SECONDS:-150}" "$CONFIGS/codec.toml" runs/tiny/codec codec \
+        --set run.checkpoint_every=500
+}
+phase_stage1() {
+    train "${STAGE1_SECONDS:-90}" "$CONFIGS/stage1.toml" runs/tiny/stage1 pipeline \
+        --set data.workers="$WORKERS" --set run.checkpoint_every=250
+}
+phase_stage2() {
+    train "${STAGE2_SECONDS:-200}" "$CONFIGS/stage2.toml" runs/tiny/stage2 pipeline \
+        --set data.workers="$WORKERS" --set run.checkpoint_every=250 \
+        --set run.validate_every=1000 && store stage2 tiny
+}
+START=core/models/tiny  # where the stage2-history and odpo phases begin
+phase_stage2_history() {
+    train "${STAGE2_HISTORY_SECONDS:-240}" "$CONFIGS/stage2-history.toml" runs/tiny/stage2-history \
+        pipeline --set init="\"$START\"" --set data.workers="$WORKERS" \
+        --set run.checkpoint_every=250 && store stage2-history tiny-history &&
+        START=runs/tiny/stage2-history/pipeline
+}
+phase_odpo() {
+    train "${ODPO_SECONDS:-150}" "$CONFIGS/odpo.toml" runs/tiny/odpo pipeline \
+        --set pipeline="\"$START\"" --set run.checkpoint_every=25 && store odpo tiny-odpo
+}
+phase_global_dit() {
+    train "${GLOBAL_SECONDS:-100}" "$CONFIGS/global-dit.toml" runs/tiny/global-dit pipeline \
+        --set data.workers="$WORKERS" --set run.checkpoint_every=250 && store global-dit global-dit
+}
 
-[ "${CHECK_SECONDS:-80}" -gt 0 ] && timeout "${CHECK_SECONDS:-80}" python3 \
-    benchmarks/gpu_attention_check.py --json "$OUT/gpu_attention_check.json" 2>&1 |
-    tail -n 40 | tee "$OUT/gpu_check.txt"
+for phase in $PHASES; do
+    "phase_${phase//-/_}" || { echo "phase $phase failed" | tee -a "$OUT/log.txt"; metrics; exit 1; }
+    metrics
+done
 echo "total $SECONDS s" | tee -a "$OUT/log.txt"

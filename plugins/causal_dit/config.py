@@ -77,6 +77,7 @@ class CausalDiTConfig:
     context_dropout: float = attrs.field(default=0.15, validator=_probability)
     text_dropout: float = attrs.field(default=0.1, validator=_probability)
     video_dropout: float = attrs.field(default=0.1, validator=_probability)
+    history_dropout: float = attrs.field(default=0.0, validator=_probability)
     patch_keep_ratio: float = attrs.field(default=0.6, validator=[v.gt(0.0), v.le(1.0)])
     time_distribution: Literal["uniform", "logit-normal"] = attrs.field(
         default="uniform", validator=v.in_(("uniform", "logit-normal")))

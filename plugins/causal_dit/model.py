@@ -187,20 +187,27 @@ class CausalDiT(LatentGrid, nn.Module):
         whole = latents[:, :count * self.patch_frames].to(self.start.device, self._dtype)
         return whole.reshape(batch, count, self.patch_frames, self.latent_dim)
 
-    def _input_tokens(self, patches: torch.Tensor, video: VideoBuffer) -> torch.Tensor:
+    def _input_tokens(self, patches: torch.Tensor, video: VideoBuffer,
+                      history_drop: torch.Tensor | None = None) -> torch.Tensor:
+        """``start, LocEnc(patch_0), …`` plus video; an item in ``history_drop`` gets the
+        start token ("nothing heard yet") at every position instead of its audio history."""
         batch, count = patches.shape[:2]
         previous = self.locenc(patches[:, :-1].flatten(0, 1), self._backend)
         tokens = torch.cat((self.start.expand(batch, 1, -1),
                             previous.view(batch, count - 1, self.h_dim)), dim=1)
+        if history_drop is not None:
+            tokens = torch.where(history_drop.view(batch, 1, 1), self.start, tokens)
         return tokens + self._video_tokens(video, 0, count)[0]
 
     def _teacher_forced(self, latents: torch.Tensor, conditions: Conditions | None,
                         lengths: torch.Tensor | None, text_drop: torch.Tensor | None = None,
-                        video_drop: torch.Tensor | None = None
+                        video_drop: torch.Tensor | None = None,
+                        history_drop: torch.Tensor | None = None
                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         patches = self._patches(latents)
         batch, count = patches.shape[:2]
-        tokens = self._input_tokens(patches, self._video_buffer(conditions, batch, video_drop))
+        tokens = self._input_tokens(patches, self._video_buffer(conditions, batch, video_drop),
+                                    history_drop)
         text = self._text_memory(conditions, batch, text_drop)
         window = self.config.attention_window
         if lengths is None:
@@ -240,6 +247,11 @@ class CausalDiT(LatentGrid, nn.Module):
         per item (null embeddings), ``h_t`` and the context per patch (guidance), and LocDiT
         runs on a random ``patch_keep_ratio`` of the (valid) patches.
 
+        ``history_dropout`` hides an item's audio history (LM inputs and LocDiT context): with
+        its history a patch can copy the direction of the patches before it, so only the
+        onset patches teach how the conditions set it, and the text, which video usually
+        outvotes, is left unused. Without history every patch must follow the conditions.
+
         Preference optimisation scores a winner and a loser with one generator seed, so that
         both see the same patches, times and noise: ``reduction="none"`` gives one loss per
         item ``(B,)`` (the mean over its selected patches; 0 for an item that drew none, which
@@ -255,16 +267,18 @@ class CausalDiT(LatentGrid, nn.Module):
                      & condition_dropout)
         video_drop = ((_uniform((batch,), generator, device) < config.video_dropout)
                       & condition_dropout)
+        history_drop = ((_uniform((batch,), generator, device) < config.history_dropout)
+                        & condition_dropout)
         h, patches, valid = self._teacher_forced(latents, conditions, lengths, text_drop,
-                                                 video_drop)
+                                                 video_drop, history_drop)
         item, step = self._select_patches(valid, generator, patch_keep_ratio)
         target_patch = patches[item, step]
         context, context_valid = self._training_context(patches, item, step)
         selected = item.shape[0]
         h_keep = ((_uniform((selected,), generator, device) >= config.h_dropout)
                   | (not condition_dropout))
-        context_keep = ((_uniform((selected,), generator, device) >= config.context_dropout)
-                        | (not condition_dropout))
+        context_keep = (((_uniform((selected,), generator, device) >= config.context_dropout)
+                         | (not condition_dropout)) & ~history_drop[item])
         times = self._sample_times(selected, generator, device)
         noise = _normal(target_patch.shape, generator, device).to(target_patch.dtype)
         t = times.to(target_patch.dtype)[:, None, None]

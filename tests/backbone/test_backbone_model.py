@@ -180,6 +180,24 @@ def test_loss_is_rectified_flow_on_the_current_patch() -> None:
     assert model.loss(x, None, generator).item() > 0.1
 
 
+@pytest.mark.parametrize("history_dropout", [0.0, 1.0])
+def test_history_dropout_hides_the_audio_history(history_dropout: float) -> None:
+    model = make_model(history_dropout=history_dropout, patch_keep_ratio=1.0, h_dropout=0.0,
+                       context_dropout=0.0)
+    seen = []
+    model.locdit.register_forward_hook(lambda _m, args, _out: seen.append(args))
+    x = latents(1, 3, model)
+    louder = x.clone()
+    louder[:, :model.patch_frames] += 1.0  # another first patch, the same later ones
+    for clip in (x, louder):
+        model.loss(clip, None, torch.Generator().manual_seed(0))
+    (_, _, h, _, _, context_valid, _), (_, _, louder_h, *_) = seen
+    if history_dropout:
+        assert torch.equal(h, louder_h) and not context_valid.any()
+    else:
+        assert not torch.allclose(h, louder_h) and context_valid.any()
+
+
 def test_patch_keep_ratio_sets_how_many_patches_train_locdit() -> None:
     model = make_model(patch_keep_ratio=0.6)
     calls = []
