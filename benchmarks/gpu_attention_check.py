@@ -13,9 +13,9 @@ Part 2 times the ``paper-l`` backbone (1.07 B parameters, bf16, 20 Euler steps, 
 and sets the first patch beside the paper's first chunk: Spatial LM 0.03 s, LocDiT 0.14 s.
 
 It prints tables and writes everything as JSON. Exit status 1 if xformers disagrees with the
-reference beyond the dtype's tolerance. Sized for a few minutes on one H100 (not run yet: no GPU
-was lent when it was written). The machines lent here hold torch but not xformers or this
-package, so carry wheels (see docs/backbone.md, "GPU check") and run::
+reference beyond the dtype's tolerance. Sized for under two minutes on one H100 or H200 (its
+H200 result is in docs/backbone.md, "GPU check"). The machines lent here hold torch but not
+xformers or this package, so carry wheels (see there) and run::
 
     python3 benchmarks/gpu_attention_check.py --json "$OUT/gpu_attention_check.json"
 """

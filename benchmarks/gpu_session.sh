@@ -89,7 +89,7 @@ phase_stage2() {
         --set data.workers="$WORKERS" --set run.checkpoint_every=250 \
         --set run.validate_every=1000 && store stage2 tiny
 }
-START=core/models/tiny  # where the stage2-history and odpo phases begin
+START=${START:-core/models/tiny}  # where the stage2-history and odpo phases begin
 phase_stage2_history() {
     train "${STAGE2_HISTORY_SECONDS:-240}" "$CONFIGS/stage2-history.toml" runs/tiny/stage2-history \
         pipeline --set init="\"$START\"" --set data.workers="$WORKERS" \

@@ -135,11 +135,16 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     """Scaled dot-product attention, ``(B, M, H, K)`` queries over ``(B, N, Hkv, K)`` keys.
 
     ``backend="auto"`` uses xformers on CUDA (falling back to SDPA, with one logged warning per
-    case, for inputs no xformers kernel supports) and SDPA elsewhere; ``"xformers"`` and
-    ``"sdpa"`` force one path (the GPU agreement check compares the two).
+    case, for inputs no xformers kernel supports) and SDPA elsewhere, and SDPA whenever
+    autograd needs the attention's gradient: the xformers 0.0.35 wheel has forward kernels
+    for torch 2.11 on Hopper but no backward ones, and a missing backward kernel would only
+    fail inside ``loss.backward()``, past any fallback. ``"xformers"`` and ``"sdpa"`` force
+    one path (the GPU agreement check compares the two).
     """
     _check_shapes(q, k, v)
-    if backend == "sdpa" or (backend == "auto" and not q.is_cuda):
+    needs_grad = torch.is_grad_enabled() and (q.requires_grad or k.requires_grad
+                                              or v.requires_grad)
+    if backend == "sdpa" or (backend == "auto" and (not q.is_cuda or needs_grad)):
         return sdpa_attention(q, k, v, mask)
     if backend == "xformers":
         return xformers_attention(q, k, v, mask)
