@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Train the shipped `tiny` model from nothing, with the repository's own recipe and data that
 # is synthesised here (no downloads): codec -> SVAC video encoder -> stage 1 (pseudo-FOA) ->
-# stage 2 (FOA + text + video), then store it in the package (core/models/tiny, float16).
+# stage 2 (FOA + text + video) -> stage 2 continued with audio-history dropout (so that text
+# sets the direction too), then store it in the package (core/models/tiny, float16).
 #
 #   DEVICE=cuda bash scripts/train-tiny.sh      # a GPU: minutes
 #   bash scripts/train-tiny.sh                  # the CPU: many hours at these step counts
@@ -31,6 +32,8 @@ train "$CONFIGS/codec.toml" runs/tiny/codec --device "$DEVICE"
 train "$CONFIGS/svac.toml" runs/tiny/svac
 train "$CONFIGS/stage1.toml" runs/tiny/stage1 --device "$DEVICE" --set data.workers="$WORKERS"
 train "$CONFIGS/stage2.toml" runs/tiny/stage2 --device "$DEVICE" --set data.workers="$WORKERS"
+train "$CONFIGS/stage2-history.toml" runs/tiny/stage2-history --device "$DEVICE" \
+    --set data.workers="$WORKERS"
 
 "$PYTHON" - "$EXPORT" <<'PY'
 import sys
@@ -39,6 +42,6 @@ import torch
 
 from swansphere.pipeline import Pipeline
 
-pipeline = Pipeline.from_pretrained("runs/tiny/stage2/pipeline")
+pipeline = Pipeline.from_pretrained("runs/tiny/stage2-history/pipeline")
 print("stored", pipeline.save_pretrained(sys.argv[1], dtype=torch.float16))
 PY
