@@ -106,6 +106,7 @@ def held_out_metrics(prompts: list[Any], clips: list[list[tuple[torch.Tensor, to
     audio = torch.stack([clip[1].cpu() for generated in clips for clip in generated])
     errors = clip_direction_errors(references, audio)
     figures = aggregate_direction_errors(errors, "exclude")
+    figures["angular_per_clip"] = errors["angular"].tolist()  # NaN: a silent side
     figures["angular_worst_mean"] = aggregate_direction_errors(errors, "worst")["angular_mean"]
     figures |= summarize(energy_map_correlation(references, audio), "energy_map_correlation")
     targets = [(item.direction, clip) for item, generated in zip(prompts, clips, strict=True)
@@ -145,6 +146,24 @@ def evaluate_model(name: str, pipeline: Any, reference: Any, rewards: Any, odpo_
     figures["generation_seconds"] = generation_seconds
     print(f"{name}: {len(prompts) * args.samples} clips in {generation_seconds:.1f} s")
     return figures
+
+
+def paired_angular_change(start: list[float], odpo: list[float], *, resamples: int = 10_000,
+                          seed: int = 0) -> dict[str, float]:
+    """Mean per-clip Δangular change (ODPO − start) over the clips both scored, with a 95 %
+    bootstrap interval: both models generate each prompt with the same seed, so the
+    difference is paired and far less noisy than the difference of the two means."""
+    changes = [b - a for a, b in zip(start, odpo, strict=True)
+               if not (math.isnan(a) or math.isnan(b))]
+    if not changes:
+        return {"clips": 0, "mean": math.nan, "low": math.nan, "high": math.nan}
+    values = torch.tensor(changes, dtype=torch.float64)
+    draws = torch.randint(len(changes), (resamples, len(changes)),
+                          generator=torch.Generator().manual_seed(seed))
+    means = values[draws].mean(dim=1)
+    low, high = torch.quantile(means, torch.tensor([0.025, 0.975], dtype=torch.float64))
+    return {"clips": len(changes), "mean": float(values.mean()), "low": float(low),
+            "high": float(high)}
 
 
 COLUMNS = (("angular_mean", "Δangular"), ("theta_mean", "Δθ"), ("phi_mean", "Δφ"),
@@ -199,11 +218,17 @@ def main(argv: list[str] | None = None) -> int:
                                     prompts, args, embedding)
                for name, pipeline in pipelines.items()}
     table = format_table(results)
+    paired = paired_angular_change(results["start"]["angular_per_clip"],
+                                   results["odpo"]["angular_per_clip"])
     print(table)
+    print(f"paired Δangular change (odpo − start) over {paired['clips']} clips: "
+          f"{paired['mean']:+.4f} rad, 95 % bootstrap interval "
+          f"[{paired['low']:+.4f}, {paired['high']:+.4f}]")
     report = {"run": str(args.run), "start": str(start_dir), "odpo": str(odpo_dir),
               "held_out_seed": args.seed, "prompts": args.prompts, "samples": args.samples,
               "prompt_config": attrs.asdict(config.prompts), "threads": args.threads,
-              "device": args.device, "results": results, "table": table}
+              "device": args.device, "results": results, "table": table,
+              "paired_angular_change": paired}
     Path(args.json).write_text(json.dumps(report, indent=2, default=str))
     print(f"wrote {args.json}")
     return 0
