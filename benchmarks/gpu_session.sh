@@ -18,6 +18,8 @@
 #   pip download --no-deps --only-binary=:all: --python-version 3.12 ... -d .whl \
 #       cattrs==26.2.1 entrypoints==0.4.2 soundfile==0.14.0 tomli-w==1.2.0 xformers==0.0.35 \
 #       nvidia-cuda-runtime-cu12==12.8.90
+#   and for the odpo phase (its fidelity reward) aisfx==0.1.2 too: 23 MB, so leave xformers and
+#   the CUDA runtime out of that call to stay under the 64 MiB a call may carry.
 # Each training phase has a wall-clock limit (PHASE_SECONDS variables below); a phase cut
 # short is exported from its newest checkpoint, and the log says so. Results land in $OUT.
 set -uo pipefail
