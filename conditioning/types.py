@@ -39,6 +39,12 @@ class ConditionTokens:
     def batch_size(self) -> int:
         return self.tokens.shape[0]
 
+    def repeat(self, count: int) -> ConditionTokens:
+        """Each item ``count`` times in a row (item ``i`` becomes rows ``i·count …``)."""
+        times = None if self.times is None else self.times.repeat_interleave(count, dim=0)
+        return ConditionTokens(tokens=self.tokens.repeat_interleave(count, dim=0),
+                               mask=self.mask.repeat_interleave(count, dim=0), times=times)
+
     def to(self, device: torch.device | str) -> ConditionTokens:
         """The same tokens on another device (times stay float64)."""
         times = None if self.times is None else self.times.to(device)

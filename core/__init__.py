@@ -25,7 +25,7 @@ __version__ = "0.1.0"
 
 # ``Pipeline`` and friends load on first use, so ``import swansphere`` stays torch-free.
 __getattr__, __dir__ = lazy_exports(
-    __name__, {"pipeline": ("Chunk", "Pipeline", "PipelineConfig")}, globals())
+    __name__, {"pipeline": ("Chunk", "Pipeline", "PipelineConfig", "Takes")}, globals())
 
 __all__ = [
     "AudioFileError",
@@ -44,6 +44,7 @@ __all__ = [
     "Registry",
     "ResourceNotFoundError",
     "SwanSphereError",
+    "Takes",
     "UnknownComponentError",
     "__version__",
     "create",

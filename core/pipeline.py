@@ -4,14 +4,15 @@ Generation is patch by patch: the backbone's LM gives ``h_t``, the sampler integ
 (guided) LocDiT velocity from noise to the patch's latents, the codec decodes them to audio at
 once, and the LM advances. ``stream`` yields each chunk as soon as it is decoded; ``generate``
 is the concatenation of the same chunks, so streamed and offline audio are identical for a
-seed. ``session`` is the push-based form for live video.
+seed. ``session`` is the push-based form for live video. ``generate_takes`` samples several
+clips of one input (one per seed) as a single batch.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,16 @@ class Chunk:
     @property
     def end(self) -> float:
         return self.start + self.audio.shape[-1] / self.sample_rate
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class Takes:
+    """Clips of one input, one per seed: ``audio`` ``(K, 4, n)`` AmbiX and ``latents``
+    ``(K, frames, latent_dim)`` in the backbone's space."""
+
+    audio: torch.Tensor
+    latents: torch.Tensor
+    seeds: tuple[int, ...]
 
 
 class Pipeline:
@@ -215,8 +226,35 @@ class Pipeline:
             video = self._video_input(video)
         video_tokens = self._encode_video(video)
         duration = self._duration(duration, video_tokens)
-        session = self._open(text, seed, video_tokens)
+        session = self._open(text, (seed,), video_tokens)
         yield from session.generate(duration)
+
+    def generate_takes(self, text: str | None = None, video: Any = None,
+                       duration: float | None = None, seeds: Sequence[int] = (0,)) -> Takes:
+        """Several clips of one input, sampled together as one batch (arguments as
+        :meth:`generate`, one take per seed).
+
+        Take ``k`` is :meth:`generate` with ``seed=seeds[k]`` up to float rounding (with an
+        ODE sampler; a stochastic sampler draws its own noise from the first seed), at a
+        fraction of K separate calls' cost: what preference optimisation and "give me eight
+        variations" need.
+        """
+        seeds = tuple(seeds)
+        if not seeds:
+            raise GenerationError("generate_takes needs at least one seed")
+        if video is not None:
+            video = self._video_input(video)
+        video_tokens = self._encode_video(video)
+        duration = self._duration(duration, video_tokens)
+        session = self._open(text, seeds, video_tokens)
+        total = round(duration * self.sample_rate)
+        audio, latents = [], []
+        while session.samples_done < total:
+            batch_audio, patch = session._next_batch(total)
+            audio.append(batch_audio)
+            latents.append(patch)
+        return Takes(audio=torch.cat(audio, dim=-1).float(), latents=torch.cat(latents, dim=1),
+                     seeds=seeds)
 
     def session(self, text: str | None = None, seed: int = 0) -> LiveSession:
         """A push-based session for live video: :meth:`LiveSession.push` frames as they
@@ -224,18 +262,24 @@ class Pipeline:
         if self.video_encoder is None:
             raise GenerationError("this model has no video conditioner; a live session needs "
                                   "one (use stream() for text-only generation)")
-        session = self._open(text, seed, None)
+        session = self._open(text, (seed,), None)
         session.video_state = self.video_encoder.init_state(1)
         return session
 
-    def _open(self, text: str | None, seed: int, video_tokens: Any) -> LiveSession:
-        if not isinstance(seed, int) or isinstance(seed, bool):
-            raise GenerationError(f"seed must be an integer, got {seed!r}")
+    def _open(self, text: str | None, seeds: tuple[int, ...], video_tokens: Any) -> LiveSession:
+        """A session of one row per seed, every row with the same conditions."""
+        for seed in seeds:
+            if not isinstance(seed, int) or isinstance(seed, bool):
+                raise GenerationError(f"seed must be an integer, got {seed!r}")
+        rows = len(seeds)
         with torch.inference_mode():
-            conditions = self.backbone.make_conditions(text=self._encode_text(text),
-                                                       video=video_tokens)
-            state = self.backbone.init_state(1, conditions)
-        return LiveSession(self, state, torch.Generator().manual_seed(seed))
+            text_tokens = self._encode_text(text)
+            conditions = self.backbone.make_conditions(
+                text=None if text_tokens is None else text_tokens.repeat(rows),
+                video=None if video_tokens is None else video_tokens.repeat(rows))
+            state = self.backbone.init_state(rows, conditions)
+        return LiveSession(self, state,
+                           tuple(torch.Generator().manual_seed(seed) for seed in seeds))
 
     def _encode_text(self, text: str | None) -> Any:
         if text is None:
@@ -283,7 +327,9 @@ class Pipeline:
 class LiveSession:
     """One generation stream's explicit state (the backbone's, the decoder's, the RNG's).
 
-    ``generate(duration)`` runs it offline; ``push``/``pull`` run it live. A patch is sampled
+    ``generate(duration)`` runs it offline; ``push``/``pull`` run it live. A session has one
+    row per generator (one for streams; :meth:`Pipeline.generate_takes` opens several), each
+    drawing its noise from its own generator. A patch is sampled
     once a frame stamped at or after its end time has arrived (frames come in time order, so
     every frame it may see is known; push frames that share a timestamp together), so live
     output equals offline output.
@@ -291,7 +337,7 @@ class LiveSession:
 
     pipeline: Pipeline
     backbone_state: Any
-    generator: torch.Generator
+    generators: tuple[torch.Generator, ...]
     video_state: Any = None
     decode_state: Any = None
     pending_h: torch.Tensor | None = None
@@ -303,7 +349,7 @@ class LiveSession:
     closed: bool = False
 
     def __attrs_post_init__(self) -> None:
-        self.decode_state = self.pipeline.codec.init_decode_state(1)
+        self.decode_state = self.pipeline.codec.init_decode_state(len(self.generators))
 
     # ------------------------------------------------------------------ live video
 
@@ -345,7 +391,8 @@ class LiveSession:
     def snapshot(self) -> LiveSession:
         """An independent copy to restore later (shares the pipeline, copies all state)."""
         twin = copy.copy(self)
-        twin.generator = torch.Generator().set_state(self.generator.get_state())
+        twin.generators = tuple(torch.Generator().set_state(generator.get_state())
+                                for generator in self.generators)
         twin.video_state = copy.deepcopy(self.video_state)
         twin.decode_state = copy.deepcopy(self.decode_state)
         return twin
@@ -359,22 +406,26 @@ class LiveSession:
             yield self._next_chunk(total)
 
     def _next_chunk(self, total: int | None) -> Chunk:
+        start = self.samples_done / self.pipeline.sample_rate
+        audio, patch = self._next_batch(total)
+        return Chunk(audio=audio[0].float(), index=self.patches_done - 1, start=start,
+                     sample_rate=self.pipeline.sample_rate, latents=patch[0])
+
+    def _next_batch(self, total: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every row's next patch: audio ``(rows, 4, n)`` (cut at ``total`` samples) and
+        latents ``(rows, patch_frames, latent_dim)``."""
         pipeline = self.pipeline
         with torch.inference_mode():
             h = self._advance()
             patch = self._sample_patch(h)
             audio, self.decode_state = pipeline.codec.decode_step(
                 patch * pipeline.config.latent_scale, self.decode_state)
-        audio = audio[0]
         if total is not None:
-            audio = audio[:, :total - self.samples_done]
-        chunk = Chunk(audio=audio.float(), index=self.patches_done,
-                      start=self.samples_done / pipeline.sample_rate,
-                      sample_rate=pipeline.sample_rate, latents=patch[0])
+            audio = audio[..., :total - self.samples_done]
         self.last_patch = patch
         self.patches_done += 1
         self.samples_done += audio.shape[-1]
-        return chunk
+        return audio, patch
 
     def _advance(self) -> torch.Tensor:
         """The LM step that gives ``h`` for the next patch (the start token first)."""
@@ -389,9 +440,10 @@ class LiveSession:
         model = backbone.guided_model(h, backbone.context(self.backbone_state))
         guidance = pipeline.config.guidance
         velocity = multi_condition_guidance(model, guidance.w1, guidance.w2)
-        noise = torch.randn((1, backbone.patch_frames, backbone.latent_dim),
-                            generator=self.generator).to(h)
-        return pipeline.sampler.sample(velocity, noise, generator=self.generator)
+        shape = (1, backbone.patch_frames, backbone.latent_dim)
+        noise = torch.cat([torch.randn(shape, generator=generator)
+                           for generator in self.generators]).to(h)
+        return pipeline.sampler.sample(velocity, noise, generator=self.generators[0])
 
 
 def without_weight_paths(config: PipelineConfig) -> PipelineConfig:

@@ -443,12 +443,17 @@ class ODPOTrainer(Trainer):
 def sample_prompts(pipeline: Any, prompts: list[Any], *, seed: int = 0,
                    samples: int = 1) -> list[list[tuple[torch.Tensor, torch.Tensor]]]:
     """``samples`` clips per prompt, prompt ``i`` sample ``j`` from seed ``seed + i·samples +
-    j``: ``[(latents (frames, dim), audio (4, n)), ...]`` per prompt."""
-    from swansphere.plugins.odpo.optimizer import generate_clip
+    j`` (a prompt's samples in one batch): ``[(latents (frames, dim), audio (4, n)), ...]``
+    per prompt."""
+    from swansphere.plugins.odpo.optimizer import generate_takes
 
     pipeline.backbone.eval()
-    return [[generate_clip(pipeline, item, seed + index * samples + sample)
-             for sample in range(samples)] for index, item in enumerate(prompts)]
+    clips = []
+    for index, item in enumerate(prompts):
+        first = seed + index * samples
+        latents, audio = generate_takes(pipeline, item, range(first, first + samples))
+        clips.append(list(zip(latents, audio, strict=True)))
+    return clips
 
 
 def evaluate_clips(odpo: Any, prompts: list[Any],

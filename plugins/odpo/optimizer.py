@@ -8,7 +8,8 @@
         metrics = odpo.step(PreferenceBatch(inputs=prompts_of_this_step, seed=step))
 
 Each :meth:`ODPO.step` samples K candidates per input from the current policy (the pipeline's
-own streaming generation, one seed per candidate, collecting each chunk's latents), scores
+own streaming generation, one seed per candidate, the K candidates of an input sampled as
+one batch with their latents), scores
 them with the weighted rewards, forms preference pairs, and takes ``updates_per_round``
 optimizer steps on the flow-matching DPO loss against a frozen copy of the backbone taken at
 :meth:`ODPO.attach` (:mod:`.loss`). Only the backbone trains; the conditioners and the codec
@@ -174,9 +175,9 @@ class ODPO:
                               generator=torch.Generator().manual_seed(seed))[offset:]
         latents, audio, scores, totals, pairs = [], [], [], [], []
         for item, item_seeds in zip(inputs, seeds.tolist(), strict=True):
-            clips = [generate_clip(pipeline, item, candidate) for candidate in item_seeds]
-            latents.append(torch.stack([clip[0] for clip in clips]))
-            audio.append(torch.stack([clip[1] for clip in clips]))
+            item_latents, item_audio = generate_takes(pipeline, item, item_seeds)
+            latents.append(item_latents)
+            audio.append(item_audio)
             score = self.rewards.score(audio[-1], pipeline.sample_rate,
                                        item.reward_inputs().repeat(config.candidates))
             total = self.rewards.total(score, normalize=config.normalize,
@@ -240,17 +241,16 @@ class ODPO:
                                    torch.Generator().manual_seed(seed))
 
 
-def generate_clip(pipeline: Any, item: PreferenceInput,
-                  seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """One candidate: its latents ``(frames, dim)`` (backbone space) and audio ``(4, n)``.
+def generate_takes(pipeline: Any, item: PreferenceInput,
+                   seeds: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """One candidate per seed, sampled as one batch (:meth:`swansphere.Pipeline.generate_takes`):
+    latents ``(K, frames, dim)`` (backbone space) and audio ``(K, 4, n)``.
 
     Tensors are cloned out of inference mode so that the DPO loss can differentiate through
     the model applied to them.
     """
-    chunks = list(pipeline.stream(item.text, item.video, item.duration, seed))
-    latents = torch.cat([chunk.latents for chunk in chunks]).clone()
-    audio = torch.cat([chunk.audio for chunk in chunks], dim=-1).clone()
-    return latents, audio
+    takes = pipeline.generate_takes(item.text, item.video, item.duration, seeds)
+    return takes.latents.clone(), takes.audio.clone()
 
 
 def pair_conditions(pipeline: Any, items: Sequence[PreferenceInput]) -> Any:

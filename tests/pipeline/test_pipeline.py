@@ -90,6 +90,30 @@ def test_live_session_equals_offline_generation(pipeline, cuts):
                                rtol=1e-4, atol=1e-4)
 
 
+@settings(max_examples=4, deadline=None)
+@given(seeds=st.lists(st.integers(0, 2**40), min_size=1, max_size=4),
+       with_video=st.booleans())
+def test_each_take_equals_generation_with_its_seed(pipeline, seeds, with_video):
+    video = panorama_frames(4) if with_video else None
+    takes = pipeline.generate_takes("a bell rings on the left", video, 0.05, seeds)
+    assert takes.audio.shape == (len(seeds), 4, round(0.05 * SAMPLE_RATE))
+    assert takes.seeds == tuple(seeds)
+    for take, latents, seed in zip(takes.audio, takes.latents, seeds, strict=True):
+        chunks = list(pipeline.stream("a bell rings on the left", video, 0.05, seed))
+        # One batch instead of K changes float rounding only.
+        torch.testing.assert_close(take, torch.cat([c.audio for c in chunks], -1),
+                                   rtol=1e-3, atol=1e-4)
+        torch.testing.assert_close(latents, torch.cat([c.latents for c in chunks]),
+                                   rtol=1e-3, atol=1e-4)
+
+
+def test_takes_need_seeds_that_are_integers(pipeline):
+    with pytest.raises(GenerationError, match="at least one seed"):
+        pipeline.generate_takes("a bell", duration=0.03, seeds=())
+    with pytest.raises(GenerationError, match="seed must be an integer"):
+        pipeline.generate_takes("a bell", duration=0.03, seeds=(1, 2.5))
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
