@@ -108,7 +108,9 @@ def held_out_metrics(prompts: list[Any], clips: list[list[tuple[torch.Tensor, to
     figures = aggregate_direction_errors(errors, "exclude")
     figures["angular_per_clip"] = errors["angular"].tolist()  # NaN: a silent side
     figures["angular_worst_mean"] = aggregate_direction_errors(errors, "worst")["angular_mean"]
-    figures |= summarize(energy_map_correlation(references, audio), "energy_map_correlation")
+    correlations = energy_map_correlation(references, audio)
+    figures |= summarize(correlations, "energy_map_correlation")
+    figures["energy_map_correlation_per_clip"] = correlations.tolist()  # NaN: a flat map
     targets = [(item.direction, clip) for item, generated in zip(prompts, clips, strict=True)
                for clip in generated if item.direction is not None]
     hits = []
@@ -148,9 +150,14 @@ def evaluate_model(name: str, pipeline: Any, reference: Any, rewards: Any, odpo_
     return figures
 
 
-def paired_angular_change(start: list[float], odpo: list[float], *, resamples: int = 10_000,
-                          seed: int = 0) -> dict[str, float]:
-    """Mean per-clip Δangular change (ODPO − start) over the clips both scored, with a 95 %
+PAIRED = (("angular", "angular_per_clip", "rad"),
+          ("energy_map_correlation", "energy_map_correlation_per_clip", ""))
+"""Per-clip figures whose paired change is reported: (name, per-clip key, unit)."""
+
+
+def paired_change(start: list[float], odpo: list[float], *, resamples: int = 10_000,
+                  seed: int = 0) -> dict[str, float]:
+    """Mean per-clip change (ODPO − start) over the clips both scored, with a 95 %
     bootstrap interval: both models generate each prompt with the same seed, so the
     difference is paired and far less noisy than the difference of the two means."""
     changes = [b - a for a, b in zip(start, odpo, strict=True)
@@ -218,17 +225,19 @@ def main(argv: list[str] | None = None) -> int:
                                     prompts, args, embedding)
                for name, pipeline in pipelines.items()}
     table = format_table(results)
-    paired = paired_angular_change(results["start"]["angular_per_clip"],
-                                   results["odpo"]["angular_per_clip"])
+    paired = {name: paired_change(results["start"][key], results["odpo"][key])
+              for name, key, _ in PAIRED}
     print(table)
-    print(f"paired Δangular change (odpo − start) over {paired['clips']} clips: "
-          f"{paired['mean']:+.4f} rad, 95 % bootstrap interval "
-          f"[{paired['low']:+.4f}, {paired['high']:+.4f}]")
+    for name, _, unit in PAIRED:
+        change = paired[name]
+        print(f"paired {name} change (odpo − start) over {change['clips']} clips: "
+              f"{change['mean']:+.4f}{' ' + unit if unit else ''}, 95 % bootstrap interval "
+              f"[{change['low']:+.4f}, {change['high']:+.4f}]")
     report = {"run": str(args.run), "start": str(start_dir), "odpo": str(odpo_dir),
               "held_out_seed": args.seed, "prompts": args.prompts, "samples": args.samples,
               "prompt_config": attrs.asdict(config.prompts), "threads": args.threads,
               "device": args.device, "results": results, "table": table,
-              "paired_angular_change": paired}
+              "paired_change": paired}
     Path(args.json).write_text(json.dumps(report, indent=2, default=str))
     print(f"wrote {args.json}")
     return 0

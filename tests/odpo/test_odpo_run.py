@@ -196,13 +196,14 @@ def test_evaluation_script_compares_start_and_odpo(odpo_run, tmp_path):
         assert {"angular_mean", "energy_map_correlation_mean", "within_30deg",
                 "reward_spatial", "reward_semantic", "reward_fidelity"} <= set(figures)
     assert "odpo − start" in report["table"]
-    paired = report["paired_angular_change"]
-    assert paired["low"] <= paired["mean"] <= paired["high"]
-    changes = [b - a for a, b in zip(start["angular_per_clip"], tuned["angular_per_clip"],
-                                     strict=True) if not (math.isnan(a) or math.isnan(b))]
-    assert paired["clips"] == len(changes)
-    if changes:
-        assert paired["mean"] == pytest.approx(sum(changes) / len(changes))
-    assert odpo_eval.paired_angular_change([0.5, math.nan, 0.2], [0.3, 0.1, 0.2]) == {
+    for name, key, _ in odpo_eval.PAIRED:
+        paired = report["paired_change"][name]
+        assert paired["low"] <= paired["mean"] <= paired["high"]
+        changes = [b - a for a, b in zip(start[key], tuned[key], strict=True)
+                   if not (math.isnan(a) or math.isnan(b))]
+        assert paired["clips"] == len(changes)
+        if changes:
+            assert paired["mean"] == pytest.approx(sum(changes) / len(changes))
+    assert odpo_eval.paired_change([0.5, math.nan, 0.2], [0.3, 0.1, 0.2]) == {
         "clips": 2, "mean": pytest.approx(-0.1), "low": pytest.approx(-0.2),
         "high": pytest.approx(0.0)}
