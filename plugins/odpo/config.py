@@ -112,6 +112,8 @@ class ODPOConfig:
             on-policy).
         sft_weight: weight of the winners' own flow-matching loss added to the DPO loss
             (0 is pure DPO; a little keeps the winners' likelihood from sinking).
+        noise_draws: draws of flow times and noise per clip in the DPO loss, averaged (one
+            per update in Diffusion-DPO; more cost one forward each and quiet the gradient).
     """
 
     candidates: int = attrs.field(default=8, validator=_at_least(2))
@@ -124,6 +126,7 @@ class ODPOConfig:
     patch_keep_ratio: float = attrs.field(default=1.0, validator=[v.gt(0.0), v.le(1.0)])
     updates_per_round: int = attrs.field(default=1, validator=_at_least(1))
     sft_weight: float = attrs.field(default=0.0, validator=v.ge(0.0))
+    noise_draws: int = attrs.field(default=1, validator=_at_least(1))
 
 
 # ------------------------------------------------------------------------------------ judge

@@ -80,18 +80,19 @@ def flow_dpo_loss(policy_winner: torch.Tensor, policy_loser: torch.Tensor,
 class PairScorer(nn.Module):
     """Per-clip flow-matching losses of winners and losers drawn with one seed.
 
-    ``forward(winners, losers, conditions, seed, lengths)`` runs the backbone's loss twice,
+    ``forward(winners, losers, conditions, seed, lengths)`` runs the backbone's loss on each,
     each time with a generator seeded ``seed``, so both see the same patches, times and noise
     (the policy and the frozen reference take the same seed too). One forward computes both:
     wrapped in ``DistributedDataParallel`` it is one forward and one backward per step.
     """
 
     def __init__(self, backbone: nn.Module, *, condition_dropout: bool = False,
-                 patch_keep_ratio: float | None = 1.0) -> None:
+                 patch_keep_ratio: float | None = 1.0, noise_draws: int = 1) -> None:
         super().__init__()
         self.backbone = backbone
         self.condition_dropout = condition_dropout
         self.patch_keep_ratio = patch_keep_ratio
+        self.noise_draws = noise_draws
 
     def forward(self, winners: torch.Tensor, losers: torch.Tensor, conditions: Any, seed: int,
                 lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -103,11 +104,19 @@ class PairScorer(nn.Module):
 
     def clip_losses(self, latents: torch.Tensor, conditions: Any, seed: int,
                     lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """``(B,)`` flow-matching losses of clips ``latents (B, frames, dim)`` at ``seed``."""
-        return self.backbone.loss(latents, conditions, torch.Generator().manual_seed(seed),
-                                  lengths, reduction="none",
-                                  condition_dropout=self.condition_dropout,
-                                  patch_keep_ratio=self.patch_keep_ratio)
+        """``(B,)`` flow-matching losses of clips ``latents (B, frames, dim)`` at ``seed``: the
+        mean over ``noise_draws`` draws of times and noise, taken in turn from one generator.
+
+        A pair's DPO logit is a small difference of two such losses; averaging several draws
+        shrinks the noise of that difference (and of its gradient) where one draw leaves the
+        update mostly noise.
+        """
+        generator = torch.Generator().manual_seed(seed)
+        draws = [self.backbone.loss(latents, conditions, generator, lengths, reduction="none",
+                                    condition_dropout=self.condition_dropout,
+                                    patch_keep_ratio=self.patch_keep_ratio)
+                 for _ in range(self.noise_draws)]
+        return torch.stack(draws).mean(dim=0)
 
 
 @torch.no_grad()

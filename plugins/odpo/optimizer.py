@@ -141,7 +141,7 @@ class ODPO:
             reference = copy.deepcopy(pipeline.backbone)
         self.reference = reference.eval().requires_grad_(False)
         scorer = dict(condition_dropout=config.condition_dropout,
-                      patch_keep_ratio=config.patch_keep_ratio)
+                      patch_keep_ratio=config.patch_keep_ratio, noise_draws=config.noise_draws)
         self.scorer = PairScorer(pipeline.backbone, **scorer)
         self.policy = wrap(self.scorer) if wrap is not None else self.scorer
         self.reference_scorer = PairScorer(self.reference, **scorer)

@@ -128,6 +128,25 @@ def test_pair_scoring_shares_noise_times_and_patches():
     assert not torch.equal(w, l_)
 
 
+def test_several_noise_draws_average_draws_taken_in_turn_and_quiet_the_loss():
+    model = make_model()
+    x, cond = latents(2, 4, model), conditions(2, model)
+    with torch.no_grad():
+        generator = torch.Generator().manual_seed(5)
+        single = [model.loss(x, cond, generator, reduction="none", condition_dropout=False,
+                             patch_keep_ratio=1.0)
+                  for _ in range(3)]
+        averaged, _ = PairScorer(model, noise_draws=3)(x, x, cond, seed=5)
+        torch.testing.assert_close(averaged, torch.stack(single).mean(0))
+
+        def spread(draws: int) -> float:  # across seeds, of a pair's loss difference
+            scorer = PairScorer(model, noise_draws=draws)
+            gaps = [torch.sub(*scorer(x, x + 0.2, cond, seed=seed)) for seed in range(24)]
+            return float(torch.stack(gaps).std(dim=0).mean())
+
+        assert spread(8) < 0.6 * spread(1)
+
+
 def test_dpo_through_the_backbone_log_two_at_start_zero_gradient_for_equal_clips():
     policy = make_model()
     reference = copy.deepcopy(policy).requires_grad_(False)
