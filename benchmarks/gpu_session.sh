@@ -8,7 +8,9 @@
 #   stage2-history  continue stage 2 from core/models/tiny with audio-history dropout
 #                 (benchmarks/configs/tiny/stage2-history.toml)
 #   odpo          ODPO (benchmarks/configs/tiny/odpo.toml) from the stage2-history model if
-#                 this call made one, else from core/models/tiny
+#                 this call made one, else from START (default core/models/tiny, which now
+#                 ships after ODPO: START=runs/tiny/stage2-history/pipeline-fp16 repeats the
+#                 shipped run)
 #
 # Before the call, on the CPU machine: for the codec..stage2 phases, the SVAC step of
 # scripts/train-tiny.sh (runs/tiny/svac); always, wheels of this package and of what the GPU
