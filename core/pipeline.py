@@ -222,10 +222,7 @@ class Pipeline:
         ``(frames, times)``, …) or a path to a video file; ``duration`` defaults to the video's
         length, or ``default_duration`` without video.
         """
-        if video is not None:
-            video = self._video_input(video)
-        video_tokens = self._encode_video(video)
-        duration = self._duration(duration, video_tokens)
+        video_tokens, duration = self._video_and_duration(video, duration)
         session = self._open(text, (seed,), video_tokens)
         yield from session.generate(duration)
 
@@ -242,10 +239,7 @@ class Pipeline:
         seeds = tuple(seeds)
         if not seeds:
             raise GenerationError("generate_takes needs at least one seed")
-        if video is not None:
-            video = self._video_input(video)
-        video_tokens = self._encode_video(video)
-        duration = self._duration(duration, video_tokens)
+        video_tokens, duration = self._video_and_duration(video, duration)
         session = self._open(text, seeds, video_tokens)
         total = round(duration * self.sample_rate)
         audio, latents = [], []
@@ -280,6 +274,13 @@ class Pipeline:
             state = self.backbone.init_state(rows, conditions)
         return LiveSession(self, state,
                            tuple(torch.Generator().manual_seed(seed) for seed in seeds))
+
+    def _video_and_duration(self, video: Any, duration: float | None) -> tuple[Any, float]:
+        """The encoded video (or None) and the clip length it implies without ``duration``."""
+        if video is not None:
+            video = self._video_input(video)
+        video_tokens = self._encode_video(video)
+        return video_tokens, self._duration(duration, video_tokens)
 
     def _encode_text(self, text: str | None) -> Any:
         if text is None:
@@ -327,12 +328,11 @@ class Pipeline:
 class LiveSession:
     """One generation stream's explicit state (the backbone's, the decoder's, the RNG's).
 
-    ``generate(duration)`` runs it offline; ``push``/``pull`` run it live. A session has one
-    row per generator (one for streams; :meth:`Pipeline.generate_takes` opens several), each
-    drawing its noise from its own generator. A patch is sampled
+    ``generate(duration)`` runs it offline; ``push``/``pull`` run it live. A patch is sampled
     once a frame stamped at or after its end time has arrived (frames come in time order, so
     every frame it may see is known; push frames that share a timestamp together), so live
-    output equals offline output.
+    output equals offline output. A session has one row per generator, each drawing its own
+    noise: one for streams, several for :meth:`Pipeline.generate_takes`.
     """
 
     pipeline: Pipeline

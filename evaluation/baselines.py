@@ -133,10 +133,7 @@ class GlobalBaseline:
         pipeline = self.pipeline
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise GenerationError(f"seed must be an integer, got {seed!r}")
-        if video is not None:
-            video = pipeline._video_input(video)
-        video_tokens = pipeline._encode_video(video)
-        duration = pipeline._duration(duration, video_tokens)
+        video_tokens, duration = pipeline._video_and_duration(video, duration)
         with torch.inference_mode():
             conditions = pipeline.backbone.make_conditions(text=pipeline._encode_text(text),
                                                            video=video_tokens)
