@@ -109,6 +109,15 @@ def test_config_validation():
         swansphere.create("preference_optimizer", {"type": "odpo", "candidates": 1})
     with pytest.raises(ConfigError):
         swansphere.create("preference_optimizer", {"type": "odpo", "pairs": "all"})
+    with pytest.raises(ConfigError):
+        swansphere.create("preference_optimizer", {"type": "odpo", "noise_draws": 0})
+
+
+def test_noise_draws_score_policy_and_reference_alike():
+    _, odpo = attached(paper_like_rewards(), noise_draws=3)
+    assert odpo.scorer.noise_draws == odpo.reference_scorer.noise_draws == 3
+    metrics = odpo.step(PreferenceBatch(inputs=prompt_inputs(), seed=0))
+    assert metrics["dpo_loss"] == pytest.approx(math.log(2), abs=1e-5)  # policy == reference
 
 
 # ------------------------------------------------------------------------------------ task
