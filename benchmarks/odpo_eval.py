@@ -84,10 +84,10 @@ def build_rewards(config: Any, run: Path) -> Any:
                       for entry in entries])
 
 
-def held_out_metrics(prompts: list[Any], clips: list[list[tuple[torch.Tensor, torch.Tensor]]],
-                     sample_rate: int, embedding: Any) -> dict[str, float]:
-    """Direction errors, direction accuracy, energy-map correlation and FD against the
-    prompts' reference clips."""
+def held_out_metrics(prompts: list[Any], clips: list[Any], sample_rate: int,
+                     embedding: Any) -> dict[str, float]:
+    """Direction errors, direction accuracy, energy-map correlation and FD of the clips (one
+    :class:`swansphere.Takes` per prompt) against the prompts' reference clips."""
     from swansphere.evaluation.metrics import (
         NotEnoughSamplesError,
         aggregate_direction_errors,
@@ -100,10 +100,9 @@ def held_out_metrics(prompts: list[Any], clips: list[list[tuple[torch.Tensor, to
     )
     from swansphere.spatial import direction
 
-    references = torch.stack([item.reference for item, generated in zip(prompts, clips,
-                                                                        strict=True)
-                              for _ in generated])
-    audio = torch.stack([clip[1].cpu() for generated in clips for clip in generated])
+    references = torch.stack([item.reference for item, takes in zip(prompts, clips, strict=True)
+                              for _ in takes.seeds])
+    audio = torch.cat([takes.audio.cpu() for takes in clips])
     errors = clip_direction_errors(references, audio)
     figures = aggregate_direction_errors(errors, "exclude")
     figures["angular_per_clip"] = errors["angular"].tolist()  # NaN: a silent side
@@ -111,12 +110,12 @@ def held_out_metrics(prompts: list[Any], clips: list[list[tuple[torch.Tensor, to
     correlations = energy_map_correlation(references, audio)
     figures |= summarize(correlations, "energy_map_correlation")
     figures["energy_map_correlation_per_clip"] = correlations.tolist()  # NaN: a flat map
-    targets = [(item.direction, clip) for item, generated in zip(prompts, clips, strict=True)
-               for clip in generated if item.direction is not None]
+    targets = [(item.direction, clip) for item, takes in zip(prompts, clips, strict=True)
+               for clip in takes.audio.cpu() if item.direction is not None]
     hits = []
     for target, clip in targets:
-        if bool(has_direction(clip[1].cpu())):
-            found = [float(angle) for angle in direction(clip[1].cpu())]
+        if bool(has_direction(clip)):
+            found = [float(angle) for angle in direction(clip)]
             hits.append(bool(direction_accuracy(*found, *target)["within_cone"][0]))
         else:
             hits.append(False)

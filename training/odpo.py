@@ -441,29 +441,24 @@ class ODPOTrainer(Trainer):
 
 
 def sample_prompts(pipeline: Any, prompts: list[Any], *, seed: int = 0,
-                   samples: int = 1) -> list[list[tuple[torch.Tensor, torch.Tensor]]]:
-    """``samples`` clips per prompt, prompt ``i`` sample ``j`` from seed ``seed + i·samples +
-    j`` (a prompt's samples in one batch): ``[(latents (frames, dim), audio (4, n)), ...]``
-    per prompt."""
-    from swansphere.plugins.odpo.optimizer import generate_takes
-
+                   samples: int = 1) -> list[Any]:
+    """``samples`` clips per prompt as one :class:`swansphere.Takes` each, prompt ``i``
+    sample ``j`` from seed ``seed + i·samples + j``."""
     pipeline.backbone.eval()
-    clips = []
-    for index, item in enumerate(prompts):
-        first = seed + index * samples
-        latents, audio = generate_takes(pipeline, item, range(first, first + samples))
-        clips.append(list(zip(latents, audio, strict=True)))
-    return clips
+    return [pipeline.generate_takes(item.text, item.video, item.duration,
+                                    range(seed + index * samples,
+                                          seed + (index + 1) * samples))
+            for index, item in enumerate(prompts)]
 
 
-def evaluate_clips(odpo: Any, prompts: list[Any],
-                   clips: list[list[tuple[torch.Tensor, torch.Tensor]]], *,
+def evaluate_clips(odpo: Any, prompts: list[Any], clips: list[Any], *,
                    seed: int = 0) -> dict[str, float]:
-    """Figures of clips generated for ``prompts`` by the policy attached to ``odpo``: mean
-    ``reward`` and per-reward means, ``angular_error`` (the paper's Δangular against the
-    spatial target, rad; π/2 for a clip without a direction, the mean error of a random one)
-    and ``reference_kl`` (:meth:`~swansphere.plugins.odpo.optimizer.ODPO.reference_divergence`:
-    the policy's velocity gap to the frozen reference on these clips)."""
+    """Figures of clips generated for ``prompts`` (one :class:`swansphere.Takes` each) by the
+    policy attached to ``odpo``: mean ``reward`` and per-reward means, ``angular_error`` (the
+    paper's Δangular against the spatial target, rad; π/2 for a clip without a direction, the
+    mean error of a random one) and ``reference_kl``
+    (:meth:`~swansphere.plugins.odpo.optimizer.ODPO.reference_divergence`: the policy's
+    velocity gap to the frozen reference on these clips)."""
     from swansphere.errors import AudioFormatError
     from swansphere.plugins.odpo.optimizer import pair_conditions
     from swansphere.plugins.odpo.rewards import SpatialReward
@@ -472,10 +467,9 @@ def evaluate_clips(odpo: Any, prompts: list[Any],
     pipeline, rewards = odpo.pipeline, odpo.rewards
     totals, scores, errors, divergences = [], [], [], []
     spatial = SpatialReward()
-    for index, (item, generated) in enumerate(zip(prompts, clips, strict=True)):
-        latents = torch.stack([clip[0] for clip in generated])
-        audio = torch.stack([clip[1] for clip in generated])
-        inputs = item.reward_inputs().repeat(len(generated))
+    for index, (item, takes) in enumerate(zip(prompts, clips, strict=True)):
+        audio, count = takes.audio, len(takes.seeds)
+        inputs = item.reward_inputs().repeat(count)
         score = rewards.score(audio, pipeline.sample_rate, inputs)
         scores.append(score)
         totals.append(rewards.total(score))
@@ -485,8 +479,8 @@ def evaluate_clips(odpo: Any, prompts: list[Any],
                 errors.append(float(angular_errors(target, clip.cpu())["angular"]))
             except AudioFormatError:
                 errors.append(math.pi / 2)
-        conditions = pair_conditions(pipeline, [item] * len(generated))
-        divergences.append(odpo.reference_divergence(latents, conditions, seed + index))
+        conditions = pair_conditions(pipeline, [item] * count)
+        divergences.append(odpo.reference_divergence(takes.latents, conditions, seed + index))
     metrics = {"reward": float(torch.cat(totals).mean()),
                "angular_error": float(np.mean(errors)),
                "reference_kl": float(np.mean(divergences))}

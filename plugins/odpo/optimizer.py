@@ -8,12 +8,11 @@
         metrics = odpo.step(PreferenceBatch(inputs=prompts_of_this_step, seed=step))
 
 Each :meth:`ODPO.step` samples K candidates per input from the current policy (the pipeline's
-own streaming generation, one seed per candidate, the K candidates of an input sampled as
-one batch with their latents), scores
-them with the weighted rewards, forms preference pairs, and takes ``updates_per_round``
-optimizer steps on the flow-matching DPO loss against a frozen copy of the backbone taken at
-:meth:`ODPO.attach` (:mod:`.loss`). Only the backbone trains; the conditioners and the codec
-stay as they are.
+own streaming generation, one seed per candidate, an input's K candidates as one batch of
+takes with their latents), scores them with the weighted rewards, forms preference pairs, and
+takes ``updates_per_round`` optimizer steps on the flow-matching DPO loss against a frozen
+copy of the backbone taken at :meth:`ODPO.attach` (:mod:`.loss`). Only the backbone trains;
+the conditioners and the codec stay as they are.
 
 Distributed training: give :meth:`ODPO.attach` ``wrap`` (e.g. ``lambda m:
 DistributedDataParallel(m)``) and ``reduce_metrics`` (an all-reduce mean), and give each rank
@@ -175,9 +174,9 @@ class ODPO:
                               generator=torch.Generator().manual_seed(seed))[offset:]
         latents, audio, scores, totals, pairs = [], [], [], [], []
         for item, item_seeds in zip(inputs, seeds.tolist(), strict=True):
-            item_latents, item_audio = generate_takes(pipeline, item, item_seeds)
-            latents.append(item_latents)
-            audio.append(item_audio)
+            takes = pipeline.generate_takes(item.text, item.video, item.duration, item_seeds)
+            latents.append(takes.latents)
+            audio.append(takes.audio)
             score = self.rewards.score(audio[-1], pipeline.sample_rate,
                                        item.reward_inputs().repeat(config.candidates))
             total = self.rewards.total(score, normalize=config.normalize,
@@ -239,18 +238,6 @@ class ODPO:
         pipeline.backbone.eval()
         return velocity_divergence(pipeline.backbone, self.reference, latents, conditions,
                                    torch.Generator().manual_seed(seed))
-
-
-def generate_takes(pipeline: Any, item: PreferenceInput,
-                   seeds: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
-    """One candidate per seed, sampled as one batch (:meth:`swansphere.Pipeline.generate_takes`):
-    latents ``(K, frames, dim)`` (backbone space) and audio ``(K, 4, n)``.
-
-    Tensors are cloned out of inference mode so that the DPO loss can differentiate through
-    the model applied to them.
-    """
-    takes = pipeline.generate_takes(item.text, item.video, item.duration, seeds)
-    return takes.latents.clone(), takes.audio.clone()
 
 
 def pair_conditions(pipeline: Any, items: Sequence[PreferenceInput]) -> Any:
