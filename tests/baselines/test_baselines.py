@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from pipeline_helpers import SAMPLE_RATE, TINY, panorama_frames
+from pipeline_helpers import SAMPLE_RATE, TINY, panorama_frames, panorama_with_source
 
 from swansphere.cli import main
 from swansphere.config import structure
@@ -27,23 +27,13 @@ from swansphere.evaluation.harness import evaluate, find_clips
 from swansphere.evaluation.metrics import angle_between, prompt_direction
 from swansphere.pipeline import GenerationError, Pipeline, PipelineConfig
 from swansphere.plugins.global_dit import GlobalDiT
-from swansphere.spatial import direction, erp_grid, read_foa, write_foa, write_panorama_npz
+from swansphere.spatial import direction, read_foa, write_foa, write_panorama_npz
 
 
 @pytest.fixture(scope="module")
 def global_baseline(streaming_pipeline):
     torch.manual_seed(0)
     return GlobalBaseline.same_size_as(streaming_pipeline)
-
-
-def panorama_with_source(azimuth: float, elevation: float, width: int = 128,
-                         seed: int = 0) -> np.ndarray:
-    """A simulator background with a saturated disc of radius 12° at the given direction."""
-    frame = background(width, width // 2, seed)
-    grid_azimuth, grid_elevation = erp_grid(width, width // 2)
-    inside = angle_between(grid_azimuth, grid_elevation, azimuth, elevation) < 12.0
-    frame[inside.numpy()] = (240, 40, 200)
-    return frame
 
 
 # --- global -----------------------------------------------------------------------------------

@@ -6,7 +6,10 @@ import numpy as np
 import torch
 
 from swansphere.config import structure
+from swansphere.data.panorama import background
+from swansphere.evaluation.metrics import angle_between
 from swansphere.pipeline import Pipeline, PipelineConfig
+from swansphere.spatial import erp_grid
 
 SAMPLE_RATE = 8000
 HOP = 16
@@ -47,3 +50,13 @@ def tiny_pipeline(seed: int = 0) -> Pipeline:
 
 def panorama_frames(count: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (count, 16, 32, 3), dtype=np.uint8)
+
+
+def panorama_with_source(azimuth: float, elevation: float, width: int = 128,
+                         seed: int = 0) -> np.ndarray:
+    """A simulator background with a saturated disc of radius 12° at the given direction."""
+    frame = background(width, width // 2, seed)
+    grid_azimuth, grid_elevation = erp_grid(width, width // 2)
+    inside = angle_between(grid_azimuth, grid_elevation, azimuth, elevation) < 12.0
+    frame[inside.numpy()] = (240, 40, 200)
+    return frame
