@@ -54,3 +54,44 @@ def conditions(batch: int, model: CausalDiT, *, frames: int = 12, tokens: int = 
     return Conditions(text=text.expand(batch, -1, -1), text_mask=mask.expand(batch, -1),
                       video=video.expand(batch, -1, -1), video_times=frame_times(frames,
                                                                                  VIDEO_FPS))
+
+
+def reference_context(model: CausalDiT, latents: torch.Tensor,
+                      patch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The LocDiT context of ``patch`` built by hand from the whole sequence: the (up to)
+    ``context_patches`` patches just before it, in time order, left-padded with invalid
+    frames. Returns ``(context (B, context_frames, D), valid (B, context_frames))``."""
+    frames, size = model.patch_frames, model.config.context_frames
+    first = max(0, patch - model.context_patches) * frames
+    previous = latents[:, first:patch * frames]
+    missing = size - previous.shape[1]
+    context = torch.cat((previous.new_zeros(previous.shape[0], missing, previous.shape[2]),
+                         previous), 1)
+    valid = torch.arange(size) >= missing
+    return context, valid.expand(latents.shape[0], size)
+
+
+def reference_guided_velocity(model: CausalDiT, latents: torch.Tensor, h: torch.Tensor,
+                              patch: int, x: torch.Tensor, t: torch.Tensor, w1: float,
+                              w2: float) -> torch.Tensor:
+    """The paper's v_u + w1(v_c1 − v_u) + w2(v_all − v_c1) for ``patch``, each branch one
+    training-time LocDiT call: v_u sees neither ``h_t`` nor the context, v_c1 the context
+    only, v_all both (``h`` ``(B, width)`` is the teacher-forced ``h_t``)."""
+    context, valid = reference_context(model, latents, patch)
+    keep, drop = torch.ones(x.shape[0], dtype=torch.bool), torch.zeros(x.shape[0],
+                                                                        dtype=torch.bool)
+    v_u = model.locdit(x, t, h, drop, context, valid & False)
+    v_c1 = model.locdit(x, t, h, drop, context, valid)
+    v_all = model.locdit(x, t, h, keep, context, valid)
+    return v_u + w1 * (v_c1 - v_u) + w2 * (v_all - v_c1)
+
+
+class RecordingSampler:
+    """A sampler that remembers every velocity field it integrated (to probe them later)."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.fields = inner, []
+
+    def sample(self, velocity, noise, steps=None, generator=None):
+        self.fields.append(velocity)
+        return self.inner.sample(velocity, noise, steps, generator=generator)
