@@ -42,6 +42,8 @@ class CodecInfo:
     hop_length: int
     lookahead: int = 0
     decode_lookahead: int = 0
+    delay: int = 0
+    """Samples by which ``decode(encode(x))`` lags ``x`` (an overlap-add codec's one hop)."""
 
     @property
     def frame_rate(self) -> float:

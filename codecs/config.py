@@ -140,3 +140,37 @@ class PatchCodecConfig:
     def kept(self) -> int:
         """Values per channel in a latent frame."""
         return self.hop_length if self.coefficients is None else self.coefficients
+
+
+@attrs.frozen(kw_only=True)
+class FoaParametricConfig:
+    """Config of the ``foa-parametric`` transform codec (see docs/codecs.md).
+
+    Attributes:
+        sample_rate: audio sample rate in Hz.
+        hop_length: samples per latent frame (the MDCT has ``hop_length`` bins).
+        low_bins: W's MDCT coefficients kept exactly (48 of 256 at 16 kHz: up to 1.5 kHz).
+        envelope_bands: mel-spaced bands above them coded as W's log power.
+        direction_bands: mel-spaced bands over the whole spectrum, each with a direction
+            vector (3 values) and a diffuseness amplitude (1 value); each at least 4 bins.
+        weights: fitted statistics (``model.safetensors`` or its directory), or ``None``.
+
+    ``latent_dim = low_bins + envelope_bands + 4 * direction_bands`` (96 by default).
+    """
+
+    sample_rate: int = attrs.field(default=16000, validator=attrs.validators.gt(0))
+    hop_length: int = attrs.field(default=256, validator=attrs.validators.gt(0))
+    low_bins: int = attrs.field(default=48, validator=attrs.validators.ge(2))
+    envelope_bands: int = attrs.field(default=16, validator=attrs.validators.ge(1))
+    direction_bands: int = attrs.field(default=8, validator=attrs.validators.ge(1))
+    weights: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.low_bins + self.envelope_bands > self.hop_length:
+            raise ConfigError(f"foa-parametric: low_bins + envelope_bands must be at most "
+                              f"hop_length ({self.hop_length}), got {self.low_bins} + "
+                              f"{self.envelope_bands}")
+        if 4 * self.direction_bands > self.hop_length:
+            raise ConfigError(f"foa-parametric: direction_bands needs 4 bins each, so at most "
+                              f"hop_length / 4 = {self.hop_length // 4}, got "
+                              f"{self.direction_bands}")

@@ -31,7 +31,10 @@ class LatentCodec(Protocol):
     count and buffers what does not fill a hop; ``decode_step`` takes any number of frames.
     ``lookahead`` (samples) and ``decode_lookahead`` (latent frames) say how far an output may
     depend on future input; 0 is strictly causal. ``swansphere.testing.streaming`` checks all
-    of this (``CodecConformanceSuite``).
+    of this (``CodecConformanceSuite``). A codec whose round trip lags its input (an
+    overlap-add transform) may say by how many samples in an optional ``delay`` attribute;
+    tools that compare ``decode(encode(x))`` with ``x`` read it with ``getattr(codec,
+    "delay", 0)``.
     """
 
     @property

@@ -85,6 +85,9 @@ def reconstruction_metrics(reference: torch.Tensor, estimate: torch.Tensor) -> d
 
 
 def round_trip(codec: Any, audio: torch.Tensor) -> torch.Tensor:
-    """Offline encode + decode, trimmed to whole hops (the codec drops a partial hop)."""
+    """Offline encode + decode, aligned with ``audio``: the codec's ``delay`` (samples the
+    decoded audio lags by, 0 if it declares none) is cut from the front, so sample ``i`` of
+    the result reconstructs ``audio[..., i]``. Shorter than ``audio`` by the dropped partial
+    hop and the delay; callers trim the reference to the result's length."""
     with torch.no_grad():
-        return codec.decode(codec.encode(audio))
+        return codec.decode(codec.encode(audio))[..., getattr(codec, "delay", 0):]

@@ -1,0 +1,336 @@
+"""``foa-parametric``: a transform codec that keeps what a sound is and where it is.
+
+Each hop of the four AmbiX channels goes through a modified discrete cosine transform (MDCT,
+sine window of two hops, 50 % overlap: an orthogonal lapped transform). A latent frame holds:
+
+- **low**: the omni (W) channel's first ``low_bins`` MDCT coefficients, exactly (0–1.5 kHz in
+  the default: pitch, harmonics, onsets);
+- **envelope**: W's log mean power in ``envelope_bands`` mel-spaced bands above them. The
+  decoder fills each band with the upper half of the low band, copied up and scaled to that
+  power (spectral band replication), plus a little deterministic noise so a band whose copy
+  source is silent (a hi-hat over a quiet low band) still sounds;
+- **direction** and **diffuseness** per ``direction_bands`` mel-spaced bands over the whole
+  spectrum (DirAC-style): ``d = Σ W·(Y, Z, X) / Σ W²`` (the unit direction of a plane wave,
+  shorter for mixed or diffuse sound) and ``a = √(Σ(Y² + Z² + X²) / Σ W² − |d|²)``, the
+  first-order energy that ``d`` does not explain. The decoder rebuilds each first-order
+  channel as ``d·W`` plus ``a/√3`` times a decorrelated copy of W made orthogonal to W and to
+  the other two copies in every band and frame, so the cross products W·(Y, Z, X) (the
+  intensity) and the first-order energies come back as they were.
+
+A plane wave therefore keeps its direction exactly, and the whole-clip intensity direction
+of any scene survives up to the high-band resynthesis. The transform is orthogonal, so
+Parseval holds frame by frame and band sums in the MDCT domain are energies in time.
+
+Latents are standardised per dimension with ``latent_mean`` / ``latent_std``, statistics
+fitted on training scenes (``swansphere train`` with ``task = "codec-fit"``) and saved as
+the codec's weights; an unfitted codec uses 0 and 1.
+
+Streaming: latent frame ``k`` analyses samples ``[(k − 1)·hop, (k + 1)·hop)``, which have all
+arrived when hop ``k`` ends (encoder lookahead 0). Decoding frame ``k`` completes the
+overlap-add of samples ``[(k − 1)·hop, k·hop)`` from frames ``k − 1`` and ``k`` (decoder
+lookahead 0), so the round trip lags the input by one hop: :attr:`delay` = ``hop_length``
+samples (16 ms at 16 kHz).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .base import CodecInfo, check_audio, check_latents
+from .config import FoaParametricConfig
+
+FOA_CHANNELS = 4
+POWER_FLOOR = 1e-10
+"""Added to a band's mean power per MDCT bin before the log (about −100 dB): the code of
+silence."""
+NOISE_SHARE = 0.1
+"""Amplitude of the deterministic noise added to the copied-up high band, relative to the
+copy's RMS: about 1 % of the band's power, and all of it when the copy source is silent."""
+DECORRELATION_SEED = 20_260_604
+DIRECTION_BAND_MIN_WIDTH = 4
+"""W and its three decorrelated copies need four orthogonal directions in every band."""
+
+
+def mdct_basis(hop: int) -> torch.Tensor:
+    """``(2·hop, hop)`` sine-windowed MDCT analysis matrix; its transpose synthesises.
+
+    With 50 % overlap-add the transform is orthogonal (Princen–Bradley), so analysis then
+    synthesis reconstructs exactly, one hop late.
+    """
+    n = torch.arange(2 * hop, dtype=torch.float64)[:, None]
+    k = torch.arange(hop, dtype=torch.float64)[None, :]
+    window = torch.sin(math.pi * (n + 0.5) / (2 * hop))
+    cosines = torch.cos(math.pi / hop * (n + 0.5 + hop / 2) * (k + 0.5))
+    return (window * cosines * math.sqrt(2.0 / hop)).to(torch.float32)
+
+
+def mel_band_edges(start: int, stop: int, count: int, sample_rate: int, hop: int,
+                   min_width: int = 1) -> list[int]:
+    """``count + 1`` increasing MDCT bin edges from ``start`` to ``stop``, mel-spaced,
+    every band at least ``min_width`` bins wide (the config checks that this fits)."""
+    bin_hz = sample_rate / (2 * hop)
+    low, high = (2595 * math.log10(1 + start * bin_hz / 700),
+                 2595 * math.log10(1 + stop * bin_hz / 700))
+    mels = np.linspace(low, high, count + 1)
+    edges = np.round(700 * (10 ** (mels / 2595) - 1) / bin_hz).astype(int)
+    edges[0], edges[-1] = start, stop
+    for i in range(1, count + 1):
+        edges[i] = max(edges[i], edges[i - 1] + min_width)
+    for i in range(count - 1, 0, -1):  # keep the top edge at ``stop``
+        edges[i] = min(edges[i], edges[i + 1] - min_width)
+    return edges.tolist()
+
+
+def _membership(edges: list[int], bins: int) -> torch.Tensor:
+    """``(bins, bands)`` 0/1 matrix: ``x @ m`` sums each band, ``y @ m.T`` spreads back."""
+    matrix = torch.zeros(bins, len(edges) - 1)
+    for band, (low, high) in enumerate(itertools.pairwise(edges)):
+        matrix[low:high, band] = 1.0
+    return matrix
+
+
+def _hash_signs(frames: torch.Tensor, bins: int) -> torch.Tensor:
+    """``(len(frames), bins)`` pseudo-random ±1 from an integer hash of (frame, bin):
+    the same for a frame however a stream is cut into chunks."""
+    k = torch.arange(bins, dtype=torch.int64, device=frames.device)
+    x = frames[:, None] * 0x9E3779B1 + k[None, :] * 0x85EBCA77 + 0x27D4EB2F
+    x = x ^ (x >> 15)
+    x = x * 0x2C1B3C6D
+    x = x ^ (x >> 12)
+    x = x * 0x297A2D39
+    x = x ^ (x >> 15)
+    return ((x >> 7) & 1).to(torch.float32) * 2.0 - 1.0
+
+
+class FoaParametricCodec(CodecInfo, nn.Module):
+    """MDCT transform codec with copied-up high band and DirAC-style direction parameters.
+
+    Follows :class:`swansphere.protocols.LatentCodec`. States are tuples of tensors, never
+    mutated in place, holding one hop of audio at most: a kept reference is a snapshot.
+    """
+
+    registered_name = "foa-parametric"
+
+    def __init__(self, config: FoaParametricConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or FoaParametricConfig()
+        hop, rate = self.config.hop_length, self.config.sample_rate
+        self.envelope_edges = mel_band_edges(self.config.low_bins, hop,
+                                             self.config.envelope_bands, rate, hop)
+        self.direction_edges = mel_band_edges(0, hop, self.config.direction_bands, rate, hop,
+                                              min_width=DIRECTION_BAND_MIN_WIDTH)
+        self.register_buffer("basis", mdct_basis(hop), persistent=False)
+        self.register_buffer("envelope_bands", _membership(self.envelope_edges, hop),
+                             persistent=False)
+        self.register_buffer("direction_bands", _membership(self.direction_edges, hop),
+                             persistent=False)
+        self.register_buffer("copy_source", self._copy_source_bins(), persistent=False)
+        generator = torch.Generator().manual_seed(DECORRELATION_SEED)
+        self.register_buffer("decorrelation_signs",
+                             torch.randint(0, 2, (3, hop), generator=generator) * 2.0 - 1.0,
+                             persistent=False)
+        self.register_buffer("latent_mean", torch.zeros(self.latent_dim))
+        self.register_buffer("latent_std", torch.ones(self.latent_dim))
+
+    @classmethod
+    def from_config(cls, config: FoaParametricConfig) -> FoaParametricCodec:
+        """Build the codec and load ``config.weights`` (its fitted statistics) when set."""
+        codec = cls(config)
+        if config.weights:
+            from .weights import load_weights
+
+            load_weights(codec, config.weights)
+        return codec
+
+    # ---------------------------------------------------------------- metadata
+
+    @property
+    def sample_rate(self) -> int:
+        return self.config.sample_rate
+
+    @property
+    def hop_length(self) -> int:
+        return self.config.hop_length
+
+    @property
+    def latent_dim(self) -> int:
+        config = self.config
+        return config.low_bins + config.envelope_bands + 4 * config.direction_bands
+
+    @property
+    def delay(self) -> int:
+        """Samples by which ``decode(encode(x))`` lags ``x``: one hop (overlap-add)."""
+        return self.hop_length
+
+    # ---------------------------------------------------------------- offline
+
+    def encode(self, audio: torch.Tensor) -> torch.Tensor:
+        """Audio ``(batch, 4, samples)`` -> latents ``(batch, samples // hop, latent_dim)``."""
+        check_audio(audio)
+        history = audio.new_zeros(audio.shape[0], FOA_CHANNELS, self.hop_length)
+        return self.encode_step(audio, history)[0]
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        """Latents ``(batch, frames, latent_dim)`` -> audio ``(batch, 4, frames * hop)``,
+        lagging the encoded audio by :attr:`delay` samples."""
+        return self.decode_step(latents, self.init_decode_state(latents.shape[0]))[0]
+
+    def parameters_of(self, audio: torch.Tensor) -> torch.Tensor:
+        """Unstandardised latents (the coded parameters), for fitting the statistics."""
+        return self.encode(audio) * self.latent_std + self.latent_mean
+
+    @torch.no_grad()
+    def fit_statistics(self, parameters: torch.Tensor) -> None:
+        """Set ``latent_mean`` / ``latent_std`` from ``(..., latent_dim)`` coded parameters
+        (:meth:`parameters_of` training scenes); constant dimensions keep a std of 1."""
+        flat = parameters.reshape(-1, self.latent_dim).to(torch.float64)
+        std = flat.std(dim=0)
+        self.latent_mean.copy_(flat.mean(dim=0))
+        self.latent_std.copy_(torch.where(std > 1e-6, std, torch.ones_like(std)))
+
+    # ---------------------------------------------------------------- streaming
+
+    def init_encode_state(self, batch_size: int) -> torch.Tensor:
+        """The last hop before the stream (silence), plus nothing pending."""
+        return self.basis.new_zeros(batch_size, FOA_CHANNELS, self.hop_length)
+
+    def encode_step(self, audio_chunk: torch.Tensor,
+                    state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Any number of samples in; the latent frames whose hop they complete out."""
+        check_audio(audio_chunk, "audio_chunk")
+        hop = self.hop_length
+        joined = torch.cat([state, audio_chunk.to(self.basis.dtype)], dim=-1)
+        frames = (joined.shape[-1] - hop) // hop
+        if frames == 0:
+            return joined.new_zeros(joined.shape[0], 0, self.latent_dim), joined
+        windows = joined[..., :(frames + 1) * hop].unfold(-1, 2 * hop, hop)
+        coefficients = windows @ self.basis                      # (batch, 4, frames, hop)
+        latents = (self._analyse(coefficients) - self.latent_mean) / self.latent_std
+        return latents, joined[..., frames * hop:]
+
+    def init_decode_state(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The second half of the previous frame's synthesis, and the next frame's index."""
+        return (self.basis.new_zeros(batch_size, FOA_CHANNELS, self.hop_length),
+                torch.zeros((), dtype=torch.int64))
+
+    def decode_step(self, latent_chunk: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
+                    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """Any number of latent frames in; ``frames * hop`` samples out."""
+        check_latents(latent_chunk, self.latent_dim)
+        tail, index = state
+        batch, frames, _ = latent_chunk.shape
+        if frames == 0:
+            return tail.new_zeros(batch, FOA_CHANNELS, 0), state
+        parameters = latent_chunk.to(self.basis.dtype) * self.latent_std + self.latent_mean
+        frame_index = index + torch.arange(frames)
+        coefficients = self._synthesise(parameters, frame_index)
+        halves = (coefficients @ self.basis.T).unflatten(-1, (2, self.hop_length))
+        previous = torch.cat([tail[:, :, None], halves[:, :, :-1, 1]], dim=2)
+        audio = (halves[:, :, :, 0] + previous).flatten(2)
+        return audio, (halves[:, :, -1, 1], index + frames)
+
+    # ---------------------------------------------------------------- weights
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write ``config.toml`` and ``model.safetensors`` (the fitted statistics)."""
+        from .weights import save_codec
+
+        return save_codec(self, directory)
+
+    # ---------------------------------------------------------------- the parameters
+
+    def _copy_source_bins(self) -> torch.Tensor:
+        """For every bin above the low band, the low-band bin copied there: the upper half
+        of the low band, repeated."""
+        low = self.config.low_bins
+        half = max(low // 2, 1)
+        above = torch.arange(low, self.hop_length)
+        return low - half + (above - low) % half
+
+    def _analyse(self, coefficients: torch.Tensor) -> torch.Tensor:
+        """MDCT coefficients ``(batch, 4, frames, hop)`` -> parameters ``(batch, frames, D)``.
+
+        In float64: the diffuseness is the square root of a difference of nearly equal
+        energies for a plane wave, where float32 rounding would leave a 1e-4 residue.
+        """
+        dtype = coefficients.dtype
+        coefficients = coefficients.double()
+        omni, first_order = coefficients[:, 0], coefficients[:, 1:]
+        low = omni[..., :self.config.low_bins]
+        envelope_bands, direction_bands = (self.envelope_bands.double(),
+                                           self.direction_bands.double())
+        envelope = (omni.square() @ envelope_bands) / envelope_bands.sum(0)
+        omni_energy = omni.square() @ direction_bands
+        floor = POWER_FLOOR * direction_bands.sum(0)
+        intensity = (first_order * omni[:, None]) @ direction_bands   # (b, 3, f, bands)
+        direction = intensity / (omni_energy + floor)[:, None]
+        first_order_ratio = (first_order.square() @ direction_bands).sum(1) / (
+            omni_energy + floor)
+        diffuse = (first_order_ratio - direction.square().sum(1)).clamp_min(0.0).sqrt()
+        return torch.cat([low, (envelope + POWER_FLOOR).log(),
+                          direction.permute(0, 2, 3, 1).flatten(2), diffuse], dim=-1).to(dtype)
+
+    def _split(self, parameters: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        config = self.config
+        sizes = (config.low_bins, config.envelope_bands, 3 * config.direction_bands,
+                 config.direction_bands)
+        low, envelope, direction, diffuse = parameters.split(sizes, dim=-1)
+        return low, envelope, direction.unflatten(-1, (config.direction_bands, 3)), diffuse
+
+    def _synthesise(self, parameters: torch.Tensor, frame_index: torch.Tensor) -> torch.Tensor:
+        """Parameters ``(batch, frames, D)`` -> MDCT coefficients ``(batch, 4, frames, hop)``."""
+        low, envelope, direction, diffuse = self._split(parameters)
+        omni = torch.cat([low, self._high_band(low, envelope, frame_index)], dim=-1)
+        spread = self.direction_bands.T
+        diffuse_gain = (diffuse.clamp_min(0.0) / math.sqrt(3.0)) @ spread
+        channels = [omni]
+        for axis, copy in enumerate(self._decorrelated(omni)):
+            channels.append(omni * (direction[..., axis] @ spread) + copy * diffuse_gain)
+        return torch.stack(channels, dim=1)
+
+    def _high_band(self, low: torch.Tensor, envelope: torch.Tensor,
+                   frame_index: torch.Tensor) -> torch.Tensor:
+        """The copied-up high band, each envelope band scaled to its coded mean power."""
+        bands = self.envelope_bands[self.config.low_bins:]
+        widths = bands.sum(0)
+        copy = low[..., self.copy_source]
+        copy_rms = ((copy.square() @ bands) / widths).sqrt() @ bands.T
+        noise = _hash_signs(frame_index, copy.shape[-1]).to(copy)
+        source = copy / (copy_rms + 1e-12) + NOISE_SHARE * noise
+        source_power = (source.square() @ bands) / widths
+        # The encoder codes log(power + floor); removing the floor (with a margin above the
+        # float32 rounding of log and exp) makes silence decode to exact zeros.
+        power = (envelope.clamp(max=30.0).exp() - POWER_FLOOR * (1 + 1e-5)).clamp_min(0.0)
+        gain = (power / source_power.clamp_min(1e-12)).sqrt()
+        return source * (gain @ bands.T)
+
+    def _decorrelated(self, omni: torch.Tensor) -> list[torch.Tensor]:
+        """Three sign-flipped copies of W, made orthogonal to W and to each other within every
+        band and frame (Gram–Schmidt) and scaled back to W's band energy."""
+        bands, spread = self.direction_bands, self.direction_bands.T
+        energy = omni.square() @ bands
+        basis, copies = [omni], []
+        for signs in self.decorrelation_signs:
+            copy = omni * signs
+            for previous in basis:
+                overlap = (copy * previous) @ bands / ((previous.square() @ bands) + 1e-20)
+                copy = copy - previous * (overlap @ spread)
+            copy_energy = copy.square() @ bands
+            usable = copy_energy > 1e-6 * energy
+            scale = torch.where(usable, energy / copy_energy.clamp_min(1e-30), 0.0).sqrt()
+            copy = copy * (scale @ spread)
+            basis.append(copy)
+            copies.append(copy)
+        return copies
+
+    def extra_repr(self) -> str:
+        config = self.config
+        return (f"sample_rate={config.sample_rate}, hop_length={config.hop_length}, "
+                f"low_bins={config.low_bins}, envelope_bands={config.envelope_bands}, "
+                f"direction_bands={config.direction_bands}, latent_dim={self.latent_dim}")
