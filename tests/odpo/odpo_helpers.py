@@ -9,7 +9,7 @@ import torch
 
 # The tiny random pipeline and micro backbone of the pipeline and backbone tests, reused
 # rather than copied (test folders are not packages, so put theirs on the path).
-for folder in ("pipeline", "backbone"):
+for folder in ("pipeline", "backbone", "training"):
     path = str(Path(__file__).resolve().parents[1] / folder)
     if path not in sys.path:
         sys.path.insert(0, path)

@@ -4,27 +4,17 @@ prompts, and DDP averages the DPO gradients (slow: three Python processes start 
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import tomli_w
 import torch
 from odpo_helpers import tiny_pipeline
+from torchrun_helpers import torchrun
 
 from swansphere.pipeline import Pipeline
-from swansphere.training.distributed import LAUNCH_VARIABLES
 
 WORKER = Path(__file__).resolve().parents[1] / "training" / "ddp_worker.py"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.mark.slow
@@ -38,14 +28,8 @@ def test_odpo_trains_under_torchrun_with_two_processes(tmp_path):
                                                      "embedding": "log-mel"}}],
               "run": {"steps": 2, "batch_size": 2, "output_dir": str(tmp_path / "run")}}
     (tmp_path / "odpo.toml").write_text(tomli_w.dumps(config))
-    environment = {k: v for k, v in os.environ.items() if k not in LAUNCH_VARIABLES}
-    environment["OMP_NUM_THREADS"] = "1"
     commands = [["train", str(tmp_path / "odpo.toml"), "--no-progress"]]
-    result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-         "--master_addr", "127.0.0.1", "--master_port", str(free_port()), str(WORKER),
-         json.dumps(commands)], env=environment, capture_output=True, text=True, timeout=600,
-        check=False)
+    result = torchrun(WORKER, json.dumps(commands))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     entries = [json.loads(line) for line in
                (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]

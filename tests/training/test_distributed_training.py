@@ -2,23 +2,22 @@
 
 One torchrun launch (``ddp_worker.py``) runs five ``swansphere train`` commands: the codec for
 4 steps; the codec for 2 steps, then resumed to 4 in the same folder; SVAC for 3 steps with a
-batch of 3 split 2 + 1; the pipeline (stage 2) for 2 steps with a batch of 4. The
-single-process references run in this process.
+batch of 3 split 2 + 1; the pipeline (stage 2) for 2 steps with a batch of 4; then one pipeline
+step whose gradients are written out. The single-process references run in this process.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import tomli_w
 import torch
 import torch.distributed as torch_dist
+from ddp_worker import step_gradients
+from torchrun_helpers import torchrun
 
 from swansphere.cli import main
 from swansphere.codecs.weights import load_tensors
@@ -95,20 +94,18 @@ def pipeline_table(tmp: Path) -> dict:
                     "output_dir": str(tmp / "pipeline-single")}}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def train_in_two_processes(commands: list[list[str]]) -> subprocess.CompletedProcess:
+    return torchrun(WORKER, json.dumps(commands))
 
 
-def torchrun(commands: list[list[str]]) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if k not in LAUNCH_VARIABLES}
-    environment["OMP_NUM_THREADS"] = "1"
-    return subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-         "--master_addr", "127.0.0.1", "--master_port", str(free_port()), str(WORKER),
-         json.dumps(commands)],
-        env=environment, capture_output=True, text=True, timeout=600, check=False)
+def gradients_config(tmp: Path) -> Path:
+    """The pipeline run with a batch of 3, split 2 + 1: unequal shards must still average
+    to the gradient of the whole batch's mean."""
+    table = pipeline_table(tmp)
+    table["run"] |= {"batch_size": 3, "output_dir": str(tmp / "pipeline-gradients")}
+    path = tmp / "gradients.toml"
+    path.write_text(tomli_w.dumps(table))
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -122,13 +119,14 @@ def runs(tmp_path_factory):
     for config in (codec, svac, pipeline):
         assert main(["train", str(config), "--no-progress"]) == 0
     quiet = ["--no-progress"]
-    result = torchrun([
+    result = train_in_two_processes([
         ["train", str(codec), *quiet, "--output-dir", str(tmp / "codec-ddp")],
         ["train", str(codec), *quiet, "--output-dir", str(tmp / "codec-resumed"), "--steps", "2"],
         ["train", str(codec), *quiet, "--output-dir", str(tmp / "codec-resumed"),
          "--resume", str(tmp / "codec-resumed")],
         ["train", str(svac), *quiet, "--output-dir", str(tmp / "svac-ddp")],
         ["train", str(pipeline), *quiet, "--output-dir", str(tmp / "pipeline-ddp")],
+        ["pipeline-gradients", str(gradients_config(tmp)), str(tmp)],
     ])
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return tmp, result.stdout
@@ -200,6 +198,21 @@ def test_ddp_pipeline_training_splits_each_batch_and_writes_once(runs):
     changed = [k for k in exported if k.startswith("backbone.")
                and not torch.equal(exported[k], initial[k])]
     assert changed  # trained, and differently from the single-process run
+
+
+def test_ddp_gradients_equal_the_single_process_gradient_of_the_union_batch(runs):
+    """Each rank's gradient after one pipeline step (DDP-averaged, shards of 2 and 1 scenes)
+    is the gradient one process computes on all 3 scenes: DDP averages, and the loss weights
+    make unequal shards count by their size. Per-scene noise seeds make the losses equal."""
+    tmp, _ = runs
+    single = step_gradients(str(gradients_config(tmp)))
+    for rank in (0, 1):
+        ddp = load_tensors(tmp / f"rank-{rank}.safetensors")
+        assert set(ddp) == set(single)
+        scale = max(float(g.abs().max()) for g in single.values())
+        for name, gradient in single.items():
+            torch.testing.assert_close(ddp[name], gradient, atol=1e-5 * scale, rtol=1e-4,
+                                       msg=lambda m, n=name: f"{n}: {m}")
 
 
 def test_only_rank_zero_writes_checkpoints_logs_and_output(runs):
