@@ -1,13 +1,21 @@
 """Codec training (``task = "codec"``): a streaming VAE learns FOA scenes, space included.
 
-Data: a pool of deterministic :class:`~swansphere.data.synthetic.SyntheticFOADataset` scenes
-rendered once (optionally cached), from which every step crops random segments and turns the
-sound field by a random rotation (a rotated FOA scene is another valid scene, so direction
-coverage grows for free) with a random gain. The loss is
+Data: a pool of deterministic scenes rendered once (optionally cached): synthesised sources
+(:class:`~swansphere.data.synthetic.SyntheticFOADataset`, ``source = "synthetic"``) or the
+installed sound sets' labelled clips placed by :class:`~swansphere.data.scenes.SceneSampler`
+(``source = "sound-sets"``, permissively licensed clips only unless asked), from which every
+step crops random segments and turns the sound field by a random rotation (a rotated FOA
+scene is another valid scene, so direction coverage grows for free) with a random gain.
+The loss is
 ``stft · MR-STFT per ACN channel + spatial · intensity-vector term + waveform · relative
 squared error per channel + kl · KL``
 (:mod:`swansphere.codecs.losses`). Validation reports the losses, per-channel SI-SDR and the
 direction error Δangular of full validation clips.
+
+A codec with nothing to train but statistics to fit (``foa-parametric``: a transform codec
+whose latents are standardised per dimension) is *fitted* instead: the training pool is
+encoded once, ``fit_statistics`` sets the standardisation, validation runs once, and the
+codec is exported the same way.
 
 Example config (``swansphere train codec.toml``)::
 
@@ -52,9 +60,14 @@ VALIDATION_SEED_OFFSET = 1_000_003
 
 @attrs.frozen(kw_only=True)
 class CodecDataConfig:
-    """Training material: synthesised FOA scenes (1–3 static or moving sources).
+    """Training material: FOA scenes of 1–3 static or moving sources.
 
     Attributes:
+        source: ``"synthetic"`` (the ten synthesised classes) or ``"sound-sets"`` (clips of
+            the installed sound sets, see ``swansphere data sources``).
+        sets: the sound sets to draw from (``None``: every installed set).
+        permissive_only: keep only clips a shipped model may learn from.
+        room_probability: share of ``sound-sets`` scenes rendered in a simulated room.
         train_scenes / validation_scenes: scenes rendered for training and for validation.
         clip_seconds: length of each rendered scene.
         segment_seconds: length of a training crop (rounded to whole hops).
@@ -65,7 +78,12 @@ class CodecDataConfig:
         cache_dir: keep the rendered pool here as safetensors (rendering is slow on a CPU).
     """
 
-    source: str = attrs.field(default="synthetic", validator=attrs.validators.in_(("synthetic",)))
+    source: str = attrs.field(default="synthetic",
+                              validator=attrs.validators.in_(("synthetic", "sound-sets")))
+    sets: tuple[str, ...] | None = None
+    permissive_only: bool = True
+    room_probability: float = attrs.field(default=0.0, validator=[attrs.validators.ge(0),
+                                                                   attrs.validators.le(1)])
     train_scenes: int = attrs.field(default=64, validator=attrs.validators.ge(1))
     validation_scenes: int = attrs.field(default=8, validator=attrs.validators.ge(1))
     clip_seconds: float = attrs.field(default=2.0, validator=attrs.validators.gt(0))
@@ -109,34 +127,59 @@ class CodecTrainConfig:
 def render_pool(data: CodecDataConfig, sample_rate: int, *, validation: bool = False,
                 progress: bool = True) -> torch.Tensor:
     """All scenes of one split as ``(scenes, 4, samples)``, from the cache when present."""
-    from swansphere.data.synthetic import SyntheticFOADataset
-
     seed = data.seed + (VALIDATION_SEED_OFFSET if validation else 0)
     size = data.validation_scenes if validation else data.train_scenes
     key = {"sample_rate": sample_rate, "clip_seconds": data.clip_seconds, "size": size,
            "seed": seed, "max_sources": data.max_sources,
            "moving_probability": data.moving_probability,
            "diffuse_probability": data.diffuse_probability}
+    if data.source != "synthetic":
+        key.update(source=data.source, sets=data.sets, permissive_only=data.permissive_only,
+                   room_probability=data.room_probability)
     cache = _cache_path(data.cache_dir, key)
     if cache is not None and cache.is_file():
         from swansphere.codecs.weights import load_tensors
 
         return load_tensors(cache)["foa"]
-    dataset = SyntheticFOADataset(
-        sample_rate=sample_rate, clip_seconds=data.clip_seconds, size=size, seed=seed,
-        max_sources=data.max_sources, moving_probability=data.moving_probability,
-        diffuse_probability=data.diffuse_probability)
+    render = _scene_renderer(data, sample_rate, seed, size)
     label = "render validation scenes" if validation else "render training scenes"
     from tqdm.auto import tqdm
 
-    pool = torch.stack([dataset[i]["foa"] for i in tqdm(range(size), desc=label,
-                                                         disable=None if progress else True)])
+    pool = torch.stack([render(i) for i in tqdm(range(size), desc=label,
+                                                disable=None if progress else True)])
     if cache is not None:
         from swansphere.codecs.weights import save_tensors
 
         cache.parent.mkdir(parents=True, exist_ok=True)
         save_tensors({"foa": pool}, cache, {"scenes": json.dumps(key)})
     return pool
+
+
+def _scene_renderer(data: CodecDataConfig, sample_rate: int, seed: int, size: int) -> Any:
+    """``render(index) -> (4, samples)``: scene ``index`` of the split seeded by ``seed``."""
+    if data.source == "synthetic":
+        from swansphere.data.synthetic import SyntheticFOADataset
+
+        dataset = SyntheticFOADataset(
+            sample_rate=sample_rate, clip_seconds=data.clip_seconds, size=size, seed=seed,
+            max_sources=data.max_sources,            moving_probability=data.moving_probability,
+            diffuse_probability=data.diffuse_probability)
+        return lambda index: dataset[index]["foa"]
+    from swansphere.data.render import render_scene
+    from swansphere.data.scenes import SceneSampler
+    from swansphere.data.sources import catalogue
+
+    clips = catalogue(list(data.sets) if data.sets is not None else None,
+                      permissive_only=data.permissive_only)
+    if not clips:
+        raise ConfigError("data.sets holds no clips (with permissive_only, no permissively "
+                          "licensed ones); see 'swansphere data sources'")
+    sampler = SceneSampler(sample_rate=sample_rate, duration=data.clip_seconds,
+                           max_sources=data.max_sources,
+                           moving_probability=data.moving_probability,
+                           diffuse_probability=data.diffuse_probability,
+                           room_probability=data.room_probability)
+    return lambda index: render_scene(sampler.sample(clips, seed, index))[0]
 
 
 def _cache_path(cache_dir: str | None, key: dict[str, Any]) -> Path | None:
@@ -172,7 +215,8 @@ def training_batch(pool: torch.Tensor, step_seed: int, step: int, *, batch_size:
 
 
 class CodecTrainer(Trainer):
-    """Trains a registered codec that has parameters; see the module doc for the recipe.
+    """Trains a registered codec that has parameters, or fits one that has statistics to fit
+    (``fit_statistics``, no trainable parameters); see the module doc for the recipe.
 
     The codec must be an ``nn.Module`` with ``decode`` and either ``posterior(audio) ->
     (mean, logvar)`` (a VAE: KL term, sampled latents) or ``encode`` (an autoencoder).
@@ -183,18 +227,25 @@ class CodecTrainer(Trainer):
     def __init__(self, config: CodecTrainConfig, *, registry: Any = None,
                  progress: bool = True, distributed: Distributed | None = None) -> None:
         super().__init__(config, registry=registry, progress=progress, distributed=distributed)
+        self._pools: dict[bool, torch.Tensor] = {}
         self.codec = self.registry.create("codec", config.codec)
         if not isinstance(self.codec, torch.nn.Module):
             raise ConfigError(f"codec {config.codec.type!r} is not a torch module; "
                               "it cannot be trained")
         self.codec.to(self.device)
+        self.fits = hasattr(self.codec, "fit_statistics") and not any(
+            parameter.requires_grad for parameter in self.codec.parameters())
+        if self.fits:
+            return
+        if not any(parameter.requires_grad for parameter in self.codec.parameters()):
+            raise ConfigError(f"codec {config.codec.type!r} has no trainable parameters and "
+                              "no statistics to fit")
         self.optimizer = build_optimizer(self.codec.parameters(), config.optimizer)
         self.train_reconstruct = self.dist.wrap(
             self.codec, lambda audio, generator: self.reconstruct(audio, generator, self.dist))
         hop = self.codec.hop_length
         hops = round(config.data.segment_seconds * self.codec.sample_rate / hop)
         self.segment = max(hops, 1) * hop
-        self._pools: dict[bool, torch.Tensor] = {}
 
     def pool(self, validation: bool = False) -> torch.Tensor:
         if validation not in self._pools:
@@ -239,6 +290,7 @@ class CodecTrainer(Trainer):
 
         weights = self.config.loss
         reconstruction, kl = (reconstruct or self.reconstruct)(audio, generator)
+        reconstruction = reconstruction[..., getattr(self.codec, "delay", 0):]
         target = audio[..., :reconstruction.shape[-1]]
         terms = {"stft": multi_resolution_stft_loss(target, reconstruction, weights.fft_sizes),
                  "spatial": spatial_intensity_loss(target, reconstruction,
@@ -304,10 +356,43 @@ class CodecTrainer(Trainer):
         """Train to ``run.steps`` (from a checkpoint when ``resume``), export, summarise."""
         from .loop import train_and_export
 
+        if self.fits:
+            return self.fit()
         return train_and_export(self, task="codec", resume=resume, export_key="codec_dir",
                                 description=f"train {self.config.codec.type}",
                                 validate_first=True)
 
 
+    def fit(self) -> dict[str, Any]:
+        """Fit the codec's statistics on the whole training pool, validate once, export.
+
+        One pass, no optimizer and no checkpoints (there is nothing to resume); the
+        metrics log gets the validation at step 0.
+        """
+        from swansphere.codecs.weights import atomic_write
+
+        from .loop import MetricsLog
+
+        if not self.dist.is_main:
+            return {"task": "codec", "fitted": False, "codec_dir": None}
+        pool = self.pool()
+        with torch.no_grad():
+            parameters = torch.cat([self.codec.parameters_of(batch.to(self.device))
+                                    for batch in pool.split(self.config.run.batch_size)])
+        self.codec.fit_statistics(parameters)
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        text = self.config_text()
+        atomic_write(self.output_dir / "train.toml",
+                     lambda temp: temp.write_text(text, encoding="utf-8"))
+        log = MetricsLog(self.output_dir)
+        log.begin(0)
+        metrics = self.validate(0)
+        log.write(0, "validation", metrics)
+        return {"task": "codec", "fitted": True, "fitted_frames": parameters.shape[0]
+                * parameters.shape[1], "output_dir": str(self.output_dir),
+                "codec_dir": str(self.export()), **metrics}
+
+
 TASK = TrainingTask(name="codec", config_class=CodecTrainConfig, run=CodecTrainer.train,
-                    description="train a streaming FOA codec (foa-vae) on synthesised scenes")
+                    description="train a streaming FOA codec (foa-vae) or fit one (foa-parametric) "
+                                "on synthesised or sound-set scenes")

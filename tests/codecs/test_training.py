@@ -185,3 +185,31 @@ def test_training_improves_reconstruction(tmp_path):
     after = run.run()["validation"]
     assert after["val_loss"] < before["val_loss"], (before, after)
     assert after["val_spatial"] < before["val_spatial"], (before, after)
+
+
+def test_a_parametric_codec_is_fitted_on_sound_set_scenes(tmp_path, capsys):
+    """``foa-parametric`` has statistics, not weights: the codec task fits them on the
+    scene pool (here the always-installed synthetic set through the sound-set path) and
+    exports a codec whose latents are standardised on that pool."""
+    from swansphere.codecs.weights import load_codec
+    from swansphere.training.codec import render_pool
+
+    data = {"source": "sound-sets", "sets": ["synthetic"], "train_scenes": 3,
+            "validation_scenes": 1, "clip_seconds": 0.5, "room_probability": 0.0}
+    config = tmp_path / "fit.toml"
+    write_config(config, {"task": "codec", "data": data,
+                          "codec": {"type": "foa-parametric", "sample_rate": 8000,
+                                    "hop_length": 32, "low_bins": 6, "envelope_bands": 4,
+                                    "direction_bands": 3},
+                          "run": {"output_dir": str(tmp_path / "run"), "batch_size": 2}})
+    assert main(["train", str(config), "--no-progress", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["fitted"] and summary["fitted_frames"] == 3 * (4000 // 32)
+    assert summary["delta_angular"] < 0.05
+    codec = load_codec(summary["codec_dir"])
+    pool = render_pool(structure({"data": data, "codec": {"type": "patch"}},
+                                 CodecTrainConfig).data, 8000, progress=False)
+    latents = codec.encode(pool).reshape(-1, codec.latent_dim)
+    torch.testing.assert_close(latents.mean(0), torch.zeros(codec.latent_dim), atol=1e-3,
+                               rtol=0)
+    assert [entry["split"] for entry in MetricsLog(tmp_path / "run").read()] == ["validation"]
