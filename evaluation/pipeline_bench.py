@@ -119,7 +119,9 @@ def load_pipeline(model: str | None = None, config: str | Path | None = None, *,
                   registry: Any = None) -> tuple[Pipeline, dict[str, Any]]:
     """The pipeline to time and a description: a saved/shipped ``model``, or a pipeline
     ``config`` TOML (a ``pipeline.toml`` or a training recipe with a ``[pipeline]`` table)
-    built with random weights (weight paths in it are ignored)."""
+    built with random weights (weight paths in it are ignored). ``weights`` in the
+    description is ``"shipped"`` (a model in the package), ``"saved"`` (a directory: trained
+    or not, it does not say) or ``"random ..."``; never a claim of training it cannot check."""
     from swansphere.pipeline import without_weight_paths
 
     if config is not None:
@@ -136,7 +138,10 @@ def load_pipeline(model: str | None = None, config: str | Path | None = None, *,
     else:
         model = model or "tiny"
         pipeline = Pipeline.from_pretrained(model, registry=registry)
-        info = {"model": str(model), "weights": "trained"}
+        # A saved directory does not record how its weights came about (save_pretrained
+        # writes random ones as readily as trained ones): say where they came from, no more.
+        weights = "shipped" if shipped_model_exists(str(model)) else "saved"
+        info = {"model": str(model), "weights": weights}
     for module in pipeline.modules().values():
         module.eval()
     return pipeline, info | {"preset": preset_name(pipeline, model)}

@@ -55,7 +55,8 @@ def test_report_keeps_every_run_and_says_what_it_measured(report):
     assert report["baseline"]["backbone"] == "global-dit"
     assert report["baseline"]["patch_frames"] == 1 and report["baseline"]["tokens"] == 20
     assert "RSS" in report["memory"]["kind"] and report["memory"]["before_run_mb"] > 0
-    assert report["weights"] == "trained" and report["preset"] == "custom"
+    # model_dir holds random weights: a saved directory is "saved", never "trained"
+    assert report["weights"] == "saved" and report["preset"] == "custom"
     assert len(report["load_average"]) == 3 and report["text"]
 
 
@@ -75,6 +76,13 @@ def test_a_config_toml_is_timed_with_random_weights(tmp_path):
     bare = tmp_path / "pipeline.toml"
     bare.write_text(tomli_w.dumps(TINY))
     assert load_pipeline(config=bare)[0].sample_rate == pipeline.sample_rate
+
+
+def test_weights_are_labelled_by_where_they_come_from(model_dir):
+    _, saved = load_pipeline(str(model_dir))
+    assert saved["weights"] == "saved"
+    if shipped_model_exists("tiny"):
+        assert load_pipeline("tiny")[1]["weights"] == "shipped"
 
 
 def test_preset_names_and_missing_models(streaming_pipeline, monkeypatch, tmp_path):
