@@ -12,7 +12,10 @@ own, built like the run's training prompts) with the same seeds. Reported per mo
 * the rewards the run optimised (weighted total and each one);
 * the reference-KL proxy: the policy's mean squared velocity gap to the starting model on its
   own held-out clips (0 for the starting model by definition): a gain bought by drifting far
-  from the reference is reward hacking, not progress.
+  from the reference is reward hacking, not progress;
+* the paired per-clip change of Δangular and map correlation with a 95 % interval from a
+  cluster bootstrap over prompts (:func:`paired_change`): the ``--samples`` clips of one prompt
+  are correlated, so prompts, not clips, are the independent units.
 
 Prints a table and writes JSON::
 
@@ -154,22 +157,35 @@ PAIRED = (("angular", "angular_per_clip", "rad"),
 """Per-clip figures whose paired change is reported: (name, per-clip key, unit)."""
 
 
-def paired_change(start: list[float], odpo: list[float], *, resamples: int = 10_000,
-                  seed: int = 0) -> dict[str, float]:
-    """Mean per-clip change (ODPO − start) over the clips both scored, with a 95 %
-    bootstrap interval: both models generate each prompt with the same seed, so the
-    difference is paired and far less noisy than the difference of the two means."""
-    changes = [b - a for a, b in zip(start, odpo, strict=True)
-               if not (math.isnan(a) or math.isnan(b))]
-    if not changes:
-        return {"clips": 0, "mean": math.nan, "low": math.nan, "high": math.nan}
-    values = torch.tensor(changes, dtype=torch.float64)
-    draws = torch.randint(len(changes), (resamples, len(changes)),
+def paired_change(start: list[float], odpo: list[float], *, clusters: list[int] | None = None,
+                  resamples: int = 10_000, seed: int = 0) -> dict[str, float]:
+    """Mean per-clip change (ODPO − start) over the clips both scored, with a 95 % cluster
+    bootstrap interval.
+
+    Both models generate each prompt with the same seed, so the difference is paired and far
+    less noisy than the difference of the two means. ``clusters`` names each clip's prompt:
+    the clips of one prompt share its scene and target, so their changes are correlated and
+    are not independent samples (128 prompts × 4 seeds are not 512 independent clips). The
+    bootstrap therefore resamples whole prompts and takes the clip mean of each draw. Without
+    ``clusters`` every clip is its own prompt.
+    """
+    clusters = list(range(len(start))) if clusters is None else list(clusters)
+    kept = [(b - a, group) for a, b, group in zip(start, odpo, clusters, strict=True)
+            if not (math.isnan(a) or math.isnan(b))]
+    if not kept:
+        return {"clips": 0, "clusters": 0, "mean": math.nan, "low": math.nan,
+                "high": math.nan}
+    values = torch.tensor([change for change, _ in kept], dtype=torch.float64)
+    _, member = torch.unique(torch.tensor([group for _, group in kept]), return_inverse=True)
+    count = int(member.max()) + 1
+    sums = torch.zeros(count, dtype=torch.float64).index_add(0, member, values)
+    sizes = torch.bincount(member, minlength=count).to(torch.float64)
+    draws = torch.randint(count, (resamples, count),
                           generator=torch.Generator().manual_seed(seed))
-    means = values[draws].mean(dim=1)
+    means = sums[draws].sum(dim=1) / sizes[draws].sum(dim=1)
     low, high = torch.quantile(means, torch.tensor([0.025, 0.975], dtype=torch.float64))
-    return {"clips": len(changes), "mean": float(values.mean()), "low": float(low),
-            "high": float(high)}
+    return {"clips": len(kept), "clusters": count, "mean": float(values.mean()),
+            "low": float(low), "high": float(high)}
 
 
 COLUMNS = (("angular_mean", "Δangular"), ("theta_mean", "Δθ"), ("phi_mean", "Δφ"),
@@ -224,13 +240,16 @@ def main(argv: list[str] | None = None) -> int:
                                     prompts, args, embedding)
                for name, pipeline in pipelines.items()}
     table = format_table(results)
-    paired = {name: paired_change(results["start"][key], results["odpo"][key])
+    prompt_of_clip = [index for index in range(len(prompts)) for _ in range(args.samples)]
+    paired = {name: paired_change(results["start"][key], results["odpo"][key],
+                                  clusters=prompt_of_clip)
               for name, key, _ in PAIRED}
     print(table)
     for name, _, unit in PAIRED:
         change = paired[name]
-        print(f"paired {name} change (odpo − start) over {change['clips']} clips: "
-              f"{change['mean']:+.4f}{' ' + unit if unit else ''}, 95 % bootstrap interval "
+        print(f"paired {name} change (odpo − start) over {change['clips']} clips of "
+              f"{change['clusters']} prompts: {change['mean']:+.4f}{' ' + unit if unit else ''}"
+              ", 95 % bootstrap interval (prompts resampled) "
               f"[{change['low']:+.4f}, {change['high']:+.4f}]")
     report = {"run": str(args.run), "start": str(start_dir), "odpo": str(odpo_dir),
               "held_out_seed": args.seed, "prompts": args.prompts, "samples": args.samples,

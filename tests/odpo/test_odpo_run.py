@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from odpo_helpers import prompt_inputs, tiny_pipeline
 
 import swansphere
@@ -187,14 +189,19 @@ def test_task_trains_exports_and_resumes(odpo_run):
                                                  strict=True))
 
 
-def test_evaluation_script_compares_start_and_odpo(odpo_run, tmp_path):
-    folder, _ = odpo_run
+def import_odpo_eval():
     benchmarks = str(Path(__file__).resolve().parents[2] / "benchmarks")
     sys.path.insert(0, benchmarks)
     try:
         import odpo_eval
     finally:
         sys.path.remove(benchmarks)
+    return odpo_eval
+
+
+def test_evaluation_script_compares_start_and_odpo(odpo_run, tmp_path):
+    folder, _ = odpo_run
+    odpo_eval = import_odpo_eval()
     report_path = tmp_path / "odpo_eval.json"
     assert odpo_eval.main([str(folder / "run"), "--prompts", "2", "--no-fd", "--json",
                            str(report_path)]) == 0
@@ -214,5 +221,35 @@ def test_evaluation_script_compares_start_and_odpo(odpo_run, tmp_path):
         if changes:
             assert paired["mean"] == pytest.approx(sum(changes) / len(changes))
     assert odpo_eval.paired_change([0.5, math.nan, 0.2], [0.3, 0.1, 0.2]) == {
-        "clips": 2, "mean": pytest.approx(-0.1), "low": pytest.approx(-0.2),
+        "clips": 2, "clusters": 2, "mean": pytest.approx(-0.1), "low": pytest.approx(-0.2),
         "high": pytest.approx(0.0)}
+
+
+@settings(max_examples=10, deadline=None)
+@given(changes=st.lists(st.floats(-1, 1), min_size=2, max_size=12),
+       samples=st.integers(2, 5))
+def test_paired_interval_resamples_prompts_not_clips(changes, samples):
+    """Clips of one prompt that change alike carry one prompt's worth of evidence: the
+    cluster bootstrap of P prompts × S identical clips is exactly the bootstrap of the P
+    prompt values, however large S is."""
+    odpo_eval = import_odpo_eval()
+    start = [0.0] * (len(changes) * samples)
+    tuned = [change for change in changes for _ in range(samples)]
+    prompts = [index for index in range(len(changes)) for _ in range(samples)]
+    clustered = odpo_eval.paired_change(start, tuned, clusters=prompts, resamples=2000)
+    per_prompt = odpo_eval.paired_change([0.0] * len(changes), changes, resamples=2000)
+    assert clustered["clusters"] == len(changes) and clustered["clips"] == len(tuned)
+    for key in ("mean", "low", "high"):
+        assert clustered[key] == pytest.approx(per_prompt[key], abs=1e-12)
+
+
+def test_paired_interval_weighs_clips_and_skips_unscored_ones():
+    odpo_eval = import_odpo_eval()
+    # prompt 0: changes 0.3, 0.1 (and one unscored clip); prompt 1: change 0.6
+    start = [0.0, 0.0, math.nan, 0.0]
+    tuned = [0.3, 0.1, 0.5, 0.6]
+    result = odpo_eval.paired_change(start, tuned, clusters=[0, 0, 0, 1], resamples=4000)
+    assert result["clips"] == 3 and result["clusters"] == 2
+    assert result["mean"] == pytest.approx(1.0 / 3)
+    # draws are {0,0}: mean 0.2, {1,1}: 0.6, {0,1}: 1/3 (the clip mean of the draw)
+    assert result["low"] == pytest.approx(0.2) and result["high"] == pytest.approx(0.6)
