@@ -41,27 +41,36 @@ def _missing_target(args: argparse.Namespace, registry: Any) -> int:
 
 def _add_codec(targets: argparse._SubParsersAction) -> None:
     parser = targets.add_parser(
-        "codec", help="codec speed (RTF, streaming step latency) and round-trip quality",
-        description="Benchmarks the foa-vae codec beside the training-free patch baselines: "
-                    "offline encode/decode real-time factors, the latency of one streaming "
-                    "decode step (one latent frame), and per-channel SI-SDR and direction "
-                    "error (delta angular) on held-out synthesised FOA scenes.")
+        "codec", help="codec speed (RTF, streaming steps) and round-trip quality",
+        description="Benchmarks the shipped tiny model's codec, the foa-parametric codec and "
+                    "the training-free patch baselines side by side: offline and streamed "
+                    "real-time factors, streaming step latency; SI-SDR and direction error on "
+                    "synthesised scenes; on the installed sound sets, identity (nearest class "
+                    "in the aisfx embedding, FD, spectral distance) of held-out clips and "
+                    "direction error and energy-map correlation of scenes.")
     parser.add_argument("--vae", metavar="DIR", default=None,
-                        help="trained foa-vae directory (config.toml + model.safetensors), "
-                             "e.g. <run>/codec; without it an untrained tiny foa-vae is timed "
-                             "and its quality is not reported")
+                        help="also a trained foa-vae directory (config.toml + "
+                             "model.safetensors), e.g. <run>/codec")
+    parser.add_argument("--parametric", metavar="DIR", default=None,
+                        help="a fitted foa-parametric directory (default: the unfitted codec; "
+                             "fitting only standardises the latents, the audio is the same)")
     parser.add_argument("--paper", action="store_true",
                         help="also time the paper preset (44.1 kHz, hop 2048, untrained)")
     parser.add_argument("--seconds", type=float, default=10.0,
                         help="audio length for the speed figures (default: 10)")
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats (default: 5)")
-    parser.add_argument("--step-frames", type=int, default=1,
-                        help="latent frames per streaming step (default: 1; the backbone "
-                             "emits patches of 4)")
+    parser.add_argument("--step-frames", type=int, default=4,
+                        help="latent frames per streaming step (default: 4, the backbone's "
+                             "patch)")
     parser.add_argument("--scenes", type=int, default=16,
-                        help="synthesised scenes for quality (default: 16)")
+                        help="scenes of each kind for quality (default: 16)")
     parser.add_argument("--scene-seconds", type=float, default=2.0,
-                        help="length of each quality scene (default: 2)")
+                        help="length of each synthesised quality scene (default: 2)")
+    parser.add_argument("--sets", default=None,
+                        help="comma-separated sound sets for the identity and sound-set scene "
+                             "figures (default: every installed set)")
+    parser.add_argument("--no-sound-sets", action="store_true",
+                        help="skip the identity and sound-set scene figures")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--json", metavar="OUT", default=None, help="write the report here")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -73,19 +82,25 @@ def _run_codec(args: argparse.Namespace, registry: Any) -> int:
 
     from swansphere.errors import ConfigError
 
-    from .codec_bench import format_table, run_benchmark
+    from .codec_bench import RealSoundSettings, format_table, run_benchmark
 
     if args.seconds <= 0 or min(args.repeats, args.scenes, args.step_frames) < 1:
         raise ConfigError("--seconds must be > 0; --repeats, --scenes and --step-frames >= 1")
     if args.threads:
         torch.set_num_threads(args.threads)
     codecs = _codecs(args, registry)
+    real = None
+    if not args.no_sound_sets:
+        from .embedding import AisfxEmbedding
+
+        real = RealSoundSettings(sets=args.sets.split(",") if args.sets else None,
+                                 scenes=args.scenes, embedding=AisfxEmbedding.load())
     report = run_benchmark(codecs, seconds=args.seconds, repeats=args.repeats,
                            step_frames=args.step_frames, scenes=args.scenes,
-                           scene_seconds=args.scene_seconds,
+                           scene_seconds=args.scene_seconds, real=real,
                            progress=not args.no_progress)
     report["command"] = "swansphere " + " ".join(sys.argv[1:])
-    report["vae"] = args.vae
+    report["vae"], report["parametric"] = args.vae, args.parametric
     print(format_table(report))
     _write_json(args.json, report)
     return 0
@@ -95,12 +110,15 @@ def _codecs(args: argparse.Namespace, registry: Any) -> dict[str, tuple[Any, boo
     import torch
 
     from swansphere.codecs.weights import load_codec
+    from swansphere.pipeline import Pipeline
 
     torch.manual_seed(0)
+    codecs = {"foa-vae (shipped tiny)": (Pipeline.from_pretrained("tiny").codec, True)}
     if args.vae:
-        codecs = {"foa-vae": (load_codec(args.vae, registry=registry), True)}
-    else:
-        codecs = {"foa-vae (untrained)": (registry.create("codec", {"type": "foa-vae"}), False)}
+        codecs["foa-vae"] = (load_codec(args.vae, registry=registry), True)
+    codecs["foa-parametric"] = (load_codec(args.parametric, registry=registry)
+                                if args.parametric else
+                                registry.create("codec", {"type": "foa-parametric"}), True)
     codecs.update({name: (registry.create("codec", spec), True)
                    for name, spec in PATCH_BASELINES.items()})
     if args.paper:

@@ -90,12 +90,37 @@ def test_run_benchmark_and_table():
 def test_bench_codec_command_writes_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert main(["bench", "codec", "--seconds", "0.1", "--repeats", "1", "--scenes", "1",
-                 "--scene-seconds", "0.5", "--no-progress", "--json", str(out)]) == 0
+                 "--scene-seconds", "0.5", "--no-sound-sets", "--no-progress",
+                 "--json", str(out)]) == 0
     report = json.loads(out.read_text())
-    assert set(report["codecs"]) == {"foa-vae (untrained)", "patch-exact", "patch-32d"}
-    assert "quality" not in report["codecs"]["foa-vae (untrained)"]
+    assert set(report["codecs"]) == {"foa-vae (shipped tiny)", "foa-parametric", "patch-exact",
+                                     "patch-32d"}
+    assert "identity" not in report
+    parametric = report["codecs"]["foa-parametric"]
+    assert parametric["latent_dim"] == 96 and parametric["quality"]["delta_angular"] < 0.05
     assert report["codecs"]["patch-32d"]["latent_dim"] == 32
+    assert report["step_frames"] == 4 and parametric["speed"]["stream_rtf"] > 0
     assert "patch-exact" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_bench_codec_identifies_sound_set_clips(tmp_path, capsys):
+    """With the synthesised set alone: every class is identified from its raw held-out
+    render, the exact codec loses nothing, and the low-pass baseline loses identity."""
+    pytest.importorskip("aisfx")
+    out = tmp_path / "bench.json"
+    assert main(["bench", "codec", "--seconds", "0.1", "--repeats", "1", "--scenes", "1",
+                 "--scene-seconds", "0.5", "--sets", "synthetic", "--no-progress",
+                 "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    table = report["identity"]["16000"]
+    assert table["raw"]["classes"] == 10 and table["raw"]["clips"] == 10
+    assert table["patch-exact"]["top1"] == table["raw"]["top1"]
+    assert table["patch-exact"]["fd"] < 1e-3
+    assert table["patch-32d"]["top1"] < table["foa-parametric"]["top1"]
+    single = report["codecs"]["foa-parametric"]["spatial_single"]
+    assert single["delta_angular"] < 0.05 and single["energy_map_correlation"] > 0.95
+    assert "identity @16000 Hz" in capsys.readouterr().out
 
 
 def test_bench_without_target_says_what_to_choose(capsys):
