@@ -67,25 +67,28 @@ def chance_clip(scene: dict, index: int) -> torch.Tensor:
 def score(scene: dict, audio: torch.Tensor, condition: str) -> dict[str, float]:
     """Direction and energy-map figures of one generated clip."""
     from swansphere.data.captions import position_words
-    from swansphere.errors import AudioFormatError
     from swansphere.evaluation.metrics import (
+        WITHOUT_DIRECTION_ERROR,
         angle_between,
         energy_map_correlation,
+        has_direction,
         prompt_direction,
+        worst_case_direction_errors,
     )
-    from swansphere.spatial import angular_errors, direction
+    from swansphere.spatial import direction
 
-    try:
-        errors = angular_errors(scene["foa"], audio)
-        azimuth, elevation = direction(audio)
-    except AudioFormatError:  # a silent clip: as wrong as a random direction on average
-        return {"angular": math.pi / 2, "theta": math.pi / 2, "phi": math.pi / 4,
-                "same_words": 0.0, "energy_map_correlation": 0.0}
+    errors = worst_case_direction_errors(scene["foa"], audio)
     row = {name: float(value) for name, value in errors.items()}
+    target = prompt_direction(scene["caption"]) if condition != "video" else None
+    if not bool(has_direction(audio)):  # silence: the worst error (docs/evaluation.md)
+        row |= {"same_words": 0.0, "energy_map_correlation": 0.0}
+        if target is not None:
+            row["prompt_angular"] = WITHOUT_DIRECTION_ERROR
+        return row
+    azimuth, elevation = direction(audio)
     words = position_words(scene["azimuth"], scene["elevation"])
     row["same_words"] = float(position_words(float(azimuth), float(elevation)) == words)
     row["energy_map_correlation"] = float(energy_map_correlation(scene["foa"], audio))
-    target = prompt_direction(scene["caption"]) if condition != "video" else None
     if target is not None:
         row["prompt_angular"] = math.radians(float(angle_between(
             float(azimuth), float(elevation), *target)))

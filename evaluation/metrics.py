@@ -36,10 +36,18 @@ from swansphere.errors import AudioFormatError, ConfigError, SwanSphereError
 from swansphere.spatial import angular_errors, direction, energy_map, erp_grid, validate_foa
 from swansphere.spatial.encoding import degrees_to_radians, unit_vectors
 
+WITHOUT_DIRECTION_ERROR = math.pi
+"""The one policy for a generated clip without a direction (silent, or W only), everywhere a
+direction is scored (docs/evaluation.md, "Clips without a direction"): its per-clip errors are
+undefined (NaN) and counted; wherever one number must stand for it (a reward that ranks
+candidates, a validation mean, ``silent="worst"``, a benchmark mean) it is π for Δθ, Δφ and
+Δangular alike, the largest possible error, so silence never scores better than a clip that
+points the wrong way. A reference without a direction is never scored."""
+
 SilentPolicy = Literal["exclude", "worst"]
 """How clips whose generated audio has no direction count in the direction errors:
 ``"exclude"`` leaves them out of the mean and median (they are still counted), ``"worst"``
-scores them π (the largest possible Δθ, Δφ and Δangular)."""
+scores them :data:`WITHOUT_DIRECTION_ERROR` (π)."""
 
 ERROR_NAMES = ("theta", "phi", "angular")
 DEFAULT_TOLERANCE_DEGREES = 30.0
@@ -99,6 +107,17 @@ def clip_direction_errors(reference: Any, generated: Any) -> dict[str, torch.Ten
     return errors | {"reference_has_direction": ref_ok, "generated_has_direction": gen_ok}
 
 
+def worst_case_direction_errors(reference: Any, generated: Any) -> dict[str, torch.Tensor]:
+    """Per-clip Δθ, Δφ, Δangular (radians, float64) where one number must stand for every
+    clip: :data:`WITHOUT_DIRECTION_ERROR` (π) where the generated clip has no direction, NaN
+    only where the reference has none (nothing to compare with). Arguments as
+    :func:`clip_direction_errors`."""
+    errors = clip_direction_errors(reference, generated)
+    missing = errors["reference_has_direction"] & ~errors["generated_has_direction"]
+    return {name: errors[name].masked_fill(missing, WITHOUT_DIRECTION_ERROR)
+            for name in ERROR_NAMES}
+
+
 def aggregate_direction_errors(errors: dict[str, torch.Tensor],
                                silent: SilentPolicy = "exclude") -> dict[str, Any]:
     """Mean and median Δθ, Δφ, Δangular over clips, from :func:`clip_direction_errors`.
@@ -116,7 +135,7 @@ def aggregate_direction_errors(errors: dict[str, torch.Tensor],
     summary: dict[str, Any] = {}
     for name in ERROR_NAMES:
         values = errors[name].reshape(-1).clone()
-        values[ref_ok & ~gen_ok] = math.pi
+        values[ref_ok & ~gen_ok] = WITHOUT_DIRECTION_ERROR
         summary |= summarize(values[keep], prefix=name)
     return summary | {"scored": int(keep.sum()),
                       "reference_without_direction": int((~ref_ok).sum()),

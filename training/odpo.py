@@ -455,14 +455,13 @@ def evaluate_clips(odpo: Any, prompts: list[Any], clips: list[Any], *,
                    seed: int = 0) -> dict[str, float]:
     """Figures of clips generated for ``prompts`` (one :class:`swansphere.Takes` each) by the
     policy attached to ``odpo``: mean ``reward`` and per-reward means, ``angular_error`` (the
-    paper's Δangular against the spatial target, rad; π/2 for a clip without a direction, the
-    mean error of a random one) and ``reference_kl``
+    paper's Δangular against the spatial target, rad; π for a clip without a direction, the
+    policy of docs/evaluation.md) and ``reference_kl``
     (:meth:`~swansphere.plugins.odpo.optimizer.ODPO.reference_divergence`: the policy's
     velocity gap to the frozen reference on these clips)."""
-    from swansphere.errors import AudioFormatError
+    from swansphere.evaluation.metrics import worst_case_direction_errors
     from swansphere.plugins.odpo.optimizer import pair_conditions
     from swansphere.plugins.odpo.rewards import SpatialReward
-    from swansphere.spatial import angular_errors
 
     pipeline, rewards = odpo.pipeline, odpo.rewards
     totals, scores, errors, divergences = [], [], [], []
@@ -474,15 +473,11 @@ def evaluate_clips(odpo: Any, prompts: list[Any], clips: list[Any], *,
         scores.append(score)
         totals.append(rewards.total(score))
         target = spatial.target(inputs, 0)
-        for clip in audio:
-            try:
-                errors.append(float(angular_errors(target, clip.cpu())["angular"]))
-            except AudioFormatError:
-                errors.append(math.pi / 2)
+        errors += worst_case_direction_errors(target, audio.cpu())["angular"].tolist()
         conditions = pair_conditions(pipeline, [item] * count)
         divergences.append(odpo.reference_divergence(takes.latents, conditions, seed + index))
     metrics = {"reward": float(torch.cat(totals).mean()),
-               "angular_error": float(np.mean(errors)),
+               "angular_error": float(np.nanmean(errors)) if errors else math.nan,
                "reference_kl": float(np.mean(divergences))}
     for name in rewards.names:
         metrics[name] = float(torch.cat([s[name] for s in scores]).mean())

@@ -421,9 +421,9 @@ class PipelineTrainer(Trainer):
 
     def _generated_direction_error(self, data: TrainingSet) -> float:
         """Mean angle (rad) between generated and reference clip directions; a silent clip
-        counts as π/2, the mean error of a random direction."""
-        from swansphere.errors import AudioFormatError
-        from swansphere.spatial import angular_errors
+        counts as π and a reference without a direction is left out (the policy of
+        docs/evaluation.md)."""
+        from swansphere.evaluation.metrics import worst_case_direction_errors
 
         scenes = data.scenes
         count = min(len(data), self.config.validation.generated_scenes)
@@ -434,11 +434,9 @@ class PipelineTrainer(Trainer):
                                                          scenes.times.numpy())
             audio = self.pipeline.generate(data.captions[i], video, duration=duration,
                                            seed=i).cpu()
-            try:
-                errors.append(float(angular_errors(scenes.foa[i], audio)["angular"]))
-            except AudioFormatError:
-                errors.append(math.pi / 2)
-        return float(np.mean(errors))
+            errors.append(float(worst_case_direction_errors(scenes.foa[i], audio)["angular"]))
+        scored = [error for error in errors if not math.isnan(error)]
+        return float(np.mean(scored)) if scored else math.nan
 
     # ---------------------------------------------------------------- checkpoints
 

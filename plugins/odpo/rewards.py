@@ -25,8 +25,8 @@ import attrs
 import torch
 import torch.nn.functional as F
 
-from swansphere.errors import AudioFormatError, ConfigError, SwanSphereError
-from swansphere.spatial import angular_errors, encode, validate_foa
+from swansphere.errors import ConfigError, SwanSphereError
+from swansphere.spatial import encode, validate_foa
 
 from .config import (
     FIDELITY,
@@ -164,11 +164,16 @@ def _plane_wave(azimuth: float, elevation: float) -> torch.Tensor:
 
 
 def _angular_error(target: torch.Tensor, clip: torch.Tensor) -> float:
-    """The paper's Δangular (radians); π for a clip (or target) without a direction."""
-    try:
-        return float(angular_errors(target, clip)["angular"])
-    except AudioFormatError:
-        return math.pi
+    """The paper's Δangular (radians); π for a clip without a direction (the policy of
+    docs/evaluation.md: silence ranks below any direction). A target without a direction
+    (a silent reference clip) is an error: there is nothing to score against."""
+    from swansphere.evaluation.metrics import worst_case_direction_errors
+
+    error = float(worst_case_direction_errors(target, clip)["angular"])
+    if math.isnan(error):
+        raise RewardInputError("the spatial reward's reference clip is silent or has no "
+                               "directional component, so it gives no target direction")
+    return error
 
 
 # ------------------------------------------------------------------------------------ semantic
