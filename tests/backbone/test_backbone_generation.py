@@ -47,13 +47,14 @@ def test_guidance_with_unit_weights_is_the_conditional_model() -> None:
     torch.testing.assert_close(patches[0], patches[1])
 
 
-def test_stream_yields_generate_patches_and_leaks_no_inference_mode() -> None:
+def test_stream_leaks_no_inference_mode_between_patches() -> None:
+    """(``generate`` concatenates ``stream_patches``, so comparing the two would test
+    nothing; test_backbone_reference.py checks generation against the training forward.)"""
     model = make_model(attention_window=2)
     stream = stream_patches(model, euler(), generator=torch.Generator().manual_seed(2))
-    streamed = torch.cat([next(stream) for _ in range(3)], 1)
+    patches = [next(stream) for _ in range(3)]
     assert not torch.is_inference_mode_enabled()
-    offline = generate(model, euler(), 3, generator=torch.Generator().manual_seed(2))
-    assert torch.equal(streamed, offline)
+    assert all(patch.is_inference() for patch in patches)
 
 
 def test_paper_l_has_1_09_billion_parameters_counted_on_the_meta_device() -> None:
