@@ -70,7 +70,10 @@ def _run_train(args: argparse.Namespace, registry: Any) -> int:
         return 0
     validation = summary.get("validation") or {}
     figures = ", ".join(f"{k}={v:.4g}" for k, v in validation.items())
-    print(f"trained {task.name} for {summary['steps']} steps "
-          f"(from step {summary['resumed_from']}); model in {summary[f'{task.name}_dir']}"
+    done = (f"fitted {task.name} statistics on {summary['fitted_frames']} frames"
+            if summary.get("fitted") else
+            f"trained {task.name} for {summary['steps']} steps "
+            f"(from step {summary['resumed_from']})")
+    print(f"{done}; model in {summary[f'{task.name}_dir']}"
           + (f"; validation: {figures}" if figures else ""))
     return 0

@@ -357,6 +357,9 @@ class CodecTrainer(Trainer):
         from .loop import train_and_export
 
         if self.fits:
+            if resume is not None:
+                raise ConfigError(f"codec {self.config.codec.type!r} is fitted in one pass and "
+                                  "has no checkpoints to resume; run without --resume")
             return self.fit()
         return train_and_export(self, task="codec", resume=resume, export_key="codec_dir",
                                 description=f"train {self.config.codec.type}",
@@ -374,7 +377,8 @@ class CodecTrainer(Trainer):
         from .loop import MetricsLog
 
         if not self.dist.is_main:
-            return {"task": "codec", "fitted": False, "codec_dir": None}
+            return {"task": "codec", "steps": 0, "resumed_from": 0, "fitted": True,
+                    "codec_dir": None}
         pool = self.pool()
         with torch.no_grad():
             parameters = torch.cat([self.codec.parameters_of(batch.to(self.device))
@@ -388,9 +392,10 @@ class CodecTrainer(Trainer):
         log.begin(0)
         metrics = self.validate(0)
         log.write(0, "validation", metrics)
-        return {"task": "codec", "fitted": True, "fitted_frames": parameters.shape[0]
-                * parameters.shape[1], "output_dir": str(self.output_dir),
-                "codec_dir": str(self.export()), **metrics}
+        return {"task": "codec", "steps": 0, "resumed_from": 0, "fitted": True,
+                "fitted_frames": parameters.shape[0] * parameters.shape[1],
+                "output_dir": str(self.output_dir), "codec_dir": str(self.export()),
+                "validation": metrics}
 
 
 TASK = TrainingTask(name="codec", config_class=CodecTrainConfig, run=CodecTrainer.train,

@@ -181,3 +181,28 @@ def test_fitted_statistics_standardise_and_survive_save_and_load(tmp_path):
 def test_inconsistent_configs_say_what_to_change(fields, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
         swansphere.create("codec", {"type": "foa-parametric", **fields})
+
+
+def test_a_pipeline_generates_through_the_parametric_codec():
+    """The codec slots into a pipeline (lookahead 0) at its latent size; the streamed
+    chunks' audio is one offline decode of their latents."""
+    from swansphere.config import structure
+    from swansphere.pipeline import Pipeline, PipelineConfig
+
+    codec = small_codec()
+    block = {"layers": 1, "width": 32, "heads": 2, "kv_heads": 1}
+    config = {"codec": SMALL,
+              "backbone": {"type": "causal-dit", "latent_dim": codec.latent_dim,
+                           "latent_frame_rate": codec.frame_rate, "patch_frames": 4,
+                           "text_dim": 32, "attention_window": 8, "caption_layers": 1,
+                           "lm": block, "locenc": block, "locdit": block},
+              "sampler": {"type": "euler", "steps": 2},
+              "text": {"type": "text-transformer", "dim": 32, "layers": 1, "heads": 2,
+                       "vocab_size": 64}}
+    pipeline = Pipeline.from_config(structure(config, PipelineConfig))
+    chunks = list(pipeline.stream(text="a bell on the left", duration=0.2, seed=3))
+    audio = torch.cat([chunk.audio for chunk in chunks], -1)
+    latents = torch.cat([chunk.latents for chunk in chunks], -2)
+    assert audio.shape[0] == 4 and torch.isfinite(audio).all() and audio.abs().max() > 0
+    offline = pipeline.codec.decode(latents.reshape(1, -1, codec.latent_dim))[0]
+    torch.testing.assert_close(audio, offline[:, :audio.shape[-1]])  # trimmed to duration

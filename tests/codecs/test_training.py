@@ -205,7 +205,7 @@ def test_a_parametric_codec_is_fitted_on_sound_set_scenes(tmp_path, capsys):
     assert main(["train", str(config), "--no-progress", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["fitted"] and summary["fitted_frames"] == 3 * (4000 // 32)
-    assert summary["delta_angular"] < 0.05
+    assert summary["validation"]["delta_angular"] < 0.05
     codec = load_codec(summary["codec_dir"])
     pool = render_pool(structure({"data": data, "codec": {"type": "patch"}},
                                  CodecTrainConfig).data, 8000, progress=False)
@@ -213,3 +213,7 @@ def test_a_parametric_codec_is_fitted_on_sound_set_scenes(tmp_path, capsys):
     torch.testing.assert_close(latents.mean(0), torch.zeros(codec.latent_dim), atol=1e-3,
                                rtol=0)
     assert [entry["split"] for entry in MetricsLog(tmp_path / "run").read()] == ["validation"]
+    assert main(["train", str(config), "--no-progress"]) == 0
+    assert "fitted codec statistics on 375 frames" in capsys.readouterr().out
+    assert main(["train", str(config), "--resume", str(tmp_path / "run")]) == 2
+    assert "no checkpoints to resume" in capsys.readouterr().err
