@@ -5,9 +5,17 @@ place, so at most one of the five directions can pass), unlike tests of shapes a
 finiteness. Measured with the shipped weights (1 s, seeds 0-2): every prompt below lands
 within 17° of its target, video discs within 15°; the 30° cone is the caption sector
 tolerance of ``swansphere eval``.
+
+Directions are robust to some wrong computations (a LocEnc that pools the wrong token still
+points left), so the shipped model's exact output is also pinned to a recording made with the
+reviewed code (``GOLDEN``). Rounding moves it by ~1e-6 (one thread or two, weights nudged by
+1e-6); a changed computation moves it by percents. After shipping new weights, re-record it
+with ``python tests/pipeline/test_shipped_model.py``.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +26,7 @@ from swansphere.evaluation.metrics import angle_between, prompt_direction
 from swansphere.pipeline import Pipeline
 from swansphere.spatial import direction
 
+GOLDEN = Path(__file__).with_name("shipped_tiny_latents.npy")
 TOLERANCE = 30.0
 SEEDS = (0, 1)
 DURATION = 0.5
@@ -52,3 +61,25 @@ def test_a_sound_follows_the_object_in_the_video(shipped, azimuth, elevation):
     errors = [error_to(shipped.generate(video=video, duration=DURATION, seed=seed), azimuth,
                        elevation) for seed in SEEDS]
     assert max(errors) <= TOLERANCE, ((azimuth, elevation), errors)
+
+
+def golden_latents(pipeline: Pipeline) -> torch.Tensor:
+    """Six patches of text + video generation: every part of the model (text, video, LM,
+    LocEnc, LocDiT with its context, guidance, sampler) shapes them."""
+    frames = np.repeat(panorama_with_source(-90.0, 0.0)[None], 4, axis=0)
+    chunks = pipeline.stream("a dog barks on the left", (frames, np.arange(4) / 4.0),
+                             duration=6 * pipeline.patch_seconds, seed=0)
+    return torch.cat([chunk.latents for chunk in chunks])
+
+
+def test_the_shipped_model_reproduces_its_recorded_output(shipped):
+    latents = golden_latents(shipped)
+    recorded = torch.from_numpy(np.load(GOLDEN))
+    assert latents.shape == recorded.shape
+    relative = float((latents - recorded).norm() / recorded.norm())
+    assert relative < 1e-4, relative
+
+
+if __name__ == "__main__":
+    np.save(GOLDEN, golden_latents(Pipeline.from_pretrained("tiny")).numpy())
+    print(f"recorded {GOLDEN}")
