@@ -17,6 +17,7 @@ real-time factor at that step. Quality:
 
 from __future__ import annotations
 
+import os
 import platform
 import statistics
 import time
@@ -153,6 +154,7 @@ def run_benchmark(codecs: Mapping[str, tuple[Any, bool]], *, seconds: float = 10
     """
     from tqdm.auto import tqdm
 
+    load_before = os.getloadavg()
     scene_cache: dict[tuple[str, int], torch.Tensor] = {}
 
     def scenes_of(kind: str, rate: int) -> torch.Tensor:
@@ -180,7 +182,9 @@ def run_benchmark(codecs: Mapping[str, tuple[Any, bool]], *, seconds: float = 10
     report = {"device": "cpu", "threads": torch.get_num_threads(), "torch": torch.__version__,
               "machine": platform.machine(), "processor": platform.processor() or None,
               "seconds": seconds, "repeats": repeats, "step_frames": step_frames,
-              "quality_scenes": scenes, "scene_seconds": scene_seconds, "codecs": results}
+              "quality_scenes": scenes, "scene_seconds": scene_seconds,
+              "load_average": list(load_before), "load_average_after": list(os.getloadavg()),
+              "codecs": results}
     if real is not None and real.embedding is not None:
         report["identity"] = _identity_by_rate(
             {name: codec for name, (codec, with_quality) in codecs.items() if with_quality},
@@ -268,15 +272,14 @@ class LabelledClip:
 def identity_clips(sample_rate: int, *, seconds: float = 2.5, sets: list[str] | None = None,
                    progress: bool = True) -> tuple[list[LabelledClip], list[LabelledClip]]:
     """``(reference, held_out)`` clips of every installed class with two clips or more
-    (:func:`~swansphere.evaluation.identity.split_by_label`); synthesised classes count
+    (:func:`~swansphere.data.splits.split_by_label`); synthesised classes count
     :data:`SYNTHETIC_INSTANCES` renders each."""
     import numpy as np
     from tqdm.auto import tqdm
 
     from swansphere.data.sources import catalogue
+    from swansphere.data.splits import split_by_label
     from swansphere.errors import AudioFileError
-
-    from .identity import split_by_label
 
     entries = []
     for clip in catalogue(sets):

@@ -4,49 +4,18 @@ Reference clips of every class give class centroids (the mean of their unit-leng
 embeddings, renormalised); a clip is identified by the centroid with the highest cosine
 similarity. Top-1 and top-5 accuracy over held-out clips, against chance (k / classes), say
 how much of a sound's identity survives a codec's round trip or a generator.
-:func:`split_by_label` makes the reference / held-out split, deterministic and the same on
-every machine (a hash of each clip's id, not the catalogue's order).
+:func:`swansphere.data.splits.split_by_label` makes the reference / held-out split.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import attrs
 import torch
 
 from swansphere.errors import ConfigError
-
-Item = TypeVar("Item")
-
-
-def _stable_rank(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-def split_by_label(items: Iterable[Item], *, label: Callable[[Item], str],
-                   key: Callable[[Item], str], held_out_share: float = 1 / 3
-                   ) -> tuple[list[Item], list[Item]]:
-    """``(reference, held_out)``: per label, ``ceil(share · n)`` items held out (at least one)
-    when the label has two or more, chosen by a hash of ``key(item)``; a label with one item
-    is reference only (it cannot be identified without a reference)."""
-    if not 0 < held_out_share < 1:
-        raise ConfigError(f"held_out_share must lie strictly between 0 and 1, got "
-                          f"{held_out_share}")
-    groups: dict[str, list[Item]] = defaultdict(list)
-    for item in items:
-        groups[label(item)].append(item)
-    reference, held_out = [], []
-    for members in groups.values():
-        ordered = sorted(members, key=lambda item: _stable_rank(key(item)))
-        count = 0 if len(ordered) < 2 else min(max(round(held_out_share * len(ordered)), 1),
-                                               len(ordered) - 1)
-        held_out.extend(ordered[:count])
-        reference.extend(ordered[count:])
-    return reference, held_out
 
 
 @attrs.frozen

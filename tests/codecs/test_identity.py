@@ -1,4 +1,4 @@
-"""Nearest-class identification and the reference / held-out split."""
+"""Nearest-class identification in an embedding."""
 
 from __future__ import annotations
 
@@ -6,22 +6,7 @@ import pytest
 import torch
 
 from swansphere.errors import ConfigError
-from swansphere.evaluation.identity import ClassCentroids, split_by_label
-
-
-def test_split_holds_out_a_share_of_every_class_with_two_clips_or_more():
-    items = [(label, f"{label}-{i}") for label, count in (("dog", 6), ("bell", 2), ("owl", 1))
-             for i in range(count)]
-    reference, held_out = split_by_label(items, label=lambda item: item[0],
-                                         key=lambda item: item[1])
-    held = [label for label, _ in held_out]
-    assert sorted(held) == ["bell", "dog", "dog"]
-    assert sorted(reference + held_out) == sorted(items)
-    again = split_by_label(reversed(items), label=lambda item: item[0], key=lambda item: item[1])
-    assert sorted(again[1]) == sorted(held_out)  # the catalogue's order does not matter
-    with pytest.raises(ConfigError, match="held_out_share"):
-        split_by_label(items, label=lambda item: item[0], key=lambda item: item[1],
-                       held_out_share=1.0)
+from swansphere.evaluation.identity import ClassCentroids
 
 
 def test_centroids_identify_by_cosine_against_a_hand_computed_case():
