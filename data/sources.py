@@ -504,14 +504,26 @@ def _member_reader(bundle: Path, member: str) -> Callable[[], bytes]:
 
 # ---------------------------------------------------------------- synthesis tools
 
-SPEECH_LINES = (
-    "Hello, can you hear me?", "The train leaves at nine.", "Please close the door.",
-    "Look over there!", "It is going to rain today.", "Where are my keys?",
-    "Turn left at the next corner.", "The concert starts soon.",
-    "Good morning, everyone.", "I think we are lost.",
+SPEECH_LANGUAGES = (
+    ("en-us", "English", ("Hello, can you hear me?", "The train leaves at nine.",
+                          "Please close the door.")),
+    ("en-gb", "English", ("Look over there!", "It is going to rain today.",
+                          "Where are my keys?")),
+    ("de", "German", ("Guten Morgen, wie geht es dir?", "Der Zug kommt gleich.",
+                      "Wo ist mein Schlüssel?")),
+    ("fr", "French", ("Bonjour, tout le monde.", "Le concert commence bientôt.",
+                      "Où est la gare, s'il vous plaît?")),
+    ("es", "Spanish", ("Buenos días, amigos.", "El tren sale a las nueve.",
+                       "¿Dónde están mis llaves?")),
+    ("it", "Italian", ("Buongiorno a tutti.", "Il treno parte alle nove.",
+                       "Dove sono le mie chiavi?")),
 )
-SPEECH_VOICES = (("en-us", "a man"), ("en-us+f3", "a woman"), ("en-gb", "a man"),
-                 ("en-gb+f2", "a woman"), ("en-us+m7", "a man"))
+"""(espeak-ng voice, language, sentences): each sentence is spoken by a man and a woman."""
+
+SPEECH_LICENCE = "GPL-3+"
+"""espeak-ng's voices, phoneme tables and dictionaries (package espeak-ng-data) are GPL-3+
+with no separate data licence (its debian/copyright), and the waveform is built from those
+tables, so generated speech keeps GPL-3+ and stays out of permissive-only training."""
 
 
 def _run_to_wav(command: list[str], wav: Path) -> bytes:
@@ -522,43 +534,175 @@ def _run_to_wav(command: list[str], wav: Path) -> bytes:
         raise AudioFileError(f"{command[0]} failed ({error}); check its installation") from error
 
 
-def _espeak_render(voice: str, text: str) -> Callable[[], bytes]:
+def _espeak_render(voice: str, text: str, speed: int = 160,
+                   pitch: int = 50) -> Callable[[], bytes]:
     def speak() -> bytes:
         with tempfile.TemporaryDirectory() as folder:
             wav = Path(folder) / "speech.wav"
-            return _run_to_wav(["espeak-ng", "-v", voice, "-w", str(wav), text], wav)
+            return _run_to_wav(["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch),
+                                "-w", str(wav), text], wav)
 
     return speak
+
+
+def speech_voices() -> list[tuple[str, str, str, str, int, int]]:
+    """``(clip key, voice, label, sentence, speed, pitch)`` of every espeak-ng clip.
+
+    Voices, speeds and pitches vary deterministically with the sentence, so each clip is a
+    distinct render: men (variants m1-m7), women (f1-f5) in six languages, and English
+    whispers.
+    """
+    out = []
+    for number, (language, _, lines) in enumerate(SPEECH_LANGUAGES):
+        for index, line in enumerate(lines):
+            turn = 3 * number + index
+            speed, pitch = 130 + 9 * (turn % 6), 35 + 6 * (turn % 5)
+            for label, variant in (("man speaking", f"m{turn % 7 + 1}"),
+                                   ("woman speaking", f"f{turn % 5 + 1}")):
+                out.append((f"{language}+{variant}/{index}", f"{language}+{variant}", label,
+                            line, speed, pitch))
+            if language.startswith("en"):
+                variant = ("whisper", "whisperf")[turn % 2]
+                out.append((f"{language}+{variant}/{index}", f"{language}+{variant}",
+                            "someone whispering", line, speed, pitch))
+    return out
+
+
+_SPEECH_NOUNS = {"man speaking": "a man", "woman speaking": "a woman",
+                 "someone whispering": "someone"}
 
 
 def _espeak(root: Path) -> list[SoundClip]:
     del root
     if not shutil.which("espeak-ng"):
         return []
-    return [_clip(f"espeak-ng/{voice}/{index}", "speech", noun, "GPL-3+", "espeak-ng",
-                  _espeak_render(voice, line), verb=f'says "{line}"', duration=2.0)
-            for index, line in enumerate(SPEECH_LINES) for voice, noun in SPEECH_VOICES]
+    return [_clip(f"espeak-ng/{key}", label, _SPEECH_NOUNS[label], SPEECH_LICENCE,
+                  "espeak-ng", _espeak_render(voice, line, speed, pitch),
+                  verb=f'{"whispers" if "whisper" in label else "says"} "{line}"',
+                  duration=2.0)
+            for key, voice, label, line, speed, pitch in speech_voices()]
 
 
-GM_PROGRAMS = ((0, "piano"), (6, "harpsichord"), (13, "xylophone"), (19, "organ"),
-               (24, "guitar"), (40, "violin"), (42, "cello"), (46, "harp"), (56, "trumpet"),
-               (57, "trombone"), (60, "french horn"), (65, "saxophone"), (68, "oboe"),
-               (71, "clarinet"), (73, "flute"), (75, "pan flute"), (105, "banjo"),
-               (114, "steel drum"))
+@attrs.frozen
+class Instrument:
+    """A General MIDI sound played as phrases: its class name, verb and how it plays.
+
+    ``style`` picks the phrase generator: ``melody`` (notes with rhythm), ``chords``
+    (melody over triads), ``sustain`` (long legato notes), ``effect`` (a few long notes near
+    middle C: the GM sound effects), ``hits`` (one percussion sound in a rhythm on the drum
+    channel, ``notes`` being its kit keys) and ``kit`` (a drum-kit groove).
+    """
+
+    name: str
+    verb: str
+    programs: tuple[int, ...] = (0,)
+    low: int = 48
+    high: int = 84
+    style: str = "melody"
+    notes: tuple[int, ...] = ()
+    noun: str = ""
+    """Caption noun when the name is not one ("sea waves" -> "waves")."""
+
+
+def _gm(name: str, verb: str, programs: int | tuple[int, ...], low: int = 48, high: int = 84,
+        style: str = "melody", noun: str = "") -> Instrument:
+    programs = programs if isinstance(programs, tuple) else (programs,)
+    return Instrument(name, verb, programs, low, high, style, noun=noun)
+
+
+def _kit(name: str, verb: str, *notes: int) -> Instrument:
+    return Instrument(name, verb, style="hits", notes=notes)
+
+
+GM_INSTRUMENTS = (
+    _gm("piano", "plays", (0, 1), 40, 88, "chords"),
+    _gm("electric piano", "plays", (4, 5), 45, 84, "chords"),
+    _gm("harpsichord", "plays", 6, 45, 84, "chords"),
+    _gm("glockenspiel", "plays", 9, 72, 100), _gm("music box", "plays", 10, 67, 96),
+    _gm("vibraphone", "plays", 11, 53, 89), _gm("marimba", "plays", 12, 45, 84),
+    _gm("xylophone", "plays", 13, 65, 96),
+    _gm("tubular bells", "chime", 14, 60, 77, noun="some tubular bells"),
+    _gm("organ", "plays", (19, 16), 36, 84, "chords"),
+    _gm("accordion", "plays", 21, 53, 81, "chords"), _gm("harmonica", "plays", 22, 60, 84),
+    _gm("guitar", "plays", (24, 25), 40, 76, "chords"),
+    _gm("electric guitar", "plays", (27, 29, 30), 40, 79),
+    _gm("bass guitar", "plays", (33, 34), 28, 55), _gm("violin", "plays", 40, 55, 91),
+    _gm("viola", "plays", 41, 48, 81), _gm("cello", "plays", 42, 36, 72),
+    _gm("double bass", "plays", (43, 32), 28, 55), _gm("harp", "plays", 46, 36, 91, "chords"),
+    _gm("timpani", "rumbles", 47, 40, 55),
+    _gm("string section", "plays", (48, 49), 48, 84, "sustain"),
+    _gm("choir", "sings", (52, 53), 52, 76, "sustain"),
+    _gm("trumpet", "plays", 56, 55, 82), _gm("trombone", "plays", 57, 40, 72),
+    _gm("tuba", "plays", 58, 28, 58), _gm("french horn", "plays", 60, 41, 77),
+    _gm("saxophone", "plays", (65, 66, 64), 49, 81), _gm("oboe", "plays", 68, 58, 91),
+    _gm("bassoon", "plays", 70, 34, 72), _gm("clarinet", "plays", 71, 50, 89),
+    _gm("piccolo", "plays", 72, 74, 102), _gm("flute", "plays", 73, 60, 96),
+    _gm("recorder", "plays", 74, 60, 91), _gm("pan flute", "plays", 75, 60, 91),
+    _gm("synthesizer", "plays", (80, 81, 87), 48, 84), _gm("sitar", "plays", 104, 48, 77),
+    _gm("banjo", "plays", 105, 48, 84), _gm("koto", "plays", 107, 55, 84),
+    _gm("kalimba", "plays", 108, 60, 84), _gm("bagpipes", "drone", 109, 60, 81, "sustain"),
+    _gm("steel drum", "plays", 114, 55, 84), _gm("taiko drum", "booms", 116, 36, 55),
+    _gm("woodblock", "knocks", 115, 60, 79),
+    _gm("sea waves", "crash", 122, 55, 67, "effect", noun="waves"),
+    _gm("bird", "chirps", 123, 64, 76, "effect"),
+    _gm("telephone", "rings", 124, 60, 67, "effect"),
+    _gm("helicopter", "hovers", 125, 55, 67, "effect"),
+    _gm("applause", "rings out", 126, 55, 67, "effect"),
+    _gm("gunshot", "rings out", 127, 48, 60, "effect"),
+    Instrument("drum kit", "plays", style="kit"),
+    _kit("kick drum", "thumps", 35, 36), _kit("snare drum", "cracks", 38, 40),
+    _kit("hi-hat", "ticks", 42, 44, 46), _kit("crash cymbal", "crashes", 49, 57),
+    _kit("ride cymbal", "rings", 51, 59, 53), _kit("tom drum", "booms", 41, 43, 45, 47, 48, 50),
+    _kit("cowbell", "clanks", 56), _kit("tambourine", "jingles", 54),
+    Instrument("hand claps", "clap", style="hits", notes=(39,), noun="hands"),
+    _kit("bongos", "play", 60, 61),
+    _kit("conga", "plays", 62, 63, 64), _kit("maracas", "rattle", 70),
+    _kit("claves", "click", 75), _kit("triangle", "rings", 80, 81),
+    _kit("guiro", "rasps", 73, 74), _kit("woodblock", "knocks", 76, 77),
+)
+"""The General MIDI vocabulary: melodic programs, GM sound effects and percussion-kit sounds.
+The woodblock is both a program (115) and kit keys (76/77): one class, two renderings."""
+
+PHRASES_PER_INSTRUMENT = 6
+"""Distinct phrases (seeds 0..n-1) per instrument: enough for a held-out third."""
+
 SOUND_FONTS = (("usr/share/sounds/sf2/FluidR3_GM.sf2", "MIT", "fluid-soundfont-gm"),
                ("usr/share/sounds/sf2/TimGM6mb.sf2", "GPL-2", "timgm6mb-soundfont"))
 
+TICKS_PER_BEAT = 480
+MAX_PHRASE_SECONDS = 3.0
+"""A melody stops after the note that passes this time."""
+DRUM_CHANNEL = 9
 
-def midi_file(program: int, notes: list[int], seconds_per_note: float = 0.5) -> bytes:
-    """A one-track Standard MIDI File playing ``notes`` one after another on ``program``."""
-    ticks = 480
-    events = bytearray(b"\x00\xc0" + bytes([program]))
-    for note in notes:
-        events += b"\x00\x90" + bytes([note, 100])
-        events += _varlen(int(seconds_per_note * 2 * ticks)) + b"\x80" + bytes([note, 0])
-    events += b"\x00\xff\x2f\x00"
-    header = b"MThd" + struct.pack(">IHHH", 6, 0, 1, ticks)
-    return header + b"MTrk" + struct.pack(">I", len(events)) + bytes(events)
+Note = tuple[int, int, int, int]
+"""``(start tick, length in ticks, MIDI key, velocity)``."""
+
+
+def midi_file(program: int, notes: list[int] | None = None, seconds_per_note: float = 0.5, *,
+              events: list[Note] | None = None, channel: int = 0,
+              beats_per_minute: float = 120.0) -> bytes:
+    """A one-track Standard MIDI File on ``program`` (ignored on the drum channel 9).
+
+    Either ``notes`` one after another (``seconds_per_note`` each, full velocity) or
+    ``events`` with their own timing and velocity (a :func:`phrase`).
+    """
+    if events is None:
+        step = round(seconds_per_note * TICKS_PER_BEAT * beats_per_minute / 60)
+        events = [(i * step, step, note, 100) for i, note in enumerate(notes or [])]
+    tempo = round(60_000_000 / beats_per_minute)
+    track = bytearray(b"\x00\xff\x51\x03" + tempo.to_bytes(3, "big"))
+    if channel != DRUM_CHANNEL:
+        track += bytes([0, 0xC0 | channel, program])
+    timeline = sorted([(start, 1, note, velocity) for start, _, note, velocity in events]
+                      + [(start + length, 0, note, 0) for start, length, note, _ in events])
+    now = 0
+    for tick, on, note, velocity in timeline:  # note-offs sort before note-ons at a tick
+        track += _varlen(tick - now) + bytes([(0x90 if on else 0x80) | channel, note,
+                                              velocity])
+        now = tick
+    track += b"\x00\xff\x2f\x00"
+    header = b"MThd" + struct.pack(">IHHH", 6, 0, 1, TICKS_PER_BEAT)
+    return header + b"MTrk" + struct.pack(">I", len(track)) + bytes(track)
 
 
 def _varlen(value: int) -> bytes:
@@ -570,11 +714,105 @@ def _varlen(value: int) -> bytes:
     return bytes(reversed(out))
 
 
-def _fluidsynth_render(font: Path, program: int, notes: list[int]) -> Callable[[], bytes]:
+_SCALES = ((0, 2, 4, 7, 9), (0, 2, 3, 5, 7, 8, 10), (0, 2, 4, 5, 7, 9, 11), (0, 3, 5, 7, 10))
+
+
+def phrase(instrument: Instrument, seed: int) -> tuple[list[Note], float, int]:
+    """``(events, beats per minute, program)`` of phrase ``seed`` for ``instrument``.
+
+    A pure function of (instrument name, seed): several notes with a rhythm (durations drawn
+    from a small set, occasional rests), a dynamic contour (crescendo or diminuendo plus
+    accents) and a melody walking on a scale inside the instrument's range; about 1.5-4 s.
+    """
+    rng = np.random.default_rng([seed, zlib.crc32(instrument.name.encode())])
+    tempo = float(rng.uniform(80.0, 140.0))
+    program = instrument.programs[seed % len(instrument.programs)]
+    beat = TICKS_PER_BEAT
+    if instrument.style == "kit":
+        return _groove(rng, beat), tempo, program
+    if instrument.style == "hits":
+        return _hits(rng, beat, instrument.notes), tempo, program
+    if instrument.style == "effect":
+        events, now = [], 0
+        for _ in range(int(rng.integers(1, 4))):
+            length = int(beat * tempo / 60 * rng.uniform(1.0, 2.5))  # 1-2.5 s
+            note = int(rng.integers(instrument.low, instrument.high + 1))
+            events.append((now, length, note, int(rng.integers(80, 121))))
+            now += length + int(beat * rng.uniform(0.0, 0.5))
+        return events, tempo, program
+    scale = _SCALES[int(rng.integers(len(_SCALES)))]
+    keys = [k for k in range(instrument.low, instrument.high + 1)
+            if (k - int(rng.integers(12))) % 12 in scale] or [instrument.low]
+    choices = ((1.0, 2.0, 1.5) if instrument.style == "sustain"
+               else (0.25, 0.5, 0.5, 1.0, 1.0, 1.5, 2.0))
+    count = int(rng.integers(4, 9) if instrument.style != "sustain" else rng.integers(3, 6))
+    position = int(rng.integers(len(keys) // 4, max(len(keys) * 3 // 4, 1)))
+    start, end = (int(v) for v in rng.integers(50, 121, size=2))
+    events, now = [], 0
+    for index in range(count):
+        length = int(beat * float(rng.choice(choices)))
+        velocity = start + (end - start) * index // max(count - 1, 1)
+        velocity = int(np.clip(velocity + rng.integers(-8, 9) + (12 if index % 4 == 0
+                                                                 else 0), 25, 127))
+        position = int(np.clip(position + rng.integers(-2, 3), 0, len(keys) - 1))
+        held = length if instrument.style == "sustain" else int(length * 0.85)
+        events.append((now, held, keys[position], velocity))
+        if instrument.style == "chords" and rng.random() < 0.4:
+            for step in (2, 4):
+                if position + step < len(keys):
+                    events.append((now, held, keys[position + step], int(velocity * 0.8)))
+        now += length + (int(beat * 0.5) if rng.random() < 0.12 else 0)
+        if now / beat * 60 / tempo > MAX_PHRASE_SECONDS:
+            break
+    return events, tempo, program
+
+
+def _hits(rng: np.random.Generator, beat: int, notes: tuple[int, ...]) -> list[Note]:
+    """One percussion sound on a sixteenth-note grid over a bar and a half, beats accented."""
+    sixteenth = beat // 4
+    density = rng.uniform(0.3, 0.7)
+    slots = [s for s in range(24) if rng.random() < density or s == 0]
+    if len(slots) < 4:
+        slots = sorted({*slots, 4, 8, 12})
+    return [(slot * sixteenth, sixteenth, int(rng.choice(notes)),
+             int(np.clip((110 if slot % 4 == 0 else 75) + rng.integers(-15, 16), 30, 127)))
+            for slot in slots]
+
+
+def _groove(rng: np.random.Generator, beat: int) -> list[Note]:
+    """Two bars of a rock/funk groove: kick, snare on 2 and 4, hi-hat eighths, maybe a fill."""
+    eighth = beat // 2
+    events = [(0, beat, 49, 100)] if rng.random() < 0.5 else []
+    extra_kicks = [e for e in range(16) if rng.random() < 0.15]
+    fill = rng.random() < 0.5
+    for slot in range(16):
+        time = slot * eighth
+        if fill and slot >= 14:
+            events.append((time, eighth, int(rng.choice((45, 47, 48, 50))), 105))
+            continue
+        events.append((time, eighth, 46 if rng.random() < 0.1 else 42,
+                       int(95 if slot % 2 == 0 else 60 + rng.integers(0, 15))))
+        if slot % 4 == 0 or slot in extra_kicks:
+            events.append((time, eighth, 36, int(100 + rng.integers(0, 20))))
+        if slot % 4 == 2:
+            events.append((time, eighth, 38, int(100 + rng.integers(0, 20))))
+    return events
+
+
+def phrase_seconds(instrument: Instrument, seed: int) -> float:
+    """Length of phrase ``seed`` in seconds, plus a short release."""
+    events, tempo, _ = phrase(instrument, seed)
+    return max(start + length for start, length, *_ in events) / TICKS_PER_BEAT * 60 / tempo + 0.5
+
+
+def _fluidsynth_render(font: Path, instrument: Instrument, seed: int) -> Callable[[], bytes]:
     def play() -> bytes:
+        events, tempo, program = phrase(instrument, seed)
+        channel = DRUM_CHANNEL if instrument.style in ("kit", "hits") else 0
         with tempfile.TemporaryDirectory() as folder:
-            midi, wav = Path(folder) / "notes.mid", Path(folder) / "notes.wav"
-            midi.write_bytes(midi_file(program, notes))
+            midi, wav = Path(folder) / "phrase.mid", Path(folder) / "phrase.wav"
+            midi.write_bytes(midi_file(program, events=events, channel=channel,
+                                       beats_per_minute=tempo))
             return _run_to_wav(["fluidsynth", "-ni", "-q", "-F", str(wav), "-r", "44100",
                                 str(font), str(midi)], wav)
 
@@ -589,11 +827,17 @@ def _fluidsynth(root: Path) -> list[SoundClip]:
     if font is None:
         return []
     path, licence, package = font
-    melodies = ([60, 64, 67, 72], [67, 65, 64, 62, 60], [57, 60, 64], [72, 71, 69, 67])
-    return [_clip(f"fluidsynth/{name.replace(' ', '-')}/{index}", name, name, licence,
-                  package, _fluidsynth_render(path, program, melody), "music",
-                  duration=0.5 * len(melody) + 0.5)
-            for program, name in GM_PROGRAMS for index, melody in enumerate(melodies)]
+    clips = []
+    for instrument in GM_INSTRUMENTS:
+        slug = instrument.name.replace(" ", "-") + ("-kit" if instrument.style == "hits"
+                                                    and instrument.name == "woodblock" else "")
+        for seed in range(PHRASES_PER_INSTRUMENT):
+            clips.append(_clip(f"fluidsynth/{slug}/{seed}", instrument.name,
+                               instrument.noun or instrument.name,
+                               licence, package, _fluidsynth_render(path, instrument, seed),
+                               "music", verb=instrument.verb,
+                               duration=round(phrase_seconds(instrument, seed), 3)))
+    return clips
 
 
 SOUND_SETS = (
