@@ -49,6 +49,8 @@ class SoundClip:
     path: Path | None = None
     picture: Path | None = None
     duration: float | None = None
+    attribution: str | None = None
+    """Copyright holders to credit (CC-BY and MIT require it), from the package's records."""
 
     @property
     def permissive(self) -> bool:
@@ -65,7 +67,8 @@ class SoundClip:
         return {"clip_id": self.clip_id, "label": self.label, "noun": self.noun,
                 "verb": self.verb, "licence": self.licence, "package": self.package,
                 "path": str(self.path) if self.path else None,
-                "picture": str(self.picture) if self.picture else None}
+                "picture": str(self.picture) if self.picture else None} | (
+                    {"attribution": self.attribution} if self.attribution else {})
 
 
 def normalise_level(signal: np.ndarray, rms: float = 0.1, peak: float = 0.9) -> np.ndarray:

@@ -110,9 +110,10 @@ def audio_duration(path: Path) -> float | None:
 
 @attrs.frozen
 class CopyrightFile:
-    """``(patterns, licence)`` stanzas of a DEP-5 ``debian/copyright``; last match wins."""
+    """``(patterns, licence, copyright holders)`` stanzas of a DEP-5 ``debian/copyright``;
+    last match wins. The holders are what a CC-BY or MIT credit must name."""
 
-    stanzas: tuple[tuple[tuple[str, ...], str], ...]
+    stanzas: tuple[tuple[tuple[str, ...], str, str], ...]
 
     @classmethod
     def read(cls, path: Path) -> CopyrightFile:
@@ -130,16 +131,30 @@ class CopyrightFile:
                     fields[key] = value.strip()
             if "files" in fields and fields.get("license"):
                 licence = fields["license"].split()[0]
-                stanzas.append((tuple(fields["files"].split()), licence))
+                stanzas.append((tuple(fields["files"].split()), licence,
+                                " ".join(fields.get("copyright", "").split())))
         return cls(tuple(stanzas))
 
     def licence(self, path: str, default: str) -> str:
         """The licence of ``path``; patterns are source-tree paths, so file names also match."""
-        found = default
+        stanza = self._stanza(path)
+        return stanza[1] if stanza else default
+
+    def holder(self, path: str) -> str | None:
+        """The copyright line of ``path``'s stanza (``None`` when it names nobody)."""
+        stanza = self._stanza(path)
+        return stanza[2] or None if stanza else None
+
+    def entry(self, path: str, default: str) -> tuple[str, str | None]:
+        """``(licence, holder)`` of ``path``."""
+        return self.licence(path, default), self.holder(path)
+
+    def _stanza(self, path: str) -> tuple[tuple[str, ...], str, str] | None:
+        found = None
         name = path.rsplit("/", 1)[-1]
-        for patterns, licence in self.stanzas:
-            if any(_matches(pattern, path, name) for pattern in patterns):
-                found = licence
+        for stanza in self.stanzas:
+            if any(_matches(pattern, path, name) for pattern in stanza[0]):
+                found = stanza
         return found
 
 
@@ -205,10 +220,11 @@ def article(noun: str) -> str:
 
 def _clip(clip_id: str, label: str, noun: str, licence: str, package: str,
           source: Path | Callable[[], bytes], category: str = "", verb: str | None = None,
-          picture: Path | None = None, duration: float | None = None) -> SoundClip:
+          picture: Path | None = None, duration: float | None = None,
+          attribution: str | None = None) -> SoundClip:
     if duration is None and isinstance(source, Path):
         duration = audio_duration(source)
-    return SoundClip(clip_id=clip_id, label=label, noun=article(noun),
+    return SoundClip(clip_id=clip_id, label=label, noun=article(noun), attribution=attribution,
                      verb=verb or verb_for(label, category), licence=licence, package=package,
                      render=file_renderer(source), path=source if isinstance(source, Path)
                      else None, picture=picture, duration=duration)
@@ -257,10 +273,10 @@ def _tuxpaint(root: Path) -> list[SoundClip]:
         noun = _tuxpaint_noun(caption_file, sound.stem)
         picture = next((sound.with_suffix(s) for s in (".png", ".svg")
                         if sound.with_suffix(s).is_file()), None)
+        licence, holder = copyright_file.entry(f"stamps/{category}/{sound.name}", "GPL-2")
         clips.append(_clip(f"tuxpaint/{category}/{sound.stem}", sound.stem.replace("_", " "),
-                           noun, copyright_file.licence(f"stamps/{category}/{sound.name}",
-                                                        "GPL-2"),
-                           "tuxpaint-stamps-default", sound, category, picture=picture))
+                           noun, licence, "tuxpaint-stamps-default", sound, category,
+                           picture=picture, attribution=holder))
     return clips
 
 
@@ -291,9 +307,9 @@ def _sonic_pi(root: Path) -> list[SoundClip]:
         else:
             noun, verb = _SONIC_PI_CLASSES.get(prefix, (prefix, "sounds"))
             label = noun
-        clips.append(_clip(f"sonic-pi/{sound.stem}", label, noun,
-                           copyright_file.licence(f"etc/samples/{sound.name}", "MIT"),
-                           "sonic-pi-samples", sound, verb=verb))
+        licence, holder = copyright_file.entry(f"etc/samples/{sound.name}", "MIT")
+        clips.append(_clip(f"sonic-pi/{sound.stem}", label, noun, licence, "sonic-pi-samples",
+                           sound, verb=verb, attribution=holder))
     return clips
 
 
@@ -305,8 +321,9 @@ def _simple_folder(root: Path, folder: str, package: str, default_licence: str,
     for sound in sorted(p for p in base.glob("*") if p.suffix in AUDIO_SUFFIXES):
         name = re.sub(r"[-_ ]?\d+$", "", sound.stem)
         label = (rename or {}).get(name, name.replace("-", " ").replace("_", " "))
-        licence = copyright_file.licence(f"{base.name}/{sound.name}", default_licence)
-        clips.append(_clip(f"{prefix}/{sound.stem}", label, label, licence, package, sound))
+        licence, holder = copyright_file.entry(f"{base.name}/{sound.name}", default_licence)
+        clips.append(_clip(f"{prefix}/{sound.stem}", label, label, licence, package, sound,
+                           attribution=holder))
     return clips
 
 
@@ -330,6 +347,10 @@ def _sound_icons(root: Path) -> list[SoundClip]:
                           "sound-icons", rename)
 
 
+KENNEY = "Kenney (www.kenney.nl)"
+"""The arcade wheel's sounds are CC0 (no credit required); credited anyway, as Kenney asks."""
+
+
 def _arcade(root: Path) -> list[SoundClip]:
     del root  # unpacked by the install script into $SWANSPHERE_SOUNDS, not a Debian path
     base = sounds_home() / "arcade"
@@ -343,9 +364,9 @@ def _arcade(root: Path) -> list[SoundClip]:
         seen.add(sound.stem)
         name = sound.stem.rstrip("0123456789")
         label = rename.get(name, name)
+        verb = {"laser": "zaps", "explosion": "booms"}.get(name, "plays")
         clips.append(_clip(f"arcade/{sound.stem}", label, label, "CC0-1.0", "arcade (PyPI)",
-                           sound, verb={"laser": "zaps", "explosion": "booms"}.get(name,
-                                                                                  "plays")))
+                           sound, verb=verb, attribution=KENNEY))
     return clips
 
 
@@ -369,6 +390,7 @@ def _hydrogen(root: Path) -> list[SoundClip]:
         ns = namespace.group(0) if namespace else ""
         archive = f"drumkits/{kit_file.parent.name}.h2drumkit"
         licence = kits.licence(archive, extra.licence(archive, "GPL-2"))
+        holder = kits.holder(archive) or extra.holder(archive)
         for instrument in kit_root.iter(f"{ns}instrument"):
             name = (instrument.findtext(f"{ns}name") or "").strip()
             words = next(((noun, verb) for key, noun, verb in _DRUM_WORDS
@@ -381,7 +403,7 @@ def _hydrogen(root: Path) -> list[SoundClip]:
             if sound.is_file():
                 clips.append(_clip(f"hydrogen/{kit_file.parent.name}/{sound.stem}", words[0],
                                    words[0], licence, "hydrogen-drumkits", sound,
-                                   verb=words[1]))
+                                   verb=words[1], attribution=holder))
     return clips
 
 
@@ -473,10 +495,10 @@ def _gcompris(root: Path) -> list[SoundClip]:
             if words is None:
                 continue
             label, noun, verb = words
-            clips.append(_clip(f"gcompris/{bundle.stem}{name}", label, noun,
-                               copyright_file.licence(name.lstrip("/"), "GPL-3+"),
+            licence, holder = copyright_file.entry(name.lstrip("/"), "GPL-3+")
+            clips.append(_clip(f"gcompris/{bundle.stem}{name}", label, noun, licence,
                                "gcompris-qt-data", _member_reader(bundle, name), verb=verb,
-                               duration=_bytes_duration(read)))
+                               duration=_bytes_duration(read), attribution=holder))
     return clips
 
 
@@ -666,6 +688,9 @@ The woodblock is both a program (115) and kit keys (76/77): one class, two rende
 PHRASES_PER_INSTRUMENT = 6
 """Distinct phrases (seeds 0..n-1) per instrument: enough for a held-out third."""
 
+FLUID_R3_HOLDER = "2000-2002, 2008 Frank Wen; 2008 Toby Smithe"
+"""From fluid-soundfont-gm's debian/copyright (not DEP-5, so not parsed)."""
+
 SOUND_FONTS = (("usr/share/sounds/sf2/FluidR3_GM.sf2", "MIT", "fluid-soundfont-gm"),
                ("usr/share/sounds/sf2/TimGM6mb.sf2", "GPL-2", "timgm6mb-soundfont"))
 
@@ -835,7 +860,8 @@ def _fluidsynth(root: Path) -> list[SoundClip]:
             clips.append(_clip(f"fluidsynth/{slug}/{seed}", instrument.name,
                                instrument.noun or instrument.name,
                                licence, package, _fluidsynth_render(path, instrument, seed),
-                               "music", verb=instrument.verb,
+                               "music", verb=instrument.verb, attribution=FLUID_R3_HOLDER
+                               if package == "fluid-soundfont-gm" else None,
                                duration=round(phrase_seconds(instrument, seed), 3)))
     return clips
 
