@@ -155,13 +155,13 @@ class FoaParametricConfig:
             vector (3 values) and a diffuseness amplitude (1 value); each at least 4 bins.
         weights: fitted statistics (``model.safetensors`` or its directory), or ``None``.
 
-    ``latent_dim = low_bins + envelope_bands + 4 * direction_bands`` (96 by default).
+    ``latent_dim = low_bins + envelope_bands + 4 * direction_bands`` (112 by default).
     """
 
     sample_rate: int = attrs.field(default=16000, validator=attrs.validators.gt(0))
     hop_length: int = attrs.field(default=256, validator=attrs.validators.gt(0))
     low_bins: int = attrs.field(default=48, validator=attrs.validators.ge(2))
-    envelope_bands: int = attrs.field(default=16, validator=attrs.validators.ge(1))
+    envelope_bands: int = attrs.field(default=32, validator=attrs.validators.ge(1))
     direction_bands: int = attrs.field(default=8, validator=attrs.validators.ge(1))
     weights: str | None = None
 

@@ -36,7 +36,7 @@ def swansphere_register_codecs() -> list[Component]:
         Component(name="foa-parametric", kind="codec", factory=_build_foa_parametric,
                   config_class=FoaParametricConfig,
                   description="MDCT codec: exact low band, copied-up high band, DirAC-style "
-                              "directions per band (96-d at 62.5 Hz)"),
+                              "directions per band (112-d at 62.5 Hz)"),
         Component(name="patch", kind="codec", factory=_build_patch,
                   config_class=PatchCodecConfig,
                   description="training-free FOA codec: DCT (or raw) waveform patches per hop"),

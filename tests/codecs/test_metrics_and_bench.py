@@ -97,7 +97,7 @@ def test_bench_codec_command_writes_json(tmp_path, capsys):
                                      "patch-32d"}
     assert "identity" not in report
     parametric = report["codecs"]["foa-parametric"]
-    assert parametric["latent_dim"] == 96 and parametric["quality"]["delta_angular"] < 0.05
+    assert parametric["latent_dim"] == 112 and parametric["quality"]["delta_angular"] < 0.05
     assert report["codecs"]["patch-32d"]["latent_dim"] == 32
     assert report["step_frames"] == 4 and parametric["speed"]["stream_rtf"] > 0
     assert "patch-exact" in capsys.readouterr().out
