@@ -14,6 +14,7 @@ largest change of the source's unit vector (front/back, left/right, up/down).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -79,13 +80,22 @@ def motion_words(start: np.ndarray, end: np.ndarray,
 
 @attrs.frozen(kw_only=True)
 class SourceDescription:
-    """What a caption says about one sound: its words, mean direction and motion."""
+    """What a caption says about one sound: its words, mean direction and motion.
+
+    ``label`` (the class), ``distance`` (metres) and the ``start``/``end`` directions
+    (azimuth, elevation in degrees) are optional; :func:`natural_caption` uses them for
+    synonyms, distance words and "from left to right".
+    """
 
     noun: str
     verb: str
     azimuth: float
     elevation: float
     motion: str = ""
+    label: str = ""
+    distance: float | None = None
+    start: tuple[float, float] | None = None
+    end: tuple[float, float] | None = None
 
     @property
     def position(self) -> str:
@@ -156,8 +166,13 @@ def ground_truth_descriptions(metadata: Mapping[str, Any]) -> list[SourceDescrip
         end = unit_vectors(np.float64(trajectory["end_azimuth"]),
                            np.float64(trajectory["end_elevation"]))
         azimuth, elevation = _mean_direction(vectors)
-        out.append(SourceDescription(noun=source["noun"], verb=source["verb"], azimuth=azimuth,
-                                     elevation=elevation, motion=motion_words(start, end)))
+        moving = motion_words(start, end)
+        out.append(SourceDescription(
+            noun=source["noun"], verb=source["verb"], azimuth=azimuth, elevation=elevation,
+            motion=moving, label=source.get("label", ""), distance=source.get("distance"),
+            start=(trajectory["start_azimuth"], trajectory["start_elevation"]) if moving
+            else None,
+            end=(trajectory["end_azimuth"], trajectory["end_elevation"]) if moving else None))
     return out
 
 
@@ -380,3 +395,235 @@ def caption_agreement(pairs: Sequence[tuple[Sequence[SourceDescription],
             total += 1
     return {part: count / total if total else math.nan for part, count in counts.items()} | {
         "sources": total}
+
+
+# ---------------------------------------------------------------- captions as people write them
+
+_SIDES = {"left": "right", "right": "left"}
+
+
+def _mirror(phrase: str) -> str:
+    """The same phrase for the other side ("to your left" -> "to your right")."""
+    return re.sub(r"left|right", lambda m: _SIDES[m.group(0)], phrase)
+
+
+_FRONT = {"training": ("in front", "ahead", "in front of you", "straight ahead"),
+          "held_out": ("dead ahead", "in front of me", "directly in front")}
+_FRONT_LEFT = {"training": ("in front on the left", "front-left", "ahead and to the left",
+                            "in front of you on the left"),
+               "held_out": ("ahead on your left", "to the front left", "left-front")}
+_LEFT = {"training": ("on the left", "to your left", "to the left", "on my left",
+                      "on your left-hand side"),
+         "held_out": ("off to the left", "to my left", "at your left", "on the left-hand side")}
+_BACK_LEFT = {"training": ("behind on the left", "back-left", "behind you on the left",
+                           "behind and to the left", "rear left"),
+              "held_out": ("behind on your left", "left rear", "to the back left")}
+_BACK = {"training": ("behind", "behind you", "at the back", "to the rear"),
+         "held_out": ("behind me", "at your back", "in the rear")}
+
+HORIZONTAL_PHRASES: dict[str, tuple[tuple[str, ...], ...]] = {
+    family: (_FRONT[family], _FRONT_LEFT[family], _LEFT[family], _BACK_LEFT[family],
+             _BACK[family], tuple(_mirror(p) for p in _BACK_LEFT[family]),
+             tuple(_mirror(p) for p in _LEFT[family]),
+             tuple(_mirror(p) for p in _FRONT_LEFT[family]))
+    for family in ("training", "held_out")}
+"""Ways to name each 45° sector, in the order of :func:`horizontal_words` (front, front
+left, left, ...), per family; held-out phrases never appear in training captions."""
+
+VERTICAL_PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
+    "training": {"above": ("{h} and above", "above and {h}", "high up {h}", "{h}, high up"),
+                 "below": ("{h} and below", "below and {h}", "low down {h}"),
+                 "overhead": ("overhead", "directly above", "above your head", "straight up"),
+                 "underfoot": ("below", "beneath you", "underneath", "directly below")},
+    "held_out": {"above": ("up high {h}", "{h}, up high"),
+                 "below": ("down low {h}", "{h} and underneath", "beneath and {h}"),
+                 "overhead": ("right above your head", "over your head", "high above you"),
+                 "underfoot": ("under your feet", "below me")}}
+"""Elevation bands (25-65°: ``{h}`` is the horizontal phrase) and the poles."""
+
+DISTANCE_PHRASES = {"training": {"near": ("close by", "nearby"),
+                                 "far": ("far away", "in the distance")},
+                    "held_out": {"near": ("up close",), "far": ("a long way off",)}}
+NEAR_METRES, FAR_METRES = 1.5, 3.0
+"""Sources nearer than NEAR_METRES may be called near, beyond FAR_METRES far."""
+
+_ENDPOINTS = ({"front": "the front", "left": "left", "back": "behind", "right": "right"},
+              {"front": "the front", "left": "the left", "back": "the back", "right": "the right"},
+              {"front": "in front of you", "left": "your left", "back": "behind you",
+               "right": "your right"})
+"""Three consistent styles for the two ends of a motion ("from left to right", ...)."""
+MOTION_TEMPLATES = {"training": ("moving from {a} to {b}", "going from {a} to {b}"),
+                    "held_out": ("travelling from {a} to {b}", "sweeping from {a} over to {b}")}
+"""Motion between two named places; the place words there are not the source's position."""
+DRIFT_VERBS = {"training": ("moving",), "held_out": ("heading", "drifting")}
+"""Verbs for the short form ("moving left") after a stated position."""
+
+CLAUSE_TEMPLATES = {
+    "training": ("{noun} {finite} {place}", "{noun} {ing} {place}", "{place}, {noun} {finite}",
+                 "there {is} {noun} {ing} {place}", "you can hear {noun} {place}",
+                 "the sound of {noun} {ing} {place}", "{noun} {place}"),
+    "held_out": ("{noun} can be heard {place}", "{place}, you hear {noun} {ing}",
+                 "somewhere {place}, {noun} {finite}", "{noun} {is} {ing} {place}",
+                 "I hear {noun} {place}")}
+"""One source's clause; templates starting with the place open a caption only (after another
+clause, a leading place would read as part of that clause's place)."""
+
+JOINERS = {"training": {2: ("{0} and {1}", "{0}, while {1}", "{0}; {1}"),
+                        3: ("{0}, {1} and {2}", "{0}, {1}, and {2}", "{0}; {1}; {2}")},
+           "held_out": {2: ("{0}, as {1}", "{0}. Meanwhile, {1}"),
+                        3: ("{0}. Meanwhile, {1}, and {2}", "{0}, as {1}, and {2}")}}
+"""Joiners with "while", "as" or "Meanwhile" need full clauses (a verb) after them."""
+
+_NOMINAL = ("{noun} {ing} {place}", "the sound of {noun} {ing} {place}", "{noun} {place}")
+"""Clause templates without a finite verb ("a violin on the left")."""
+DIFFUSE_PHRASES = {"training": ("with background noise all around", "over a noisy background"),
+                   "held_out": ("against a bed of ambient noise",)}
+
+
+@attrs.frozen
+class NaturalCaption:
+    """A caption in everyday words, with what it used and what it states.
+
+    ``parts`` names every template and phrase used as ``kind:family:text`` (the held-out
+    check reads it); ``stated`` gives, per source, the direction whose sector its place words
+    name (the description's mean direction), or ``None`` when only motion endpoints are said.
+    """
+
+    text: str
+    family: str
+    parts: tuple[str, ...]
+    stated: tuple[tuple[float, float] | None, ...]
+
+
+def _pick(rng: np.random.Generator, options: Sequence[str]) -> str:
+    return options[int(rng.integers(len(options)))]
+
+
+def place_phrase(azimuth: float, elevation: float, rng: np.random.Generator,
+                 family: str = "training") -> str:
+    """Everyday words for the caption sector of (azimuth, elevation), drawn from ``family``."""
+    vertical = VERTICAL_PHRASES[family]
+    if elevation > OVERHEAD_DEGREES:
+        return _pick(rng, vertical["overhead"])
+    if elevation < -OVERHEAD_DEGREES:
+        return _pick(rng, vertical["underfoot"])
+    horizontal = _pick(rng, HORIZONTAL_PHRASES[family][round((azimuth % 360.0) / 45.0) % 8])
+    band = elevation_words(elevation)
+    return _pick(rng, vertical[band]).format(h=horizontal) if band else horizontal
+
+
+def _quadrant(direction: tuple[float, float]) -> str:
+    return ("front", "left", "back", "right")[round((direction[0] % 360.0) / 90.0) % 4]
+
+
+@attrs.frozen
+class _Words:
+    noun: str
+    finite: str
+    ing: str | None
+    is_: str
+
+
+def _words(description: SourceDescription, family: str, rng: np.random.Generator,
+           wordings: Mapping[str, Any] | None) -> tuple[_Words, str]:
+    from .vocabulary import class_for_label
+
+    sound = (wordings or {}).get(description.label) or class_for_label(description.label)
+    if sound is None:
+        return _Words(description.noun, description.verb, None, "is"), "wording:own"
+    options = sound.family_wordings(family)
+    wording = options[int(rng.integers(len(options)))]
+    used = family if family == "training" or sound.held_out_wordings else "training"
+    return (_Words(wording.noun, wording.finite, wording.participle,
+                   "are" if wording.plural else "is"), f"wording:{used}:{wording.phrase}")
+
+
+def natural_caption(descriptions: Sequence[SourceDescription],
+                    rng: np.random.Generator | int = 0, *, family: str = "training",
+                    diffuse: bool = False,
+                    wordings: Mapping[str, Any] | None = None) -> NaturalCaption:
+    """A caption as a person might write it, from the same descriptions as :func:`caption`.
+
+    Every choice (clause template, sound wording from :mod:`swansphere.data.vocabulary`,
+    place, distance and motion words, joiner) is drawn from ``family`` (``"training"`` or
+    ``"held_out"``), deterministically from ``rng`` (a generator or a seed). Each source is
+    bound to its own place ("a violin plays on the left and a man talks behind you"); a
+    moving source either keeps its mean place with "moving right" or is described from its
+    start to its end ("moving from behind to the front"). ``wordings`` maps labels to
+    :class:`~swansphere.data.vocabulary.SoundClass` for labels outside the vocabulary.
+    """
+    if family not in ("training", "held_out"):
+        raise ConfigError(f"family must be 'training' or 'held_out', got {family!r}")
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    clauses, parts, stated = [], [], []
+    joiner = (_pick(rng, JOINERS[family][min(len(descriptions), 3)])
+              if len(descriptions) > 1 else "")
+    finite = any(word in joiner for word in ("while", "as", "Meanwhile"))
+    for index, description in enumerate(descriptions):
+        words, used = _words(description, family, rng, wordings)
+        parts.append(used)
+        clause, clause_parts, place = _clause(description, words, index == 0, family, rng,
+                                              finite=finite and index > 0)
+        clauses.append(clause)
+        parts.extend(clause_parts)
+        stated.append(place)
+    if not clauses:
+        text = "silence"
+    elif len(clauses) == 1:
+        text = clauses[0]
+    else:
+        parts.append(f"joiner:{family}:{joiner}")
+        text = joiner.format(*clauses[:2], ", ".join(clauses[2:]))
+    if diffuse:
+        background = _pick(rng, DIFFUSE_PHRASES[family])
+        parts.append(f"diffuse:{family}:{background}")
+        text += f", {background}"
+    return NaturalCaption(text=text[0].upper() + text[1:] + ".", family=family,
+                          parts=tuple(parts), stated=tuple(stated))
+
+
+def _clause(description: SourceDescription, words: _Words, first: bool, family: str,
+            rng: np.random.Generator, finite: bool = False
+            ) -> tuple[str, list[str], tuple[float, float] | None]:
+    parts = []
+    start, end = description.start, description.end
+    if start is not None and end is not None and _quadrant(start) != _quadrant(end) \
+            and "up" not in description.motion and "down" not in description.motion \
+            and rng.random() < 0.6:
+        ends = _ENDPOINTS[int(rng.integers(len(_ENDPOINTS)))]
+        motion = _pick(rng, MOTION_TEMPLATES[family]).format(a=ends[_quadrant(start)],
+                                                             b=ends[_quadrant(end)])
+        parts.append(f"motion:{family}:{motion}")
+        if words.ing is not None and not finite and rng.random() < 0.5:
+            return f"{words.noun} {words.ing}, {motion}", parts, None
+        return f"{words.noun} {words.finite}, {motion}", parts, None
+    place = place_phrase(description.azimuth, description.elevation, rng, family)
+    parts.append(f"place:{family}:{place}")
+    distance = description.distance
+    nearness = ("near" if distance is not None and distance < NEAR_METRES else
+                "far" if distance is not None and distance > FAR_METRES else None)
+    if nearness and rng.random() < 0.5:
+        word = _pick(rng, DISTANCE_PHRASES[family][nearness])
+        parts.append(f"distance:{family}:{word}")
+        place = f"{word} {place}" if rng.random() < 0.5 else f"{place}, {word}"
+    templates = [t for t in CLAUSE_TEMPLATES[family]
+                 if (first or (not t.startswith("{place}") and not t.startswith("somewhere")))
+                 and (words.ing is not None or "{ing}" not in t)
+                 and not (finite and t in _NOMINAL)]
+    template = _pick(rng, templates)
+    parts.append(f"template:{family}:{template}")
+    clause = template.format(noun=words.noun, finite=words.finite, ing=words.ing, place=place,
+                             **{"is": words.is_})
+    if description.motion:
+        verb = _pick(rng, DRIFT_VERBS[family])
+        drift = description.motion.replace("moving", verb, 1)
+        parts.append(f"drift:{family}:{verb}")
+        clause += f", {drift}"
+    return clause, parts, (description.azimuth, description.elevation)
+
+
+def metadata_natural_caption(metadata: Mapping[str, Any], rng: np.random.Generator | int = 0,
+                             family: str = "training") -> NaturalCaption:
+    """:func:`natural_caption` of a simulated scene's ground truth."""
+    return natural_caption(ground_truth_descriptions(metadata), rng, family=family,
+                           diffuse=metadata.get("diffuse_db") is not None)

@@ -381,6 +381,12 @@ for _sound in SOUND_CLASSES:
             _LOOKUP.setdefault(_word.lower(), _sound.name)
 
 
+def class_for_label(label: str) -> SoundClass | None:
+    """The class a label names (a class name, alias or canonical noun), else ``None``."""
+    name = label.lower()
+    return _BY_NAME.get(label) or (_BY_NAME[_LOOKUP[name]] if name in _LOOKUP else None)
+
+
 # ---------------------------------------------------------------- catalogue clips -> classes
 
 _SONIC_PI = (
