@@ -334,26 +334,36 @@ _VERTICAL_DEGREES = (ELEVATION_DEGREES + OVERHEAD_DEGREES) / 2
 """Elevation of "above"/"below" next to a horizontal phrase: the middle of the band where the
 captioner adds those words."""
 
-_MOTION = re.compile(r"\bmoving\s+(?:to\s+the\s+)?(?:front|back|left|right|up|down)\b")
-"""Motion clauses of :func:`swansphere.data.captions.motion_words`: not a position."""
+_ENDPOINT = (r"(?:(?:the|your|my)\s+)?(?:front|back|rear|left|right)|behind(?:\s+(?:you|me))?"
+             r"|in\s+front(?:\s+of\s+(?:you|me))?")
+_MOTION = re.compile(
+    r"\b(?:moving|heading|drifting)\s+(?:to\s+the\s+)?(?:front|back|left|right|up|down)\b"
+    rf"|\bfrom\s+(?:{_ENDPOINT})\s+(?:over\s+)?to\s+(?:{_ENDPOINT})\b")
+"""Motion clauses ("moving left", "heading right", "from left to right", "from behind you to
+the front"; :func:`swansphere.data.captions.natural_caption`): not a position."""
 
-_LISTENER = r"(?:you|your\s+head|the\s+listener|us|me)"
+_LISTENER = r"(?:you|your\s+head|my\s+head|the\s+listener|us|me)"
 _SYNONYMS = tuple((re.compile(pattern), replacement) for pattern, replacement in (
-    (r"\b(?:front|forward)[- ](left|right)\b", r"in front on the \1"),
+    (r"\b(?:off|directly|straight)\s+(?=(?:to|on|in|at|behind)\b)", ""),
+    (r"\b(?:to\s+the\s+)?(?:front|forward)[- ](left|right)\b", r"in front on the \1"),
     (r"\b(left|right)[- ]front\b", r"in front on the \1"),
-    (r"\b(?:back|rear)[- ](left|right)\b", r"behind on the \1"),
+    (r"\b(?:to\s+the\s+)?(?:back|rear)[- ](left|right)\b", r"behind on the \1"),
     (r"\b(left|right)[- ](?:back|rear)\b", r"behind on the \1"),
-    (r"\b(?:to|from|at|on)\s+(?:the|your|its)\s+(left|right)(?:[- ]hand)?(?:\s+side)?\b",
+    (r"\b(?:to|from|at|on)\s+(?:the|your|its|my)\s+(left|right)(?:[- ]hand)?(?:\s+side)?\b",
      r"on the \1"),
-    (rf"\bin\s+front\s+of\s+{_LISTENER}\b|\b(?:straight\s+)?ahead\b|\bfrom\s+the\s+front\b",
+    (rf"\bin\s+front\s+of\s+{_LISTENER}\b|\b(?:(?:straight|dead)\s+)?ahead\b|\bfrom\s+the\s+front\b",
      "in front"),
-    (rf"\bbehind\s+{_LISTENER}\b|\bfrom\s+behind\b|\b(?:at|in|to|from)\s+the\s+(?:back|rear)\b",
+    (rf"\bbehind\s+{_LISTENER}\b|\bfrom\s+behind\b|\b(?:at|in|to|from)\s+the\s+(?:back|rear)\b"
+     r"|\bat\s+(?:your|my)\s+back\b",
      "behind"),
     (r"\b(in\s+front|behind)\s*,?\s+(?:and\s+)?on\s+the\s+(left|right)\b", r"\1 on the \2"),
     (rf"\b(?:directly|straight)\s+(?:above|overhead)\b|\bstraight\s+up\b|\bup\s+above\b"
-     rf"|\babove\s+{_LISTENER}\b|\bfrom\s+above\b", "overhead"),
+     rf"|\babove\s+{_LISTENER}\b|\bfrom\s+above\b|\bover\s+(?:your|my)\s+head\b",
+     "overhead"),
     (rf"\bdirectly\s+below\b|\bunderneath\b|\bbeneath\b|\b(?:below|under)\s+{_LISTENER}\b"
-     r"|\bfrom\s+below\b", "below"),
+     r"|\bfrom\s+below\b|\bunder\s+(?:your|my)\s+feet\b|\bunderfoot\b", "below"),
+    (r"(?<!-)\b(?:high\s+up|up\s+high)\b", "above"),  # not "a power-up high ..."
+    (r"(?<!-)\b(?:low\s+down|down\s+low)\b", "below"),
 ))
 """Common ways to say the caption's positions, rewritten into the caption's words first."""
 
@@ -371,7 +381,7 @@ def _position_pattern() -> re.Pattern[str]:
     horizontal = "|".join(re.escape(phrase) for phrase in phrases)
     return re.compile(
         rf"\b(?:(?P<before>above|below)\s*,?\s+(?:and\s+)?)?(?P<horizontal>{horizontal})\b"
-        rf"(?:\s*,?\s+and\s+(?P<after>above|below)\b)?"
+        rf"(?:\s*,?\s+(?:and\s+)?(?P<after>above|below)\b)?"
         rf"|\b(?P<overhead>overhead)\b|\b(?P<vertical>above|below)\b")
 
 
@@ -388,10 +398,12 @@ def prompt_directions(text: str) -> list[tuple[float, float]]:
 
     Reads the caption vocabulary of :mod:`swansphere.data.captions` ("on the left", "behind
     on the right", "above and in front", "overhead", "below", ...) plus common paraphrases
-    ("to your left", "front-left", "behind you", "directly above"). A horizontal phrase gives
+    ("to your left", "on my right", "front-left", "behind you", "directly above", "high up",
+    "low down", "under your feet"). A horizontal phrase gives
     its sector centre at elevation 0, or ±45° (the middle of the band the captioner calls
     "above"/"below") when "above"/"below" goes with it; "overhead", a bare "above" and a bare
-    "below" give the poles. Motion clauses ("moving left") are not positions and are ignored.
+    "below" give the poles. Motion clauses ("moving left", "from left to right") are not
+    positions and are ignored.
     """
     found = []
     for match in _position_pattern().finditer(_normalise(text)):
