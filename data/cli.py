@@ -28,6 +28,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _add_sources(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("sources", help="report the installed sound sets")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    view = parser.add_mutually_exclusive_group()
+    view.add_argument("--classes", action="store_true",
+                      help="list the sound classes (clips, permissive clips, held-out clips)")
+    view.add_argument("--attribution", action="store_true",
+                      help="credits (CC-BY, MIT holders) for a model card of a model trained "
+                           "on the permissive clips, as Markdown")
     parser.add_argument("--root", type=Path, default=Path("/"), help=argparse.SUPPRESS)
     parser.set_defaults(func=_run_sources)
 
@@ -35,6 +41,8 @@ def _add_sources(commands: argparse._SubParsersAction) -> None:
 def _run_sources(args: argparse.Namespace, registry) -> int:
     from .sources import inventory, sounds_home
 
+    if args.classes or args.attribution:
+        return _run_classes(args)
     report = inventory(args.root)
     if args.json:
         print(json.dumps(report, indent=2))
@@ -49,6 +57,39 @@ def _run_sources(args: argparse.Namespace, registry) -> int:
     permissive = sum(row["permissive"] for row in report)
     print(f"{total} clips, {permissive} permissively licensed; install more with "
           f"scripts/install-sound-sets.sh (unpacked sets live in {sounds_home()})")
+    return 0
+
+
+def _run_classes(args: argparse.Namespace) -> int:
+    from .vocabulary import attributions, class_clips, class_report
+
+    clips = class_clips(root=args.root)
+    if args.attribution:
+        rows = attributions(clips)
+        if args.json:
+            print(json.dumps(rows, indent=2))
+            return 0
+        print("Sounds used under licences that ask for credit:\n")
+        for row in rows:
+            print(f"- {row['package']}: {row['clips']} clip(s) {row['licence']}, "
+                  f"(c) {row['holder']}")
+        return 0
+    report = class_report(clips)
+    summary = {"classes": sum(row["clips"] > 0 for row in report),
+               "permissive": sum(row["permissive"] > 0 for row in report),
+               "with_held_out": sum(row["held_out"] > 0 for row in report)}
+    if args.json:
+        print(json.dumps({"summary": summary, "classes": report}, indent=2))
+        return 0
+    print(f"{'CLASS':<20} {'CATEGORY':<11} {'CLIPS':>5} {'PERMISSIVE':>10} {'HELD-OUT':>8}  "
+          "SETS")
+    for row in report:
+        sets = ", ".join(f"{name} {count}" for name, count in row["sets"].items())
+        print(f"{row['class']:<20} {row['category']:<11} {row['clips']:>5} "
+              f"{row['permissive']:>10} {row['held_out']:>8}  {sets or 'not installed'}")
+    print(f"{summary['classes']} classes installed, {summary['permissive']} with permissive "
+          f"clips, {summary['with_held_out']} with held-out permissive clips "
+          f"(of {len(report)} in the vocabulary)")
     return 0
 
 
