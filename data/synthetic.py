@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
-import torch
 
 from ..errors import ConfigError
 from .clips import SoundClip, normalise_level
-from .render import render_scene, scene_item
-from .scenes import Scene, SceneSampler
+from .datasets import SceneDataset
 
 SYNTHETIC_LICENCE = "synthesised"
 SYNTHETIC_PACKAGE = "swansphere"
@@ -243,44 +240,16 @@ def render_clip(label: str, seed: int, sample_rate: int = 16000,
                                   math.ceil(seconds * sample_rate))
 
 
-class SyntheticFOADataset(torch.utils.data.Dataset):
-    """Free-field FOA scenes of synthesised sources; item ``i`` is a pure function of (seed, i).
-
-    Each item is a dict: ``foa`` ``(4, n)`` float32 AmbiX, ``sample_rate``, ``labels``,
-    ``caption`` (ground truth), ``track_times`` ``(T,)`` seconds and ``sources``: one dict per
-    source with ``label``, ``noun``, ``verb``, ``onset``, ``offset`` and ``azimuth`` /
-    ``elevation`` tracks ``(T,)`` in degrees. Batch items with
-    :func:`swansphere.data.datasets.collate`.
-    """
+class SyntheticFOADataset(SceneDataset):
+    """Free-field FOA scenes of the synthesised sources (no sound set needed): a
+    :class:`~swansphere.data.datasets.SceneDataset` of :func:`synthetic_clips`."""
 
     def __init__(self, sample_rate: int = 16000, clip_seconds: float = 2.0, size: int = 1000,
                  seed: int = 0, max_sources: int = 3, moving_probability: float = 0.5,
                  diffuse_probability: float = 0.3, min_sources: int = 1,
                  track_hop_seconds: float = 0.05) -> None:
-        if size < 0:
-            raise ConfigError(f"dataset size must be >= 0, got {size}")
-        self.size, self.seed, self.track_hop_seconds = size, seed, track_hop_seconds
-        self.sampler = SceneSampler(
-            sample_rate=sample_rate, duration=clip_seconds, min_sources=min_sources,
-            max_sources=max_sources, moving_probability=moving_probability,
-            diffuse_probability=diffuse_probability,
-            min_event_seconds=min(0.8, clip_seconds))
-        self.clips = synthetic_clips()
-
-    @property
-    def sample_rate(self) -> int:
-        return self.sampler.sample_rate
-
-    def __len__(self) -> int:
-        return self.size
-
-    def scene(self, index: int) -> Scene:
-        """The scene description behind item ``index``."""
-        if not 0 <= index < self.size:
-            raise IndexError(f"index {index} out of range for {self.size} scenes")
-        return self.sampler.sample(self.clips, self.seed, index)
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        scene = self.scene(index)
-        foa, _ = render_scene(scene)
-        return scene_item(scene, foa, self.track_hop_seconds) | {"index": index}
+        super().__init__(synthetic_clips(), sample_rate=sample_rate, clip_seconds=clip_seconds,
+                         size=size, seed=seed, min_sources=min_sources,
+                         max_sources=max_sources, moving_probability=moving_probability,
+                         diffuse_probability=diffuse_probability,
+                         track_hop_seconds=track_hop_seconds)

@@ -71,9 +71,20 @@ STAGES = ("pseudo-foa", "foa")
 
 @attrs.frozen(kw_only=True)
 class PipelineDataConfig:
-    """Synthesised scenes (:class:`~swansphere.data.synthetic.SyntheticFOADataset`).
+    """Simulated scenes: of the synthesised sources, or of the sound vocabulary's clips.
 
     Attributes:
+        source: ``"synthetic"`` (:class:`~swansphere.data.synthetic.SyntheticFOADataset`) or
+            ``"vocabulary"``: the installed sound sets' clips of the vocabulary's classes
+            (:func:`~swansphere.data.vocabulary.class_clips`), training scenes from the
+            training clips and validation scenes from the held-out clips of each class
+            (:func:`~swansphere.data.vocabulary.split_clips`).
+        sets: sound sets to draw from (``None``: every installed set).
+        permissive_only: only clips a shipped model may learn from.
+        room_probability: share of scenes rendered in a simulated room.
+        captions: ``"templates"`` (the ground truth's template caption) or ``"natural"``
+            (:func:`~swansphere.data.captions.metadata_natural_caption`: the training family
+            for training scenes, the held-out family for validation scenes).
         train_scenes / validation_scenes: scenes per split (validation: a disjoint seed).
         clip_seconds: length of each scene.
         min_sources, max_sources, moving_probability, diffuse_probability: scene statistics.
@@ -83,6 +94,14 @@ class PipelineDataConfig:
         cache_dir: keep rendered scenes here (safetensors), keyed by everything above.
     """
 
+    source: str = attrs.field(default="synthetic",
+                              validator=attrs.validators.in_(("synthetic", "vocabulary")))
+    sets: tuple[str, ...] | None = None
+    permissive_only: bool = True
+    room_probability: float = attrs.field(default=0.0, validator=[attrs.validators.ge(0),
+                                                                   attrs.validators.le(1)])
+    captions: str = attrs.field(default="templates",
+                                validator=attrs.validators.in_(("templates", "natural")))
     train_scenes: int = attrs.field(default=512, validator=attrs.validators.ge(1))
     validation_scenes: int = attrs.field(default=32, validator=attrs.validators.ge(1))
     clip_seconds: float = attrs.field(default=4.0, validator=attrs.validators.gt(0))
@@ -94,6 +113,11 @@ class PipelineDataConfig:
     render_width: int = attrs.field(default=128, validator=attrs.validators.ge(2))
     workers: int = attrs.field(default=0, validator=attrs.validators.ge(0))
     cache_dir: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.captions == "natural" and self.source != "vocabulary":
+            raise ConfigError("data.captions = \"natural\" needs data.source = \"vocabulary\" "
+                              "(natural captions name the vocabulary's classes)")
 
 
 @attrs.frozen(kw_only=True)
@@ -147,13 +171,32 @@ class ScenePool:
 
 @functools.lru_cache(maxsize=4)
 def _dataset(sample_rate: int, clip_seconds: float, seed: int, min_sources: int,
-             max_sources: int, moving_probability: float, diffuse_probability: float) -> Any:
-    from swansphere.data.synthetic import SyntheticFOADataset
+             max_sources: int, moving_probability: float, diffuse_probability: float,
+             vocabulary: tuple | None = None) -> Any:
+    """The scenes of one split. ``vocabulary`` is ``None`` (synthesised sources) or
+    ``(sets, permissive_only, room_probability, captions, validation)``."""
+    scenes = {"sample_rate": sample_rate, "clip_seconds": clip_seconds, "size": 2**31 - 1,
+              "seed": seed, "min_sources": min_sources, "max_sources": max_sources,
+              "moving_probability": moving_probability,
+              "diffuse_probability": diffuse_probability}
+    if vocabulary is None:
+        from swansphere.data.synthetic import SyntheticFOADataset
 
-    return SyntheticFOADataset(
-        sample_rate=sample_rate, clip_seconds=clip_seconds, size=2**31 - 1, seed=seed,
-        min_sources=min_sources, max_sources=max_sources,
-        moving_probability=moving_probability, diffuse_probability=diffuse_probability)
+        return SyntheticFOADataset(**scenes)
+    from swansphere.data.datasets import SceneDataset
+    from swansphere.data.sources import catalogue
+    from swansphere.data.vocabulary import class_clips, split_clips
+
+    sets, permissive_only, room_probability, captions, validation = vocabulary
+    clips = split_clips(class_clips(catalogue(list(sets) if sets is not None else None),
+                                    permissive_only=permissive_only))[1 if validation else 0]
+    if not clips:
+        raise ConfigError("data.source = \"vocabulary\" found no clips of the vocabulary's "
+                          "classes (permissive ones with permissive_only); install the sound "
+                          "sets (scripts/install-sound-sets.sh) or check data.sets")
+    family = ("held_out" if validation else "training") if captions == "natural" else None
+    return SceneDataset(clips, room_probability=room_probability, caption_family=family,
+                        **scenes)
 
 
 def sound_caption(sources: list[dict[str, Any]]) -> str:
@@ -187,10 +230,14 @@ def render_pool(data: PipelineDataConfig, stage: str, sample_rate: int, fps: flo
     """All scenes of one split, rendered (in ``data.workers`` processes) or from the cache."""
     seed = data.seed + (VALIDATION_SEED_OFFSET if validation else 0)
     size = data.validation_scenes if validation else data.train_scenes
+    vocabulary = None if data.source == "synthetic" else (
+        data.sets, data.permissive_only, data.room_probability, data.captions, validation)
     dataset_key = (sample_rate, data.clip_seconds, seed, data.min_sources, data.max_sources,
-                   data.moving_probability, data.diffuse_probability)
-    key = {"dataset": dataset_key, "size": size, "stage": stage, "fps": fps,
+                   data.moving_probability, data.diffuse_probability, vocabulary)
+    key = {"dataset": dataset_key[:-1], "size": size, "stage": stage, "fps": fps,
            "render_width": data.render_width, "version": 1}
+    if vocabulary is not None:
+        key["vocabulary"] = vocabulary
     cache = _cache_path(data.cache_dir, key)
     if cache is not None and cache.is_file():
         return _read_pool(cache)

@@ -182,3 +182,45 @@ def test_bad_overrides_are_one_line_errors(tmp_path, capsys):
     assert "KEY=VALUE" in capsys.readouterr().err
     assert main(["train", str(config), "--set", "data.nonsense=1"]) == 2
     assert "nonsense" in capsys.readouterr().err
+
+
+VOCABULARY = {**DATA, "source": "vocabulary", "sets": ["synthetic"], "captions": "natural",
+              "max_sources": 2}
+
+
+def test_vocabulary_scenes_train_on_training_clips_and_validate_on_held_out_ones():
+    """Training scenes use the training clips of each class and natural captions of the
+    training family; validation scenes the held-out clips and the held-out family."""
+    from swansphere.data.captions import metadata_natural_caption
+    from swansphere.data.scenes import scene_metadata
+    from swansphere.training.pipeline import VALIDATION_SEED_OFFSET, _dataset
+
+    config = structure(config_table("unused", data=VOCABULARY), PipelineTrainConfig)
+    pools = {split: render_pool(config.data, "foa", 8000, 4.0, validation=split,
+                                progress=False) for split in (False, True)}
+    datasets = {}
+    for split, family in ((False, "training"), (True, "held_out")):
+        seed = config.data.seed + (VALIDATION_SEED_OFFSET if split else 0)
+        datasets[split] = dataset = _dataset(8000, 0.5, seed, 1, 2, 0.3, 0.3, (
+            ("synthetic",), True, 0.0, "natural", split))
+        for index, caption in enumerate(pools[split].captions):
+            expected = metadata_natural_caption(scene_metadata(dataset.scene(index)),
+                                                [seed, index], family=family).text
+            assert caption == expected
+    train_ids = {clip.clip_id for clip in datasets[False].clips}
+    held_ids = {clip.clip_id for clip in datasets[True].clips}
+    assert train_ids and held_ids and not train_ids & held_ids
+    assert {clip.label for clip in datasets[False].clips} == {
+        clip.label for clip in datasets[True].clips}
+
+
+def test_natural_captions_need_the_vocabulary_source():
+    with pytest.raises(ConfigError, match=r"needs data\.source"):
+        structure(config_table("unused", data={**DATA, "captions": "natural"}),
+                  PipelineTrainConfig)
+
+
+def test_a_pipeline_trains_on_vocabulary_scenes(tmp_path):
+    run = trainer(tmp_path, data=VOCABULARY)
+    summary = run.run()
+    assert summary["steps"] == 4 and Pipeline.from_pretrained(summary["pipeline_dir"])
