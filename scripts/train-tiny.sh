@@ -7,10 +7,13 @@
 #
 #   DEVICE=cuda bash scripts/train-tiny.sh      # a GPU: minutes
 #   bash scripts/train-tiny.sh                  # the CPU: many hours at these step counts
+#   CONFIGS=benchmarks/configs/tiny-next EXPORT=runs/tiny-next/model bash scripts/train-tiny.sh
+#                                               # the next model: sound vocabulary, foa-parametric
 #
-# WORKERS sets the scene-rendering processes (default: all cores); SWANSPHERE the command;
-# EXPORT the directory the finished model goes to. Every step resumes from its newest
-# checkpoint when run again, so an interrupted run continues where it stopped.
+# CONFIGS names the recipe folder (runs go to runs/<its name>); WORKERS sets the
+# scene-rendering processes (default: all cores); SWANSPHERE the command; EXPORT the directory
+# the finished model goes to. A step whose model is already exported is skipped, and the
+# others resume from their newest checkpoint, so an interrupted run continues where it stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,11 +22,16 @@ WORKERS="${WORKERS:-$(nproc)}"
 SWANSPHERE="${SWANSPHERE:-.venv/bin/swansphere}"
 PYTHON="${PYTHON:-.venv/bin/python}"
 EXPORT="${EXPORT:-core/models/tiny}"
-CONFIGS=benchmarks/configs/tiny
+CONFIGS="${CONFIGS:-benchmarks/configs/tiny}"
+RUNS="runs/$(basename "$CONFIGS")"
 
-train() {  # train CONFIG RUN_DIR [options]: resume when the run has checkpoints
-    local config=$1 run=$2
-    shift 2
+train() {  # train CONFIG RUN_DIR EXPORT_NAME [options]: skip when exported, else resume
+    local config=$1 run=$2 exported=$3
+    shift 3
+    if [ -d "$run/$exported" ]; then
+        echo "train-tiny: $run/$exported exists; skipping $config"
+        return
+    fi
     local resume=()
     [ -d "$run/checkpoints" ] && resume=(--resume "$run")
     "$SWANSPHERE" train "$config" "${resume[@]}" --no-progress "$@"
@@ -42,14 +50,16 @@ print("stored", pipeline.save_pretrained(sys.argv[2], dtype=torch.float16))
 PY
 }
 
-train "$CONFIGS/codec.toml" runs/tiny/codec --device "$DEVICE"
-train "$CONFIGS/svac.toml" runs/tiny/svac
-train "$CONFIGS/stage1.toml" runs/tiny/stage1 --device "$DEVICE" --set data.workers="$WORKERS"
-train "$CONFIGS/stage2.toml" runs/tiny/stage2 --device "$DEVICE" --set data.workers="$WORKERS"
-train "$CONFIGS/stage2-history.toml" runs/tiny/stage2-history --device "$DEVICE" \
+train "$CONFIGS/codec.toml" "$RUNS/codec" codec --device "$DEVICE"
+train "$CONFIGS/svac.toml" "$RUNS/svac" svac
+train "$CONFIGS/stage1.toml" "$RUNS/stage1" pipeline --device "$DEVICE" \
+    --set data.workers="$WORKERS"
+train "$CONFIGS/stage2.toml" "$RUNS/stage2" pipeline --device "$DEVICE" \
+    --set data.workers="$WORKERS"
+train "$CONFIGS/stage2-history.toml" "$RUNS/stage2-history" pipeline --device "$DEVICE" \
     --set data.workers="$WORKERS"
 
 # ODPO starts from the stage-2 model as it would ship (float16), and needs aisfx (setup.sh).
-export_fp16 runs/tiny/stage2-history/pipeline runs/tiny/stage2-history/pipeline-fp16
-train "$CONFIGS/odpo.toml" runs/tiny/odpo --device "$DEVICE"
-export_fp16 runs/tiny/odpo/pipeline "$EXPORT"
+export_fp16 "$RUNS/stage2-history/pipeline" "$RUNS/stage2-history/pipeline-fp16"
+train "$CONFIGS/odpo.toml" "$RUNS/odpo" pipeline --device "$DEVICE"
+export_fp16 "$RUNS/odpo/pipeline" "$EXPORT"
