@@ -30,20 +30,36 @@ def check_latents(latents: torch.Tensor, latent_dim: int) -> None:
 
 
 class CodecInfo:
-    """Metadata mixin: derived rates and the registered spec, from ``config``.
+    """Metadata mixin: rates, the registered spec and the weights-aware ``from_config``.
 
-    Subclasses set ``registered_name`` and provide ``config``, ``sample_rate`` and
-    ``hop_length``.
+    Subclasses set ``registered_name`` and ``config``; ``sample_rate`` and ``hop_length``
+    come from the config's fields of those names unless a subclass derives them otherwise.
     """
 
     registered_name: ClassVar[str]
     config: Any
-    sample_rate: int
-    hop_length: int
     lookahead: int = 0
     decode_lookahead: int = 0
     delay: int = 0
     """Samples by which ``decode(encode(x))`` lags ``x`` (an overlap-add codec's one hop)."""
+
+    @classmethod
+    def from_config(cls, config: Any) -> Any:
+        """Build the codec and load ``config.weights`` when set (strict keys and shapes)."""
+        codec = cls(config)
+        if getattr(config, "weights", None):
+            from .weights import load_weights
+
+            load_weights(codec, config.weights)
+        return codec
+
+    @property
+    def sample_rate(self) -> int:
+        return self.config.sample_rate
+
+    @property
+    def hop_length(self) -> int:
+        return self.config.hop_length
 
     @property
     def frame_rate(self) -> float:

@@ -110,16 +110,6 @@ class FoaVae(CodecInfo, nn.Module):
         self.decoder = build_decoder(self.architecture)
         self._initialise()
 
-    @classmethod
-    def from_config(cls, config: FoaVaeConfig) -> FoaVae:
-        """Build the codec and load ``config.weights`` when set (strict keys and shapes)."""
-        codec = cls(config)
-        if config.weights:
-            from .weights import load_weights
-
-            load_weights(codec, config.weights)
-        return codec
-
     # ---------------------------------------------------------------- metadata
 
     @property

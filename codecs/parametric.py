@@ -138,25 +138,7 @@ class FoaParametricCodec(CodecInfo, nn.Module):
         self.register_buffer("latent_mean", torch.zeros(self.latent_dim))
         self.register_buffer("latent_std", torch.ones(self.latent_dim))
 
-    @classmethod
-    def from_config(cls, config: FoaParametricConfig) -> FoaParametricCodec:
-        """Build the codec and load ``config.weights`` (its fitted statistics) when set."""
-        codec = cls(config)
-        if config.weights:
-            from .weights import load_weights
-
-            load_weights(codec, config.weights)
-        return codec
-
     # ---------------------------------------------------------------- metadata
-
-    @property
-    def sample_rate(self) -> int:
-        return self.config.sample_rate
-
-    @property
-    def hop_length(self) -> int:
-        return self.config.hop_length
 
     @property
     def latent_dim(self) -> int:

@@ -46,14 +46,6 @@ class PatchCodec(CodecInfo, nn.Module):
         self.register_buffer("basis", basis, persistent=False)
 
     @property
-    def sample_rate(self) -> int:
-        return self.config.sample_rate
-
-    @property
-    def hop_length(self) -> int:
-        return self.config.hop_length
-
-    @property
     def latent_dim(self) -> int:
         return FOA_CHANNELS * self.config.kept
 

@@ -104,14 +104,20 @@ def quality_scenes(sample_rate: int, *, scenes: int = 16, seconds: float = 2.0,
     return torch.stack([dataset[i]["foa"] for i in range(scenes)])
 
 
-def quality(codec: Any, scenes: torch.Tensor, batch_size: int = 4) -> dict[str, float]:
-    """Mean per-channel SI-SDR (dB) and direction errors (rad) of the offline round trip."""
+def _round_trips(codec: Any, scenes: torch.Tensor,
+                 batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(references, round trips)`` of ``scenes``, aligned and trimmed to equal length."""
     references, estimates = [], []
     for batch in scenes.split(batch_size):
         estimate = round_trip(codec, batch)
         references.append(batch[..., :estimate.shape[-1]])
         estimates.append(estimate)
-    return reconstruction_metrics(torch.cat(references), torch.cat(estimates))
+    return torch.cat(references), torch.cat(estimates)
+
+
+def quality(codec: Any, scenes: torch.Tensor, batch_size: int = 4) -> dict[str, float]:
+    """Mean per-channel SI-SDR (dB) and direction errors (rad) of the offline round trip."""
+    return reconstruction_metrics(*_round_trips(codec, scenes, batch_size))
 
 
 def describe(codec: Any) -> dict[str, Any]:
@@ -383,12 +389,7 @@ def spatial_quality(codec: Any, scenes: torch.Tensor, batch_size: int = 4) -> di
     """Mean Δangular (rad) and energy-map correlation between scenes and round trips."""
     from .metrics import energy_map_correlation
 
-    references, estimates = [], []
-    for batch in scenes.split(batch_size):
-        estimate = round_trip(codec, batch)
-        references.append(batch[..., :estimate.shape[-1]])
-        estimates.append(estimate)
-    reference, estimate = torch.cat(references), torch.cat(estimates)
+    reference, estimate = _round_trips(codec, scenes, batch_size)
     errors = reconstruction_metrics(reference, estimate)
     correlation = energy_map_correlation(reference, estimate)
     return {"delta_angular": errors["delta_angular"],
