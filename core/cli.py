@@ -2,20 +2,25 @@
 
 Each layer contributes its subcommands through a small ``register(subparsers)`` function in a
 light module, imported when the CLI starts (never when the library is imported). Errors caused
-by the user's input print one line and exit with status 2; nothing prints a traceback unless
-``SWANSPHERE_DEBUG=1``.
+by the user's input (a bad argument, a missing or unwritable path, a full disk, a closed
+output) print one line and exit with status 2; "internal error" (status 1) is kept for bugs,
+and nothing prints a traceback unless ``SWANSPHERE_DEBUG=1``. Every path argument typed with
+:mod:`swansphere.cli_args` is checked before the command's handler runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from . import __version__
+from .cli_args import check_parsed
 from .errors import SwanSphereError
 from .registry import DISABLE_ENV, Registry, parse_disabled, set_default_registry
 
@@ -28,9 +33,23 @@ _COMMAND_MODULES = (
     "swansphere.spatial.cli",
 )
 
+ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES,
+                                errno.EPERM, errno.EPIPE, errno.EBADF, errno.EFBIG,
+                                errno.ENAMETOOLONG, errno.EISDIR, errno.ENOTDIR, errno.ENOENT})
+"""OS errors that describe the user's machine or paths (a full disk, a read-only folder, a
+closed pipe), not a bug: reported as user errors."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (no usage block), like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"swansphere: error: {self.prog.removeprefix('swansphere ')}: {message} "
+                     f"(see {self.prog} --help)\n")
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="swansphere", description="Streaming spatial-audio (AmbiX FOA) generation.")
     parser.add_argument("--version", action="version", version=f"swansphere {__version__}")
     parser.add_argument(
@@ -86,26 +105,49 @@ def _run_plugins(args: argparse.Namespace, registry: Registry) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``swansphere`` console script."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, --version or a bad argument (already printed)
+        return exit_.code if isinstance(exit_.code, int) else 2
     disabled = parse_disabled(os.environ.get(DISABLE_ENV)) | parse_disabled(args.disable_plugins)
     registry = Registry(disabled=disabled)
     set_default_registry(registry)
     try:
+        check_parsed(args)
         return int(args.func(args, registry) or 0)
     except SwanSphereError as error:
-        print(f"swansphere: error: {error}", file=sys.stderr)
+        print(f"swansphere: error: {_one_line(error)}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        if error.errno not in ENVIRONMENT_ERRNOS:
+            return _internal(error)
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"swansphere: error: {where}{error.strerror or error}; free space or fix the "
+              "path's permissions and run again", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("swansphere: error: out of memory; ask for less (a shorter --duration, a smaller "
+              "batch) or use a machine with more memory", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("swansphere: interrupted", file=sys.stderr)
         return 130
     except Exception as error:
-        if os.environ.get("SWANSPHERE_DEBUG"):
-            raise
-        print(f"swansphere: internal error: {type(error).__name__}: {error} "
-              "(set SWANSPHERE_DEBUG=1 for the traceback and please report it)", file=sys.stderr)
-        return 1
+        return _internal(error)
     finally:
         set_default_registry(None)
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
+
+
+def _internal(error: BaseException) -> int:
+    if os.environ.get("SWANSPHERE_DEBUG"):
+        raise error
+    print(f"swansphere: internal error: {type(error).__name__}: {_one_line(error)} "
+          "(set SWANSPHERE_DEBUG=1 for the traceback and please report it)", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -1,38 +1,37 @@
 """``swansphere generate`` and ``swansphere stream``: the pipeline from the command line.
 
-Both check every path before any model runs, so a typo fails in a second with one line.
+Both check every path before any model runs (the CLI checks arguments typed with
+:mod:`swansphere.cli_args`), so a typo fails in a second with one line: an output may not be a
+folder, have the wrong suffix, sit in a missing or read-only folder, or name the input video or
+another output.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
-from pathlib import Path
 
-from .errors import AudioFileError, ResourceNotFoundError
+from . import cli_args
+from .errors import AudioFileError
 from .registry import Registry
 
-
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"the duration must be > 0 seconds, got {text}")
-    return value
+MAX_GENERATE_SECONDS = 3600.0
+"""``generate`` holds the whole clip in memory (and writes one WAV): an hour at most."""
+MAX_STREAM_SECONDS = 1e9
+"""``stream`` runs as long as asked; past ~30 years a duration is a typo (and overflows)."""
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def _common(parser: argparse.ArgumentParser, max_seconds: float, hint: str) -> None:
     parser.add_argument("--text", help="the prompt, e.g. 'a dog barks on the left'")
-    parser.add_argument("--video", type=Path, help="an equirectangular video (.npz or any file "
-                                                   "ffmpeg reads)")
-    parser.add_argument("--duration", type=_positive_seconds,
+    parser.add_argument("--video", type=cli_args.input_file,
+                        help="an equirectangular video (.npz or any file ffmpeg reads), read "
+                             "frame by frame as generation needs it")
+    parser.add_argument("--duration", type=cli_args.seconds(maximum=max_seconds, hint=hint),
                         help="seconds of audio (default: the video's length, or the model's "
                              "default)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=cli_args.seed, default=0,
+                        help=f"random seed, 0 .. {cli_args.MAX_SEED} (default 0)")
     parser.add_argument("--model", default="tiny",
                         help="a shipped model name or a save_pretrained directory "
                              "(default: tiny)")
@@ -41,24 +40,19 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``generate`` and ``stream`` commands."""
     generate = subparsers.add_parser("generate", help="generate AmbiX audio into a WAV file")
-    _common(generate)
-    generate.add_argument("-o", "--output", type=Path, required=True, help="AmbiX WAV to write")
-    generate.add_argument("--binaural", type=Path, help="also write a headphone render (WAV)")
-    generate.add_argument("--mp4", type=Path, help="also write a 360° MP4 with spatial audio")
+    _common(generate, MAX_GENERATE_SECONDS, "; use 'swansphere stream' for longer audio")
+    generate.add_argument("-o", "--output", type=cli_args.output_file(".wav"), required=True,
+                          help="AmbiX WAV to write")
+    generate.add_argument("--binaural", type=cli_args.output_file(".wav"),
+                          help="also write a headphone render (WAV)")
+    generate.add_argument("--mp4", type=cli_args.output_file(".mp4"),
+                          help="also write a 360° MP4 with spatial audio")
     generate.set_defaults(func=_run_generate)
 
     stream = subparsers.add_parser(
         "stream", help="stream raw interleaved float32 AmbiX PCM (W, Y, Z, X) to stdout")
-    _common(stream)
+    _common(stream, MAX_STREAM_SECONDS, "")
     stream.set_defaults(func=_run_stream)
-
-
-def _check_inputs(args: argparse.Namespace, outputs: list[Path | None]) -> None:
-    if args.video is not None and not args.video.is_file():
-        raise ResourceNotFoundError(f"video {args.video} does not exist; check the path")
-    for path in outputs:
-        if path is not None and not path.parent.is_dir():
-            raise AudioFileError(f"cannot write {path}: folder {path.parent} does not exist")
 
 
 def _pipeline(args: argparse.Namespace, registry: Registry):
@@ -71,7 +65,6 @@ def _pipeline(args: argparse.Namespace, registry: Registry):
 
 
 def _run_generate(args: argparse.Namespace, registry: Registry) -> int:
-    _check_inputs(args, [args.output, args.binaural, args.mp4])
     from tqdm import tqdm
 
     from swansphere.spatial import (
@@ -82,6 +75,7 @@ def _run_generate(args: argparse.Namespace, registry: Registry) -> int:
         write_wav,
     )
 
+    _check_tools(args)
     pipeline = _pipeline(args, registry)
     chunks = []
     stream = pipeline.stream(args.text, args.video, args.duration, args.seed)
@@ -108,16 +102,41 @@ def _run_generate(args: argparse.Namespace, registry: Registry) -> int:
     return 0
 
 
+def _check_tools(args: argparse.Namespace) -> None:
+    """What the extra outputs need (an HRTF set, ffmpeg), found before any model runs."""
+    if args.binaural is not None:
+        from swansphere.spatial.hrtf import find_sofa
+
+        find_sofa()
+    if args.mp4 is not None:
+        from swansphere.spatial.mp4 import require_ffmpeg
+
+        require_ffmpeg()
+
+
 def _run_stream(args: argparse.Namespace, registry: Registry) -> int:
-    _check_inputs(args, [])
+    output = getattr(sys.stdout, "buffer", None)
+    if output is None:  # started with stdout closed (`>&-`)
+        raise AudioFileError("stdout is closed; pipe the stream into a player or a file")
     pipeline = _pipeline(args, registry)
     print(f"streaming float32 AmbiX (W, Y, Z, X interleaved) at {pipeline.sample_rate} Hz",
           file=sys.stderr)
-    output = sys.stdout.buffer
-    try:
-        for chunk in pipeline.stream(args.text, args.video, args.duration, args.seed):
-            output.write(chunk.audio.T.contiguous().numpy().astype("<f4").tobytes())
-            output.flush()
-    except BrokenPipeError:  # the player stopped listening: a normal end of a stream
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    for chunk in pipeline.stream(args.text, args.video, args.duration, args.seed):
+        if not _write_pcm(output, chunk.audio.T.contiguous().numpy().astype("<f4").tobytes()):
+            break
     return 0
+
+
+def _write_pcm(output, data: bytes) -> bool:
+    """Write one chunk to stdout; False when the reader has gone (a normal end of a stream)."""
+    try:
+        output.write(data)
+        output.flush()
+    except BrokenPipeError:  # the player stopped listening
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return False
+    except (OSError, ValueError) as error:  # a full disk, a closed or unwritable stdout
+        reason = getattr(error, "strerror", None) or error
+        raise AudioFileError(f"cannot write the stream to stdout ({reason}); check where "
+                             "stdout goes (free space, permissions)") from None
+    return True

@@ -155,16 +155,24 @@ class Pipeline:
 
     def load_weights(self, path: str | Path) -> None:
         """Load a ``model.safetensors`` written by :meth:`save_pretrained` (it must fit)."""
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
         try:
             tensors = load_file(str(path))
-        except (OSError, ValueError) as error:
-            raise ResourceNotFoundError(f"cannot read weights {path}: {error}") from None
+        except (OSError, ValueError, SafetensorError) as error:
+            raise ResourceNotFoundError(f"cannot read weights {path}: {error}; the file is "
+                                        "truncated or not a safetensors file: save or copy "
+                                        "the model again") from None
         for name, module in self.modules().items():
             prefix = f"{name}."
             part = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-            missing, unexpected = module.load_state_dict(part, strict=False)
+            try:
+                missing, unexpected = module.load_state_dict(part, strict=False)
+            except RuntimeError as error:  # a tensor of the wrong shape
+                reason = " ".join(str(error).split("\n\t")[1:2]) or str(error)
+                raise ConfigError(f"{path}: weights do not fit the {name} config ({reason}); "
+                                  f"use the {CONFIG_FILE} saved with them") from None
             if missing or unexpected:
                 raise ConfigError(f"{path}: weights do not fit the {name} config "
                                   f"(missing {sorted(missing)[:3]}, unexpected "
@@ -263,8 +271,8 @@ class Pipeline:
     def _open(self, text: str | None, seeds: tuple[int, ...], video_tokens: Any) -> LiveSession:
         """A session of one row per seed, every row with the same conditions."""
         for seed in seeds:
-            if not isinstance(seed, int) or isinstance(seed, bool):
-                raise GenerationError(f"seed must be an integer, got {seed!r}")
+            if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**64:
+                raise GenerationError(f"seed must be an integer in [0, 2**64), got {seed!r}")
         rows = len(seeds)
         with torch.inference_mode():
             text_tokens = self._encode_text(text)
@@ -316,11 +324,21 @@ class Pipeline:
             if video_tokens is None:
                 return self.config.default_duration
             times = video_tokens.times[video_tokens.mask]
+            if not times.numel():
+                raise GenerationError("the video has no frames; give a video with frames or "
+                                      "a --duration without video")
             frame_rate = getattr(self.video_encoder, "frame_rate", None) or 1.0
-            return float(times.max()) + 1.0 / frame_rate if times.numel() else 0.0
+            return float(times.max()) + 1.0 / frame_rate
         if not isinstance(duration, int | float) or not math.isfinite(duration) or duration <= 0:
             raise GenerationError(f"duration must be a positive number of seconds, got "
                                   f"{duration!r}")
+        samples = duration * self.sample_rate
+        if not math.isfinite(samples):
+            raise GenerationError(f"duration {duration!r} s is too long to count in samples")
+        if round(samples) < 1:
+            raise GenerationError(f"duration {duration!r} s is shorter than one sample at "
+                                  f"{self.sample_rate} Hz; give at least "
+                                  f"{1 / self.sample_rate:.3g} s")
         return float(duration)
 
 

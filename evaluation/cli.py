@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from swansphere import cli_args
+
 PATCH_BASELINES = {
     "patch-exact": {"type": "patch", "hop_length": 256},
     "patch-32d": {"type": "patch", "hop_length": 256, "coefficients": 8},
@@ -48,31 +50,34 @@ def _add_codec(targets: argparse._SubParsersAction) -> None:
                     "synthesised scenes; on the installed sound sets, identity (nearest class "
                     "in the aisfx embedding, FD, spectral distance) of held-out clips and "
                     "direction error and energy-map correlation of scenes.")
-    parser.add_argument("--vae", metavar="DIR", default=None,
+    parser.add_argument("--vae", metavar="DIR", type=cli_args.input_dir, default=None,
                         help="also a trained foa-vae directory (config.toml + "
                              "model.safetensors), e.g. <run>/codec")
-    parser.add_argument("--parametric", metavar="DIR", default=None,
+    parser.add_argument("--parametric", metavar="DIR", type=cli_args.input_dir, default=None,
                         help="a fitted foa-parametric directory (default: the unfitted codec; "
                              "fitting only standardises the latents, the audio is the same)")
     parser.add_argument("--paper", action="store_true",
                         help="also time the paper preset (44.1 kHz, hop 2048, untrained)")
-    parser.add_argument("--seconds", type=float, default=10.0,
+    parser.add_argument("--seconds", type=cli_args.seconds(maximum=3600.0), default=10.0,
                         help="audio length for the speed figures (default: 10)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed repeats (default: 5)")
-    parser.add_argument("--step-frames", type=int, default=4,
+    parser.add_argument("--repeats", type=cli_args.positive_int, default=5,
+                        help="timed repeats (default: 5)")
+    parser.add_argument("--step-frames", type=cli_args.positive_int, default=4,
                         help="latent frames per streaming step (default: 4, the backbone's "
                              "patch)")
-    parser.add_argument("--scenes", type=int, default=16,
+    parser.add_argument("--scenes", type=cli_args.positive_int, default=16,
                         help="scenes of each kind for quality (default: 16)")
-    parser.add_argument("--scene-seconds", type=float, default=2.0,
+    parser.add_argument("--scene-seconds", type=cli_args.seconds(maximum=600.0), default=2.0,
                         help="length of each synthesised quality scene (default: 2)")
     parser.add_argument("--sets", default=None,
                         help="comma-separated sound sets for the identity and sound-set scene "
                              "figures (default: every installed set)")
     parser.add_argument("--no-sound-sets", action="store_true",
                         help="skip the identity and sound-set scene figures")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--json", metavar="OUT", default=None, help="write the report here")
+    parser.add_argument("--threads", type=cli_args.threads, default=None,
+                        help="torch CPU threads")
+    parser.add_argument("--json", metavar="OUT", type=cli_args.output_file(".json", report=True),
+                        default=None, help="write the report here")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.set_defaults(func=_run_codec)
 
@@ -100,7 +105,8 @@ def _run_codec(args: argparse.Namespace, registry: Any) -> int:
                            scene_seconds=args.scene_seconds, real=real,
                            progress=not args.no_progress)
     report["command"] = "swansphere " + " ".join(sys.argv[1:])
-    report["vae"], report["parametric"] = args.vae, args.parametric
+    report["vae"], report["parametric"] = (str(path) if path else None
+                                           for path in (args.vae, args.parametric))
     print(format_table(report))
     _write_json(args.json, report)
     return 0
@@ -141,26 +147,32 @@ def _add_pipeline(targets: argparse._SubParsersAction) -> None:
     source.add_argument("--model", metavar="DIR_OR_NAME", default=None,
                         help="a pipeline saved with save_pretrained, or a shipped model name "
                              "(default: tiny)")
-    source.add_argument("--config", metavar="TOML", default=None,
+    source.add_argument("--config", metavar="TOML", type=cli_args.input_file, default=None,
                         help="time a pipeline config with random weights instead: a "
                              "pipeline.toml or a training recipe with a [pipeline] table")
-    parser.add_argument("--duration", type=float, default=10.0,
+    parser.add_argument("--duration", type=cli_args.seconds(maximum=3600.0), default=10.0,
                         help="seconds of audio per run (default: 10)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed repeats (default: 3)")
+    parser.add_argument("--repeats", type=cli_args.positive_int, default=3,
+                        help="timed repeats (default: 3)")
     parser.add_argument("--text", default=None,
                         help=f"prompt (default: {DEFAULT_PROMPT!r} when the model has a text "
                              "conditioner)")
-    parser.add_argument("--video", metavar="PATH", default=None,
+    parser.add_argument("--video", metavar="PATH", type=cli_args.input_file, default=None,
                         help="panorama video (.npz or a file ffmpeg reads) to condition on")
-    parser.add_argument("--seed", type=int, default=0, help="generation seed (default: 0)")
-    parser.add_argument("--baseline-patch-frames", type=int, default=1, metavar="K",
+    parser.add_argument("--seed", type=cli_args.seed, default=0,
+                        help="generation seed (default: 0)")
+    parser.add_argument("--baseline-patch-frames", type=cli_args.positive_int, default=1,
+                        metavar="K",
                         help="latent frames per token of the global baseline (default: 1, a "
                              "token per frame; the streaming patch size gives the LM's grid)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default: cpu)")
+    parser.add_argument("--threads", type=cli_args.threads, default=None,
+                        help="torch CPU threads")
+    parser.add_argument("--device", type=cli_args.device, default="cpu",
+                        help="cpu or cuda[:N] (default: cpu)")
     parser.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default=None,
                         help="cast the weights (default: as loaded)")
-    parser.add_argument("--json", metavar="OUT", default=None, help="write the report here")
+    parser.add_argument("--json", metavar="OUT", type=cli_args.output_file(".json", report=True),
+                        default=None, help="write the report here")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parser.set_defaults(func=_run_pipeline)
 
@@ -179,8 +191,6 @@ def _run_pipeline(args: argparse.Namespace, registry: Any) -> int:
 
     if args.duration <= 0 or min(args.repeats, args.baseline_patch_frames) < 1:
         raise ConfigError("--duration must be > 0; --repeats and --baseline-patch-frames >= 1")
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"--device {args.device}: CUDA is not available here; use cpu")
     if args.model is None and args.config is None and not shipped_model_exists("tiny"):
         raise ResourceNotFoundError("no shipped 'tiny' model in this install yet: pass --model "
                                     "DIR (saved with save_pretrained) or --config TOML "
@@ -227,19 +237,21 @@ def _add_clips(targets: argparse._SubParsersAction) -> None:
                         help="cascade only: generate the mono signal with this pipeline "
                              "instead (a global-dit one is run as the global baseline)")
     inputs = parser.add_mutually_exclusive_group(required=True)
-    inputs.add_argument("--prompts", metavar="FILE",
+    inputs.add_argument("--prompts", metavar="FILE", type=cli_args.input_file,
                         help="text file, one prompt per line (blank lines and # comments "
                              "skipped); clips prompt-000.wav, ...")
-    inputs.add_argument("--scenes", metavar="DIR",
+    inputs.add_argument("--scenes", metavar="DIR", type=cli_args.input_dir,
                         help="simulated scenes (swansphere data simulate) to condition on")
     parser.add_argument("--scene-text", action="store_true",
                         help="with --scenes: also give each scene's caption as the prompt")
     parser.add_argument("--no-video", action="store_true",
                         help="with --scenes: do not give the scenes' videos")
-    parser.add_argument("--duration", type=float, default=None,
+    parser.add_argument("--duration", type=cli_args.seconds(maximum=3600.0), default=None,
                         help="seconds per prompt clip (default: the model's default)")
-    parser.add_argument("--seed", type=int, default=0, help="first seed (one more per clip)")
-    parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    parser.add_argument("--seed", type=cli_args.seed, default=0,
+                        help="first seed (one more per clip)")
+    parser.add_argument("--out", type=cli_args.output_dir, required=True, metavar="DIR",
+                        help="output folder")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=_run_clips)
 

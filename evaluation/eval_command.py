@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from swansphere import cli_args
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``eval`` command."""
@@ -22,11 +24,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "'prompt', 'text' or 'caption'): the accuracy of the generated direction. "
                     "Clips pair up by their path relative to each folder, without suffix. "
                     "See docs/evaluation.md.")
-    parser.add_argument("--generated", required=True, metavar="DIR",
+    parser.add_argument("--generated", required=True, metavar="DIR", type=cli_args.input_dir,
                         help="folder of generated AmbiX WAV/FLAC files (searched recursively)")
-    parser.add_argument("--reference", metavar="DIR", default=None,
+    parser.add_argument("--reference", metavar="DIR", type=cli_args.input_dir, default=None,
                         help="folder of reference clips with the same relative names")
-    parser.add_argument("--metadata", metavar="DIR", default=None,
+    parser.add_argument("--metadata", metavar="DIR", type=cli_args.input_dir, default=None,
                         help="folder of per-clip JSON (default: beside the reference, else "
                              "beside the generated clip)")
     parser.add_argument("--tolerance", type=float, default=None, metavar="DEG",
@@ -40,8 +42,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-fd", action="store_true",
                         help="skip the Frechet distance (no aisfx embedding needed)")
     parser.add_argument("--json", metavar="OUT", default=None,
+                        type=cli_args.output_file(".json", report=True),
                         help="write the full report (per clip and aggregate) as JSON")
     parser.add_argument("--markdown", metavar="OUT", default=None,
+                        type=cli_args.output_file(".md", report=True),
                         help="also write the table to this Markdown file")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=_run_eval)

@@ -10,6 +10,8 @@ import argparse
 import json
 from typing import Any
 
+from swansphere import cli_args
+
 _FORMATS = ("ambix", "fuma", "n3d")
 _BAR_WIDTH = 37  # columns of the panorama strip: back, left, front, right, back every 9
 
@@ -37,16 +39,21 @@ def _add_encode(commands: argparse._SubParsersAction) -> None:
                     "make the source move linearly from the first to the second over the clip.")
     parser.add_argument("--source", choices=("noise", "sine", "chirp"), default="noise",
                         help="test signal (default: noise)")
-    parser.add_argument("--azimuth", type=float, nargs="+", default=[0.0], metavar="DEG",
+    parser.add_argument("--azimuth", type=cli_args.finite_float, nargs="+", default=[0.0],
+                        metavar="DEG",
                         help="azimuth, or start and end azimuth of a move (default: 0)")
-    parser.add_argument("--elevation", type=float, nargs="+", default=[0.0], metavar="DEG",
+    parser.add_argument("--elevation", type=cli_args.finite_float, nargs="+", default=[0.0],
+                        metavar="DEG",
                         help="elevation, or start and end elevation of a move (default: 0)")
-    parser.add_argument("--duration", type=float, default=2.0, help="seconds (default: 2)")
-    parser.add_argument("--sample-rate", type=int, default=16000, help="Hz (default: 16000)")
-    parser.add_argument("--frequency", type=float, default=440.0,
+    parser.add_argument("--duration", type=cli_args.seconds(maximum=3600.0), default=2.0,
+                        help="seconds (default: 2)")
+    parser.add_argument("--sample-rate", type=cli_args.integer(1000, 768000, "the sample rate"),
+                        default=16000, help="Hz (default: 16000)")
+    parser.add_argument("--frequency", type=cli_args.positive_float, default=440.0,
                         help="sine frequency in Hz (default: 440)")
-    parser.add_argument("--seed", type=int, default=0, help="noise seed (default: 0)")
-    parser.add_argument("-o", "--output", required=True, help="output WAV (float32, AmbiX)")
+    parser.add_argument("--seed", type=cli_args.seed, default=0, help="noise seed (default: 0)")
+    parser.add_argument("-o", "--output", required=True, type=cli_args.output_file(".wav"),
+                        help="output WAV (float32, AmbiX)")
     parser.set_defaults(func=_run_encode)
 
 
@@ -56,16 +63,18 @@ def _add_track(commands: argparse._SubParsersAction) -> None:
         description="Framewise intensity-vector direction and diffuseness (0: one plane "
                     "wave, 1: no net direction). The strip shows where the source sits in a "
                     "360-degree panorama: B(ack) L(eft) F(ront) R(ight) B(ack).")
-    parser.add_argument("file", help="AmbiX WAV/FLAC file")
-    parser.add_argument("--frame", type=float, default=0.1, help="frame length in s (0.1)")
-    parser.add_argument("--hop", type=float, default=0.05, help="frame hop in s (0.05)")
+    parser.add_argument("file", type=cli_args.input_file, help="AmbiX WAV/FLAC file")
+    parser.add_argument("--frame", type=cli_args.seconds(maximum=60.0), default=0.1,
+                        help="frame length in s (0.1)")
+    parser.add_argument("--hop", type=cli_args.seconds(maximum=60.0), default=0.05,
+                        help="frame hop in s (0.05)")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     parser.set_defaults(func=_run_track)
 
 
 def _add_direction(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("direction", help="print the whole-clip direction of a file")
-    parser.add_argument("file", help="AmbiX WAV/FLAC file")
+    parser.add_argument("file", type=cli_args.input_file, help="AmbiX WAV/FLAC file")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     parser.set_defaults(func=_run_direction)
 
@@ -75,10 +84,10 @@ def _add_rotate(commands: argparse._SubParsersAction) -> None:
         "rotate", help="rotate the sound field by yaw, pitch and roll",
         description="Yaw moves a source at azimuth a to a + yaw; pitch raises a source in "
                     "front; roll raises a source on the left; applied in that order.")
-    parser.add_argument("input", help="AmbiX file to read")
-    parser.add_argument("output", help="AmbiX WAV to write")
+    parser.add_argument("input", type=cli_args.input_file, help="AmbiX file to read")
+    parser.add_argument("output", type=cli_args.output_file(".wav"), help="AmbiX WAV to write")
     for name in ("yaw", "pitch", "roll"):
-        parser.add_argument(f"--{name}", type=float, default=0.0, metavar="DEG",
+        parser.add_argument(f"--{name}", type=cli_args.finite_float, default=0.0, metavar="DEG",
                             help=f"{name} in degrees (default: 0)")
     parser.set_defaults(func=_run_rotate)
 
@@ -88,8 +97,9 @@ def _add_convert(commands: argparse._SubParsersAction) -> None:
         "convert", help="convert between AmbiX, FuMa and ACN/N3D",
         description="ambix: ACN W,Y,Z,X with SN3D; fuma: W,X,Y,Z with W at -3 dB; n3d: ACN "
                     "order with N3D normalisation (Y, Z, X times sqrt(3)).")
-    parser.add_argument("input", help="4-channel file to read")
-    parser.add_argument("output", help="4-channel WAV to write")
+    parser.add_argument("input", type=cli_args.input_file, help="4-channel file to read")
+    parser.add_argument("output", type=cli_args.output_file(".wav"),
+                        help="4-channel WAV to write")
     parser.add_argument("--from", dest="source_format", choices=_FORMATS, required=True)
     parser.add_argument("--to", dest="target_format", choices=_FORMATS, required=True)
     parser.set_defaults(func=_run_convert)
@@ -100,9 +110,11 @@ def _add_binaural(commands: argparse._SubParsersAction) -> None:
         "binaural", help="render an AmbiX file for headphones (stereo WAV)",
         description="Decode through virtual loudspeakers and a SOFA HRTF set (default: "
                     "$SWANSPHERE_SOFA, else the MIT KEMAR set of Debian's libmysofa1).")
-    parser.add_argument("input", help="AmbiX file to read")
-    parser.add_argument("output", help="stereo WAV to write (left, right)")
-    parser.add_argument("--sofa", default=None, metavar="PATH", help="SOFA HRIR file")
+    parser.add_argument("input", type=cli_args.input_file, help="AmbiX file to read")
+    parser.add_argument("output", type=cli_args.output_file(".wav"),
+                        help="stereo WAV to write (left, right)")
+    parser.add_argument("--sofa", default=None, metavar="PATH", type=cli_args.input_file,
+                        help="SOFA HRIR file")
     parser.set_defaults(func=_run_binaural)
 
 
@@ -143,7 +155,7 @@ def _run_track(args: argparse.Namespace, registry: Any) -> int:
     foa, sample_rate = read_foa(args.file)
     track = direction_track(foa, sample_rate, frame_seconds=args.frame, hop_seconds=args.hop)
     if args.json:
-        print(json.dumps({"file": args.file, "sample_rate": sample_rate,
+        print(json.dumps({"file": str(args.file), "sample_rate": sample_rate,
                           "frame_seconds": args.frame, "hop_seconds": args.hop,
                           **track.to_dict()}, indent=2))
         return 0
@@ -183,7 +195,7 @@ def _run_direction(args: argparse.Namespace, registry: Any) -> int:
     foa, _ = read_foa(args.file)
     azimuth, elevation = (float(value) for value in direction(foa))
     if args.json:
-        print(json.dumps({"file": args.file, "azimuth": azimuth, "elevation": elevation}))
+        print(json.dumps({"file": str(args.file), "azimuth": azimuth, "elevation": elevation}))
     else:
         print(f"{args.file}: azimuth {azimuth:+.1f}, elevation {elevation:+.1f} (degrees)")
     return 0

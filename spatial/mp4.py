@@ -583,7 +583,7 @@ def write_360_mp4(path: PathLike, foa: Any, sample_rate: int, frames: Any = None
     foa = validate_foa(foa, ndim=2)
     _check_settings(sample_rate, fps, audio_codec, audio_bitrate)
     video = _video_source(frames, panorama_size)
-    binary = _ffmpeg()
+    binary = require_ffmpeg()
     samples = foa.shape[-1]
     with tempfile.TemporaryDirectory(prefix="swansphere-mp4-") as scratch:
         audio = Path(scratch) / "foa.f32"
@@ -615,7 +615,7 @@ def _check_settings(sample_rate: Any, fps: float | None, audio_codec: str,
         raise ConfigError(f"audio_bitrate must be positive (bit/s); got {audio_bitrate}")
 
 
-def _ffmpeg() -> str:
+def require_ffmpeg() -> str:
     binary = shutil.which("ffmpeg")
     if binary is None:
         raise ResourceNotFoundError("ffmpeg is not installed; install it (apt-get install "

@@ -18,7 +18,7 @@ import numpy as np
 from swansphere.errors import ResourceNotFoundError
 from swansphere.fileio import atomic_file
 
-from .mp4 import VideoFileError, VideoFormatError, _ffmpeg
+from .mp4 import VideoFileError, VideoFormatError, require_ffmpeg
 
 PathLike = str | os.PathLike
 
@@ -68,7 +68,7 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, float]:
 def _read_with_ffmpeg(path: Path, fps: float | None) -> tuple[np.ndarray, np.ndarray, float]:
     width, height, native_fps = _probe(path)
     rate = fps or native_fps
-    command = [_ffmpeg(), "-v", "error", "-i", str(path), "-vf", f"fps={rate}",
+    command = [require_ffmpeg(), "-v", "error", "-i", str(path), "-vf", f"fps={rate}",
                "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
     result = subprocess.run(command, capture_output=True, check=False)
     if result.returncode:

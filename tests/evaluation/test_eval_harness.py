@@ -206,7 +206,7 @@ def test_bad_input_is_one_line_error(capsys, reference, tmp_path, problem):
     code, _, err = _eval(capsys, *argv)
     assert code == 2
     assert err.startswith("swansphere: error:") and err.count("\n") == 1
-    expected = {"missing": "does not exist", "unmatched": "no generated clip has a reference",
+    expected = {"missing": "no such folder", "unmatched": "no generated clip has a reference",
                 "rates": "8000 Hz", "nothing": "nothing to evaluate", "json": "not readable JSON"}
     assert expected[problem] in err
 

@@ -59,7 +59,7 @@ def test_stream_writes_interleaved_float32_pcm(model_dir):
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["--video", "missing.npz"], "missing.npz does not exist; check the path"),
+        (["--video", "missing.npz"], "missing.npz: no such file; check the path"),
         (["--model", "no-such-model"], "no model at 'no-such-model'"),
     ],
 )
