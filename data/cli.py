@@ -1,4 +1,5 @@
-"""``swansphere data ...`` and ``swansphere caption``: sound sets, simulation, shards, captions.
+"""``swansphere data ...`` and ``swansphere caption``: sound sets, clip banks, simulation, shards,
+captions.
 
 Import-light: everything heavy is imported inside the handlers.
 """
@@ -17,6 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     data = subparsers.add_parser("data", help="sound sources, scene simulation, shards")
     commands = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True)
     _add_sources(commands)
+    _add_bank(commands)
     _add_simulate(commands)
     _add_shard(commands)
     _add_agreement(commands)
@@ -90,6 +92,53 @@ def _run_classes(args: argparse.Namespace) -> int:
     print(f"{summary['classes']} classes installed, {summary['permissive']} with permissive "
           f"clips, {summary['with_held_out']} with held-out permissive clips "
           f"(of {len(report)} in the vocabulary)")
+    return 0
+
+
+# ---------------------------------------------------------------- data bank
+
+def _add_bank(commands: argparse._SubParsersAction) -> None:
+    bank = commands.add_parser("bank", help="clip banks: the vocabulary's clips as compressed "
+                               "audio, for machines without the sound sets")
+    actions = bank.add_subparsers(dest="bank_command", metavar="ACTION", required=True)
+    parser = actions.add_parser("export", help="render every clip of the vocabulary's classes "
+                                "once into a bank folder (read back as the sound set 'bank')")
+    parser.add_argument("out", type=Path, metavar="OUT_DIR",
+                        help="bank folder to write (new, empty, or an old bank to replace)")
+    parser.add_argument("--sets", default="all",
+                        help="comma-separated sound sets, or 'all' installed (default all)")
+    licences = parser.add_mutually_exclusive_group()
+    licences.add_argument("--permissive-only", dest="permissive_only", action="store_true",
+                          default=True, help="only clips the shipped model may learn from "
+                          "(default)")
+    licences.add_argument("--all", dest="permissive_only", action="store_false",
+                          help="clips under every licence (copyleft too: never for the "
+                               "shipped model)")
+    parser.add_argument("--sample-rate", type=int, default=16000,
+                        help="Hz, the rate training renders scenes at (default 16000)")
+    parser.add_argument("--seconds-max", type=float, default=None,
+                        help="cut clips longer than this many seconds (default: keep whole)")
+    parser.add_argument("--format", dest="audio_format", choices=("ogg", "flac"),
+                        default="ogg", help="OGG Vorbis (small, lossy; default) or FLAC "
+                        "(16-bit, lossless, about 4x larger)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--root", type=Path, default=Path("/"), help=argparse.SUPPRESS)
+    parser.set_defaults(func=_run_bank_export)
+
+
+def _run_bank_export(args: argparse.Namespace, registry) -> int:
+    from .bank import BANK_ENV, export_bank
+
+    sets = None if args.sets == "all" else [s.strip() for s in args.sets.split(",") if s.strip()]
+    report = export_bank(args.out, sets=sets, permissive_only=args.permissive_only,
+                         sample_rate=args.sample_rate, seconds_max=args.seconds_max,
+                         audio_format=args.audio_format, root=args.root,
+                         progress=not args.quiet)
+    capped = f", {report['capped']} cut to {args.seconds_max} s" if report["capped"] else ""
+    skipped = f", {report['skipped']} skipped (see index.json)" if report["skipped"] else ""
+    print(f"wrote {report['clips']} clips of {report['classes']} classes "
+          f"({report['seconds']} s{capped}{skipped}) to {report['out']}: "
+          f"{report['bytes'] / 2**20:.1f} MiB; use it with {BANK_ENV}={report['out']}")
     return 0
 
 

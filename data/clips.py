@@ -51,6 +51,10 @@ class SoundClip:
     duration: float | None = None
     attribution: str | None = None
     """Copyright holders to credit (CC-BY and MIT require it), from the package's records."""
+    vocabulary_class: str | None = None
+    """The sound class a clip bank recorded for this clip when it was exported
+    (:mod:`swansphere.data.bank`): bank clips keep their class on machines that lack the
+    original set, and are already single fixed renders."""
 
     @property
     def permissive(self) -> bool:

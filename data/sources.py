@@ -47,8 +47,12 @@ def sounds_home() -> Path:
 
 # ---------------------------------------------------------------- decoding and resampling
 
-def decode_mono(data: bytes | Path, sample_rate: int) -> np.ndarray:
-    """Decode a file (path or bytes) to float64 mono at ``sample_rate``, trimmed of silence."""
+def decode_mono(data: bytes | Path, sample_rate: int, *, trim: bool = True) -> np.ndarray:
+    """Decode a file (path or bytes) to float64 mono at ``sample_rate``, trimmed of silence.
+
+    ``trim=False`` keeps leading and trailing quiet parts (a clip bank's renders are already
+    what the catalogue plays, quiet starts of synthesised sources included).
+    """
     import soundfile
 
     try:
@@ -64,7 +68,7 @@ def decode_mono(data: bytes | Path, sample_rate: int) -> np.ndarray:
 
         mono = torchaudio.functional.resample(torch.from_numpy(mono), rate,
                                               sample_rate).numpy()
-    return trim_silence(mono)
+    return trim_silence(mono) if trim else mono
 
 
 def trim_silence(signal: np.ndarray, threshold_db: float = TRIM_DB) -> np.ndarray:
@@ -75,17 +79,19 @@ def trim_silence(signal: np.ndarray, threshold_db: float = TRIM_DB) -> np.ndarra
     return signal[loud[0]:loud[-1] + 1] if loud.size else signal[:0]
 
 
-def file_renderer(source: Path | Callable[[], bytes]) -> Callable[..., np.ndarray]:
+def file_renderer(source: Path | Callable[[], bytes], *,
+                  trim: bool = True) -> Callable[..., np.ndarray]:
     """A :data:`~swansphere.data.clips.Renderer` that plays a recorded clip from its start.
 
     ``source`` is a path or a callable returning the encoded bytes (archive members). The
-    clip is levelled like the synthetic sources and cut or zero-padded to the length asked.
+    clip is levelled like the synthetic sources and cut or zero-padded to the length asked;
+    ``trim`` as in :func:`decode_mono`.
     """
 
     def render(rng: np.random.Generator, sample_rate: int, num_samples: int) -> np.ndarray:
         del rng  # recordings are fixed; kept for the common renderer signature
         data = source if isinstance(source, Path) else source()
-        mono = decode_mono(data, sample_rate)
+        mono = decode_mono(data, sample_rate, trim=trim)
         if not mono.size:
             raise AudioFileError(f"{source} is silent; remove it from the sound set")
         out = np.zeros(num_samples)
@@ -844,6 +850,13 @@ def _fluidsynth_render(font: Path, instrument: Instrument, seed: int) -> Callabl
     return play
 
 
+def _bank(root: Path) -> list[SoundClip]:
+    from .bank import bank_clips
+
+    del root  # the bank lives in $SWANSPHERE_BANK or $SWANSPHERE_SOUNDS/bank
+    return bank_clips()
+
+
 def _fluidsynth(root: Path) -> list[SoundClip]:
     if not shutil.which("fluidsynth"):
         return []
@@ -879,7 +892,9 @@ SOUND_SETS = (
     SoundSet("arcade", "arcade (PyPI wheel, unpacked)", "script", _arcade),
     SoundSet("espeak-ng", "espeak-ng", "apt", _espeak),
     SoundSet("fluidsynth", "fluidsynth + fluid-soundfont-gm", "apt", _fluidsynth),
+    SoundSet("bank", "clip bank (swansphere data bank export)", "export", _bank),
 )
+"""The installable sets. ``bank`` is special: see :func:`catalogue`."""
 
 
 def set_names() -> tuple[str, ...]:
@@ -890,7 +905,10 @@ def catalogue(sets: list[str] | None = None, *, permissive_only: bool = False,
               root: Path = Path("/")) -> list[SoundClip]:
     """Every installed clip of the named sets (all sets when ``None``), synthetic included.
 
-    ``permissive_only`` keeps what the shipped model may learn from.
+    ``permissive_only`` keeps what the shipped model may learn from. The set ``bank`` (a
+    clip bank, :mod:`swansphere.data.bank`) adds the clips of the sets it holds that gave no
+    clips here: on a machine without the sound packages it stands in for them, and where a
+    set is installed its own clips win, so no clip is counted twice.
     """
     from ..errors import ConfigError
 
@@ -900,9 +918,16 @@ def catalogue(sets: list[str] | None = None, *, permissive_only: bool = False,
         raise ConfigError(f"unknown sound set(s) {', '.join(sorted(unknown))}; choose from "
                           f"{', '.join(set_names())}")
     clips = list(synthetic_clips()) if "synthetic" in wanted else []
+    installed = {"synthetic"} if clips else set()
     for sound_set in SOUND_SETS:
-        if sound_set.name in wanted:
-            clips.extend(sound_set.scan(root))
+        if sound_set.name in wanted and sound_set.name != "bank":
+            found = sound_set.scan(root)
+            installed |= {sound_set.name} if found else set()
+            clips.extend(found)
+    if "bank" in wanted:
+        from .bank import bank_clips
+
+        clips.extend(bank_clips(skip_sets=installed))
     if permissive_only:
         clips = [clip for clip in clips if is_permissive(clip.licence)]
     return clips

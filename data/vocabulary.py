@@ -424,8 +424,11 @@ def class_of(clip: SoundClip) -> SoundClass | None:
     """The class of a catalogue clip, or ``None`` when it names no class of the vocabulary.
 
     Sets whose labels are file-name codes (Sonic Pi, arcade, synthetic) use explicit tables;
-    the others match their label against class names, nouns and aliases.
+    the others match their label against class names, nouns and aliases. A clip-bank clip
+    keeps the class it was exported under (``None`` if the vocabulary no longer has it).
     """
+    if clip.vocabulary_class is not None:
+        return _BY_NAME.get(clip.vocabulary_class)
     source, _, rest = clip.clip_id.partition("/")
     stem = rest.rsplit("/", 1)[-1]
     name: str | None
@@ -457,7 +460,8 @@ def class_clips(clips: Iterable[SoundClip] | None = None, *, permissive_only: bo
     """Catalogue clips that belong to a class, relabelled with it (label, noun, verb).
 
     ``clips`` defaults to the whole installed catalogue. Clip ids (provenance), licences and
-    renderers are kept; each synthesised clip becomes ``synthetic_variants`` fixed renders.
+    renderers are kept; each synthesised clip becomes ``synthetic_variants`` fixed renders
+    (a clip bank's synthesised clips already are such renders: they stay one clip each).
     """
     if clips is None:
         from .sources import catalogue
@@ -469,7 +473,7 @@ def class_clips(clips: Iterable[SoundClip] | None = None, *, permissive_only: bo
         if sound is None or (permissive_only and not is_permissive(clip.licence)):
             continue
         clip = attrs.evolve(clip, label=sound.name, noun=sound.noun, verb=sound.verb)
-        if clip.clip_id.startswith("synthetic/"):
+        if clip.clip_id.startswith("synthetic/") and clip.vocabulary_class is None:
             out.extend(_variant(clip, seed) for seed in range(synthetic_variants))
         else:
             out.append(clip)
