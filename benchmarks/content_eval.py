@@ -1,0 +1,71 @@
+"""Content evaluation: does a pipeline make the sound its prompt names, where it names it?
+
+    python benchmarks/content_eval.py --model tiny --cases 100 --pairs 50 --seeds 0 1 \\
+        --threads 2 --json runs/content-eval.json
+
+Prompts name the sound vocabulary's classes (permissive ones by default, the shipped model's
+material) in the held-out caption family; references are each class's held-out clips. Needs
+the sound sets (scripts/install-sound-sets.sh) or a clip bank, and aisfx (setup.sh). What each
+figure means: swansphere.evaluation.content and docs/evaluation.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="tiny", help="shipped name or pipeline directory")
+    parser.add_argument("--cases", type=int, default=100, help="single-source prompts")
+    parser.add_argument("--pairs", type=int, default=50, help="two-source prompts")
+    parser.add_argument("--family", choices=("held_out", "training"), default="held_out",
+                        help="caption family of the prompts (default: held_out)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="takes per prompt")
+    parser.add_argument("--duration", type=float, default=4.0, help="seconds per clip")
+    parser.add_argument("--sets", default=None, help="comma-separated sound sets (default: all)")
+    parser.add_argument("--all-licences", action="store_true",
+                        help="every class, not only permissively licensed clips")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--json", type=Path, default=None, help="write the report here")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from swansphere.data.sources import catalogue
+    from swansphere.data.vocabulary import class_clips, split_clips
+    from swansphere.evaluation.content import References, content_cases, evaluate_content
+    from swansphere.evaluation.embedding import AisfxEmbedding
+    from swansphere.pipeline import Pipeline
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    pipeline = Pipeline.from_pretrained(args.model)
+    clips = class_clips(catalogue(args.sets.split(",") if args.sets else None),
+                        permissive_only=not args.all_licences)
+    held_out = split_clips(clips)[1]
+    embedding = AisfxEmbedding.load()
+    references = References.build(held_out, embedding=embedding,
+                                  sample_rate=pipeline.sample_rate, seconds=args.duration)
+    classes = sorted(references.clips)
+    cases = (content_cases(classes, count=args.cases, family=args.family)
+             + content_cases(classes, count=args.pairs, sources=2, family=args.family))
+    report = evaluate_content(pipeline, references, cases, embedding=embedding,
+                              duration=args.duration, seeds=args.seeds)
+    report["settings"] = {**vars(args), "json": str(args.json) if args.json else None,
+                          "command": " ".join(sys.argv), "threads": torch.get_num_threads()}
+    report["cases"] = [{"text": case.text, "classes": case.classes,
+                        "directions": case.directions} for case in cases]
+    for key, value in report["summary"].items():
+        print(f"{key:>24}: {value}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,249 @@
+"""Does the model make the sound the prompt names, where it names it?
+
+The content evaluation of a pipeline on the sound vocabulary's held-out material:
+
+- **cases** (:func:`content_cases`): captions of one or two sources of the vocabulary's
+  classes at random places, written with the *held-out* caption family (templates, place
+  words and sound synonyms never used in training: "a fiddle", "a chap talks") or the training
+  family; each source's target direction is what the prompt parser reads from the words;
+- **references**: each class's held-out clips (:func:`~swansphere.data.vocabulary.split_clips`)
+  give the class centroids in the aisfx embedding, and a reference scene per case (the named
+  classes' held-out clips placed as plane waves where the words say);
+- **figures** (:func:`evaluate_content`): identity of single-source clips (top-1 / top-5 among
+  all classes, with chance, and the ceiling: the pipeline's codec round trip of the
+  references), Δangular to the named place, identity of each source of two-source clips in a
+  cardioid beam towards its own place, energy-map correlation with the reference scene, the
+  Fréchet distance to the reference scenes, the output level (W, dBFS) beside the references',
+  and the share of drop-out frames (the reference sounds, the clip is 30 dB below its own
+  typical level).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+import torch
+
+from swansphere.errors import ConfigError
+
+FRAME_SECONDS = 0.064
+DROPOUT_DB = -30.0
+"""A frame is a drop-out when it is this far below the clip's 90th-percentile frame level
+while the reference scene sounds (within 20 dB of its own 90th percentile)."""
+SOUNDING_DB = -20.0
+SILENCE_DB = -100.0
+"""Frames below this absolute level (dB full scale) are silent whatever the clip's level."""
+
+
+@attrs.frozen
+class ContentCase:
+    """One prompt: its text, caption family, the classes it names and their target places."""
+
+    text: str
+    family: str
+    classes: tuple[str, ...]
+    directions: tuple[tuple[float, float], ...]
+
+
+def content_cases(classes: Sequence[str], *, count: int, sources: int = 1,
+                  family: str = "held_out", seed: int = 0) -> list[ContentCase]:
+    """``count`` captions naming ``sources`` distinct classes each (cycling through
+    ``classes`` so every class is asked for), at area-uniform random static places.
+
+    A case is kept only when the prompt parser reads one place per source from its text;
+    those places are its targets.
+    """
+    from swansphere.data.captions import SourceDescription, natural_caption
+    from swansphere.data.vocabulary import sound_class
+
+    from .metrics import prompt_directions
+
+    if sources < 1 or len(classes) < sources:
+        raise ConfigError(f"need at least {sources} classes for {sources}-source cases, got "
+                          f"{len(classes)}")
+    rng = np.random.default_rng([seed, sources])
+    order = list(classes)
+    cases: list[ContentCase] = []
+    attempt = 0
+    while len(cases) < count and attempt < 20 * count:
+        first = order[attempt % len(order)]
+        others = [c for c in rng.permutation(order).tolist() if c != first][:sources - 1]
+        named = (first, *others)
+        attempt += 1
+        descriptions = []
+        for name in named:
+            azimuth = float(rng.uniform(-180.0, 180.0))
+            elevation = float(np.degrees(np.arcsin(rng.uniform(-0.6, 0.9))))
+            sound = sound_class(name)
+            descriptions.append(SourceDescription(noun=sound.noun, verb=sound.verb,
+                                                  azimuth=azimuth, elevation=elevation,
+                                                  label=name))
+        caption = natural_caption(descriptions, rng, family=family)
+        places = prompt_directions(caption.text)
+        if len(places) == sources:
+            cases.append(ContentCase(caption.text, family, named, tuple(places)))
+    return cases
+
+
+@attrs.frozen(eq=False)
+class References:
+    """Held-out reference clips per class, rendered at one rate, and their class centroids."""
+
+    clips: dict[str, list[torch.Tensor]]
+    centroids: Any
+    sample_rate: int
+
+    @classmethod
+    def build(cls, clips: Sequence[Any], *, embedding: Any, sample_rate: int,
+              seconds: float = 4.0) -> References:
+        """From vocabulary clips (:class:`~swansphere.data.clips.SoundClip`, relabelled)."""
+        from .identity import ClassCentroids
+
+        samples = round(seconds * sample_rate)
+        by_class: dict[str, list[torch.Tensor]] = {}
+        for clip in clips:
+            audio = clip.render(np.random.default_rng(0), sample_rate, samples)
+            if np.abs(audio).max() > 0:
+                by_class.setdefault(clip.label, []).append(torch.as_tensor(audio).float())
+        labels = [label for label, audios in by_class.items() for _ in audios]
+        embeddings = _embed(embedding, [a for audios in by_class.values() for a in audios],
+                            sample_rate)
+        return cls(by_class, ClassCentroids.fit(labels, embeddings), sample_rate)
+
+    def scene(self, case: ContentCase, index: int) -> torch.Tensor:
+        """The case's reference: a held-out clip of each named class where the words say."""
+        from swansphere.spatial import encode
+
+        parts = []
+        for name, (azimuth, elevation) in zip(case.classes, case.directions, strict=True):
+            audios = self.clips[name]
+            parts.append(encode(audios[index % len(audios)], azimuth, elevation))
+        return torch.stack(parts).sum(0)
+
+
+def _embed(embedding: Any, signals: Sequence[torch.Tensor], sample_rate: int) -> torch.Tensor:
+    return torch.stack([embedding.embed(signal, sample_rate).mean(0) for signal in signals])
+
+
+def _db(value: float) -> float:
+    return 20.0 * math.log10(max(value, 1e-12))
+
+
+def frame_levels(signal: torch.Tensor, sample_rate: int) -> torch.Tensor:
+    """RMS per :data:`FRAME_SECONDS` frame of a mono signal, in dB (full scale = 1)."""
+    frame = max(round(FRAME_SECONDS * sample_rate), 1)
+    frames = signal[:signal.shape[-1] // frame * frame].reshape(-1, frame).double()
+    return 10.0 * torch.log10(frames.square().mean(-1).clamp_min(1e-24))
+
+
+def dropout_share(generated: torch.Tensor, reference: torch.Tensor, sample_rate: int) -> float:
+    """Share of the frames where the reference sounds but the generated W is
+    :data:`DROPOUT_DB` below its own 90th-percentile frame level or silent (NaN if the
+    reference never sounds)."""
+    ours, theirs = frame_levels(generated, sample_rate), frame_levels(reference, sample_rate)
+    frames = min(ours.shape[0], theirs.shape[0])
+    ours, theirs = ours[:frames], theirs[:frames]
+    sounding = (theirs > theirs.quantile(0.9) + SOUNDING_DB) & (theirs > SILENCE_DB)
+    if not bool(sounding.any()):
+        return math.nan
+    dropped = (ours < ours.quantile(0.9) + DROPOUT_DB) | (ours < SILENCE_DB)
+    return float((dropped & sounding).sum() / sounding.sum())
+
+
+def evaluate_content(pipeline: Any, references: References, cases: Sequence[ContentCase], *,
+                     embedding: Any, duration: float = 4.0, seeds: Sequence[int] = (0,),
+                     progress: bool = True) -> dict[str, Any]:
+    """Generate every case with every seed and score it (see the module doc); JSON-ready."""
+    from tqdm.auto import tqdm
+
+    from swansphere.spatial import beam_weights
+
+    from .metrics import energy_map_correlation, frechet_distance, worst_case_direction_errors
+
+    rate = references.sample_rate
+    if pipeline.sample_rate != rate:
+        raise ConfigError(f"references are at {rate} Hz, the pipeline at "
+                          f"{pipeline.sample_rate} Hz")
+    rows: list[dict[str, Any]] = []
+    generated_w, reference_w = [], []
+    for number, case in enumerate(tqdm(cases, desc="cases", disable=None if progress else True)):
+        takes = pipeline.generate_takes(text=case.text, duration=duration, seeds=seeds)
+        reference = references.scene(case, number)[..., :takes.audio.shape[-1]]
+        for audio in takes.audio:
+            row = {"case": number, "sources": len(case.classes), "family": case.family}
+            omni = audio[0]
+            row["level_db"] = _db(float(omni.square().mean().sqrt()))
+            row["reference_level_db"] = _db(float(reference[0].square().mean().sqrt()))
+            row["dropout_share"] = dropout_share(omni, reference[0], rate)
+            row["map_correlation"] = float(energy_map_correlation(reference, audio))
+            if len(case.classes) == 1:
+                # a silent clip counts as pi (docs/evaluation.md, clips without a direction)
+                row["angular"] = float(worst_case_direction_errors(reference, audio)["angular"])
+                row["rank"] = _rank(references, embedding, omni, case.classes[0])
+            else:
+                row["beam_ranks"] = [
+                    _rank(references, embedding,
+                          (beam_weights(*place).float() @ audio), name)
+                    for name, place in zip(case.classes, case.directions, strict=True)]
+            rows.append(row)
+            generated_w.append(omni)
+            reference_w.append(reference[0])
+    summary = summarise(rows, len(references.centroids.labels))
+    summary["fd"] = frechet_distance(_embed(embedding, reference_w, rate),
+                                     _embed(embedding, generated_w, rate))
+    summary["ceiling"] = codec_ceiling(pipeline.codec, references, embedding)
+    return {"summary": summary, "rows": rows}
+
+
+def _rank(references: References, embedding: Any, signal: torch.Tensor, name: str) -> int:
+    """1-based rank of class ``name`` for ``signal`` among all reference classes."""
+    ranks = references.centroids.ranks(_embed(embedding, [signal], references.sample_rate))[0]
+    return int((ranks == references.centroids.labels.index(name)).nonzero()[0, 0]) + 1
+
+
+def summarise(rows: Sequence[dict[str, Any]], classes: int) -> dict[str, Any]:
+    """Means of the per-clip figures, split by source count; chance beside identity."""
+    single = [row for row in rows if row["sources"] == 1]
+    double = [row for row in rows if row["sources"] > 1]
+    beams = [rank for row in double for rank in row["beam_ranks"]]
+
+    def mean(values: Sequence[float]) -> float:
+        finite = [v for v in values if not math.isnan(v)]
+        return float(np.mean(finite)) if finite else math.nan
+
+    return {
+        "classes": classes, "chance_top1": 1 / classes, "chance_top5": min(5, classes) / classes,
+        "single_clips": len(single),
+        "top1": mean([row["rank"] == 1 for row in single]),
+        "top5": mean([row["rank"] <= 5 for row in single]),
+        "angular": mean([row["angular"] for row in single]),
+        "two_source_clips": len(double),
+        "beam_top1": mean([rank == 1 for rank in beams]),
+        "beam_top5": mean([rank <= 5 for rank in beams]),
+        "map_correlation_single": mean([row["map_correlation"] for row in single]),
+        "map_correlation_two": mean([row["map_correlation"] for row in double]),
+        "level_db": mean([row["level_db"] for row in rows]),
+        "reference_level_db": mean([row["reference_level_db"] for row in rows]),
+        "dropout_share": mean([row["dropout_share"] for row in rows]),
+    }
+
+
+def codec_ceiling(codec: Any, references: References, embedding: Any) -> dict[str, float]:
+    """Identity of the references' own round trip through ``codec`` (placed in front):
+    what a perfect generator could reach with this codec."""
+    from swansphere.spatial import encode
+
+    from .codec_metrics import round_trip
+
+    labels, signals = [], []
+    for name, audios in references.clips.items():
+        for audio in audios:
+            decoded = round_trip(codec, encode(audio, 0.0, 0.0)[None])[0, 0]
+            labels.append(name)
+            signals.append(decoded)
+    return references.centroids.accuracy(labels, _embed(embedding, signals,
+                                                        references.sample_rate))
