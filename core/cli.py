@@ -16,12 +16,13 @@ import importlib
 import json
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import NoReturn
 
 from . import __version__
 from .cli_args import check_parsed
-from .errors import SwanSphereError
+from .errors import SwanSphereError, SwanSphereWarning
 from .registry import DISABLE_ENV, Registry, parse_disabled, set_default_registry
 
 _COMMAND_MODULES = (
@@ -113,8 +114,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     registry = Registry(disabled=disabled)
     set_default_registry(registry)
     try:
-        check_parsed(args)
-        return int(args.func(args, registry) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            check_parsed(args)
+            return int(args.func(args, registry) or 0)
     except SwanSphereError as error:
         print(f"swansphere: error: {_one_line(error)}", file=sys.stderr)
         return 2
@@ -136,6 +139,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _internal(error)
     finally:
         set_default_registry(None)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    if issubclass(category, SwanSphereWarning):
+        print(f"swansphere: warning: {_one_line(message)}", file=sys.stderr)
+    else:
+        warnings._showwarning_orig(message, category, filename, lineno, file, line)
 
 
 def _one_line(error: BaseException) -> str:

@@ -159,6 +159,9 @@ def load_toml(path: str | Path, cls: type[T], *, registry: Any = None) -> T:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(f"cannot read config {path}: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {error.start}); save the config as "
+                          "UTF-8 TOML") from None
     try:
         return loads_toml(text, cls, registry=registry)
     except ConfigError as error:

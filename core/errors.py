@@ -41,3 +41,8 @@ class AudioFileError(SwanSphereError, OSError):
 
 class ResourceNotFoundError(SwanSphereError, FileNotFoundError):
     """A data resource (an HRTF set, a model, a sound bank) is not installed."""
+
+
+class SwanSphereWarning(UserWarning):
+    """Something was repaired or skipped on the way (a torn log line, a corrupt checkpoint):
+    the CLI prints it as one ``swansphere: warning:`` line."""

@@ -40,6 +40,8 @@ from .metrics import (
 
 AUDIO_SUFFIXES = (".wav", ".flac")
 PROMPT_FIELDS = ("prompt", "text", "caption")
+MAX_LENGTH_RATIO = 2.0
+"""A generated clip and its reference may differ in length by at most this factor."""
 
 
 @attrs.frozen(kw_only=True)
@@ -227,6 +229,7 @@ def _evaluate_clip(files: ClipFiles, settings: EvalSettings,
         raise AudioFormatError(
             f"{files.generated} is at {rate} Hz but its reference {files.reference} is at "
             f"{reference_rate} Hz; resample one of them so that both use the same rate")
+    _check_lengths(files, generated.shape[-1], reference.shape[-1], rate)
     errors = clip_direction_errors(reference, generated)
     row |= {"reference": str(files.reference),
             "delta_theta": float(errors["theta"]), "delta_phi": float(errors["phi"]),
@@ -239,6 +242,17 @@ def _evaluate_clip(files: ClipFiles, settings: EvalSettings,
         return row, None
     pair = (embedding.embed_foa(generated, rate), embedding.embed_foa(reference, rate))
     return row, pair
+
+
+def _check_lengths(files: ClipFiles, generated: int, reference: int, rate: int) -> None:
+    """Refuse a pair whose lengths differ by more than :data:`MAX_LENGTH_RATIO`: whole-clip
+    metrics of a clip that covers a sliver of its reference (or the other way round) would be
+    confident numbers about different sounds."""
+    if max(generated, reference) > MAX_LENGTH_RATIO * min(generated, reference):
+        raise AudioFormatError(
+            f"{files.generated} lasts {generated / rate:.3g} s but its reference "
+            f"{files.reference} {reference / rate:.3g} s; generate clips as long as their "
+            f"references (within a factor {MAX_LENGTH_RATIO:g})")
 
 
 def _target_agreement(found: tuple[float, float] | None, target: Target | None,

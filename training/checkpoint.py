@@ -20,6 +20,9 @@ import base64
 import json
 import re
 import shutil
+import struct
+import tomllib
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -27,7 +30,7 @@ from typing import Any
 import torch
 
 from swansphere.codecs.weights import load_tensors, save_tensors
-from swansphere.errors import ResourceNotFoundError, SwanSphereError
+from swansphere.errors import ResourceNotFoundError, SwanSphereError, SwanSphereWarning
 from swansphere.fileio import atomic_directory
 
 OPTIMIZER_FILE = "optimizer.safetensors"
@@ -106,10 +109,11 @@ def load_checkpoint(directory: str | Path, optimizer: torch.optim.Optimizer) -> 
     The model is loaded by the caller, from the same directory, as a pretrained model.
     """
     directory = Path(directory)
-    state_path = directory / STATE_FILE
-    if not state_path.is_file():
-        raise CheckpointError(f"{directory} is not a complete checkpoint (no {STATE_FILE})")
-    state = json.loads(state_path.read_text(encoding="utf-8"))
+    problem = checkpoint_problem(directory)
+    if problem:
+        raise CheckpointError(f"{directory} is not a usable checkpoint: {problem}; resume from "
+                              "its run directory to fall back to an older one")
+    state = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
     if state.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{directory} has checkpoint format {state.get('format_version')}"
                               f", this version reads {FORMAT_VERSION}")
@@ -134,15 +138,76 @@ def list_checkpoints(output_dir: str | Path) -> list[tuple[int, Path]]:
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
-    """``path`` itself if it is a checkpoint, else the newest checkpoint of a run directory."""
+    """``path`` itself if it is a checkpoint, else the newest valid checkpoint of a run
+    directory: a newer one that is damaged (a torn file, a disk that filled up) is skipped
+    with a :class:`~swansphere.errors.SwanSphereWarning`."""
     path = Path(path)
     if (path / STATE_FILE).is_file():
+        problem = checkpoint_problem(path)
+        if problem:
+            raise CheckpointError(f"{path} is not a usable checkpoint: {problem}; resume from "
+                                  "its run directory to fall back to an older one")
         return path
     found = list_checkpoints(path)
     if not found:
         raise ResourceNotFoundError(f"no checkpoint in {path}; pass a step-* directory or a run "
                                     "directory that has checkpoints/")
-    return found[-1][1]
+    for _, candidate in reversed(found):
+        problem = checkpoint_problem(candidate)
+        if problem is None:
+            return candidate
+        warnings.warn(f"skipping damaged checkpoint {candidate.name}: {problem}",
+                      SwanSphereWarning, stacklevel=2)
+    raise CheckpointError(f"every checkpoint in {path / CHECKPOINTS} is damaged; start afresh "
+                          "with --overwrite")
+
+
+def checkpoint_problem(directory: str | Path) -> str | None:
+    """Why ``directory`` is not a whole checkpoint, or None: its state must parse, every
+    safetensors file must have a sound header and exactly the bytes it announces, every TOML
+    file must parse. Cheap: no tensor is read."""
+    directory = Path(directory)
+    try:
+        state = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        return f"{STATE_FILE} is unreadable ({type(error).__name__})"
+    if not isinstance(state, dict) or not isinstance(state.get("step"), int) \
+            or not isinstance(state.get("torch_rng"), str) or "optimizer" not in state:
+        return f"{STATE_FILE} is incomplete"
+    if state.get("format_version") != FORMAT_VERSION:
+        return (f"checkpoint format {state.get('format_version')}, this version reads "
+                f"{FORMAT_VERSION}")
+    if not (directory / OPTIMIZER_FILE).is_file():
+        return f"{OPTIMIZER_FILE} is missing"
+    for file in sorted(directory.rglob("*.safetensors")):
+        problem = _safetensors_problem(file)
+        if problem:
+            return f"{file.relative_to(directory)} {problem}"
+    for file in sorted(directory.rglob("*.toml")):
+        try:
+            tomllib.loads(file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return f"{file.relative_to(directory)} is not readable TOML"
+    return None
+
+
+def _safetensors_problem(path: Path) -> str | None:
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as stream:
+            (length,) = struct.unpack("<Q", stream.read(8))
+            if length > size - 8:
+                return "is truncated (header)"
+            header = json.loads(stream.read(length))
+    except (OSError, ValueError, struct.error):
+        return "has no readable header"
+    if not isinstance(header, dict):
+        return "has no readable header"
+    ends = [entry["data_offsets"][1] for key, entry in header.items()
+            if key != "__metadata__" and isinstance(entry, dict) and "data_offsets" in entry]
+    if 8 + length + max(ends, default=0) != size:
+        return "is truncated or padded (its size does not match its header)"
+    return None
 
 
 def prune_checkpoints(output_dir: str | Path, keep: int) -> None:

@@ -12,6 +12,8 @@ import argparse
 import json
 from typing import Any
 
+from swansphere import cli_args
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``train`` command."""
@@ -21,16 +23,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "<run.output_dir>/checkpoints/step-*/ (written atomically); the trained "
                     "model to <run.output_dir>/<task>/; metrics to metrics.jsonl, metrics.csv "
                     "and TensorBoard events files (tensorboard --logdir <run.output_dir>). "
+                    "A run folder belongs to one run: a second 'train' into it is refused while "
+                    "the first runs, and a fresh run into a folder with another run's "
+                    "checkpoints or logs needs --resume or --overwrite. "
                     "Several processes: torchrun --nproc_per_node N -m swansphere.cli train "
                     "CONFIG.")
-    parser.add_argument("config", help="training config (TOML)")
+    parser.add_argument("config", type=cli_args.input_file, help="training config (TOML)")
     parser.add_argument("--resume", metavar="PATH", default=None,
-                        help="continue from a checkpoint directory, or the newest checkpoint "
-                             "of a run directory")
+                        help="continue from a checkpoint directory, or the newest valid "
+                             "checkpoint of a run directory")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start afresh in a run folder that holds another run: its "
+                             "checkpoints and logs are deleted first")
     parser.add_argument("--output-dir", metavar="DIR", default=None,
                         help="override run.output_dir")
-    parser.add_argument("--steps", type=int, default=None, help="override run.steps")
-    parser.add_argument("--threads", type=int, default=None,
+    parser.add_argument("--steps", type=cli_args.positive_int, default=None,
+                        help="override run.steps")
+    parser.add_argument("--threads", type=cli_args.threads, default=None,
                         help="torch CPU threads (overrides run.threads)")
     parser.add_argument("--device", default=None,
                         help="train on this device, e.g. cuda (overrides run.device)")
@@ -44,25 +53,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_train(args: argparse.Namespace, registry: Any) -> int:
+    import contextlib
+
     import torch
 
-    from swansphere.errors import ConfigError
-
     from .distributed import launch
+    from .run_folder import claim_run_folder
     from .tasks import load_training_config, with_run_overrides
 
-    if args.steps is not None and args.steps < 1:
-        raise ConfigError(f"--steps must be >= 1, got {args.steps}")
     task, config = load_training_config(args.config, registry=registry,
                                         overrides=args.overrides)
     config = with_run_overrides(config, output_dir=args.output_dir, steps=args.steps,
                                 threads=args.threads, device=args.device)
+    output_dir = cli_args.OutputDir(config.run.output_dir)
+    cli_args.check_paths(inputs=[args.config], outputs=[output_dir])  # resume may be the run
+    if config.run.device != "cpu":
+        cli_args.check_device(config.run.device)
     if config.run.threads:
         torch.set_num_threads(config.run.threads)
     with launch(device=config.run.device) as dist:
         dist.shard_sizes(config.run.batch_size)  # a batch too small to split fails up front
-        summary = task.run(config, resume=args.resume, registry=registry,
-                           progress=not args.no_progress)
+        claim = (claim_run_folder(output_dir, resume=args.resume is not None,
+                                  overwrite=args.overwrite)
+                 if dist.is_main else contextlib.nullcontext())
+        with claim:
+            summary = task.run(config, resume=args.resume, registry=registry,
+                               progress=not args.no_progress)
     if not dist.is_main:
         return 0
     if args.json:

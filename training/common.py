@@ -23,6 +23,24 @@ def _positive(_instance: object, attribute: attrs.Attribute, value: int) -> None
         raise ConfigError(f"{attribute.name} must be >= 1, got {value}")
 
 
+def _non_negative(_instance: object, attribute: attrs.Attribute, value: int) -> None:
+    if value < 0:
+        raise ConfigError(f"{attribute.name} must be >= 0, got {value}")
+
+
+def _seed(_instance: object, attribute: attrs.Attribute, value: int) -> None:
+    if not 0 <= value < 2**63:
+        raise ConfigError(f"{attribute.name} must lie in [0, 2**63), got {value}")
+
+
+def _device(_instance: object, attribute: attrs.Attribute, value: str) -> None:
+    try:
+        torch.device(value)
+    except (RuntimeError, TypeError, ValueError):
+        raise ConfigError(f"{attribute.name} {value!r} is not a device; use \"cpu\", \"cuda\" "
+                          "or \"cuda:N\"") from None
+
+
 def task_named(name: str) -> Callable[[Any, attrs.Attribute, str], None]:
     """attrs validator for a training config's ``task`` key: it must be ``name``."""
 
@@ -52,13 +70,13 @@ class RunConfig:
 
     steps: int = attrs.field(default=1000, validator=_positive)
     batch_size: int = attrs.field(default=8, validator=_positive)
-    seed: int = 0
+    seed: int = attrs.field(default=0, validator=_seed)
     output_dir: str = "runs/train"
     checkpoint_every: int = attrs.field(default=500, validator=_positive)
     validate_every: int = attrs.field(default=250, validator=_positive)
-    keep_checkpoints: int = attrs.field(default=2, validator=attrs.validators.ge(0))
-    threads: int = attrs.field(default=0, validator=attrs.validators.ge(0))
-    device: str = "cpu"
+    keep_checkpoints: int = attrs.field(default=2, validator=_non_negative)
+    threads: int = attrs.field(default=0, validator=_non_negative)
+    device: str = attrs.field(default="cpu", validator=_device)
 
 
 @attrs.frozen(kw_only=True)

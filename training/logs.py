@@ -83,6 +83,13 @@ class CSVLog:
                  **{name: float(value) for name, value in row.items()}}
                 for row in self.read_raw()]
 
+    def replace(self, entries: list[Mapping[str, Any]]) -> None:
+        """Rewrite the file to hold exactly ``entries`` (``step``, ``split`` and metrics)."""
+        columns = list(_KEY_COLUMNS)
+        for entry in entries:
+            columns += [name for name in entry if name not in columns]
+        self._rewrite(columns, list(entries))
+
     def truncate_after(self, step: int) -> None:
         """Drop rows past ``step``, as :meth:`MetricsLog.truncate_after` does for JSON lines."""
         if self.path.is_file():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -19,12 +20,17 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from swansphere.codecs.weights import atomic_write
+from swansphere.errors import SwanSphereError, SwanSphereWarning
 
 from .common import RunConfig
 from .distributed import Distributed, current
 from .logs import CSV_FILE, CSVLog, EventsLog
 
 METRICS_FILE = "metrics.jsonl"
+
+
+class TrainingDivergedError(SwanSphereError, FloatingPointError):
+    """The training loss or another training metric became NaN or infinite."""
 
 
 class MetricsLog:
@@ -50,19 +56,40 @@ class MetricsLog:
         self.events.write(step, split, metrics)
 
     def read(self) -> list[dict[str, Any]]:
+        """The entries; a line that is not a whole entry (torn by a power loss or a full disk)
+        is skipped with a :class:`~swansphere.errors.SwanSphereWarning`."""
         if not self.path.is_file():
             return []
-        lines = self.path.read_text(encoding="utf-8").splitlines()
-        return [json.loads(line) for line in lines if line.strip()]
+        text = self.path.read_bytes().decode("utf-8", errors="replace")
+        entries, torn = [], 0
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                entry = None
+            if isinstance(entry, dict) and isinstance(entry.get("step"), int) \
+                    and isinstance(entry.get("split"), str):
+                entries.append(entry)
+            else:
+                torn += 1
+        if torn:
+            warnings.warn(f"{self.path}: skipped {torn} incomplete line(s) (a write was cut "
+                          "off)", SwanSphereWarning, stacklevel=2)
+        return entries
 
     def truncate_after(self, step: int) -> None:
         """Forget entries past ``step`` (what a crashed run logged after its last checkpoint)
-        in the JSON lines and the CSV; events files are append-only, see :meth:`begin`."""
+        and torn lines in the JSON lines, and rebuild the CSV from what is kept (the JSON lines
+        are the source of truth); events files are append-only, see :meth:`begin`."""
         kept = [entry for entry in self.read() if entry["step"] <= step]
         text = "".join(json.dumps(entry) + "\n" for entry in kept)
         if self.path.is_file():
             atomic_write(self.path, lambda temp: temp.write_text(text, encoding="utf-8"))
-        self.csv.truncate_after(step)
+            self.csv.replace(kept)
+        else:
+            self.csv.truncate_after(step)
 
     def begin(self, start: int) -> None:
         """Prepare the logs for a run that starts after ``start`` completed steps.
@@ -96,7 +123,11 @@ def run_steps(*, run: RunConfig, start_step: int, train_step: Callable[[int], Ma
         for step in range(start_step, run.steps):
             metrics = dist.mean(train_step(step))
             if not all(math.isfinite(v) for v in metrics.values()):
-                raise FloatingPointError(f"non-finite training metrics at step {step}: {metrics}")
+                bad = ", ".join(f"{k}={v}" for k, v in metrics.items() if not math.isfinite(v))
+                raise TrainingDivergedError(
+                    f"training diverged at step {step + 1} ({bad}); lower "
+                    "optimizer.learning_rate (or raise optimizer.warmup_steps) and train again "
+                    "(--overwrite), or --resume from the last checkpoint")
             done = step + 1
             last["train"] = metrics
             bar.update(1)

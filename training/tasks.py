@@ -60,12 +60,18 @@ def load_training_config(path: str | Path, *, registry: Any = None,
     except OSError as error:
         raise ConfigError(f"cannot read training config {path}: "
                           f"{error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {error.start}); save the config as "
+                          "UTF-8 TOML") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: invalid TOML: {error}") from None
     for override in overrides:
         apply_override(data, override)
     if "task" not in data:
         raise ConfigError(f"{path}: missing top-level key 'task' (one of: "
+                          f"{', '.join(sorted(TASKS))})")
+    if not isinstance(data.get("task", ""), str):
+        raise ConfigError(f"{path}: 'task' must be a string (one of: "
                           f"{', '.join(sorted(TASKS))})")
     task = get_task(data["task"])
     try:

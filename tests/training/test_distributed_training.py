@@ -294,7 +294,8 @@ def test_environment_parsing_and_batch_shards():
     assert single.gather(batch, 4) is batch and single.mean({"a": 1.5}) == {"a": 1.5}
 
 
-def test_the_svac_trainer_refuses_another_device(tmp_path, capsys):
+def test_the_svac_trainer_refuses_another_device(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("swansphere.cli_args.check_device", lambda name: None)  # as if a GPU
     config = tmp_path / "svac.toml"
     config.write_text(tomli_w.dumps(svac_table(tmp_path)))
     assert main(["train", str(config), "--device", "cuda:1", "--no-progress"]) == 2

@@ -1,0 +1,119 @@
+"""One run per folder: a lock, a refusal to train afresh over another run, and clean-up of the
+temporaries a killed write leaves behind.
+
+``swansphere train`` claims ``run.output_dir`` (:func:`claim_run_folder`) before it trains:
+
+- an advisory lock (``fcntl.flock`` on ``.swansphere-run.lock``) held for the whole run; the
+  kernel drops it when the process dies, so ``kill -9`` never leaves a stale lock. A second
+  writer gets a one-line error naming the holder.
+- a fresh run (no ``--resume``) into a folder that holds another run's checkpoints is refused
+  unless ``overwrite``: the old run's checkpoints, logs and events files are then removed
+  first, so pruning and a later ``--resume`` only ever see this run's checkpoints. A folder
+  with logs but no checkpoint (a fitted codec, a run killed before its first checkpoint) has
+  nothing to resume: a fresh run starts its logs empty, as it always did.
+- hidden temporaries of interrupted atomic writes (``.<name>.<hex>.tmp`` / ``.old``, see
+  :mod:`swansphere.fileio`) are removed: no writer can own them while we hold the lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import shutil
+import socket
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+from swansphere.errors import SwanSphereError, SwanSphereWarning
+
+from .checkpoint import CHECKPOINTS, CONFIG_FILE, list_checkpoints
+from .logs import CSV_FILE, EVENTS_PREFIX
+from .loop import METRICS_FILE
+
+LOCK_FILE = ".swansphere-run.lock"
+_TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{12}\.(tmp|old)$")
+_held: dict[Path, int] = {}
+
+
+class RunFolderError(SwanSphereError, OSError):
+    """The run folder is in use by another run, or holds a run this one would destroy."""
+
+
+def run_files(directory: Path) -> list[Path]:
+    """What a run leaves in its folder: checkpoints, logs, events files, its config record."""
+    if not directory.is_dir():
+        return []
+    names = {CHECKPOINTS, METRICS_FILE, CSV_FILE, CONFIG_FILE}
+    return sorted(path for path in directory.iterdir()
+                  if path.name in names or path.name.startswith(EVENTS_PREFIX))
+
+
+@contextlib.contextmanager
+def claim_run_folder(directory: str | Path, *, resume: bool, overwrite: bool = False
+                     ) -> Iterator[Path]:
+    """Own ``directory`` for one run (see the module docstring); re-entrant in a process."""
+    directory = Path(directory)
+    if overwrite and resume:
+        raise RunFolderError("--overwrite starts a run afresh and --resume continues one; "
+                             "give only one")
+    key = directory.resolve()
+    if key in _held:
+        yield directory
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(descriptor, 200, 0).decode(errors="replace").strip() or "?"
+            raise RunFolderError(f"run folder {directory} is in use by another training run "
+                                 f"({holder}); wait for it to end or choose another "
+                                 "output_dir") from None
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+        _held[key] = descriptor
+        remove_stale_temporaries(directory)
+        _refuse_or_clear_old_run(directory, resume=resume, overwrite=overwrite)
+        yield directory
+    finally:
+        _held.pop(key, None)
+        os.close(descriptor)  # releases the lock
+
+
+def remove_stale_temporaries(directory: Path) -> list[Path]:
+    """Remove what interrupted atomic writes left in ``directory`` and its checkpoints."""
+    removed = []
+    for folder in (directory, directory / CHECKPOINTS):
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            if _TEMPORARY.match(path.name):
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+                removed.append(path)
+    if removed:
+        warnings.warn(f"removed {len(removed)} temporary file(s) left by an interrupted write "
+                      f"in {directory}", SwanSphereWarning, stacklevel=3)
+    return removed
+
+
+def _refuse_or_clear_old_run(directory: Path, *, resume: bool, overwrite: bool) -> None:
+    if resume:
+        return
+    if not overwrite:
+        if list_checkpoints(directory):
+            raise RunFolderError(f"{directory} already holds a training run with checkpoints; "
+                                 "continue it with --resume, pass --overwrite to replace it, "
+                                 "or choose another output_dir")
+        return
+    for path in run_files(directory):
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
