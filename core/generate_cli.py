@@ -77,10 +77,11 @@ def _run_generate(args: argparse.Namespace, registry: Registry) -> int:
 
     _check_tools(args)
     pipeline = _pipeline(args, registry)
-    chunks = []
     stream = pipeline.stream(args.text, args.video, args.duration, args.seed)
+    chunks = [next(stream).audio]  # the inputs are checked before the progress bar shows
     with tqdm(unit="s", unit_scale=True, desc="generating", file=sys.stderr,
               bar_format="{desc}: {n:.2f} s of audio [{elapsed}, {rate_fmt}]") as progress:
+        progress.update(chunks[0].shape[-1] / pipeline.sample_rate)
         for chunk in stream:
             chunks.append(chunk.audio)
             progress.update(chunk.audio.shape[-1] / pipeline.sample_rate)

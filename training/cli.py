@@ -71,13 +71,14 @@ def _run_train(args: argparse.Namespace, registry: Any) -> int:
         cli_args.check_device(config.run.device)
     if config.run.threads:
         torch.set_num_threads(config.run.threads)
+    resume = args.resume
     with launch(device=config.run.device) as dist:
         dist.shard_sizes(config.run.batch_size)  # a batch too small to split fails up front
-        claim = (claim_run_folder(output_dir, resume=args.resume is not None,
+        claim = (claim_run_folder(output_dir, resume=resume is not None,
                                   overwrite=args.overwrite)
                  if dist.is_main else contextlib.nullcontext())
         with claim:
-            summary = task.run(config, resume=args.resume, registry=registry,
+            summary = task.run(config, resume=resume, registry=registry,
                                progress=not args.no_progress)
     if not dist.is_main:
         return 0

@@ -63,6 +63,7 @@ def claim_run_folder(directory: str | Path, *, resume: bool, overwrite: bool = F
     if key in _held:
         yield directory
         return
+    created = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -81,6 +82,9 @@ def claim_run_folder(directory: str | Path, *, resume: bool, overwrite: bool = F
         yield directory
     finally:
         _held.pop(key, None)
+        if created and [path.name for path in directory.iterdir()] == [LOCK_FILE]:
+            (directory / LOCK_FILE).unlink()  # a run that failed before writing anything
+            directory.rmdir()
         os.close(descriptor)  # releases the lock
 
 
