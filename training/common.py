@@ -33,6 +33,16 @@ def _seed(_instance: object, attribute: attrs.Attribute, value: int) -> None:
         raise ConfigError(f"{attribute.name} must lie in [0, 2**63), got {value}")
 
 
+MAX_LEARNING_RATE = 10.0
+"""Above this an AdamW step is meaningless (and float32 overflows long before 1e38)."""
+
+
+def _learning_rate(_instance: object, attribute: attrs.Attribute, value: float) -> None:
+    if not (math.isfinite(value) and 0 < value <= MAX_LEARNING_RATE):
+        raise ConfigError(f"{attribute.name} must lie in (0, {MAX_LEARNING_RATE:g}], got "
+                          f"{value}")
+
+
 def _device(_instance: object, attribute: attrs.Attribute, value: str) -> None:
     try:
         torch.device(value)
@@ -83,7 +93,7 @@ class RunConfig:
 class OptimizerConfig:
     """AdamW with linear warm-up, cosine decay to ``min_lr_ratio`` and gradient clipping."""
 
-    learning_rate: float = attrs.field(default=3e-4, validator=attrs.validators.gt(0))
+    learning_rate: float = attrs.field(default=3e-4, validator=_learning_rate)
     betas: tuple[float, float] = (0.8, 0.99)
     weight_decay: float = 0.0
     warmup_steps: int = attrs.field(default=100, validator=attrs.validators.ge(0))

@@ -127,7 +127,7 @@ def run_steps(*, run: RunConfig, start_step: int, train_step: Callable[[int], Ma
                 raise TrainingDivergedError(
                     f"training diverged at step {step + 1} ({bad}); lower "
                     "optimizer.learning_rate (or raise optimizer.warmup_steps) and train again "
-                    "(--overwrite), or --resume from the last checkpoint")
+                    "(--overwrite replaces this run)")
             done = step + 1
             last["train"] = metrics
             bar.update(1)
