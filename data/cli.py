@@ -138,7 +138,7 @@ def _run_bank_export(args: argparse.Namespace, registry) -> int:
     skipped = f", {report['skipped']} skipped (see index.json)" if report["skipped"] else ""
     print(f"wrote {report['clips']} clips of {report['classes']} classes "
           f"({report['seconds']} s{capped}{skipped}) to {report['out']}: "
-          f"{report['bytes'] / 2**20:.1f} MiB; use it with {BANK_ENV}={report['out']}")
+          f"{report['bytes'] / 2**20:.1f} MiB; use it with {BANK_ENV}={args.out.resolve()}")
     return 0
 
 
