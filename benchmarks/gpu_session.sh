@@ -22,9 +22,19 @@
 #       nvidia-cuda-runtime-cu12==12.8.90
 #   and for the odpo phase (its fidelity reward) aisfx==0.1.2 too: 23 MB, so leave xformers and
 #   the CUDA runtime out of that call to stay under the 64 MiB a call may carry.
+# For training on the sound vocabulary (data.source = "vocabulary"), the clip bank: the GPU
+# image has none of the Debian sound sets nor fluidsynth, so export the vocabulary's permissive
+# clips once, as 16 kHz OGG Vorbis (11 MiB, 730 clips; docs/data.md, "Clip banks"):
+#   .venv/bin/swansphere data bank export runs/bank
+#   and carry runs/bank with .whl (runs/ is git-ignored; it counts in the 64 MiB); this script
+#   points SWANSPHERE_BANK at it, so the catalogue reads the bank in place of the missing sets.
+# ./benchmarks/gpu_session.sh --help prints this header.
 # Each training phase has a wall-clock limit (PHASE_SECONDS variables below); a phase cut
 # short is exported from its newest checkpoint, and the log says so. Results land in $OUT.
 set -uo pipefail
+case "${1:-}" in
+    -h|--help) sed -n '2,/^set -uo/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;;
+esac
 export PYTHONUNBUFFERED=1
 OUT="${OUT:-runs/gpu}"
 mkdir -p "$OUT"
@@ -39,6 +49,13 @@ WORKERS=$(( $(nproc) - 2 ))
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/log.txt"
 python3 -c "import torch, xformers; print('torch', torch.__version__, 'xformers', xformers.__version__)" \
     | tee -a "$OUT/log.txt"
+export SWANSPHERE_BANK="${SWANSPHERE_BANK:-$PWD/runs/bank}"  # the clip bank carried along
+if [ -f "$SWANSPHERE_BANK/index.json" ]; then
+    echo "clip bank $SWANSPHERE_BANK: $(du -sh "$SWANSPHERE_BANK" | cut -f1)" | tee -a "$OUT/log.txt"
+else
+    echo "no clip bank at $SWANSPHERE_BANK: vocabulary training has only the synthesised" \
+        "sources" | tee -a "$OUT/log.txt"
+fi
 
 exported() {  # exported RUN NAME: the run's export, else its newest checkpoint
     local run=$1 name=$2 last
