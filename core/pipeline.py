@@ -226,13 +226,42 @@ class Pipeline:
                duration: float | None = None, seed: int = 0) -> Iterator[Chunk]:
         """Yield :class:`Chunk` s of AmbiX audio as each patch is decoded.
 
-        ``video`` is what the video conditioner's ``prepare`` accepts (frames ``(T, H, W, 3)``,
-        ``(frames, times)``, …) or a path to a video file; ``duration`` defaults to the video's
-        length, or ``default_duration`` without video.
+        ``video`` is frames with their timing, ``(frames, times)`` (times in seconds) or
+        ``{"frames": frames, "fps": rate}`` (frames ``(T, H, W, 3)`` or ``(T, 3, H, W)``), or
+        the path of a video file; ``duration`` defaults to the video's length, or
+        ``default_duration`` without video. A file is read as a stream, frame by frame as the
+        patches need them, at the video conditioner's frame rate: memory stays at a few frames
+        whatever the file's length, and the output is that of the same frames given at once.
         """
+        if isinstance(video, str | Path):
+            yield from self._stream_file(text, Path(video), duration, seed)
+            return
         video_tokens, duration = self._video_and_duration(video, duration)
         session = self._open(text, (seed,), video_tokens)
         yield from session.generate(duration)
+
+    def _stream_file(self, text: str | None, path: Path, duration: float | None,
+                     seed: int) -> Iterator[Chunk]:
+        """:meth:`stream` from a video file: decoded frames are pushed into a live session."""
+        from swansphere.spatial.video_io import iter_panorama_video
+
+        if duration is not None:
+            duration = self._duration(duration, None)
+        session = self.session(text, seed)
+        frames = iter_panorama_video(path, fps=self.video_encoder.frame_rate)
+        try:
+            for chunk, times in frames:
+                session.push(chunk, times)
+                yield from session.pull(duration)
+                if duration is not None and session.samples_done >= round(
+                        duration * self.sample_rate):
+                    return
+        finally:
+            frames.close()  # stops the decoder when the caller stops early
+        if not session.frames_pushed:
+            raise GenerationError(f"the video {path} has no frames; give a video with frames "
+                                  "or a duration without video")
+        yield from session.close(duration)
 
     def generate_takes(self, text: str | None = None, video: Any = None,
                        duration: float | None = None, seeds: Sequence[int] = (0,)) -> Takes:
@@ -311,13 +340,14 @@ class Pipeline:
             return self.video_encoder.forward(self.video_encoder.prepare([video]))
 
     @staticmethod
-    def _video_input(video: Any) -> Any:
+    def _video_input(video: Any) -> tuple[Any, Any]:
+        """``(frames, times)`` from any accepted form of a video (see :meth:`stream`)."""
         if isinstance(video, str | Path):
             from swansphere.spatial import read_panorama_video
 
             frames, times, _ = read_panorama_video(video)
             return frames, times
-        return video
+        return frames_and_times(video)
 
     def _duration(self, duration: float | None, video_tokens: Any) -> float:
         if duration is None:
@@ -371,15 +401,22 @@ class LiveSession:
 
     # ------------------------------------------------------------------ live video
 
-    def push(self, frames: Any, times: Any = None) -> None:
-        """Add video frames that just arrived (``(T, H, W, 3)``; times in seconds from the
-        start of the stream, default: the conditioner's frame rate)."""
+    def push(self, frames: Any, times: Any = None, *, fps: float | None = None) -> None:
+        """Add video frames that just arrived (``(T, H, W, 3)``) with their ``times`` in
+        seconds from the start of the stream, or the ``fps`` they were captured at (then
+        frame k of the stream is at k / fps). One of the two is required: a guessed rate
+        would play the video too fast or too slow without a word."""
         if self.closed:
             raise GenerationError("the session is closed; open a new one")
         encoder = self.pipeline.video_encoder
         count = len(frames)
         if times is None:
-            times = (self.frames_pushed + np.arange(count)) / encoder.frame_rate
+            if fps is None:
+                raise GenerationError("push(frames) needs their times (seconds) or fps=; the "
+                                      "frame rate of a frame array is not known otherwise")
+            times = (self.frames_pushed + np.arange(count)) / _frame_rate(fps)
+        elif fps is not None:
+            raise GenerationError("give push() times or fps, not both")
         with torch.inference_mode():
             prepared = encoder.prepare([(frames, times)])
             tokens, self.video_state = encoder.step(prepared, self.video_state)
@@ -389,12 +426,15 @@ class LiveSession:
         if tokens.times.numel():
             self.latest_frame_time = float(tokens.times.max())
 
-    def pull(self) -> list[Chunk]:
-        """Every chunk whose video is complete: all frames up to its end time have arrived."""
+    def pull(self, duration: float | None = None) -> list[Chunk]:
+        """Every chunk whose video is complete: all frames up to its end time have arrived
+        (and, with ``duration``, only up to that many seconds, the last chunk cut there)."""
         chunks = []
+        total = None if duration is None else round(duration * self.pipeline.sample_rate)
         end_of_next = self.pipeline.patch_seconds * (self.patches_done + 1)
-        while self.latest_frame_time >= end_of_next - 1e-9:
-            chunks.append(self._next_chunk(None))
+        while self.latest_frame_time >= end_of_next - 1e-9 and (
+                total is None or self.samples_done < total):
+            chunks.append(self._next_chunk(total))
             end_of_next += self.pipeline.patch_seconds
         return chunks
 
@@ -403,7 +443,8 @@ class LiveSession:
         one frame interval after the last frame, as offline generation does)."""
         self.closed = True
         if duration is None:
-            duration = self.frames_pushed / self.pipeline.video_encoder.frame_rate
+            duration = (self.latest_frame_time + 1.0 / self.pipeline.video_encoder.frame_rate
+                        if self.frames_pushed else 0.0)
         return list(self.generate(duration))
 
     def snapshot(self) -> LiveSession:
@@ -462,6 +503,34 @@ class LiveSession:
         noise = torch.cat([torch.randn(shape, generator=generator)
                            for generator in self.generators]).to(h)
         return pipeline.sampler.sample(velocity, noise, generator=self.generators[0])
+
+
+def frames_and_times(video: Any) -> tuple[Any, Any]:
+    """``(frames, times)`` from ``(frames, times)`` or ``{"frames", "times" | "fps"}``.
+
+    A bare frame array is refused: without its frame rate every later step would have to
+    guess one, and a wrong guess plays the video too fast or too slow.
+    """
+    if isinstance(video, dict):
+        unknown = set(video) - {"frames", "times", "fps"}
+        if unknown or "frames" not in video or ("times" in video) == ("fps" in video):
+            raise GenerationError(f"a video dict has 'frames' and either 'times' or 'fps'; "
+                                  f"got keys {sorted(video)}")
+        if "times" in video:
+            return video["frames"], video["times"]
+        return video["frames"], np.arange(len(video["frames"])) / _frame_rate(video["fps"])
+    if isinstance(video, tuple) and len(video) == 2 and video[1] is not None:
+        return video
+    raise GenerationError("give video frames with their timing: (frames, times) with times in "
+                          "seconds, or {'frames': frames, 'fps': rate}, or a video file path")
+
+
+def _frame_rate(fps: Any) -> float:
+    if isinstance(fps, bool) or not isinstance(fps, int | float) or not math.isfinite(fps) \
+            or fps <= 0:
+        raise GenerationError(f"fps must be a positive number of frames per second, got "
+                              f"{fps!r}")
+    return float(fps)
 
 
 def without_weight_paths(config: PipelineConfig) -> PipelineConfig:

@@ -2,16 +2,23 @@
 
 A ``.npz`` holds ``frames`` uint8 ``(T, H, W, 3)``, ``times`` (seconds, float64) and ``fps``;
 numpy alone reads it. Other files (MP4, WebM, …) are decoded by the ``ffmpeg`` binary into
-RGB frames at a chosen frame rate.
+RGB frames at a chosen frame rate, as a stream: :func:`iter_panorama_video` keeps one frame in
+memory at a time and stops ffmpeg when the caller stops reading, so a long file costs no more
+than a short one. Frames come out as a player shows them: a rotation tag (the display matrix
+of phone and camera recordings) is applied and non-square pixels are scaled to square ones.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
 
@@ -37,19 +44,171 @@ def write_panorama_npz(path: PathLike, frames: np.ndarray, times: np.ndarray,
     return path
 
 
+@dataclass(frozen=True)
+class VideoInfo:
+    """A video file as a player shows it: ``width`` x ``height`` after its rotation tag and
+    pixel aspect ratio, the frame rate, and the duration in seconds (None if unknown)."""
+
+    width: int
+    height: int
+    fps: float
+    duration: float | None
+    rotation: int = 0
+
+
 def read_panorama_video(path: PathLike, fps: float | None = None
                         ) -> tuple[np.ndarray, np.ndarray, float]:
     """Frames ``(T, H, W, 3)`` uint8, their times in seconds and the frame rate.
 
     ``fps`` resamples a file decoded by ffmpeg (default: its own rate); a ``.npz`` is returned
-    as stored.
+    as stored. This holds the whole video in memory: generation reads files with
+    :func:`iter_panorama_video` instead.
     """
     path = Path(path)
+    if path.suffix == ".npz":
+        _check_file(path)
+        return _read_npz(path)
+    info = probe_video(path)
+    rate = fps or info.fps
+    chunks = list(iter_panorama_video(path, fps=rate))
+    if not chunks:
+        return (np.zeros((0, info.height, info.width, 3), np.uint8), np.zeros(0), float(rate))
+    frames = np.concatenate([frames for frames, _ in chunks])
+    times = np.concatenate([times for _, times in chunks])
+    return frames, times, float(rate)
+
+
+def iter_panorama_video(path: PathLike, fps: float | None = None, *, chunk_frames: int = 1
+                        ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield ``(frames (n, H, W, 3) uint8, times (n,) s)`` pieces of a video, in time order.
+
+    ffmpeg decodes ``fps`` frames per second (default: the file's rate) at the displayed size
+    and orientation; only ``chunk_frames`` frames are held at once. Closing the iterator stops
+    ffmpeg. A ``.npz`` yields its stored frames and times (numpy loads it whole).
+    """
+    path = Path(path)
+    if chunk_frames < 1:
+        raise VideoFormatError(f"chunk_frames must be >= 1, got {chunk_frames}")
+    if path.suffix == ".npz":
+        _check_file(path)
+        frames, times, _ = _read_npz(path)
+        for start in range(0, len(frames), chunk_frames):
+            yield frames[start:start + chunk_frames], times[start:start + chunk_frames]
+        return
+    info = probe_video(path)
+    rate = float(fps or info.fps)
+    if not (math.isfinite(rate) and rate > 0):
+        raise VideoFormatError(f"fps must be a positive number, got {fps!r}")
+    width, height = info.width, info.height
+    command = [require_ffmpeg(), "-v", "error", "-nostdin", "-i", str(path), "-an", "-sn",
+               "-vf", f"fps={rate},scale={width}:{height}:flags=bicubic,setsar=1",
+               "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+    frame_bytes = width * height * 3
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL)
+    index = 0
+    try:
+        while True:
+            data = _read_exactly(process.stdout, frame_bytes * chunk_frames)
+            count = len(data) // frame_bytes
+            if count:
+                frames = np.frombuffer(data[:count * frame_bytes], np.uint8).reshape(
+                    count, height, width, 3)
+                yield frames, (index + np.arange(count, dtype=np.float64)) / rate
+                index += count
+            if count < chunk_frames:
+                break
+        if process.wait() != 0:
+            message = process.stderr.read().decode(errors="replace").strip().splitlines()
+            raise VideoFileError(f"ffmpeg cannot decode {path}: "
+                                 f"{message[-1] if message else '?'}")
+    finally:
+        if process.poll() is None:  # the caller stopped early: stop decoding
+            process.kill()
+        process.wait()
+        process.stdout.close()
+        process.stderr.close()
+
+
+def probe_video(path: PathLike) -> VideoInfo:
+    """The displayed size, frame rate and duration of a video file (ffprobe)."""
+    path = Path(path)
+    _check_file(path)
+    ffprobe = shutil.which("ffprobe")
+    if ffprobe is None:
+        raise ResourceNotFoundError("ffprobe is not installed; install ffmpeg (apt-get install "
+                                    "ffmpeg) to read video files other than .npz")
+    result = subprocess.run(
+        [ffprobe, "-v", "error", "-select_streams", "v:0", "-show_entries",
+         "stream=width,height,avg_frame_rate,r_frame_rate,sample_aspect_ratio,duration"
+         ":stream_tags=rotate:stream_side_data=rotation:format=duration",
+         "-of", "json", str(path)], capture_output=True, text=True, check=False)
+    try:
+        report = json.loads(result.stdout or "{}") if not result.returncode else {}
+    except ValueError:
+        report = {}
+    streams = report.get("streams") or []
+    if not streams or not streams[0].get("width") or not streams[0].get("height"):
+        raise VideoFileError(f"{path} is not a readable video (no video stream found)")
+    stream = streams[0]
+    width, height = int(stream["width"]), int(stream["height"])
+    aspect = _ratio(stream.get("sample_aspect_ratio")) or 1.0
+    if aspect != 1.0:  # non-square pixels: the displayed width
+        width = round(width * aspect)
+    rotation = _rotation(stream)
+    if rotation % 180:
+        width, height = height, width
+    fps = _ratio(stream.get("avg_frame_rate")) or _ratio(stream.get("r_frame_rate")) or 25.0
+    duration = _number(stream.get("duration")) or _number(report.get("format", {})
+                                                          .get("duration"))
+    return VideoInfo(width=width, height=height, fps=fps, duration=duration, rotation=rotation)
+
+
+def _check_file(path: Path) -> None:
     if not path.is_file():
         raise VideoFileError(f"{path}: no such video file; check the path")
-    if path.suffix == ".npz":
-        return _read_npz(path)
-    return _read_with_ffmpeg(path, fps)
+
+
+def _read_exactly(stream: IO[bytes], size: int) -> bytearray:
+    """Up to ``size`` bytes (fewer only at the end), in a fresh writable buffer: frames made
+    from it are ordinary writable arrays, without a copy."""
+    buffer = bytearray(size)
+    view, filled = memoryview(buffer), 0
+    while filled < size:
+        count = stream.readinto(view[filled:])
+        if not count:
+            break
+        filled += count
+    del view
+    return buffer if filled == size else buffer[:filled]
+
+
+def _ratio(text: Any) -> float | None:
+    numerator, _, denominator = str(text or "").partition(":" if ":" in str(text) else "/")
+    try:
+        value = float(numerator) / float(denominator or 1)
+    except (ValueError, ZeroDivisionError):
+        return None
+    return value if math.isfinite(value) and value > 0 else None
+
+
+def _number(text: Any) -> float | None:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) and value > 0 else None
+
+
+def _rotation(stream: dict[str, Any]) -> int:
+    """Degrees of the display rotation (side data of ffprobe 5+, the ``rotate`` tag before)."""
+    values = [item["rotation"] for item in stream.get("side_data_list") or []
+              if "rotation" in item]
+    values.append((stream.get("tags") or {}).get("rotate", 0))
+    try:
+        return round(float(values[0])) % 360
+    except (TypeError, ValueError):
+        return 0
 
 
 def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, float]:
@@ -63,34 +222,3 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, float]:
         raise VideoFormatError(f"{path}: frames {frames.shape} and times {times.shape} do not "
                                "fit (frames must be (T, H, W, 3), one time per frame)")
     return frames, times.astype(np.float64), fps
-
-
-def _read_with_ffmpeg(path: Path, fps: float | None) -> tuple[np.ndarray, np.ndarray, float]:
-    width, height, native_fps = _probe(path)
-    rate = fps or native_fps
-    command = [require_ffmpeg(), "-v", "error", "-i", str(path), "-vf", f"fps={rate}",
-               "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
-    result = subprocess.run(command, capture_output=True, check=False)
-    if result.returncode:
-        message = result.stderr.decode(errors="replace").strip().splitlines()
-        raise VideoFileError(f"ffmpeg cannot decode {path}: {message[-1] if message else '?'}")
-    frames = np.frombuffer(result.stdout, np.uint8)
-    frames = frames.reshape(-1, height, width, 3)
-    return frames, np.arange(len(frames), dtype=np.float64) / rate, float(rate)
-
-
-def _probe(path: Path) -> tuple[int, int, float]:
-    ffprobe = shutil.which("ffprobe")
-    if ffprobe is None:
-        raise ResourceNotFoundError("ffprobe is not installed; install ffmpeg (apt-get install "
-                                    "ffmpeg) to read video files other than .npz")
-    result = subprocess.run([ffprobe, "-v", "error", "-select_streams", "v:0", "-show_entries",
-                             "stream=width,height,avg_frame_rate", "-of", "json", str(path)],
-                            capture_output=True, text=True, check=False)
-    streams = json.loads(result.stdout or "{}").get("streams") if not result.returncode else None
-    if not streams:
-        raise VideoFileError(f"{path} is not a readable video (no video stream found)")
-    stream = streams[0]
-    numerator, _, denominator = stream.get("avg_frame_rate", "0/1").partition("/")
-    native = float(numerator) / float(denominator or 1) if float(denominator or 1) else 0.0
-    return int(stream["width"]), int(stream["height"]), native or 25.0

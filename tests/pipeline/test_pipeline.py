@@ -50,7 +50,7 @@ def test_save_and_load_round_trip(pipeline, tmp_path):
 
 def test_video_duration_defaults_to_the_video_length(pipeline):
     frames = panorama_frames(3)
-    audio = pipeline.generate(video=frames)
+    audio = pipeline.generate(video={"frames": frames, "fps": FPS})
     assert audio.shape[-1] == round(3 / FPS * SAMPLE_RATE)
 
 
@@ -59,8 +59,8 @@ def test_output_before_a_frame_does_not_depend_on_it(pipeline):
     changed = frames.copy()
     changed[4:] = 255 - changed[4:]
     duration = 6 / FPS
-    original = pipeline.generate(video=frames, duration=duration, seed=2)
-    edited = pipeline.generate(video=changed, duration=duration, seed=2)
+    original = pipeline.generate(video={"frames": frames, "fps": FPS}, duration=duration, seed=2)
+    edited = pipeline.generate(video={"frames": changed, "fps": FPS}, duration=duration, seed=2)
     # Frame 4 arrives at 0.16 s: every patch that ends before then is unchanged (a patch
     # ending exactly at 0.16 s may see it) ...
     patches_before = int(np.ceil(4 / FPS / pipeline.patch_seconds - 1e-9)) - 1
@@ -94,7 +94,7 @@ def test_live_session_equals_offline_generation(pipeline, cuts):
 @given(seeds=st.lists(st.integers(0, 2**40), min_size=1, max_size=4),
        with_video=st.booleans())
 def test_each_take_equals_generation_with_its_seed(pipeline, seeds, with_video):
-    video = panorama_frames(4) if with_video else None
+    video = {"frames": panorama_frames(4), "fps": FPS} if with_video else None
     takes = pipeline.generate_takes("a bell rings on the left", video, 0.05, seeds)
     assert takes.audio.shape == (len(seeds), 4, round(0.05 * SAMPLE_RATE))
     assert takes.seeds == tuple(seeds)

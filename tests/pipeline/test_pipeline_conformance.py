@@ -41,7 +41,7 @@ def adapter() -> StreamingAdapter:
     def step(frames: torch.Tensor, session):
         session = session.snapshot()
         if frames.shape[1]:
-            session.push(frames[0].numpy())
+            session.push(frames[0].numpy(), fps=FPS)
         return output(session.pull()), session
 
     return StreamingAdapter(
