@@ -198,6 +198,10 @@ def check_paths(inputs: Iterable[Path] = (), outputs: Iterable[Path] = ()) -> No
             if _same(path, other):
                 raise PathError(f"output {path} is the input {other}; writing it would "
                                 "destroy the input: choose another name")
+            if isinstance(other, InputDir) and not isinstance(path, OutputDir) \
+                    and path.exists() and _inside(path, other):
+                raise PathError(f"output {path} would replace a file inside the input folder "
+                                f"{other}; write it somewhere else")
         for other in outputs[index + 1:]:
             if _same(path, other):
                 raise PathError(f"{path} is given as two outputs; each output needs its own "
@@ -261,6 +265,10 @@ def _check_writable(folder: Path, target: Path) -> None:
     except OSError as error:
         raise PathError(f"cannot write {target}: folder {folder} is not writable "
                         f"({error.strerror or error})") from None
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return folder.resolve() in path.resolve().parents
 
 
 def _same(a: Path, b: Path) -> bool:

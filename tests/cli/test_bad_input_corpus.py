@@ -140,6 +140,10 @@ def _cases() -> dict[str, Case]:
         "eval: eval --json naming an input clip": lambda t: [
             "eval", "--generated", str(clip(t, "gen/a.wav").parent), "--no-fd",
             "--json", str(t / "gen" / "a.wav")],
+        "eval: --json over a metadata file of --reference": lambda t: [
+            "eval", "--generated", str(clip(t, "gen/a.wav").parent), "--reference",
+            str(clip(t, "ref/a.wav").parent), "--no-fd", "--json",
+            str(_touch(t / "ref" / "a.json", b'{"prompt": "a dog on the left"}'))],
         "eval: eval --markdown not .md": lambda t: [
             "eval", "--generated", str(clip(t, "gen/a.wav").parent), "--no-fd",
             "--markdown", str(t / "table.json")],
