@@ -128,6 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"swansphere: error: {where}{error.strerror or error}; free space or fix the "
               "path's permissions and run again", file=sys.stderr)
         return 2
+    except UnicodeDecodeError as error:  # a text file that is not UTF-8, wherever it is read
+        print(f"swansphere: error: a file that should be UTF-8 text is not ({error}); save it "
+              "as UTF-8", file=sys.stderr)
+        return 2
     except MemoryError:
         print("swansphere: error: out of memory; ask for less (a shorter --duration, a smaller "
               "batch) or use a machine with more memory", file=sys.stderr)

@@ -282,8 +282,9 @@ def _read_prompts(path: Path) -> list[str]:
 
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as error:
-        raise ConfigError(f"cannot read prompts from {path}: {error}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read prompts from {path} (one UTF-8 line per prompt): "
+                          f"{error}") from None
     prompts = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
     if not prompts:
         raise ConfigError(f"{path} holds no prompts (one per line)")

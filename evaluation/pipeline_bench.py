@@ -127,8 +127,8 @@ def load_pipeline(model: str | None = None, config: str | Path | None = None, *,
     if config is not None:
         try:
             data = tomllib.loads(Path(config).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as error:
-            raise ConfigError(f"cannot read {config}: {error}") from None
+        except (OSError, ValueError) as error:  # unreadable, not UTF-8, or not TOML
+            raise ConfigError(f"cannot read {config} as a TOML config: {error}") from None
         table = data.get("pipeline", data)
         structured = without_weight_paths(structure(table, PipelineConfig, registry=registry))
         torch.manual_seed(0)

@@ -150,9 +150,13 @@ def _run_encode(args: argparse.Namespace, registry: Any) -> int:
 
 
 def _run_track(args: argparse.Namespace, registry: Any) -> int:
+    from swansphere.errors import AudioFormatError
     from swansphere.spatial import direction_track, read_foa
 
     foa, sample_rate = read_foa(args.file)
+    if foa.shape[-1] < round(args.frame * sample_rate):  # one padded frame of a sliver
+        raise AudioFormatError(f"{args.file} lasts {foa.shape[-1] / sample_rate:.3g} s, less "
+                               f"than one --frame of {args.frame:g} s; give a shorter --frame")
     track = direction_track(foa, sample_rate, frame_seconds=args.frame, hop_seconds=args.hop)
     if args.json:
         print(json.dumps({"file": str(args.file), "sample_rate": sample_rate,

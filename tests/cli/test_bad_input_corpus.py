@@ -191,6 +191,18 @@ def _cases() -> dict[str, Case]:
         "spatial: direction of a folder": lambda t: ["spatial", "direction", str(t)],
         "spatial: track with a frame of 0 s": lambda t: ["spatial", "track", str(clip(t)),
                                                 "--frame", "0"],
+        "spatial: track of a clip shorter than a frame": lambda t: [
+            "spatial", "track", str(clip(t, seconds=10 / 16000))],
+        "bench: non-UTF-8 prompts": lambda t: [
+            "bench", "clips", "--prompts", str(_touch(t / "p.txt", b"\xff\xfe dog")),
+            "--out", str(t / "out")],
+        "bench: non-UTF-8 pipeline config": lambda t: [
+            "bench", "pipeline", "--config", str(_touch(t / "p.toml", b"\xff\xfe")),
+            "--duration", "0.1", "--repeats", "1"],
+        "eval: non-UTF-8 metadata": lambda t: [
+            "eval", "--generated", str(clip(t, "gen/a.wav").parent), "--reference",
+            str(clip(t, "ref/a.wav").parent), "--no-fd", "--no-progress", "--metadata",
+            str(_touch(_mkdir(t / "meta") / "a.json", b"\xff{").parent)],
         "eval: eval of a missing folder":
             lambda t: ["eval", "--generated", str(t / "none"), "--no-fd"],
         "bench: missing prompts file": lambda t: ["bench", "clips", "--prompts", str(t / "p.txt"),
