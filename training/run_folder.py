@@ -3,9 +3,10 @@ temporaries a killed write leaves behind.
 
 ``swansphere train`` claims ``run.output_dir`` (:func:`claim_run_folder`) before it trains:
 
-- an advisory lock (``fcntl.flock`` on ``.swansphere-run.lock``) held for the whole run; the
-  kernel drops it when the process dies, so ``kill -9`` never leaves a stale lock. A second
-  writer gets a one-line error naming the holder.
+- an advisory lock (``fcntl.flock`` on ``.swansphere-run.lock``) held for the whole run and
+  removed at its end; the kernel drops the lock when the process dies, so ``kill -9`` never
+  leaves a stale lock (only an unlocked file, which the next run takes over). A second writer
+  gets a one-line error naming the holder.
 - a fresh run (no ``--resume``) into a folder that holds another run's checkpoints is refused
   unless ``overwrite``: the old run's checkpoints, logs and events files are then removed
   first, so pruning and a later ``--resume`` only ever see this run's checkpoints. A folder
@@ -65,27 +66,48 @@ def claim_run_folder(directory: str | Path, *, resume: bool, overwrite: bool = F
         return
     created = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    descriptor = _lock(directory)
     try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(descriptor, 200, 0).decode(errors="replace").strip() or "?"
-            raise RunFolderError(f"run folder {directory} is in use by another training run "
-                                 f"({holder}); wait for it to end or choose another "
-                                 "output_dir") from None
-        os.ftruncate(descriptor, 0)
-        os.pwrite(descriptor, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
         _held[key] = descriptor
         remove_stale_temporaries(directory)
         _refuse_or_clear_old_run(directory, resume=resume, overwrite=overwrite)
         yield directory
     finally:
         _held.pop(key, None)
-        if created and [path.name for path in directory.iterdir()] == [LOCK_FILE]:
-            (directory / LOCK_FILE).unlink()  # a run that failed before writing anything
-            directory.rmdir()
+        (directory / LOCK_FILE).unlink(missing_ok=True)  # while held: no window for others
+        if created and not any(directory.iterdir()):
+            directory.rmdir()  # a run that failed before writing anything
         os.close(descriptor)  # releases the lock
+
+
+def _lock(directory: Path) -> int:
+    """An exclusively locked descriptor of ``directory/LOCK_FILE``.
+
+    The lock file is removed at the end of a run, so a writer that opened it just before may
+    hold a lock on a file no longer in the folder: after locking, the file must still be the
+    one at the path (the usual inode check), else the attempt is repeated.
+    """
+    path = directory / LOCK_FILE
+    for _ in range(5):
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(descriptor, 200, 0).decode(errors="replace").strip() or "?"
+            os.close(descriptor)
+            raise RunFolderError(f"run folder {directory} is in use by another training run "
+                                 f"({holder}); wait for it to end or choose another "
+                                 "output_dir") from None
+        try:
+            current = os.stat(path).st_ino
+        except FileNotFoundError:
+            current = None
+        if current == os.fstat(descriptor).st_ino:
+            os.ftruncate(descriptor, 0)
+            os.pwrite(descriptor, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+            return descriptor
+        os.close(descriptor)  # the previous owner removed it meanwhile: try the new one
+    raise RunFolderError(f"could not lock run folder {directory}; try again")
 
 
 def remove_stale_temporaries(directory: Path) -> list[Path]:
