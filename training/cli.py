@@ -74,7 +74,7 @@ def _run_train(args: argparse.Namespace, registry: Any) -> int:
     resume = args.resume
     with launch(device=config.run.device) as dist:
         dist.shard_sizes(config.run.batch_size)  # a batch too small to split fails up front
-        claim = (claim_run_folder(output_dir, resume=resume is not None,
+        claim = (claim_run_folder(output_dir, resume=resume or False,
                                   overwrite=args.overwrite)
                  if dist.is_main else contextlib.nullcontext())
         with claim:

@@ -53,9 +53,14 @@ def run_files(directory: Path) -> list[Path]:
 
 
 @contextlib.contextmanager
-def claim_run_folder(directory: str | Path, *, resume: bool, overwrite: bool = False
-                     ) -> Iterator[Path]:
-    """Own ``directory`` for one run (see the module docstring); re-entrant in a process."""
+def claim_run_folder(directory: str | Path, *, resume: bool | str | Path,
+                     overwrite: bool = False) -> Iterator[Path]:
+    """Own ``directory`` for one run (see the module docstring); re-entrant in a process.
+
+    ``resume`` is False for a fresh run, else the checkpoint or run folder it continues from
+    (True when unknown): resuming another folder's run into one that holds checkpoints of its
+    own would mix two runs, and is refused like a fresh run.
+    """
     directory = Path(directory)
     if overwrite and resume:
         raise RunFolderError("--overwrite starts a run afresh and --resume continues one; "
@@ -129,9 +134,19 @@ def remove_stale_temporaries(directory: Path) -> list[Path]:
     return removed
 
 
-def _refuse_or_clear_old_run(directory: Path, *, resume: bool, overwrite: bool) -> None:
-    if resume:
+def _inside_or_same(path: Path, folder: Path) -> bool:
+    path, folder = path.resolve(), folder.resolve()
+    return path == folder or folder in path.parents
+
+
+def _refuse_or_clear_old_run(directory: Path, *, resume: bool | str | Path,
+                             overwrite: bool) -> None:
+    if resume and (resume is True or _inside_or_same(Path(resume), directory)
+                   or not list_checkpoints(directory)):
         return
+    if resume:
+        raise RunFolderError(f"{directory} holds checkpoints of another run than {resume}; "
+                             "resume into the run's own folder or an empty one")
     if not overwrite:
         if list_checkpoints(directory):
             raise RunFolderError(f"{directory} already holds a training run with checkpoints; "

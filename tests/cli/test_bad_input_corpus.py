@@ -250,6 +250,9 @@ def _cases() -> dict[str, Case]:
                                                 "--overwrite", "--resume", str(t / "run")],
         "train: second writer of a run folder": lambda t: ["train", str(_locked_run(t)),
                                                     "--no-progress"],
+        "train: resume another run into a folder with checkpoints": lambda t: [
+            "train", str(run_with_checkpoints(t)), "--resume", str(_other_run(t)),
+            "--no-progress"],
         "train: resume from nothing": lambda t: ["train", str(codec_config(t)), "--resume",
                                           str(t / "none")],
         # ---------------------------------------------------------- degenerate audio
@@ -315,6 +318,13 @@ def _stereo(folder: Path) -> Path:
 def _ffmpeg_video(folder: Path) -> Path:
     """A file named like a video: the collision is refused before anything reads it."""
     return _touch(folder / "in.mp4", b"not decoded: the path check comes first")
+
+
+def _other_run(folder: Path) -> Path:
+    """A second finished run beside ``folder/run``."""
+    config = codec_config(folder, name="other.toml", output_dir=str(folder / "other"))
+    assert main(["train", str(config), "--no-progress"]) == 0
+    return folder / "other"
 
 
 def _locked_run(folder: Path) -> Path:
