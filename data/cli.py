@@ -295,10 +295,15 @@ def _add_caption(subparsers: argparse._SubParsersAction) -> None:
 def _run_caption(args: argparse.Namespace, registry) -> int:
     import attrs
 
-    from ..spatial import read_foa
+    from ..errors import AudioFormatError
+    from ..spatial import direction, read_foa
     from .captions import LabelledSource, caption, describe_foa, labelled_sources
 
     foa, sample_rate = read_foa(args.foa)
+    try:
+        direction(foa)
+    except AudioFormatError as error:
+        raise AudioFormatError(f"{args.foa} cannot be captioned: {error}") from error
     diffuse = False
     if args.metadata is not None:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from swansphere.cli import main
 
@@ -58,6 +59,18 @@ def test_caption_command(simulated, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["caption"].startswith("A dog barks ")
     assert result["sources"][0]["position"] in result["caption"]
+
+
+def test_caption_refuses_a_clip_without_a_direction(tmp_path, capsys):
+    """Silence has no place: a caption would be a confident guess ("in front")."""
+    from swansphere.spatial import write_foa
+
+    silent = tmp_path / "silent.wav"
+    write_foa(silent, torch.zeros(4, 16000), 16000)
+    assert main(["caption", str(silent)]) == 2
+    error = capsys.readouterr().err
+    assert "cannot be captioned" in error and "silent" in error and len(
+        error.strip().splitlines()) == 1
 
 
 def test_caption_agreement_command(capsys):
