@@ -7,11 +7,10 @@ temporaries a killed write leaves behind.
   removed at its end; the kernel drops the lock when the process dies, so ``kill -9`` never
   leaves a stale lock (only an unlocked file, which the next run takes over). A second writer
   gets a one-line error naming the holder.
-- a fresh run (no ``--resume``) into a folder that holds another run's checkpoints is refused
-  unless ``overwrite``: the old run's checkpoints, logs and events files are then removed
-  first, so pruning and a later ``--resume`` only ever see this run's checkpoints. A folder
-  with logs but no checkpoint (a fitted codec, a run killed before its first checkpoint) has
-  nothing to resume: a fresh run starts its logs empty, as it always did.
+- a fresh run (no ``--resume``) into a folder that holds another run (checkpoints, logs,
+  events files or a config record: a fitted codec and a run killed before its first
+  checkpoint count too) is refused unless ``overwrite``: the old run's files are then
+  removed first, so pruning and a later ``--resume`` only ever see this run's checkpoints.
 - hidden temporaries of interrupted atomic writes (``.<name>.<hex>.tmp`` / ``.old``, see
   :mod:`swansphere.fileio`) are removed: no writer can own them while we hold the lock.
 """
@@ -152,6 +151,10 @@ def _refuse_or_clear_old_run(directory: Path, *, resume: bool | str | Path,
             raise RunFolderError(f"{directory} already holds a training run with checkpoints; "
                                  "continue it with --resume, pass --overwrite to replace it, "
                                  "or choose another output_dir")
+        if run_files(directory):
+            raise RunFolderError(f"{directory} already holds a run (logs, no checkpoint to "
+                                 "resume); pass --overwrite to replace it, or choose another "
+                                 "output_dir")
         return
     for path in run_files(directory):
         if path.is_dir():

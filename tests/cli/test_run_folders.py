@@ -42,6 +42,19 @@ def test_a_fresh_run_over_a_run_needs_overwrite_which_starts_clean(trained, tmp_
     assert max(entry["step"] for entry in MetricsLog(tmp_path / "run").read()) == 2
 
 
+def test_a_fresh_run_over_logs_without_checkpoints_needs_overwrite_too(tmp_path, capsys):
+    """A run killed before its first checkpoint still owns its folder's logs."""
+    config = codec_config(tmp_path, steps=2)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text('{"step": 0, "split": "validation"}\n')
+    code, _, err = train(capsys, str(config))
+    assert code == 2 and "--overwrite" in err
+    assert (run / "metrics.jsonl").read_text().count("\n") == 1  # untouched
+    code, _, _ = train(capsys, str(config), "--overwrite")
+    assert code == 0 and list_checkpoints(run)
+
+
 def test_a_second_writer_is_refused_while_the_first_holds_the_folder(tmp_path, capsys):
     config = codec_config(tmp_path)
     holding, release = threading.Event(), threading.Event()

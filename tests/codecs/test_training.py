@@ -213,7 +213,9 @@ def test_a_parametric_codec_is_fitted_on_sound_set_scenes(tmp_path, capsys):
     torch.testing.assert_close(latents.mean(0), torch.zeros(codec.latent_dim), atol=1e-3,
                                rtol=0)
     assert [entry["split"] for entry in MetricsLog(tmp_path / "run").read()] == ["validation"]
-    assert main(["train", str(config), "--no-progress"]) == 0
+    assert main(["train", str(config), "--no-progress"]) == 2  # the folder holds a run
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["train", str(config), "--no-progress", "--overwrite"]) == 0
     assert "fitted codec statistics on 375 frames" in capsys.readouterr().out
     assert main(["train", str(config), "--resume", str(tmp_path / "run")]) == 2
     assert "no checkpoints to resume" in capsys.readouterr().err
