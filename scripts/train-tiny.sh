@@ -33,7 +33,11 @@ train() {  # train CONFIG RUN_DIR EXPORT_NAME [options]: skip when exported, els
         return
     fi
     local resume=()
-    [ -d "$run/checkpoints" ] && resume=(--resume "$run")
+    if [ -n "$(ls -A "$run/checkpoints" 2>/dev/null)" ]; then
+        resume=(--resume "$run")
+    elif [ -d "$run" ]; then
+        resume=(--overwrite)  # stopped before its first checkpoint: nothing to resume
+    fi
     "$SWANSPHERE" train "$config" "${resume[@]}" --no-progress "$@"
 }
 
