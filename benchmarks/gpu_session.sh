@@ -70,7 +70,11 @@ train() {  # train SECONDS CONFIG RUN NAME [options]
     local seconds=$1 config=$2 run=$3 name=$4
     shift 4
     local start=$SECONDS resume=()
-    [ -d "$run/checkpoints" ] && resume=(--resume "$run")
+    if [ -n "$(ls -A "$run/checkpoints" 2>/dev/null)" ]; then
+        resume=(--resume "$run")
+    elif [ -d "$run" ]; then
+        resume=(--overwrite)  # stopped before its first checkpoint: nothing to resume
+    fi
     # shellcheck disable=SC2086  # TRAIN_OPTIONS: more options for every phase (e.g. a CPU dry
     # run: DEVICE=cpu TRAIN_OPTIONS="--set run.steps=2 --set data.train_scenes=8")
     timeout "$seconds" "$SWANSPHERE" train "$config" "${resume[@]}" --device "${DEVICE:-cuda}" \
