@@ -3,7 +3,7 @@
 Image backbones are trained on ordinary photographs; an ERP frame is badly stretched away from
 the horizon. A crop renders what a pinhole camera looking at (azimuth, elevation) with a given
 field of view would see, by sampling the panorama along each pixel's ray (bilinear, wrapping
-across the ±180° seam). Geometry follows DESIGN §3 through :mod:`swansphere.spatial`.
+across the ±180° seam). Geometry follows docs/conventions.md through :mod:`swansphere.spatial`.
 """
 
 from __future__ import annotations

@@ -44,8 +44,8 @@ def _legendre(order: int, x: torch.Tensor, cos_x: torch.Tensor) -> dict[tuple[in
 def spherical_harmonics(azimuth: Any, elevation: Any, order: int) -> torch.Tensor:
     """Real SN3D spherical harmonics in ACN order, ``(..., (order + 1)²)`` float64.
 
-    ``azimuth``/``elevation`` are degrees (DESIGN §3: azimuth counter-clockwise from the front,
-    elevation up), scalars or arrays of one shape.
+    ``azimuth``/``elevation`` are degrees (docs/conventions.md: azimuth counter-clockwise
+    from the front, elevation up), scalars or arrays of one shape.
     """
     if order < 0:
         raise ValueError(f"order must be >= 0, got {order}")

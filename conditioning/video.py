@@ -7,7 +7,7 @@ into one vector per frame: by default a linear map of the whole token grid, whic
 each thing is (an attention pool is the alternative). Over time, causal temporal convolutions
 aggregate the frames: the output for a frame depends on that frame and the
 ``temporal_kernel - 1`` before it, never on later ones. Streaming keeps exactly that history
-as explicit state (DESIGN §4), so any partition of a stream into chunks gives the offline
+as explicit state (docs/architecture.md), so any partition of a stream into chunks gives the offline
 output.
 
 The conditioner's output space is where SVAC aligns video with FOA audio; ``weights`` may point

@@ -70,7 +70,7 @@ class Conditioner(Protocol):
     a ``(batch, length)`` bool mask (True for real tokens) and, for video, float64 timestamps
     ``(batch, length)`` in seconds; items without the modality get the learned null tokens.
 
-    Video conditioners also stream (DESIGN §4): ``init_state(batch_size)`` and
+    Video conditioners also stream (docs/architecture.md): ``init_state(batch_size)`` and
     ``step(frames, state) -> (tokens, state)`` with ``lookahead == 0``: the token of a frame
     never depends on later frames, and any chunking of a stream gives the offline tokens
     (``swansphere.testing.streaming`` checks it).

@@ -19,7 +19,7 @@ _PERMISSIVE_PREFIXES = ("cc0", "mit", "bsd", "apache", "isc", "zlib", "public-do
 
 
 def is_permissive(licence: str) -> bool:
-    """Whether the shipped model may learn from a clip under ``licence`` (DESIGN §10).
+    """Whether the shipped model may learn from a clip under ``licence`` (docs/data.md).
 
     CC-BY counts (the metadata records the attribution); copyleft, share-alike and
     non-commercial licences do not.

@@ -4,8 +4,8 @@ Each active source is drawn at its direction at every frame time: its picture wh
 has a PNG one (and Pillow is installed), else a glyph whose colour and shape are fixed by the
 class label. Drawing happens on the sphere (a gnomonic patch around the source direction), so
 sprites keep their shape near the poles and wrap across the image seam; the pixel geometry is
-DESIGN §3's (:func:`swansphere.spatial.erp_grid`). The background is a sky/ground gradient with
-a hill line that varies with azimuth, so a yawed panorama is visibly different.
+docs/conventions.md's (:func:`swansphere.spatial.erp_grid`). The background is a sky/ground
+gradient with a hill line that varies with azimuth, so a yawed panorama is visibly different.
 
 Videos are written as ``video.npz`` (``frames`` uint8 ``(T, H, W, 3)``, ``times`` seconds,
 ``fps``), which needs nothing but numpy to load.

@@ -4,7 +4,7 @@ pyroomacoustics (optional extra ``sim``) computes the image-source model for fou
 microphones whose directivities are the real spherical harmonics of degree ≤ 1 in ACN order.
 Its harmonics are orthonormal (Y00 = 1/√4π, no Condon–Shortley phase); multiplying degree n by
 √(4π/(2n+1)) gives SN3D, i.e. AmbiX. Room axes: +x is the listener's front, +y left, +z up,
-matching DESIGN §3. Moving sources are rendered block-wise (one impulse response per block
+matching docs/conventions.md. Moving sources are rendered block-wise (one impulse response per block
 position, Hann cross-fades), which is exact for static sources and smooth for slow motion.
 """
 

@@ -39,7 +39,7 @@ class Trajectory:
     """A path on the sphere: a great-circle arc from the start to the end direction.
 
     Progress runs from 0 at the source's onset to 1 at its offset; a static source has equal
-    ends. Angles are degrees (DESIGN §3).
+    ends. Angles are degrees (docs/conventions.md).
     """
 
     start_azimuth: float

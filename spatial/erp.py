@@ -1,4 +1,4 @@
-"""Equirectangular (ERP) panorama geometry, aligned with the sound field (DESIGN §3).
+"""Equirectangular (ERP) panorama geometry, aligned with the sound field (docs/conventions.md).
 
 The image centre is the front. Pixel centre (x + ½, y + ½) of a W × H panorama looks at
 

@@ -1,8 +1,8 @@
 """AmbiX channel layout and the shared input checks.
 
 Every function of :mod:`swansphere.spatial` takes FOA as ``(..., 4, samples)`` in ACN order
-W, Y, Z, X with SN3D normalisation (DESIGN §3). Floating torch tensors keep their dtype and
-device; numpy arrays, lists and integer tensors become float32 torch tensors.
+W, Y, Z, X with SN3D normalisation (docs/conventions.md). Floating torch tensors keep their
+dtype and device; numpy arrays, lists and integer tensors become float32 torch tensors.
 """
 
 from __future__ import annotations

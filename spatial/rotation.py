@@ -1,4 +1,4 @@
-"""Rotations of the sound field by yaw, pitch and roll (DESIGN §5).
+"""Rotations of the sound field by yaw, pitch and roll (docs/conventions.md).
 
 Axes are fixed: x to the front, y to the left, z up. Yaw δ turns about z (a source at azimuth
 a moves to a + δ), pitch δ turns about y so that a source in front rises by δ, roll δ turns

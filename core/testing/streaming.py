@@ -2,7 +2,7 @@
 
 A streaming component has an offline form (the whole input at once) and a streaming form with
 explicit state (``state = init_state(batch)``; ``out, state = step(chunk, state)``). These checks
-prove that the two agree and that the streaming form is honest (DESIGN §8):
+prove that the two agree and that the streaming form is honest (docs/testing-plugins.md):
 
 1. causality by perturbation (:func:`check_causality`);
 2. chunk-partition invariance, Hypothesis-drawn partitions down to one unit

@@ -107,8 +107,8 @@ def turn_pair(foa: torch.Tensor, frames: torch.Tensor,
               yaw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Turn whole scenes by a yaw: the FOA by ``rotate`` and the panorama by ``roll_panorama``.
 
-    DESIGN §3: a sound-field yaw δ equals rolling the panorama by −δ·W/360 columns, so the pair
-    stays a true scene (a positive); ``yaw`` is rounded to whole columns first.
+    docs/conventions.md: a sound-field yaw δ equals rolling the panorama by −δ·W/360 columns,
+    so the pair stays a true scene (a positive); ``yaw`` is rounded to whole columns first.
     """
     yaw = column_yaw(yaw, frames.shape[-1])
     return rotate(foa, yaw=yaw.to(foa.device)).to(foa.dtype), roll_each(frames, yaw)

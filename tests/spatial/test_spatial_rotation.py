@@ -1,4 +1,4 @@
-"""Rotation: conventions of DESIGN §5, energy, composition, inversion, re-encoding."""
+"""Rotation: conventions of docs/conventions.md, energy, composition, inversion, re-encoding."""
 
 from __future__ import annotations
 

@@ -109,7 +109,7 @@ def test_time_shifts_roll_each_item_by_its_own_amount():
 
 
 def test_turned_pairs_stay_true_scenes():
-    """turn_pair must turn the sound and the picture the same way (DESIGN §3)."""
+    """turn_pair must turn the sound and the picture the same way (docs/conventions.md)."""
     dataset = SyntheticFOADataset(clip_seconds=0.5, size=1, seed=3, max_sources=1,
                                   moving_probability=0.0, diffuse_probability=0.0)
     scene, foa = dataset.scene(0), dataset[0]["foa"]
