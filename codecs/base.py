@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -52,6 +53,13 @@ class CodecInfo:
 
             load_weights(codec, config.weights)
         return codec
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write ``config.toml`` and, when the codec has state, ``model.safetensors`` (each
+        file atomically)."""
+        from .weights import save_codec
+
+        return save_codec(self, directory)
 
     @property
     def sample_rate(self) -> int:

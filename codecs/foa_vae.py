@@ -161,12 +161,6 @@ class FoaVae(CodecInfo, nn.Module):
 
     # ---------------------------------------------------------------- weights
 
-    def save_pretrained(self, directory: str | Path) -> Path:
-        """Write ``config.toml`` and ``model.safetensors`` (each file atomically)."""
-        from .weights import save_codec
-
-        return save_codec(self, directory)
-
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> FoaVae:
         """Load a codec that :meth:`save_pretrained` wrote."""

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -216,14 +215,6 @@ class FoaParametricCodec(CodecInfo, nn.Module):
         previous = torch.cat([tail[:, :, None], halves[:, :, :-1, 1]], dim=2)
         audio = (halves[:, :, :, 0] + previous).flatten(2)
         return audio, (halves[:, :, -1, 1], index + frames)
-
-    # ---------------------------------------------------------------- weights
-
-    def save_pretrained(self, directory: str | Path) -> Path:
-        """Write ``config.toml`` and ``model.safetensors`` (the fitted statistics)."""
-        from .weights import save_codec
-
-        return save_codec(self, directory)
 
     # ---------------------------------------------------------------- the parameters
 

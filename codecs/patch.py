@@ -86,9 +86,3 @@ class PatchCodec(CodecInfo, nn.Module):
     def decode_step(self, latent_chunk: torch.Tensor,
                     state: tuple[()]) -> tuple[torch.Tensor, tuple[()]]:
         return self.decode(latent_chunk), state
-
-    def save_pretrained(self, directory):
-        """Write ``config.toml`` (the codec has no weights)."""
-        from .weights import save_codec
-
-        return save_codec(self, directory)

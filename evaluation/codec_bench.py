@@ -6,8 +6,8 @@ second of audio), the latency of one streaming step (``step_frames`` latent fram
 real-time factor at that step. Quality:
 
 - synthesised FOA scenes: per-channel SI-SDR and the paper's direction errors;
-- identity (:func:`identity`): held-out clips of the installed sound sets, each placed as a
-  plane wave, identified by nearest class centroid in the aisfx embedding before and after
+- identity (:func:`identity`): held-out clips of the sound vocabulary's classes, each placed
+  as a plane wave, identified by nearest class centroid in the aisfx embedding before and after
   the round trip (top-1 / top-5, chance), the Fréchet distance between the two embedding
   sets, and W's multi-resolution STFT distance and SI-SDR;
 - space (:func:`spatial_quality`): scenes of the sound sets' clips, single static sources
@@ -262,8 +262,6 @@ def format_table(report: Mapping[str, Any]) -> str:
 
 IDENTITY_SEED = 2_000_011
 SPATIAL_SEED = 2_000_017
-SYNTHETIC_INSTANCES = 3
-"""Renders of each synthesised class (their clips are generators, one catalogue entry each)."""
 
 
 @attrs.frozen
@@ -277,34 +275,28 @@ class LabelledClip:
 
 def identity_clips(sample_rate: int, *, seconds: float = 2.5, sets: list[str] | None = None,
                    progress: bool = True) -> tuple[list[LabelledClip], list[LabelledClip]]:
-    """``(reference, held_out)`` clips of every installed class with two clips or more
-    (:func:`~swansphere.data.splits.split_by_label`); synthesised classes count
-    :data:`SYNTHETIC_INSTANCES` renders each."""
+    """``(reference, held_out)`` clips of every installed class of the sound vocabulary, all
+    licences: the vocabulary's own split (:func:`~swansphere.data.vocabulary.split_clips`),
+    so the held-out clips are the ones no model trains on."""
     import numpy as np
     from tqdm.auto import tqdm
 
     from swansphere.data.sources import catalogue
-    from swansphere.data.splits import split_by_label
+    from swansphere.data.vocabulary import class_clips, split_clips
     from swansphere.errors import AudioFileError
 
-    entries = []
-    for clip in catalogue(sets):
-        renders = SYNTHETIC_INSTANCES if clip.path is None and clip.package == "swansphere" else 1
-        entries.extend((clip, index) for index in range(renders))
-    reference, held_out = split_by_label(entries, label=lambda entry: entry[0].label,
-                                         key=lambda entry: f"{entry[0].clip_id}#{entry[1]}")
+    reference, held_out = split_clips(class_clips(catalogue(sets)))
     samples = round(seconds * sample_rate)
 
     def render(chosen: list) -> list[LabelledClip]:
         clips = []
-        for clip, index in tqdm(chosen, desc="render clips", disable=None if progress else True):
+        for clip in tqdm(chosen, desc="render clips", disable=None if progress else True):
             try:
-                mono = clip.render(np.random.default_rng([IDENTITY_SEED, index]), sample_rate,
-                                   samples)
+                mono = clip.render(np.random.default_rng(IDENTITY_SEED), sample_rate, samples)
             except AudioFileError:
                 continue  # a broken file costs only itself
             if np.abs(mono).max() > 0:
-                clips.append(LabelledClip(clip.label, f"{clip.clip_id}#{index}",
+                clips.append(LabelledClip(clip.label, clip.clip_id,
                                           torch.as_tensor(mono, dtype=torch.float32)))
         return clips
 
