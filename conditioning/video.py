@@ -72,7 +72,7 @@ class CausalTemporalBlock(nn.Module):
         return x + self.out(F.gelu(mixed)), keep
 
 
-def _frames_tensor(frames: Any) -> torch.Tensor:
+def frames_as_tensor(frames: Any) -> torch.Tensor:
     """Decoded frames ``(T, H, W, 3)`` uint8/float or ``(T, 3, H, W)`` -> float ``(T, 3, H, W)``."""
     tensor = torch.from_numpy(np.ascontiguousarray(frames)) if isinstance(frames, np.ndarray) \
         else torch.as_tensor(frames)
@@ -89,7 +89,9 @@ def _frames_tensor(frames: Any) -> torch.Tensor:
     return tensor.float()
 
 
-def _split_item(item: Any) -> tuple[Any, Any]:
+def split_video_item(item: Any) -> tuple[Any, Any]:
+    """``(frames, times)`` of one raw video item: a ``(frames, times)`` tuple, a dict with
+    ``frames`` and optional ``times``, or bare frames (``times`` None)."""
     if isinstance(item, dict):
         unknown = set(item) - {"frames", "times"}
         if unknown or "frames" not in item:
@@ -175,11 +177,11 @@ class PanoramaVideoConditioner(nn.Module):
         return _pad_videos(items)
 
     def _prepare_item(self, item: Any) -> tuple[torch.Tensor, torch.Tensor, bool]:
-        frames, times = _split_item(item)
+        frames, times = split_video_item(item)
         size = (self.config.height, self.config.width)
         if frames is None:
             return torch.zeros(1, 3, *size), torch.zeros(1, dtype=torch.float64), False
-        frames = _frames_tensor(frames)
+        frames = frames_as_tensor(frames)
         height, width = frames.shape[-2:]
         if abs(width / (2 * height) - 1) > ASPECT_TOLERANCE:
             raise ConditioningError(f"video frames of {width}x{height} are not a 2:1 "

@@ -39,6 +39,10 @@ class AudioFileError(SwanSphereError, OSError):
     """An audio file is missing, empty, unreadable or cannot be written."""
 
 
+class GenerationError(SwanSphereError, ValueError):
+    """Generation arguments are invalid (a duration, a prompt without a text model, …)."""
+
+
 class ResourceNotFoundError(SwanSphereError, FileNotFoundError):
     """A data resource (an HRTF set, a model, a sound bank) is not installed."""
 

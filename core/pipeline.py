@@ -20,18 +20,15 @@ import attrs
 import numpy as np
 import torch
 
+from .conditions import ConditionEncoder
 from .config import BackboneSpec, CodecSpec, ConditionerSpec, SamplerSpec, dump_toml, load_toml
-from .errors import ConfigError, ResourceNotFoundError, SwanSphereError
+from .errors import ConfigError, GenerationError, ResourceNotFoundError
 from .fileio import atomic_directory
 from .registry import Registry, default_registry
 
 CONFIG_FILE = "pipeline.toml"
 WEIGHTS_FILE = "model.safetensors"
 BUILTIN_MODELS = Path(__file__).parent / "models"
-
-
-class GenerationError(SwanSphereError, ValueError):
-    """Generation arguments are invalid (a duration, a prompt without a text model, …)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -236,8 +233,8 @@ class Pipeline:
         if isinstance(video, str | Path):
             yield from self._stream_file(text, Path(video), duration, seed)
             return
-        video_tokens, duration = self._video_and_duration(video, duration)
-        session = self._open(text, (seed,), video_tokens)
+        text_tokens, video_tokens, duration = self.clip_inputs(text, video, duration)
+        session = self._open(text_tokens, (seed,), video_tokens)
         yield from session.generate(duration)
 
     def _stream_file(self, text: str | None, path: Path, duration: float | None,
@@ -276,8 +273,8 @@ class Pipeline:
         seeds = tuple(seeds)
         if not seeds:
             raise GenerationError("generate_takes needs at least one seed")
-        video_tokens, duration = self._video_and_duration(video, duration)
-        session = self._open(text, seeds, video_tokens)
+        text_tokens, video_tokens, duration = self.clip_inputs(text, video, duration)
+        session = self._open(text_tokens, seeds, video_tokens)
         total = round(duration * self.sample_rate)
         audio, latents = [], []
         while session.samples_done < total:
@@ -293,61 +290,52 @@ class Pipeline:
         if self.video_encoder is None:
             raise GenerationError("this model has no video conditioner; a live session needs "
                                   "one (use stream() for text-only generation)")
-        session = self._open(text, (seed,), None)
+        session = self._open(self.encode_inputs(text)[0], (seed,), None)
         session.video_state = self.video_encoder.init_state(1)
         return session
 
-    def _open(self, text: str | None, seeds: tuple[int, ...], video_tokens: Any) -> LiveSession:
-        """A session of one row per seed, every row with the same conditions."""
+    def _open(self, text: Any, seeds: tuple[int, ...], video: Any) -> LiveSession:
+        """A session of one row per seed, every row with the same conditions (``text`` and
+        ``video`` are conditioner outputs, see :meth:`encode_inputs`)."""
         for seed in seeds:
             if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**64:
                 raise GenerationError(f"seed must be an integer in [0, 2**64), got {seed!r}")
-        rows = len(seeds)
         with torch.inference_mode():
-            text_tokens = self._encode_text(text)
-            conditions = self.backbone.make_conditions(
-                text=None if text_tokens is None else text_tokens.repeat(rows),
-                video=None if video_tokens is None else video_tokens.repeat(rows))
-            state = self.backbone.init_state(rows, conditions)
+            conditions = self.conditioning.from_tokens(text, video, repeat=len(seeds))
+            state = self.backbone.init_state(len(seeds), conditions)
         return LiveSession(self, state,
                            tuple(torch.Generator().manual_seed(seed) for seed in seeds))
 
-    def _video_and_duration(self, video: Any, duration: float | None) -> tuple[Any, float]:
-        """The encoded video (or None) and the clip length it implies without ``duration``."""
-        if video is not None:
-            video = self._video_input(video)
-        video_tokens = self._encode_video(video)
-        return video_tokens, self._duration(duration, video_tokens)
+    @property
+    def conditioning(self) -> ConditionEncoder:
+        """Text and video to this model's conditions, the path that training, preference
+        optimisation and the baselines take too (docs/pipeline.md, "Conditions")."""
+        return ConditionEncoder(self.backbone, self.text_encoder, self.video_encoder)
 
-    def _encode_text(self, text: str | None) -> Any:
-        if text is None:
-            return None
-        if not isinstance(text, str) or not text.strip():
+    def conditions(self, text: str | None = None, video: Any = None, *, rows: int = 1) -> Any:
+        """The backbone's conditions for one prompt and/or video (any form :meth:`stream`
+        takes), repeated over ``rows`` rows; no gradient."""
+        text_tokens, video_tokens = self.encode_inputs(text, video)
+        with torch.inference_mode():
+            return self.conditioning.from_tokens(text_tokens, video_tokens, repeat=rows)
+
+    def encode_inputs(self, text: str | None = None, video: Any = None) -> tuple[Any, Any]:
+        """The conditioners' outputs ``(text, video)`` for one input (``None`` where absent),
+        checked as :meth:`generate` checks them; no gradient."""
+        if text is not None and (not isinstance(text, str) or not text.strip()):
             raise GenerationError("the text prompt must be a non-empty string")
-        if self.text_encoder is None:
-            raise GenerationError("this model has no text conditioner; drop the prompt or use "
-                                  "a model trained with text")
+        videos = None if video is None else [frames_and_times(video)]
         with torch.inference_mode():
-            return self.text_encoder.forward(self.text_encoder.prepare([text]))
+            conditioning = self.conditioning
+            return conditioning.tokens(conditioning.prepare(
+                None if text is None else [text], videos))
 
-    def _encode_video(self, video: Any) -> Any:
-        if video is None:
-            return None
-        if self.video_encoder is None:
-            raise GenerationError("this model has no video conditioner; drop the video or use "
-                                  "a model trained with video")
-        with torch.inference_mode():
-            return self.video_encoder.forward(self.video_encoder.prepare([video]))
-
-    @staticmethod
-    def _video_input(video: Any) -> tuple[Any, Any]:
-        """``(frames, times)`` from any accepted form of a video (see :meth:`stream`)."""
-        if isinstance(video, str | Path):
-            from swansphere.spatial import read_panorama_video
-
-            frames, times, _ = read_panorama_video(video)
-            return frames, times
-        return frames_and_times(video)
+    def clip_inputs(self, text: str | None, video: Any, duration: float | None
+                    ) -> tuple[Any, Any, float]:
+        """:meth:`encode_inputs` and the clip length: ``duration``, else the video's length,
+        else the config's ``default_duration``."""
+        text_tokens, video_tokens = self.encode_inputs(text, video)
+        return text_tokens, video_tokens, self._duration(duration, video_tokens)
 
     def _duration(self, duration: float | None, video_tokens: Any) -> float:
         if duration is None:
@@ -506,11 +494,17 @@ class LiveSession:
 
 
 def frames_and_times(video: Any) -> tuple[Any, Any]:
-    """``(frames, times)`` from ``(frames, times)`` or ``{"frames", "times" | "fps"}``.
+    """``(frames, times)`` from ``(frames, times)``, ``{"frames", "times" | "fps"}`` or the
+    path of a video file (read whole).
 
     A bare frame array is refused: without its frame rate every later step would have to
     guess one, and a wrong guess plays the video too fast or too slow.
     """
+    if isinstance(video, str | Path):
+        from swansphere.spatial import read_panorama_video
+
+        frames, times, _ = read_panorama_video(video)
+        return frames, times
     if isinstance(video, dict):
         unknown = set(video) - {"frames", "times", "fps"}
         if unknown or "frames" not in video or ("times" in video) == ("fps" in video):

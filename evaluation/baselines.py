@@ -29,7 +29,13 @@ import torch.nn.functional as F
 
 from swansphere.config import BackboneSpec
 from swansphere.errors import ConfigError
-from swansphere.pipeline import Chunk, GenerationError, Pipeline, PipelineConfig
+from swansphere.pipeline import (
+    Chunk,
+    GenerationError,
+    Pipeline,
+    PipelineConfig,
+    frames_and_times,
+)
 from swansphere.registry import Registry, default_registry
 from swansphere.spatial import encode, erp_grid, write_foa
 from swansphere.spatial.encoding import unit_vectors
@@ -133,10 +139,9 @@ class GlobalBaseline:
         pipeline = self.pipeline
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise GenerationError(f"seed must be an integer, got {seed!r}")
-        video_tokens, duration = pipeline._video_and_duration(video, duration)
+        text_tokens, video_tokens, duration = pipeline.clip_inputs(text, video, duration)
         with torch.inference_mode():
-            conditions = pipeline.backbone.make_conditions(text=pipeline._encode_text(text),
-                                                           video=video_tokens)
+            conditions = pipeline.conditioning.from_tokens(text_tokens, video_tokens)
         samples = round(duration * pipeline.sample_rate)
         frames = max(1, math.ceil(samples / pipeline.codec.hop_length))
         guidance = pipeline.config.guidance
@@ -212,12 +217,12 @@ class CascadeBaseline:
         return PanDirections(azimuth=azimuth, elevation=elevation, source="default")
 
     def _frames_and_times(self, video: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        from swansphere.conditioning.video import _frames_tensor, _split_item
+        from swansphere.conditioning.video import frames_as_tensor, split_video_item
 
         if isinstance(video, str | Path):
-            video = Pipeline._video_input(video)
-        frames, times = _split_item(video)
-        frames = _frames_tensor(frames)
+            video = frames_and_times(video)
+        frames, times = split_video_item(video)
+        frames = frames_as_tensor(frames)
         if times is None:
             times = torch.arange(frames.shape[0], dtype=torch.float64) / self._frame_rate()
         return frames, torch.as_tensor(times, dtype=torch.float64)

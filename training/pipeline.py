@@ -306,7 +306,8 @@ def _read_pool(path: Path) -> ScenePool:
 @attrs.frozen(kw_only=True, eq=False)
 class TrainingSet:
     """One split on the training device: backbone-space ``latents`` ``(S, F, D)``, captions,
-    prepared video (or ``None``) and the rendered ``scenes`` (for validation figures)."""
+    the prepared video (:class:`~swansphere.conditions.PreparedConditions`, or ``None``) and
+    the rendered ``scenes`` (for validation figures)."""
 
     latents: torch.Tensor
     captions: tuple[str, ...]
@@ -393,7 +394,7 @@ class PipelineTrainer(Trainer):
         video = None
         if pool.frames is not None and pipeline.video_encoder is not None:
             clips = [(frames.numpy(), pool.times.numpy()) for frames in pool.frames]
-            video = pipeline.video_encoder.prepare(clips).to(self.device)
+            video = pipeline.conditioning.prepare(videos=clips).to(self.device)
         return TrainingSet(latents=latents / pipeline.config.latent_scale,
                            captions=pool.captions, video=video, scenes=pool)
 
@@ -405,19 +406,17 @@ class PipelineTrainer(Trainer):
         return torch.cat(parts)
 
     def conditions(self, data: TrainingSet, index: torch.Tensor) -> Any:
-        """The backbone's conditions for the scenes ``index`` (text, and video in stage 2)."""
-        pipeline = self.pipeline
-        text = video = None
-        if pipeline.text_encoder is not None:
+        """The backbone's conditions for the scenes ``index`` (text, and video in stage 2),
+        through the pipeline's one conditioning path, with gradients for the trainable
+        conditioners."""
+        conditioning = self.pipeline.conditioning
+        captions = None
+        if conditioning.text is not None:
             captions = [data.captions[i] for i in index.tolist()]
-            text = pipeline.text_encoder(pipeline.text_encoder.prepare(captions).to(self.device))
+        prepared = conditioning.prepare(captions)
         if data.video is not None:
-            prepared = data.video
-            selected = index.to(prepared.frames.device)
-            video = pipeline.video_encoder(type(prepared)(
-                frames=prepared.frames[selected], times=prepared.times[selected],
-                mask=prepared.mask[selected], present=prepared.present[selected]))
-        return pipeline.backbone.make_conditions(text=text, video=video)
+            prepared = attrs.evolve(prepared, video=data.video.select(index).video)
+        return conditioning.encode(prepared.to(self.device))
 
     # ---------------------------------------------------------------- steps
 

@@ -33,7 +33,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pad_sequence
 
-from swansphere.errors import ConfigError, SwanSphereError
+from swansphere.errors import SwanSphereError
 
 from .config import ODPOConfig
 from .loss import PairScorer, flow_dpo_loss, preference_pairs, velocity_divergence
@@ -242,21 +242,9 @@ class ODPO:
 
 def pair_conditions(pipeline: Any, items: Sequence[PreferenceInput]) -> Any:
     """The backbone's conditions for a batch of inputs (frozen conditioners, no gradient)."""
-    texts = [item.text for item in items]
-    videos = [item.video for item in items]
     with torch.no_grad():
-        text = video = None
-        if any(t is not None for t in texts):
-            if pipeline.text_encoder is None:
-                raise ConfigError("inputs have prompts but the pipeline has no text "
-                                  "conditioner")
-            text = pipeline.text_encoder.forward(pipeline.text_encoder.prepare(texts))
-        if any(v is not None for v in videos):
-            if pipeline.video_encoder is None:
-                raise ConfigError("inputs have video but the pipeline has no video "
-                                  "conditioner")
-            video = pipeline.video_encoder.forward(pipeline.video_encoder.prepare(videos))
-        return pipeline.backbone.make_conditions(text=text, video=video)
+        return pipeline.conditioning([item.text for item in items],
+                                     [item.video for item in items])
 
 
 def _clip(parameters: Any, max_norm: float) -> float:

@@ -1,0 +1,123 @@
+"""Text and video to a backbone's conditions: the one path every caller takes.
+
+Generation, training, preference optimisation and the baselines all turn captions and video
+into conditions the same way, through :class:`ConditionEncoder`. It works in two halves so that
+a data loader can do the first on the CPU and a training step can keep gradients through the
+second (docs/pipeline.md, "Conditions"):
+
+* :meth:`ConditionEncoder.prepare` runs each conditioner's ``prepare`` on a batch of raw inputs
+  (``None`` marks an item without that modality) and gives :class:`PreparedConditions`;
+* :meth:`ConditionEncoder.encode` runs the conditioners' ``forward`` and the backbone's
+  ``make_conditions``; :meth:`ConditionEncoder.tokens` stops before the backbone.
+
+A modality that no item has is left out entirely (the backbone's own null embedding stands in),
+and asking for one the model lacks is an error that says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+import torch
+
+from .errors import GenerationError
+
+
+@attrs.frozen(kw_only=True, eq=False)
+class PreparedConditions:
+    """A batch of conditioner inputs after ``prepare``: ``text`` and ``video`` are what the
+    conditioners' ``prepare`` returned (``None`` where no item has that modality)."""
+
+    batch_size: int
+    text: Any = None
+    video: Any = None
+
+    def to(self, device: torch.device | str) -> PreparedConditions:
+        """The same inputs on ``device`` (each prepared part's own ``to``)."""
+        return attrs.evolve(self, text=_to(self.text, device), video=_to(self.video, device))
+
+    def select(self, index: torch.Tensor | Sequence[int]) -> PreparedConditions:
+        """Rows ``index`` of the batch, in that order (a training batch from a prepared pool)."""
+        index = torch.as_tensor(index, dtype=torch.long)
+        return PreparedConditions(batch_size=int(index.numel()),
+                                  text=_select(self.text, index),
+                                  video=_select(self.video, index))
+
+
+class ConditionEncoder:
+    """A backbone's ``make_conditions`` behind its text and video conditioners (either may be
+    ``None``: the model was trained without that modality)."""
+
+    def __init__(self, backbone: Any, text: Any = None, video: Any = None) -> None:
+        self.backbone, self.text, self.video = backbone, text, video
+
+    def prepare(self, texts: Sequence[str | None] | None = None,
+                videos: Sequence[Any] | None = None) -> PreparedConditions:
+        """Prepare a batch: ``texts`` captions, ``videos`` raw videos in any form the video
+        conditioner takes (``(frames, times)``); equal lengths when both are given."""
+        size = _batch_size(texts, videos)
+        text = video = None
+        if texts is not None and any(caption is not None for caption in texts):
+            if self.text is None:
+                raise GenerationError("this model has no text conditioner; drop the prompt or "
+                                      "use a model trained with text")
+            text = self.text.prepare(list(texts))
+        if videos is not None and any(item is not None for item in videos):
+            if self.video is None:
+                raise GenerationError("this model has no video conditioner; drop the video or "
+                                      "use a model trained with video")
+            video = self.video.prepare(list(videos))
+        return PreparedConditions(batch_size=size, text=text, video=video)
+
+    def tokens(self, prepared: PreparedConditions) -> tuple[Any, Any]:
+        """The conditioners' outputs ``(text, video)`` (``None`` for an absent modality)."""
+        text = None if prepared.text is None else self.text.forward(prepared.text)
+        video = None if prepared.video is None else self.video.forward(prepared.video)
+        return text, video
+
+    def encode(self, prepared: PreparedConditions, *, repeat: int = 1) -> Any:
+        """The backbone's conditions; ``repeat`` gives each item that many rows in a row (one
+        encoding, several samples of the same input)."""
+        text, video = self.tokens(prepared)
+        return self.from_tokens(text, video, repeat=repeat)
+
+    def from_tokens(self, text: Any, video: Any, *, repeat: int = 1) -> Any:
+        """The backbone's conditions from conditioner outputs already computed."""
+        if repeat != 1:
+            text = None if text is None else text.repeat(repeat)
+            video = None if video is None else video.repeat(repeat)
+        return self.backbone.make_conditions(text=text, video=video)
+
+    def __call__(self, texts: Sequence[str | None] | None = None,
+                 videos: Sequence[Any] | None = None) -> Any:
+        """``encode(prepare(texts, videos))``."""
+        return self.encode(self.prepare(texts, videos))
+
+
+def _batch_size(texts: Sequence[Any] | None, videos: Sequence[Any] | None) -> int:
+    sizes = {len(items) for items in (texts, videos) if items is not None}
+    if len(sizes) > 1:
+        raise GenerationError(f"{len(texts)} captions but {len(videos)} videos; give one of "
+                              "each per item (None where an item has none)")
+    return sizes.pop() if sizes else 1
+
+
+def _to(part: Any, device: torch.device | str) -> Any:
+    return None if part is None else part.to(device)
+
+
+def _select(part: Any, index: torch.Tensor) -> Any:
+    """Rows of a prepared batch: every tensor field of an attrs value, indexed on dim 0."""
+    if part is None:
+        return None
+    if isinstance(part, torch.Tensor):
+        return part[index.to(part.device)]
+    if not attrs.has(type(part)):
+        raise TypeError(f"cannot select rows of a prepared {type(part).__name__}; a "
+                        "conditioner's prepare() should return tensors or an attrs class of them")
+    return attrs.evolve(part, **{
+        field.name: _select(getattr(part, field.name), index)
+        for field in attrs.fields(type(part))
+        if isinstance(getattr(part, field.name), torch.Tensor)})

@@ -1,0 +1,90 @@
+"""The one conditioning path: prepare / select / encode agree with encoding items one by one."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+import torch
+from pipeline_helpers import panorama_frames, tiny_pipeline
+
+from swansphere.conditions import ConditionEncoder
+from swansphere.errors import GenerationError
+
+FPS = 25.0
+CAPTIONS = ["a bell rings on the left", None, "rain falls above you, far away"]
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    return tiny_pipeline()
+
+
+def _videos(count: int) -> list:
+    return [(panorama_frames(3 + k), torch.arange(3 + k, dtype=torch.float64) / FPS)
+            for k in range(count)]
+
+
+def _fields(conditions) -> dict[str, torch.Tensor]:
+    return {name: value for name, value in attrs.asdict(conditions, recurse=False).items()
+            if value is not None}
+
+
+def _assert_same(first, second) -> None:
+    one, two = _fields(first), _fields(second)
+    assert one.keys() == two.keys()
+    for name in one:
+        torch.testing.assert_close(one[name], two[name], msg=name)
+
+
+def test_a_selected_batch_encodes_like_those_items_prepared_alone(pipeline):
+    conditioning = pipeline.conditioning
+    videos = _videos(3)
+    with torch.no_grad():
+        pooled = conditioning.prepare(CAPTIONS, videos)
+        selected = conditioning.encode(pooled.select([2, 0]))
+        alone = conditioning.encode(conditioning.prepare([CAPTIONS[2], CAPTIONS[0]],
+                                                         [videos[2], videos[0]]))
+    # Padding differs (the pool pads to its longest item); the valid tokens must agree.
+    for name in ("text", "video"):
+        mask_name = f"{name}_mask"
+        one, two = _fields(selected), _fields(alone)
+        width = two[name].shape[1]
+        torch.testing.assert_close(one[mask_name][:, :width], two[mask_name])
+        assert not one[mask_name][:, width:].any()
+        valid = two[mask_name]
+        torch.testing.assert_close(one[name][:, :width][valid], two[name][valid])
+
+
+def test_pipeline_conditions_repeat_one_encoding_over_rows(pipeline):
+    single = pipeline.conditions("a dog barks behind you")
+    rows = pipeline.conditions("a dog barks behind you", rows=3)
+    for name, value in _fields(rows).items():
+        assert value.shape[0] == 3
+        for row in range(3):
+            torch.testing.assert_close(value[row], _fields(single)[name][0])
+
+
+def test_the_pipeline_and_a_batch_of_one_give_the_same_conditions(pipeline):
+    videos = _videos(1)
+    with torch.no_grad():
+        batch = pipeline.conditioning(["a siren to the right"], videos)
+    _assert_same(pipeline.conditions("a siren to the right", videos[0]), batch)
+
+
+def test_absent_modalities_are_left_to_the_backbone(pipeline):
+    prepared = pipeline.conditioning.prepare([None, None], None)
+    assert (prepared.text, prepared.video, prepared.batch_size) == (None, None, 2)
+    assert pipeline.conditioning.encode(prepared) is None  # the backbone's "unconditional"
+
+
+def test_unequal_batches_and_missing_conditioners_are_refused(pipeline):
+    with pytest.raises(GenerationError, match="2 captions but 1 videos"):
+        pipeline.conditioning.prepare(["a", "b"], _videos(1))
+    text_only = ConditionEncoder(pipeline.backbone, text=pipeline.text_encoder)
+    with pytest.raises(GenerationError, match="no video conditioner"):
+        text_only.prepare(["a bell"], _videos(1))
+    video_only = ConditionEncoder(pipeline.backbone, video=pipeline.video_encoder)
+    with pytest.raises(GenerationError, match="no text conditioner"):
+        video_only.prepare(["a bell"])
+    with pytest.raises(GenerationError, match="non-empty string"):
+        pipeline.conditions("   ")
