@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import tomllib
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -144,16 +144,20 @@ def unstructure(config: Any, *, registry: Any = None) -> dict[str, Any]:
     return _tomlable(converter_for(registry).unstructure(config))
 
 
-def loads_toml(text: str, cls: type[T], *, registry: Any = None) -> T:
+def loads_toml(text: str, cls: type[T], *, registry: Any = None,
+               overrides: Iterable[str] = ()) -> T:
+    """Parse TOML text into a config of class ``cls`` (``overrides`` as :func:`apply_overrides`)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"invalid TOML: {error}") from None
-    return structure(data, cls, registry=registry)
+    return structure(apply_overrides(data, overrides), cls, registry=registry)
 
 
-def load_toml(path: str | Path, cls: type[T], *, registry: Any = None) -> T:
-    """Read a TOML file into a config of class ``cls``."""
+def load_toml(path: str | Path, cls: type[T], *, registry: Any = None,
+              overrides: Iterable[str] = ()) -> T:
+    """Read a TOML file into a config of class ``cls``, ``--set``-style ``overrides`` applied
+    to its table first."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -163,7 +167,7 @@ def load_toml(path: str | Path, cls: type[T], *, registry: Any = None) -> T:
         raise ConfigError(f"{path} is not UTF-8 text (byte {error.start}); save the config as "
                           "UTF-8 TOML") from None
     try:
-        return loads_toml(text, cls, registry=registry)
+        return loads_toml(text, cls, registry=registry, overrides=overrides)
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
 
@@ -224,3 +228,41 @@ def _describe_leaf(path: list[str], leaf: BaseException) -> str:
     if isinstance(leaf, ConfigError):
         return f"{where}: {leaf}" if where else str(leaf)
     return f"invalid value for {where or 'config'}: {leaf}"
+
+
+def apply_overrides(table: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """Set ``"a.b.c=value"`` strings (``--set``) in a nested TOML table, in place.
+
+    The value is TOML (``8``, ``"x"``, ``[1, 2]``); a bare word is taken as a string. Tables on
+    the way are created. Setting a component's ``type`` to another name starts that table
+    afresh (the old component's fields would not fit the new one), before the other overrides
+    apply, so ``sampler.type=heun`` and ``sampler.steps=8`` work in either order.
+    """
+    parsed = [_parse_override(override) for override in overrides]
+    for names, value in sorted(parsed, key=lambda item: item[0][-1] != "type"):
+        parent = _table_at(table, names)
+        if names[-1] == "type" and parent.get("type") not in (None, value):
+            parent.clear()
+        parent[names[-1]] = value
+    return table
+
+
+def _parse_override(override: str) -> tuple[list[str], Any]:
+    key, separator, text = override.partition("=")
+    names = [name.strip() for name in key.split(".")]
+    if not separator or not all(names):
+        raise ConfigError(f"--set needs KEY=VALUE with a dotted key, got {override!r}")
+    try:
+        return names, tomllib.loads(f"value = {text.strip()}")["value"]
+    except tomllib.TOMLDecodeError:
+        return names, text.strip()
+
+
+def _table_at(table: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    """The table that holds ``names[-1]``, creating tables on the way."""
+    for depth, name in enumerate(names[:-1]):
+        table = table.setdefault(name, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"--set {'.'.join(names)}: {'.'.join(names[:depth + 1])} is "
+                              "not a table")
+    return table

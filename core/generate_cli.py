@@ -35,6 +35,11 @@ def _common(parser: argparse.ArgumentParser, max_seconds: float, hint: str) -> N
     parser.add_argument("--model", default="tiny",
                         help="a shipped model name or a save_pretrained directory "
                              "(default: tiny)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE",
+                        help="change the model's config before it is built, e.g. --set "
+                             "sampler.type=heun --set sampler.steps=8 or --set guidance.w2=2 "
+                             "(TOML values; repeatable)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -58,7 +63,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _pipeline(args: argparse.Namespace, registry: Registry):
     from .pipeline import Pipeline
 
-    pipeline = Pipeline.from_pretrained(args.model, registry=registry)
+    pipeline = Pipeline.from_pretrained(args.model, registry=registry,
+                                        overrides=args.overrides)
     for module in pipeline.modules().values():
         module.eval()
     return pipeline

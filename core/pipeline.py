@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,18 @@ import numpy as np
 import torch
 
 from .conditions import ConditionEncoder
-from .config import BackboneSpec, CodecSpec, ConditionerSpec, SamplerSpec, dump_toml, load_toml
+from .config import (
+    BackboneSpec,
+    CodecSpec,
+    ComponentSpec,
+    ConditionerSpec,
+    SamplerSpec,
+    dump_toml,
+    load_toml,
+    structure,
+    structure_component,
+    unstructure,
+)
 from .errors import ConfigError, GenerationError, ResourceNotFoundError
 from .fileio import atomic_directory
 from .registry import Registry, default_registry
@@ -108,15 +119,47 @@ class Pipeline:
         return cls(config, **parts)
 
     @classmethod
-    def from_pretrained(cls, name_or_dir: str | Path, *, registry: Registry | None = None
-                        ) -> Pipeline:
+    def from_pretrained(cls, name_or_dir: str | Path, *, registry: Registry | None = None,
+                        overrides: Sequence[str] = ()) -> Pipeline:
         """Load a saved pipeline: a directory from :meth:`save_pretrained`, or the name of a
-        model shipped in the package (``"tiny"``)."""
+        model shipped in the package (``"tiny"``).
+
+        ``overrides`` are ``"key=value"`` strings applied to the saved config before anything
+        is built, as ``--set`` does (``"sampler.type=heun"``, ``"guidance.w2=2"``); a change
+        that reshapes a trained component makes its weights not fit, which is an error.
+        """
         directory = _resolve_model(name_or_dir)
-        config = load_toml(directory / CONFIG_FILE, PipelineConfig, registry=registry)
+        config = load_toml(directory / CONFIG_FILE, PipelineConfig, registry=registry,
+                           overrides=overrides)
         pipeline = cls.from_config(config, registry=registry)
         pipeline.load_weights(directory / WEIGHTS_FILE)
         return pipeline
+
+    def replace(self, *, registry: Registry | None = None, **changes: Any) -> Pipeline:
+        """A pipeline with some parts swapped; the others are shared, weights included.
+
+        ``codec``, ``backbone``, ``sampler``, ``text`` and ``video`` each take a spec (such
+        as another pipeline's ``config.sampler``), a built component (whose ``config`` is the
+        config class of exactly one registered component), a config table
+        (``{"type": "heun", "steps": 8}``; a table without ``type`` changes fields of the
+        current component) or a spec; ``None`` drops a conditioner. ``guidance`` takes a
+        :class:`Guidance` or a table of its fields. A component rebuilt from a table has fresh
+        weights unless its config names a weights file.
+        """
+        registry = registry or default_registry()
+        unknown = set(changes) - {*_SPEC_CLASSES, "guidance"}
+        if unknown:
+            raise ConfigError(f"Pipeline.replace: unknown part {sorted(unknown)[0]!r}; parts "
+                              f"are {', '.join([*_SPEC_CLASSES, 'guidance'])}")
+        parts = {"codec": self.codec, "backbone": self.backbone, "sampler": self.sampler,
+                 "text": self.text_encoder, "video": self.video_encoder}
+        config_changes: dict[str, Any] = {}
+        if "guidance" in changes:
+            config_changes["guidance"] = _guidance(changes.pop("guidance"), self.config.guidance)
+        for name, value in changes.items():
+            spec, part = _replacement(name, value, getattr(self.config, name), registry)
+            config_changes[name], parts[name] = spec, part
+        return type(self)(attrs.evolve(self.config, **config_changes), **parts)
 
     def save_pretrained(self, directory: str | Path, *, dtype: torch.dtype | None = None
                         ) -> Path:
@@ -540,6 +583,53 @@ def _component_specs(config: PipelineConfig) -> dict[str, Any]:
     specs = {"codec": config.codec, "backbone": config.backbone, "sampler": config.sampler,
              "text": config.text, "video": config.video}
     return {name: spec for name, spec in specs.items() if spec is not None}
+
+
+_SPEC_CLASSES = {"codec": CodecSpec, "backbone": BackboneSpec, "sampler": SamplerSpec,
+                 "text": ConditionerSpec, "video": ConditionerSpec}
+
+
+def _replacement(name: str, value: Any, current: Any, registry: Registry) -> tuple[Any, Any]:
+    """``(spec, component)`` for one part given to :meth:`Pipeline.replace`."""
+    spec_class = _SPEC_CLASSES[name]
+    if value is None:
+        if spec_class is not ConditionerSpec:
+            raise ConfigError(f"Pipeline.replace: a pipeline needs a {name}; only the text "
+                              "and video conditioners can be dropped")
+        return None, None
+    if isinstance(value, Mapping | ComponentSpec):
+        if isinstance(value, Mapping) and "type" not in value and current is not None:
+            value = {**unstructure(current, registry=registry), **value}
+        spec = structure_component(registry, spec_class.kind, value, path=name)
+        return spec, registry.create(spec_class.kind, spec)
+    return _spec_of_built(name, value, spec_class, registry), value
+
+
+def _spec_of_built(name: str, component: Any, spec_class: type, registry: Registry) -> Any:
+    """The spec that describes a built component: the one registered component whose config
+    class its ``config`` is (so that :meth:`Pipeline.save_pretrained` can write it)."""
+    config = getattr(component, "config", None)
+    matches = [registered.name for registered in registry.components(spec_class.kind)
+               if config is not None and type(config) is registered.component.config_class]
+    if len(matches) == 1:
+        return spec_class(type=matches[0], config=config)
+    kind = spec_class.kind.value
+    if matches:
+        raise ConfigError(f"Pipeline.replace: the {name} given could be any of the {kind}s "
+                          f"{', '.join(matches)} (they share a config class); give its spec "
+                          "or a config table {'type': ..., ...} instead")
+    raise ConfigError(f"Pipeline.replace: the {name} given is not described by a registered "
+                      f"{kind}'s config (its .config); give a config table "
+                      "{'type': ..., ...} instead")
+
+
+def _guidance(value: Any, current: Guidance) -> Guidance:
+    if isinstance(value, Guidance):
+        return value
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"Pipeline.replace: guidance must be a Guidance or a table of w1, "
+                          f"w2; got {type(value).__name__}")
+    return structure({**unstructure(current), **value}, Guidance)
 
 
 def _resolve_model(name_or_dir: str | Path) -> Path:

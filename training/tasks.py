@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from swansphere.config import structure
+from swansphere.config import apply_overrides, structure
 from swansphere.errors import ConfigError
 
 
@@ -65,8 +65,7 @@ def load_training_config(path: str | Path, *, registry: Any = None,
                           "UTF-8 TOML") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: invalid TOML: {error}") from None
-    for override in overrides:
-        apply_override(data, override)
+    apply_overrides(data, overrides)
     if "task" not in data:
         raise ConfigError(f"{path}: missing top-level key 'task' (one of: "
                           f"{', '.join(sorted(TASKS))})")
@@ -78,23 +77,6 @@ def load_training_config(path: str | Path, *, registry: Any = None,
         return task, structure(data, task.config_class, registry=registry)
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
-
-
-def apply_override(table: dict[str, Any], override: str) -> None:
-    """Set ``"a.b.c=value"`` in a nested TOML table (tables on the way are created)."""
-    key, separator, text = override.partition("=")
-    names = key.strip().split(".")
-    if not separator or not all(names):
-        raise ConfigError(f"--set needs KEY=VALUE with a dotted key, got {override!r}")
-    try:
-        value = tomllib.loads(f"value = {text.strip()}")["value"]
-    except tomllib.TOMLDecodeError:
-        value = text.strip()
-    for name in names[:-1]:
-        table = table.setdefault(name, {})
-        if not isinstance(table, dict):
-            raise ConfigError(f"--set {key}: {name!r} is not a table")
-    table[names[-1]] = value
 
 
 def with_run_overrides(config: Any, **overrides: Any) -> Any:

@@ -10,7 +10,7 @@ import torch
 from pipeline_helpers import TINY
 
 from swansphere.cli import main
-from swansphere.config import dump_toml, structure
+from swansphere.config import apply_overrides, dump_toml, structure
 from swansphere.errors import ConfigError
 from swansphere.pipeline import Pipeline
 from swansphere.training.checkpoint import list_checkpoints
@@ -21,7 +21,6 @@ from swansphere.training.pipeline import (
     render_pool,
     sound_caption,
 )
-from swansphere.training.tasks import apply_override
 
 DATA = {"train_scenes": 4, "validation_scenes": 2, "clip_seconds": 0.5, "render_width": 32}
 
@@ -171,7 +170,7 @@ def test_train_command_trains_the_pipeline_task(tmp_path, capsys):
 ])
 def test_overrides_set_dotted_keys_with_toml_values(override, expected):
     table: dict = {}
-    apply_override(table, override)
+    apply_overrides(table, [override])
     assert table == expected
 
 
@@ -224,3 +223,11 @@ def test_a_pipeline_trains_on_vocabulary_scenes(tmp_path):
     run = trainer(tmp_path, data=VOCABULARY)
     summary = run.run()
     assert summary["steps"] == 4 and Pipeline.from_pretrained(summary["pipeline_dir"])
+
+
+def test_a_new_component_type_starts_its_table_afresh_in_any_order():
+    table = {"sampler": {"type": "euler", "steps": 20, "grid": "cosine"}}
+    apply_overrides(table, ["sampler.steps=8", "sampler.type=heun"])
+    assert table == {"sampler": {"type": "heun", "steps": 8}}
+    apply_overrides(table, ["sampler.type=heun", "sampler.steps=4"])
+    assert table == {"sampler": {"type": "heun", "steps": 4}}
