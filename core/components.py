@@ -14,6 +14,7 @@ class ComponentKind(enum.StrEnum):
 
     CODEC = "codec"
     BACKBONE = "backbone"
+    CLIP_BACKBONE = "clip_backbone"
     SAMPLER = "sampler"
     CONDITIONER = "conditioner"
     PREFERENCE_OPTIMIZER = "preference_optimizer"

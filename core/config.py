@@ -45,6 +45,11 @@ class BackboneSpec(ComponentSpec):
 
 
 @attrs.frozen(kw_only=True)
+class ClipBackboneSpec(ComponentSpec):
+    kind: ClassVar[ComponentKind] = ComponentKind.CLIP_BACKBONE
+
+
+@attrs.frozen(kw_only=True)
 class SamplerSpec(ComponentSpec):
     kind: ClassVar[ComponentKind] = ComponentKind.SAMPLER
 
@@ -89,10 +94,32 @@ def _make_converter(registry: Any) -> cattrs.Converter:
     def unstructure_spec(spec: ComponentSpec) -> dict[str, Any]:
         return {"type": spec.type, **converter.unstructure(spec.config)}
 
+    def structure_any_backbone(data: Any, _cls: Any) -> ComponentSpec:
+        return _structure_spec(converter, registry, backbone_spec_class(registry, data), data)
+
     is_spec = lambda cls: isinstance(cls, type) and issubclass(cls, ComponentSpec)  # noqa: E731
     converter.register_structure_hook_func(is_spec, structure_spec)
     converter.register_unstructure_hook_func(is_spec, unstructure_spec)
+    converter.register_structure_hook(AnyBackboneSpec, structure_any_backbone)
     return converter
+
+
+AnyBackboneSpec = BackboneSpec | ClipBackboneSpec
+"""A pipeline's backbone: causal (it streams) or whole-clip (a baseline that cannot)."""
+
+
+def backbone_spec_class(registry: Any, data: Any) -> type[ComponentSpec]:
+    """Which kind of backbone a ``{type = ...}`` table names (causal unless the name is a
+    whole-clip one); unknown names list both kinds."""
+    name = data.get("type") if isinstance(data, Mapping) else None
+    if name in registry.names(ComponentKind.CLIP_BACKBONE):
+        return ClipBackboneSpec
+    if isinstance(name, str) and name not in registry.names(ComponentKind.BACKBONE):
+        valid = [*registry.names(ComponentKind.BACKBONE),
+                 *(f"{clip} (whole-clip)" for clip in registry.names(ComponentKind.CLIP_BACKBONE))]
+        raise UnknownComponentError(f"unknown backbone type {name!r}; valid: "
+                                    f"{', '.join(valid) or 'none registered'}")
+    return BackboneSpec
 
 
 def _strict_scalar(value: Any, cls: type) -> Any:

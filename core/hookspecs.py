@@ -50,6 +50,16 @@ def swansphere_register_backbones() -> Iterable[Component]:
 
 
 @_spec
+def swansphere_register_clip_backbones() -> Iterable[Component]:
+    """Register whole-clip backbones (kind ``"clip_backbone"``): models that sample a clip at
+    once, such as the global-DiT baseline, and so cannot stream.
+
+    The factory returns an object following :class:`swansphere.protocols.WholeClipBackbone`;
+    a pipeline built on one generates whole clips (its stream has one chunk).
+    """
+
+
+@_spec
 def swansphere_register_samplers() -> Iterable[Component]:
     """Register flow-matching samplers (kind ``"sampler"``).
 

@@ -20,13 +20,17 @@ import attrs
 import numpy as np
 import torch
 
+from .components import ComponentKind
 from .conditions import ConditionEncoder
 from .config import (
+    AnyBackboneSpec,
     BackboneSpec,
+    ClipBackboneSpec,
     CodecSpec,
     ComponentSpec,
     ConditionerSpec,
     SamplerSpec,
+    backbone_spec_class,
     dump_toml,
     load_toml,
     structure,
@@ -52,11 +56,12 @@ class Guidance:
 
 @attrs.frozen(kw_only=True)
 class PipelineConfig:
-    """Everything a pipeline is made of. ``latent_scale`` maps codec latents to the
-    backbone's unit-variance space (``backbone = codec / latent_scale``)."""
+    """Everything a pipeline is made of. ``backbone`` names a causal backbone (the pipeline
+    streams) or a whole-clip one (it generates clips at once). ``latent_scale`` maps codec
+    latents to the backbone's unit-variance space (``backbone = codec / latent_scale``)."""
 
     codec: CodecSpec
-    backbone: BackboneSpec
+    backbone: AnyBackboneSpec
     sampler: SamplerSpec
     text: ConditionerSpec | None = None
     video: ConditionerSpec | None = None
@@ -273,6 +278,9 @@ class Pipeline:
         patches need them, at the video conditioner's frame rate: memory stays at a few frames
         whatever the file's length, and the output is that of the same frames given at once.
         """
+        if not self.streams:
+            yield self._whole_clip(text, video, duration, seed)
+            return
         if isinstance(video, str | Path):
             yield from self._stream_file(text, Path(video), duration, seed)
             return
@@ -316,6 +324,7 @@ class Pipeline:
         seeds = tuple(seeds)
         if not seeds:
             raise GenerationError("generate_takes needs at least one seed")
+        self._require_streaming("generate_takes")
         text_tokens, video_tokens, duration = self.clip_inputs(text, video, duration)
         session = self._open(text_tokens, seeds, video_tokens)
         total = round(duration * self.sample_rate)
@@ -330,6 +339,7 @@ class Pipeline:
     def session(self, text: str | None = None, seed: int = 0) -> LiveSession:
         """A push-based session for live video: :meth:`LiveSession.push` frames as they
         arrive, :meth:`LiveSession.pull` the chunks that are ready."""
+        self._require_streaming("a live session")
         if self.video_encoder is None:
             raise GenerationError("this model has no video conditioner; a live session needs "
                                   "one (use stream() for text-only generation)")
@@ -337,12 +347,40 @@ class Pipeline:
         session.video_state = self.video_encoder.init_state(1)
         return session
 
+    @property
+    def streams(self) -> bool:
+        """Whether the backbone is causal, so audio comes chunk by chunk (a whole-clip
+        backbone's stream is one chunk, ready when the whole clip is)."""
+        return self.config.backbone.kind is not ComponentKind.CLIP_BACKBONE
+
+    def _require_streaming(self, what: str) -> None:
+        if not self.streams:
+            raise GenerationError(f"{what} needs a streaming (causal) backbone; this model's "
+                                  f"{self.config.backbone.type!r} generates whole clips")
+
+    def _whole_clip(self, text: str | None, video: Any, duration: float | None,
+                    seed: int) -> Chunk:
+        """The whole clip from a whole-clip backbone, as the one chunk of its stream."""
+        _check_seed(seed)
+        text_tokens, video_tokens, duration = self.clip_inputs(text, video, duration)
+        with torch.inference_mode():
+            conditions = self.conditioning.from_tokens(text_tokens, video_tokens)
+        samples = round(duration * self.sample_rate)
+        frames = max(1, math.ceil(samples / self.codec.hop_length))
+        guidance = self.config.guidance
+        latents = self.backbone.generate(
+            frames, conditions, sampler=self.sampler,
+            generator=torch.Generator().manual_seed(seed), w1=guidance.w1, w2=guidance.w2)
+        with torch.inference_mode():
+            audio = self.codec.decode(latents * self.config.latent_scale)
+        return Chunk(audio=audio[0, :, :samples].float(), index=0, start=0.0,
+                     sample_rate=self.sample_rate, latents=latents[0])
+
     def _open(self, text: Any, seeds: tuple[int, ...], video: Any) -> LiveSession:
         """A session of one row per seed, every row with the same conditions (``text`` and
         ``video`` are conditioner outputs, see :meth:`encode_inputs`)."""
         for seed in seeds:
-            if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**64:
-                raise GenerationError(f"seed must be an integer in [0, 2**64), got {seed!r}")
+            _check_seed(seed)
         with torch.inference_mode():
             conditions = self.conditioning.from_tokens(text, video, repeat=len(seeds))
             state = self.backbone.init_state(len(seeds), conditions)
@@ -536,6 +574,11 @@ class LiveSession:
         return pipeline.sampler.sample(velocity, noise, generator=self.generators[0])
 
 
+def _check_seed(seed: Any) -> None:
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**64:
+        raise GenerationError(f"seed must be an integer in [0, 2**64), got {seed!r}")
+
+
 def frames_and_times(video: Any) -> tuple[Any, Any]:
     """``(frames, times)`` from ``(frames, times)``, ``{"frames", "times" | "fps"}`` or the
     path of a video file (read whole).
@@ -585,39 +628,45 @@ def _component_specs(config: PipelineConfig) -> dict[str, Any]:
     return {name: spec for name, spec in specs.items() if spec is not None}
 
 
-_SPEC_CLASSES = {"codec": CodecSpec, "backbone": BackboneSpec, "sampler": SamplerSpec,
-                 "text": ConditionerSpec, "video": ConditionerSpec}
+_SPEC_CLASSES = {"codec": (CodecSpec,), "backbone": (BackboneSpec, ClipBackboneSpec),
+                 "sampler": (SamplerSpec,), "text": (ConditionerSpec,),
+                 "video": (ConditionerSpec,)}
 
 
 def _replacement(name: str, value: Any, current: Any, registry: Registry) -> tuple[Any, Any]:
     """``(spec, component)`` for one part given to :meth:`Pipeline.replace`."""
-    spec_class = _SPEC_CLASSES[name]
+    spec_classes = _SPEC_CLASSES[name]
     if value is None:
-        if spec_class is not ConditionerSpec:
+        if spec_classes != (ConditionerSpec,):
             raise ConfigError(f"Pipeline.replace: a pipeline needs a {name}; only the text "
                               "and video conditioners can be dropped")
         return None, None
     if isinstance(value, Mapping | ComponentSpec):
         if isinstance(value, Mapping) and "type" not in value and current is not None:
             value = {**unstructure(current, registry=registry), **value}
+        spec_class = backbone_spec_class(registry, value) if name == "backbone" \
+            else spec_classes[0]
         spec = structure_component(registry, spec_class.kind, value, path=name)
-        return spec, registry.create(spec_class.kind, spec)
-    return _spec_of_built(name, value, spec_class, registry), value
+        return spec, registry.create(spec.kind, spec)
+    return _spec_of_built(name, value, spec_classes, registry), value
 
 
-def _spec_of_built(name: str, component: Any, spec_class: type, registry: Registry) -> Any:
+def _spec_of_built(name: str, component: Any, spec_classes: tuple[type, ...],
+                   registry: Registry) -> Any:
     """The spec that describes a built component: the one registered component whose config
     class its ``config`` is (so that :meth:`Pipeline.save_pretrained` can write it)."""
     config = getattr(component, "config", None)
-    matches = [registered.name for registered in registry.components(spec_class.kind)
+    matches = [(spec_class, registered.name) for spec_class in spec_classes
+               for registered in registry.components(spec_class.kind)
                if config is not None and type(config) is registered.component.config_class]
     if len(matches) == 1:
-        return spec_class(type=matches[0], config=config)
-    kind = spec_class.kind.value
+        spec_class, registered_name = matches[0]
+        return spec_class(type=registered_name, config=config)
+    kind = spec_classes[0].kind.value
     if matches:
         raise ConfigError(f"Pipeline.replace: the {name} given could be any of the {kind}s "
-                          f"{', '.join(matches)} (they share a config class); give its spec "
-                          "or a config table {'type': ..., ...} instead")
+                          f"{', '.join(n for _, n in matches)} (they share a config class); "
+                          "give its spec or a config table {'type': ..., ...} instead")
     raise ConfigError(f"Pipeline.replace: the {name} given is not described by a registered "
                       f"{kind}'s config (its .config); give a config table "
                       "{'type': ..., ...} instead")

@@ -87,6 +87,25 @@ class Conditioner(Protocol):
 
 
 @runtime_checkable
+class VideoConditioner(Conditioner, Protocol):
+    """A :class:`Conditioner` of ``modality == "video"`` that also streams.
+
+    ``frame_rate`` is the rate it samples a video at (a file is decoded at this rate; a clip
+    without a duration lasts until one frame interval after its last frame).
+    ``init_state(batch_size)`` and ``step(prepared, state) -> (tokens, state)`` give, for any
+    chunking of a stream, the tokens of the whole stream at once; ``lookahead`` is 0.
+    """
+
+    @property
+    def frame_rate(self) -> float: ...
+    @property
+    def lookahead(self) -> int: ...
+
+    def init_state(self, batch_size: int) -> Any: ...
+    def step(self, prepared: Any, state: Any) -> tuple[Any, Any]: ...
+
+
+@runtime_checkable
 class CausalBackbone(Protocol):
     """The autoregressive model: one token ``h_t`` per latent patch, then a local velocity.
 
@@ -119,6 +138,8 @@ class CausalBackbone(Protocol):
     @property
     def latent_dim(self) -> int: ...
     @property
+    def frame_rate(self) -> float: ...
+    @property
     def context_patches(self) -> int: ...
     @property
     def h_dim(self) -> int: ...
@@ -135,6 +156,30 @@ class CausalBackbone(Protocol):
     def guided_model(self, h: torch.Tensor, context: torch.Tensor | None = None
                      ) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]: ...
     def hidden_states(self, latents: torch.Tensor, conditions: Any = None) -> torch.Tensor: ...
+    def loss(self, latents: torch.Tensor, conditions: Any = None,
+             generator: torch.Generator | None = None) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class WholeClipBackbone(Protocol):
+    """A model that samples a whole clip at once (the global-DiT baseline): it cannot stream,
+    so it is a kind of its own (``clip_backbone``), not a :class:`CausalBackbone`.
+
+    ``generate(frames, conditions, sampler=, generator=, w1=, w2=)`` returns latents
+    ``(1, frames, latent_dim)`` in inference mode, with the paper's guidance weights (a model
+    without an audio context may ignore ``w1``); ``loss`` is its training loss;
+    ``make_conditions`` and ``frame_rate`` are as for :class:`CausalBackbone`.
+    """
+
+    @property
+    def latent_dim(self) -> int: ...
+    @property
+    def frame_rate(self) -> float: ...
+
+    def make_conditions(self, text: Any = None, video: Any = None) -> Any: ...
+    def generate(self, frames: int, conditions: Any = None, *, sampler: Any,
+                 generator: torch.Generator | None = None, w1: float = 1.4,
+                 w2: float = 3.0) -> torch.Tensor: ...
     def loss(self, latents: torch.Tensor, conditions: Any = None,
              generator: torch.Generator | None = None) -> torch.Tensor: ...
 
@@ -171,6 +216,15 @@ class Reward(Protocol):
 
 @runtime_checkable
 class PreferenceOptimizer(Protocol):
-    """Post-training from preferences between candidates the current model generates."""
+    """Post-training from preferences between candidates the current model generates.
 
+    ``attach`` binds the pipeline whose backbone trains (the policy), the rewards (a weighted
+    mix of :class:`Reward`), the torch optimizer over the backbone's parameters (``None``:
+    sample and evaluate only), the gradient clip and ``wrap`` (a function that wraps a module
+    for data-parallel training); it returns the optimizer itself. ``step(batch)`` runs one
+    round on a batch of inputs and returns figures to log.
+    """
+
+    def attach(self, pipeline: Any, rewards: Any, optimizer: Any = None, *,
+               grad_clip: float = 1.0, wrap: Callable[[Any], Any] | None = None) -> Any: ...
     def step(self, batch: Any) -> dict[str, float]: ...

@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from swansphere.config import BackboneSpec
+from swansphere.config import ClipBackboneSpec
 from swansphere.errors import ConfigError
 from swansphere.pipeline import (
     Chunk,
@@ -79,7 +78,7 @@ def same_size_pipeline_config(config: PipelineConfig, *,
         raise ConfigError(f"the same-size global baseline is built from a causal-dit "
                           f"pipeline; this one's backbone is {config.backbone.type!r}")
     matched = same_size_config(config.backbone.config, patch_frames=patch_frames)
-    backbone = BackboneSpec(type="global-dit", config=matched)
+    backbone = ClipBackboneSpec(type="global-dit", config=matched)
     return attrs.evolve(config, backbone=backbone)
 
 
@@ -90,12 +89,10 @@ class GlobalBaseline:
     name = "global"
 
     def __init__(self, pipeline: Pipeline) -> None:
-        from swansphere.plugins.global_dit import GlobalDiT
-
-        if not isinstance(pipeline.backbone, GlobalDiT):
-            raise ConfigError(f"GlobalBaseline needs a pipeline whose backbone is global-dit, "
-                              f"got {type(pipeline.backbone).__name__}; build one with "
-                              "GlobalBaseline.same_size_as(pipeline)")
+        if pipeline.streams:
+            raise ConfigError(f"GlobalBaseline needs a pipeline with a whole-clip backbone "
+                              f"(global-dit), got {pipeline.config.backbone.type!r}; build one "
+                              "with GlobalBaseline.same_size_as(pipeline)")
         self.pipeline = pipeline
 
     @classmethod
@@ -123,7 +120,8 @@ class GlobalBaseline:
         config = same_size_pipeline_config(pipeline.config, patch_frames=patch_frames)
         if not share_components:
             return cls.from_config(config, registry=registry)
-        backbone = (registry or default_registry()).create("backbone", config.backbone)
+        backbone = (registry or default_registry()).create(config.backbone.kind,
+                                                           config.backbone)
         twin = Pipeline(config, codec=pipeline.codec, backbone=backbone,
                         sampler=pipeline.sampler, text=pipeline.text_encoder,
                         video=pipeline.video_encoder)
@@ -136,27 +134,12 @@ class GlobalBaseline:
     def generate(self, text: str | None = None, video: Any = None,
                  duration: float | None = None, seed: int = 0) -> torch.Tensor:
         """AmbiX audio ``(4, n)`` of the whole clip (arguments as :meth:`Pipeline.generate`)."""
-        pipeline = self.pipeline
-        if not isinstance(seed, int) or isinstance(seed, bool):
-            raise GenerationError(f"seed must be an integer, got {seed!r}")
-        text_tokens, video_tokens, duration = pipeline.clip_inputs(text, video, duration)
-        with torch.inference_mode():
-            conditions = pipeline.conditioning.from_tokens(text_tokens, video_tokens)
-        samples = round(duration * pipeline.sample_rate)
-        frames = max(1, math.ceil(samples / pipeline.codec.hop_length))
-        guidance = pipeline.config.guidance
-        latents = pipeline.backbone.generate(
-            frames, conditions, sampler=pipeline.sampler,
-            generator=torch.Generator().manual_seed(seed), w1=guidance.w1, w2=guidance.w2)
-        with torch.inference_mode():
-            audio = pipeline.codec.decode(latents * pipeline.config.latent_scale)
-        return audio[0, :, :samples].float()
+        return self.pipeline.generate(text, video, duration, seed)
 
     def stream(self, text: str | None = None, video: Any = None,
                duration: float | None = None, seed: int = 0) -> Iterator[Chunk]:
         """One chunk: the whole clip, available only when all of it is done."""
-        audio = self.generate(text, video, duration, seed)
-        yield Chunk(audio=audio, index=0, start=0.0, sample_rate=self.sample_rate)
+        return self.pipeline.stream(text, video, duration, seed)
 
 
 # --- the cascade baseline -----------------------------------------------------------------------
@@ -307,10 +290,8 @@ def per_sample_directions(times: torch.Tensor, vectors: torch.Tensor, samples: i
 # --- generators by name -------------------------------------------------------------------------
 
 def as_generator(pipeline: Pipeline) -> ClipGenerator:
-    """A pipeline as a clip generator: a ``global-dit`` one wrapped in :class:`GlobalBaseline`."""
-    from swansphere.plugins.global_dit import GlobalDiT
-
-    return GlobalBaseline(pipeline) if isinstance(pipeline.backbone, GlobalDiT) else pipeline
+    """A pipeline as a clip generator: a whole-clip one wrapped in :class:`GlobalBaseline`."""
+    return pipeline if pipeline.streams else GlobalBaseline(pipeline)
 
 
 def load_generator(kind: str, model: str | Path, *, mono_model: str | Path | None = None,

@@ -1,4 +1,6 @@
-"""Built-in backbones, registered through the ``swansphere.plugins`` entry point like any plugin."""
+"""Built-in backbones, registered through the ``swansphere.plugins`` entry point like any plugin:
+the causal model (kind ``backbone``) and the global-DiT baseline, a whole-clip model (kind
+``clip_backbone``)."""
 
 from __future__ import annotations
 
@@ -28,7 +30,13 @@ def swansphere_register_backbones() -> list[Component]:
                   config_class=CausalDiTConfig,
                   description="causal autoregressive diffusion transformer (Spatial LM + LocEnc "
                               "+ LocDiT, xformers attention), the paper's model"),
-        Component(name="global-dit", kind="backbone", factory=_global_dit,
+    ]
+
+
+@hookimpl
+def swansphere_register_clip_backbones() -> list[Component]:
+    return [
+        Component(name="global-dit", kind="clip_backbone", factory=_global_dit,
                   config_class=GlobalDiTConfig,
                   description="whole-clip (non-causal) diffusion transformer, the same-size "
                               "baseline of causal-dit: no audio before the whole clip is "

@@ -93,10 +93,11 @@ class EncodedConditions:
 
 
 class GlobalDiT(LatentGrid, nn.Module):
-    """The ``global-dit`` backbone: a same-size, whole-clip counterpart of ``causal-dit``.
+    """The ``global-dit`` whole-clip backbone: a same-size counterpart of ``causal-dit``.
 
     It trains through the same interface (:meth:`make_conditions`, :meth:`loss`) and samples
-    whole clips (:meth:`generate`); it has no streaming state, so :meth:`init_state` refuses.
+    whole clips (:meth:`generate`), the :class:`swansphere.protocols.WholeClipBackbone`
+    protocol; a pipeline built on it generates a clip at once.
     """
 
     make_conditions = staticmethod(CausalDiT.make_conditions)
@@ -341,14 +342,6 @@ class GlobalDiT(LatentGrid, nn.Module):
             sample = sampler.sample(velocity, noise.to(self._device, self._dtype), steps,
                                     generator=generator)
         return sample[:, :frames]
-
-    # ------------------------------------------------------------------ not a stream
-
-    def init_state(self, batch_size: int, conditions: Any = None) -> Any:
-        """Refused: a whole-clip model has no streaming state."""
-        raise BackboneInputError(
-            "global-dit generates whole clips, not streams: use "
-            "swansphere.evaluation.baselines.GlobalBaseline (or GlobalDiT.generate)")
 
 
 def repeat_conditions(conditions: Conditions | None, repeats: int) -> Conditions | None:

@@ -79,16 +79,26 @@ def test_global_baseline_saves_and_loads_like_any_pipeline(global_baseline, tmp_
                                global_baseline.generate("a bell", duration=0.03, seed=1))
 
 
-def test_global_baseline_refuses_streaming_pipelines_and_streams(streaming_pipeline,
-                                                                 global_baseline):
+def test_global_baseline_refuses_streaming_pipelines(streaming_pipeline, global_baseline):
     with pytest.raises(ConfigError, match="global-dit"):
         GlobalBaseline(streaming_pipeline)
     with pytest.raises(ConfigError, match="causal-dit"):
         same_size_pipeline_config(global_baseline.pipeline.config)
     with pytest.raises(GenerationError, match="seed"):
         global_baseline.generate("a bell", duration=0.03, seed=1.5)
-    with pytest.raises(Exception, match="GlobalBaseline"):
-        next(global_baseline.pipeline.stream("a bell", duration=0.03))
+
+
+def test_a_whole_clip_pipeline_streams_its_clip_as_one_chunk(global_baseline):
+    pipeline = global_baseline.pipeline
+    assert not pipeline.streams and pipeline.config.backbone.kind == "clip_backbone"
+    chunks = list(pipeline.stream("a bell", duration=0.03, seed=2))
+    assert len(chunks) == 1 and chunks[0].start == 0.0
+    torch.testing.assert_close(chunks[0].audio, global_baseline.generate("a bell",
+                                                                         duration=0.03, seed=2))
+    with pytest.raises(GenerationError, match="whole clips"):
+        pipeline.session("a bell")
+    with pytest.raises(GenerationError, match="whole clips"):
+        pipeline.generate_takes("a bell", duration=0.03, seeds=(0, 1))
 
 
 # --- cascade ----------------------------------------------------------------------------------

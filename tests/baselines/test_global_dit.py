@@ -15,6 +15,7 @@ from swansphere.plugins.global_dit import (
     same_size_config,
     size_report,
 )
+from swansphere.protocols import CausalBackbone, WholeClipBackbone
 from swansphere.samplers.guidance import (
     Condition,
     classifier_free_guidance,
@@ -76,10 +77,11 @@ def test_the_matched_depth_is_the_closest_one():
 
 def test_default_config_is_the_tiny_match_and_the_registry_builds_it():
     assert same_size_config("tiny") == GlobalDiTConfig()
-    model = swansphere.create("backbone", {"type": "global-dit", "latent_dim": 8,
-                                           "dit": {"layers": 1, "width": 32, "heads": 2,
-                                                   "kv_heads": 1}})
+    model = swansphere.create("clip_backbone", {"type": "global-dit", "latent_dim": 8,
+                                                "dit": {"layers": 1, "width": 32, "heads": 2,
+                                                        "kv_heads": 1}})
     assert isinstance(model, GlobalDiT) and model.latent_dim == 8 and len(model.blocks) == 1
+    assert isinstance(model, WholeClipBackbone) and not isinstance(model, CausalBackbone)
 
 
 def test_same_size_config_copies_the_interface_fields():
@@ -207,8 +209,3 @@ def test_generate_shapes_determinism_and_crop():
     assert not torch.equal(first, other)
     with pytest.raises(BackboneInputError, match="positive integer"):
         model.generate(0, sampler=sampler())
-
-
-def test_streaming_is_refused_with_a_clear_error():
-    with pytest.raises(swansphere.SwanSphereError, match="GlobalBaseline"):
-        randomized().init_state(1)
