@@ -32,9 +32,9 @@ import attrs
 import torch
 
 from swansphere.conditioning.alignment import frame_times
+from swansphere.nn.attention import cached_mask
+from swansphere.nn.conditions import Conditions
 from swansphere.plugins.causal_dit import count_parameters, preset
-from swansphere.plugins.causal_dit.attention import cached_mask
-from swansphere.plugins.causal_dit.conditions import Conditions
 from swansphere.plugins.causal_dit.generation import generate_patch, patch_velocity
 from swansphere.plugins.causal_dit.model import CausalDiT
 from swansphere.samplers.config import GuidanceConfig, SolverConfig

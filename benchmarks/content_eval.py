@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     from swansphere.data.sources import catalogue
     from swansphere.data.vocabulary import class_clips, split_clips
     from swansphere.evaluation.content import References, content_cases, evaluate_content
-    from swansphere.evaluation.embedding import AisfxEmbedding
+    from swansphere.metrics.embedding import AisfxEmbedding
     from swansphere.pipeline import Pipeline
 
     if args.threads:

@@ -32,7 +32,7 @@ from typing import Any
 import torch
 from backbone_latency import measure, median_ms
 
-from swansphere.plugins.causal_dit.attention import (
+from swansphere.nn.attention import (
     AttentionMask,
     cached_mask,
     causal_mask,

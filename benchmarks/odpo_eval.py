@@ -91,16 +91,15 @@ def held_out_metrics(prompts: list[Any], clips: list[Any], sample_rate: int,
                      embedding: Any) -> dict[str, float]:
     """Direction errors, direction accuracy, energy-map correlation and FD of the clips (one
     :class:`swansphere.Takes` per prompt) against the prompts' reference clips."""
-    from swansphere.evaluation.metrics import (
-        NotEnoughSamplesError,
+    from swansphere.evaluation.metrics import direction_accuracy
+    from swansphere.metrics.direction import (
         aggregate_direction_errors,
         clip_direction_errors,
-        direction_accuracy,
         energy_map_correlation,
-        frechet_distance,
         has_direction,
         summarize,
     )
+    from swansphere.metrics.frechet import NotEnoughSamplesError, frechet_distance
     from swansphere.spatial import direction
 
     references = torch.stack([item.reference for item, takes in zip(prompts, clips, strict=True)
@@ -232,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     rewards = build_rewards(config, Path(args.run))
     embedding = None
     if not args.no_fd:
-        from swansphere.evaluation.embedding import AisfxEmbedding
+        from swansphere.metrics.embedding import AisfxEmbedding
 
         embedding = AisfxEmbedding.load()
     reference = start.backbone

@@ -66,16 +66,15 @@ def chance_clip(scene: dict, index: int) -> torch.Tensor:
 
 def score(scene: dict, audio: torch.Tensor, condition: str) -> dict[str, float]:
     """Direction and energy-map figures of one generated clip."""
-    from swansphere.data.captions import position_words
-    from swansphere.evaluation.metrics import (
+    from swansphere.metrics.direction import (
         WITHOUT_DIRECTION_ERROR,
         angle_between,
         energy_map_correlation,
         has_direction,
-        prompt_direction,
         worst_case_direction_errors,
     )
     from swansphere.spatial import direction
+    from swansphere.spatial.words import position_words, prompt_direction
 
     errors = worst_case_direction_errors(scene["foa"], audio)
     row = {name: float(value) for name, value in errors.items()}
@@ -97,7 +96,7 @@ def score(scene: dict, audio: torch.Tensor, condition: str) -> dict[str, float]:
 
 def frechet(embedding: Any, references: list[torch.Tensor], clips: list[torch.Tensor],
             sample_rate: int) -> float | None:
-    from swansphere.evaluation.metrics import frechet_distance
+    from swansphere.metrics.frechet import frechet_distance
 
     if embedding is None:
         return None
@@ -110,7 +109,7 @@ def frechet(embedding: Any, references: list[torch.Tensor], clips: list[torch.Te
 
 def load_embedding() -> Any:
     from swansphere.errors import SwanSphereError
-    from swansphere.evaluation.embedding import AisfxEmbedding
+    from swansphere.metrics.embedding import AisfxEmbedding
 
     try:
         return AisfxEmbedding.load()

@@ -14,14 +14,17 @@ from typing import Any
 def lazy_exports(package: str, exports: Mapping[str, Iterable[str]], namespace: dict[str, Any]
                  ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """``__getattr__`` and ``__dir__`` for ``package``, whose ``exports`` map each submodule
-    to the names it provides; a loaded name is cached in the package's ``namespace``."""
+    (relative, or absolute for a name the package re-exports from elsewhere) to the names it
+    provides; a loaded name is cached in the package's ``namespace``."""
     module_of = {name: module for module, names in exports.items() for name in names}
 
     def __getattr__(name: str) -> Any:
         module = module_of.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(f".{module}", package), name)
+        relative = not module.startswith("swansphere.")
+        value = getattr(importlib.import_module(f".{module}" if relative else module, package),
+                        name)
         namespace[name] = value
         return value
 

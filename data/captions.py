@@ -22,48 +22,19 @@ import attrs
 import numpy as np
 
 from ..errors import ConfigError
+from ..spatial.words import (
+    OVERHEAD_DEGREES,
+    elevation_words,
+    horizontal_words,
+    position_words,
+)
 from .scenes import unit_vectors, vector_directions
 
 MOTION_THRESHOLD_DEGREES = 15.0
 """Smaller changes of direction are called static."""
 
-OVERHEAD_DEGREES = 65.0
-"""Above this elevation (or below its negative) only "above"/"below" is said."""
-
-ELEVATION_DEGREES = 25.0
-"""Elevation beyond which "above"/"below" is added to the horizontal words."""
-
 ACTIVITY_DB = -25.0
 """Frames quieter than this (relative to the loudest frame) count as silent."""
-
-_SECTORS = ("in front", "in front on the left", "on the left", "behind on the left", "behind",
-            "behind on the right", "on the right", "in front on the right")
-
-
-def horizontal_words(azimuth: float) -> str:
-    """One of eight 45° sectors centred on front, front-left, left, ... (degrees)."""
-    return _SECTORS[round((azimuth % 360.0) / 45.0) % 8]
-
-
-def elevation_words(elevation: float) -> str:
-    """``"above"``, ``"below"`` or ``""`` (near the horizon)."""
-    if elevation > ELEVATION_DEGREES:
-        return "above"
-    if elevation < -ELEVATION_DEGREES:
-        return "below"
-    return ""
-
-
-def position_words(azimuth: float, elevation: float) -> str:
-    """E.g. ``"behind on the left"``, ``"above and in front"``, ``"overhead"``."""
-    if elevation > OVERHEAD_DEGREES:
-        return "overhead"
-    if elevation < -OVERHEAD_DEGREES:
-        return "below"
-    vertical = elevation_words(elevation)
-    horizontal = horizontal_words(azimuth)
-    return f"{vertical} and {horizontal}" if vertical else horizontal
-
 
 def motion_words(start: np.ndarray, end: np.ndarray,
                  threshold: float = MOTION_THRESHOLD_DEGREES) -> str:

@@ -38,8 +38,7 @@ from swansphere.pipeline import (
 from swansphere.registry import Registry, default_registry
 from swansphere.spatial import encode, erp_grid, write_foa
 from swansphere.spatial.encoding import unit_vectors
-
-from .metrics import prompt_direction
+from swansphere.spatial.words import prompt_direction
 
 SALIENCY_GRID = (64, 32)
 """ERP resolution (width, height) at which video saliency is computed (5.6° pixels)."""

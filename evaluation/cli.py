@@ -96,7 +96,7 @@ def _run_codec(args: argparse.Namespace, registry: Any) -> int:
     codecs = _codecs(args, registry)
     real = None
     if not args.no_sound_sets:
-        from .embedding import AisfxEmbedding
+        from swansphere.metrics.embedding import AisfxEmbedding
 
         real = RealSoundSettings(sets=args.sets.split(",") if args.sets else None,
                                  scenes=args.scenes, embedding=AisfxEmbedding.load())

@@ -137,7 +137,7 @@ class RealSoundSettings:
         clip_seconds: length of each identity clip.
         scenes: scenes of each kind (single source, mixed) for the spatial figures.
         scene_seconds: length of each scene.
-        embedding: an :class:`~swansphere.evaluation.embedding.AisfxEmbedding`; ``None``
+        embedding: an :class:`~swansphere.metrics.embedding.AisfxEmbedding`; ``None``
             skips identification (the spatial figures still run).
     """
 
@@ -326,10 +326,10 @@ def identity(codecs: Mapping[str, Any], reference: list[LabelledClip],
     from tqdm.auto import tqdm
 
     from swansphere.codecs.losses import multi_resolution_stft_loss
+    from swansphere.metrics.frechet import frechet_distance
 
     from .codec_metrics import pooled_si_sdr
     from .identity import ClassCentroids
-    from .metrics import frechet_distance
 
     def embed(signals: list[torch.Tensor] | torch.Tensor) -> torch.Tensor:
         return torch.stack([embedding.embed(signal, sample_rate).mean(0) for signal in signals])
@@ -379,7 +379,7 @@ def real_scenes(sample_rate: int, *, scenes: int = 16, seconds: float = 3.0,
 
 def spatial_quality(codec: Any, scenes: torch.Tensor, batch_size: int = 4) -> dict[str, float]:
     """Mean Δangular (rad) and energy-map correlation between scenes and round trips."""
-    from .metrics import energy_map_correlation
+    from swansphere.metrics.direction import energy_map_correlation
 
     reference, estimate = _round_trips(codec, scenes, batch_size)
     errors = reconstruction_metrics(reference, estimate)

@@ -59,8 +59,7 @@ def content_cases(classes: Sequence[str], *, count: int, sources: int = 1,
     """
     from swansphere.data.captions import SourceDescription, natural_caption
     from swansphere.data.vocabulary import sound_class
-
-    from .metrics import prompt_directions
+    from swansphere.spatial.words import prompt_directions
 
     if sources < 1 or len(classes) < sources:
         raise ConfigError(f"need at least {sources} classes for {sources}-source cases, got "
@@ -160,9 +159,9 @@ def evaluate_content(pipeline: Any, references: References, cases: Sequence[Cont
     """Generate every case with every seed and score it (see the module doc); JSON-ready."""
     from tqdm.auto import tqdm
 
+    from swansphere.metrics.direction import energy_map_correlation, worst_case_direction_errors
+    from swansphere.metrics.frechet import frechet_distance
     from swansphere.spatial import beam_weights
-
-    from .metrics import energy_map_correlation, frechet_distance, worst_case_direction_errors
 
     rate = references.sample_rate
     if pipeline.sample_rate != rate:

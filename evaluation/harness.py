@@ -24,19 +24,17 @@ import torch
 
 from swansphere.data.captions import ground_truth_descriptions
 from swansphere.errors import AudioFormatError, ConfigError
-
-from .metrics import (
-    DEFAULT_TOLERANCE_DEGREES,
-    NotEnoughSamplesError,
+from swansphere.metrics.direction import (
     SilentPolicy,
     aggregate_direction_errors,
     clip_direction_errors,
-    direction_accuracy,
     energy_map_correlation,
-    frechet_distance,
-    prompt_direction,
     summarize,
 )
+from swansphere.metrics.frechet import NotEnoughSamplesError, frechet_distance
+from swansphere.spatial.words import prompt_direction
+
+from .metrics import DEFAULT_TOLERANCE_DEGREES, direction_accuracy
 
 AUDIO_SUFFIXES = (".wav", ".flac")
 PROMPT_FIELDS = ("prompt", "text", "caption")
@@ -181,7 +179,7 @@ def evaluate(clip_set: ClipSet, settings: EvalSettings | None = None, *,
 
     settings = settings or EvalSettings()
     if settings.fd and clip_set.has_reference and embedding is None:
-        from .embedding import AisfxEmbedding
+        from swansphere.metrics.embedding import AisfxEmbedding
 
         embedding = AisfxEmbedding.load()
     use_fd = settings.fd and clip_set.has_reference

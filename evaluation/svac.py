@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from swansphere.plugins.svac.loss import paired_similarity, roll_each, sequence_similarity
+from swansphere.nn.contrastive import paired_similarity, roll_each, sequence_similarity
 from swansphere.spatial import rotate
 
 

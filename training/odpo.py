@@ -459,7 +459,7 @@ def evaluate_clips(odpo: Any, prompts: list[Any], clips: list[Any], *,
     policy of docs/evaluation.md) and ``reference_kl``
     (:meth:`~swansphere.plugins.odpo.optimizer.ODPO.reference_divergence`: the policy's
     velocity gap to the frozen reference on these clips)."""
-    from swansphere.evaluation.metrics import worst_case_direction_errors
+    from swansphere.metrics.direction import worst_case_direction_errors
     from swansphere.plugins.odpo.optimizer import pair_conditions
     from swansphere.plugins.odpo.rewards import SpatialReward
 

@@ -469,7 +469,7 @@ class PipelineTrainer(Trainer):
         """Mean angle (rad) between generated and reference clip directions; a silent clip
         counts as π and a reference without a direction is left out (the policy of
         docs/evaluation.md)."""
-        from swansphere.evaluation.metrics import worst_case_direction_errors
+        from swansphere.metrics.direction import worst_case_direction_errors
 
         scenes = data.scenes
         count = min(len(data), self.config.validation.generated_scenes)

@@ -6,35 +6,19 @@ names below, e.g. ``from swansphere.plugins.causal_dit import CausalDiT, Conditi
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from swansphere.lazy import lazy_exports
+from swansphere.nn.configs import TransformerSize as TransformerSize
 
 from .config import CausalDiTConfig as CausalDiTConfig
-from .config import TransformerSize as TransformerSize
 
-_LAZY = {
-    "CausalDiT": "model",
-    "CausalDiTState": "cache",
-    "KVCache": "cache",
-    "Conditions": "conditions",
-    "BackboneInputError": "conditions",
-    "generate": "generation",
-    "generate_patch": "generation",
-    "patch_velocity": "generation",
-    "stream_patches": "generation",
-    "PRESETS": "presets",
-    "preset": "presets",
-    "count_parameters": "presets",
+_EXPORTS = {
+    "model": ["CausalDiT"],
+    "cache": ["CausalDiTState", "KVCache"],
+    "swansphere.nn.conditions": ["Conditions", "BackboneInputError"],
+    "generation": ["generate", "generate_patch", "patch_velocity", "stream_patches"],
+    "presets": ["PRESETS", "preset", "count_parameters"],
 }
 
-__all__ = sorted(["CausalDiTConfig", "TransformerSize", *_LAZY])
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__all__ = sorted(["CausalDiTConfig", "TransformerSize",
+                  *(name for names in _EXPORTS.values() for name in names)])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -21,6 +21,8 @@ from typing import Any
 import attrs
 import torch
 
+from swansphere.nn.adapters import TextMemory
+
 
 @attrs.frozen(kw_only=True)
 class KVCache:
@@ -58,19 +60,6 @@ class KVCache:
 
     def nbytes(self) -> int:
         return sum(t.numel() * t.element_size() for t in (*self.keys, *self.values))
-
-
-@attrs.frozen(kw_only=True)
-class TextMemory:
-    """Cross-attention keys/values of the encoded text, per LM layer, packed per item.
-
-    Shapes are ``(1, sum(lengths), kv_heads, head_dim)``; item ``b`` owns ``lengths[b]`` tokens
-    (null-text tokens for items without text), so masks are block-diagonal.
-    """
-
-    keys: tuple[torch.Tensor, ...]
-    values: tuple[torch.Tensor, ...]
-    lengths: tuple[int, ...]
 
 
 @attrs.frozen(kw_only=True)

@@ -7,37 +7,10 @@ from typing import Literal
 import attrs
 from attrs import validators as v
 
+from swansphere.nn.configs import TransformerSize
+
 _positive = v.gt(0)
 _probability = [v.ge(0.0), v.le(1.0)]
-
-
-def _check_heads(instance: TransformerSize, _attribute: attrs.Attribute, _value: int) -> None:
-    if instance.width % instance.heads or instance.heads % instance.kv_heads:
-        raise ValueError(f"width {instance.width} must divide into {instance.heads} heads, and "
-                         f"heads into {instance.kv_heads} KV heads")
-    if (instance.width // instance.heads) % 2:
-        raise ValueError(f"head dimension {instance.width // instance.heads} must be even "
-                         "(rotary embeddings rotate channel pairs)")
-
-
-@attrs.frozen(kw_only=True)
-class TransformerSize:
-    """Depth and width of one transformer stack; ``kv_heads < heads`` is grouped-query."""
-
-    layers: int = attrs.field(default=4, validator=v.ge(0))
-    width: int = attrs.field(default=256, validator=_positive)
-    heads: int = attrs.field(default=4, validator=_positive)
-    kv_heads: int = attrs.field(default=2, validator=[_positive, _check_heads])
-    mlp_ratio: float = attrs.field(default=4.0, validator=_positive)
-
-    @property
-    def head_dim(self) -> int:
-        return self.width // self.heads
-
-    @property
-    def mlp_hidden(self) -> int:
-        """SwiGLU hidden width, rounded to a multiple of 8 for efficient kernels."""
-        return max(8, round(self.width * self.mlp_ratio / 8) * 8)
 
 
 @attrs.frozen(kw_only=True)

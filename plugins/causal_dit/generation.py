@@ -19,12 +19,12 @@ from typing import Any, Protocol
 
 import torch
 
+from swansphere.nn.conditions import Conditions
 from swansphere.protocols import Velocity
 from swansphere.samplers.config import GuidanceConfig
 from swansphere.samplers.guidance import Condition
 
 from .cache import CausalDiTState
-from .conditions import Conditions
 from .model import CausalDiT
 
 

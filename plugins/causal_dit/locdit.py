@@ -5,9 +5,17 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .attention import Backend
+from swansphere.nn.attention import Backend
+from swansphere.nn.layers import (
+    AdaLNZero,
+    DiTBlock,
+    TimestepEmbedding,
+    ZeroLinear,
+    modulate,
+    rotary_tables,
+)
+
 from .config import TransformerSize
-from .layers import AdaLNZero, DiTBlock, TimestepEmbedding, ZeroLinear, modulate, rotary_tables
 
 H_TOKEN, CONTEXT_TOKEN, CURRENT_TOKEN = 0, 1, 2
 """Segment ids: the LM token, clean context frames, noisy frames of the current patch."""

@@ -5,9 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .attention import Backend
+from swansphere.nn.attention import Backend
+from swansphere.nn.layers import EncoderBlock, rotary_tables
+
 from .config import TransformerSize
-from .layers import EncoderBlock, rotary_tables
 
 
 class LocEnc(nn.Module):

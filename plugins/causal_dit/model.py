@@ -15,7 +15,6 @@ classifier-free guidance) with their own probabilities.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import attrs
 import torch
@@ -27,51 +26,25 @@ from swansphere.conditioning.alignment import (
     gather_aligned,
     patch_end_times,
 )
-from swansphere.conditioning.types import ConditionTokens
+from swansphere.nn.adapters import CaptionEncoder, TextMemory, VideoAdapter, packed_positions
+from swansphere.nn.attention import cached_mask, causal_mask, packed_causal_mask
+from swansphere.nn.conditions import (
+    BackboneInputError,
+    Conditions,
+    check_frame_times,
+    make_conditions,
+)
+from swansphere.nn.flow import LatentGrid, batch_times, normal, uniform
+from swansphere.nn.layers import init_weights
 from swansphere.samplers.guidance import Condition
 
-from .attention import cached_mask, causal_mask, packed_causal_mask
-from .cache import CausalDiTState, TextMemory, VideoBuffer
-from .conditions import BackboneInputError, Conditions, check_frame_times
+from .cache import CausalDiTState, VideoBuffer
 from .config import CausalDiTConfig
-from .layers import init_weights
-from .lm import CaptionEncoder, SpatialLM, VideoAdapter, packed_positions
+from .lm import SpatialLM
 from .locdit import LocDiT
 from .locenc import LocEnc
 
 ALL, FIRST = int(Condition.ALL), int(Condition.FIRST)
-
-
-class LatentGrid:
-    """A backbone's latent grid, read from its ``config``: what the pipeline checks against
-    the codec (``latent_dim``, ``frame_rate``) and the frames per generated unit."""
-
-    config: Any
-
-    @property
-    def patch_frames(self) -> int:
-        return self.config.patch_frames
-
-    @property
-    def latent_dim(self) -> int:
-        return self.config.latent_dim
-
-    @property
-    def frame_rate(self) -> float:
-        """Latent frames per second this backbone was configured for."""
-        return self.config.latent_frame_rate
-
-    def _unit_counts(self, lengths: Any, batch: int, count: int) -> torch.Tensor:
-        """Whole units of ``patch_frames`` per item of a ragged batch (at most ``count``)."""
-        lengths = torch.as_tensor(lengths)
-        if lengths.shape != (batch,):
-            raise BackboneInputError(f"lengths must have shape ({batch},), "
-                                     f"got {tuple(lengths.shape)}")
-        counts = (lengths.to(torch.long) // self.patch_frames).clamp(max=count)
-        if (counts < 1).any():
-            raise BackboneInputError(f"every item needs at least {self.patch_frames} latent "
-                                     f"frames (one patch), got lengths {lengths.tolist()}")
-        return counts
 
 
 class CausalDiT(LatentGrid, nn.Module):
@@ -263,11 +236,11 @@ class CausalDiT(LatentGrid, nn.Module):
             raise BackboneInputError(f"reduction must be 'mean' or 'none', got {reduction!r}")
         config, batch = self.config, latents.shape[0]
         device = self.start.device
-        text_drop = ((_uniform((batch,), generator, device) < config.text_dropout)
+        text_drop = ((uniform((batch,), generator, device) < config.text_dropout)
                      & condition_dropout)
-        video_drop = ((_uniform((batch,), generator, device) < config.video_dropout)
+        video_drop = ((uniform((batch,), generator, device) < config.video_dropout)
                       & condition_dropout)
-        history_drop = ((_uniform((batch,), generator, device) < config.history_dropout)
+        history_drop = ((uniform((batch,), generator, device) < config.history_dropout)
                         & condition_dropout)
         h, patches, valid = self._teacher_forced(latents, conditions, lengths, text_drop,
                                                  video_drop, history_drop)
@@ -275,12 +248,12 @@ class CausalDiT(LatentGrid, nn.Module):
         target_patch = patches[item, step]
         context, context_valid = self._training_context(patches, item, step)
         selected = item.shape[0]
-        h_keep = ((_uniform((selected,), generator, device) >= config.h_dropout)
+        h_keep = ((uniform((selected,), generator, device) >= config.h_dropout)
                   | (not condition_dropout))
-        context_keep = (((_uniform((selected,), generator, device) >= config.context_dropout)
+        context_keep = (((uniform((selected,), generator, device) >= config.context_dropout)
                          | (not condition_dropout)) & ~history_drop[item])
         times = self._sample_times(selected, generator, device)
-        noise = _normal(target_patch.shape, generator, device).to(target_patch.dtype)
+        noise = normal(target_patch.shape, generator, device).to(target_patch.dtype)
         t = times.to(target_patch.dtype)[:, None, None]
         noisy = t * target_patch + (1 - t) * noise
         velocity = self.locdit(noisy, times, h[item, step], h_keep, context,
@@ -293,7 +266,7 @@ class CausalDiT(LatentGrid, nn.Module):
 
     def _select_patches(self, valid: torch.Tensor, generator: torch.Generator | None,
                         keep_ratio: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        scores = _uniform(valid.shape, generator, valid.device).masked_fill(~valid, -1.0)
+        scores = uniform(valid.shape, generator, valid.device).masked_fill(~valid, -1.0)
         ratio = self.config.patch_keep_ratio if keep_ratio is None else keep_ratio
         if not 0.0 < ratio <= 1.0:
             raise BackboneInputError(f"patch_keep_ratio must be in (0, 1], got {ratio}")
@@ -314,18 +287,12 @@ class CausalDiT(LatentGrid, nn.Module):
     def _sample_times(self, count: int, generator: torch.Generator | None,
                       device: torch.device) -> torch.Tensor:
         if self.config.time_distribution == "logit-normal":
-            return torch.sigmoid(_normal((count,), generator, device))
-        return _uniform((count,), generator, device)
+            return torch.sigmoid(normal((count,), generator, device))
+        return uniform((count,), generator, device)
 
     # ------------------------------------------------------------------ streaming
 
-    @staticmethod
-    def make_conditions(text: ConditionTokens | None = None,
-                        video: ConditionTokens | None = None) -> Conditions | None:
-        """This backbone's conditions from conditioner outputs (None when there are none)."""
-        if text is None and video is None:
-            return None
-        return Conditions.from_tokens(text=text, video=video)
+    make_conditions = staticmethod(make_conditions)
 
     def init_state(self, batch_size: int, conditions: Conditions | None = None
                    ) -> CausalDiTState:
@@ -421,7 +388,7 @@ class CausalDiT(LatentGrid, nn.Module):
         if h is None:
             h = x.new_zeros(batch, self.h_dim)
         context, context_valid = self.pad_context(context, batch, x)
-        return self.locdit(x, _batch_times(t, batch, x), h, h_keep, context, context_valid,
+        return self.locdit(x, batch_times(t, batch, x), h, h_keep, context, context_valid,
                            self._backend)
 
     def guided_model(self, h: torch.Tensor, context: torch.Tensor | None = None
@@ -441,7 +408,7 @@ class CausalDiT(LatentGrid, nn.Module):
             repeats = x.shape[0] // batch
             condition = condition.to(x.device)
             return self.locdit(
-                x, _batch_times(t, x.shape[0], x), h.repeat(repeats, 1), condition >= ALL,
+                x, batch_times(t, x.shape[0], x), h.repeat(repeats, 1), condition >= ALL,
                 context.repeat(repeats, 1, 1),
                 context_valid.repeat(repeats, 1) & (condition >= FIRST).unsqueeze(-1),
                 self._backend)
@@ -475,28 +442,3 @@ def _drop_used_frames(buffer: VideoBuffer, last_index: torch.Tensor) -> VideoBuf
         return buffer
     return VideoBuffer(features=buffer.features[:, start:], times=buffer.times[:, start:],
                        valid=buffer.valid[:, start:])
-
-
-def _batch_times(t: torch.Tensor | float, batch: int, like: torch.Tensor) -> torch.Tensor:
-    t = torch.as_tensor(t, device=like.device)
-    if t.dim() == 0:
-        return t.expand(batch)
-    if t.shape != (batch,):
-        raise BackboneInputError(f"t must be a scalar or have shape ({batch},), "
-                                 f"got {tuple(t.shape)}")
-    return t
-
-
-def _uniform(shape: tuple[int, ...] | torch.Size, generator: torch.Generator | None,
-             device: torch.device) -> torch.Tensor:
-    if generator is None:
-        return torch.rand(shape, device=device)
-    return torch.rand(shape, generator=generator, device=generator.device).to(device)
-
-
-def _normal(shape: tuple[int, ...] | torch.Size, generator: torch.Generator | None,
-            device: torch.device) -> torch.Tensor:
-    if generator is None:
-        return torch.randn(shape, device=device)
-    return torch.randn(shape, generator=generator, device=generator.device).to(device)
-

@@ -6,29 +6,12 @@ names below, e.g. ``from swansphere.plugins.global_dit import GlobalDiT, same_si
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from swansphere.lazy import lazy_exports
 
 from .config import GlobalDiTConfig as GlobalDiTConfig
 
-_LAZY = {
-    "GlobalDiT": "model",
-    "GlobalDiTBlock": "model",
-    "EncodedConditions": "model",
-    "count_parameters": "model",
-    "same_size_config": "model",
-    "size_report": "model",
-    "repeat_conditions": "model",
-}
+_EXPORTS = {"model": ["GlobalDiT", "GlobalDiTBlock", "EncodedConditions", "count_parameters",
+                      "same_size_config", "size_report", "repeat_conditions"]}
 
-__all__ = sorted(["GlobalDiTConfig", *_LAZY])
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__all__ = sorted(["GlobalDiTConfig", *_EXPORTS["model"]])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -7,7 +7,7 @@ from typing import Literal
 import attrs
 from attrs import validators as v
 
-from swansphere.plugins.causal_dit.config import TransformerSize
+from swansphere.nn.configs import TransformerSize
 
 _positive = v.gt(0)
 _probability = [v.ge(0.0), v.le(1.0)]

@@ -26,10 +26,11 @@ from swansphere.conditioning.alignment import (
     gather_aligned,
     patch_end_times,
 )
-from swansphere.plugins.causal_dit.attention import AttentionMask, Backend, packed_mask
-from swansphere.plugins.causal_dit.cache import TextMemory
-from swansphere.plugins.causal_dit.conditions import BackboneInputError, Conditions
-from swansphere.plugins.causal_dit.layers import (
+from swansphere.nn.adapters import CaptionEncoder, TextMemory, VideoAdapter, packed_positions
+from swansphere.nn.attention import AttentionMask, Backend, packed_mask
+from swansphere.nn.conditions import BackboneInputError, Conditions, make_conditions
+from swansphere.nn.flow import LatentGrid, batch_times, normal, uniform
+from swansphere.nn.layers import (
     AdaLNZero,
     Attention,
     DiTBlock,
@@ -39,14 +40,6 @@ from swansphere.plugins.causal_dit.layers import (
     init_weights,
     modulate,
     rotary_tables,
-)
-from swansphere.plugins.causal_dit.lm import CaptionEncoder, VideoAdapter, packed_positions
-from swansphere.plugins.causal_dit.model import (
-    CausalDiT,
-    LatentGrid,
-    _batch_times,
-    _normal,
-    _uniform,
 )
 from swansphere.samplers.guidance import Condition, classifier_free_guidance
 
@@ -100,7 +93,7 @@ class GlobalDiT(LatentGrid, nn.Module):
     protocol; a pipeline built on it generates a clip at once.
     """
 
-    make_conditions = staticmethod(CausalDiT.make_conditions)
+    make_conditions = staticmethod(make_conditions)
 
     def __init__(self, config: GlobalDiTConfig | None = None) -> None:
         super().__init__()
@@ -257,13 +250,13 @@ class GlobalDiT(LatentGrid, nn.Module):
         """
         config, batch = self.config, latents.shape[0]
         device = self._device
-        text_drop = _uniform((batch,), generator, device) < config.text_dropout
-        video_drop = _uniform((batch,), generator, device) < config.video_dropout
+        text_drop = uniform((batch,), generator, device) < config.text_dropout
+        video_drop = uniform((batch,), generator, device) < config.video_dropout
         target = self._tokens(latents)
         count = target.shape[1]
         counts = None if lengths is None else self._unit_counts(lengths, batch, count)
         times = self._sample_times(batch, generator, device)
-        noise = _normal(target.shape, generator, device).to(target.dtype)
+        noise = normal(target.shape, generator, device).to(target.dtype)
         t = times.to(target.dtype)[:, None, None]
         noisy = t * target + (1 - t) * noise
         encoded = self.encode_conditions(conditions, batch, count, text_drop, video_drop)
@@ -277,8 +270,8 @@ class GlobalDiT(LatentGrid, nn.Module):
     def _sample_times(self, count: int, generator: torch.Generator | None,
                       device: torch.device) -> torch.Tensor:
         if self.config.time_distribution == "logit-normal":
-            return torch.sigmoid(_normal((count,), generator, device))
-        return _uniform((count,), generator, device)
+            return torch.sigmoid(normal((count,), generator, device))
+        return uniform((count,), generator, device)
 
     # ------------------------------------------------------------------ sampling
 
@@ -289,7 +282,7 @@ class GlobalDiT(LatentGrid, nn.Module):
         tokens = self._tokens(x, whole=True)
         batch, count = tokens.shape[:2]
         encoded = self.encode_conditions(conditions, batch, count)
-        return self._frames(self._denoise(tokens, _batch_times(t, batch, tokens), encoded))
+        return self._frames(self._denoise(tokens, batch_times(t, batch, tokens), encoded))
 
     def guided_model(self, conditions: Conditions | None = None, batch_size: int = 1
                      ) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
@@ -312,7 +305,7 @@ class GlobalDiT(LatentGrid, nn.Module):
                 sees = condition.to(self._device) >= ALL
                 repeated = repeat_conditions(conditions, rows // batch_size)
                 encoded[layout] = self.encode_conditions(repeated, rows, count, ~sees, ~sees)
-            velocity = self._denoise(tokens, _batch_times(t, rows, tokens), encoded[layout])
+            velocity = self._denoise(tokens, batch_times(t, rows, tokens), encoded[layout])
             return self._frames(velocity)
 
         return model

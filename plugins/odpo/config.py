@@ -10,7 +10,7 @@ from attrs import validators as v
 from swansphere.conditioning.config import TextTransformerConfig
 from swansphere.config import RewardSpec
 from swansphere.errors import ConfigError
-from swansphere.plugins.svac.config import FOAAudioEncoderConfig
+from swansphere.nn.configs import FOAAudioEncoderConfig
 
 SPATIAL, SEMANTIC, FIDELITY = "spatial", "semantic", "fidelity"
 
@@ -67,7 +67,7 @@ class FidelityRewardConfig:
 
     Attributes:
         embedding: "aisfx" (the frozen sound-effects CNN of
-            :mod:`swansphere.evaluation.embedding`, needs ``pip install --no-deps
+            :mod:`swansphere.metrics.embedding`, needs ``pip install --no-deps
             aisfx==0.1.2``) or "log-mel" (mean and spread of the same 96-band log-mel front end:
             no learned weights, the fallback where aisfx is not installed).
         channel: AmbiX channel embedded (0 = W, the omnidirectional signal).

@@ -152,7 +152,7 @@ class SpatialReward:
 
     @staticmethod
     def _prompt(inputs: RewardInputs, index: int) -> torch.Tensor | None:
-        from swansphere.evaluation.metrics import prompt_direction
+        from swansphere.spatial.words import prompt_direction
 
         text = inputs.text[index]
         found = None if text is None else prompt_direction(text)
@@ -167,7 +167,7 @@ def _angular_error(target: torch.Tensor, clip: torch.Tensor) -> float:
     """The paper's Δangular (radians); π for a clip without a direction (the policy of
     docs/evaluation.md: silence ranks below any direction). A target without a direction
     (a silent reference clip) is an error: there is nothing to score against."""
-    from swansphere.evaluation.metrics import worst_case_direction_errors
+    from swansphere.metrics.direction import worst_case_direction_errors
 
     error = float(worst_case_direction_errors(target, clip)["angular"])
     if math.isnan(error):
@@ -240,7 +240,7 @@ class SemanticReward:
         """SVAC's aligned temporal cosine of one clip and its panorama video."""
         import torchaudio.functional
 
-        from swansphere.plugins.svac.loss import sequence_similarity
+        from swansphere.nn.contrastive import sequence_similarity
 
         model = self.svac_model
         prepared = model.video.prepare([video])
@@ -263,14 +263,14 @@ class LogMelStatistics:
     the aisfx 96-band log-mel front end, as one vector."""
 
     def __init__(self) -> None:
-        from swansphere.evaluation.embedding import LogMelFrontEnd
+        from swansphere.metrics.embedding import LogMelFrontEnd
 
         self.front_end = LogMelFrontEnd()
 
     def embed(self, audio: torch.Tensor, sample_rate: int) -> torch.Tensor:
         import torchaudio.functional
 
-        from swansphere.evaluation.embedding import SAMPLE_RATE
+        from swansphere.metrics.embedding import SAMPLE_RATE
 
         signal = audio.to(torch.float32)
         if sample_rate != SAMPLE_RATE:
@@ -288,7 +288,7 @@ class FidelityReward:
     def __init__(self, config: FidelityRewardConfig | None = None) -> None:
         self.config = config = config or FidelityRewardConfig()
         if config.embedding == "aisfx":
-            from swansphere.evaluation.embedding import AisfxEmbedding
+            from swansphere.metrics.embedding import AisfxEmbedding
 
             self.embedding = AisfxEmbedding.load()
         else:

@@ -2,9 +2,9 @@
 
 Captions go through the dependency-free ``text-transformer`` conditioner (mean of its token
 states over real tokens); FOA audio through SVAC's direction-aware encoder (per-band 4 × 4
-AmbiX covariances, :class:`~swansphere.plugins.svac.audio.FOAAudioEncoder`), pooled over a
+AmbiX covariances, :class:`~swansphere.nn.foa_audio.FOAAudioEncoder`), pooled over a
 few times across the clip. Both land unit-normalised in one ``dim``-wide space and train with
-SVAC's symmetric InfoNCE (:func:`~swansphere.plugins.svac.loss.svac_loss`), the clip's own FOA
+SVAC's symmetric InfoNCE (:func:`~swansphere.nn.contrastive.svac_loss`), the clip's own FOA
 turned by at least ``min_rotation_degrees`` being a hard negative for its caption: the same
 sound from the wrong place must score lower than from the right one, so the judge reads both
 what the caption names and where it says it is. It is trained on simulated scenes and their
@@ -27,8 +27,8 @@ from swansphere.codecs.weights import atomic_write, load_weights, save_weights
 from swansphere.conditioning.text import TextTransformerConditioner
 from swansphere.config import dumps_toml, load_toml
 from swansphere.errors import ResourceNotFoundError
-from swansphere.plugins.svac.audio import FOAAudioEncoder
-from swansphere.plugins.svac.loss import random_yaw, svac_loss
+from swansphere.nn.contrastive import random_yaw, svac_loss
+from swansphere.nn.foa_audio import FOAAudioEncoder
 from swansphere.spatial import rotate, validate_foa
 
 from .config import TextAudioConfig

@@ -4,28 +4,8 @@ from __future__ import annotations
 
 import attrs
 
-from swansphere.conditioning.config import PanoramaVideoConfig, positive, positive_widths
-
-
-@attrs.frozen(kw_only=True)
-class FOAAudioEncoderConfig:
-    """The direction-aware FOA encoder: per-band covariance of all four AmbiX channels.
-
-    Attributes:
-        sample_rate: audio rate the encoder expects.
-        n_fft, hop_length: STFT size and hop (samples).
-        bands: mel-spaced bands over which the 4 × 4 channel covariance is summed.
-        channels: widths of the stride-2 (in frequency) convolution stages.
-        window_seconds: audio around each video frame time that makes one step's feature.
-    """
-
-    sample_rate: int = attrs.field(default=16000, validator=positive)
-    n_fft: int = attrs.field(default=512, validator=positive)
-    hop_length: int = attrs.field(default=160, validator=positive)
-    bands: int = attrs.field(default=32, validator=positive)
-    channels: tuple[int, ...] = attrs.field(default=(32, 64), converter=tuple,
-                                            validator=positive_widths)
-    window_seconds: float = attrs.field(default=0.5, validator=attrs.validators.gt(0))
+from swansphere.conditioning.config import PanoramaVideoConfig
+from swansphere.nn.configs import FOAAudioEncoderConfig
 
 
 @attrs.frozen(kw_only=True)

@@ -23,11 +23,7 @@ from swansphere.conditioning.types import PreparedVideo
 from swansphere.conditioning.video import PanoramaVideoConditioner
 from swansphere.config import dumps_toml, load_toml, unstructure
 from swansphere.errors import ResourceNotFoundError
-from swansphere.spatial import rotate
-
-from .audio import FOAAudioEncoder
-from .config import SVACLossConfig, SVACModelConfig
-from .loss import (
+from swansphere.nn.contrastive import (
     min_shift_frames,
     random_yaw,
     roll_each,
@@ -36,6 +32,10 @@ from .loss import (
     time_shifts,
     turn_pair,
 )
+from swansphere.nn.foa_audio import FOAAudioEncoder
+from swansphere.spatial import rotate
+
+from .config import SVACLossConfig, SVACModelConfig
 
 CONFIG_FILE = "config.toml"
 WEIGHTS_FILE = "model.safetensors"

@@ -6,8 +6,8 @@ import attrs
 import torch
 
 from swansphere.conditioning.alignment import frame_times
+from swansphere.nn.conditions import Conditions
 from swansphere.plugins.causal_dit import CausalDiTConfig, TransformerSize
-from swansphere.plugins.causal_dit.conditions import Conditions
 from swansphere.plugins.causal_dit.model import CausalDiT
 
 VIDEO_FPS = 6.0

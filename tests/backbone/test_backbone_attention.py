@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from swansphere.plugins.causal_dit.attention import (
+from swansphere.nn.attention import (
     attention,
     cached_mask,
     causal_mask,

@@ -9,8 +9,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from swansphere.nn.attention import cached_mask, causal_mask
 from swansphere.plugins.causal_dit import TransformerSize
-from swansphere.plugins.causal_dit.attention import cached_mask, causal_mask
 from swansphere.plugins.causal_dit.lm import SpatialLM
 
 SETTINGS = settings(max_examples=12, deadline=None, derandomize=True)

@@ -8,7 +8,7 @@ import torch
 from backbone_helpers import VIDEO_FPS, conditions, latents, make_model
 
 from swansphere.conditioning.alignment import frame_times, patch_end_times
-from swansphere.plugins.causal_dit.conditions import BackboneInputError, Conditions
+from swansphere.nn.conditions import BackboneInputError, Conditions
 from swansphere.samplers.guidance import Condition
 
 PATCHES = 6

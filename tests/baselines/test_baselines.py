@@ -24,10 +24,11 @@ from swansphere.evaluation.baselines import (
     scene_requests,
 )
 from swansphere.evaluation.harness import evaluate, find_clips
-from swansphere.evaluation.metrics import angle_between, prompt_direction
+from swansphere.metrics.direction import angle_between
 from swansphere.pipeline import GenerationError, Pipeline, PipelineConfig
 from swansphere.plugins.global_dit import GlobalDiT
 from swansphere.spatial import direction, read_foa, write_foa, write_panorama_npz
+from swansphere.spatial.words import prompt_direction
 
 
 @pytest.fixture(scope="module")

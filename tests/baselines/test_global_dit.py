@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import swansphere
+from swansphere.nn.conditions import BackboneInputError
 from swansphere.plugins.causal_dit import Conditions, TransformerSize
-from swansphere.plugins.causal_dit.conditions import BackboneInputError
 from swansphere.plugins.global_dit import (
     GlobalDiT,
     GlobalDiTConfig,

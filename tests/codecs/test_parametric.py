@@ -16,7 +16,7 @@ from swansphere.codecs.parametric import FoaParametricCodec
 from swansphere.codecs.weights import load_codec
 from swansphere.errors import ConfigError
 from swansphere.evaluation.codec_metrics import round_trip
-from swansphere.evaluation.metrics import energy_map_correlation
+from swansphere.metrics.direction import energy_map_correlation
 from swansphere.spatial import angular_errors, encode
 from swansphere.testing.streaming import CodecConformanceSuite
 

@@ -18,11 +18,10 @@ from swansphere.data.captions import (
     VERTICAL_PHRASES,
     SourceDescription,
     natural_caption,
-    position_words,
 )
 from swansphere.data.vocabulary import SOUND_CLASSES
 from swansphere.errors import ConfigError
-from swansphere.evaluation.metrics import prompt_directions
+from swansphere.spatial.words import position_words, prompt_directions
 
 LABELS = [sound.name for sound in SOUND_CLASSES] + ["not a class"]
 

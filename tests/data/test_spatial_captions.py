@@ -15,11 +15,9 @@ from swansphere.data.captions import (
     caption_agreement,
     describe_foa,
     ground_truth_descriptions,
-    horizontal_words,
     labelled_sources,
     metadata_caption,
     motion_words,
-    position_words,
     separate_known_source,
 )
 from swansphere.data.render import render_scene
@@ -34,6 +32,7 @@ from swansphere.data.scenes import (
 from swansphere.data.synthetic import synthetic_clips
 from swansphere.errors import ConfigError
 from swansphere.spatial import encode
+from swansphere.spatial.words import horizontal_words, position_words
 
 CLIPS = {clip.label: clip for clip in synthetic_clips()}
 

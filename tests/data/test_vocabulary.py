@@ -23,7 +23,7 @@ from swansphere.data.vocabulary import (
     third_person,
 )
 from swansphere.errors import ConfigError
-from swansphere.evaluation.metrics import prompt_directions
+from swansphere.spatial.words import prompt_directions
 
 
 def _clip(clip_id: str, label: str, licence: str = "CC0", noun: str = "",

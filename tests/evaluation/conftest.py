@@ -13,7 +13,7 @@ def aisfx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A cache folder holding the converted aisfx weights (skips the test without aisfx)."""
     if importlib.util.find_spec("aisfx") is None:
         pytest.skip("aisfx absent (pip install --no-deps aisfx==0.1.2)")
-    from swansphere.evaluation.embedding import converted_weights
+    from swansphere.metrics.embedding import converted_weights
 
     folder = tmp_path_factory.mktemp("aisfx-cache")
     converted_weights(directory=folder)

@@ -13,7 +13,7 @@ from swansphere.evaluation.content import (
     dropout_share,
     summarise,
 )
-from swansphere.evaluation.metrics import prompt_directions
+from swansphere.spatial.words import prompt_directions
 
 RATE = 16000
 

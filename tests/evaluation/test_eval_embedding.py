@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from swansphere.errors import ResourceNotFoundError
-from swansphere.evaluation import embedding as emb
-from swansphere.evaluation.metrics import frechet_distance
+from swansphere.metrics import embedding as emb
+from swansphere.metrics.frechet import frechet_distance
 
 HAS_AISFX = importlib.util.find_spec("aisfx") is not None
 needs_aisfx = pytest.mark.skipif(not HAS_AISFX, reason=f"aisfx absent ({emb.INSTALL_HINT})")

@@ -21,7 +21,8 @@ from swansphere.evaluation.harness import (
     find_clips,
     format_markdown,
 )
-from swansphere.evaluation.metrics import angle_between, frechet_distance
+from swansphere.metrics.direction import angle_between
+from swansphere.metrics.frechet import frechet_distance
 from swansphere.spatial import direction, encode, read_foa, rotate, write_foa
 
 SCENES = 4

@@ -10,21 +10,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from swansphere.errors import SwanSphereError
-from swansphere.evaluation.metrics import (
-    NotEnoughSamplesError,
-    _frechet_from_samples,
+from swansphere.evaluation.metrics import direction_accuracy, same_sector
+from swansphere.metrics.direction import (
     aggregate_direction_errors,
     angle_between,
     clip_direction_errors,
-    direction_accuracy,
     energy_map_correlation,
+    has_direction,
+    solid_angle_weights,
+    summarize,
+)
+from swansphere.metrics.frechet import (
+    NotEnoughSamplesError,
+    _frechet_from_samples,
     frechet_distance,
     frechet_distance_from_stats,
     gaussian_fit,
-    has_direction,
-    same_sector,
-    solid_angle_weights,
-    summarize,
 )
 from swansphere.spatial import angular_errors, encode, rotate
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from swansphere.data.captions import SourceDescription, caption, position_words
-from swansphere.evaluation.metrics import prompt_direction, prompt_directions
+from swansphere.data.captions import SourceDescription, caption
+from swansphere.spatial.words import position_words, prompt_direction, prompt_directions
 
 MOTIONS = ("", "moving left", "moving right", "moving to the front", "moving to the back",
            "moving up", "moving down")

@@ -15,7 +15,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from swansphere.evaluation.metrics import (
+from swansphere.metrics.direction import (
     angle_between,
     clip_direction_errors,
     energy_map_correlation,

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from odpo_helpers import conditions, latents, make_model
 
-from swansphere.plugins.causal_dit.conditions import BackboneInputError
+from swansphere.nn.conditions import BackboneInputError
 from swansphere.plugins.odpo.loss import (
     PairScorer,
     flow_dpo_loss,

@@ -14,7 +14,7 @@ from odpo_helpers import SAMPLE_RATE, tone
 import swansphere
 from swansphere.config import structure
 from swansphere.errors import ConfigError
-from swansphere.evaluation.metrics import angle_between
+from swansphere.metrics.direction import angle_between
 from swansphere.plugins.odpo.config import TextAudioConfig
 from swansphere.plugins.odpo.rewards import (
     RewardInputError,

@@ -16,7 +16,7 @@ from odpo_helpers import SAMPLE_RATE, prompt_inputs, tiny_pipeline, tone
 
 import swansphere
 from swansphere.config import structure
-from swansphere.evaluation.metrics import (
+from swansphere.metrics.direction import (
     WITHOUT_DIRECTION_ERROR,
     aggregate_direction_errors,
     clip_direction_errors,

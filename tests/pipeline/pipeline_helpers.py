@@ -7,7 +7,7 @@ import torch
 
 from swansphere.config import structure
 from swansphere.data.panorama import background
-from swansphere.evaluation.metrics import angle_between
+from swansphere.metrics.direction import angle_between
 from swansphere.pipeline import Pipeline, PipelineConfig
 from swansphere.spatial import erp_grid
 

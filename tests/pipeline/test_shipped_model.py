@@ -22,9 +22,10 @@ import pytest
 import torch
 from pipeline_helpers import panorama_with_source
 
-from swansphere.evaluation.metrics import angle_between, prompt_direction
+from swansphere.metrics.direction import angle_between
 from swansphere.pipeline import Pipeline
 from swansphere.spatial import direction
+from swansphere.spatial.words import prompt_direction
 
 GOLDEN = Path(__file__).with_name("shipped_tiny_latents.npy")
 TOLERANCE = 30.0

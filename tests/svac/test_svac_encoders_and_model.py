@@ -10,13 +10,14 @@ import torch
 import swansphere
 from swansphere.conditioning.config import PanoramaVideoConfig
 from swansphere.errors import AudioFormatError
-from swansphere.plugins.svac.audio import (
+from swansphere.nn.configs import FOAAudioEncoderConfig
+from swansphere.nn.foa_audio import (
     PAIRS,
     broadband_moments,
     covariance_features,
     frame_pooling,
 )
-from swansphere.plugins.svac.config import FOAAudioEncoderConfig, SVACLossConfig, SVACModelConfig
+from swansphere.plugins.svac.config import SVACLossConfig, SVACModelConfig
 from swansphere.plugins.svac.model import (
     CONDITIONER_FILE,
     SVACModel,

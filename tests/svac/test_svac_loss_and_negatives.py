@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 
 from swansphere.data.panorama import PanoramaRenderer
 from swansphere.data.synthetic import SyntheticFOADataset
-from swansphere.plugins.svac.config import SVACLossConfig, SVACModelConfig
-from swansphere.plugins.svac.loss import (
+from swansphere.nn.contrastive import (
     column_yaw,
     random_yaw,
     sequence_similarity,
@@ -23,6 +22,7 @@ from swansphere.plugins.svac.loss import (
     time_shifts,
     turn_pair,
 )
+from swansphere.plugins.svac.config import SVACLossConfig, SVACModelConfig
 from swansphere.spatial import direction, rotate
 
 FEW = settings(max_examples=15, deadline=None, derandomize=True)

@@ -17,7 +17,7 @@ from torch import nn
 
 from swansphere.spatial.foa import validate_foa
 
-from .config import FOAAudioEncoderConfig
+from .configs import FOAAudioEncoderConfig
 
 PAIRS = tuple((i, j) for i in range(4) for j in range(i, 4))
 """The 10 channel pairs of the symmetric covariance, (W, W) first."""

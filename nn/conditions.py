@@ -121,3 +121,12 @@ def _check_mask(name: str, mask: torch.Tensor, shape: torch.Size | tuple[int, in
     if tuple(mask.shape) != tuple(shape):
         raise BackboneInputError(f"{name} must have shape {tuple(shape)}, "
                                  f"got {tuple(mask.shape)}")
+
+
+def make_conditions(text: ConditionTokens | None = None,
+                    video: ConditionTokens | None = None) -> Conditions | None:
+    """A backbone's :class:`Conditions` from conditioner outputs (None when there are none):
+    the ``make_conditions`` of the built-in backbones."""
+    if text is None and video is None:
+        return None
+    return Conditions.from_tokens(text=text, video=video)

@@ -1,0 +1,151 @@
+"""Directions in words, both ways: the position phrases that captions use for a direction, and
+the directions a prompt states.
+
+Azimuth is counter-clockwise from the front (left is +90°), elevation up, in degrees
+(docs/conventions.md). Eight 45° sectors name the horizontal direction; "above"/"below" join
+them beyond :data:`ELEVATION_DEGREES`, and beyond :data:`OVERHEAD_DEGREES` only "overhead" or
+"below" is said. :func:`prompt_directions` reads those phrases back, with the everyday
+synonyms people write ("ahead", "to the rear", "under", "right above your head"), so that
+captions, rewards and benchmarks share one vocabulary (docs/data.md, "Captions").
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+OVERHEAD_DEGREES = 65.0
+"""Above this elevation (or below its negative) only "above"/"below" is said."""
+
+ELEVATION_DEGREES = 25.0
+"""Elevation beyond which "above"/"below" is added to the horizontal words."""
+
+_SECTORS = ("in front", "in front on the left", "on the left", "behind on the left", "behind",
+            "behind on the right", "on the right", "in front on the right")
+
+
+def horizontal_words(azimuth: float) -> str:
+    """One of eight 45° sectors centred on front, front-left, left, ... (degrees)."""
+    return _SECTORS[round((azimuth % 360.0) / 45.0) % 8]
+
+
+def elevation_words(elevation: float) -> str:
+    """``"above"``, ``"below"`` or ``""`` (near the horizon)."""
+    if elevation > ELEVATION_DEGREES:
+        return "above"
+    if elevation < -ELEVATION_DEGREES:
+        return "below"
+    return ""
+
+
+def position_words(azimuth: float, elevation: float) -> str:
+    """E.g. ``"behind on the left"``, ``"above and in front"``, ``"overhead"``."""
+    if elevation > OVERHEAD_DEGREES:
+        return "overhead"
+    if elevation < -OVERHEAD_DEGREES:
+        return "below"
+    vertical = elevation_words(elevation)
+    horizontal = horizontal_words(azimuth)
+    return f"{vertical} and {horizontal}" if vertical else horizontal
+
+
+
+# --- directions stated by a prompt -----------------------------------------------------------
+
+_VERTICAL_DEGREES = (ELEVATION_DEGREES + OVERHEAD_DEGREES) / 2
+"""Elevation of "above"/"below" next to a horizontal phrase: the middle of the band where the
+captioner adds those words."""
+
+_ENDPOINT = (r"(?:(?:the|your|my)\s+)?(?:front|back|rear|left|right)|behind(?:\s+(?:you|me))?"
+             r"|in\s+front(?:\s+of\s+(?:you|me))?")
+_MOTION = re.compile(
+    r"\b(?:moving|heading|drifting)\s+(?:to\s+the\s+)?(?:front|back|left|right|up|down)\b"
+    rf"|\bfrom\s+(?:{_ENDPOINT})\s+(?:over\s+)?to\s+(?:{_ENDPOINT})\b")
+"""Motion clauses ("moving left", "heading right", "from left to right", "from behind you to
+the front"; :func:`swansphere.data.captions.natural_caption`): not a position."""
+
+_LISTENER = r"(?:you|your\s+head|my\s+head|the\s+listener|us|me)"
+_SYNONYMS = tuple((re.compile(pattern), replacement) for pattern, replacement in (
+    (r"\b(?:off|directly|straight)\s+(?=(?:to|on|in|at|behind)\b)", ""),
+    (r"\b(?:to\s+the\s+)?(?:front|forward)[- ](left|right)\b", r"in front on the \1"),
+    (r"\b(left|right)[- ]front\b", r"in front on the \1"),
+    (r"\b(?:to\s+the\s+)?(?:back|rear)[- ](left|right)\b", r"behind on the \1"),
+    (r"\b(left|right)[- ](?:back|rear)\b", r"behind on the \1"),
+    (r"\b(?:to|from|at|on)\s+(?:the|your|its|my)\s+(left|right)(?:[- ]hand)?(?:\s+side)?\b",
+     r"on the \1"),
+    (rf"\bin\s+front\s+of\s+{_LISTENER}\b|\b(?:(?:straight|dead)\s+)?ahead\b|\bfrom\s+the\s+front\b",
+     "in front"),
+    (rf"\bbehind\s+{_LISTENER}\b|\bfrom\s+behind\b|\b(?:at|in|to|from)\s+the\s+(?:back|rear)\b"
+     r"|\bat\s+(?:your|my)\s+back\b",
+     "behind"),
+    (r"\b(in\s+front|behind)\s*,?\s+(?:and\s+)?on\s+the\s+(left|right)\b", r"\1 on the \2"),
+    (rf"\b(?:directly|straight)\s+(?:above|overhead)\b|\bstraight\s+up\b|\bup\s+above\b"
+     rf"|\babove\s+{_LISTENER}\b|\bfrom\s+above\b|\bover\s+(?:your|my)\s+head\b",
+     "overhead"),
+    (rf"\bdirectly\s+below\b|\bunderneath\b|\bbeneath\b|\b(?:below|under)\s+{_LISTENER}\b"
+     r"|\bfrom\s+below\b|\bunder\s+(?:your|my)\s+feet\b|\bunderfoot\b", "below"),
+    (r"(?<!-)\b(?:high\s+up|up\s+high)\b", "above"),  # not "a power-up high ..."
+    (r"(?<!-)\b(?:low\s+down|down\s+low)\b", "below"),
+))
+"""Common ways to say the caption's positions, rewritten into the caption's words first."""
+
+
+@cache
+def _horizontal_azimuths() -> dict[str, float]:
+    """The caption's eight horizontal phrases and their sector centres (degrees)."""
+    return {horizontal_words(float(azimuth)): float(azimuth)
+            for azimuth in (0, 45, 90, 135, 180, -135, -90, -45)}
+
+
+@cache
+def _position_pattern() -> re.Pattern[str]:
+    phrases = sorted(_horizontal_azimuths(), key=len, reverse=True)  # longest phrase wins
+    horizontal = "|".join(re.escape(phrase) for phrase in phrases)
+    return re.compile(
+        rf"\b(?:(?P<before>above|below)\s*,?\s+(?:and\s+)?)?(?P<horizontal>{horizontal})\b"
+        rf"(?:\s*,?\s+(?:and\s+)?(?P<after>above|below)\b)?"
+        rf"|\b(?P<overhead>overhead)\b|\b(?P<vertical>above|below)\b")
+
+
+def _normalise(text: str) -> str:
+    text = " ".join(text.lower().split())
+    text = _MOTION.sub(" ", text)
+    for pattern, replacement in _SYNONYMS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def prompt_directions(text: str) -> list[tuple[float, float]]:
+    """Every position a text states, in order, as (azimuth, elevation) degrees.
+
+    Reads the caption vocabulary of :mod:`swansphere.data.captions` ("on the left", "behind
+    on the right", "above and in front", "overhead", "below", ...) plus common paraphrases
+    ("to your left", "on my right", "front-left", "behind you", "directly above", "high up",
+    "low down", "under your feet"). A horizontal phrase gives
+    its sector centre at elevation 0, or ±45° (the middle of the band the captioner calls
+    "above"/"below") when "above"/"below" goes with it; "overhead", a bare "above" and a bare
+    "below" give the poles. Motion clauses ("moving left", "from left to right") are not
+    positions and are ignored.
+    """
+    found = []
+    for match in _position_pattern().finditer(_normalise(text)):
+        if match["horizontal"]:
+            vertical = match["before"] or match["after"]
+            elevation = {None: 0.0, "above": _VERTICAL_DEGREES,
+                         "below": -_VERTICAL_DEGREES}[vertical]
+            found.append((_horizontal_azimuths()[match["horizontal"]], elevation))
+        elif match["overhead"] or match["vertical"] == "above":
+            found.append((0.0, 90.0))
+        else:
+            found.append((0.0, -90.0))
+    return found
+
+
+def prompt_direction(text: str) -> tuple[float, float] | None:
+    """The one position a text states, as (azimuth, elevation) degrees, else ``None``.
+
+    ``None`` when the text states no position or several different ones (a scene with many
+    sources has no single direction to score a whole-clip direction against).
+    """
+    distinct = sorted(set(prompt_directions(text)))
+    return distinct[0] if len(distinct) == 1 else None
