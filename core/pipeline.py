@@ -237,11 +237,10 @@ class Pipeline:
             if encoder is not None and wanted is not None and encoder.dim != wanted:
                 raise ConfigError(f"the {name} conditioner gives {encoder.dim}-d tokens but the "
                                   f"backbone's {name}_dim is {wanted}; make them equal")
-        backbone_rate = getattr(backbone, "frame_rate", codec.frame_rate)
-        if abs(backbone_rate - codec.frame_rate) > 1e-6 * codec.frame_rate:
+        if abs(backbone.frame_rate - codec.frame_rate) > 1e-6 * codec.frame_rate:
             raise ConfigError(f"codec frame rate {codec.frame_rate:g} Hz != backbone latent "
-                              f"frame rate {backbone_rate:g} Hz")
-        if getattr(codec, "decode_lookahead", 0):
+                              f"frame rate {backbone.frame_rate:g} Hz")
+        if codec.decode_lookahead:
             raise ConfigError("the pipeline streams with a codec whose decoder has no "
                               "lookahead; this codec declares one")
 
@@ -330,7 +329,7 @@ class Pipeline:
         total = round(duration * self.sample_rate)
         audio, latents = [], []
         while session.samples_done < total:
-            batch_audio, patch = session._next_batch(total)
+            batch_audio, patch = session.next_patches(total)
             audio.append(batch_audio)
             latents.append(patch)
         return Takes(audio=torch.cat(audio, dim=-1).float(), latents=torch.cat(latents, dim=1),
@@ -426,8 +425,7 @@ class Pipeline:
             if not times.numel():
                 raise GenerationError("the video has no frames; give a video with frames or "
                                       "a --duration without video")
-            frame_rate = getattr(self.video_encoder, "frame_rate", None) or 1.0
-            return float(times.max()) + 1.0 / frame_rate
+            return float(times.max()) + 1.0 / self.video_encoder.frame_rate
         if not isinstance(duration, int | float) or not math.isfinite(duration) or duration <= 0:
             raise GenerationError(f"duration must be a positive number of seconds, got "
                                   f"{duration!r}")
@@ -535,13 +533,13 @@ class LiveSession:
 
     def _next_chunk(self, total: int | None) -> Chunk:
         start = self.samples_done / self.pipeline.sample_rate
-        audio, patch = self._next_batch(total)
+        audio, patch = self.next_patches(total)
         return Chunk(audio=audio[0].float(), index=self.patches_done - 1, start=start,
                      sample_rate=self.pipeline.sample_rate, latents=patch[0])
 
-    def _next_batch(self, total: int | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Every row's next patch: audio ``(rows, 4, n)`` (cut at ``total`` samples) and
-        latents ``(rows, patch_frames, latent_dim)``."""
+    def next_patches(self, total: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every row's next patch, offline (no waiting for video): audio ``(rows, 4, n)``
+        (cut at ``total`` samples) and latents ``(rows, patch_frames, latent_dim)``."""
         pipeline = self.pipeline
         with torch.inference_mode():
             h = self._advance()
