@@ -40,7 +40,7 @@ import torch
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    from swansphere.training.odpo import HELD_OUT_SEED
+    from swansphere.plugins.odpo.trainer import HELD_OUT_SEED
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run", help="the ODPO run's output_dir (holds train.toml)")
@@ -72,8 +72,8 @@ def build_rewards(config: Any, run: Path) -> Any:
     """The run's rewards; a semantic reward without a text model uses the run's judge."""
     from swansphere.errors import ResourceNotFoundError
     from swansphere.plugins.odpo.rewards import RewardMix
+    from swansphere.plugins.odpo.trainer import JUDGE_DIR, needs_judge, with_judge
     from swansphere.registry import default_registry
-    from swansphere.training.odpo import JUDGE_DIR, needs_judge, with_judge
 
     entries = list(config.rewards)
     if needs_judge(entries, config.prompts.video):
@@ -136,7 +136,7 @@ def evaluate_model(name: str, pipeline: Any, reference: Any, rewards: Any, odpo_
                    prompts: list[Any], args: argparse.Namespace,
                    embedding: Any) -> dict[str, float]:
     from swansphere.plugins.odpo.optimizer import ODPO
-    from swansphere.training.odpo import evaluate_clips, sample_prompts
+    from swansphere.plugins.odpo.trainer import evaluate_clips, sample_prompts
 
     odpo = ODPO(odpo_config).attach(pipeline, rewards, reference=reference)
     started = time.perf_counter()
@@ -214,7 +214,7 @@ def format_table(results: dict[str, dict[str, float]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     from swansphere.pipeline import Pipeline
-    from swansphere.training.odpo import scene_prompts
+    from swansphere.plugins.odpo.trainer import scene_prompts
 
     args = parse_args(argv)
     torch.set_num_threads(args.threads)

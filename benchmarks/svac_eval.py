@@ -43,7 +43,7 @@ def parse_args() -> argparse.Namespace:
 
 def held_out_pool(data, model, scenes: int, seed: int, cache_dir: str | None):
     """``scenes`` synthetic scenes from ``seed``, panoramas at ``model``'s size."""
-    from swansphere.training.svac import synthetic_pool
+    from swansphere.plugins.svac.trainer import synthetic_pool
 
     held_out = attrs.evolve(data, source="synthetic", seed=seed, train_scenes=scenes,
                             cache_dir=cache_dir or data.cache_dir)
@@ -51,7 +51,7 @@ def held_out_pool(data, model, scenes: int, seed: int, cache_dir: str | None):
 
 
 def main() -> int:
-    from swansphere.evaluation.svac import evaluate_svac
+    from swansphere.plugins.svac.evaluation import evaluate_svac
     from swansphere.plugins.svac.model import SVACModel, load_svac
     from swansphere.training.tasks import load_training_config
 

@@ -32,9 +32,9 @@ class TrainingTask:
 
 TASKS: dict[str, str] = {
     "codec": "swansphere.training.codec:TASK",
-    "svac": "swansphere.training.svac:TASK",
+    "svac": "swansphere.plugins.svac.trainer:TASK",
     "pipeline": "swansphere.training.pipeline:TASK",
-    "odpo": "swansphere.training.odpo:TASK",
+    "odpo": "swansphere.plugins.odpo.trainer:TASK",
 }
 """Task name -> ``"module:attribute"`` of its :class:`TrainingTask`."""
 

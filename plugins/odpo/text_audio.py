@@ -8,7 +8,7 @@ SVAC's symmetric InfoNCE (:func:`~swansphere.nn.contrastive.svac_loss`), the cli
 turned by at least ``min_rotation_degrees`` being a hard negative for its caption: the same
 sound from the wrong place must score lower than from the right one, so the judge reads both
 what the caption names and where it says it is. It is trained on simulated scenes and their
-ground-truth spatial captions (:func:`swansphere.training.odpo.train_text_audio`).
+ground-truth spatial captions (:func:`swansphere.plugins.odpo.trainer.train_text_audio`).
 
 A saved model is a directory: ``config.toml`` (:class:`TextAudioConfig`) and
 ``model.safetensors``.

@@ -121,7 +121,7 @@ def test_aisfx_fidelity_scores_the_reference_above_noise(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def trained_judge(tmp_path_factory):
     """A tiny judge fitted to eight simulated scenes and their captions, saved."""
-    from swansphere.training.odpo import JudgeConfig, judge_scenes
+    from swansphere.plugins.odpo.trainer import JudgeConfig, judge_scenes
 
     config = structure(SMALL_JUDGE, TextAudioConfig)
     judge = JudgeConfig(model=config, clip_seconds=0.5, max_sources=1, moving_probability=0.0)

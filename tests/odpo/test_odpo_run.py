@@ -20,7 +20,7 @@ from swansphere.errors import ConfigError
 from swansphere.pipeline import Pipeline
 from swansphere.plugins.odpo.optimizer import NotAttachedError, PreferenceBatch
 from swansphere.plugins.odpo.rewards import RewardMix
-from swansphere.training.odpo import ODPOTrainConfig, ODPOTrainer
+from swansphere.plugins.odpo.trainer import ODPOTrainConfig, ODPOTrainer
 from swansphere.training.tasks import get_task
 
 METRICS = {"reward_mean", "reward_best", "reward_worst", "spatial_mean", "fidelity_mean",

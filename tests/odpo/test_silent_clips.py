@@ -60,7 +60,7 @@ def test_the_spatial_reward_ranks_silence_with_the_opposite_direction():
 
 
 def test_odpo_evaluation_scores_a_silent_clip_pi():
-    from swansphere.training.odpo import evaluate_clips
+    from swansphere.plugins.odpo.trainer import evaluate_clips
 
     pipeline = tiny_pipeline()
     odpo = swansphere.create("preference_optimizer", {"type": "odpo", "candidates": 2})

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from swansphere.evaluation.svac import evaluate_svac, strict_top1
+from swansphere.plugins.svac.evaluation import evaluate_svac, strict_top1
 from swansphere.spatial import encode, erp_to_direction, intensity_vector
 from swansphere.spatial.encoding import degrees_to_radians, unit_vectors
 

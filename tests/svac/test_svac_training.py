@@ -13,8 +13,8 @@ import torch
 from swansphere.cli import main
 from swansphere.codecs.weights import load_tensors
 from swansphere.plugins.svac.model import SVACModel
+from swansphere.plugins.svac.trainer import SVACDataConfig, directory_pool
 from swansphere.spatial import write_foa, write_panorama_npz
-from swansphere.training.svac import SVACDataConfig, directory_pool
 from swansphere.training.tasks import load_training_config
 
 TINY = """

@@ -23,6 +23,7 @@ from swansphere.cli import main
 from swansphere.codecs.weights import load_tensors
 from swansphere.config import structure
 from swansphere.errors import ConfigError
+from swansphere.plugins.svac.trainer import SVACTrainConfig, SVACTrainer
 from swansphere.training.checkpoint import list_checkpoints, step_directory
 from swansphere.training.codec import CodecTrainConfig, CodecTrainer, training_batch
 from swansphere.training.common import (
@@ -39,7 +40,6 @@ from swansphere.training.distributed import (
 )
 from swansphere.training.logs import CSVLog, events_files, read_scalars
 from swansphere.training.loop import MetricsLog
-from swansphere.training.svac import SVACTrainConfig, SVACTrainer
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
 CODEC = {"type": "foa-vae", "sample_rate": 8000, "strides": [2, 4], "channels": [4, 6, 6],

@@ -68,8 +68,7 @@ from swansphere.plugins.odpo.config import (
     TextAudioConfig,
     WeightedReward,
 )
-
-from .common import (
+from swansphere.training.common import (
     OptimizerConfig,
     RunConfig,
     build_optimizer,
@@ -78,9 +77,9 @@ from .common import (
     step_generator,
     task_named,
 )
-from .distributed import Distributed
-from .tasks import TrainingTask
-from .trainer import Trainer
+from swansphere.training.distributed import Distributed
+from swansphere.training.tasks import TrainingTask
+from swansphere.training.trainer import Trainer
 
 VALIDATION_SEED_OFFSET = 1_000_003
 JUDGE_SEED_OFFSET = 3_000_017
@@ -349,8 +348,7 @@ class ODPOTrainer(Trainer):
     def judge_directory(self) -> Path:
         """``<output_dir>/text-audio``: trained here (rank 0) unless a previous run did."""
         from swansphere.plugins.odpo.text_audio import CONFIG_FILE, WEIGHTS_FILE
-
-        from .checkpoint import write_directory_atomically
+        from swansphere.training.checkpoint import write_directory_atomically
 
         directory = self.output_dir / JUDGE_DIR
         done = (directory / CONFIG_FILE).is_file() and (directory / WEIGHTS_FILE).is_file()
@@ -422,8 +420,7 @@ class ODPOTrainer(Trainer):
         """Policy weights, optimizer and RNG from a checkpoint (the reference stays the
         starting pipeline); returns the completed steps."""
         from swansphere.pipeline import WEIGHTS_FILE
-
-        from .checkpoint import load_checkpoint, resolve_checkpoint
+        from swansphere.training.checkpoint import load_checkpoint, resolve_checkpoint
 
         self.attach()
         path = resolve_checkpoint(checkpoint)
@@ -432,7 +429,7 @@ class ODPOTrainer(Trainer):
 
     def run(self, resume: str | Path | None = None) -> dict[str, Any]:
         """Train to ``run.steps`` (from a checkpoint when ``resume``), export, summarise."""
-        from .loop import train_and_export
+        from swansphere.training.loop import train_and_export
 
         self.attach()
         summary = train_and_export(self, task="odpo", resume=resume, export_key="odpo_dir",

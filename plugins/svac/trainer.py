@@ -11,9 +11,9 @@ written by ``swansphere data simulate --out DIR --n N``. Validation scenes use a
 Each step draws a batch of distinct scenes, turns every pair by a random yaw (FOA rotated,
 panorama rolled) and applies the SVAC loss with its hard negatives
 (:mod:`swansphere.plugins.svac`). Validation reports the loss and the held-out figures of
-:mod:`swansphere.evaluation.svac`. Checkpoints, resume and the metrics log are the shared ones
-of :mod:`swansphere.training.loop` / :mod:`~swansphere.training.checkpoint`; the trained model
-goes to ``<output_dir>/svac/`` with ``video_conditioner.toml`` for the backbone.
+:mod:`swansphere.plugins.svac.evaluation`. Checkpoints, resume and the metrics log are the
+shared ones of :mod:`swansphere.training.loop` / :mod:`~swansphere.training.checkpoint`; the
+trained model goes to ``<output_dir>/svac/`` with ``video_conditioner.toml`` for the backbone.
 
 Example config (``swansphere train svac.toml``)::
 
@@ -37,8 +37,7 @@ import torch
 
 from swansphere.errors import ConfigError
 from swansphere.plugins.svac.config import SVACLossConfig, SVACModelConfig
-
-from .common import (
+from swansphere.training.common import (
     OptimizerConfig,
     RunConfig,
     build_optimizer,
@@ -49,9 +48,9 @@ from .common import (
     step_generator,
     task_named,
 )
-from .distributed import Distributed
-from .tasks import TrainingTask
-from .trainer import Trainer
+from swansphere.training.distributed import Distributed
+from swansphere.training.tasks import TrainingTask
+from swansphere.training.trainer import Trainer
 
 VALIDATION_STREAM = 99
 """Generator stream of the validation loss (fixed: the same negatives at every validation)."""
@@ -137,8 +136,7 @@ def synthetic_pool(data: SVACDataConfig, model: Any, *, validation: bool,
     """Procedural scenes: cached FOA from the codec trainer's pool, panoramas drawn here."""
     from swansphere.data.panorama import PanoramaRenderer
     from swansphere.data.synthetic import SyntheticFOADataset
-
-    from .codec import VALIDATION_SEED_OFFSET, CodecDataConfig, render_pool
+    from swansphere.training.codec import VALIDATION_SEED_OFFSET, CodecDataConfig, render_pool
 
     sample_rate = model.config.audio.sample_rate
     scenes = dict(train_scenes=data.train_scenes, validation_scenes=data.validation_scenes,
@@ -293,7 +291,7 @@ class SVACTrainer(Trainer):
 
     def validate(self, done: int | None = None) -> dict[str, float]:
         """Validation loss (fixed negatives, no augmentation) and the held-out figures."""
-        from swansphere.evaluation.svac import evaluate_svac
+        from swansphere.plugins.svac.evaluation import evaluate_svac
 
         pool, evaluation = self.pool(validation=True), self.config.evaluation
         self.model.eval()
@@ -318,8 +316,7 @@ class SVACTrainer(Trainer):
         """Load weights, optimizer and RNG from a checkpoint; returns the completed steps."""
         from swansphere.codecs.weights import load_weights
         from swansphere.plugins.svac.model import WEIGHTS_FILE
-
-        from .checkpoint import load_checkpoint, resolve_checkpoint
+        from swansphere.training.checkpoint import load_checkpoint, resolve_checkpoint
 
         path = resolve_checkpoint(checkpoint)
         load_weights(self.model, path / WEIGHTS_FILE)
@@ -335,7 +332,7 @@ class SVACTrainer(Trainer):
 
     def run(self, resume: str | Path | None = None) -> dict[str, Any]:
         """Train to ``run.steps`` (from a checkpoint when ``resume``), export, summarise."""
-        from .loop import train_and_export
+        from swansphere.training.loop import train_and_export
 
         return train_and_export(self, task="svac", resume=resume, export_key="svac_dir",
                                 description="train svac")
