@@ -144,7 +144,9 @@ def evaluate_model(name: str, pipeline: Any, reference: Any, rewards: Any, odpo_
     generation_seconds = time.perf_counter() - started
     figures = held_out_metrics(prompts, clips, pipeline.sample_rate, embedding)
     figures |= {f"reward_{key}" if key != "reference_kl" else key: value
-                for key, value in evaluate_clips(odpo, prompts, clips).items()
+                for key, value in evaluate_clips(
+                    pipeline, rewards, prompts, clips,
+                    divergence=odpo.reference_divergence).items()
                 if key != "angular_error"}
     figures["generation_seconds"] = generation_seconds
     print(f"{name}: {len(prompts) * args.samples} clips in {generation_seconds:.1f} s")

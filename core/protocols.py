@@ -222,9 +222,13 @@ class PreferenceOptimizer(Protocol):
     mix of :class:`Reward`), the torch optimizer over the backbone's parameters (``None``:
     sample and evaluate only), the gradient clip and ``wrap`` (a function that wraps a module
     for data-parallel training); it returns the optimizer itself. ``step(batch)`` runs one
-    round on a batch of inputs and returns figures to log.
+    round on a batch of inputs and returns figures to log. ``reference_divergence(latents,
+    conditions, seed)`` says how far the policy has moved from where it started on clips
+    ``latents`` (a KL proxy that validation logs).
     """
 
     def attach(self, pipeline: Any, rewards: Any, optimizer: Any = None, *,
                grad_clip: float = 1.0, wrap: Callable[[Any], Any] | None = None) -> Any: ...
     def step(self, batch: Any) -> dict[str, float]: ...
+    def reference_divergence(self, latents: torch.Tensor, conditions: Any,
+                             seed: int) -> float: ...

@@ -69,7 +69,8 @@ def test_odpo_evaluation_scores_a_silent_clip_pi():
     samples = item.reference.shape[-1]
     latents = torch.zeros(2, 4 * pipeline.backbone.patch_frames, pipeline.backbone.latent_dim)
     takes = Takes(audio=torch.zeros(2, 4, samples), latents=latents, seeds=(0, 1))
-    metrics = evaluate_clips(odpo, [item], [takes])
+    metrics = evaluate_clips(pipeline, odpo.rewards, [item], [takes],
+                             divergence=odpo.reference_divergence)
     assert metrics["angular_error"] == math.pi
     assert metrics["spatial"] == -1.0
 
