@@ -47,7 +47,7 @@ TOLERANCE = {torch.bfloat16: 3e-2, torch.float16: 4e-3}
 PAPER_FIRST_CHUNK_S = {"lm_step": 0.03, "locdit_sampling": 0.14}
 
 
-def mask_cases(device: torch.device, tokens: int = 512) -> list[dict[str, Any]]:
+def mask_cases(tokens: int = 512) -> list[dict[str, Any]]:
     """Every pattern the backbone uses, at ``tokens`` tokens per training sequence."""
     packed = [tokens * 75 // 128, tokens * 15 // 64, tokens // 8]
     packed.append(tokens - sum(packed))
@@ -63,9 +63,9 @@ def mask_cases(device: torch.device, tokens: int = 512) -> list[dict[str, Any]]:
         case(f"causal (training, 4 x {tokens})", 4, tokens, tokens, causal_mask(), True),
         case(f"causal, window {window}", 4, tokens, tokens, causal_mask(window), True),
         case(f"packed varlen causal ({'+'.join(map(str, packed))})", 1, tokens, tokens,
-             packed_causal_mask(packed, device=device), True),
+             packed_causal_mask(packed), True),
         case(f"packed varlen causal, window {window}", 1, tokens, tokens,
-             packed_causal_mask(packed, window, device=device), True),
+             packed_causal_mask(packed, window), True),
         case(f"kv-cache decode: 1 query, {window - 1} cached", 4, 1, window,
              cached_mask(window), False),
         case(f"kv-cache decode: 1 query, {tokens - 1} cached", 4, 1, tokens, cached_mask(),
@@ -73,7 +73,7 @@ def mask_cases(device: torch.device, tokens: int = 512) -> list[dict[str, Any]]:
         case(f"kv-cache chunk: 8 queries, {tokens // 2} keys, window {window}", 4, 8,
              tokens // 2, cached_mask(window), False),
         case("text cross-attention: 4 x 54 queries, packed text", 1, 216, sum(text),
-             packed_mask([54] * 4, text, device=device), True),
+             packed_mask([54] * 4, text), True),
     ]
 
 
@@ -193,7 +193,7 @@ def main() -> int:
     print(HEADER)
     rows = report["attention"] = []
     for dtype in (torch.bfloat16, torch.float16):
-        for case in mask_cases(device, args.tokens):
+        for case in mask_cases(args.tokens):
             try:
                 rows.append(check_case(case, dtype, device, args.repeats))
             except (NotImplementedError, ValueError, RuntimeError) as error:  # keep going

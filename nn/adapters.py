@@ -17,10 +17,10 @@ from .layers import EncoderBlock, SwiGLU, rotary_tables
 
 def packed_positions(lengths: Sequence[int], device: torch.device) -> torch.Tensor:
     """Positions ``(1, sum(lengths))`` that restart at 0 for every packed sequence."""
-    counts = torch.tensor(list(lengths), device=device)
+    counts = torch.tensor(list(lengths))
     starts = torch.cumsum(counts, 0) - counts
     total = int(counts.sum())
-    return (torch.arange(total, device=device) - starts.repeat_interleave(counts)).unsqueeze(0)
+    return (torch.arange(total) - starts.repeat_interleave(counts)).unsqueeze(0)
 
 
 @attrs.frozen(kw_only=True)
@@ -63,7 +63,7 @@ class CaptionEncoder(nn.Module):
             x = self.proj(text[mask]).unsqueeze(0)
             positions = packed_positions(present, x.device)
             rotary = rotary_tables(positions, self.size.head_dim, self.rope_base, x.dtype)
-            packed = packed_mask(present, device=x.device)
+            packed = packed_mask(present)
             for block in self.blocks:
                 x = block(x, rotary, packed, backend)
             pieces = list(self.norm(x)[0].split(present))

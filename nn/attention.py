@@ -1,10 +1,12 @@
 """Attention with one mask language on every device.
 
-Masks are xformers ``AttentionBias`` objects wrapped in :class:`AttentionMask`. On CUDA they go
-to ``xformers.ops.memory_efficient_attention`` unchanged; on the CPU (where xformers has no
-kernels) the same objects are materialized into dense additive masks for PyTorch's
-``scaled_dot_product_attention``. So a model trained with packed block-diagonal batches on a GPU
-and streamed with a KV cache on a laptop uses exactly the same attention pattern.
+A mask is an :class:`AttentionMask`: a pattern (causal, bottom-right causal for a KV cache,
+block-diagonal for packed sequences, each optionally windowed). On CUDA it becomes the matching
+xformers ``AttentionBias`` for ``xformers.ops.memory_efficient_attention``; elsewhere, or where
+xformers is not installed (it is imported only on that path), it becomes a dense additive mask
+for PyTorch's ``scaled_dot_product_attention``. So a model trained with packed block-diagonal
+batches on a GPU and streamed with a KV cache on a laptop uses exactly the same attention
+pattern, and the two forms are tested against each other.
 
 Layout is xformers' BMHK: ``q`` is ``(batch, queries, heads, head_dim)``, ``k`` and ``v`` are
 ``(batch, keys, kv_heads, head_dim)``. Grouped-query attention (``kv_heads < heads``, query head
@@ -26,77 +28,155 @@ builder                  use                                  xformers bias
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import logging
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
 
 logging.getLogger("xformers").setLevel(logging.ERROR)  # silence its torch-version warning
-
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from xformers.ops import memory_efficient_attention  # noqa: E402
-from xformers.ops.fmha import attn_bias as xbias  # noqa: E402
-
 _log = logging.getLogger(__name__)
 
 Backend = Literal["auto", "xformers", "sdpa"]
 BACKENDS: tuple[str, ...] = ("auto", "xformers", "sdpa")
 
+MaskKind = Literal["top_left", "bottom_right", "block_causal", "block"]
+
+
+class AttentionUnavailableError(RuntimeError):
+    """The xformers path was asked for where xformers is not installed."""
+
+
+def xformers_available() -> bool:
+    """Whether xformers can be imported here (its kernels still need CUDA)."""
+    return importlib.util.find_spec("xformers") is not None
+
+
+@functools.cache
+def _xformers() -> tuple[Any, Any]:
+    """``(memory_efficient_attention, attn_bias)``, imported on first use."""
+    if not xformers_available():
+        raise AttentionUnavailableError(
+            "attention backend 'xformers' needs the xformers package, which is not installed "
+            "here; use backend 'auto' or 'sdpa'")
+    from xformers.ops import memory_efficient_attention
+    from xformers.ops.fmha import attn_bias
+
+    return memory_efficient_attention, attn_bias
+
 
 class AttentionMask:
-    """An xformers attention bias plus its dense forms, built once per shape and reused.
+    """One attention pattern, as a dense mask for SDPA or an xformers bias for its kernels.
 
-    One mask object is shared by every layer of a forward pass, so on the CPU the dense mask is
-    materialized once, not once per layer.
+    ``kind`` is ``top_left`` (causal, query i sees keys up to i), ``bottom_right`` (causal with
+    the last query aligned to the last key: KV-cache decoding), ``block_causal`` (causal inside
+    each packed sequence) or ``block`` (full attention inside each packed sequence, query and
+    key lengths per sequence). ``window`` > 0 limits a ``bottom_right`` or ``block_causal``
+    query to that many keys, itself included. Both forms are built once per shape (or device)
+    and reused, so every layer of a forward pass shares them.
     """
 
-    __slots__ = ("_dense", "bias")
+    __slots__ = ("_biases", "_dense", "key_lengths", "kind", "query_lengths", "window")
 
-    def __init__(self, bias: xbias.AttentionBias) -> None:
-        self.bias = bias
+    def __init__(self, kind: MaskKind, *, window: int = 0,
+                 query_lengths: Sequence[int] = (), key_lengths: Sequence[int] = ()) -> None:
+        if window and kind not in ("bottom_right", "block_causal"):
+            raise ValueError(f"a {kind} mask has no window")
+        self.kind, self.window = kind, int(window)
+        self.query_lengths = tuple(int(n) for n in query_lengths)
+        self.key_lengths = tuple(int(n) for n in key_lengths) or self.query_lengths
         self._dense: dict[tuple, torch.Tensor] = {}
+        self._biases: dict[torch.device, Any] = {}
 
     def __repr__(self) -> str:
-        return f"AttentionMask({type(self.bias).__name__})"
+        window = f", window={self.window}" if self.window else ""
+        return f"AttentionMask({self.kind}{window})"
 
-    def sdpa_arguments(self, queries: int, keys: int, dtype: torch.dtype,
-                       device: torch.device) -> dict:
-        """Keyword arguments for SDPA that reproduce this mask (a fast path where possible)."""
-        kind = type(self.bias)
-        if kind is xbias.LowerTriangularMask and queries == keys:
-            return {"is_causal": True}
-        if _sees_all_keys(self.bias, queries, keys):
-            return {}
-        return {"attn_mask": self.dense(queries, keys, dtype, device)}
+    def allowed(self, queries: int, keys: int) -> torch.Tensor:
+        """``(queries, keys)`` bool: True where query i may attend key j."""
+        if self.kind == "top_left":
+            return _band(queries, keys, 0, 0)
+        if self.kind == "bottom_right":
+            return _band(queries, keys, keys - queries, self.window)
+        if (sum(self.query_lengths), sum(self.key_lengths)) != (queries, keys):
+            raise ValueError(f"a mask of packed sequences {self.query_lengths} x "
+                             f"{self.key_lengths} does not fit {queries} queries x {keys} keys")
+        allowed = torch.zeros(queries, keys, dtype=torch.bool)
+        row = col = 0
+        for rows, cols in zip(self.query_lengths, self.key_lengths, strict=True):
+            allowed[row:row + rows, col:col + cols] = (
+                _band(rows, cols, 0, self.window) if self.kind == "block_causal" else True)
+            row, col = row + rows, col + cols
+        return allowed
 
     def dense(self, queries: int, keys: int, dtype: torch.dtype,
               device: torch.device) -> torch.Tensor:
         """The additive mask ``(queries, keys)``: 0 where attention is allowed, -inf elsewhere."""
         key = (queries, keys, dtype, device)
         if key not in self._dense:
-            self._dense[key] = self.bias.materialize((queries, keys), dtype=dtype, device=device)
+            mask = torch.zeros(queries, keys, dtype=dtype)
+            self._dense[key] = mask.masked_fill(~self.allowed(queries, keys),
+                                                float("-inf")).to(device)
         return self._dense[key]
 
+    def sdpa_arguments(self, queries: int, keys: int, dtype: torch.dtype,
+                       device: torch.device) -> dict:
+        """Keyword arguments for SDPA that reproduce this mask (a fast path where possible)."""
+        if self.kind == "top_left" and queries == keys:
+            return {"is_causal": True}
+        if self._sees_all_keys(queries, keys):
+            return {}
+        return {"attn_mask": self.dense(queries, keys, dtype, device)}
 
-def _sees_all_keys(bias: xbias.AttentionBias, queries: int, keys: int) -> bool:
-    """Whether the mask allows everything: one bidirectional packed sequence, or one newest
-    query that sees the whole (cached) key sequence."""
-    kind = type(bias)
-    if kind is xbias.BlockDiagonalMask:
-        return len(bias.k_seqinfo.seqstart_py) == 2
-    if queries != 1:
-        return False
-    if kind is xbias.LowerTriangularFromBottomRightMask:
-        return True
-    return (kind is xbias.LowerTriangularFromBottomRightLocalAttentionMask
-            and keys <= bias._window_size)
+    def xformers_bias(self, device: torch.device) -> Any:
+        """The same pattern as an xformers ``AttentionBias`` (xformers imported on first use)."""
+        if device not in self._biases:
+            bias = _xformers()[1]
+            if self.kind == "top_left":
+                made = bias.LowerTriangularMask()
+            elif self.kind == "bottom_right":
+                made = (bias.LowerTriangularFromBottomRightLocalAttentionMask(self.window)
+                        if self.window else bias.LowerTriangularFromBottomRightMask())
+            elif self.kind == "block_causal":
+                made = bias.BlockDiagonalCausalMask.from_seqlens(list(self.query_lengths),
+                                                                 device=device)
+                if self.window:
+                    made = made.make_local_attention(self.window)
+            else:
+                made = bias.BlockDiagonalMask.from_seqlens(
+                    list(self.query_lengths), list(self.key_lengths), device=device)
+            self._biases[device] = made
+        return self._biases[device]
+
+    def _sees_all_keys(self, queries: int, keys: int) -> bool:
+        """Whether the mask allows everything: one bidirectional packed sequence, or one newest
+        query that sees the whole (cached) key sequence."""
+        if self.kind == "block":
+            return len(self.query_lengths) == 1
+        return (queries == 1 and self.kind == "bottom_right"
+                and (not self.window or keys <= self.window))
+
+
+def _band(queries: int, keys: int, offset: int, window: int) -> torch.Tensor:
+    """Causal band: query i (at key position i + offset) sees keys up to its position, and
+    with ``window`` only the ``window`` newest of them."""
+    query_positions = torch.arange(queries)[:, None] + offset
+    key_positions = torch.arange(keys)[None]
+    allowed = key_positions <= query_positions
+    if window:
+        allowed &= key_positions > query_positions - window
+    return allowed
 
 
 def causal_mask(window: int = 0) -> AttentionMask:
-    """Causal self-attention over equal-length sequences, optionally limited to ``window`` keys."""
+    """Causal self-attention over equal-length sequences, optionally limited to ``window`` keys
+    (a windowed mask aligns bottom-right, the same for equal lengths)."""
     if window:
-        return AttentionMask(xbias.LowerTriangularFromBottomRightLocalAttentionMask(window))
-    return AttentionMask(xbias.LowerTriangularMask())
+        return AttentionMask("bottom_right", window=window)
+    return AttentionMask("top_left")
 
 
 def cached_mask(window: int = 0) -> AttentionMask:
@@ -105,29 +185,18 @@ def cached_mask(window: int = 0) -> AttentionMask:
     The last query is aligned with the last key (bottom-right), so ``m`` new tokens after ``n``
     cached ones see the cache plus the new tokens up to themselves.
     """
-    if window:
-        return AttentionMask(xbias.LowerTriangularFromBottomRightLocalAttentionMask(window))
-    return AttentionMask(xbias.LowerTriangularFromBottomRightMask())
+    return AttentionMask("bottom_right", window=window)
 
 
-def packed_causal_mask(seqlens: Sequence[int], window: int = 0, *,
-                       device: torch.device | str = "cpu") -> AttentionMask:
-    """Causal attention inside each of several sequences packed along one token axis.
-
-    ``device`` is where the tokens are (xformers keeps sequence offsets there).
-    """
-    bias = xbias.BlockDiagonalCausalMask.from_seqlens(list(seqlens), device=torch.device(device))
-    if window:
-        bias = bias.make_local_attention(window)
-    return AttentionMask(bias)
+def packed_causal_mask(seqlens: Sequence[int], window: int = 0) -> AttentionMask:
+    """Causal attention inside each of several sequences packed along one token axis."""
+    return AttentionMask("block_causal", window=window, query_lengths=seqlens)
 
 
-def packed_mask(query_seqlens: Sequence[int], key_seqlens: Sequence[int] | None = None, *,
-                device: torch.device | str = "cpu") -> AttentionMask:
+def packed_mask(query_seqlens: Sequence[int],
+                key_seqlens: Sequence[int] | None = None) -> AttentionMask:
     """Full attention inside each packed sequence; query and key lengths may differ (cross)."""
-    keys = None if key_seqlens is None else list(key_seqlens)
-    return AttentionMask(xbias.BlockDiagonalMask.from_seqlens(list(query_seqlens), keys,
-                                                              device=torch.device(device)))
+    return AttentionMask("block", query_lengths=query_seqlens, key_lengths=key_seqlens or ())
 
 
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
@@ -144,7 +213,8 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     _check_shapes(q, k, v)
     needs_grad = torch.is_grad_enabled() and (q.requires_grad or k.requires_grad
                                               or v.requires_grad)
-    if backend == "sdpa" or (backend == "auto" and (not q.is_cuda or needs_grad)):
+    if backend == "sdpa" or (backend == "auto" and (
+            not q.is_cuda or needs_grad or not xformers_available())):
         return sdpa_attention(q, k, v, mask)
     if backend == "xformers":
         return xformers_attention(q, k, v, mask)
@@ -169,7 +239,8 @@ def sdpa_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
 def xformers_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                        mask: AttentionMask | None = None) -> torch.Tensor:
     """``xformers.ops.memory_efficient_attention``; grouped-query through the BMGHK layout."""
-    bias = None if mask is None else mask.bias
+    memory_efficient_attention = _xformers()[0]
+    bias = None if mask is None else mask.xformers_bias(q.device)
     batch, queries, heads, head_dim = q.shape
     kv_heads = k.shape[2]
     if kv_heads == heads:
@@ -196,7 +267,7 @@ _warned: set[tuple[str, torch.dtype]] = set()
 
 
 def _warn_fallback(q: torch.Tensor, mask: AttentionMask | None, error: Exception) -> None:
-    case = (type(mask.bias).__name__ if mask else "no mask", q.dtype)
+    case = (repr(mask) if mask else "no mask", q.dtype)
     if case not in _warned:
         _warned.add(case)
         first_line = str(error).splitlines()[0] if str(error) else type(error).__name__

@@ -84,7 +84,7 @@ class SpatialLM(nn.Module):
         """
         rotary = rotary_tables(positions, self.size.head_dim, self.rope_base, x.dtype)
         cross_mask = (None if text is None
-                      else packed_mask(query_seqlens, text.lengths, device=x.device))
+                      else packed_mask(query_seqlens, text.lengths))
         new_keys, new_values = [], []
         for index, block in enumerate(self.blocks):
             past = None if cache is None else (cache.keys[index], cache.values[index])

@@ -184,15 +184,15 @@ class CausalDiT(LatentGrid, nn.Module):
         text = self._text_memory(conditions, batch, text_drop)
         window = self.config.attention_window
         if lengths is None:
-            positions = torch.arange(count, device=tokens.device)
+            positions = torch.arange(count)
             h, _ = self.lm(tokens, positions, causal_mask(window), text=text,
                            query_seqlens=[count] * batch, backend=self._backend)
             return h, patches, torch.ones(batch, count, dtype=torch.bool, device=h.device)
         counts = self._unit_counts(lengths, batch, count)
-        valid = torch.arange(count, device=tokens.device) < counts.to(tokens.device)[:, None]
+        valid = torch.arange(count) < counts.to(tokens.device)[:, None]
         seqlens = counts.tolist()
         packed, _ = self.lm(tokens[valid].unsqueeze(0), packed_positions(seqlens, tokens.device),
-                            packed_causal_mask(seqlens, window, device=tokens.device), text=text,
+                            packed_causal_mask(seqlens, window), text=text,
                             query_seqlens=seqlens, backend=self._backend)
         h = tokens.new_zeros(batch, count, self.h_dim).index_put((valid,), packed[0])
         return h, patches, valid
@@ -335,8 +335,7 @@ class CausalDiT(LatentGrid, nn.Module):
         tokens, patches = self._step_tokens(previous, state)
         count = tokens.shape[1]
         video_tokens, index = self._video_tokens(state.video, state.position, count)
-        positions = torch.arange(state.position, state.position + count,
-                                 device=tokens.device)
+        positions = torch.arange(state.position, state.position + count)
         h, cache = self.lm(tokens + video_tokens, positions,
                            cached_mask(self.config.attention_window), text=state.text,
                            query_seqlens=[count] * state.batch_size, cache=state.cache,
@@ -384,7 +383,7 @@ class CausalDiT(LatentGrid, nn.Module):
         ``None`` drops either (the learned null tokens, as in guidance training).
         """
         batch = x.shape[0]
-        h_keep = torch.full((batch,), h is not None, device=x.device)
+        h_keep = torch.full((batch,), h is not None)
         if h is None:
             h = x.new_zeros(batch, self.h_dim)
         context, context_valid = self.pad_context(context, batch, x)

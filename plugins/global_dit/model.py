@@ -215,19 +215,19 @@ class GlobalDiT(LatentGrid, nn.Module):
         condition = self.time_embed(t).to(x.dtype)
         if counts is None:
             seqlens = [count] * batch
-            positions = torch.arange(count, device=x.device)
+            positions = torch.arange(count)
             self_mask, condition = None, condition.unsqueeze(1)
         else:
-            valid = torch.arange(count, device=x.device) < counts.to(x.device)[:, None]
+            valid = torch.arange(count) < counts.to(x.device)[:, None]
             seqlens = counts.tolist()
             hidden = hidden[valid].unsqueeze(0)
             positions = packed_positions(seqlens, x.device)
-            self_mask = packed_mask(seqlens, device=x.device)
+            self_mask = packed_mask(seqlens)
             condition = condition.repeat_interleave(counts.to(x.device), 0).unsqueeze(0)
         rotary = rotary_tables(positions, self.config.dit.head_dim, self.config.rope_base,
                                x.dtype)
         text = encoded.text
-        cross_mask = packed_mask(seqlens, text.lengths, device=x.device)
+        cross_mask = packed_mask(seqlens, text.lengths)
         for index, block in enumerate(self.blocks):
             hidden = block(hidden, condition, rotary, self_mask,
                            (text.keys[index], text.values[index]), cross_mask, self._backend)
@@ -264,7 +264,7 @@ class GlobalDiT(LatentGrid, nn.Module):
                  - (target - noise).float()).square()
         if counts is None:
             return error.mean()
-        valid = torch.arange(count, device=device) < counts.to(device)[:, None]
+        valid = torch.arange(count) < counts.to(device)[:, None]
         return error[valid].mean()
 
     def _sample_times(self, count: int, generator: torch.Generator | None,

@@ -1,4 +1,5 @@
-"""Both attention paths agree: xformers masks (materialized) + SDPA vs masks built by hand."""
+"""Both attention paths agree: our masks (dense, SDPA) equal masks built by hand and xformers'
+own biases materialized."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from swansphere.nn.attention import (
+    AttentionMask,
+    AttentionUnavailableError,
     attention,
     cached_mask,
     causal_mask,
@@ -15,6 +18,7 @@ from swansphere.nn.attention import (
     packed_mask,
     sdpa_attention,
     xformers_attention,
+    xformers_available,
 )
 
 SETTINGS = settings(max_examples=15, deadline=None, derandomize=True)
@@ -157,3 +161,39 @@ def test_xformers_agrees_with_sdpa_on_cuda(make_mask) -> None:
     mask = make_mask()
     torch.testing.assert_close(xformers_attention(q, k, v, mask), sdpa_attention(q, k, v, mask),
                                atol=2e-3, rtol=2e-3)
+
+
+XFORMERS_CASES = [
+    (causal_mask(), 5, 5), (causal_mask(3), 6, 6), (cached_mask(), 2, 7), (cached_mask(3), 3, 8),
+    (packed_causal_mask([3, 1, 4]), 8, 8), (packed_causal_mask([4, 5], 2), 9, 9),
+    (packed_mask([2, 3]), 5, 5), (packed_mask([1, 2], [4, 3]), 3, 7),
+]
+
+
+@pytest.mark.skipif(not xformers_available(), reason="compares with xformers' own masks")
+@pytest.mark.parametrize(("mask", "queries", "keys"), XFORMERS_CASES, ids=repr)
+def test_dense_masks_equal_the_xformers_biases_materialized(mask, queries, keys) -> None:
+    cpu = torch.device("cpu")
+    theirs = mask.xformers_bias(cpu).materialize((queries, keys), dtype=torch.float32,
+                                                 device=cpu)
+    assert torch.equal(mask.dense(queries, keys, torch.float32, cpu), theirs)
+
+
+def test_without_xformers_auto_uses_sdpa_and_xformers_says_why(monkeypatch) -> None:
+    import swansphere.nn.attention as module
+
+    monkeypatch.setattr(module, "xformers_available", lambda: False)
+    module._xformers.cache_clear()
+    q, k, v = qkv(4, 4)
+    torch.testing.assert_close(attention(q, k, v, causal_mask()),
+                               reference(q, k, v, band(4, 4, 0)))
+    with pytest.raises(AttentionUnavailableError, match="not installed"):
+        xformers_attention(q, k, v, causal_mask())
+    module._xformers.cache_clear()
+
+
+def test_a_packed_mask_must_fit_its_tokens_and_windows_need_causal_kinds() -> None:
+    with pytest.raises(ValueError, match="does not fit"):
+        packed_mask([2, 3]).dense(4, 5, torch.float32, torch.device("cpu"))
+    with pytest.raises(ValueError, match="no window"):
+        AttentionMask("block", window=2, query_lengths=[3])
