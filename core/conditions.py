@@ -10,8 +10,11 @@ second (docs/pipeline.md, "Conditions"):
 * :meth:`ConditionEncoder.encode` runs the conditioners' ``forward`` and the backbone's
   ``make_conditions``; :meth:`ConditionEncoder.tokens` stops before the backbone.
 
-A modality that no item has is left out entirely (the backbone's own null embedding stands in),
-and asking for one the model lacks is an error that says so.
+An item without a modality means the same in a batch as alone: a modality that no item has is
+left out entirely, and in a mixed batch the rows without it are masked off, so the backbone's
+own null embedding stands in for them either way (the conditioners' null tokens, which their
+protocol gives for absent items, never reach the backbone through this path). Asking for a
+modality the model lacks is an error that says so.
 """
 
 from __future__ import annotations
@@ -28,11 +31,14 @@ from .errors import GenerationError
 @attrs.frozen(kw_only=True, eq=False)
 class PreparedConditions:
     """A batch of conditioner inputs after ``prepare``: ``text`` and ``video`` are what the
-    conditioners' ``prepare`` returned (``None`` where no item has that modality)."""
+    conditioners' ``prepare`` returned (``None`` where no item has that modality), and
+    ``text_present`` / ``video_present`` ``(batch,)`` bool say which items have it."""
 
     batch_size: int
     text: Any = None
     video: Any = None
+    text_present: torch.Tensor | None = None
+    video_present: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> PreparedConditions:
         """The same inputs on ``device`` (each prepared part's own ``to``)."""
@@ -41,9 +47,10 @@ class PreparedConditions:
     def select(self, index: torch.Tensor | Sequence[int]) -> PreparedConditions:
         """Rows ``index`` of the batch, in that order (a training batch from a prepared pool)."""
         index = torch.as_tensor(index, dtype=torch.long)
-        return PreparedConditions(batch_size=int(index.numel()),
-                                  text=_select(self.text, index),
-                                  video=_select(self.video, index))
+        return PreparedConditions(
+            batch_size=int(index.numel()), text=_select(self.text, index),
+            video=_select(self.video, index), text_present=_select(self.text_present, index),
+            video_present=_select(self.video_present, index))
 
 
 class ConditionEncoder:
@@ -58,23 +65,26 @@ class ConditionEncoder:
         """Prepare a batch: ``texts`` captions, ``videos`` raw videos in any form the video
         conditioner takes (``(frames, times)``); equal lengths when both are given."""
         size = _batch_size(texts, videos)
-        text = video = None
+        parts: dict[str, Any] = {}
         if texts is not None and any(caption is not None for caption in texts):
             if self.text is None:
                 raise GenerationError("this model has no text conditioner; drop the prompt or "
                                       "use a model trained with text")
-            text = self.text.prepare(list(texts))
+            parts.update(text=self.text.prepare(list(texts)), text_present=_present(texts))
         if videos is not None and any(item is not None for item in videos):
             if self.video is None:
                 raise GenerationError("this model has no video conditioner; drop the video or "
                                       "use a model trained with video")
-            video = self.video.prepare(list(videos))
-        return PreparedConditions(batch_size=size, text=text, video=video)
+            parts.update(video=self.video.prepare(list(videos)), video_present=_present(videos))
+        return PreparedConditions(batch_size=size, **parts)
 
     def tokens(self, prepared: PreparedConditions) -> tuple[Any, Any]:
         """The conditioners' outputs ``(text, video)`` (``None`` for an absent modality)."""
-        text = None if prepared.text is None else self.text.forward(prepared.text)
-        video = None if prepared.video is None else self.video.forward(prepared.video)
+        text = video = None
+        if prepared.text is not None:
+            text = _mask_absent(self.text.forward(prepared.text), prepared.text_present)
+        if prepared.video is not None:
+            video = _mask_absent(self.video.forward(prepared.video), prepared.video_present)
         return text, video
 
     def encode(self, prepared: PreparedConditions, *, repeat: int = 1) -> Any:
@@ -102,6 +112,18 @@ def _batch_size(texts: Sequence[Any] | None, videos: Sequence[Any] | None) -> in
         raise GenerationError(f"{len(texts)} captions but {len(videos)} videos; give one of "
                               "each per item (None where an item has none)")
     return sizes.pop() if sizes else 1
+
+
+def _present(items: Sequence[Any]) -> torch.Tensor:
+    return torch.tensor([item is not None for item in items], dtype=torch.bool)
+
+
+def _mask_absent(tokens: Any, present: torch.Tensor | None) -> Any:
+    """Conditioner outputs with the rows of absent items masked off (all False)."""
+    if present is None or bool(present.all()):
+        return tokens
+    keep = present.to(tokens.mask.device)[:, None]
+    return attrs.evolve(tokens, mask=tokens.mask & keep)
 
 
 def _to(part: Any, device: torch.device | str) -> Any:

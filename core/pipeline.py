@@ -335,6 +335,41 @@ class Pipeline:
         return Takes(audio=torch.cat(audio, dim=-1).float(), latents=torch.cat(latents, dim=1),
                      seeds=seeds)
 
+    def stream_many(self, texts: Sequence[str | None], videos: Sequence[Any] | None = None, *,
+                    duration: float | None = None, seeds: Sequence[int] | None = None
+                    ) -> Iterator[list[Chunk]]:
+        """Several independent streams served together: stream ``i`` has its own prompt
+        ``texts[i]``, video ``videos[i]`` (any form :meth:`stream` takes, or ``None``) and seed
+        (default ``i``), and every step yields one :class:`Chunk` per stream, all sampled in
+        one batched step, so that one device serves many listeners at the cost of about one.
+
+        Stream ``i`` equals :meth:`stream` of its own input with the same ``duration`` (default:
+        the longest video, else ``default_duration``) up to float rounding.
+        """
+        self._require_streaming("stream_many")
+        videos = [None] * len(texts) if videos is None else list(videos)
+        seeds = tuple(range(len(texts)) if seeds is None else seeds)
+        if not texts or len({len(texts), len(videos), len(seeds)}) != 1:
+            raise GenerationError(f"stream_many needs one text, video and seed per stream; got "
+                                  f"{len(texts)} texts, {len(videos)} videos, {len(seeds)} seeds")
+        for text in texts:
+            if text is not None and (not isinstance(text, str) or not text.strip()):
+                raise GenerationError("every prompt must be a non-empty string or None")
+        with torch.inference_mode():
+            prepared = self.conditioning.prepare(
+                list(texts), [None if video is None else frames_and_times(video)
+                              for video in videos])
+            text_tokens, video_tokens = self.conditioning.tokens(prepared)
+        duration = self._duration(duration, video_tokens)
+        session = self._open(text_tokens, seeds, video_tokens, shared=False)
+        total = round(duration * self.sample_rate)
+        while session.samples_done < total:
+            start = session.samples_done / self.sample_rate
+            audio, patches = session.next_patches(total)
+            yield [Chunk(audio=row.float(), index=session.patches_done - 1, start=start,
+                         sample_rate=self.sample_rate, latents=patch)
+                   for row, patch in zip(audio, patches, strict=True)]
+
     def session(self, text: str | None = None, seed: int = 0) -> LiveSession:
         """A push-based session for live video: :meth:`LiveSession.push` frames as they
         arrive, :meth:`LiveSession.pull` the chunks that are ready."""
@@ -375,13 +410,16 @@ class Pipeline:
         return Chunk(audio=audio[0, :, :samples].float(), index=0, start=0.0,
                      sample_rate=self.sample_rate, latents=latents[0])
 
-    def _open(self, text: Any, seeds: tuple[int, ...], video: Any) -> LiveSession:
-        """A session of one row per seed, every row with the same conditions (``text`` and
-        ``video`` are conditioner outputs, see :meth:`encode_inputs`)."""
+    def _open(self, text: Any, seeds: tuple[int, ...], video: Any, *,
+              shared: bool = True) -> LiveSession:
+        """A session of one row per seed (``text`` and ``video`` are conditioner outputs, see
+        :meth:`encode_inputs`): every row with the same conditions when ``shared``, else one
+        row per item of the conditioner outputs."""
         for seed in seeds:
             _check_seed(seed)
         with torch.inference_mode():
-            conditions = self.conditioning.from_tokens(text, video, repeat=len(seeds))
+            conditions = self.conditioning.from_tokens(text, video,
+                                                       repeat=len(seeds) if shared else 1)
             state = self.backbone.init_state(len(seeds), conditions)
         return LiveSession(self, state,
                            tuple(torch.Generator().manual_seed(seed) for seed in seeds))

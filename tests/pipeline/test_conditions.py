@@ -88,3 +88,12 @@ def test_unequal_batches_and_missing_conditioners_are_refused(pipeline):
         video_only.prepare(["a bell"])
     with pytest.raises(GenerationError, match="non-empty string"):
         pipeline.conditions("   ")
+
+
+def test_rows_without_a_modality_are_masked_off_as_if_it_were_absent(pipeline):
+    videos = _videos(2)
+    with torch.no_grad():
+        conditions = pipeline.conditioning.encode(
+            pipeline.conditioning.prepare(["a bell on the left", None], [None, videos[1]]))
+    assert conditions.text_mask[0].any() and not conditions.text_mask[1].any()
+    assert not conditions.video_mask[0].any() and conditions.video_mask[1].any()
