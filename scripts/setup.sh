@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-EXTRAS="${SWANSPHERE_EXTRAS:-test,sim,text,vision}"
+EXTRAS="${SWANSPHERE_EXTRAS:-test,sim,text,vision,train}"
 DEBIAN_PACKAGES=(libmysofa1 ffmpeg)   # MIT KEMAR HRTF set (binaural); ffmpeg + ffprobe (360° MP4)
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

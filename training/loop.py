@@ -100,7 +100,12 @@ class MetricsLog:
         """
         keep = start if start > 0 else -1
         self.truncate_after(keep)
+        self.events.close()
         self.events = EventsLog(self.directory, start_step=keep + 1)
+
+    def close(self) -> None:
+        """Close the events file (the other two are closed after every write)."""
+        self.events.close()
 
 
 def run_steps(*, run: RunConfig, start_step: int, train_step: Callable[[int], Mapping[str, float]],
@@ -167,9 +172,13 @@ def train_and_export(trainer: Any, *, task: str, resume: str | Path | None, desc
         text = trainer.config_text()
         atomic_write(trainer.output_dir / "train.toml",
                      lambda temp: temp.write_text(text, encoding="utf-8"))
-    last = run_steps(run=trainer.config.run, start_step=start, train_step=trainer.train_step,
-                     validate=trainer.validate, checkpoint=trainer.save_checkpoint, log=log,
-                     description=description, progress=trainer.progress, dist=dist)
+    try:
+        last = run_steps(run=trainer.config.run, start_step=start,
+                         train_step=trainer.train_step, validate=trainer.validate,
+                         checkpoint=trainer.save_checkpoint, log=log, description=description,
+                         progress=trainer.progress, dist=dist)
+    finally:
+        log.close()
     exported = str(trainer.export()) if dist.is_main else None
     return {"task": task, "steps": trainer.config.run.steps, "resumed_from": start,
             "output_dir": str(trainer.output_dir), export_key: exported, **last}
