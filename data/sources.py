@@ -116,29 +116,35 @@ def audio_duration(path: Path) -> float | None:
 
 @attrs.frozen
 class CopyrightFile:
-    """``(patterns, licence, copyright holders)`` stanzas of a DEP-5 ``debian/copyright``;
-    last match wins. The holders are what a CC-BY or MIT credit must name."""
+    """``(patterns, licence, copyright holders)`` of the ``Files`` paragraphs of a DEP-5
+    ``debian/copyright`` (parsed by python-debian's :mod:`debian.copyright`); the licence is the
+    first word of the ``License`` synopsis and the last matching paragraph wins. Patterns are
+    matched with our own rule (:meth:`licence`), since a package installs its files elsewhere
+    than its source tree. The holders are what a CC-BY or MIT credit must name."""
 
     stanzas: tuple[tuple[tuple[str, ...], str, str], ...]
 
     @classmethod
     def read(cls, path: Path) -> CopyrightFile:
+        """Parse ``path`` with python-debian; a missing or not machine-readable file has no
+        stanzas (every clip then gets its set's default licence)."""
+        from debian.copyright import (
+            Copyright,
+            MachineReadableFormatError,
+            NotMachineReadableError,
+        )
+
         if not path.is_file():
             return cls(())
+        try:
+            parsed = Copyright(path.read_text(errors="replace").splitlines(), strict=False)
+        except (NotMachineReadableError, MachineReadableFormatError, ValueError):
+            return cls(())
         stanzas = []
-        for block in re.split(r"\n\s*\n", path.read_text(errors="replace")):
-            fields, key = {}, None
-            for line in block.splitlines():
-                if line[:1] in (" ", "\t") and key:
-                    fields[key] += " " + line.strip()
-                elif ":" in line:
-                    key, _, value = line.partition(":")
-                    key = key.strip().lower()
-                    fields[key] = value.strip()
-            if "files" in fields and fields.get("license"):
-                licence = fields["license"].split()[0]
-                stanzas.append((tuple(fields["files"].split()), licence,
-                                " ".join(fields.get("copyright", "").split())))
+        for paragraph in parsed.all_files_paragraphs():
+            if paragraph.license is not None and paragraph.license.synopsis.strip():
+                stanzas.append((tuple(paragraph.files), paragraph.license.synopsis.split()[0],
+                                " ".join((paragraph.copyright or "").split())))
         return cls(tuple(stanzas))
 
     def licence(self, path: str, default: str) -> str:

@@ -90,6 +90,19 @@ def test_copyright_file_follows_dep5(tmp_path):
     assert CopyrightFile.read(tmp_path / "missing").licence("x", "GPL-2") == "GPL-2"
 
 
+def test_copyright_synopsis_holders_and_foreign_files(tmp_path):
+    path = tmp_path / "copyright"
+    path.write_text(COPYRIGHT.replace("Copyright: someone else", "Copyright:\n 2006, A. Drummer\n"
+                                      " 2007, B. Player")
+                    + "\nFiles: kits/*.h2drumkit\nCopyright: C. Kit\n"
+                      "License: GPL-2+ with composition exception\n")
+    licences = CopyrightFile.read(path)
+    assert licences.entry("misc_crow.flac", "GPL") == ("CC0", "2006, A. Drummer 2007, B. Player")
+    assert licences.entry("kits/Rock.h2drumkit", "GPL") == ("GPL-2+", "C. Kit")
+    path.write_text("This package was debianized by someone.\nIt is GPL-2, see above.\n")
+    assert CopyrightFile.read(path).entry("misc_crow.flac", "GPL-2") == ("GPL-2", None)
+
+
 def test_catalogue_reads_fake_package_trees(fake_root):
     clips = {clip.clip_id: clip for clip in catalogue(root=fake_root)}
     assert {"sonic-pi/bd_haus", "sonic-pi/misc_crow", "sonic-pi/tabla_na",
