@@ -6,7 +6,16 @@ configuration. Components live in subpackages and register through plugins.
 
 from __future__ import annotations
 
-from .components import BrokenPlugin, Component, ComponentKind, Provider, RegisteredComponent
+from .components import (
+    BrokenPlugin,
+    Component,
+    ComponentKind,
+    Extension,
+    ExtensionKind,
+    Provider,
+    RegisteredComponent,
+    RegisteredExtension,
+)
 from .errors import (
     AudioFileError,
     AudioFormatError,
@@ -36,11 +45,14 @@ __all__ = [
     "ComponentKind",
     "ConfigError",
     "DuplicateComponentError",
+    "Extension",
+    "ExtensionKind",
     "Pipeline",
     "PipelineConfig",
     "PluginError",
     "Provider",
     "RegisteredComponent",
+    "RegisteredExtension",
     "Registry",
     "ResourceNotFoundError",
     "SwanSphereError",

@@ -1,7 +1,9 @@
 """The ``swansphere`` command line.
 
-Each layer contributes its subcommands through a small ``register(subparsers)`` function in a
-light module, imported when the CLI starts (never when the library is imported). Errors caused
+Subcommands come from plugins (``swansphere_register_commands``; the built-ins from
+:mod:`swansphere.plugins.commands`): each names a ``register(subparsers)`` function in a light
+module, imported when the CLI starts (never when the library is imported); one that fails is
+reported by ``swansphere plugins`` and left out. Errors caused
 by the user's input (a bad argument, a missing or unwritable path, a full disk, a closed
 output) print one line and exit with status 2; "internal error" (status 1) is kept for bugs,
 and nothing prints a traceback unless ``SWANSPHERE_DEBUG=1``. Every path argument typed with
@@ -12,26 +14,23 @@ from __future__ import annotations
 
 import argparse
 import errno
-import importlib
 import json
 import os
 import sys
 import warnings
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from . import __version__
 from .cli_args import check_parsed
+from .components import ExtensionKind, Provider, RegisteredComponent, RegisteredExtension
 from .errors import SwanSphereError, SwanSphereWarning
-from .registry import DISABLE_ENV, Registry, parse_disabled, set_default_registry
-
-_COMMAND_MODULES = (
-    "swansphere.generate_cli",
-    "swansphere.training.cli",
-    "swansphere.evaluation.eval_command",
-    "swansphere.evaluation.cli",
-    "swansphere.data.cli",
-    "swansphere.spatial.cli",
+from .registry import (
+    DISABLE_ENV,
+    Registry,
+    default_registry,
+    parse_disabled,
+    set_default_registry,
 )
 
 ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES,
@@ -49,18 +48,48 @@ class OneLineParser(argparse.ArgumentParser):
                      f"(see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _PreParseError(Exception):
+    pass
+
+
+class _PreParser(argparse.ArgumentParser):
+    """Reads ``--disable-plugins`` before the plugins (and so the commands) load."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _PreParseError(message)
+
+
+def build_parser(registry: Registry | None = None) -> argparse.ArgumentParser:
+    """The ``swansphere`` parser with ``plugins`` and every command the registry's plugins
+    register (the default registry when None)."""
     parser = OneLineParser(
         prog="swansphere", description="Streaming spatial-audio (AmbiX FOA) generation.")
     parser.add_argument("--version", action="version", version=f"swansphere {__version__}")
+    _add_disable_option(parser)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_plugins_command(subparsers)
+    (registry or default_registry()).extend(ExtensionKind.COMMAND,
+                                            lambda register: register(subparsers))
+    return parser
+
+
+def _add_disable_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--disable-plugins", metavar="NAMES", default=None,
         help=f"comma-separated plugin or distribution names not to load (adds to ${DISABLE_ENV})")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    _add_plugins_command(subparsers)
-    for module_name in _COMMAND_MODULES:
-        importlib.import_module(module_name).register(subparsers)
-    return parser
+
+
+def _disabled_plugins(argv: Sequence[str]) -> frozenset[str]:
+    """Names from ``$SWANSPHERE_DISABLE_PLUGINS`` and a ``--disable-plugins`` given before
+    the command (a malformed command line is left for the full parser to report)."""
+    pre = _PreParser(add_help=False)
+    _add_disable_option(pre)
+    pre.add_argument("rest", nargs=argparse.REMAINDER)
+    try:
+        option = pre.parse_known_args(argv)[0].disable_plugins
+    except _PreParseError:
+        option = None
+    return parse_disabled(os.environ.get(DISABLE_ENV)) | parse_disabled(option)
 
 
 def _add_plugins_command(subparsers: argparse._SubParsersAction) -> None:
@@ -70,26 +99,39 @@ def _add_plugins_command(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _plugins_report(registry: Registry) -> dict:
-    components = [
-        {"kind": item.kind.value, "name": item.name, "plugin": item.provider.plugin,
-         "distribution": item.provider.distribution, "version": item.provider.version,
-         "description": item.component.description}
-        for item in registry.components()
-    ]
-    broken = [{"plugin": b.provider.plugin, "distribution": b.provider.distribution,
-               "version": b.provider.version, "error": b.error} for b in registry.broken]
-    disabled = [{"plugin": p.plugin, "distribution": p.distribution, "version": p.version}
-                for p in registry.skipped]
-    return {"components": components, "broken": broken, "disabled": disabled}
+    def entry(item: RegisteredComponent | RegisteredExtension) -> dict[str, Any]:
+        return {"kind": item.kind.value, "name": item.name, **_provider(item.provider),
+                "description": item.description}
+
+    return {"components": [entry(item) for item in registry.components()],
+            "extensions": [entry(item) for item in registry.extensions()],
+            "broken": [{**_provider(b.provider), "error": b.error} for b in registry.broken],
+            "disabled": [_provider(p) for p in registry.skipped],
+            "unmatched_disabled": list(registry.unmatched_disabled)}
+
+
+def _provider(provider: Provider) -> dict[str, str | None]:
+    return {"plugin": provider.plugin, "distribution": provider.distribution,
+            "version": provider.version}
 
 
 def _run_plugins(args: argparse.Namespace, registry: Registry) -> int:
+    """List components and extensions; broken plugins make the exit status 2."""
     report = _plugins_report(registry)
     if args.json:
         print(json.dumps(report, indent=2))
-        return 0
+    else:
+        _print_plugins(report)
+    if report["broken"]:
+        print(f"swansphere: error: {len(report['broken'])} plugin problem(s) (listed as "
+              "'broken'); fix or disable those plugins", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _print_plugins(report: dict) -> None:
     rows = [(c["kind"], c["name"], f"{c['distribution'] or '-'} {c['version'] or ''}".strip(),
-             c["description"]) for c in report["components"]]
+             c["description"]) for c in [*report["components"], *report["extensions"]]]
     widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in
               enumerate(("KIND", "NAME", "PROVIDER"))]
     print(f"{'KIND':<{widths[0]}}  {'NAME':<{widths[1]}}  {'PROVIDER':<{widths[2]}}  DESCRIPTION")
@@ -100,22 +142,21 @@ def _run_plugins(args: argparse.Namespace, registry: Registry) -> int:
               f"{item['version']}: {item['error']}")
     for item in report["disabled"]:
         print(f"disabled plugin {item['plugin']!r} from {item['distribution']}")
-    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``swansphere`` console script."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:  # --help, --version or a bad argument (already printed)
-        return exit_.code if isinstance(exit_.code, int) else 2
-    disabled = parse_disabled(os.environ.get(DISABLE_ENV)) | parse_disabled(args.disable_plugins)
-    registry = Registry(disabled=disabled)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    registry = Registry(disabled=_disabled_plugins(argv))
     set_default_registry(registry)
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
+            parser = build_parser(registry)
+            try:
+                args = parser.parse_args(argv)
+            except SystemExit as exit_:  # --help, --version or a bad argument (printed)
+                return exit_.code if isinstance(exit_.code, int) else 2
             check_parsed(args)
             return int(args.func(args, registry) or 0)
     except SwanSphereError as error:

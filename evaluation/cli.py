@@ -1,7 +1,8 @@
 """``swansphere bench TARGET``: benchmarks that print a table and save JSON.
 
-Targets are a small table (:data:`_TARGETS`) so that other benchmarks (the streaming
-pipeline) add one entry. Import-light: torch loads inside the handlers.
+Targets come from plugins (``swansphere_register_bench_targets``): each names an
+``add(targets)`` function like :func:`add_codec_target`; the built-in ones are registered by
+:mod:`swansphere.plugins.bench_targets`. Import-light: torch loads inside the handlers.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from swansphere import cli_args
+from swansphere import ExtensionKind, cli_args
+from swansphere.registry import default_registry
 
 PATCH_BASELINES = {
     "patch-exact": {"type": "patch", "hop_length": 256},
@@ -30,18 +32,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Run a benchmark; every figure is measured in one run, side by side, "
                     "and reported as a median.")
     targets = parser.add_subparsers(dest="bench_target", metavar="TARGET")
-    for add in _TARGETS.values():
-        add(targets)
+    default_registry().extend(ExtensionKind.BENCH_TARGET, lambda add: add(targets))
     parser.set_defaults(func=_missing_target)
 
 
 def _missing_target(args: argparse.Namespace, registry: Any) -> int:
     from swansphere.errors import ConfigError
 
-    raise ConfigError(f"choose a benchmark: swansphere bench {{{','.join(_TARGETS)}}}")
+    names = ",".join(item.name for item in registry.extensions(ExtensionKind.BENCH_TARGET))
+    raise ConfigError(f"choose a benchmark: swansphere bench {{{names}}}")
 
 
-def _add_codec(targets: argparse._SubParsersAction) -> None:
+def add_codec_target(targets: argparse._SubParsersAction) -> None:
+    """Add ``swansphere bench codec``."""
     parser = targets.add_parser(
         "codec", help="codec speed (RTF, streaming steps) and round-trip quality",
         description="Benchmarks the shipped tiny model's codec, the foa-parametric codec and "
@@ -135,7 +138,8 @@ def _codecs(args: argparse.Namespace, registry: Any) -> dict[str, tuple[Any, boo
     return codecs
 
 
-def _add_pipeline(targets: argparse._SubParsersAction) -> None:
+def add_pipeline_target(targets: argparse._SubParsersAction) -> None:
+    """Add ``swansphere bench pipeline``."""
     parser = targets.add_parser(
         "pipeline", help="streaming first-chunk latency, RTF and peak memory vs the global "
                          "baseline's time to first audio",
@@ -217,7 +221,8 @@ def _write_json(path: str | None, report: dict[str, Any]) -> None:
         print(f"wrote {path}")
 
 
-def _add_clips(targets: argparse._SubParsersAction) -> None:
+def add_clips_target(targets: argparse._SubParsersAction) -> None:
+    """Add ``swansphere bench clips``."""
     parser = targets.add_parser(
         "clips", help="generate a folder of clips (streaming model or a baseline) for "
                       "'swansphere eval'",
@@ -290,5 +295,3 @@ def _read_prompts(path: Path) -> list[str]:
         raise ConfigError(f"{path} holds no prompts (one per line)")
     return prompts
 
-
-_TARGETS = {"codec": _add_codec, "pipeline": _add_pipeline, "clips": _add_clips}

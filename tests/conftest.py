@@ -61,7 +61,9 @@ def with_plugins(installed_plugins, monkeypatch):
     yield activate
     for module in [m for m in sys.modules if m.startswith(("swansphere_example",
                                                             "swansphere_clash",
-                                                            "swansphere_broken"))]:
+                                                            "swansphere_broken",
+                                                            "swansphere_extensions",
+                                                            "swansphere_faulty"))]:
         del sys.modules[module]
 
 

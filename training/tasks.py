@@ -1,14 +1,15 @@
-"""What ``swansphere train`` can train: a small name -> task table.
+"""What ``swansphere train`` can train: tasks that plugins register by name.
 
 A training config is one TOML file whose top-level ``task`` key names the task; the rest of
 the file is that task's config class (which must have a ``run`` table of
-:class:`~swansphere.training.common.RunConfig`). New trainers add one entry to
-:data:`TASKS`, pointing at a :class:`TrainingTask` by import path so that the CLI stays light.
+:class:`~swansphere.training.common.RunConfig`). A plugin adds a task with the
+``swansphere_register_training_tasks`` hook: an :class:`swansphere.Extension` whose target is
+a :class:`TrainingTask`, imported only when a config names it (the built-ins are registered
+by :mod:`swansphere.plugins.training_tasks`).
 """
 
 from __future__ import annotations
 
-import importlib
 import tomllib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,8 +17,10 @@ from typing import Any
 
 import attrs
 
+from swansphere import ExtensionKind
 from swansphere.config import apply_overrides, structure
-from swansphere.errors import ConfigError
+from swansphere.errors import ConfigError, PluginError
+from swansphere.registry import Registry, default_registry
 
 
 @attrs.frozen(kw_only=True)
@@ -30,21 +33,21 @@ class TrainingTask:
     description: str
 
 
-TASKS: dict[str, str] = {
-    "codec": "swansphere.training.codec:TASK",
-    "svac": "swansphere.plugins.svac.trainer:TASK",
-    "pipeline": "swansphere.training.pipeline:TASK",
-    "odpo": "swansphere.plugins.odpo.trainer:TASK",
-}
-"""Task name -> ``"module:attribute"`` of its :class:`TrainingTask`."""
+def task_names(registry: Registry | None = None) -> list[str]:
+    """The registered training tasks, sorted."""
+    return sorted(item.name for item in
+                  (registry or default_registry()).extensions(ExtensionKind.TRAINING_TASK))
 
 
-def get_task(name: str) -> TrainingTask:
+def get_task(name: str, registry: Registry | None = None) -> TrainingTask:
     """The task registered as ``name``; unknown names list the valid ones."""
-    if name not in TASKS:
-        raise ConfigError(f"unknown training task {name!r}; valid: {', '.join(sorted(TASKS))}")
-    module_name, attribute = TASKS[name].split(":")
-    return getattr(importlib.import_module(module_name), attribute)
+    registered = (registry or default_registry()).extension(ExtensionKind.TRAINING_TASK, name)
+    task = registered.load()
+    if not isinstance(task, TrainingTask) or task.name != name:
+        raise PluginError(f"training task {name!r} from {registered.provider}: "
+                          f"{registered.extension.target} is {task!r:.80}, not a TrainingTask "
+                          f"named {name!r}")
+    return task
 
 
 def load_training_config(path: str | Path, *, registry: Any = None,
@@ -66,13 +69,10 @@ def load_training_config(path: str | Path, *, registry: Any = None,
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: invalid TOML: {error}") from None
     apply_overrides(data, overrides)
-    if "task" not in data:
-        raise ConfigError(f"{path}: missing top-level key 'task' (one of: "
-                          f"{', '.join(sorted(TASKS))})")
-    if not isinstance(data.get("task", ""), str):
-        raise ConfigError(f"{path}: 'task' must be a string (one of: "
-                          f"{', '.join(sorted(TASKS))})")
-    task = get_task(data["task"])
+    if not isinstance(data.get("task"), str):
+        problem = "'task' must be a string" if "task" in data else "missing top-level key 'task'"
+        raise ConfigError(f"{path}: {problem} (one of: {', '.join(task_names(registry))})")
+    task = get_task(data["task"], registry)
     try:
         return task, structure(data, task.config_class, registry=registry)
     except ConfigError as error:

@@ -51,13 +51,24 @@ class Experiment:
     extra_rewards: tuple[RewardSpec, ...] = ()
 
 
+@attrs.frozen
+class TaggedReward:
+    """A Reward that remembers the config it was built from."""
+
+    name: str
+    config: object
+
+    def __call__(self, audio, sample_rate, conditions):
+        return audio.new_zeros(audio.shape[0])
+
+
 class ScalePlugin:
     @swansphere.hookimpl
     def swansphere_register_rewards(self):
         return [
-            Component(name="scale", kind="reward", factory=lambda c: ("scale", c),
+            Component(name="scale", kind="reward", factory=lambda c: TaggedReward("scale", c),
                       config_class=ScaleConfig, description="scales"),
-            Component(name="other", kind="reward", factory=lambda c: ("other", c),
+            Component(name="other", kind="reward", factory=lambda c: TaggedReward("other", c),
                       config_class=Optimiser, description="another config class"),
         ]
 
@@ -91,7 +102,8 @@ def test_tagged_unions_structure_into_the_registered_config_class(registry):
     assert config.reward.config == ScaleConfig(factor=2.5, axes=(1, 2, 3))
     assert config.extra_rewards[0].config == Optimiser(lr=0.5)
     assert config.mode is Mode.SLOW and config.seed is None
-    assert registry.create("reward", config.reward) == ("scale", config.reward.config)
+    assert registry.create("reward", config.reward) == TaggedReward("scale",
+                                                                    config.reward.config)
 
 
 def test_toml_round_trip_is_unchanged(registry, tmp_path):
@@ -181,5 +193,5 @@ def test_create_uses_the_default_registry(monkeypatch):
     registry = Registry(entry_points=False)
     registry.register(ScalePlugin(), "scale-plugin")
     monkeypatch.setattr(registry_module, "_default", registry)
-    assert swansphere.create("reward", {"type": "scale", "factor": 3.0}) == (
+    assert swansphere.create("reward", {"type": "scale", "factor": 3.0}) == TaggedReward(
         "scale", ScaleConfig(factor=3.0))

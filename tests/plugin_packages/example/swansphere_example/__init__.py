@@ -1,4 +1,4 @@
-"""A third-party plugin: a gain "reward" and a scaled-identity sampler config.
+"""A third-party plugin: a loudness reward.
 
 It registers through the same entry-point group as the built-ins and shows the minimal shape
 of a plugin: a config class, a factory and a hook that yields Component records.
@@ -17,17 +17,16 @@ class LoudnessConfig:
 class LoudnessReward:
     """Higher when the W channel's RMS level is close to ``target_db``."""
 
-    name = "loudness"
+    name = "example-loudness"  # logs show its scores as example-loudness_mean, ...
 
     def __init__(self, config: LoudnessConfig) -> None:
         self.config = config
 
-    def __call__(self, audio, sample_rate, conditions=None):
+    def __call__(self, audio, sample_rate, conditions):
         import torch
 
         rms = audio[:, 0].pow(2).mean(dim=-1).clamp_min(1e-12).sqrt()
-        level = 20 * torch.log10(rms)
-        return -(level - self.config.target_db).abs()
+        return -(20 * torch.log10(rms) - self.config.target_db).abs()
 
 
 @swansphere.hookimpl

@@ -1,0 +1,28 @@
+"""Built-in training tasks (``task = "..."`` in a ``swansphere train`` config), registered
+through the ``swansphere.plugins`` entry point like any plugin's tasks.
+
+Each target is a :class:`swansphere.training.tasks.TrainingTask`, imported only when a
+config names it.
+"""
+
+from __future__ import annotations
+
+from swansphere import Extension, hookimpl
+
+_TASKS = (
+    ("codec", "swansphere.training.codec:TASK",
+     "train a streaming FOA codec (foa-vae) or fit one (foa-parametric) on synthesised or "
+     "sound-set scenes"),
+    ("svac", "swansphere.plugins.svac.trainer:TASK",
+     "align the panoramic video encoder with FOA audio (SVAC)"),
+    ("pipeline", "swansphere.training.pipeline:TASK",
+     "train the generation pipeline: stage 1 pseudo-FOA, stage 2 FOA with text and video"),
+    ("odpo", "swansphere.plugins.odpo.trainer:TASK",
+     "post-train a pipeline with multi-objective online DPO (ODPO)"),
+)
+
+
+@hookimpl
+def swansphere_register_training_tasks() -> list[Extension]:
+    return [Extension(name=name, kind="training_task", target=target, description=description)
+            for name, target, description in _TASKS]

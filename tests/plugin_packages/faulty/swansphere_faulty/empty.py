@@ -1,0 +1,1 @@
+"""An entry point whose module implements no hook at all."""
