@@ -95,11 +95,15 @@ def _mismatches(expected: Mapping[str, torch.Tensor],
     return problems
 
 
-def save_codec(codec: Any, directory: str | Path) -> Path:
-    """Write a codec's ``config.toml`` and, when it has state, ``model.safetensors``."""
+def save_codec(codec: Any, directory: str | Path, spec: Any = None) -> Path:
+    """Write a codec's ``config.toml`` and, when it has state, ``model.safetensors``.
+
+    ``spec`` is the ``{type = ..., ...}`` spec the codec was built from (default: the
+    codec's own ``spec``, which the built-in codecs have).
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    spec = codec.spec
+    spec = codec.spec if spec is None else spec
     if attrs.has(type(spec.config)) and "weights" in attrs.fields_dict(type(spec.config)):
         spec = attrs.evolve(spec, config=attrs.evolve(spec.config, weights=None))
     text = dumps_toml(spec)

@@ -218,9 +218,13 @@ class CodecTrainer(Trainer):
     """Trains a registered codec that has parameters, or fits one that has statistics to fit
     (``fit_statistics``, no trainable parameters); see the module doc for the recipe.
 
-    The codec must be an ``nn.Module`` with ``decode`` and either ``posterior(audio) ->
-    (mean, logvar)`` (a VAE: KL term, sampled latents) or ``encode`` (an autoencoder).
-    Under torchrun (``distributed``, default :func:`~swansphere.training.distributed.current`)
+    The trainable-codec contract (docs/plugins.md): the codec is an ``nn.Module`` following
+    :class:`~swansphere.protocols.LatentCodec` (the trainer reads ``sample_rate``,
+    ``hop_length``, ``encode`` and ``decode``), optionally with ``posterior(audio) -> (mean,
+    logvar)`` (a VAE: KL term, sampled latents) and ``delay`` (samples by which its round
+    trip lags). Checkpoints and the exported model hold its ``state_dict`` and the config
+    table it was built from, so ``load_codec`` rebuilds it through the registry. Under
+    torchrun (``distributed``, default :func:`~swansphere.training.distributed.current`)
     each rank encodes and decodes its slice of every batch; see :meth:`reconstruct`.
     """
 
@@ -337,7 +341,7 @@ class CodecTrainer(Trainer):
     def write_model(self, directory: Path) -> None:
         from swansphere.codecs.weights import save_codec
 
-        save_codec(self.codec, directory)
+        save_codec(self.codec, directory, spec=self.config.codec)
 
     def restore(self, checkpoint: str | Path) -> int:
         """Load weights, optimizer and RNG from a checkpoint; returns the completed steps."""
