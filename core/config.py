@@ -248,13 +248,25 @@ def _describe_leaf(path: list[str], leaf: BaseException) -> str:
     if isinstance(leaf, ForbiddenExtraKeysError):
         keys = ", ".join(".".join([*path, key]) for key in sorted(leaf.extra_fields))
         return f"unknown key {keys}"
-    if isinstance(leaf, UnknownComponentError):
-        return f"{where}: {leaf}" if where else str(leaf)
+    if isinstance(leaf, ConfigError):
+        return _at(where, str(leaf))
     if isinstance(leaf, KeyError):
         return f"missing required key {where}"
-    if isinstance(leaf, ConfigError):
-        return f"{where}: {leaf}" if where else str(leaf)
-    return f"invalid value for {where or 'config'}: {leaf}"
+    return f"invalid value for {where or 'config'}: {_message(leaf)}"
+
+
+def _at(where: str, message: str) -> str:
+    """``message`` prefixed with its dotted path, unless it already starts with it (an error
+    raised by a nested structuring, or a validator that names its own table)."""
+    if not where or message.startswith((f"{where}:", f"{where}.")):
+        return message
+    return f"{where}: {message}"
+
+
+def _message(error: BaseException) -> str:
+    """The text of an error; attrs validators pass (message, attribute, ...) as arguments."""
+    first = error.args[0] if error.args else ""
+    return first if len(error.args) > 1 and isinstance(first, str) else str(error)
 
 
 def apply_overrides(table: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:

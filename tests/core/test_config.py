@@ -195,3 +195,39 @@ def test_create_uses_the_default_registry(monkeypatch):
     monkeypatch.setattr(registry_module, "_default", registry)
     assert swansphere.create("reward", {"type": "scale", "factor": 3.0}) == TaggedReward(
         "scale", ScaleConfig(factor=3.0))
+
+
+def _at_least_one(_instance, attribute, value):
+    if value < 1:
+        raise ConfigError(f"sampler: {attribute.name} must be >= 1, got {value}")
+
+
+@attrs.frozen(kw_only=True)
+class CheckedConfig:
+    steps: int = attrs.field(default=1, validator=_at_least_one)
+    grid: str = attrs.field(default="uniform", validator=attrs.validators.in_(("uniform",)))
+
+
+def checked_registry() -> Registry:
+    class Plugin:
+        @swansphere.hookimpl
+        def swansphere_register_samplers(self):
+            return [Component(name="checked", kind="sampler", factory=lambda c: c,
+                              config_class=CheckedConfig, description="validates")]
+
+    registry = Registry(entry_points=False)
+    registry.register(Plugin(), "checked")
+    return registry
+
+
+def test_a_validator_that_names_its_table_is_not_prefixed_twice():
+    with pytest.raises(ConfigError) as caught:
+        checked_registry().create("sampler", {"type": "checked", "steps": 0})
+    assert str(caught.value) == "sampler: steps must be >= 1, got 0"
+
+
+def test_attrs_validator_messages_read_as_one_line():
+    with pytest.raises(ConfigError) as caught:
+        checked_registry().create("sampler", {"type": "checked", "grid": "cosine"})
+    assert str(caught.value) == ("invalid value for sampler: 'grid' must be in ('uniform',) "
+                                 "(got 'cosine')")
