@@ -36,6 +36,7 @@ from hypothesis import strategies as st
 
 from ..errors import SwanSphereError
 from ..protocols import LatentCodec
+from .components import check_pipeline_ready
 
 InputMaker = Callable[[int, int, torch.Generator], torch.Tensor]
 """``make_input(batch_size, length, generator)``: an input, ``length`` units on its time axis."""
@@ -538,12 +539,15 @@ class CodecConformanceSuite(StreamingConformanceSuite):
     """pytest mixin for a :class:`~swansphere.protocols.LatentCodec`: implement :meth:`make_codec`.
 
     Runs every streaming check on the encoder and on the decoder, plus the codec contract:
-    metadata, shapes, and a :class:`~swansphere.SwanSphereError` for audio that is not
-    ``(batch, 4, samples)``.
+    metadata, shapes, a :class:`~swansphere.SwanSphereError` for audio that is not
+    ``(batch, 4, samples)``, and what a :class:`~swansphere.Pipeline` needs
+    (:func:`~swansphere.testing.components.check_pipeline_ready`: no decoder lookahead). Set
+    ``pipeline_ready = False`` for a codec not meant for pipelines (that test is skipped).
     """
 
     atol: float = 1e-4
     rtol: float = 1e-4
+    pipeline_ready: bool = True
 
     def make_codec(self) -> LatentCodec:
         raise NotImplementedError("implement make_codec() in your test class")
@@ -577,6 +581,13 @@ class CodecConformanceSuite(StreamingConformanceSuite):
                 f"{(batch, 4, frames * codec.hop_length)}")
         if latents.dtype != torch.float32 or decoded.dtype != torch.float32:
             raise StreamingConformanceError("latents and audio must be float32")
+
+    def test_codec_pipeline_ready(self) -> None:
+        if not self.pipeline_ready:
+            import pytest
+
+            pytest.skip("pipeline_ready = False: not meant for a Pipeline")
+        check_pipeline_ready(self.make_codec())
 
     def test_codec_rejects_bad_audio(self) -> None:
         codec = self.make_codec()

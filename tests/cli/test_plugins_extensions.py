@@ -129,3 +129,23 @@ def test_a_third_party_codec_trains_checkpoints_and_loads_back(with_plugins, tmp
                          registry=Registry(disabled=()))
     assert all(torch.equal(a, b) for a, b in zip(codec.state_dict().values(),
                                                  trained.state_dict().values(), strict=True))
+
+
+def test_the_third_party_codec_passes_the_codec_suite(with_plugins):
+    from swansphere.testing.streaming import CodecConformanceSuite
+
+    with_plugins("extensions")
+    registry = Registry(disabled=())
+
+    class TestLinearCodec(CodecConformanceSuite):
+        max_examples = 3
+
+        def make_codec(self):
+            torch.manual_seed(0)
+            return registry.create("codec", {"type": "linear", "hop_length": 4})
+
+    suite = TestLinearCodec()
+    ran = [name for name in dir(suite) if name.startswith("test_")]
+    for name in ran:
+        getattr(suite, name)()
+    assert "test_codec_pipeline_ready" in ran and len(ran) == 11

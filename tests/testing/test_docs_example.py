@@ -33,6 +33,6 @@ def test_moving_average_example_conforms():
 
 def test_codec_and_function_examples_run():
     codec_example = next(b for b in python_blocks() if "class TestPatchCodec" in b)
-    assert len(run_test_classes(codec_example)) == 10
+    assert len(run_test_classes(codec_example)) == 11
     functions = next(b for b in python_blocks() if "check_causality(adapters" in b)
     exec(compile("import swansphere\n" + functions, str(DOC), "exec"), {})
