@@ -36,3 +36,8 @@ def test_codec_and_function_examples_run():
     assert len(run_test_classes(codec_example)) == 11
     functions = next(b for b in python_blocks() if "check_causality(adapters" in b)
     exec(compile("import swansphere\n" + functions, str(DOC), "exec"), {})
+
+
+def test_reward_suite_example_conforms():
+    example = next(block for block in python_blocks() if "class TestLoudness" in block)
+    assert len(run_test_classes(example)) == 4
