@@ -285,7 +285,9 @@ class Registry:
             except Exception as error:
                 reason = str(error) if isinstance(error, PluginError) else (
                     f"{item.kind.label} {item.name!r}: {_describe(error)}")
-                self._use_problems.append(BrokenPlugin(provider=item.provider, error=reason))
+                problem = BrokenPlugin(provider=item.provider, error=reason)
+                if problem not in self._use_problems:  # a parser built twice reports once
+                    self._use_problems.append(problem)
 
     @property
     def broken(self) -> list[BrokenPlugin]:
