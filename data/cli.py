@@ -225,7 +225,8 @@ def _run_simulate(args: argparse.Namespace, registry) -> int:
 # ---------------------------------------------------------------- data shard
 
 def _add_shard(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("shard", help="pack simulated scenes into tar shards")
+    parser = commands.add_parser("shard", help="pack simulated scenes into WebDataset tar "
+                                 "shards (pipeline training streams from them)")
     parser.add_argument("--src", type=Path, required=True, help="a 'data simulate' folder")
     parser.add_argument("--out", type=Path, required=True, help="shard folder to write")
     parser.add_argument("--per-shard", type=int, default=256, help="samples per shard")
@@ -245,6 +246,10 @@ def _run_shard(args: argparse.Namespace, registry) -> int:
     manifest = write_shards(args.src, args.out, args.per_shard, progress=not args.quiet)
     print(f"wrote {manifest['samples']} samples ({manifest['seconds']} s) in "
           f"{len(manifest['shards'])} shard(s) to {args.out}; skipped {manifest['skipped'] or 0}")
+    if manifest["shards"]:
+        print(f"train from them with data.source = \"shards\" and data.shards = "
+              f"\"{args.out}\" (or \"{args.out}/shard-{{000000..{len(manifest['shards']) - 1:06d}}}"
+              ".tar\")")
     return 0
 
 

@@ -12,7 +12,8 @@ The paper's curriculum has two stages, one config each:
   stage-1 pipeline.
 
 The codec is frozen (train it first with ``task = "codec"`` and name it in
-``[pipeline.codec] weights``): every scene is encoded once, and the latents are divided by
+``[pipeline.codec] weights``): every scene is encoded once (streamed shards: each batch as
+it comes, see :class:`PipelineDataConfig`), and the latents are divided by
 ``latent_scale`` (the standard deviation of the training latents when
 ``normalize_latents``), so the flow starts from unit-variance noise. The text conditioner
 trains with the backbone (``train_text``); the video conditioner keeps its SVAC weights unless
@@ -35,9 +36,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import json
 import math
 import multiprocessing
+import zlib
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
@@ -71,14 +74,24 @@ STAGES = ("pseudo-foa", "foa")
 
 @attrs.frozen(kw_only=True)
 class PipelineDataConfig:
-    """Simulated scenes: of the synthesised sources, or of the sound vocabulary's clips.
+    """Simulated scenes: of the synthesised sources, of the sound vocabulary's clips, or
+    streamed from shards.
 
     Attributes:
-        source: ``"synthetic"`` (:class:`~swansphere.data.synthetic.SyntheticFOADataset`) or
+        source: ``"synthetic"`` (:class:`~swansphere.data.synthetic.SyntheticFOADataset`),
             ``"vocabulary"``: the installed sound sets' clips of the vocabulary's classes
             (:func:`~swansphere.data.vocabulary.class_clips`), training scenes from the
             training clips and validation scenes from the held-out clips of each class
-            (:func:`~swansphere.data.vocabulary.split_clips`).
+            (:func:`~swansphere.data.vocabulary.split_clips`), or ``"shards"``: every step
+            streams its batch from ``shards`` (:class:`~swansphere.data.shards.ShardDataset`:
+            shuffled, split over ranks and ``workers`` loader processes, resumed exactly),
+            cropped to ``clip_seconds``; the first ``train_scenes`` samples in shard order
+            measure the latent scale.
+        shards / validation_shards: with ``source = "shards"``, a shard folder or a brace
+            pattern (``"data/shard-{000000..000009}.tar"``); validation reads the first
+            ``validation_scenes`` samples of ``validation_shards`` (default: of ``shards``,
+            which then measures fit, not generalisation).
+        shuffle_buffer: samples each shard stream holds for shuffling.
         sets: sound sets to draw from (``None``: every installed set).
         permissive_only: only clips a shipped model may learn from.
         room_probability: share of scenes rendered in a simulated room.
@@ -90,12 +103,16 @@ class PipelineDataConfig:
         min_sources, max_sources, moving_probability, diffuse_probability: scene statistics.
         seed: scene seed.
         render_width: width of the rendered panoramas (the video conditioner resizes them).
-        workers: processes that render scenes (0: in this process).
+        workers: processes that render scenes, or with shards loader workers (0: in this
+            process).
         cache_dir: keep rendered scenes here (safetensors), keyed by everything above.
     """
 
-    source: str = attrs.field(default="synthetic",
-                              validator=attrs.validators.in_(("synthetic", "vocabulary")))
+    source: str = attrs.field(default="synthetic", validator=attrs.validators.in_(
+        ("synthetic", "vocabulary", "shards")))
+    shards: str | None = None
+    validation_shards: str | None = None
+    shuffle_buffer: int = attrs.field(default=64, validator=attrs.validators.ge(1))
     sets: tuple[str, ...] | None = None
     permissive_only: bool = True
     room_probability: float = attrs.field(default=0.0, validator=[attrs.validators.ge(0),
@@ -118,6 +135,9 @@ class PipelineDataConfig:
         if self.captions == "natural" and self.source != "vocabulary":
             raise ConfigError("data.captions = \"natural\" needs data.source = \"vocabulary\" "
                               "(natural captions name the vocabulary's classes)")
+        if (self.source == "shards") != (self.shards is not None):
+            raise ConfigError("data.source = \"shards\" and data.shards go together: name the "
+                              "shards (a folder or \"DIR/shard-{000000..000009}.tar\")")
 
 
 @attrs.frozen(kw_only=True)
@@ -205,18 +225,25 @@ def sound_caption(sources: list[dict[str, Any]]) -> str:
     return text[:1].upper() + text[1:] + "."
 
 
+def pseudo_foa_scene(foa: torch.Tensor, sources: list[dict[str, Any]],
+                     index: int) -> dict[str, Any]:
+    """Stage 1's form of a scene: its stereo pair (``W ± Y``) as pseudo-FOA on the axis
+    ``index`` picks, and a caption that names the sounds but not where they are."""
+    from swansphere.data.files import PSEUDO_AXES, pseudo_foa
+
+    omni, left_right = foa[0], foa[1]
+    axis = PSEUDO_AXES[index % len(PSEUDO_AXES)]
+    return {"foa": pseudo_foa(torch.stack([omni + left_right, omni - left_right]) / 2, axis),
+            "caption": sound_caption(sources)}
+
+
 def render_scene(job: tuple[tuple, int, str, int, float]) -> dict[str, Any]:
     """One scene of a split as the stage needs it (a top-level function, for worker pools)."""
     dataset_key, index, stage, render_width, fps = job
     dataset = _dataset(*dataset_key)
     item = dataset[index]
     if stage == "pseudo-foa":
-        from swansphere.data.files import PSEUDO_AXES, pseudo_foa
-
-        omni, left_right = item["foa"][0], item["foa"][1]
-        axis = PSEUDO_AXES[index % len(PSEUDO_AXES)]
-        foa = pseudo_foa(torch.stack([omni + left_right, omni - left_right]) / 2, axis)
-        return {"foa": foa, "caption": sound_caption(item["sources"])}
+        return pseudo_foa_scene(item["foa"], item["sources"], index)
     from swansphere.data.panorama import PanoramaRenderer
 
     frames, times = PanoramaRenderer(width=render_width, height=render_width // 2,
@@ -227,7 +254,13 @@ def render_scene(job: tuple[tuple, int, str, int, float]) -> dict[str, Any]:
 
 def render_pool(data: PipelineDataConfig, stage: str, sample_rate: int, fps: float, *,
                 validation: bool, progress: bool = True) -> ScenePool:
-    """All scenes of one split, rendered (in ``data.workers`` processes) or from the cache."""
+    """All scenes of one split, rendered (in ``data.workers`` processes) or from the cache;
+    with shards, the split's first samples in shard order."""
+    if data.source == "shards":
+        return shard_pool(list(itertools.islice(shard_samples(data, validation=validation),
+                                                data.validation_scenes if validation
+                                                else data.train_scenes)),
+                          stage, sample_rate)
     seed = data.seed + (VALIDATION_SEED_OFFSET if validation else 0)
     size = data.validation_scenes if validation else data.train_scenes
     vocabulary = None if data.source == "synthetic" else (
@@ -252,6 +285,45 @@ def render_pool(data: PipelineDataConfig, stage: str, sample_rate: int, fps: flo
     if cache is not None:
         _write_pool(pool, cache, key)
     return pool
+
+
+def shard_samples(data: PipelineDataConfig, *, validation: bool) -> Any:
+    """A split's samples in shard order, whole in every process."""
+    from swansphere.data.shards import ShardDataset
+
+    shards = data.validation_shards if validation and data.validation_shards else data.shards
+    return ShardDataset(shards, crop_seconds=data.clip_seconds, seed=data.seed, ordered=True)
+
+
+def shard_stream(data: PipelineDataConfig, *, skip: int = 0) -> Any:
+    """The training stream of ``data.shards``: endless, shuffled, this process's part, past
+    the ``skip`` items it already delivered."""
+    from swansphere.data.shards import ShardDataset
+
+    return ShardDataset(data.shards, crop_seconds=data.clip_seconds, seed=data.seed,
+                        shuffle_buffer=data.shuffle_buffer, repeat=True, skip=skip)
+
+
+def shard_pool(items: list[dict[str, Any]], stage: str, sample_rate: int) -> ScenePool:
+    """Shard items (:class:`~swansphere.data.shards.ShardDataset`) as the stage needs them:
+    pseudo-FOA with sound captions in stage 1; FOA, caption and panorama (when the shards
+    have video) in stage 2."""
+    if not items:
+        raise ConfigError("data.shards holds no usable samples; see 'swansphere data shard'")
+    rates = {item["sample_rate"] for item in items}
+    if rates != {sample_rate}:
+        raise ConfigError(f"the shards are at {sorted(rates)} Hz, the pipeline's codec at "
+                          f"{sample_rate} Hz; simulate the scenes at the codec's rate")
+    if stage == "pseudo-foa":
+        scenes = [pseudo_foa_scene(item["foa"], item["metadata"]["sources"],
+                                   zlib.crc32(item["key"].encode())) for item in items]
+        return ScenePool(foa=torch.stack([scene["foa"] for scene in scenes]),
+                         captions=tuple(scene["caption"] for scene in scenes))
+    with_video = all("video" in item for item in items)
+    return ScenePool(foa=torch.stack([item["foa"] for item in items]),
+                     captions=tuple(item["caption"] for item in items),
+                     frames=torch.stack([item["video"] for item in items]) if with_video
+                     else None, times=items[0]["video_times"] if with_video else None)
 
 
 def _map_with_progress(function: Any, jobs: list, workers: int, progress: bool,
@@ -344,6 +416,8 @@ class PipelineTrainer(Trainer):
         self.train_loss = self.dist.wrap(torch.nn.ModuleDict(self.trainable), self.batch_loss,
                                          find_unused_parameters=True)
         self._sets: dict[bool, TrainingSet] = {}
+        self._step_data: TrainingSet | None = None
+        self._shard_stream: tuple[int, Any] | None = None  # (next step, items iterator)
 
     def _start_from(self, directory: str) -> None:
         from swansphere.config import load_toml
@@ -391,12 +465,36 @@ class PipelineTrainer(Trainer):
         latents = self._encode(pool.foa)
         if not validation and not self._latent_scale_known:
             self._set_latent_scale(float(latents.std()))
+        return self._on_device(pool, latents)
+
+    def _on_device(self, pool: ScenePool, latents: torch.Tensor) -> TrainingSet:
+        """Scenes and their codec latents as the backbone trains on them."""
+        pipeline = self.pipeline
         video = None
         if pool.frames is not None and pipeline.video_encoder is not None:
             clips = [(frames.numpy(), pool.times.numpy()) for frames in pool.frames]
             video = pipeline.conditioning.prepare(videos=clips).to(self.device)
         return TrainingSet(latents=latents / pipeline.config.latent_scale,
                            captions=pool.captions, video=video, scenes=pool)
+
+    def _shard_batch(self, step: int) -> TrainingSet:
+        """This process's rows of step ``step``'s batch, streamed from ``data.shards``; a
+        stream opened at a later step (a resumed run) skips what the earlier steps took."""
+        from swansphere.data.shards import check_split, shard_paths
+
+        data, total = self.config.data, self.config.run.batch_size
+        rows = self.dist.shard(total)
+        share = rows.stop - rows.start
+        if self._shard_stream is None or self._shard_stream[0] != step:
+            check_split(len(shard_paths(data.shards)[0]), self.dist.world_size,
+                        max(data.workers, 1))
+            loader = torch.utils.data.DataLoader(shard_stream(data, skip=step * share),
+                                                 batch_size=None, num_workers=data.workers)
+            self._shard_stream = (step, iter(loader))
+        items = [next(self._shard_stream[1]) for _ in range(share)]
+        self._shard_stream = (step + 1, self._shard_stream[1])
+        pool = shard_pool(items, self.config.stage, self.pipeline.sample_rate)
+        return self._on_device(pool, self._encode(pool.foa))
 
     @torch.no_grad()
     def _encode(self, foa: torch.Tensor) -> torch.Tensor:
@@ -421,23 +519,29 @@ class PipelineTrainer(Trainer):
     # ---------------------------------------------------------------- steps
 
     def batch_loss(self, index: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """The flow loss of the training scenes ``index`` (their conditions included, so the
-        trainable conditioners are inside the DDP forward)."""
-        data = self.training_set()
+        """The flow loss of the scenes ``index`` of the step's data (their conditions
+        included, so the trainable conditioners are inside the DDP forward)."""
+        data = self._step_data
         return self.pipeline.backbone.loss(data.latents[index.to(self.device)],
                                            self.conditions(data, index), generator=generator)
 
     def train_step(self, step: int) -> dict[str, float]:
         """One optimizer step on a batch drawn from ``(seed, step)``; with several processes
-        every rank draws the same batch and takes its slice (its own noise stream)."""
+        every rank draws the same batch and takes its slice (its own noise stream). With
+        shards each rank streams its own rows instead."""
         run, data, dist = self.config.run, self.training_set(), self.dist
         for module in self.trainable.values():
             module.train()
         generator = step_generator(run.seed, step)
-        index = torch.randint(len(data), (run.batch_size,), generator=generator)
-        if dist.is_distributed:
+        if self.config.data.source == "shards":
+            data = self._shard_batch(step)
+            index = torch.arange(len(data))
+        else:
+            index = torch.randint(len(data), (run.batch_size,), generator=generator)
             index = index[dist.shard(len(index))]
+        if dist.is_distributed:
             generator = step_generator(run.seed, step, stream=1 + dist.rank)
+        self._step_data = data
         lr = learning_rate(step, run.steps, self.config.optimizer)
         set_learning_rate(self.optimizer, lr)
         self.optimizer.zero_grad(set_to_none=True)

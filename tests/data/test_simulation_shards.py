@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import soundfile
 import torch
+import webdataset
 
 from swansphere.data.datasets import collate
 from swansphere.data.panorama import PanoramaRenderer, label_style
@@ -19,7 +20,6 @@ from swansphere.data.scenes import SceneSampler
 from swansphere.data.shards import (
     ShardDataset,
     crop_metadata,
-    iter_shard,
     read_manifest,
     verify_shards,
     write_shards,
@@ -112,8 +112,11 @@ def test_shards_and_manifest(simulated, tmp_path):
     assert manifest["samples"] == 5 and manifest["sample_rate"] == 8000
     assert manifest["fps"] == 4.0 and manifest["seconds"] == pytest.approx(5.0)
     assert read_manifest(tmp_path) == manifest and verify_shards(tmp_path) == []
-    key, members = next(iter_shard(tmp_path / "shard-000000.tar"))
-    assert key == "scene-000000" and set(members) == {"foa.wav", "video.npz", "json", "txt"}
+    first = next(iter(webdataset.WebDataset(str(tmp_path / "shard-000000.tar"),
+                                            shardshuffle=False)))
+    assert first["__key__"] == "scene-000000"
+    assert set(first) - {"__key__", "__url__", "__local_path__"} == {
+        "foa.wav", "video.npz", "json", "txt"}
     again = tmp_path / "again"
     write_shards(simulated, again, samples_per_shard=2, progress=False)
     assert (again / "shard-000001.tar").read_bytes() == (tmp_path / "shard-000001.tar"
@@ -132,7 +135,7 @@ def test_whole_clips_stream_once_each(simulated, tmp_path):
     write_shards(simulated, tmp_path, samples_per_shard=2, progress=False)
     dataset = ShardDataset(tmp_path, shuffle_buffer=3, seed=1)
     keys = [item["key"] for item in dataset]
-    assert sorted(keys) == [f"scene-{i:06d}" for i in range(5)] and len(dataset) == 5
+    assert sorted(keys) == [f"scene-{i:06d}" for i in range(5)] and dataset.samples == 5
     assert keys == [item["key"] for item in dataset]  # same epoch, same order
     dataset.set_epoch(1)
     assert sorted(item["key"] for item in dataset) == sorted(keys)
