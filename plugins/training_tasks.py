@@ -1,5 +1,7 @@
-"""Built-in training tasks (``task = "..."`` in a ``swansphere train`` config), registered
-through the ``swansphere.plugins`` entry point like any plugin's tasks.
+"""Built-in generic training tasks (``task = "..."`` in a ``swansphere train`` config),
+registered through the ``swansphere.plugins`` entry point like any plugin's tasks; a feature's
+own task comes from its slice (``svac`` from :mod:`swansphere.plugins.svac.hooks`, ``odpo``
+from :mod:`swansphere.plugins.odpo.hooks`).
 
 Each target is a :class:`swansphere.training.tasks.TrainingTask`, imported only when a
 config names it.
@@ -13,12 +15,8 @@ _TASKS = (
     ("codec", "swansphere.training.codec:TASK",
      "train a streaming FOA codec (foa-vae) or fit one (foa-parametric) on synthesised or "
      "sound-set scenes"),
-    ("svac", "swansphere.plugins.svac.trainer:TASK",
-     "align the panoramic video encoder with FOA audio (SVAC)"),
     ("pipeline", "swansphere.training.pipeline:TASK",
      "train the generation pipeline: stage 1 pseudo-FOA, stage 2 FOA with text and video"),
-    ("odpo", "swansphere.plugins.odpo.trainer:TASK",
-     "post-train a pipeline with multi-objective online DPO (ODPO)"),
 )
 
 

@@ -5,6 +5,7 @@ Per input the current model samples K candidates, reward plugins score them
 and worst (or every pair above a margin) form preference pairs, and a flow-matching DPO loss
 against a frozen reference copy updates the model (both in :mod:`.loss`), in online rounds
 (:mod:`.optimizer`). :mod:`.text_audio` is the small text-audio contrastive model the semantic
-reward uses for prompts. Configs live in :mod:`.config` (torch-free);
+reward uses for prompts; :mod:`.trainer` is the ``odpo`` training task and :mod:`.hooks`
+registers all of it. Configs live in :mod:`.config` (torch-free);
 torch loads only when the other submodules are imported.
 """
