@@ -77,6 +77,9 @@ def add_codec_target(targets: argparse._SubParsersAction) -> None:
                              "figures (default: every installed set)")
     parser.add_argument("--no-sound-sets", action="store_true",
                         help="skip the identity and sound-set scene figures")
+    parser.add_argument("--streams", type=cli_args.positive_int, default=1, metavar="N",
+                        help="also time N streams served together (Pipeline.stream_many) and "
+                             "report the RTF per stream (default 1: not timed)")
     parser.add_argument("--threads", type=cli_args.threads, default=None,
                         help="torch CPU threads")
     parser.add_argument("--json", metavar="OUT", type=cli_args.output_file(".json", report=True),
@@ -169,6 +172,9 @@ def add_pipeline_target(targets: argparse._SubParsersAction) -> None:
                         metavar="K",
                         help="latent frames per token of the global baseline (default: 1, a "
                              "token per frame; the streaming patch size gives the LM's grid)")
+    parser.add_argument("--streams", type=cli_args.positive_int, default=1, metavar="N",
+                        help="also time N streams served together (Pipeline.stream_many) and "
+                             "report the RTF per stream (default 1: not timed)")
     parser.add_argument("--threads", type=cli_args.threads, default=None,
                         help="torch CPU threads")
     parser.add_argument("--device", type=cli_args.device, default="cpu",
@@ -207,6 +213,7 @@ def _run_pipeline(args: argparse.Namespace, registry: Any) -> int:
                                     video=args.video, seed=args.seed, device=args.device,
                                     dtype=args.dtype and getattr(torch, args.dtype),
                                     baseline_patch_frames=args.baseline_patch_frames,
+                                    stream_count=args.streams,
                                     progress=not args.no_progress)
     report["command"] = "swansphere " + " ".join(sys.argv[1:])
     print(format_table(report))

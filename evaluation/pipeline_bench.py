@@ -209,6 +209,45 @@ def time_stream(pipeline: Pipeline, *, text: str | None, video: Any, duration: f
             "before_mb": memory.before_mb, "memory_kind": memory.kind}
 
 
+def time_batched_streams(pipeline: Pipeline, count: int, *, text: str | None, video: Any,
+                         duration: float, seed: int, device: torch.device) -> dict[str, Any]:
+    """``count`` streams served together (:meth:`Pipeline.stream_many`, seeds ``seed`` …):
+    the first step's latency and the steady-state RTF of each stream (compute time per second
+    of one stream's audio, after the first step)."""
+    start = time.perf_counter()
+    steps = pipeline.stream_many([text] * count, [video] * count, duration=duration,
+                                 seeds=range(seed, seed + count))
+    first = next(steps)
+    _synchronize(device)
+    first_at = time.perf_counter()
+    rest_samples = sum(step[0].audio.shape[-1] for step in steps)
+    _synchronize(device)
+    end = time.perf_counter()
+    rest_seconds = rest_samples / pipeline.sample_rate
+    return {"first_step_latency_s": first_at - start,
+            "rtf_per_stream": (end - first_at) / rest_seconds if rest_samples else float("nan"),
+            "first_chunk_s": first[0].audio.shape[-1] / pipeline.sample_rate}
+
+
+def gpu_busy_fraction(pipeline: Pipeline, *, text: str | None, video: Any, duration: float,
+                      seed: int, device: torch.device) -> float | None:
+    """Kernel time over wall time of one streaming run on CUDA (the profiler's device time of
+    every kernel, summed), ``None`` elsewhere: how much of the stream the GPU is computing
+    rather than waiting for Python to launch the next kernel."""
+    if device.type != "cuda":
+        return None
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as profiler:
+        start = time.perf_counter()
+        for _ in pipeline.stream(text, video, duration, seed):
+            pass
+        _synchronize(device)
+        wall = time.perf_counter() - start
+    kernel_us = sum(event.self_device_time_total for event in profiler.key_averages())
+    return kernel_us / 1e6 / wall
+
+
 def time_baseline(baseline: GlobalBaseline, *, text: str | None, video: Any, duration: float,
                   seed: int, device: torch.device) -> dict[str, Any]:
     """One whole-clip run: time from the call to the decoded clip, and peak memory."""
@@ -230,19 +269,21 @@ def run_pipeline_benchmark(pipeline: Pipeline, *, info: Mapping[str, Any] | None
                            duration: float = 10.0, repeats: int = 3,
                            text: str | None = DEFAULT_TEXT, video: Any = None, seed: int = 0,
                            device: str | torch.device = "cpu", dtype: torch.dtype | None = None,
-                           baseline_patch_frames: int = 1,
+                           baseline_patch_frames: int = 1, stream_count: int = 1,
                            progress: bool = True) -> dict[str, Any]:
     """Time streaming and the same-size global baseline side by side; a JSON-ready report.
 
     ``baseline_patch_frames`` is the baseline's latent frames per token (1: one token per
-    frame, the usual whole-clip DiT; the streaming model's patch size: its LM's grid)."""
+    frame, the usual whole-clip DiT; the streaming model's patch size: its LM's grid).
+    ``stream_count`` > 1 also times that many streams served together (per-stream RTF); on CUDA
+    the report has the GPU-busy fraction of one streaming run."""
     from tqdm.auto import tqdm
 
     from swansphere.plugins.global_dit import count_parameters
 
     device = torch.device(device)
-    if repeats < 1 or not duration > 0:
-        raise ConfigError("repeats must be >= 1 and duration > 0")
+    if repeats < 1 or stream_count < 1 or not duration > 0:
+        raise ConfigError("repeats and stream_count must be >= 1 and duration > 0")
     if text is not None and pipeline.text_encoder is None:
         text = None
     move_pipeline(pipeline, device, dtype)
@@ -259,6 +300,16 @@ def run_pipeline_benchmark(pipeline: Pipeline, *, info: Mapping[str, Any] | None
                   disable=None if progress else True):
         streams.append(time_stream(pipeline, duration=duration, **arguments))
         baselines.append(time_baseline(baseline, duration=duration, **arguments))
+    batched = None
+    if stream_count > 1:
+        time_batched_streams(pipeline, stream_count, duration=warm_up, **arguments)
+        runs = [time_batched_streams(pipeline, stream_count, duration=duration, **arguments)
+                for _ in range(repeats)]
+        batched = {"count": stream_count,
+                   "first_step_latency_s": _median(runs, "first_step_latency_s"),
+                   "rtf_per_stream": _median(runs, "rtf_per_stream"),
+                   "runs": {"rtf_per_stream": [run["rtf_per_stream"] for run in runs]}}
+    busy = gpu_busy_fraction(pipeline, duration=duration, **arguments)
     latency = _median(streams, "first_chunk_latency_s")
     first_audio = _median(baselines, "first_audio_s")
     sampler = pipeline.sampler
@@ -282,6 +333,8 @@ def run_pipeline_benchmark(pipeline: Pipeline, *, info: Mapping[str, Any] | None
         "rtf": _median(streams, "rtf"),
         "total_rtf": _median(streams, "total_rtf"),
         "peak_memory_mb": max(run["peak_memory_mb"] for run in streams),
+        "gpu_busy_fraction": busy,
+        "batched_streams": batched,
         "memory": {"kind": streams[0]["memory_kind"],
                    "before_run_mb": streams[0]["before_mb"]},
         "baseline_first_audio_s": first_audio,
@@ -323,6 +376,13 @@ def format_table(report: Mapping[str, Any]) -> str:
              f"{report['repeats']}",
              header, "-" * len(header)]
     lines += [f"{label:<18} {cells()}" for label, cells in rows]
+    if report.get("gpu_busy_fraction") is not None:
+        lines.append(f"GPU busy {report['gpu_busy_fraction']:.1%} of the streaming wall time")
+    batched = report.get("batched_streams")
+    if batched:
+        lines.append(f"{batched['count']} streams served together: RTF per stream "
+                     f"{batched['rtf_per_stream']:.3f}, first step "
+                     f"{batched['first_step_latency_s']:.3f} s")
     lines.append(f"first audio {report['speedup_first_audio']:.1f}x sooner than the global "
                  f"baseline (RTF = compute / audio time after the first chunk; the global "
                  f"RTF is its whole-clip time / audio time)")

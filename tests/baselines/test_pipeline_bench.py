@@ -65,6 +65,19 @@ def test_prints_a_table(model_dir, capsys):
                  "--repeats", "1", "--baseline-patch-frames", "4", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "first audio (s)" in out and "sooner than the global baseline" in out
+    assert "served together" not in out and "GPU busy" not in out
+
+
+def test_batched_streams_are_timed_per_stream(model_dir, tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["bench", "pipeline", "--model", str(model_dir), "--duration", "0.04",
+                 "--repeats", "2", "--streams", "3", "--json", str(out), "--no-progress"]) == 0
+    assert "3 streams served together: RTF per stream" in capsys.readouterr().out
+    report = json.loads(out.read_text())
+    batched = report["batched_streams"]
+    assert batched["count"] == 3 and len(batched["runs"]["rtf_per_stream"]) == 2
+    assert batched["rtf_per_stream"] > 0 and batched["first_step_latency_s"] > 0
+    assert report["gpu_busy_fraction"] is None  # measured on CUDA only
 
 
 def test_a_config_toml_is_timed_with_random_weights(tmp_path):
