@@ -30,6 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_rotate(commands)
     _add_convert(commands)
     _add_binaural(commands)
+    _add_map(commands)
+    _add_overlay(commands)
 
 
 def _add_encode(commands: argparse._SubParsersAction) -> None:
@@ -116,6 +118,56 @@ def _add_binaural(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--sofa", default=None, metavar="PATH", type=cli_args.input_file,
                         help="SOFA HRIR file")
     parser.set_defaults(func=_run_binaural)
+
+
+def _add_map(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "map", help="draw the energy map and direction track of an AmbiX file (PNG)",
+        description="The energy map (dB below the loudest direction) on the equirectangular "
+                    "panorama (centre: front, left quarter: azimuth +90), with the framewise "
+                    "direction track drawn over it from cyan (start) to magenta (end). Needs "
+                    "matplotlib (pip install 'swansphere[plot]').")
+    parser.add_argument("file", type=cli_args.input_file, help="AmbiX WAV/FLAC file")
+    parser.add_argument("-o", "--output", required=True, type=cli_args.output_file(".png"),
+                        help="PNG to write")
+    parser.add_argument("--timeline", type=cli_args.output_file(".png"), default=None,
+                        metavar="PNG", help="also draw the track against time into this PNG")
+    parser.add_argument("--video", type=cli_args.input_file, default=None,
+                        help="draw over the first frame of this panorama video (.npz or any "
+                             "file ffmpeg reads)")
+    parser.add_argument("--frame", type=cli_args.seconds(maximum=60.0), default=0.1,
+                        help="track frame length in s (0.1)")
+    parser.add_argument("--hop", type=cli_args.seconds(maximum=60.0), default=0.05,
+                        help="track frame hop in s (0.05)")
+    parser.set_defaults(func=_run_map)
+
+
+def _add_overlay(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "overlay", help="lay the sound's energy over a 360° video (MP4)",
+        description="Each frame of the panorama video gets the energy map of the audio heard "
+                    "while it shows, as heat (dB below the clip's loudest moment); the result "
+                    "is a 360° MP4 with the AmbiX file as its spatial audio, as long as the "
+                    "audio. Needs matplotlib (pip install 'swansphere[plot]') and ffmpeg.")
+    parser.add_argument("file", type=cli_args.input_file, help="AmbiX WAV/FLAC file")
+    parser.add_argument("--video", type=cli_args.input_file, required=True,
+                        help="equirectangular video (.npz or any file ffmpeg reads)")
+    parser.add_argument("-o", "--output", required=True, type=cli_args.output_file(".mp4"),
+                        help="MP4 to write")
+    parser.add_argument("--fps", type=cli_args.positive_float, default=None,
+                        help="frame rate of the output (default: the video's)")
+    parser.add_argument("--max-width", type=cli_args.integer(2, 8192, "the width"),
+                        default=1024, help="scale wider videos down to this (1024)")
+    parser.add_argument("--opacity", type=_fraction, default=0.6,
+                        help="opacity of the heat at the loudest point, 0..1 (0.6)")
+    parser.set_defaults(func=_run_overlay)
+
+
+def _fraction(text: str) -> float:
+    value = cli_args.finite_float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1; got {text}")
+    return value
 
 
 def _endpoints(values: list[float], option: str) -> list[float]:
@@ -241,4 +293,51 @@ def _run_binaural(args: argparse.Namespace, registry: Any) -> int:
     note = f"; peak {peak:.2f} exceeds 1.0, lower the level before a fixed-point export" \
         if peak > 1 else ""
     print(f"wrote {args.output}: binaural (left, right) through {sofa}{note}")
+    return 0
+
+
+def _run_map(args: argparse.Namespace, registry: Any) -> int:
+    from swansphere.spatial import read_foa
+    from swansphere.spatial.plot import map_figure, require_matplotlib, save_figure, track_figure
+
+    require_matplotlib()
+    foa, sample_rate = read_foa(args.file)
+    backdrop = _first_frame(args.video) if args.video is not None else None
+    save_figure(map_figure(foa, sample_rate, backdrop=backdrop, frame_seconds=args.frame,
+                           hop_seconds=args.hop, title=args.file.name), args.output)
+    print(f"wrote {args.output}: energy map and direction track")
+    if args.timeline is not None:
+        save_figure(track_figure(foa, sample_rate, frame_seconds=args.frame,
+                                 hop_seconds=args.hop, title=args.file.name), args.timeline)
+        print(f"wrote {args.timeline}: direction track against time")
+    return 0
+
+
+def _first_frame(video: Any) -> Any:
+    from swansphere.spatial.mp4 import VideoFormatError
+    from swansphere.spatial.video_io import iter_panorama_video
+
+    frames = iter_panorama_video(video)
+    try:
+        first, _ = next(frames)
+    except StopIteration:
+        raise VideoFormatError(f"the video {video} has no frames") from None
+    finally:
+        frames.close()
+    return first[0]
+
+
+def _run_overlay(args: argparse.Namespace, registry: Any) -> int:
+    from swansphere.spatial import read_foa, write_360_mp4
+    from swansphere.spatial.mp4 import require_ffmpeg
+    from swansphere.spatial.plot import overlay_video, require_matplotlib
+
+    require_matplotlib()
+    require_ffmpeg()
+    foa, sample_rate = read_foa(args.file)
+    frames, fps = overlay_video(foa, sample_rate, args.video, fps=args.fps,
+                                max_width=args.max_width, opacity=args.opacity)
+    write_360_mp4(args.output, foa, sample_rate, frames=frames, fps=fps)
+    print(f"wrote {args.output}: {len(frames)} frames of {frames.shape[2]}x{frames.shape[1]} "
+          f"at {fps:g} fps with the energy laid over, and the AmbiX audio")
     return 0
