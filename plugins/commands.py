@@ -17,6 +17,7 @@ _COMMANDS = (
     ("data", "swansphere.data.cli:register",
      "sound sources, scene simulation, shards, and captions of FOA files"),
     ("spatial", "swansphere.spatial.cli:register", "AmbiX (FOA) toolkit"),
+    ("demo", "swansphere.demo.cli:register", "web demo (needs the demo extra)"),
 )
 
 

@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-EXTRAS="${SWANSPHERE_EXTRAS:-test,sim,text,vision,train}"
+EXTRAS="${SWANSPHERE_EXTRAS:-test,sim,text,vision,train,plot,demo}"
 DEBIAN_PACKAGES=(libmysofa1 ffmpeg)   # MIT KEMAR HRTF set (binaural); ffmpeg + ffprobe (360° MP4)
+DEBIAN_PACKAGES+=(chromium chromium-driver)  # the browser tests of the demo (tests/demo)
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     missing=()

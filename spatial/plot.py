@@ -91,21 +91,23 @@ def map_figure(foa: Any, sample_rate: int, *, backdrop: np.ndarray | None = None
     leaves the track out.
     """
     require_matplotlib()
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
     foa = validate_foa(foa, ndim=2)
     width, height = MAP_SIZE
     levels = relative_level(energy_map(foa, width, height, pattern).numpy(),
                             dynamic_range=dynamic_range)
     figure, axes = _panorama_axes(title or "Energy map and direction track")
     extent = (180.0, -180.0, -90.0, 90.0)  # left edge: azimuth +180 (back), up on top
-    if backdrop is None:
-        image = axes.imshow(levels, cmap=HEAT_COLORMAP, vmin=0.0, vmax=1.0, extent=extent,
-                            interpolation="nearest", aspect="auto")
-    else:
+    if backdrop is not None:
         axes.imshow(_resized(backdrop, width, height), extent=extent, aspect="auto",
                     interpolation="nearest")
-        image = axes.imshow(levels, cmap=HEAT_COLORMAP, vmin=0.0, vmax=1.0, extent=extent,
-                            interpolation="nearest", aspect="auto", alpha=0.6 * levels)
-    colourbar = figure.colorbar(image, ax=axes, fraction=0.04, pad=0.02)
+    axes.imshow(levels, cmap=HEAT_COLORMAP, vmin=0.0, vmax=1.0, extent=extent,
+                interpolation="nearest", aspect="auto",
+                alpha=None if backdrop is None else 0.6 * levels)
+    colourbar = figure.colorbar(ScalarMappable(Normalize(0.0, 1.0), HEAT_COLORMAP), ax=axes,
+                                fraction=0.04, pad=0.02)
     colourbar.set_ticks([0.0, 0.5, 1.0], labels=[f"-{dynamic_range:g}",
                                                  f"-{dynamic_range / 2:g}", "0"])
     colourbar.set_label("dB below the loudest direction")
