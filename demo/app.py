@@ -145,9 +145,13 @@ def theme() -> gr.themes.Base:
 
 def start(app: gr.Blocks, *, host: str = "127.0.0.1", port: int = 7860,
           block: bool = True) -> str:
-    """Serve ``app``; returns its local URL (after the server stops when ``block``)."""
-    app.launch(server_name=host, server_port=port, prevent_thread_lock=not block,
-               theme=theme(), quiet=not block, show_error=False, footer_links=[])
+    """Serve ``app`` and return its local URL; ``block`` serves until Ctrl+C, saying where."""
+    app.launch(server_name=host, server_port=port, prevent_thread_lock=True, theme=theme(),
+               quiet=True, show_error=False, footer_links=[])
+    if block:
+        print(f"swansphere demo: open {app.local_url} in a browser (Ctrl+C stops it)",
+              flush=True)
+        app.block_thread()
     return app.local_url
 
 

@@ -101,8 +101,7 @@ def map_figure(foa: Any, sample_rate: int, *, backdrop: np.ndarray | None = None
     figure, axes = _panorama_axes(title or "Energy map and direction track")
     extent = (180.0, -180.0, -90.0, 90.0)  # left edge: azimuth +180 (back), up on top
     if backdrop is not None:
-        axes.imshow(_resized(backdrop, width, height), extent=extent, aspect="auto",
-                    interpolation="nearest")
+        axes.imshow(_picture(backdrop), extent=extent, aspect="auto")
     axes.imshow(levels, cmap=HEAT_COLORMAP, vmin=0.0, vmax=1.0, extent=extent,
                 interpolation="nearest", aspect="auto",
                 alpha=None if backdrop is None else 0.6 * levels)
@@ -294,13 +293,10 @@ def _shrunk(frames: np.ndarray, max_width: int) -> np.ndarray:
     return scaled.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
 
-def _resized(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    """An RGB picture scaled to ``width × height`` (a backdrop under the map)."""
+def _picture(image: Any) -> np.ndarray:
+    """A checked uint8 RGB picture ``(H, W, 3)`` (a backdrop under the map)."""
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[-1] != 3 or image.dtype != np.uint8:
         raise ConfigError(f"a backdrop must be a uint8 RGB picture (H, W, 3); got "
                           f"{image.shape} of {image.dtype}")
-    tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
-    scaled = F.interpolate(tensor, size=(height, width), mode="bilinear", antialias=True,
-                           align_corners=False)
-    return scaled[0].round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+    return image

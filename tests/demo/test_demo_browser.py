@@ -17,7 +17,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile
 import torch
@@ -175,17 +174,13 @@ def test_a_file_that_is_not_a_video_gets_a_message_not_a_traceback(browser, page
 
 
 def test_a_video_comes_back_with_the_energy_laid_over_it(browser, page_url, tmp_path):
-    columns = np.linspace(0, 255, 256, dtype=np.uint8)  # a dim panorama, brighter to the right
-    frames = np.zeros((4, 128, 256, 3), np.uint8)
-    frames[..., 2] = columns // 2
-    frames[:, 62:66] = 200  # the horizon
-    video = write_360_mp4(tmp_path / "street.mp4", torch.zeros(4, 16000), 16000,
-                          frames=frames, fps=4.0)
+    video = write_360_mp4(tmp_path / "grid.mp4", torch.zeros(4, 16000), 16000,
+                          panorama_size=(256, 128))  # the still grid panorama: front in orange
     _open(browser, page_url)
     browser.find_element(By.CSS_SELECTOR, "#prompt textarea").send_keys("a bell rings ahead")
     browser.find_element(By.CSS_SELECTOR, "#video input[type=file]").send_keys(str(video))
     _wait(browser, until.presence_of_element_located(
-        (By.CSS_SELECTOR, "#video a[download='street.mp4']")))
+        (By.CSS_SELECTOR, "#video a[download='grid.mp4']")))
     duration = browser.find_element(By.CSS_SELECTOR, "#duration input[type=number]")
     duration.clear()
     duration.send_keys("1", Keys.TAB)

@@ -1,0 +1,66 @@
+"""``swansphere demo`` as a user starts it: a real process that serves the page, stops on
+Ctrl+C, and refuses a wrong model with one line before any page opens."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+pytest.importorskip("gradio", reason="needs Gradio: pip install 'swansphere[demo]'")
+
+START_SECONDS = 120  # imports and the model load; generous for a busy machine
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _command(*arguments: str) -> list[str]:
+    return [sys.executable, "-m", "swansphere.cli", "demo", *arguments]
+
+
+def _page(url: str, process: subprocess.Popen) -> str:
+    """The page's HTML once the server answers (fails if the process dies first)."""
+    deadline = time.monotonic() + START_SECONDS
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()[1]
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.read().decode()
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.5)
+    raise AssertionError(f"the demo did not answer at {url} in {START_SECONDS} s")
+
+
+def test_the_command_serves_the_page_and_stops_on_ctrl_c():
+    port = _free_port()
+    process = subprocess.Popen(_command("--port", str(port)), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        html = _page(f"http://127.0.0.1:{port}/", process)
+        assert "SwanSphere demo" in html
+        process.send_signal(signal.SIGINT)
+        output, error = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert output.startswith(f"swansphere demo: open http://127.0.0.1:{port}/ in a browser")
+    assert process.returncode == 0 and "Traceback" not in error
+
+
+def test_a_wrong_model_is_one_line_before_the_page_opens():
+    result = subprocess.run(_command("--model", "no-such-model", "--port", str(_free_port())),
+                            capture_output=True, text=True, timeout=START_SECONDS)
+    assert result.returncode == 2
+    assert result.stderr.startswith("swansphere: error: no model at 'no-such-model'")
+    assert len(result.stderr.strip().splitlines()) == 1
