@@ -56,11 +56,13 @@ def require_matplotlib() -> None:
 def relative_level(power: Any, reference: float | None = None,
                    dynamic_range: float = DYNAMIC_RANGE_DB) -> np.ndarray:
     """Power as 0..1: 1 at ``reference`` (default: the maximum), 0 at ``dynamic_range`` dB
-    below it or lower."""
+    below it or lower; all 0 when the reference is silence."""
     if not dynamic_range > 0:
         raise ConfigError(f"dynamic_range must be positive dB; got {dynamic_range}")
     power = np.asarray(power, dtype=np.float64)
     reference = float(power.max()) if reference is None else reference
+    if reference <= 0:
+        return np.zeros_like(power)
     decibels = 10 * np.log10(np.maximum(power, _EPSILON) / max(reference, _EPSILON))
     return np.clip(1 + decibels / dynamic_range, 0.0, 1.0)
 

@@ -102,6 +102,15 @@ def _nearest_colour(picture: np.ndarray, inside: np.ndarray, colour) -> tuple[fl
     return _centroid(distance <= distance.min() + 0.03)
 
 
+def test_silence_is_drawn_black_without_a_track(tmp_path):
+    figure = map_figure(torch.zeros(4, SAMPLE_RATE), SAMPLE_RATE)
+    picture, _, inside = _drawn(figure, tmp_path / "silence.png")
+    black = np.array(colormaps[HEAT_COLORMAP](0.0)[:3])
+    distance = np.abs(picture - black).max(axis=-1)
+    assert (distance[inside] < 0.5).all()  # black, but for the faint grid lines
+    assert np.median(distance[inside]) < 2 / 255
+
+
 def test_spatial_map_writes_the_map_and_the_timeline(tmp_path, capsys):
     wav = tmp_path / "left.wav"
     write_foa(wav, encode(_noise(0.5), 90.0, 0.0), SAMPLE_RATE)
