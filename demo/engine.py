@@ -33,6 +33,9 @@ from swansphere.spatial.video_io import iter_panorama_video, probe_video, read_p
 MIN_DURATION = 0.5
 MAX_DURATION = 30.0
 VIDEO_SUFFIXES = (".mp4", ".webm", ".mov", ".mkv", ".avi", ".npz")
+OVERLAY_FPS, OVERLAY_WIDTH = 10.0, 640
+"""The overlay in the page is held in memory while it is encoded: at most 30 s of 640 × 320
+frames at 10 fps, under 200 MB (``swansphere spatial overlay`` keeps the video's own rate)."""
 
 
 def shipped_models() -> list[str]:
@@ -183,7 +186,8 @@ class DemoEngine:
         save_figure(track_figure(foa, rate, title=f"Direction track: {subject}"),
                     results.track)
         if results.overlay is not None:
-            overlaid, overlay_fps = overlay_video(foa, rate, request.video)
+            overlaid, overlay_fps = overlay_video(foa, rate, request.video, fps=OVERLAY_FPS,
+                                                  max_width=OVERLAY_WIDTH)
             write_360_mp4(results.overlay, foa, rate, frames=overlaid, fps=overlay_fps,
                           audio_codec="aac", faststart=True)
         return results
