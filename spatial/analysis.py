@@ -121,7 +121,8 @@ def _json_list(values: torch.Tensor) -> list:
 def _frame_means(signals: torch.Tensor, frame: int, hop: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Means of ``(..., channels, n)`` over frames; also the frame centres in samples."""
     n = signals.shape[-1]
-    frames = 1 + math.ceil(max(n - frame, 0) / hop)
+    # enough frames to reach the clip's end, but none that starts after it (hop > frame)
+    frames = min(1 + math.ceil(max(n - frame, 0) / hop), 1 + (n - 1) // hop)
     padded_length = (frames - 1) * hop + frame
     flat = signals.reshape(-1, signals.shape[-2], n)
     flat = F.pad(flat, (0, padded_length - n))

@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from swansphere import AudioFormatError, ConfigError
@@ -142,6 +142,20 @@ def test_track_batch_and_short_clip():
     torch.testing.assert_close(track.azimuth[:, 0], torch.tensor([45.0, 135.0],
                                                                  dtype=torch.float64))
     assert float(track.times[0]) == pytest.approx(0.015)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(samples=st.integers(1, 400), frame=st.integers(1, 60), hop=st.integers(1, 90))
+@example(samples=400, frame=20, hop=50)  # a 4 s clip, --frame 0.2 --hop 0.5: a frame at the end
+def test_every_frame_starts_inside_the_clip_and_the_track_reaches_its_end(samples, frame, hop):
+    """Whatever the frame and hop (a hop longer than a frame skips audio between frames)."""
+    foa = encode(torch.ones(samples, dtype=torch.float64), 30.0, 10.0)
+    track = direction_track(foa, 1000, frame_seconds=frame / 1000, hop_seconds=hop / 1000)
+    starts = torch.arange(len(track), dtype=torch.float64) * hop
+    assert bool((starts < samples).all())
+    assert int(starts[-1]) + max(frame, hop) >= samples  # no frame left out at the end
+    torch.testing.assert_close(track.azimuth, torch.full_like(track.azimuth, 30.0))
+    assert bool(torch.isfinite(track.times).all()) and float(track.times[-1]) <= samples / 1000
 
 
 def test_track_rejects_bad_frames():
