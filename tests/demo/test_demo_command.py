@@ -36,7 +36,7 @@ def _page(url: str, process: subprocess.Popen) -> str:
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
                 return response.read().decode()
-        except (urllib.error.URLError, ConnectionError):
+        except (urllib.error.URLError, ConnectionError, TimeoutError):  # not up yet, or busy
             time.sleep(0.5)
     raise AssertionError(f"the demo did not answer at {url} in {START_SECONDS} s")
 
