@@ -9,7 +9,7 @@
 #             carries them), and, for Python 3.12 x86-64, what the GPU image lacks: cattrs,
 #             entrypoints, soundfile (+ cffi, pycparser), tomli-w, python-debian (the
 #             catalogue reads Debian copyright files even where the sets are missing)
-#   minilm.safetensors[.xz]  the compact MiniLM (python -m swansphere.conditioning.minilm_compact),
+#   minilm.safetensors[.xz]  the compact MiniLM (python -m swansphere.data.minilm_compact),
 #             float16; when that does not fit beside the resume, bfloat16, xz-compressed
 #   resume/   the runs to continue (benchmarks/gpu_resume.py)
 #   runs/bank the clip bank (swansphere data bank export runs/bank), made if missing
@@ -51,10 +51,10 @@ travelling() {  # the tree that travels (tracked and untracked-not-ignored files
         | du -cb --files0-from=- | tail -n 1 | cut -f1) + $(size "$CARRY" runs/bank) ))
 }
 rm -f "$CARRY"/minilm.safetensors*
-"$PYTHON" -m swansphere.conditioning.minilm_compact "$CARRY/minilm.safetensors" --check 0
+"$PYTHON" -m swansphere.data.minilm_compact "$CARRY/minilm.safetensors" --check 0
 if [ "$(travelling)" -gt "$BUDGET" ]; then
     echo "gpu_carry: float16 MiniLM too big for this call; writing it in bfloat16, compressed"
-    "$PYTHON" -m swansphere.conditioning.minilm_compact "$CARRY/minilm.safetensors" \
+    "$PYTHON" -m swansphere.data.minilm_compact "$CARRY/minilm.safetensors" \
         --dtype bfloat16 --check 0
     "$PYTHON" benchmarks/gpu_resume.py xz "$CARRY/minilm.safetensors"
     rm "$CARRY/minilm.safetensors"

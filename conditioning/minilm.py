@@ -324,7 +324,7 @@ def load_compact(path: str | Path) -> tuple[WordPieceTokenizer, MiniLMEncoder]:
     path = Path(path)
     if not path.is_file():
         raise ResourceNotFoundError(f"no compact MiniLM at {path} (${MINILM_ENV}); write one "
-                                    "with: python -m swansphere.conditioning.minilm_compact")
+                                    "with: python -m swansphere.data.minilm_compact")
     with safe_open(str(path), "pt") as handle:
         metadata = handle.metadata() or {}
     if metadata.get("format") != COMPACT_FORMAT:

@@ -23,14 +23,14 @@ from swansphere.conditioning.minilm import (
     package_model_directory,
     write_compact,
 )
-from swansphere.conditioning.minilm_compact import (
+from swansphere.conditioning.text import minilm_available
+from swansphere.conditioning.types import ConditioningError
+from swansphere.data.minilm_compact import (
     caption_corpus,
     main,
     sample_captions,
     state_difference,
 )
-from swansphere.conditioning.text import minilm_available
-from swansphere.conditioning.types import ConditioningError
 from swansphere.errors import ResourceNotFoundError
 
 CAPTIONS = [

