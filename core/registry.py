@@ -251,11 +251,7 @@ class Registry:
     def get(self, kind: ComponentKind | str, name: str) -> RegisteredComponent:
         """Look a component up by kind and name; unknown names list the valid ones."""
         kind = ComponentKind(kind)
-        table = self._collect()[kind]
-        if name not in table:
-            valid = ", ".join(sorted(table)) or "none registered"
-            raise UnknownComponentError(f"unknown {kind.value} type {name!r}; valid: {valid}")
-        return table[name]
+        return _lookup(self._collect()[kind], name, f"{kind.value} type")
 
     def extensions(self, kind: ExtensionKind | str | None = None) -> list[RegisteredExtension]:
         """Registered extensions in registration order (built-ins first; all kinds when
@@ -267,11 +263,7 @@ class Registry:
     def extension(self, kind: ExtensionKind | str, name: str) -> RegisteredExtension:
         """Look an extension up by kind and name; unknown names list the valid ones."""
         kind = ExtensionKind(kind)
-        table = self._collect()[kind]
-        if name not in table:
-            valid = ", ".join(sorted(table)) or "none registered"
-            raise UnknownComponentError(f"unknown {kind.label} {name!r}; valid: {valid}")
-        return table[name]
+        return _lookup(self._collect()[kind], name, kind.label)
 
     def extend(self, kind: ExtensionKind | str, apply: Callable[[Any], None]) -> None:
         """Load every extension of ``kind`` and call ``apply`` on what its target names.
@@ -415,6 +407,14 @@ def _registered(record: Component | Extension, provider: Provider) -> Registered
 def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
+
+
+def _lookup(table: Mapping[str, Any], name: str, label: str) -> Any:
+    """``table[name]``; an unknown name lists the valid ones."""
+    if name not in table:
+        valid = ", ".join(sorted(table)) or "none registered"
+        raise UnknownComponentError(f"unknown {label} {name!r}; valid: {valid}")
+    return table[name]
 
 _default: Registry | None = None
 _default_lock = threading.Lock()
