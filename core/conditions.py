@@ -65,6 +65,10 @@ class ConditionEncoder:
         """Prepare a batch: ``texts`` captions, ``videos`` raw videos in any form the video
         conditioner takes (``(frames, times)``); equal lengths when both are given."""
         size = _batch_size(texts, videos)
+        for caption in texts or ():
+            if caption is not None and (not isinstance(caption, str) or not caption.strip()):
+                raise GenerationError(f"a text prompt must be a non-empty string (or None for "
+                                      f"no text), got {caption!r}")
         parts: dict[str, Any] = {}
         if texts is not None and any(caption is not None for caption in texts):
             if self.text is None:

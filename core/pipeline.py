@@ -352,9 +352,6 @@ class Pipeline:
         if not texts or len({len(texts), len(videos), len(seeds)}) != 1:
             raise GenerationError(f"stream_many needs one text, video and seed per stream; got "
                                   f"{len(texts)} texts, {len(videos)} videos, {len(seeds)} seeds")
-        for text in texts:
-            if text is not None and (not isinstance(text, str) or not text.strip()):
-                raise GenerationError("every prompt must be a non-empty string or None")
         with torch.inference_mode():
             prepared = self.conditioning.prepare(
                 list(texts), [None if video is None else frames_and_times(video)
@@ -440,8 +437,6 @@ class Pipeline:
     def encode_inputs(self, text: str | None = None, video: Any = None) -> tuple[Any, Any]:
         """The conditioners' outputs ``(text, video)`` for one input (``None`` where absent),
         checked as :meth:`generate` checks them; no gradient."""
-        if text is not None and (not isinstance(text, str) or not text.strip()):
-            raise GenerationError("the text prompt must be a non-empty string")
         videos = None if video is None else [frames_and_times(video)]
         with torch.inference_mode():
             conditioning = self.conditioning
