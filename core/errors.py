@@ -28,7 +28,8 @@ class PluginError(SwanSphereError):
 
 
 class DuplicateComponentError(PluginError):
-    """Two plugins register a component of the same kind under the same name."""
+    """A plugin is registered by hand under a name already in use. (Installed plugins never
+    raise it: a taken name stays with its first provider and the newcomer is reported.)"""
 
 
 class AudioFormatError(SwanSphereError, ValueError):

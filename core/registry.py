@@ -37,7 +37,12 @@ from .components import (
     RegisteredExtension,
     record_problem,
 )
-from .errors import PluginError, SwanSphereWarning, UnknownComponentError
+from .errors import (
+    DuplicateComponentError,
+    PluginError,
+    SwanSphereWarning,
+    UnknownComponentError,
+)
 
 ENTRY_POINT_GROUP = "swansphere.plugins"
 DISABLE_ENV = "SWANSPHERE_DISABLE_PLUGINS"
@@ -129,7 +134,7 @@ class Registry:
         with self._lock:
             self._load()
             if name in self._providers:
-                raise PluginError(f"a plugin named {name!r} is already registered "
+                raise DuplicateComponentError(f"a plugin named {name!r} is already registered "
                                   f"({self._providers[name]}); choose another name")
             self._add_plugin(plugin, Provider(plugin=name, distribution=distribution,
                                               version=version))

@@ -16,6 +16,7 @@ from swansphere import Component, ComponentKind, Extension, ExtensionKind, Regis
 from swansphere.cli import main
 from swansphere.errors import (
     ConfigError,
+    DuplicateComponentError,
     PluginError,
     SwanSphereWarning,
     UnknownComponentError,
@@ -272,7 +273,8 @@ def test_programmatic_registration_without_entry_points():
     registry.register(Plugin(), "inline")
     assert registry.create("reward", {"type": "zero"}).name == "zero"
     assert registry.get("reward", "zero").provider.distribution is None
-    with pytest.raises(PluginError, match="a plugin named 'inline' is already registered"):
+    with pytest.raises(DuplicateComponentError,
+                       match="a plugin named 'inline' is already registered"):
         registry.register(Plugin(), "inline")
 
 
