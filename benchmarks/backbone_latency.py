@@ -102,9 +102,10 @@ def measure(preset_name: str, *, device: str = "cpu", dtype: torch.dtype = torch
 
     with torch.inference_mode():
         fresh = model.init_state(1, _conditions(model, seconds, torch_device, dtype))
+        starts = iter([fresh.clone() for _ in range(repeats + warmup)])  # a step consumes one
         h0, first_state = model.step(None, fresh)
         first = {
-            "lm_step": timed(lambda: model.step(None, fresh)),
+            "lm_step": timed(lambda: model.step(None, next(starts))),
             "locdit_sampling": timed(lambda: generate_patch(
                 model, first_state, h0[:, -1], sampler, generator=generator, steps=steps,
                 guidance=guidance)),
@@ -113,27 +114,34 @@ def measure(preset_name: str, *, device: str = "cpu", dtype: torch.dtype = torch
                               generator=generator, device=torch_device).to(dtype)
         _, state = model.step(history, first_state)  # the KV window is now full
         patch = history[:, -config.patch_frames:]
-        h, next_state = model.step(patch, state)
+        h, state = model.step(patch, state)
         token = model.locenc(patch, model._backend).unsqueeze(1)
-        position = torch.arange(state.position, state.position + 1, device=torch_device)
-        velocity = patch_velocity(model, h[:, -1], model.context(next_state), guidance)
+        velocity = patch_velocity(model, h[:, -1], model.context(state), guidance)
         noisy = torch.randn(1, config.patch_frames, config.latent_dim, device=torch_device,
                             dtype=dtype)
         t = torch.full((1,), 0.5, device=torch_device, dtype=dtype)
 
+        stream = {"state": state}  # each timed step continues the stream (steps consume states)
+
+        def lm_step() -> None:
+            cache = stream["state"].cache
+            position = torch.arange(cache.position, cache.position + 1, device=torch_device)
+            _, cache = model.lm(token, position, cached_mask(config.attention_window),
+                                text=state.text, query_seqlens=[1], cache=cache,
+                                backend=model._backend)
+            stream["state"] = stream["state"].evolve(cache=cache)
+
         def whole_patch() -> None:
-            new_h, new_state = model.step(patch, state)
-            generate_patch(model, new_state, new_h[:, -1], sampler, generator=generator,
+            new_h, stream["state"] = model.step(patch, stream["state"])
+            generate_patch(model, stream["state"], new_h[:, -1], sampler, generator=generator,
                            steps=steps, guidance=guidance)
 
         steady = {
             "locenc": timed(lambda: model.locenc(patch, model._backend)),
-            "lm_step": timed(lambda: model.lm(
-                token, position, cached_mask(config.attention_window), text=state.text,
-                query_seqlens=[1], cache=state.cache, backend=model._backend)),
+            "lm_step": timed(lm_step),
             "locdit_evaluation": timed(lambda: velocity(noisy, t)),
             "locdit_sampling": timed(lambda: generate_patch(
-                model, next_state, h[:, -1], sampler, generator=generator, steps=steps,
+                model, state, h[:, -1], sampler, generator=generator, steps=steps,
                 guidance=guidance)),
             "patch_total": timed(whole_patch),
         }

@@ -552,6 +552,7 @@ class LiveSession:
         twin = copy.copy(self)
         twin.generators = tuple(torch.Generator().set_state(generator.get_state())
                                 for generator in self.generators)
+        twin.backbone_state = copy.deepcopy(self.backbone_state)  # steps consume a state
         twin.video_state = copy.deepcopy(self.video_state)
         twin.decode_state = copy.deepcopy(self.decode_state)
         return twin

@@ -110,8 +110,9 @@ class CausalBackbone(Protocol):
     """The autoregressive model: one token ``h_t`` per latent patch, then a local velocity.
 
     A patch is ``patch_frames`` latent frames; the velocity of patch ``t`` depends on ``h_t``
-    and on up to ``context_patches`` previous patches. Generation, with explicit immutable
-    state (a snapshot is a reference to a state; ``step`` never modifies its argument)::
+    and on up to ``context_patches`` previous patches. Generation, with explicit state (``step``
+    may consume the state it gets, writing into its buffers: ``copy.deepcopy`` a state to
+    return to it or branch from it)::
 
         state = backbone.init_state(batch_size, conditions)
         h, state = backbone.step(None, state)                 # the start token: h_0

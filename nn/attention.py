@@ -200,8 +200,13 @@ def packed_mask(query_seqlens: Sequence[int],
 
 
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-              mask: AttentionMask | None = None, *, backend: Backend = "auto") -> torch.Tensor:
+              mask: AttentionMask | torch.Tensor | None = None, *,
+              backend: Backend = "auto") -> torch.Tensor:
     """Scaled dot-product attention, ``(B, M, H, K)`` queries over ``(B, N, Hkv, K)`` keys.
+
+    ``mask`` is an :class:`AttentionMask` or a boolean tensor broadcastable to ``(B, H, M, N)``
+    (True = may attend) that can change between calls without a new mask object, as a ring
+    KV cache's filled slots do in a captured step; a tensor always goes through SDPA.
 
     ``backend="auto"`` uses xformers on CUDA (falling back to SDPA, with one logged warning per
     case, for inputs no xformers kernel supports) and SDPA elsewhere, and SDPA whenever
@@ -213,7 +218,7 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     _check_shapes(q, k, v)
     needs_grad = torch.is_grad_enabled() and (q.requires_grad or k.requires_grad
                                               or v.requires_grad)
-    if backend == "sdpa" or (backend == "auto" and (
+    if backend == "sdpa" or isinstance(mask, torch.Tensor) or (backend == "auto" and (
             not q.is_cuda or needs_grad or not xformers_available())):
         return sdpa_attention(q, k, v, mask)
     if backend == "xformers":
@@ -226,11 +231,15 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
 
 
 def sdpa_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-                   mask: AttentionMask | None = None) -> torch.Tensor:
+                   mask: AttentionMask | torch.Tensor | None = None) -> torch.Tensor:
     """PyTorch SDPA with the mask in dense form (any device)."""
     qt, kt, vt = (x.transpose(1, 2) for x in (q, k, v))
-    arguments = {} if mask is None else mask.sdpa_arguments(q.shape[1], k.shape[1], q.dtype,
-                                                              q.device)
+    if mask is None:
+        arguments = {}
+    elif isinstance(mask, torch.Tensor):
+        arguments = {"attn_mask": mask}
+    else:
+        arguments = mask.sdpa_arguments(q.shape[1], k.shape[1], q.dtype, q.device)
     out = F.scaled_dot_product_attention(qt, kt, vt, enable_gqa=k.shape[2] != q.shape[2],
                                          **arguments)
     return out.transpose(1, 2)

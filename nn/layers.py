@@ -83,7 +83,8 @@ class Attention(nn.Module):
         return keys, values
 
     def forward(self, x: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
-                mask: AttentionMask | None = None, rotary: RotaryTables | None = None,
+                mask: AttentionMask | torch.Tensor | None = None,
+                rotary: RotaryTables | None = None,
                 backend: Backend = "auto") -> torch.Tensor:
         query = self.q_norm(self.q_proj(x).view(*x.shape[:2], self.heads, self.head_dim))
         if rotary is not None:

@@ -81,21 +81,29 @@ class Guidance:
         return tuple(condition for condition, _ in self.coefficients)
 
     def __call__(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        branches = len(self.coefficients)
-        batch = x.shape[0]
-        selector = torch.tensor([int(c) for c in self.conditions], dtype=torch.long,
-                                device=x.device).repeat_interleave(batch)
-        stacked = x.repeat(branches, *([1] * (x.dim() - 1)))
-        out = self.model(stacked, t.repeat(branches), selector)
-        if not isinstance(out, torch.Tensor) or out.shape != stacked.shape:
-            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            raise SamplingError(f"guided model returned {shape} for input {tuple(stacked.shape)}"
-                                "; it must return one velocity per input row")
-        parts = out.unflatten(0, (branches, batch))
-        result = self.coefficients[0][1] * parts[0]
-        for (_, weight), part in zip(self.coefficients[1:], parts[1:], strict=True):
-            result = result + weight * part
-        return result
+        return weighted_branches(self.model, self.coefficients, x, t)
+
+
+def weighted_branches(model: GuidedModel, coefficients: tuple[tuple[Condition, float], ...],
+                      x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """What a :class:`Guidance` computes, as a plain function of checked ``coefficients``
+    (``Guidance(...).coefficients``): code traced by ``torch.compile`` calls this rather than
+    building a ``Guidance`` inside the traced region."""
+    branches = len(coefficients)
+    batch = x.shape[0]
+    selector = torch.tensor([int(c) for c, _ in coefficients], dtype=torch.long,
+                            device=x.device).repeat_interleave(batch)
+    stacked = x.repeat(branches, *([1] * (x.dim() - 1)))
+    out = model(stacked, t.repeat(branches), selector)
+    if not isinstance(out, torch.Tensor) or out.shape != stacked.shape:
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise SamplingError(f"guided model returned {shape} for input {tuple(stacked.shape)}"
+                            "; it must return one velocity per input row")
+    parts = out.unflatten(0, (branches, batch))
+    result = coefficients[0][1] * parts[0]
+    for (_, weight), part in zip(coefficients[1:], parts[1:], strict=True):
+        result = result + weight * part
+    return result
 
 
 def classifier_free_guidance(model: GuidedModel, scale: float) -> Guidance:

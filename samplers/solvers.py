@@ -31,11 +31,15 @@ class SamplingError(SwanSphereError, ValueError):
     """A sampling call got unusable arguments (noise, steps, generator, velocity output)."""
 
 
-@attrs.frozen
 class _Field:
-    """``velocity`` seen by a solver: scalar time in, output checked against ``x``."""
+    """``velocity`` seen by a solver: scalar time in, output checked against ``x``. (A plain
+    class: ``torch.compile`` traces its construction, which it cannot do for a frozen attrs
+    class.)"""
 
-    velocity: Velocity
+    __slots__ = ("velocity",)
+
+    def __init__(self, velocity: Velocity) -> None:
+        self.velocity = velocity
 
     def __call__(self, x: torch.Tensor, t: float) -> torch.Tensor:
         times = torch.full((x.shape[0],), t, dtype=x.dtype, device=x.device)

@@ -13,7 +13,7 @@ from .config import CausalDiTConfig as CausalDiTConfig
 
 _EXPORTS = {
     "model": ["CausalDiT"],
-    "cache": ["CausalDiTState", "KVCache"],
+    "cache": ["CausalDiTState", "KVCache", "StaleStateError"],
     "swansphere.nn.conditions": ["Conditions", "BackboneInputError"],
     "generation": ["generate", "generate_patch", "patch_velocity", "stream_patches"],
     "presets": ["PRESETS", "preset", "count_parameters"],

@@ -330,7 +330,8 @@ class CausalDiT(LatentGrid, nn.Module):
 
         ``previous`` is ``None`` on the first call (the start token, ``n = 1``), then the
         latents ``(B, n·patch_frames, latent_dim)`` of the last ``n`` generated (or given)
-        patches. The state passed in is left unchanged.
+        patches. The step writes into the KV cache the state shares with the one returned, so
+        the state passed in is consumed: clone() it first to step it again.
         """
         tokens, patches = self._step_tokens(previous, state)
         count = tokens.shape[1]
@@ -400,8 +401,15 @@ class CausalDiT(LatentGrid, nn.Module):
         ``v_u + w1·(v_c1 − v_u) + w2·(v_all − v_c1)`` scales the pull of the previous audio by
         ``w1`` and that of the LM (text, video, history) by ``w2``.
         """
+        context, context_valid = self.pad_context(context, h.shape[0], h)
+        return self.guided_over(h, context, context_valid, self._backend)
+
+    def guided_over(self, h: torch.Tensor, context: torch.Tensor, context_valid: torch.Tensor,
+                    backend: str) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor],
+                                              torch.Tensor]:
+        """:meth:`guided_model` over a full-length ``context (B, context_frames, D)`` whose
+        frames ``context_valid (B, context_frames)`` marks (the fixed-shape form)."""
         batch = h.shape[0]
-        context, context_valid = self.pad_context(context, batch, h)
 
         def model(x: torch.Tensor, t: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
             repeats = x.shape[0] // batch
@@ -410,7 +418,7 @@ class CausalDiT(LatentGrid, nn.Module):
                 x, batch_times(t, x.shape[0], x), h.repeat(repeats, 1), condition >= ALL,
                 context.repeat(repeats, 1, 1),
                 context_valid.repeat(repeats, 1) & (condition >= FIRST).unsqueeze(-1),
-                self._backend)
+                backend)
 
         return model
 

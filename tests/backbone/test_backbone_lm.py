@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import itertools
 
-import attrs
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from swansphere.nn.attention import cached_mask, causal_mask
-from swansphere.plugins.causal_dit import TransformerSize
+from swansphere.plugins.causal_dit import StaleStateError, TransformerSize
+from swansphere.plugins.causal_dit import cache as cache_module
 from swansphere.plugins.causal_dit.lm import SpatialLM
 
 SETTINGS = settings(max_examples=12, deadline=None, derandomize=True)
@@ -44,7 +45,7 @@ def offline(lm: SpatialLM, x: torch.Tensor, text, window: int) -> torch.Tensor:
 def streamed(lm: SpatialLM, x: torch.Tensor, text, window: int, chunks: list[int],
              start: int = 0) -> tuple[torch.Tensor, object]:
     batch = x.shape[0]
-    cache = attrs.evolve(lm.empty_cache(batch, window, x.device, x.dtype), position=start)
+    cache = lm.empty_cache(batch, window, x.device, x.dtype, position=start)
     outputs, offset = [], 0
     for size in chunks:
         positions = torch.arange(cache.position, cache.position + size)
@@ -76,7 +77,7 @@ def test_cached_incremental_decoding_equals_full_recomputation(length: int, wind
         incremental, cache = streamed(lm, x, text, window, chunks)
     torch.testing.assert_close(incremental, full, atol=1e-5, rtol=1e-4)
     assert cache.position == length
-    assert cache.length == (length if window == 0 else min(length, window - 1))
+    assert cache.length == (length if window == 0 else min(length, window))
 
 
 @SETTINGS
@@ -114,7 +115,7 @@ def test_rolling_cache_memory_is_constant() -> None:
     with torch.no_grad():
         _, early = streamed(lm, x[:, :5], None, 4, [1] * 5)
         _, late = streamed(lm, x, None, 4, [1] * 40)
-    assert early.length == late.length == 3
+    assert early.length == late.length == 4
     assert early.nbytes() == late.nbytes()
 
 
@@ -136,3 +137,62 @@ def test_text_memory_shapes_follow_item_lengths() -> None:
     memory = text_memory(lm, 3)
     assert memory.lengths == (2, 3, 4)
     assert all(k.shape == (1, 9, 2, WIDTH // 4) for k in memory.keys)
+
+
+def test_ring_buffers_are_written_in_place_and_keep_their_addresses() -> None:
+    """A windowed stream allocates its buffers once: every step writes one slot per layer."""
+    lm = make_lm()
+    x = tokens(1, 12, 4)
+    cache = lm.empty_cache(1, 4, x.device, x.dtype)
+    addresses = [buffer.data_ptr() for buffer in (*cache.keys, *cache.values)]
+    with torch.no_grad():
+        for t in range(12):
+            _, cache = lm(x[:, t:t + 1], torch.tensor([t]), cached_mask(4), text=None,
+                          query_seqlens=[1], cache=cache)
+            assert [buffer.data_ptr() for buffer in (*cache.keys, *cache.values)] == addresses
+    assert cache.slots == 4 and cache.position == 12
+
+
+def test_unwindowed_cache_grows_past_its_first_buffer(monkeypatch) -> None:
+    monkeypatch.setattr(cache_module, "GROWING_SLOTS", 3)
+    lm = make_lm()
+    x = tokens(2, 11, 5)
+    text = text_memory(lm, 2, 5)
+    with torch.no_grad():
+        full = offline(lm, x, text, 0)
+        incremental, cache = streamed(lm, x, text, 0, [1, 1, 1, 1, 4, 1, 2])
+    torch.testing.assert_close(incremental, full, atol=1e-5, rtol=1e-4)
+    assert cache.length == 11 and cache.slots >= 11
+
+
+def step_once(lm: SpatialLM, token: torch.Tensor, cache):
+    position = torch.tensor([cache.position])
+    return lm(token, position, cached_mask(cache.window), text=None, query_seqlens=[1],
+              cache=cache)
+
+
+def test_a_consumed_cache_cannot_be_stepped_or_copied_but_a_copy_taken_before_can() -> None:
+    from swansphere.plugins.causal_dit.cache import _copy_tensors
+
+    lm = make_lm()
+    x = tokens(1, 6, 8)
+    with torch.no_grad():
+        _, cache = streamed(lm, x[:, :3], None, 3, [1, 1, 1])
+        saved = _copy_tensors(cache)
+        h_first, newer = step_once(lm, x[:, 3:4], cache)
+        with pytest.raises(StaleStateError, match="clone"):
+            step_once(lm, x[:, 4:5], cache)
+        h_again, _ = step_once(lm, x[:, 3:4], saved)
+        step_once(lm, x[:, 4:5], newer)
+    assert torch.equal(h_again, h_first)
+
+
+def test_buffers_made_in_inference_mode_can_be_stepped_outside_it() -> None:
+    lm = make_lm()
+    x = tokens(1, 5, 9)
+    with torch.inference_mode():
+        _, cache = streamed(lm, x[:, :2], None, 3, [2])
+    with torch.no_grad():
+        h, cache = step_once(lm, x[:, 2:3], cache)
+        reference = offline(lm, x[:, :3], None, 3)
+    torch.testing.assert_close(h[:, 0], reference[:, -1], atol=1e-5, rtol=1e-4)
