@@ -37,7 +37,7 @@ from .config import (
     structure_component,
     unstructure,
 )
-from .errors import ConfigError, GenerationError, ResourceNotFoundError
+from .errors import ConfigError, GenerationError, ResourceNotFoundError, SwanSphereError
 from .fileio import atomic_directory
 from .registry import Registry, default_registry
 
@@ -110,6 +110,8 @@ class Pipeline:
         self.config = config
         self.codec, self.backbone, self.sampler = codec, backbone, sampler
         self.text_encoder, self.video_encoder = text, video
+        self.patch_stepper: Any = None
+        """Set by :meth:`compile`: runs each stream's whole per-patch step as one call."""
         self._check_fit()
 
     # ------------------------------------------------------------------ construction
@@ -165,6 +167,30 @@ class Pipeline:
             spec, part = _replacement(name, value, getattr(self.config, name), registry)
             config_changes[name], parts[name] = spec, part
         return type(self)(attrs.evolve(self.config, **config_changes), **parts)
+
+    def compile(self, **options: Any) -> Pipeline:
+        """Run every stream's per-patch step (LM step, LocEnc, the guided sampling loop) as one
+        compiled call: ``torch.compile`` with these ``options``, by default
+        ``mode="reduce-overhead"``, which on CUDA records the step once as a CUDA graph and
+        replays it for every patch. Audio equals the uncompiled stream's to float rounding.
+
+        Needs a backbone with a fixed-shape step (``patch_stepper``, as ``causal-dit`` has,
+        with an attention window) and a deterministic sampler. The first stream of each batch
+        size and prompt length compiles (seconds to minutes); later ones reuse it. Returns the
+        pipeline itself.
+        """
+        self._require_streaming("compile()")
+        make = getattr(self.backbone, "patch_stepper", None)
+        if make is None:
+            raise GenerationError(f"the {self.config.backbone.type!r} backbone has no "
+                                  "fixed-shape patch step to compile")
+        guidance = self.config.guidance
+        try:
+            self.patch_stepper = make(self.sampler, w1=guidance.w1, w2=guidance.w2,
+                                      compile=options or {"mode": "reduce-overhead"})
+        except SwanSphereError as error:  # no window, a stochastic sampler
+            raise GenerationError(f"cannot compile this pipeline: {error}") from None
+        return self
 
     def save_pretrained(self, directory: str | Path, *, dtype: torch.dtype | None = None
                         ) -> Path:
@@ -495,6 +521,8 @@ class LiveSession:
     samples_done: int = 0
     latest_frame_time: float = -math.inf
     closed: bool = False
+    step_buffers: Any = None
+    """The fixed-shape stream's buffers, when the pipeline is compiled."""
 
     def __attrs_post_init__(self) -> None:
         self.decode_state = self.pipeline.codec.init_decode_state(len(self.generators))
@@ -553,6 +581,7 @@ class LiveSession:
         twin.generators = tuple(torch.Generator().set_state(generator.get_state())
                                 for generator in self.generators)
         twin.backbone_state = copy.deepcopy(self.backbone_state)  # steps consume a state
+        twin.step_buffers = copy.deepcopy(self.step_buffers)
         twin.video_state = copy.deepcopy(self.video_state)
         twin.decode_state = copy.deepcopy(self.decode_state)
         return twin
@@ -576,8 +605,10 @@ class LiveSession:
         (cut at ``total`` samples) and latents ``(rows, patch_frames, latent_dim)``."""
         pipeline = self.pipeline
         with torch.inference_mode():
-            h = self._advance()
-            patch = self._sample_patch(h)
+            if pipeline.patch_stepper is None:
+                patch = self._sample_patch(self._advance())
+            else:
+                patch = self._compiled_patch(pipeline.patch_stepper)
             audio, self.decode_state = pipeline.codec.decode_step(
                 patch * pipeline.config.latent_scale, self.decode_state)
         if total is not None:
@@ -600,10 +631,23 @@ class LiveSession:
         model = backbone.guided_model(h, backbone.context(self.backbone_state))
         guidance = pipeline.config.guidance
         velocity = multi_condition_guidance(model, guidance.w1, guidance.w2)
+        return pipeline.sampler.sample(velocity, self._noise().to(h),
+                                       generator=self.generators[0])
+
+    def _compiled_patch(self, stepper: Any) -> torch.Tensor:
+        """The LM step and the sampling of one patch as one call (:meth:`Pipeline.compile`)."""
+        if self.step_buffers is None:
+            self.step_buffers = stepper.open(self.backbone_state)
+        patch, self.backbone_state = stepper.step(self.backbone_state, self.step_buffers,
+                                                  self._noise())
+        return patch
+
+    def _noise(self) -> torch.Tensor:
+        """This patch's starting noise, one draw per row from the row's own generator."""
+        backbone = self.pipeline.backbone
         shape = (1, backbone.patch_frames, backbone.latent_dim)
-        noise = torch.cat([torch.randn(shape, generator=generator)
-                           for generator in self.generators]).to(h)
-        return pipeline.sampler.sample(velocity, noise, generator=self.generators[0])
+        return torch.cat([torch.randn(shape, generator=generator)
+                          for generator in self.generators])
 
 
 def _check_seed(seed: Any) -> None:

@@ -23,6 +23,8 @@ PATCH_BASELINES = {
 """Training-free baselines at the tiny preset's frame rate (16 kHz, hop 256)."""
 
 DEFAULT_PROMPT = "a dog barks on the left"
+COMPILE_MODES = ("reduce-overhead", "default", "max-autotune", "max-autotune-no-cudagraphs")
+"""torch.compile modes for ``bench pipeline --compile``."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -181,6 +183,11 @@ def add_pipeline_target(targets: argparse._SubParsersAction) -> None:
                         help="cpu or cuda[:N] (default: cpu)")
     parser.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default=None,
                         help="cast the weights (default: as loaded)")
+    parser.add_argument("--compile", nargs="?", const="reduce-overhead", default=None,
+                        choices=COMPILE_MODES, metavar="MODE",
+                        help="run each patch step as one compiled call (Pipeline.compile); "
+                             "MODE is a torch.compile mode, default reduce-overhead (CUDA "
+                             "graphs on CUDA; on the CPU it needs a C++ compiler)")
     parser.add_argument("--json", metavar="OUT", type=cli_args.output_file(".json", report=True),
                         default=None, help="write the report here")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -214,6 +221,7 @@ def _run_pipeline(args: argparse.Namespace, registry: Any) -> int:
                                     dtype=args.dtype and getattr(torch, args.dtype),
                                     baseline_patch_frames=args.baseline_patch_frames,
                                     stream_count=args.streams,
+                                    compile_options=args.compile and {"mode": args.compile},
                                     progress=not args.no_progress)
     report["command"] = "swansphere " + " ".join(sys.argv[1:])
     print(format_table(report))

@@ -270,13 +270,17 @@ def run_pipeline_benchmark(pipeline: Pipeline, *, info: Mapping[str, Any] | None
                            text: str | None = DEFAULT_TEXT, video: Any = None, seed: int = 0,
                            device: str | torch.device = "cpu", dtype: torch.dtype | None = None,
                            baseline_patch_frames: int = 1, stream_count: int = 1,
+                           compile_options: Mapping[str, Any] | None = None,
                            progress: bool = True) -> dict[str, Any]:
     """Time streaming and the same-size global baseline side by side; a JSON-ready report.
 
     ``baseline_patch_frames`` is the baseline's latent frames per token (1: one token per
     frame, the usual whole-clip DiT; the streaming model's patch size: its LM's grid).
     ``stream_count`` > 1 also times that many streams served together (per-stream RTF); on CUDA
-    the report has the GPU-busy fraction of one streaming run."""
+    the report has the GPU-busy fraction of one streaming run. ``compile_options`` (for
+    ``torch.compile``, e.g. ``{"mode": "reduce-overhead"}``, which replays CUDA graphs) runs
+    the streams through :meth:`Pipeline.compile`; the warm-up, which compiles, is timed on
+    its own."""
     from tqdm.auto import tqdm
 
     from swansphere.plugins.global_dit import count_parameters
@@ -287,12 +291,14 @@ def run_pipeline_benchmark(pipeline: Pipeline, *, info: Mapping[str, Any] | None
     if text is not None and pipeline.text_encoder is None:
         text = None
     move_pipeline(pipeline, device, dtype)
+    if compile_options is not None:
+        pipeline.compile(**compile_options)
     baseline = GlobalBaseline.same_size_as(pipeline, patch_frames=baseline_patch_frames)
     move_pipeline(baseline.pipeline, device, dtype)
     baseline.pipeline.backbone.eval()
     arguments = {"text": text, "video": video, "seed": seed, "device": device}
-    warm_up = 2 * pipeline.patch_seconds  # allocator, kernels, lazily built masks
-    time_stream(pipeline, duration=warm_up, **arguments)
+    warm_up = 2 * pipeline.patch_seconds  # allocator, kernels, lazily built masks, compiling
+    warm_up_s = time_stream(pipeline, duration=warm_up, **arguments)["total_rtf"] * warm_up
     time_baseline(baseline, duration=warm_up, **arguments)
     load_before = os.getloadavg()
     streams, baselines = [], []
@@ -328,6 +334,8 @@ def run_pipeline_benchmark(pipeline: Pipeline, *, info: Mapping[str, Any] | None
                     "steps": getattr(sampler.config, "steps", None),
                     "nfe_per_patch": sampler.nfe()},
         "guidance": attrs.asdict(pipeline.config.guidance),
+        "compile": None if compile_options is None else dict(compile_options),
+        "warm_up_s": warm_up_s,
         "parameters": backbone_parameters,
         "first_chunk_latency_s": latency,
         "rtf": _median(streams, "rtf"),
@@ -376,6 +384,9 @@ def format_table(report: Mapping[str, Any]) -> str:
              f"{report['repeats']}",
              header, "-" * len(header)]
     lines += [f"{label:<18} {cells()}" for label, cells in rows]
+    if report.get("compile"):
+        lines.append(f"per-patch step compiled (torch.compile {report['compile']}); "
+                     f"the warm-up that compiled it took {report['warm_up_s']:.1f} s")
     if report.get("gpu_busy_fraction") is not None:
         lines.append(f"GPU busy {report['gpu_busy_fraction']:.1%} of the streaming wall time")
     batched = report.get("batched_streams")

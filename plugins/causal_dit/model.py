@@ -15,6 +15,7 @@ classifier-free guidance) with their own probabilities.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import torch
@@ -43,6 +44,9 @@ from .config import CausalDiTConfig
 from .lm import SpatialLM
 from .locdit import LocDiT
 from .locenc import LocEnc
+
+if TYPE_CHECKING:
+    from .captured import PatchStepper
 
 ALL, FIRST = int(Condition.ALL), int(Condition.FIRST)
 
@@ -368,6 +372,14 @@ class CausalDiT(LatentGrid, nn.Module):
         count = patches.shape[1] // frames
         encoded = self.locenc(patches.reshape(batch * count, frames, -1), self._backend)
         return encoded.view(batch, count, -1), patches
+
+    def patch_stepper(self, sampler: Any, *, w1: float, w2: float,
+                      compile: dict[str, Any] | None = None) -> PatchStepper:
+        """The whole per-patch step with fixed shapes (see :mod:`.captured`), for
+        :meth:`swansphere.pipeline.Pipeline.compile`."""
+        from .captured import PatchStepper
+
+        return PatchStepper(self, sampler, w1=w1, w2=w2, compile=compile)
 
     def context(self, state: CausalDiTState) -> torch.Tensor:
         """The LocDiT context for the next patch: up to ``context_patches`` previous patches."""

@@ -14,8 +14,10 @@ from swansphere.cli import main
 from swansphere.errors import ResourceNotFoundError
 from swansphere.evaluation.pipeline_bench import (
     PeakMemory,
+    format_table,
     load_pipeline,
     preset_name,
+    run_pipeline_benchmark,
     shipped_model_exists,
 )
 
@@ -78,6 +80,17 @@ def test_batched_streams_are_timed_per_stream(model_dir, tmp_path, capsys):
     assert batched["count"] == 3 and len(batched["runs"]["rtf_per_stream"]) == 2
     assert batched["rtf_per_stream"] > 0 and batched["first_step_latency_s"] > 0
     assert report["gpu_busy_fraction"] is None  # measured on CUDA only
+
+
+def test_a_compiled_pipeline_is_timed_and_says_so(model_dir):
+    """dynamo's eager backend stands in for CUDA graphs (``--compile`` passes a mode)."""
+    pipeline, info = load_pipeline(str(model_dir))
+    report = run_pipeline_benchmark(pipeline, info=info, duration=0.04, repeats=1,
+                                    stream_count=2, compile_options={"backend": "eager"},
+                                    progress=False)
+    assert pipeline.patch_stepper is not None and report["compile"] == {"backend": "eager"}
+    assert report["warm_up_s"] > 0 and report["batched_streams"]["rtf_per_stream"] > 0
+    assert "per-patch step compiled" in format_table(report)
 
 
 def test_a_config_toml_is_timed_with_random_weights(tmp_path):
