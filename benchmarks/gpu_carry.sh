@@ -13,7 +13,10 @@
 #             float16; when that does not fit beside the resume, bfloat16, xz-compressed
 #   resume/   the runs to continue (benchmarks/gpu_resume.py)
 #   runs/bank the clip bank (swansphere data bank export runs/bank), made if missing
-# Variables: CONFIGS (benchmarks/configs/tiny-next), PYTHON (.venv/bin/python).
+# With PURPOSE=speed it builds what benchmarks/gpu_speed.sh needs instead: the wheels, plus
+# pytest and Hypothesis for its CUDA tests, and no MiniLM, resume or bank (carry:
+# ["runs/gpu-carry"]).
+# Variables: CONFIGS (benchmarks/configs/tiny-next), PYTHON (.venv/bin/python), PURPOSE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-.venv/bin/python}"
@@ -23,6 +26,9 @@ CARRY=runs/gpu-carry
 BUDGET=$((64 * 2**20))
 IMAGE_LACKS=(cattrs==26.2.1 entrypoints==0.4.2 soundfile==0.14.0 cffi==2.1.1 pycparser==3.12
              tomli-w==1.2.0 python-debian==1.1.1)
+TEST_WHEELS=(pytest==9.2.0 hypothesis==6.170.17 iniconfig==2.3.1 pluggy==1.7.0
+             sortedcontainers==2.4.0)
+[ "${PURPOSE:-training}" = speed ] && IMAGE_LACKS+=("${TEST_WHEELS[@]}")
 
 mkdir -p "$CARRY/wheels"
 rm -f "$CARRY"/wheels/*.whl
@@ -36,7 +42,12 @@ git ls-files -co --exclude-standard | present | grep -v '^core/models/' | tar -c
     --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
     --platform manylinux2014_x86_64 -d "$CARRY/wheels" "${IMAGE_LACKS[@]}"
 
-rm -rf "$CARRY/resume"
+rm -rf "$CARRY/resume" "$CARRY"/minilm.safetensors*
+if [ "${PURPOSE:-training}" = speed ]; then
+    echo "gpu_carry: the call carries $(du -sb --apparent-size "$CARRY" | cut -f1) bytes of" \
+        "wheels besides the tree (64 MiB in all)"
+    exit 0
+fi
 if [ $# -gt 0 ]; then
     mkdir -p "$CARRY/resume"
     cp "$1"/resume.tar.xz.part-* "$CARRY/resume/"
@@ -50,7 +61,6 @@ travelling() {  # the tree that travels (tracked and untracked-not-ignored files
     echo $(( $(git ls-files -co --exclude-standard | present | tr '\n' '\0' \
         | du -cb --files0-from=- | tail -n 1 | cut -f1) + $(size "$CARRY" runs/bank) ))
 }
-rm -f "$CARRY"/minilm.safetensors*
 "$PYTHON" -m swansphere.data.minilm_compact "$CARRY/minilm.safetensors" --check 0
 if [ "$(travelling)" -gt "$BUDGET" ]; then
     echo "gpu_carry: float16 MiniLM too big for this call; writing it in bfloat16, compressed"

@@ -45,20 +45,12 @@ log() { echo "$*" | tee -a "$LOG"; }
 
 log "carried: $(du -sh --apparent-size --exclude=.git . | cut -f1) in all (64 MiB at most); $(du -sh --apparent-size "$CARRY" \
     runs/bank 2>/dev/null | tr '\t\n' ' ')"
-"$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-    --target "$SITE" "$CARRY"/wheels/*.whl || exit 1
-ln -sfn "$PWD/core/models" "$SITE/swansphere/models"  # the shipped models, from the tree
-export PYTHONPATH="$SITE" PATH="$SITE/bin:$PATH"
-export LD_LIBRARY_PATH="$SITE/nvidia/cuda_runtime/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+source benchmarks/gpu_env.sh
 export SWANSPHERE_BANK="${SWANSPHERE_BANK:-$PWD/runs/bank}"
 if [ -f "$CARRY/minilm.safetensors.xz" ]; then
     "$PYTHON" benchmarks/gpu_resume.py unxz "$CARRY/minilm.safetensors.xz" || exit 1
 fi
 [ -f "$CARRY/minilm.safetensors" ] && export SWANSPHERE_MINILM="$PWD/$CARRY/minilm.safetensors"
-command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version \
-    --format=csv | tee -a "$LOG"
-"$PYTHON" -c "import swansphere, torch; print('swansphere', swansphere.__version__, 'from', \
-swansphere.__file__, '| torch', torch.__version__)" | tee -a "$LOG"
 log "clip bank: $(ls "$SWANSPHERE_BANK/index.json" 2>/dev/null || echo none);" \
     "MiniLM: ${SWANSPHERE_MINILM:-the package}"
 "$PYTHON" benchmarks/gpu_resume.py unpack "$CARRY/resume" | tee -a "$LOG"

@@ -23,8 +23,10 @@ PATCH_BASELINES = {
 """Training-free baselines at the tiny preset's frame rate (16 kHz, hop 256)."""
 
 DEFAULT_PROMPT = "a dog barks on the left"
-COMPILE_MODES = ("reduce-overhead", "default", "max-autotune", "max-autotune-no-cudagraphs")
-"""torch.compile modes for ``bench pipeline --compile``."""
+COMPILE_MODES = ("reduce-overhead", "default", "max-autotune", "max-autotune-no-cudagraphs",
+                 "cudagraphs")
+"""``bench pipeline --compile`` values: torch.compile modes, and ``cudagraphs`` (dynamo's
+CUDA-graph backend: the step captured as it is, no generated kernels, quick to prepare)."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -187,7 +189,8 @@ def add_pipeline_target(targets: argparse._SubParsersAction) -> None:
                         choices=COMPILE_MODES, metavar="MODE",
                         help="run each patch step as one compiled call (Pipeline.compile); "
                              "MODE is a torch.compile mode, default reduce-overhead (CUDA "
-                             "graphs on CUDA; on the CPU it needs a C++ compiler)")
+                             "graphs on CUDA; on the CPU it needs a C++ compiler), or "
+                             "cudagraphs (capture only, CUDA)")
     parser.add_argument("--json", metavar="OUT", type=cli_args.output_file(".json", report=True),
                         default=None, help="write the report here")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -221,12 +224,18 @@ def _run_pipeline(args: argparse.Namespace, registry: Any) -> int:
                                     dtype=args.dtype and getattr(torch, args.dtype),
                                     baseline_patch_frames=args.baseline_patch_frames,
                                     stream_count=args.streams,
-                                    compile_options=args.compile and {"mode": args.compile},
+                                    compile_options=_compile_options(args.compile),
                                     progress=not args.no_progress)
     report["command"] = "swansphere " + " ".join(sys.argv[1:])
     print(format_table(report))
     _write_json(args.json, report)
     return 0
+
+
+def _compile_options(value: str | None) -> dict[str, str] | None:
+    if value is None:
+        return None
+    return {"backend": value} if value == "cudagraphs" else {"mode": value}
 
 
 def _write_json(path: str | None, report: dict[str, Any]) -> None:

@@ -91,8 +91,8 @@ def weighted_branches(model: GuidedModel, coefficients: tuple[tuple[Condition, f
     building a ``Guidance`` inside the traced region."""
     branches = len(coefficients)
     batch = x.shape[0]
-    selector = torch.tensor([int(c) for c, _ in coefficients], dtype=torch.long,
-                            device=x.device).repeat_interleave(batch)
+    selector = torch.cat([torch.full((batch,), int(c), dtype=torch.long, device=x.device)
+                          for c, _ in coefficients])  # fills, not a host copy: capturable
     stacked = x.repeat(branches, *([1] * (x.dim() - 1)))
     out = model(stacked, t.repeat(branches), selector)
     if not isinstance(out, torch.Tensor) or out.shape != stacked.shape:

@@ -48,6 +48,8 @@ class StreamBuffers:
     """``(B, patch_frames, latent_dim)``: the last patch (LocEnc's input)."""
     started: torch.Tensor
     """``()`` bool: False until the first patch (whose token is the start token)."""
+    text_mask: torch.Tensor | None = None
+    """The text cross-attention mask (read only; None where not needed)."""
 
     def tensors(self) -> Tensors:
         return (self.position, self.filled, self.context, self.context_valid, self.previous,
@@ -123,9 +125,16 @@ class PatchStepper:
             context=like.new_zeros(latent),
             context_valid=torch.zeros(latent[:2], dtype=torch.bool, device=like.device),
             previous=like.new_zeros(batch, model.patch_frames, model.latent_dim),
-            started=torch.zeros((), dtype=torch.bool, device=like.device))
+            started=torch.zeros((), dtype=torch.bool, device=like.device),
+            text_mask=(None if state.text is None
+                       else model.lm.text_mask(state.text, batch, like.dtype, like.device)))
         if self.compile is not None:
-            for tensor in (*cache.keys, *cache.values, *buffers.tensors()):
+            fixed = (*cache.keys, *cache.values, *buffers.tensors())
+            if state.text is not None:  # read by every replay: never copied in
+                fixed += (*state.text.keys, *state.text.values)
+            if buffers.text_mask is not None:
+                fixed += (buffers.text_mask,)
+            for tensor in fixed:
                 torch._dynamo.mark_static_address(tensor, guard=False)
         return buffers
 
@@ -138,12 +147,9 @@ class PatchStepper:
         video_token, index = model._video_tokens(state.video, cache.position, 1)
         text = state.text
         memory = None if text is None else (text.keys, text.values)
-        text_mask = (None if text is None
-                     else model.lm.text_mask(text, state.batch_size, cache.keys[0].dtype,
-                                                cache.keys[0].device))
         patch = self._step(model, self.sampler, self.coefficients, (*cache.keys, *cache.values),
-                           cache.start, memory, text_mask, buffers.tensors(), video_token,
-                           noise.to(cache.keys[0].dtype))
+                           cache.start, memory, buffers.text_mask, buffers.tensors(),
+                           video_token, noise.to(cache.keys[0]))
         patch = patch.clone()  # a replayed graph reuses its output memory
         done = cache.position + 1 - cache.start
         frames = min(done * model.patch_frames, model.config.context_frames)
