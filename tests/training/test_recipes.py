@@ -1,0 +1,41 @@
+"""Every recipe under benchmarks/configs reads as its task's config, or as a pipeline config:
+a renamed field or a removed component fails here, not in a lent GPU's short window."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from swansphere.config import structure
+from swansphere.pipeline import PipelineConfig
+from swansphere.training.tasks import load_training_config
+
+CONFIGS = Path(__file__).parents[2] / "benchmarks" / "configs"
+RECIPES = sorted(CONFIGS.rglob("*.toml"))
+
+
+def test_the_recipes_are_found():
+    names = {path.relative_to(CONFIGS).as_posix() for path in RECIPES}
+    assert {"tiny/stage2.toml", "tiny-next/global-dit.toml", "paper-l.toml"} <= names
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda path: path.relative_to(CONFIGS).as_posix())
+def test_each_recipe_is_a_valid_config(path: Path):
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    if "task" in data:
+        task, config = load_training_config(path)
+        assert config is not None and task.name == data["task"]
+    else:  # a pipeline to time (bench pipeline --config)
+        assert structure(data, PipelineConfig).backbone.type
+
+
+def test_the_global_baseline_sees_the_streaming_models_budget():
+    """Examples seen: the global DiT's steps x batch equal the three pipeline steps'."""
+    def examples(name: str) -> int:
+        run = tomllib.loads((CONFIGS / "tiny-next" / name).read_text())["run"]
+        return run["steps"] * run["batch_size"]
+
+    streaming = sum(examples(f"{step}.toml") for step in ("stage1", "stage2", "stage2-history"))
+    assert examples("global-dit.toml") == streaming == 304_000
