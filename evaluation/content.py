@@ -14,8 +14,8 @@ The content evaluation of a pipeline on the sound vocabulary's held-out material
   references), Δangular to the named place, identity of each source of two-source clips in a
   cardioid beam towards its own place, energy-map correlation with the reference scene, the
   Fréchet distance to the reference scenes, the output level (W, dBFS) beside the references',
-  and the share of drop-out frames (the reference sounds, the clip is 30 dB below its own
-  typical level).
+  and the share of drop-out frames (:func:`dropped_frames`: the reference sounds and the clip
+  is silent, 30 dB below its own loud frames, or 20 dB below the sound around it).
 """
 
 from __future__ import annotations
@@ -32,9 +32,19 @@ from swansphere.errors import ConfigError
 
 FRAME_SECONDS = 0.064
 DROPOUT_DB = -30.0
-"""A frame is a drop-out when it is this far below the clip's 90th-percentile frame level
-while the reference scene sounds (within 20 dB of its own 90th percentile)."""
+"""A frame is dropped when it is this far below the clip's 90th-percentile frame level (the
+sound is missing there, whatever the frames around it do)."""
+DIP_DB = -20.0
+"""... or when it is this far below its local level (:func:`local_levels`) inside a sound:
+a gap in a sustained sound. 20 dB is far beyond the frame-to-frame wobble of rain or an engine
+(a few dB) and plainly audible as a gap."""
+LOCAL_FRAMES = 4
+"""Half-width in frames of the window whose median is a frame's local level (±256 ms): a dip
+of up to 4 frames inside a sound is measured against the sound, while the end of a sound is
+no drop-out (past it, most of the window is the silence that follows)."""
 SOUNDING_DB = -20.0
+"""A frame sounds when it is within this of the clip's 90th-percentile frame level (for the
+reference: where a drop-out can happen; for a local level: inside a sound)."""
 SILENCE_DB = -100.0
 """Frames below this absolute level (dB full scale) are silent whatever the clip's level."""
 
@@ -139,18 +149,49 @@ def frame_levels(signal: torch.Tensor, sample_rate: int) -> torch.Tensor:
     return 10.0 * torch.log10(frames.square().mean(-1).clamp_min(1e-24))
 
 
+def local_levels(levels: torch.Tensor, half: int = LOCAL_FRAMES) -> torch.Tensor:
+    """Median of each frame's window of ``2·half + 1`` frame levels (cut at the clip's ends):
+    the level of the sound around a frame, which a short dip does not move."""
+    padded = torch.cat([levels.new_full((half,), math.nan), levels,
+                        levels.new_full((half,), math.nan)])
+    return padded.unfold(0, 2 * half + 1, 1).nanmedian(-1).values
+
+
+def dropped_frames(levels: torch.Tensor) -> torch.Tensor:
+    """Which frames of a clip (its :func:`frame_levels`) have dropped out: silent, or
+    :data:`DROPOUT_DB` below the clip's 90th-percentile frame, or, inside a sound (the local
+    level sounds), :data:`DIP_DB` below the local level."""
+    top = levels.quantile(0.9)
+    local = local_levels(levels)
+    inside = local > top + SOUNDING_DB
+    return ((levels < SILENCE_DB) | (levels < top + DROPOUT_DB)
+            | (inside & (levels < local + DIP_DB)))
+
+
 def dropout_share(generated: torch.Tensor, reference: torch.Tensor, sample_rate: int) -> float:
-    """Share of the frames where the reference sounds but the generated W is
-    :data:`DROPOUT_DB` below its own 90th-percentile frame level or silent (NaN if the
-    reference never sounds)."""
+    """Share of the frames where the reference sounds (within :data:`SOUNDING_DB` of its
+    90th percentile) but the generated W has dropped out (:func:`dropped_frames`); NaN if
+    the reference never sounds."""
     ours, theirs = frame_levels(generated, sample_rate), frame_levels(reference, sample_rate)
     frames = min(ours.shape[0], theirs.shape[0])
-    ours, theirs = ours[:frames], theirs[:frames]
+    dropped = dropped_frames(ours)[:frames]
+    theirs = theirs[:frames]
     sounding = (theirs > theirs.quantile(0.9) + SOUNDING_DB) & (theirs > SILENCE_DB)
     if not bool(sounding.any()):
         return math.nan
-    dropped = (ours < ours.quantile(0.9) + DROPOUT_DB) | (ours < SILENCE_DB)
     return float((dropped & sounding).sum() / sounding.sum())
+
+
+def sustained_dropout_share(signal: torch.Tensor, sample_rate: int) -> float:
+    """Without a reference: the share of the frames inside a sound (the local level within
+    :data:`SOUNDING_DB` of the clip's 90th percentile) that dip :data:`DIP_DB` below it or
+    are silent. NaN for a clip with no such frame (silence)."""
+    levels = frame_levels(signal, sample_rate)
+    inside = (local_levels(levels) > levels.quantile(0.9) + SOUNDING_DB) \
+        & (levels.quantile(0.9) > SILENCE_DB)
+    if not bool(inside.any()):
+        return math.nan
+    return float((dropped_frames(levels) & inside).sum() / inside.sum())
 
 
 def evaluate_content(pipeline: Any, references: References, cases: Sequence[ContentCase], *,

@@ -11,7 +11,9 @@ from swansphere.evaluation.content import (
     FRAME_SECONDS,
     content_cases,
     dropout_share,
+    local_levels,
     summarise,
+    sustained_dropout_share,
 )
 from swansphere.spatial.words import prompt_directions
 
@@ -40,6 +42,51 @@ def test_dropout_share_counts_silent_frames_where_the_reference_sounds():
     assert dropout_share(reference, reference, RATE) == 0.0
     assert dropout_share(torch.zeros_like(reference), reference, RATE) == 1.0  # all silent
     assert math.isnan(dropout_share(reference, torch.zeros_like(reference), RATE))
+
+
+def _sustained(frames: int, seed: int) -> torch.Tensor:
+    """Steady noise at -20 dBFS, like rain or an engine."""
+    return 0.1 * torch.randn(frames * round(FRAME_SECONDS * RATE),
+                             generator=torch.Generator().manual_seed(seed))
+
+
+def _dip(signal: torch.Tensor, first: int, count: int, db: float) -> torch.Tensor:
+    frame = round(FRAME_SECONDS * RATE)
+    out = signal.clone()
+    out[first * frame:(first + count) * frame] *= 10 ** (db / 20)
+    return out
+
+
+@pytest.mark.parametrize("depth", [25.0, 40.0])
+def test_a_planted_gap_inside_a_sustained_sound_is_a_drop_out(depth):
+    """One 128 ms patch (2 frames) 25 dB down inside steady noise: audible, and counted (the
+    measure once needed 30 dB below the clip's loud frames and missed it)."""
+    reference, generated = _sustained(60, 0), _sustained(60, 1)
+    planted = _dip(generated, 20, 2, -depth)
+    assert dropout_share(planted, reference, RATE) == pytest.approx(2 / 60)
+    assert sustained_dropout_share(planted, RATE) == pytest.approx(2 / 60)
+    assert dropout_share(generated, reference, RATE) == 0.0
+    assert sustained_dropout_share(generated, RATE) == 0.0
+
+
+def test_wobble_ends_and_sparse_sounds_are_not_drop_outs():
+    wobble = _dip(_dip(_sustained(60, 1), 10, 3, -10.0), 40, 1, -12.0)
+    assert sustained_dropout_share(wobble, RATE) == 0.0        # a few dB: the sound itself
+    ends = _dip(_sustained(60, 2), 30, 30, -80.0)              # the sound stops halfway
+    assert sustained_dropout_share(ends, RATE) == 0.0
+    ticks = _dip(_sustained(60, 3), 0, 60, -60.0)              # a clock: one loud frame in 8
+    for tick in range(0, 60, 8):
+        ticks = _dip(ticks, tick, 1, 60.0)
+    assert math.isnan(sustained_dropout_share(ticks, RATE))   # no sustained sound at all
+    assert math.isnan(sustained_dropout_share(torch.zeros(4000), RATE))
+
+
+def test_local_level_is_a_running_median_that_ignores_short_dips():
+    levels = torch.tensor([0.0] * 10 + [-40.0, -40.0] + [0.0] * 10)
+    assert local_levels(levels).tolist() == [0.0] * 22
+    step = torch.tensor([0.0] * 10 + [-60.0] * 10)
+    assert local_levels(step)[:9].tolist() == [0.0] * 9        # edges stay where they are
+    assert local_levels(step)[11:].tolist() == [-60.0] * 9
 
 
 def test_summary_means_by_source_count_with_chance():
