@@ -148,7 +148,7 @@ class PatchStepper:
         text = state.text
         memory = None if text is None else (text.keys, text.values)
         if self.compile is not None:
-            torch.compiler.mark_step_begin()  # each patch is a new step of replayed graphs
+            torch.compiler.cudagraph_mark_step_begin()  # each patch: a new step of the graphs
         patch = self._step(model, self.sampler, self.coefficients, (*cache.keys, *cache.values),
                            cache.start, memory, buffers.text_mask, buffers.tensors(),
                            video_token, noise.to(cache.keys[0]))
