@@ -39,3 +39,12 @@ def test_the_global_baseline_sees_the_streaming_models_budget():
 
     streaming = sum(examples(f"{step}.toml") for step in ("stage1", "stage2", "stage2-history"))
     assert examples("global-dit.toml") == streaming == 304_000
+
+
+def test_the_paper_l_timing_config_is_the_paper_l_preset():
+    """``bench pipeline --config benchmarks/configs/paper-l.toml`` times exactly the preset (and
+    its report names it), so GPU figures compare with the issue's table."""
+    from swansphere.plugins.causal_dit import preset
+
+    data = tomllib.loads((CONFIGS / "paper-l.toml").read_text(encoding="utf-8"))
+    assert structure(data, PipelineConfig).backbone.config == preset("paper-l")
