@@ -8,7 +8,8 @@ directions) and panorama videos. Every system generates a clip per scene from th
 - Δθ, Δφ, Δangular (rad) between whole-clip directions (``swansphere.spatial.angular_errors``);
 - for text, the angle to the direction the prompt names (``evaluation.metrics.prompt_direction``);
 - the share of clips whose direction gets the scene's own position words (sector and height);
-- energy-map correlation; FD on aisfx embeddings when its weights are installed.
+- energy-map correlation; FD on aisfx embeddings when its weights are installed;
+- the output level (W, dBFS, mean over clips; the scenes' own beside it).
 
 Systems: the streaming model; the cascade (its W channel panned toward the prompt or the
 video: ``evaluation.baselines.CascadeBaseline``); optionally a trained global-DiT
@@ -66,6 +67,7 @@ def chance_clip(scene: dict, index: int) -> torch.Tensor:
 
 def score(scene: dict, audio: torch.Tensor, condition: str) -> dict[str, float]:
     """Direction and energy-map figures of one generated clip."""
+    from swansphere.evaluation.level import level_db
     from swansphere.metrics.direction import (
         WITHOUT_DIRECTION_ERROR,
         angle_between,
@@ -78,6 +80,7 @@ def score(scene: dict, audio: torch.Tensor, condition: str) -> dict[str, float]:
 
     errors = worst_case_direction_errors(scene["foa"], audio)
     row = {name: float(value) for name, value in errors.items()}
+    row["level_db"] = level_db(audio)
     target = prompt_direction(scene["caption"]) if condition != "video" else None
     if not bool(has_direction(audio)):  # silence: the worst error (docs/evaluation.md)
         row |= {"same_words": 0.0, "energy_map_correlation": 0.0}
@@ -153,12 +156,13 @@ def generate(generator: Any, scene: dict, condition: str, index: int) -> torch.T
 
 def markdown(table: dict[str, dict[str, float]]) -> str:
     columns = ["angular", "theta", "phi", "prompt_angular", "same_words",
-               "energy_map_correlation", "fd"]
+               "energy_map_correlation", "fd", "level_db"]
     header = ("| system / condition | Δangular | Δθ | Δφ | to the prompt | same words | "
-              "energy-map corr. | FD |")
+              "energy-map corr. | FD | level (dBFS) |")
     lines = [header, "|---" * (len(columns) + 1) + "|"]
     for name, row in table.items():
-        cells = [f"{row[c]:.3f}" if c in row else "–" for c in columns]
+        cells = [(f"{row[c]:.1f}" if c == "level_db" else f"{row[c]:.3f}") if c in row
+                 else "–" for c in columns]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -174,6 +178,9 @@ def main() -> None:
                         help="of streaming, cascade, chance (global-dit: --global-dit DIR)")
     parser.add_argument("--sampler-steps", type=int, default=None,
                         help="override the model's sampling steps")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override the model's config, as swansphere generate --set does "
+                             "(sampler.type=heun, guidance.w2=2; repeatable)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-fd", action="store_true")
     parser.add_argument("--json", type=Path, default=None)
@@ -181,9 +188,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     from swansphere.evaluation.baselines import CascadeBaseline, GlobalBaseline
+    from swansphere.evaluation.level import mean_level_db
     from swansphere.pipeline import Pipeline
 
-    model = Pipeline.from_pretrained(args.model)
+    model = Pipeline.from_pretrained(args.model, overrides=args.set)
     if args.sampler_steps is not None:
         model.sampler = with_steps(model.config.sampler, args.sampler_steps)
     available = {"streaming": model, "cascade": CascadeBaseline(model), "chance": "chance"}
@@ -195,11 +203,16 @@ def main() -> None:
     embedding = None if args.no_fd else load_embedding()
     table = evaluate(systems, scenes, args.conditions, embedding, model.sample_rate)
     print(markdown(table))
+    print(f"scenes' own level: {mean_level_db(s['foa'] for s in scenes):.1f} dBFS")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"model": str(args.model), "scenes": args.scenes,
                                          "seconds": args.seconds, "seed": EVAL_SEED,
-                                         "sampler_steps": args.sampler_steps, "table": table},
+                                         "sampler_steps": args.sampler_steps,
+                                         "overrides": args.set,
+                                         "scene_level_db": mean_level_db(
+                                             s["foa"] for s in scenes),
+                                         "table": table},
                                         indent=2))
 
 
