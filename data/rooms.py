@@ -100,18 +100,20 @@ def render_event_in_room(room: RoomSpec, event: SourceEvent, dry: np.ndarray,
         return fftconvolve(dry[None, :], response, axes=-1)[:, :num_samples]
     hop = max(1, round(block_seconds * sample_rate / 2))
     window = np.hanning(2 * hop + 1)[:-1]  # periodic Hann: 50 % overlaps sum to one
-    centres = np.arange(0, num_samples + hop, hop)
-    azimuth, elevation = event.directions(centres / sample_rate)
+    padded = np.pad(dry, (hop, 2 * hop))
+    blocks = {}  # block start -> samples; the block is centred on that dry-signal sample
+    for start in range(0, num_samples + hop, hop):
+        block = padded[start:start + 2 * hop] * window
+        if block.any():  # a silent block adds nothing: its impulse response is never needed
+            blocks[start] = block
+    if not blocks:
+        return np.zeros((4, num_samples))
+    azimuth, elevation = event.directions(np.array(list(blocks)) / sample_rate)
     positions = np.stack([source_position(room, a, e, event.distance)
                           for a, e in zip(azimuth, elevation, strict=True)])
     responses = room_impulse_responses(room, positions, sample_rate)
     out = np.zeros((4, num_samples + 3 * hop + max(r.shape[-1] for r in responses)))
-    padded = np.pad(dry, (hop, 2 * hop))
-    for index, response in enumerate(responses):
-        start = index * hop  # block centred on sample index * hop of the dry signal
-        block = padded[start:start + 2 * hop] * window
-        if not block.any():
-            continue
+    for (start, block), response in zip(blocks.items(), responses, strict=True):
         wet = fftconvolve(block[None, :], response, axes=-1)
         out[:, start:start + wet.shape[-1]] += wet
     return out[:, hop:hop + num_samples]

@@ -77,3 +77,36 @@ def test_block_rendering_of_a_barely_moving_source_matches_the_static_one():
     # cross-faded blocks sum to the static convolution; the 0.001° path moves images a hair
     error = np.sqrt(np.mean((outputs[0] - outputs[1]) ** 2) / np.mean(outputs[0] ** 2))
     assert error < 1e-3
+
+
+def test_a_moving_source_computes_responses_only_where_it_sounds(monkeypatch):
+    """Silent blocks need no impulse response: two sounding stretches rendered together equal
+    the sum of each alone (the renderer is linear, whichever blocks it skips), and the
+    responses computed are those of the sounding blocks only."""
+    import swansphere.data.rooms as rooms
+
+    sweep = Trajectory(start_azimuth=-60.0, start_elevation=0.0, end_azimuth=60.0,
+                       end_elevation=10.0)
+    scene = one_source_scene(sweep, duration=1.2)
+    rng = np.random.default_rng(4)
+    first, second = np.zeros(scene.num_samples), np.zeros(scene.num_samples)
+    first[500:2200] = rng.standard_normal(1700)
+    second[6500:8000] = rng.standard_normal(1500)
+    counted = []
+
+    def counting(room, positions, sample_rate):
+        counted.append(len(positions))
+        return room_impulse_responses(room, positions, sample_rate)
+
+    monkeypatch.setattr(rooms, "room_impulse_responses", counting)
+    event = scene.events[0]
+    both = render_event_in_room(ROOM, event, first + second, scene.sample_rate)
+    alone = [render_event_in_room(ROOM, event, dry, scene.sample_rate)
+             for dry in (first, second)]
+    np.testing.assert_allclose(both, alone[0] + alone[1], atol=1e-10)
+    hop = round(0.2 * scene.sample_rate / 2)  # blocks of 2 hops, every hop
+    sounding = [start for start in range(0, scene.num_samples + hop, hop)
+                if (np.pad(first + second, (hop, 2 * hop))[start:start + 2 * hop] != 0).any()]
+    assert counted[0] == len(sounding) < scene.num_samples // hop
+    silent = render_event_in_room(ROOM, event, np.zeros(scene.num_samples), scene.sample_rate)
+    assert silent.shape == (4, scene.num_samples) and not silent.any()
