@@ -23,6 +23,10 @@ from .scenes import Scene, SourceEvent, scene_metadata, vector_directions
 PEAK_LIMIT = 0.9
 """Mixes louder than this are scaled down so a float WAV survives 16-bit conversion."""
 
+RENDER_VERSION = 2
+"""Bumped whenever rendered scenes change (2: room responses built as frequency-flat
+spherical harmonics); scene caches are keyed by it."""
+
 FADE_SECONDS = 0.01
 
 

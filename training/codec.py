@@ -129,10 +129,12 @@ def render_pool(data: CodecDataConfig, sample_rate: int, *, validation: bool = F
     """All scenes of one split as ``(scenes, 4, samples)``, from the cache when present."""
     seed = data.seed + (VALIDATION_SEED_OFFSET if validation else 0)
     size = data.validation_scenes if validation else data.train_scenes
+    from swansphere.data.render import RENDER_VERSION
+
     key = {"sample_rate": sample_rate, "clip_seconds": data.clip_seconds, "size": size,
            "seed": seed, "max_sources": data.max_sources,
            "moving_probability": data.moving_probability,
-           "diffuse_probability": data.diffuse_probability}
+           "diffuse_probability": data.diffuse_probability, "render": RENDER_VERSION}
     if data.source != "synthetic":
         key.update(source=data.source, sets=data.sets, permissive_only=data.permissive_only,
                    room_probability=data.room_probability)

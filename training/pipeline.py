@@ -267,8 +267,10 @@ def render_pool(data: PipelineDataConfig, stage: str, sample_rate: int, fps: flo
         data.sets, data.permissive_only, data.room_probability, data.captions, validation)
     dataset_key = (sample_rate, data.clip_seconds, seed, data.min_sources, data.max_sources,
                    data.moving_probability, data.diffuse_probability, vocabulary)
+    from swansphere.data.render import RENDER_VERSION
+
     key = {"dataset": dataset_key[:-1], "size": size, "stage": stage, "fps": fps,
-           "render_width": data.render_width, "version": 1}
+           "render_width": data.render_width, "version": 1, "render": RENDER_VERSION}
     if vocabulary is not None:
         key["vocabulary"] = vocabulary
     cache = _cache_path(data.cache_dir, key)

@@ -110,3 +110,36 @@ def test_a_moving_source_computes_responses_only_where_it_sounds(monkeypatch):
     assert counted[0] == len(sounding) < scene.num_samples // hop
     silent = render_event_in_room(ROOM, event, np.zeros(scene.num_samples), scene.sample_rate)
     assert silent.shape == (4, scene.num_samples) and not silent.any()
+
+
+def test_flat_harmonic_responses_equal_pyroomacoustics_own_harmonics():
+    """The faster frequency-flat declaration builds the same AmbiX responses as the library's
+    spherical-harmonic impulse-response path, to 1e-3 of their peak."""
+    import pyroomacoustics as pra
+    from pyroomacoustics.directivities import RealSphericalHarmonicsDirectivity
+    from pyroomacoustics.directivities.harmonics import get_mn_in_acn_order
+
+    from swansphere.data.rooms import flat_harmonic_directivity
+
+    positions = [source_position(ROOM, azimuth, elevation, 1.7)
+                 for azimuth, elevation in ((30, 10), (-100, -20), (170, 40))]
+
+    def responses(directivity):
+        shoebox = pra.ShoeBox(list(ROOM.dimensions), fs=16000, max_order=ROOM.max_order,
+                              materials=pra.Material(energy_absorption=ROOM.absorption),
+                              air_absorption=False)
+        for position in positions:
+            shoebox.add_source(list(position))
+        for m, n in zip(*get_mn_in_acn_order(1), strict=True):
+            shoebox.add_microphone(list(ROOM.listener), directivity=directivity(int(m), int(n)))
+        shoebox.compute_rir()
+        return shoebox.rir
+
+    library, flat = responses(RealSphericalHarmonicsDirectivity), responses(
+        flat_harmonic_directivity())
+    for channel in range(4):
+        for source in range(len(positions)):
+            want, got = np.asarray(library[channel][source]), np.asarray(flat[channel][source])
+            taps = min(len(want), len(got))
+            assert abs(len(want) - len(got)) <= 4
+            assert np.abs(want[:taps] - got[:taps]).max() <= 1e-3 * np.abs(want).max()
