@@ -51,6 +51,9 @@ silence."""
 NOISE_SHARE = 0.1
 """Amplitude of the deterministic noise added to the copied-up high band, relative to the
 copy's RMS: about 1 % of the band's power, and all of it when the copy source is silent."""
+MAX_AMPLITUDE = 10.0
+"""The loudest audio the decoder reproduces, 20 dB over full scale: a frame holding more energy
+than audio within ±10 can is scaled down to it (``_within_amplitude``)."""
 DECORRELATION_SEED = 20_260_604
 DIRECTION_BAND_MIN_WIDTH = 4
 """W and its three decorrelated copies need four orthogonal directions in every band."""
@@ -259,13 +262,26 @@ class FoaParametricCodec(CodecInfo, nn.Module):
     def _synthesise(self, parameters: torch.Tensor, frame_index: torch.Tensor) -> torch.Tensor:
         """Parameters ``(batch, frames, D)`` -> MDCT coefficients ``(batch, 4, frames, hop)``."""
         low, envelope, direction, diffuse = self._split(parameters)
-        omni = torch.cat([low, self._high_band(low, envelope, frame_index)], dim=-1)
+        omni = self._within_amplitude(
+            torch.cat([low, self._high_band(low, envelope, frame_index)], dim=-1))
         spread = self.direction_bands.T
         diffuse_gain = (diffuse.clamp_min(0.0) / math.sqrt(3.0)) @ spread
         channels = [omni]
         for axis, copy in enumerate(self._decorrelated(omni)):
             channels.append(omni * (direction[..., axis] @ spread) + copy * diffuse_gain)
         return torch.stack(channels, dim=1)
+
+    def _within_amplitude(self, omni: torch.Tensor) -> torch.Tensor:
+        """W's coefficients scaled down where a frame holds more energy than audio within
+        ±:data:`MAX_AMPLITUDE` can (the sine-windowed orthogonal transform gives a frame at
+        most ``hop · A²``).
+
+        Audio the encoder sees never comes near it, so coded audio is untouched; it stops a
+        generated latent far outside the training range (an undertrained model's, say) from
+        decoding to a blast of +80 dBFS."""
+        limit = self.hop_length * MAX_AMPLITUDE**2
+        energy = omni.square().sum(-1, keepdim=True)
+        return omni * (limit / energy.clamp_min(limit)).sqrt()
 
     def _high_band(self, low: torch.Tensor, envelope: torch.Tensor,
                    frame_index: torch.Tensor) -> torch.Tensor:
@@ -279,7 +295,9 @@ class FoaParametricCodec(CodecInfo, nn.Module):
         source_power = (source.square() @ bands) / widths
         # The encoder codes log(power + floor); removing the floor (with a margin above the
         # float32 rounding of log and exp) makes silence decode to exact zeros.
-        power = (envelope.clamp(max=30.0).exp() - POWER_FLOOR * (1 + 1e-5)).clamp_min(0.0)
+        # No band holds more than a whole frame's energy bound (and exp cannot overflow).
+        most = math.log(self.hop_length * MAX_AMPLITUDE**2)
+        power = (envelope.clamp(max=most).exp() - POWER_FLOOR * (1 + 1e-5)).clamp_min(0.0)
         gain = (power / source_power.clamp_min(1e-12)).sqrt()
         return source * (gain @ bands.T)
 

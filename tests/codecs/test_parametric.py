@@ -206,3 +206,29 @@ def test_a_pipeline_generates_through_the_parametric_codec():
     assert audio.shape[0] == 4 and torch.isfinite(audio).all() and audio.abs().max() > 0
     offline = pipeline.codec.decode(latents.reshape(1, -1, codec.latent_dim))[0]
     torch.testing.assert_close(audio, offline[:, :audio.shape[-1]])  # trimmed to duration
+
+
+def test_latents_far_outside_any_audio_decode_no_louder_than_the_bounds():
+    """Latents of an undertrained model can lie far outside what audio codes (log band power
+    of 28 where full scale gives 5.5); the decoder holds them to audio within ±MAX_AMPLITUDE
+    instead of blasting tens of dB over full scale, and leaves coded audio alone."""
+    from swansphere.codecs.parametric import MAX_AMPLITUDE
+
+    codec = swansphere.create("codec", {"type": "foa-parametric"})
+    config = codec.config
+    wild = torch.zeros(1, 20, codec.latent_dim)
+    wild[..., :config.low_bins] = 1e3 * torch.randn(1, 20, config.low_bins,
+                                                    generator=torch.Generator().manual_seed(1))
+    wild[..., config.low_bins:config.low_bins + config.envelope_bands] = 28.0
+    audio = codec.decode(wild)
+    level = audio[0, 0].square().mean().sqrt()
+    assert torch.isfinite(audio).all()
+    assert float(level) < MAX_AMPLITUDE * math.sqrt(2)  # overlap-add of two bounded frames
+    scene = _scene(2, 8192)
+    bounded = codec.decode(codec.encode(scene[None]))
+    unbounded_decoder = codec._within_amplitude
+    codec._within_amplitude = lambda omni: omni
+    try:
+        torch.testing.assert_close(bounded, codec.decode(codec.encode(scene[None])))
+    finally:
+        codec._within_amplitude = unbounded_decoder
