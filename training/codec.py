@@ -30,7 +30,6 @@ Example config (``swansphere train codec.toml``)::
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -47,6 +46,7 @@ from .common import (
     build_optimizer,
     clip_gradients,
     learning_rate,
+    scene_cache_path,
     set_learning_rate,
     step_generator,
     task_named,
@@ -129,16 +129,14 @@ def render_pool(data: CodecDataConfig, sample_rate: int, *, validation: bool = F
     """All scenes of one split as ``(scenes, 4, samples)``, from the cache when present."""
     seed = data.seed + (VALIDATION_SEED_OFFSET if validation else 0)
     size = data.validation_scenes if validation else data.train_scenes
-    from swansphere.data.render import RENDER_VERSION
-
     key = {"sample_rate": sample_rate, "clip_seconds": data.clip_seconds, "size": size,
            "seed": seed, "max_sources": data.max_sources,
            "moving_probability": data.moving_probability,
-           "diffuse_probability": data.diffuse_probability, "render": RENDER_VERSION}
+           "diffuse_probability": data.diffuse_probability}
     if data.source != "synthetic":
         key.update(source=data.source, sets=data.sets, permissive_only=data.permissive_only,
                    room_probability=data.room_probability)
-    cache = _cache_path(data.cache_dir, key)
+    cache = scene_cache_path(data.cache_dir, "foa-scenes", key)
     if cache is not None and cache.is_file():
         from swansphere.codecs.weights import load_tensors
 
@@ -182,13 +180,6 @@ def _scene_renderer(data: CodecDataConfig, sample_rate: int, seed: int, size: in
                            diffuse_probability=data.diffuse_probability,
                            room_probability=data.room_probability)
     return lambda index: render_scene(sampler.sample(clips, seed, index))[0]
-
-
-def _cache_path(cache_dir: str | None, key: dict[str, Any]) -> Path | None:
-    if cache_dir is None:
-        return None
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-    return Path(cache_dir) / f"foa-scenes-{digest}.safetensors"
 
 
 def training_batch(pool: torch.Tensor, step_seed: int, step: int, *, batch_size: int,

@@ -7,8 +7,11 @@ state to continue exactly where an uninterrupted run would be.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -146,3 +149,15 @@ def require_cpu(run: RunConfig, trainer: str) -> None:
     if torch.device(run.device).type != "cpu":
         raise ConfigError(f"the {trainer} trainer runs on the CPU only; set run.device = "
                           f"\"cpu\" (got {run.device!r})")
+
+
+def scene_cache_path(cache_dir: str | None, kind: str, key: dict[str, Any]) -> Path | None:
+    """Where the rendered scenes described by ``key`` are cached (``None``: no cache). The
+    renderer's version (``data.render.RENDER_VERSION``) is part of the key, so scenes rendered
+    before a change to rendering are rendered again."""
+    if cache_dir is None:
+        return None
+    from swansphere.data.render import RENDER_VERSION
+
+    text = json.dumps({**key, "render": RENDER_VERSION}, sort_keys=True)
+    return Path(cache_dir) / f"{kind}-{hashlib.sha256(text.encode()).hexdigest()[:16]}.safetensors"

@@ -35,7 +35,6 @@ Example (``swansphere train stage2.toml``)::
 from __future__ import annotations
 
 import functools
-import hashlib
 import itertools
 import json
 import math
@@ -59,6 +58,7 @@ from .common import (
     build_optimizer,
     clip_gradients,
     learning_rate,
+    scene_cache_path,
     set_learning_rate,
     step_generator,
     task_named,
@@ -267,13 +267,11 @@ def render_pool(data: PipelineDataConfig, stage: str, sample_rate: int, fps: flo
         data.sets, data.permissive_only, data.room_probability, data.captions, validation)
     dataset_key = (sample_rate, data.clip_seconds, seed, data.min_sources, data.max_sources,
                    data.moving_probability, data.diffuse_probability, vocabulary)
-    from swansphere.data.render import RENDER_VERSION
-
     key = {"dataset": dataset_key[:-1], "size": size, "stage": stage, "fps": fps,
-           "render_width": data.render_width, "version": 1, "render": RENDER_VERSION}
+           "render_width": data.render_width, "version": 1}
     if vocabulary is not None:
         key["vocabulary"] = vocabulary
-    cache = _cache_path(data.cache_dir, key)
+    cache = scene_cache_path(data.cache_dir, "pipeline-scenes", key)
     if cache is not None and cache.is_file():
         return _read_pool(cache)
     jobs = [(dataset_key, index, stage, data.render_width, fps) for index in range(size)]
@@ -342,13 +340,6 @@ def _map_with_progress(function: Any, jobs: list, workers: int, progress: bool,
     with ProcessPoolExecutor(max_workers=workers, mp_context=context,
                              initializer=torch.set_num_threads, initargs=(1,)) as executor:
         return list(bar(executor.map(function, jobs, chunksize=8)))
-
-
-def _cache_path(cache_dir: str | None, key: dict[str, Any]) -> Path | None:
-    if cache_dir is None:
-        return None
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-    return Path(cache_dir) / f"pipeline-scenes-{digest}.safetensors"
 
 
 def _write_pool(pool: ScenePool, path: Path, key: dict[str, Any]) -> None:
