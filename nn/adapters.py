@@ -23,17 +23,25 @@ def packed_positions(lengths: Sequence[int], device: torch.device) -> torch.Tens
     return (torch.arange(total) - starts.repeat_interleave(counts)).unsqueeze(0)
 
 
+def packed_mean(packed: torch.Tensor, lengths: Sequence[int]) -> torch.Tensor:
+    """The mean ``(B, width)`` of each item's tokens of packed ``(1, sum(lengths), width)``."""
+    return torch.stack([piece.mean(0) for piece in packed[0].split(list(lengths))])
+
+
 @attrs.frozen(kw_only=True)
 class TextMemory:
     """Cross-attention keys/values of the encoded text, per LM layer, packed per item.
 
     Shapes are ``(1, sum(lengths), kv_heads, head_dim)``; item ``b`` owns ``lengths[b]`` tokens
-    (null-text tokens for items without text), so masks are block-diagonal.
+    (null-text tokens for items without text), so masks are block-diagonal. ``summary``
+    ``(B, width)``, where a backbone has one, is a pooled embedding of each item's text that it
+    adds to every input token of that item.
     """
 
     keys: tuple[torch.Tensor, ...]
     values: tuple[torch.Tensor, ...]
     lengths: tuple[int, ...]
+    summary: torch.Tensor | None = None
 
 
 class CaptionEncoder(nn.Module):

@@ -146,6 +146,7 @@ class PatchStepper:
         cache.check_current()
         video_token, index = model._video_tokens(state.video, cache.position, 1)
         text = state.text
+        video_token = video_token + model._summary_tokens(text)
         memory = None if text is None else (text.keys, text.values)
         if self.compile is not None:
             torch.compiler.cudagraph_mark_step_begin()  # each patch: a new step of the graphs

@@ -24,6 +24,11 @@ class CausalDiTConfig:
     ``attention_window`` is the LM's KV window in patches (a query sees itself and the
     ``window - 1`` patches before it, in training and in streaming alike); 0 removes the window,
     and with it the memory bound on unbounded streams.
+
+    ``text_summary`` adds a learned projection of the mean of the encoded caption's tokens to
+    every LM input token, beside the cross-attention: a direct path from what the caption says
+    to every patch, which a small training budget finds far sooner than cross-attention
+    (docs/backbone.md). It needs the caption encoder (``text_cross_attention``).
     """
 
     latent_dim: int = attrs.field(default=32, validator=_positive)
@@ -36,6 +41,7 @@ class CausalDiTConfig:
     lm: TransformerSize = attrs.field(factory=TransformerSize)
     gated_attention: bool = True
     text_cross_attention: bool = True
+    text_summary: bool = attrs.field(default=False)
     caption_layers: int = attrs.field(default=2, validator=v.ge(0))
     null_text_tokens: int = attrs.field(default=1, validator=_positive)
     video_adapter_layers: int = attrs.field(default=1, validator=v.ge(0))
@@ -56,6 +62,12 @@ class CausalDiTConfig:
         default="uniform", validator=v.in_(("uniform", "logit-normal")))
     attention_backend: Literal["auto", "xformers", "sdpa"] = attrs.field(
         default="auto", validator=v.in_(("auto", "xformers", "sdpa")))
+
+    @text_summary.validator
+    def _check_text_summary(self, attribute: attrs.Attribute, value: bool) -> None:
+        if value and not self.text_cross_attention:
+            raise ValueError("text_summary pools the caption encoder's tokens: it needs "
+                             "text_cross_attention = true")
 
     @property
     def patch_seconds(self) -> float:

@@ -27,7 +27,13 @@ from swansphere.conditioning.alignment import (
     gather_aligned,
     patch_end_times,
 )
-from swansphere.nn.adapters import CaptionEncoder, TextMemory, VideoAdapter, packed_positions
+from swansphere.nn.adapters import (
+    CaptionEncoder,
+    TextMemory,
+    VideoAdapter,
+    packed_mean,
+    packed_positions,
+)
 from swansphere.nn.attention import cached_mask, causal_mask, packed_causal_mask
 from swansphere.nn.conditions import (
     BackboneInputError,
@@ -75,6 +81,8 @@ class CausalDiT(LatentGrid, nn.Module):
         self.locdit = LocDiT(config.latent_dim, width, config.locdit,
                              context_frames=config.context_frames,
                              patch_frames=config.patch_frames, eps=eps, rope_base=base)
+        self.text_summary = (nn.Sequential(nn.RMSNorm(width, eps=eps), nn.Linear(width, width))
+                             if config.text_summary else None)
         self.start = nn.Parameter(torch.zeros(width))
         self.reset_parameters()
 
@@ -86,6 +94,9 @@ class CausalDiT(LatentGrid, nn.Module):
             learned_tokens.append(self.caption.null)
         for token in learned_tokens:
             nn.init.trunc_normal_(token, std=0.02, a=-0.06, b=0.06)
+        if self.text_summary is not None:  # starts as no change; its gradient is not zero
+            nn.init.zeros_(self.text_summary[1].weight)
+            nn.init.zeros_(self.text_summary[1].bias)
 
     # ------------------------------------------------------------------ metadata
 
@@ -120,7 +131,15 @@ class CausalDiT(LatentGrid, nn.Module):
             if drop is not None:
                 mask = mask & ~drop.to(device).unsqueeze(-1)
             encoded, lengths = self.caption(text.to(device, self._dtype), mask, self._backend)
-        return self.lm.text_memory(encoded, lengths)
+        memory = self.lm.text_memory(encoded, lengths)
+        if self.text_summary is None or memory is None:
+            return memory
+        return attrs.evolve(memory, summary=self.text_summary(packed_mean(encoded, lengths)))
+
+    @staticmethod
+    def _summary_tokens(text: TextMemory | None) -> torch.Tensor | float:
+        """What ``text_summary`` adds to each item's LM input tokens: ``(B, 1, width)`` or 0."""
+        return 0.0 if text is None or text.summary is None else text.summary.unsqueeze(1)
 
     def _video_buffer(self, conditions: Conditions | None, batch_size: int,
                       drop: torch.Tensor | None = None) -> VideoBuffer:
@@ -186,6 +205,7 @@ class CausalDiT(LatentGrid, nn.Module):
         tokens = self._input_tokens(patches, self._video_buffer(conditions, batch, video_drop),
                                     history_drop)
         text = self._text_memory(conditions, batch, text_drop)
+        tokens = tokens + self._summary_tokens(text)
         window = self.config.attention_window
         if lengths is None:
             positions = torch.arange(count)
@@ -341,7 +361,7 @@ class CausalDiT(LatentGrid, nn.Module):
         count = tokens.shape[1]
         video_tokens, index = self._video_tokens(state.video, state.position, count)
         positions = torch.arange(state.position, state.position + count)
-        h, cache = self.lm(tokens + video_tokens, positions,
+        h, cache = self.lm(tokens + video_tokens + self._summary_tokens(state.text), positions,
                            cached_mask(self.config.attention_window), text=state.text,
                            query_seqlens=[count] * state.batch_size, cache=state.cache,
                            backend=self._backend)

@@ -20,7 +20,7 @@ def micro_config(**changes) -> CausalDiTConfig:
         video_dim=7, lm=TransformerSize(layers=2, width=32, heads=4, kv_heads=2),
         locenc=TransformerSize(layers=1, width=16, heads=2, kv_heads=1),
         locdit=TransformerSize(layers=2, width=16, heads=2, kv_heads=1), caption_layers=1,
-        video_adapter_layers=1, attention_window=0)
+        video_adapter_layers=1, attention_window=0, text_summary=True)
     return attrs.evolve(base, **changes)
 
 

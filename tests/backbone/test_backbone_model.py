@@ -5,10 +5,11 @@ from __future__ import annotations
 import attrs
 import pytest
 import torch
-from backbone_helpers import VIDEO_FPS, conditions, latents, make_model
+from backbone_helpers import VIDEO_FPS, conditions, latents, make_model, micro_config
 
 from swansphere.conditioning.alignment import frame_times, patch_end_times
 from swansphere.nn.conditions import BackboneInputError, Conditions
+from swansphere.plugins.causal_dit.model import CausalDiT
 from swansphere.samplers.guidance import Condition
 
 PATCHES = 6
@@ -58,6 +59,33 @@ def test_text_is_global_it_changes_every_h() -> None:
         untexted = model.hidden_states(x, attrs.evolve(cond, text=None, text_mask=None))
     assert ((other - h).abs().amax(-1) > 1e-4).all()
     assert ((untexted - h).abs().amax(-1) > 1e-4).all()
+
+
+@pytest.mark.parametrize("summary", [True, False])
+def test_the_text_summary_reaches_every_h_without_cross_attention(summary: bool) -> None:
+    model = make_model(text_summary=summary)
+    with torch.no_grad():
+        for block in model.lm.blocks:
+            block.cross.o_proj.weight.zero_()  # the text's only way in is the summary, if any
+    x, cond = latents(1, PATCHES, model), conditions(1, model)
+    with torch.no_grad():
+        h = model.hidden_states(x, cond)
+        other = model.hidden_states(x, attrs.evolve(cond, text=cond.text + 0.5))
+    changed = (other - h).abs().amax(-1) > 1e-4
+    assert changed.all() if summary else not changed.any()
+
+
+def test_a_fresh_text_summary_changes_nothing() -> None:
+    """Zero-initialised, so adding it to a model (or fine-tuning one with it) starts from the
+    model without it."""
+    torch.manual_seed(0)
+    model = CausalDiT(micro_config()).eval()
+    x, cond = latents(2, PATCHES, model), conditions(2, model)
+    with torch.no_grad():
+        h = model.hidden_states(x, cond)
+        model.text_summary = None
+        without = model.hidden_states(x, cond)
+    torch.testing.assert_close(h, without, atol=0, rtol=0)
 
 
 def test_padding_tokens_of_the_text_are_ignored() -> None:
@@ -141,7 +169,7 @@ def test_loss_is_deterministic_per_generator_and_trains_every_part() -> None:
     other = model.loss(x, cond, torch.Generator().manual_seed(4))
     assert loss.item() == again.item() != other.item()
     loss.backward()
-    for part in ("lm", "caption", "video", "locenc", "locdit"):
+    for part in ("lm", "caption", "text_summary", "video", "locenc", "locdit"):
         grads = [p.grad for p in getattr(model, part).parameters()]
         assert any(g is not None and g.abs().sum() > 0 for g in grads), part
     assert model.start.grad.abs().sum() > 0
