@@ -128,6 +128,9 @@ class MiniLMTextConditioner(FrozenPartMixin, _TextConditioner):
         self.tokenizer, encoder = load_minilm()
         self.encoder = FrozenHolder(encoder)
         self.projection = nn.Linear(encoder.shape.width, config.dim)
+        # MiniLM's states are small (about 0.2 a value after the projection): normalised, the
+        # caption's words reach the backbone at the scale of its own activations
+        self.norm = nn.LayerNorm(config.dim)
         if config.weights:
             load_weights(self, config.weights)
 
@@ -142,4 +145,4 @@ class MiniLMTextConditioner(FrozenPartMixin, _TextConditioner):
         device = self.projection.weight.device
         ids, mask = prepared.ids.to(device), prepared.mask.to(device)
         states = self.encoder(ids, mask)
-        return self._finish(self.projection(states), prepared)
+        return self._finish(self.norm(self.projection(states)), prepared)

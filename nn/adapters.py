@@ -23,11 +23,6 @@ def packed_positions(lengths: Sequence[int], device: torch.device) -> torch.Tens
     return (torch.arange(total) - starts.repeat_interleave(counts)).unsqueeze(0)
 
 
-def packed_mean(packed: torch.Tensor, lengths: Sequence[int]) -> torch.Tensor:
-    """The mean ``(B, width)`` of each item's tokens of packed ``(1, sum(lengths), width)``."""
-    return torch.stack([piece.mean(0) for piece in packed[0].split(list(lengths))])
-
-
 @attrs.frozen(kw_only=True)
 class TextMemory:
     """Cross-attention keys/values of the encoded text, per LM layer, packed per item.
@@ -83,6 +78,28 @@ class CaptionEncoder(nn.Module):
     def null_text(self, batch_size: int) -> tuple[torch.Tensor, tuple[int, ...]]:
         """The packed null-text memory source for a batch without any text."""
         return self.null.repeat(batch_size, 1).unsqueeze(0), (self.null.shape[0],) * batch_size
+
+
+class TextSummary(nn.Module):
+    """One vector per item from the mean of its text features (a learned null vector for an
+    item without text), projected to ``width``.
+
+    Mean-pooled token states are how sentence encoders such as all-MiniLM-L6-v2 are trained
+    to be read, so the pool carries the caption's meaning before any layer here has learned.
+    """
+
+    def __init__(self, text_dim: int, width: int, *, eps: float) -> None:
+        super().__init__()
+        self.null = nn.Parameter(torch.zeros(text_dim))
+        self.norm = nn.RMSNorm(text_dim, eps=eps)
+        self.proj = nn.Linear(text_dim, width)
+
+    def forward(self, text: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``(B, width)`` from ``text (B, L, text_dim)`` and its bool ``mask (B, L)``."""
+        count = mask.sum(1, keepdim=True)
+        pooled = (text * mask.unsqueeze(-1).to(text.dtype)).sum(1) / count.clamp(min=1)
+        pooled = torch.where(count > 0, pooled, self.null.to(text.dtype))
+        return self.proj(self.norm(pooled))
 
 
 class VideoAdapter(nn.Module):

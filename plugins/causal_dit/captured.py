@@ -50,6 +50,8 @@ class StreamBuffers:
     """``()`` bool: False until the first patch (whose token is the start token)."""
     text_mask: torch.Tensor | None = None
     """The text cross-attention mask (read only; None where not needed)."""
+    text_summary: torch.Tensor | None = None
+    """``(B, width)``: what the text summary adds to ``h`` (read only; None without one)."""
 
     def tensors(self) -> Tensors:
         return (self.position, self.filled, self.context, self.context_valid, self.previous,
@@ -59,8 +61,8 @@ class StreamBuffers:
 def _patch_step(model: CausalDiT, sampler: Any,
                 coefficients: tuple[tuple[Condition, float], ...], ring: Tensors,
                 start: int, text: tuple[Tensors, Tensors] | None,
-                text_mask: torch.Tensor | None, buffers: Tensors, video_token: torch.Tensor,
-                noise: torch.Tensor) -> torch.Tensor:
+                text_mask: torch.Tensor | None, text_summary: torch.Tensor | None,
+                buffers: Tensors, video_token: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
     """One patch of one or several streams; every argument after ``start`` is a tensor (or a
     tuple of them) so that a compiled version is reused by every stream of the same shapes."""
     position, filled, context, context_valid, previous, started = buffers
@@ -69,6 +71,8 @@ def _patch_step(model: CausalDiT, sampler: Any,
     token = torch.where(started, encoded, model.start.expand_as(encoded)) + video_token
     h = model.lm.decode_in_place(token, position, ring[:layers], ring[layers:], start, filled,
                                  text, text_mask)[:, 0]
+    if text_summary is not None:
+        h = h + text_summary
     guided = model.guided_over(h, context, context_valid, "sdpa")
     patch = sampler.sample(
         lambda x, t: weighted_branches(guided, coefficients, x, t), noise)
@@ -127,13 +131,14 @@ class PatchStepper:
             previous=like.new_zeros(batch, model.patch_frames, model.latent_dim),
             started=torch.zeros((), dtype=torch.bool, device=like.device),
             text_mask=(None if state.text is None
-                       else model.lm.text_mask(state.text, batch, like.dtype, like.device)))
+                       else model.lm.text_mask(state.text, batch, like.dtype, like.device)),
+            text_summary=None if state.text is None else state.text.summary)
         if self.compile is not None:
             fixed = (*cache.keys, *cache.values, *buffers.tensors())
             if state.text is not None:  # read by every replay: never copied in
                 fixed += (*state.text.keys, *state.text.values)
-            if buffers.text_mask is not None:
-                fixed += (buffers.text_mask,)
+            fixed += tuple(tensor for tensor in (buffers.text_mask, buffers.text_summary)
+                           if tensor is not None)
             for tensor in fixed:
                 torch._dynamo.mark_static_address(tensor, guard=False)
         return buffers
@@ -146,12 +151,12 @@ class PatchStepper:
         cache.check_current()
         video_token, index = model._video_tokens(state.video, cache.position, 1)
         text = state.text
-        video_token = video_token + model._summary_tokens(text)
         memory = None if text is None else (text.keys, text.values)
         if self.compile is not None:
             torch.compiler.cudagraph_mark_step_begin()  # each patch: a new step of the graphs
         patch = self._step(model, self.sampler, self.coefficients, (*cache.keys, *cache.values),
-                           cache.start, memory, buffers.text_mask, buffers.tensors(),
+                           cache.start, memory, buffers.text_mask, buffers.text_summary,
+                           buffers.tensors(),
                            video_token, noise.to(cache.keys[0]))
         patch = patch.clone()  # a replayed graph reuses its output memory
         done = cache.position + 1 - cache.start

@@ -25,6 +25,12 @@ class CausalDiTConfig:
     ``window - 1`` patches before it, in training and in streaming alike); 0 removes the window,
     and with it the memory bound on unbounded streams.
 
+    ``time_shift`` warps the training times ``t`` drawn from ``time_distribution`` as the
+    samplers' ``shifted`` grid does (``shift·t / (1 + (shift − 1)·t)``, t = 0 noise): below 1
+    it trains more at high noise. Latents whose values repeat across a patch (a plane wave's
+    direction in every band and frame) let the noisy patch itself reveal them at moderate
+    noise, so only the noisiest times teach the conditions; 1 is no shift.
+
     ``text_summary`` adds a learned projection of the mean of the encoded caption's tokens to
     every LM input token, beside the cross-attention: a direct path from what the caption says
     to every patch, which a small training budget finds far sooner than cross-attention
@@ -60,6 +66,7 @@ class CausalDiTConfig:
     patch_keep_ratio: float = attrs.field(default=0.6, validator=[v.gt(0.0), v.le(1.0)])
     time_distribution: Literal["uniform", "logit-normal"] = attrs.field(
         default="uniform", validator=v.in_(("uniform", "logit-normal")))
+    time_shift: float = attrs.field(default=1.0, validator=[v.gt(0.0), v.lt(float("inf"))])
     attention_backend: Literal["auto", "xformers", "sdpa"] = attrs.field(
         default="auto", validator=v.in_(("auto", "xformers", "sdpa")))
 

@@ -30,8 +30,8 @@ from swansphere.conditioning.alignment import (
 from swansphere.nn.adapters import (
     CaptionEncoder,
     TextMemory,
+    TextSummary,
     VideoAdapter,
-    packed_mean,
     packed_positions,
 )
 from swansphere.nn.attention import cached_mask, causal_mask, packed_causal_mask
@@ -43,6 +43,7 @@ from swansphere.nn.conditions import (
 )
 from swansphere.nn.flow import LatentGrid, batch_times, normal, uniform
 from swansphere.nn.layers import init_weights
+from swansphere.samplers.grids import shifted
 from swansphere.samplers.guidance import Condition
 
 from .cache import CausalDiTState, VideoBuffer
@@ -81,7 +82,7 @@ class CausalDiT(LatentGrid, nn.Module):
         self.locdit = LocDiT(config.latent_dim, width, config.locdit,
                              context_frames=config.context_frames,
                              patch_frames=config.patch_frames, eps=eps, rope_base=base)
-        self.text_summary = (nn.Sequential(nn.RMSNorm(width, eps=eps), nn.Linear(width, width))
+        self.text_summary = (TextSummary(config.text_dim, width, eps=eps)
                              if config.text_summary else None)
         self.start = nn.Parameter(torch.zeros(width))
         self.reset_parameters()
@@ -92,11 +93,10 @@ class CausalDiT(LatentGrid, nn.Module):
                           self.locdit.null_context]
         if self.caption is not None:
             learned_tokens.append(self.caption.null)
+        if self.text_summary is not None:
+            learned_tokens.append(self.text_summary.null)
         for token in learned_tokens:
             nn.init.trunc_normal_(token, std=0.02, a=-0.06, b=0.06)
-        if self.text_summary is not None:  # starts as no change; its gradient is not zero
-            nn.init.zeros_(self.text_summary[1].weight)
-            nn.init.zeros_(self.text_summary[1].bias)
 
     # ------------------------------------------------------------------ metadata
 
@@ -124,22 +124,29 @@ class CausalDiT(LatentGrid, nn.Module):
             return None
         if conditions is None or conditions.text is None:
             encoded, lengths = self.caption.null_text(batch_size)
+            text = self.start.new_zeros(batch_size, 1, self.config.text_dim)
+            mask = torch.zeros(batch_size, 1, dtype=torch.bool, device=text.device)
         else:
             text, mask = conditions.text_tokens(batch_size, self.config.text_dim)
             device = self.start.device
-            mask = mask.to(device)
+            text, mask = text.to(device, self._dtype), mask.to(device)
             if drop is not None:
                 mask = mask & ~drop.to(device).unsqueeze(-1)
-            encoded, lengths = self.caption(text.to(device, self._dtype), mask, self._backend)
+            encoded, lengths = self.caption(text, mask, self._backend)
         memory = self.lm.text_memory(encoded, lengths)
         if self.text_summary is None or memory is None:
             return memory
-        return attrs.evolve(memory, summary=self.text_summary(packed_mean(encoded, lengths)))
+        return attrs.evolve(memory, summary=self.text_summary(text, mask))
 
     @staticmethod
-    def _summary_tokens(text: TextMemory | None) -> torch.Tensor | float:
-        """What ``text_summary`` adds to each item's LM input tokens: ``(B, 1, width)`` or 0."""
-        return 0.0 if text is None or text.summary is None else text.summary.unsqueeze(1)
+    def _add_summary(h: torch.Tensor, text: TextMemory | None,
+                     valid: torch.Tensor | None = None) -> torch.Tensor:
+        """``h (B, T, width)`` plus each item's text summary, where the model has one; ``valid``
+        positions only (the rest of a ragged batch stays zero)."""
+        if text is None or text.summary is None:
+            return h
+        summary = text.summary.unsqueeze(1)
+        return h + (summary if valid is None else summary * valid.unsqueeze(-1))
 
     def _video_buffer(self, conditions: Conditions | None, batch_size: int,
                       drop: torch.Tensor | None = None) -> VideoBuffer:
@@ -205,13 +212,13 @@ class CausalDiT(LatentGrid, nn.Module):
         tokens = self._input_tokens(patches, self._video_buffer(conditions, batch, video_drop),
                                     history_drop)
         text = self._text_memory(conditions, batch, text_drop)
-        tokens = tokens + self._summary_tokens(text)
         window = self.config.attention_window
         if lengths is None:
             positions = torch.arange(count)
             h, _ = self.lm(tokens, positions, causal_mask(window), text=text,
                            query_seqlens=[count] * batch, backend=self._backend)
-            return h, patches, torch.ones(batch, count, dtype=torch.bool, device=h.device)
+            return (self._add_summary(h, text), patches,
+                    torch.ones(batch, count, dtype=torch.bool, device=h.device))
         counts = self._unit_counts(lengths, batch, count)
         valid = torch.arange(count) < counts.to(tokens.device)[:, None]
         seqlens = counts.tolist()
@@ -219,7 +226,7 @@ class CausalDiT(LatentGrid, nn.Module):
                             packed_causal_mask(seqlens, window), text=text,
                             query_seqlens=seqlens, backend=self._backend)
         h = tokens.new_zeros(batch, count, self.h_dim).index_put((valid,), packed[0])
-        return h, patches, valid
+        return self._add_summary(h, text, valid), patches, valid
 
     def hidden_states(self, latents: torch.Tensor, conditions: Conditions | None = None,
                       lengths: torch.Tensor | None = None) -> torch.Tensor:
@@ -311,8 +318,10 @@ class CausalDiT(LatentGrid, nn.Module):
     def _sample_times(self, count: int, generator: torch.Generator | None,
                       device: torch.device) -> torch.Tensor:
         if self.config.time_distribution == "logit-normal":
-            return torch.sigmoid(normal((count,), generator, device))
-        return uniform((count,), generator, device)
+            times = torch.sigmoid(normal((count,), generator, device))
+        else:
+            times = uniform((count,), generator, device)
+        return shifted(times, self.config.time_shift)
 
     # ------------------------------------------------------------------ streaming
 
@@ -361,10 +370,11 @@ class CausalDiT(LatentGrid, nn.Module):
         count = tokens.shape[1]
         video_tokens, index = self._video_tokens(state.video, state.position, count)
         positions = torch.arange(state.position, state.position + count)
-        h, cache = self.lm(tokens + video_tokens + self._summary_tokens(state.text), positions,
+        h, cache = self.lm(tokens + video_tokens, positions,
                            cached_mask(self.config.attention_window), text=state.text,
                            query_seqlens=[count] * state.batch_size, cache=state.cache,
                            backend=self._backend)
+        h = self._add_summary(h, state.text)
         context = state.context
         if patches is not None and self.config.context_frames:
             context = torch.cat((context, patches), 1)[:, -self.config.context_frames:]

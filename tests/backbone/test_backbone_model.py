@@ -5,11 +5,10 @@ from __future__ import annotations
 import attrs
 import pytest
 import torch
-from backbone_helpers import VIDEO_FPS, conditions, latents, make_model, micro_config
+from backbone_helpers import VIDEO_FPS, conditions, latents, make_model
 
 from swansphere.conditioning.alignment import frame_times, patch_end_times
 from swansphere.nn.conditions import BackboneInputError, Conditions
-from swansphere.plugins.causal_dit.model import CausalDiT
 from swansphere.samplers.guidance import Condition
 
 PATCHES = 6
@@ -75,17 +74,17 @@ def test_the_text_summary_reaches_every_h_without_cross_attention(summary: bool)
     assert changed.all() if summary else not changed.any()
 
 
-def test_a_fresh_text_summary_changes_nothing() -> None:
-    """Zero-initialised, so adding it to a model (or fine-tuning one with it) starts from the
-    model without it."""
-    torch.manual_seed(0)
-    model = CausalDiT(micro_config()).eval()
-    x, cond = latents(2, PATCHES, model), conditions(2, model)
+def test_the_text_summary_of_dropped_or_absent_text_is_its_null() -> None:
+    """Guidance drops text per item: the dropped item's summary must be the one of no text."""
+    model = make_model()
+    cond = conditions(2, model)
     with torch.no_grad():
-        h = model.hidden_states(x, cond)
-        model.text_summary = None
-        without = model.hidden_states(x, cond)
-    torch.testing.assert_close(h, without, atol=0, rtol=0)
+        dropped = model._text_memory(cond, 2, drop=torch.tensor([True, False])).summary
+        absent = model._text_memory(None, 2).summary
+        present = model._text_memory(cond, 2).summary
+    torch.testing.assert_close(dropped[0], absent[0])
+    torch.testing.assert_close(dropped[1], present[1])
+    assert not torch.allclose(present[0], absent[0])
 
 
 def test_padding_tokens_of_the_text_are_ignored() -> None:
@@ -323,3 +322,13 @@ def test_conditions_from_conditioner_tokens() -> None:
     x = latents(2, 3, model)
     with torch.no_grad():
         torch.testing.assert_close(model.hidden_states(x, rebuilt), model.hidden_states(x, cond))
+
+
+@pytest.mark.parametrize("distribution", ["uniform", "logit-normal"])
+def test_time_shift_warps_the_training_times_as_the_shifted_grid(distribution: str) -> None:
+    plain = make_model(time_distribution=distribution)
+    noisier = make_model(time_distribution=distribution, time_shift=0.25)
+    times = plain._sample_times(4096, torch.Generator().manual_seed(0), torch.device("cpu"))
+    warped = noisier._sample_times(4096, torch.Generator().manual_seed(0), torch.device("cpu"))
+    torch.testing.assert_close(warped, 0.25 * times / (1 - 0.75 * times))
+    assert warped.median() < 0.5 * times.median()  # most of the training at high noise

@@ -147,9 +147,12 @@ def test_minilm_gives_token_states_through_a_trainable_projection(minilm):
     assert out.mask[0].sum() > 3                             # word pieces, not one pooled vector
     torch.testing.assert_close(out.tokens[1, 0], minilm.null(1).tokens[0, 0])
     assert set(minilm.state_dict()) == {"null_output.tokens", "projection.weight",
-                                        "projection.bias"}
+                                        "projection.bias", "norm.weight", "norm.bias"}
     trainable = sum(p.numel() for p in minilm.parameters() if p.requires_grad)
-    assert trainable == 384 * 24 + 24 + 24
+    assert trainable == 384 * 24 + 24 + 24 + 2 * 24
+    words = out.tokens[0][out.mask[0]]                       # normalised: unit scale per token
+    torch.testing.assert_close(words.std(-1, unbiased=False), torch.ones(len(words)),
+                               atol=1e-3, rtol=0)
 
 
 def test_minilm_states_carry_meaning(minilm):
