@@ -26,12 +26,7 @@ def latent_parts(codec_config: object) -> dict[str, slice]:
     """The named parts of a ``foa-parametric`` latent frame (docs/codecs.md); else one part."""
     if not isinstance(codec_config, FoaParametricConfig):
         return {"all": slice(None)}
-    low = codec_config.low_bins
-    envelope = low + codec_config.envelope_bands
-    bands = codec_config.direction_bands
-    return {"all": slice(None), "low band": slice(0, low), "envelope": slice(low, envelope),
-            "direction": slice(envelope, envelope + 3 * bands),
-            "diffuseness": slice(envelope + 3 * bands, envelope + 4 * bands)}
+    return {"all": slice(None), **codec_config.latent_parts()}
 
 
 def main() -> None:

@@ -165,6 +165,18 @@ class FoaParametricConfig:
     direction_bands: int = attrs.field(default=8, validator=attrs.validators.ge(1))
     weights: str | None = None
 
+    def latent_parts(self) -> dict[str, slice]:
+        """Where each kind of value sits in a latent frame, in order: ``low band`` (W's MDCT
+        coefficients), ``envelope`` (log band powers), ``direction`` (3 per band, band by
+        band) and ``diffuseness`` (1 per band)."""
+        sizes = {"low band": self.low_bins, "envelope": self.envelope_bands,
+                 "direction": 3 * self.direction_bands, "diffuseness": self.direction_bands}
+        parts, start = {}, 0
+        for name, size in sizes.items():
+            parts[name] = slice(start, start + size)
+            start += size
+        return parts
+
     def __attrs_post_init__(self) -> None:
         if self.low_bins + self.envelope_bands > self.hop_length:
             raise ConfigError(f"foa-parametric: low_bins + envelope_bands must be at most "

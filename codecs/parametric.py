@@ -253,11 +253,9 @@ class FoaParametricCodec(CodecInfo, nn.Module):
                           direction.permute(0, 2, 3, 1).flatten(2), diffuse], dim=-1).to(dtype)
 
     def _split(self, parameters: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        config = self.config
-        sizes = (config.low_bins, config.envelope_bands, 3 * config.direction_bands,
-                 config.direction_bands)
-        low, envelope, direction, diffuse = parameters.split(sizes, dim=-1)
-        return low, envelope, direction.unflatten(-1, (config.direction_bands, 3)), diffuse
+        low, envelope, direction, diffuse = (
+            parameters[..., part] for part in self.config.latent_parts().values())
+        return low, envelope, direction.unflatten(-1, (self.config.direction_bands, 3)), diffuse
 
     def _synthesise(self, parameters: torch.Tensor, frame_index: torch.Tensor) -> torch.Tensor:
         """Parameters ``(batch, frames, D)`` -> MDCT coefficients ``(batch, 4, frames, hop)``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 
@@ -12,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import swansphere
+from swansphere.codecs.config import FoaParametricConfig
 from swansphere.codecs.parametric import FoaParametricCodec
 from swansphere.codecs.weights import load_codec
 from swansphere.errors import ConfigError
@@ -232,3 +234,15 @@ def test_latents_far_outside_any_audio_decode_no_louder_than_the_bounds():
         torch.testing.assert_close(bounded, codec.decode(codec.encode(scene[None])))
     finally:
         codec._within_amplitude = unbounded_decoder
+
+
+@pytest.mark.parametrize("fields", [{}, {"low_bins": 20, "envelope_bands": 5,
+                                         "direction_bands": 3}])
+def test_latent_parts_tile_the_frame_in_order(fields) -> None:
+    config = FoaParametricConfig(**fields)
+    parts = list(config.latent_parts().values())
+    assert parts[0].start == 0 and parts[-1].stop == FoaParametricCodec(config).latent_dim
+    assert all(before.stop == after.start for before, after in itertools.pairwise(parts))
+    assert [part.stop - part.start for part in parts] == [
+        config.low_bins, config.envelope_bands, 3 * config.direction_bands,
+        config.direction_bands]
