@@ -30,7 +30,7 @@ class TextMemory:
     Shapes are ``(1, sum(lengths), kv_heads, head_dim)``; item ``b`` owns ``lengths[b]`` tokens
     (null-text tokens for items without text), so masks are block-diagonal. ``summary``
     ``(B, width)``, where a backbone has one, is a pooled embedding of each item's text that it
-    adds to every input token of that item.
+    adds to every output ``h`` of that item.
     """
 
     keys: tuple[torch.Tensor, ...]

@@ -31,10 +31,11 @@ class CausalDiTConfig:
     direction in every band and frame) let the noisy patch itself reveal them at moderate
     noise, so only the noisiest times teach the conditions; 1 is no shift.
 
-    ``text_summary`` adds a learned projection of the mean of the encoded caption's tokens to
-    every LM input token, beside the cross-attention: a direct path from what the caption says
-    to every patch, which a small training budget finds far sooner than cross-attention
-    (docs/backbone.md). It needs the caption encoder (``text_cross_attention``).
+    ``text_summary`` adds a learned projection of the mean of the text features to every
+    ``h_t``, beside the cross-attention: a direct path from what the caption says to LocDiT,
+    which a small training budget finds where the cross-attention's, through the LM, stays
+    unheard (docs/backbone.md). It rides on the text memory, so it needs
+    ``text_cross_attention``.
     """
 
     latent_dim: int = attrs.field(default=32, validator=_positive)
