@@ -80,6 +80,13 @@ class CaptionEncoder(nn.Module):
         return self.null.repeat(batch_size, 1).unsqueeze(0), (self.null.shape[0],) * batch_size
 
 
+def masked_mean(tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The mean ``(B, dim)`` of each item's tokens ``(B, L, dim)`` where ``mask (B, L)`` is
+    True; 0 for an item without any."""
+    weights = mask.unsqueeze(-1).to(tokens.dtype)
+    return (tokens * weights).sum(1) / weights.sum(1).clamp(min=1)
+
+
 class TextSummary(nn.Module):
     """One vector per item from the mean of its text features (a learned null vector for an
     item without text), projected to ``width``.
@@ -96,9 +103,8 @@ class TextSummary(nn.Module):
 
     def forward(self, text: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``(B, width)`` from ``text (B, L, text_dim)`` and its bool ``mask (B, L)``."""
-        count = mask.sum(1, keepdim=True)
-        pooled = (text * mask.unsqueeze(-1).to(text.dtype)).sum(1) / count.clamp(min=1)
-        pooled = torch.where(count > 0, pooled, self.null.to(text.dtype))
+        present = mask.any(1, keepdim=True)
+        pooled = torch.where(present, masked_mean(text, mask), self.null.to(text.dtype))
         return self.proj(self.norm(pooled))
 
 

@@ -27,6 +27,7 @@ from swansphere.codecs.weights import atomic_write, load_weights, save_weights
 from swansphere.conditioning.text import TextTransformerConditioner
 from swansphere.config import dumps_toml, load_toml
 from swansphere.errors import ResourceNotFoundError
+from swansphere.nn.adapters import masked_mean
 from swansphere.nn.contrastive import random_yaw, svac_loss
 from swansphere.nn.foa_audio import FOAAudioEncoder
 from swansphere.spatial import rotate, validate_foa
@@ -54,8 +55,7 @@ class TextAudioModel(nn.Module):
     def embed_text(self, captions: Sequence[str]) -> torch.Tensor:
         """Captions -> ``(N, dim)`` unit vectors."""
         encoded = self.text(self.text.prepare(list(captions)))
-        weights = encoded.mask.unsqueeze(-1).to(encoded.tokens)
-        pooled = (encoded.tokens * weights).sum(1) / weights.sum(1).clamp(min=1)
+        pooled = masked_mean(encoded.tokens, encoded.mask)
         return F.normalize(self.text_head(pooled), dim=-1)
 
     def embed_audio(self, foa: torch.Tensor, sample_rate: int | None = None) -> torch.Tensor:
