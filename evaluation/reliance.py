@@ -51,15 +51,18 @@ def caption_reliance(backbone: Any, latents: torch.Tensor, own: Any, swapped: An
     batch, frames, dims = latents.shape
     if frames < patch:
         raise ValueError(f"clips need at least one patch of {patch} frames, got {frames}")
-    errors = {"own": latents.new_zeros(dims), "swapped": latents.new_zeros(dims)}
+    # h of a window's first patch sees no audio (the start token), only the conditions: the
+    # same for every window
+    onset_h = {name: backbone.hidden_states(latents[:, :patch], conditions)[:, 0]
+               for name, conditions in (("own", own), ("swapped", swapped))}
+    errors = {name: latents.new_zeros(dims) for name in onset_h}
     for _ in range(windows):
         start = int(torch.randint(frames - patch + 1, (1,), generator=generator))
         target = latents[:, start:start + patch]
         noise = torch.randn(target.shape, generator=generator).to(target)
         t = torch.rand(batch, generator=generator).to(target) * max_time
         noisy = t[:, None, None] * target + (1 - t[:, None, None]) * noise
-        for name, conditions in (("own", own), ("swapped", swapped)):
-            h = backbone.hidden_states(target, conditions)[:, 0]
+        for name, h in onset_h.items():
             velocity = backbone.velocity(noisy, t, h)
             errors[name] += (velocity - (target - noise)).square().mean(dim=(0, 1)) / windows
     return Reliance(own=errors["own"], swapped=errors["swapped"])
