@@ -74,8 +74,8 @@ class CausalDiTConfig:
     @text_summary.validator
     def _check_text_summary(self, attribute: attrs.Attribute, value: bool) -> None:
         if value and not self.text_cross_attention:
-            raise ValueError("text_summary pools the caption encoder's tokens: it needs "
-                             "text_cross_attention = true")
+            raise ValueError("text_summary travels with the caption encoder's text memory: "
+                             "it needs text_cross_attention = true")
 
     @property
     def patch_seconds(self) -> float:
