@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sets", default=None, help="comma-separated sound sets (default: all)")
     parser.add_argument("--all-licences", action="store_true",
                         help="every class, not only permissively licensed clips")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override the model's config, as swansphere generate --set does "
+                             "(e.g. guidance.w1=2); repeatable")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--json", type=Path, default=None, help="write the report here")
     args = parser.parse_args(argv)
@@ -43,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    pipeline = Pipeline.from_pretrained(args.model)
+    pipeline = Pipeline.from_pretrained(args.model, overrides=args.set)
     clips = class_clips(catalogue(args.sets.split(",") if args.sets else None),
                         permissive_only=not args.all_licences)
     held_out = split_clips(clips)[1]

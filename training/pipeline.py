@@ -55,6 +55,7 @@ from swansphere.pipeline import Pipeline, PipelineConfig, without_weight_paths
 from .common import (
     OptimizerConfig,
     RunConfig,
+    autocast,
     build_optimizer,
     clip_gradients,
     learning_rate,
@@ -538,7 +539,8 @@ class PipelineTrainer(Trainer):
         lr = learning_rate(step, run.steps, self.config.optimizer)
         set_learning_rate(self.optimizer, lr)
         self.optimizer.zero_grad(set_to_none=True)
-        loss = self.train_loss(index, generator)
+        with autocast(run):
+            loss = self.train_loss(index, generator)
         (loss * dist.mean_weight(run.batch_size)).backward()
         parameters = [p for module in self.trainable.values() for p in module.parameters()]
         grad_norm = clip_gradients(parameters, self.config.optimizer.grad_clip)
@@ -584,6 +586,7 @@ class PipelineTrainer(Trainer):
     # ---------------------------------------------------------------- checkpoints
 
     export_name = "pipeline"
+    precisions = ("float32", "bfloat16")
 
     def write_model(self, directory: Path) -> None:
         self.pipeline.save_pretrained(directory)

@@ -5,6 +5,8 @@ A trainer subclasses :class:`Trainer`, calls ``super().__init__`` first (it sets
 ``registry``, ``dist``, ``progress``, ``output_dir``, ``device`` and seeds torch), builds its
 model and ``optimizer``, and supplies ``write_model``, ``train_step``, ``validate``,
 ``restore`` and ``run`` (usually :func:`~swansphere.training.loop.train_and_export`).
+A trainer whose steps run under :func:`~swansphere.training.common.autocast` lists the
+``run.precision`` values it supports in ``precisions``; others refuse all but float32.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any, ClassVar
 import torch
 
 from swansphere.config import dumps_toml
+from swansphere.errors import ConfigError
 
 from .distributed import Distributed, current
 
@@ -24,11 +27,17 @@ class Trainer:
 
     export_name: ClassVar[str]
     """The folder under ``run.output_dir`` that :meth:`export` writes."""
+    precisions: ClassVar[tuple[str, ...]] = ("float32",)
+    """The ``run.precision`` values this trainer's steps honour."""
 
     def __init__(self, config: Any, *, registry: Any = None, progress: bool = True,
                  distributed: Distributed | None = None) -> None:
         from swansphere.registry import default_registry
 
+        if config.run.precision not in self.precisions:
+            raise ConfigError(f"{type(self).__name__} trains in {' or '.join(self.precisions)} "
+                              f"only; set run.precision = \"float32\" (got "
+                              f"{config.run.precision!r})")
         self.config = config
         self.registry = registry or default_registry()
         self.dist = distributed or current()

@@ -231,3 +231,42 @@ def test_a_new_component_type_starts_its_table_afresh_in_any_order():
     assert table == {"sampler": {"type": "heun", "steps": 8}}
     apply_overrides(table, ["sampler.type=heun", "sampler.steps=4"])
     assert table == {"sampler": {"type": "heun", "steps": 4}}
+
+
+def linear_output_dtypes(trainer_: PipelineTrainer, step: int) -> set[torch.dtype]:
+    """The dtypes the backbone's linear layers produce during one training step."""
+    seen: set[torch.dtype] = set()
+    hooks = [module.register_forward_hook(lambda _m, _i, out: seen.add(out.dtype))
+             for module in trainer_.pipeline.backbone.modules()
+             if isinstance(module, torch.nn.Linear)]
+    try:
+        trainer_.train_step(step)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return seen
+
+
+@pytest.mark.parametrize("precision, computes_in", [("float32", torch.float32),
+                                                     ("bfloat16", torch.bfloat16)])
+def test_run_precision_sets_the_dtype_of_the_forward_pass(tmp_path, precision, computes_in):
+    run = trainer(tmp_path, run={**config_table(tmp_path)["run"], "precision": precision})
+    assert linear_output_dtypes(run, 0) == {computes_in}
+    parameters = list(run.pipeline.backbone.parameters())
+    assert all(p.dtype == torch.float32 for p in parameters)
+    assert all(p.grad is None or p.grad.dtype == torch.float32 for p in parameters)
+
+
+def test_bfloat16_steps_follow_the_float32_steps(tmp_path):
+    losses = {}  # after two updates: the zero-initialised output makes the first loss exact
+    for precision in ("float32", "bfloat16"):
+        run = trainer(tmp_path, run={**config_table(tmp_path)["run"], "precision": precision})
+        losses[precision] = [run.train_step(step)["loss"] for step in range(3)][-1]
+    assert losses["bfloat16"] == pytest.approx(losses["float32"], rel=0.05)
+    assert losses["bfloat16"] != losses["float32"]
+
+
+def test_an_unknown_precision_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match=r"run: precision must be one of \['bfloat16', "
+                                          r"'float32'\], got 'float16'"):
+        structure(config_table(tmp_path, run={"precision": "float16"}), PipelineTrainConfig)

@@ -300,3 +300,14 @@ def test_the_svac_trainer_refuses_another_device(tmp_path, capsys, monkeypatch):
     config.write_text(tomli_w.dumps(svac_table(tmp_path)))
     assert main(["train", str(config), "--device", "cuda:1", "--no-progress"]) == 2
     assert "SVAC trainer runs on the CPU only" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("table", "trainer"), [(codec_table, "CodecTrainer"),
+                                                 (svac_table, "SVACTrainer")])
+def test_trainers_without_autocast_refuse_bfloat16(tmp_path, capsys, table, trainer):
+    config = tmp_path / "train.toml"
+    config.write_text(tomli_w.dumps(table(tmp_path)))
+    assert main(["train", str(config), "--set", "run.precision=bfloat16", "--no-progress"]) == 2
+    error = capsys.readouterr().err
+    assert f"{trainer} trains in float32 only" in error and 'run.precision = "float32"' in error
+    assert not (tmp_path / "codec-single").exists() and not (tmp_path / "svac-single").exists()
