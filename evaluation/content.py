@@ -246,7 +246,13 @@ def _rank(references: References, embedding: Any, signal: torch.Tensor, name: st
 
 
 def summarise(rows: Sequence[dict[str, Any]], classes: int) -> dict[str, Any]:
-    """Means of the per-clip figures, split by source count; chance beside identity."""
+    """Means of the per-clip figures, split by source count; chance beside identity.
+
+    ``median_rank`` (of the named class among all, one source) moves before top-1 does, so it
+    tells early whether a model starts to make the named sound; ``over_full_scale`` is the
+    share of clips whose W level is above 0 dBFS: blown-up generations, which a mean level in
+    dB hides.
+    """
     single = [row for row in rows if row["sources"] == 1]
     double = [row for row in rows if row["sources"] > 1]
     beams = [rank for row in double for rank in row["beam_ranks"]]
@@ -260,6 +266,8 @@ def summarise(rows: Sequence[dict[str, Any]], classes: int) -> dict[str, Any]:
         "single_clips": len(single),
         "top1": mean([row["rank"] == 1 for row in single]),
         "top5": mean([row["rank"] <= 5 for row in single]),
+        "median_rank": float(np.median([row["rank"] for row in single])) if single else math.nan,
+        "chance_median_rank": (classes + 1) / 2,
         "angular": mean([row["angular"] for row in single]),
         "two_source_clips": len(double),
         "beam_top1": mean([rank == 1 for rank in beams]),
@@ -269,6 +277,7 @@ def summarise(rows: Sequence[dict[str, Any]], classes: int) -> dict[str, Any]:
         "level_db": mean([row["level_db"] for row in rows]),
         "reference_level_db": mean([row["reference_level_db"] for row in rows]),
         "dropout_share": mean([row["dropout_share"] for row in rows]),
+        "over_full_scale": mean([row["level_db"] > 0.0 for row in rows]),
     }
 
 

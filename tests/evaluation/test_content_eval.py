@@ -102,6 +102,18 @@ def test_summary_means_by_source_count_with_chance():
     assert summary["beam_top1"] == 0.5 and summary["beam_top5"] == 1.0
     assert summary["map_correlation_two"] == 0.5 and summary["level_db"] == -25
     assert summary["dropout_share"] == 0.25  # the undefined clip is left out
+    assert summary["median_rank"] == 4.0 and summary["chance_median_rank"] == 5.5
+    assert summary["over_full_scale"] == 0.0
+
+
+def test_summary_counts_clips_over_full_scale_and_ranks_of_one_source_only():
+    rows = [{"sources": 1, "rank": 2, "angular": 0.1, "map_correlation": 0.9, "level_db": 3.0,
+             "reference_level_db": -20, "dropout_share": 0.0},
+            {"sources": 2, "beam_ranks": [9, 9], "map_correlation": 0.5, "level_db": -1.0,
+             "reference_level_db": -20, "dropout_share": 0.0}]
+    summary = summarise(rows, classes=9)
+    assert summary["over_full_scale"] == 0.5
+    assert summary["median_rank"] == 2.0 and summary["chance_median_rank"] == 5.0
 
 
 @pytest.mark.slow
