@@ -34,6 +34,9 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
+import time
+import warnings
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
 from typing import Any
@@ -49,6 +52,12 @@ LAUNCH_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_P
 COLLECTIVE_TIMEOUT = timedelta(minutes=30)
 """How long a rank waits in a collective, e.g. while rank 0 alone validates (NCCL's own
 default, 10 minutes, is short for a slow validation)."""
+RELEASE_TIMEOUT_SECONDS = 30.0
+"""How long :func:`launch` waits, at most, for the backend to let go of the tensors of the
+last collectives before it leaves the process group."""
+
+_HANDED_OVER: weakref.WeakSet[torch.Tensor] = weakref.WeakSet()
+"""Tensors this process gave to a collective (see :func:`hand_over`)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -171,7 +180,7 @@ class Distributed:
             return dict(metrics)
         values = torch.tensor([float(v) for v in metrics.values()], dtype=torch.float64,
                               device=self.device)
-        torch_dist.all_reduce(values)
+        torch_dist.all_reduce(hand_over(values))
         return dict(zip(metrics, (values / self.world_size).tolist(), strict=True))
 
     def barrier(self) -> None:
@@ -193,14 +202,15 @@ class _GatherRows(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, local: torch.Tensor, rank: int, world_size: int) -> torch.Tensor:
-        parts = [torch.empty_like(local) for _ in range(world_size)]
-        torch_dist.all_gather(parts, local.contiguous())
+        parts = [hand_over(torch.empty_like(local)) for _ in range(world_size)]
+        torch_dist.all_gather(parts, hand_over(local.detach().clone(
+            memory_format=torch.contiguous_format)))
         ctx.rows, ctx.rank = local.shape[0], rank
         return torch.cat(parts)
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, None, None]:
-        total = grad.contiguous().clone()
+        total = hand_over(grad.clone(memory_format=torch.contiguous_format))
         torch_dist.all_reduce(total)
         return total[ctx.rank * ctx.rows:(ctx.rank + 1) * ctx.rows], None, None
 
@@ -257,4 +267,32 @@ def launch(device: str | torch.device = "cpu", environ: Mapping[str, str] | None
     finally:
         _ACTIVE.reset(token)
         if owned:
+            wait_for_release()
             torch_dist.destroy_process_group()
+
+
+def hand_over(tensor: torch.Tensor) -> torch.Tensor:
+    """Note that ``tensor``, which no one else references, goes to a collective; returns it.
+
+    The backend's threads keep references to a collective's tensors for a moment after the
+    collective returns, and dropping the last of them takes the GIL. A thread that asks for
+    the GIL while the interpreter shuts down aborts the whole process (gloo: "terminate
+    called without an active exception"), so :func:`launch` waits for these references to
+    go (:func:`wait_for_release`) before a rank may exit. The tensor must be private to the
+    collective (a fresh buffer or a copy): a reference held elsewhere, e.g. by an autograd
+    graph, would look like the backend's.
+    """
+    _HANDED_OVER.add(tensor)
+    return tensor
+
+
+def wait_for_release(timeout: float = RELEASE_TIMEOUT_SECONDS) -> None:
+    """Sleep (so the backend's threads can take the GIL) until every live tensor given to
+    :func:`hand_over` is referenced by Python alone; warn and go on after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while any(tensor._use_count() > 1 for tensor in list(_HANDED_OVER)):
+        if time.monotonic() > deadline:
+            warnings.warn(f"the process group still held collective tensors after {timeout:g} s; "
+                          "leaving it anyway", RuntimeWarning, stacklevel=2)
+            return
+        time.sleep(0.001)

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
+import time
+import weakref
 from pathlib import Path
 
 import pytest
@@ -24,6 +27,7 @@ from swansphere.codecs.weights import load_tensors
 from swansphere.config import structure
 from swansphere.errors import ConfigError
 from swansphere.plugins.svac.trainer import SVACTrainConfig, SVACTrainer
+from swansphere.training import distributed
 from swansphere.training.checkpoint import list_checkpoints, step_directory
 from swansphere.training.codec import CodecTrainConfig, CodecTrainer, training_batch
 from swansphere.training.common import (
@@ -36,7 +40,9 @@ from swansphere.training.distributed import (
     LAUNCH_VARIABLES,
     Distributed,
     current,
+    hand_over,
     launch,
+    wait_for_release,
 )
 from swansphere.training.logs import CSVLog, events_files, read_scalars
 from swansphere.training.loop import MetricsLog
@@ -292,6 +298,42 @@ def test_environment_parsing_and_batch_shards():
     single = Distributed()
     batch = torch.randn(4, 2)
     assert single.gather(batch, 4) is batch and single.mean({"a": 1.5}) == {"a": 1.5}
+
+
+def held_by_another_thread(monkeypatch):
+    """A tensor handed to a "collective" and a graph that references it, as a backend thread
+    does for a moment after the collective returns."""
+    monkeypatch.setattr(distributed, "_HANDED_OVER", weakref.WeakSet())
+    tensor = hand_over(torch.ones(3, requires_grad=True))
+    backend = {"graph": tensor * tensor}
+    assert tensor._use_count() > 1
+    return tensor, backend
+
+
+def test_leaving_the_group_waits_until_the_backend_lets_go_of_its_tensors(monkeypatch):
+    tensor, backend = held_by_another_thread(monkeypatch)
+    letting_go = threading.Event()
+
+    def backend_thread():
+        time.sleep(0.05)
+        letting_go.set()
+        backend.clear()
+
+    thread = threading.Thread(target=backend_thread)
+    thread.start()
+    wait_for_release()
+    assert letting_go.is_set() and tensor._use_count() == 1
+    thread.join()
+
+
+def test_leaving_the_group_warns_and_goes_on_when_the_backend_never_lets_go(monkeypatch):
+    tensor, backend = held_by_another_thread(monkeypatch)
+    with pytest.warns(RuntimeWarning, match="still held collective tensors after 0.01 s"):
+        wait_for_release(timeout=0.01)
+    assert backend and tensor._use_count() > 1
+    hand_over(torch.zeros(2))                 # gone at once: nothing to wait for
+    backend.clear()
+    wait_for_release(timeout=0)
 
 
 def test_the_svac_trainer_refuses_another_device(tmp_path, capsys, monkeypatch):
