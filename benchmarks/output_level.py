@@ -83,11 +83,12 @@ def sustained_dropouts(clips: list[torch.Tensor], scenes: list[dict], rate: int)
 
 def clip_figures(clips: list[torch.Tensor], scenes: list[dict], rate: int,
                  samples_per_patch: int) -> dict[str, float]:
-    from swansphere.evaluation.level import mean_level_db
+    from swansphere.evaluation.level import level_db, mean_level_db
 
     return {"level_db": mean_level_db(clips), **patch_profile(clips, samples_per_patch),
             **frame_percentiles(clips, rate),
-            "sustained_dropout_share": sustained_dropouts(clips, scenes, rate)}
+            "sustained_dropout_share": sustained_dropouts(clips, scenes, rate),
+            "over_full_scale": statistics.fmean(level_db(clip) > 0.0 for clip in clips)}
 
 
 def reference_figures(pipeline: Any, scenes: list[dict]) -> tuple[dict, torch.Tensor]:
@@ -107,7 +108,10 @@ def reference_figures(pipeline: Any, scenes: list[dict]) -> tuple[dict, torch.Te
         "latents": {"latent_scale": scale, "codec_std": float(latents.std()),
                     "backbone_std": float(latents.std() / scale),
                     "backbone_dim_std_min": float((latents / scale).std((0, 1)).min()),
-                    "backbone_dim_std_max": float((latents / scale).std((0, 1)).max())},
+                    "backbone_dim_std_max": float((latents / scale).std((0, 1)).max()),
+                    "backbone_abs_p999": float((latents / scale).abs().flatten()
+                                               .float().quantile(0.999)),
+                    "backbone_abs_max": float((latents / scale).abs().max())},
     }
     return figures, latents / scale
 
@@ -136,10 +140,13 @@ def markdown(report: dict[str, Any]) -> str:
              f"{ref['round_trip']['level_db']:.1f} dBFS; latent_scale "
              f"{ref['latents']['latent_scale']:.4f}, real latents' std "
              f"{ref['latents']['codec_std']:.4f} (backbone space "
-             f"{ref['latents']['backbone_std']:.2f})", "",
+             f"{ref['latents']['backbone_std']:.2f}; |value| p99.9 "
+             f"{ref['latents']['backbone_abs_p999']:.2f}, max "
+             f"{ref['latents']['backbone_abs_max']:.2f})", "",
              "| setting | NFE | level (dBFS) | spread (dB) | exact-flow spread (dB) | first / "
-             "second / rest patch (dB) | p10 / p50 / p90 frame (dB) | drop-outs in sustained |",
-             "|---|---:|---:|---:|---:|---|---|---:|"]
+             "second / rest patch (dB) | p10 / p50 / p90 frame (dB) | drop-outs in sustained | "
+             "clips over 0 dBFS |",
+             "|---|---:|---:|---:|---:|---|---|---:|---:|"]
     rows = {"scenes": ref["scenes"], "codec round trip": ref["round_trip"],
             **report["settings"]}
     for name, row in rows.items():
@@ -149,7 +156,8 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {name or 'as saved'} | {_cell(row, 'nfe', 'd')} | "
                      f"{_cell(row, 'level_db')} | {_cell(row, 'spread_db')} | "
                      f"{_cell(row, 'gaussian_spread_db')} | {profile} | {frames} | "
-                     f"{_cell(row, 'sustained_dropout_share', '.3f')} |")
+                     f"{_cell(row, 'sustained_dropout_share', '.3f')} | "
+                     f"{_cell(row, 'over_full_scale', '.2f')} |")
     return "\n".join(lines)
 
 

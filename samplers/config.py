@@ -27,6 +27,11 @@ def _start(_instance: Any, _attribute: attrs.Attribute, value: float) -> None:
     check_start(value)
 
 
+def _bound(_instance: Any, _attribute: attrs.Attribute, value: float | None) -> None:
+    if value is not None and not (math.isfinite(value) and value > 0.0):
+        raise ConfigError(f"prediction_bound must be a finite number > 0 (or unset), got {value}")
+
+
 @attrs.frozen(kw_only=True)
 class SolverConfig:
     """Options shared by every built-in flow sampler.
@@ -42,12 +47,20 @@ class SolverConfig:
             With t0 > 0 the sampler first spends one velocity evaluation to estimate the data
             mean, x̂1 = noise + v(noise, 0), starts from x_t0 = t0·x̂1 + (1 − t0)·noise and
             integrates [t0, 1]. Larger t0, less diversity; t0 = 0 is plain sampling.
+        prediction_bound: b > 0 holds the clean sample that each velocity evaluation
+            predicts, x̂1 = x + (1 − t)·v, inside [−b, b] (element-wise): where x̂1 is
+            outside, the solver sees v = (clamp(x̂1) − x)/(1 − t) instead. Strong guidance
+            extrapolates past anything seen in training; holding its prediction inside the
+            training data's range keeps such steps from carrying the sample far out (the
+            static thresholding of image diffusion, on the flow's clean estimate). Where the
+            prediction is inside, the velocity is untouched, bit for bit. Unset: no bound.
     """
 
     steps: int = attrs.field(default=20, validator=_steps)
     grid: str = "cosine"
     shift: float | None = attrs.field(default=None, validator=_shift)
     start: float = attrs.field(default=0.0, validator=_start)
+    prediction_bound: float | None = attrs.field(default=None, validator=_bound)
 
 
 def _order(_instance: Any, _attribute: attrs.Attribute, value: int) -> None:

@@ -32,14 +32,14 @@ class SamplingError(SwanSphereError, ValueError):
 
 
 class _Field:
-    """``velocity`` seen by a solver: scalar time in, output checked against ``x``. (A plain
-    class: ``torch.compile`` traces its construction, which it cannot do for a frozen attrs
-    class.)"""
+    """``velocity`` seen by a solver: scalar time in, output checked against ``x`` and, with a
+    ``bound``, its clean prediction held inside it. (A plain class: ``torch.compile`` traces
+    its construction, which it cannot do for a frozen attrs class.)"""
 
-    __slots__ = ("velocity",)
+    __slots__ = ("bound", "velocity")
 
-    def __init__(self, velocity: Velocity) -> None:
-        self.velocity = velocity
+    def __init__(self, velocity: Velocity, bound: float | None = None) -> None:
+        self.velocity, self.bound = velocity, bound
 
     def __call__(self, x: torch.Tensor, t: float) -> torch.Tensor:
         times = torch.full((x.shape[0],), t, dtype=x.dtype, device=x.device)
@@ -48,7 +48,17 @@ class _Field:
             shape = tuple(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__
             raise SamplingError(f"velocity returned {shape} for x of shape {tuple(x.shape)}; "
                                 "velocity(x, t) must return a tensor shaped like x")
-        return v.to(x.dtype)
+        v = v.to(x.dtype)
+        return v if self.bound is None or t >= 1.0 else bound_prediction(x, v, t, self.bound)
+
+
+def bound_prediction(x: torch.Tensor, v: torch.Tensor, t: float, bound: float) -> torch.Tensor:
+    """``v`` with the clean sample it predicts, x̂1 = x + (1 − t)·v, held inside
+    [−bound, bound]; unchanged (the same tensor values) where x̂1 is inside. Needs t < 1."""
+    remaining = 1.0 - t
+    predicted = x + remaining * v
+    held = predicted.clamp(-bound, bound)
+    return torch.where(predicted == held, v, (held - x) / remaining)
 
 
 def _check_noise(noise: torch.Tensor) -> None:
@@ -87,7 +97,7 @@ class FlowSampler(abc.ABC):
         """
         times = self.times(steps)
         _check_noise(noise)
-        field = _Field(velocity)
+        field = _Field(velocity, self.config.prediction_bound)
         x = noise
         if self.config.start > 0:
             # One Euler step from 0 to t0: t0·x̂1 + (1 − t0)·noise with x̂1 = noise + v(noise, 0).
