@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 import math
+import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -164,6 +165,32 @@ def require_cpu(run: RunConfig, trainer: str) -> None:
     if torch.device(run.device).type != "cpu":
         raise ConfigError(f"the {trainer} trainer runs on the CPU only; set run.device = "
                           f"\"cpu\" (got {run.device!r})")
+
+
+BFLOAT16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "bf16"})
+"""``/proc/cpuinfo`` flags of CPUs that compute bfloat16 in hardware (x86 AVX-512 BF16 and
+AMX, Arm BF16)."""
+
+
+def cpu_bfloat16_is_emulated(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether this CPU lacks bfloat16 instructions, so that autocast emulates them; False
+    where ``cpuinfo`` cannot be read (no claim either way)."""
+    try:
+        flags = set(cpuinfo.read_text(encoding="utf-8", errors="replace").split())
+    except OSError:
+        return False
+    return not flags & BFLOAT16_CPU_FLAGS
+
+
+def warn_if_bfloat16_is_emulated(run: RunConfig) -> None:
+    """Warn when ``run`` asks for bfloat16 on a CPU that only emulates it: there it is about
+    10x slower than float32 (docs/training.md), where it is the faster choice elsewhere."""
+    if (run.precision == "bfloat16" and torch.device(run.device).type == "cpu"
+            and cpu_bfloat16_is_emulated()):
+        warnings.warn("run.precision = \"bfloat16\" on a CPU without bfloat16 instructions "
+                      "(no avx512_bf16, amx_bf16 or bf16 in /proc/cpuinfo): it is emulated, "
+                      "about 10x slower than float32; set run.precision = \"float32\"",
+                      RuntimeWarning, stacklevel=2)
 
 
 def autocast(run: RunConfig) -> contextlib.AbstractContextManager:

@@ -19,6 +19,7 @@ import torch
 from swansphere.config import dumps_toml
 from swansphere.errors import ConfigError
 
+from .common import warn_if_bfloat16_is_emulated
 from .distributed import Distributed, current
 
 
@@ -38,6 +39,7 @@ class Trainer:
             raise ConfigError(f"{type(self).__name__} trains in {' or '.join(self.precisions)} "
                               f"only; set run.precision = \"float32\" (got "
                               f"{config.run.precision!r})")
+        warn_if_bfloat16_is_emulated(config.run)
         self.config = config
         self.registry = registry or default_registry()
         self.dist = distributed or current()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import warnings
 
 import pytest
 import torch
@@ -14,6 +15,7 @@ from swansphere.config import apply_overrides, dump_toml, structure
 from swansphere.errors import ConfigError
 from swansphere.pipeline import Pipeline
 from swansphere.training.checkpoint import list_checkpoints
+from swansphere.training.common import cpu_bfloat16_is_emulated
 from swansphere.training.loop import MetricsLog
 from swansphere.training.pipeline import (
     PipelineTrainConfig,
@@ -264,6 +266,32 @@ def test_bfloat16_steps_follow_the_float32_steps(tmp_path):
         losses[precision] = [run.train_step(step)["loss"] for step in range(3)][-1]
     assert losses["bfloat16"] == pytest.approx(losses["float32"], rel=0.05)
     assert losses["bfloat16"] != losses["float32"]
+
+
+def test_cpu_flags_say_whether_bfloat16_is_emulated(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    for flags, emulated in [("flags\t\t: fpu sse2 avx2 avx512f avx512_vnni", True),
+                            ("flags\t\t: fpu avx512f avx512_bf16", False),
+                            ("flags\t\t: fpu amx_tile amx_bf16", False),
+                            ("Features\t: fp asimd bf16 i8mm", False)]:
+        cpuinfo.write_text(f"processor\t: 0\n{flags}\n")
+        assert cpu_bfloat16_is_emulated(cpuinfo) is emulated, flags
+    assert cpu_bfloat16_is_emulated(tmp_path / "absent") is False
+
+
+@pytest.mark.parametrize("precision, emulated, warns", [("bfloat16", True, True),
+                                                        ("bfloat16", False, False),
+                                                        ("float32", True, False)])
+def test_bfloat16_where_the_cpu_emulates_it_warns_at_start(tmp_path, monkeypatch, precision,
+                                                          emulated, warns):
+    monkeypatch.setattr("swansphere.training.common.cpu_bfloat16_is_emulated",
+                        lambda: emulated)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer(tmp_path, run={**config_table(tmp_path)["run"], "precision": precision})
+    said = [str(w.message) for w in caught if "bfloat16 instructions" in str(w.message)]
+    assert len(said) == warns
+    assert all('set run.precision = "float32"' in message for message in said)
 
 
 def test_an_unknown_precision_is_a_config_error(tmp_path):
