@@ -145,13 +145,22 @@ def theme() -> gr.themes.Base:
 
 def start(app: gr.Blocks, *, host: str = "127.0.0.1", port: int = 7860,
           block: bool = True) -> str:
-    """Serve ``app`` and return its local URL; ``block`` serves until Ctrl+C, saying where."""
+    """Serve ``app`` and return its local URL; ``block`` serves until Ctrl+C, saying where.
+
+    A Ctrl+C that lands before Gradio's wait has taken over (just after the line is printed,
+    on a busy machine) stops the server the same way: closed, and a normal return."""
     app.launch(server_name=host, server_port=port, prevent_thread_lock=True, theme=theme(),
                quiet=True, show_error=False, footer_links=[])
-    if block:
+    if not block:
+        return app.local_url
+    try:
         print(f"swansphere demo: open {app.local_url} in a browser (Ctrl+C stops it)",
               flush=True)
         app.block_thread()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        app.close(verbose=False)
     return app.local_url
 
 

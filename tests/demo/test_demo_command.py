@@ -60,6 +60,39 @@ def test_the_command_serves_the_page_and_stops_on_ctrl_c():
     assert process.returncode == 0 and "Traceback" not in error
 
 
+class _LaunchedApp:
+    """Stands in for a launched Gradio app: Ctrl+C lands in ``block_thread`` before Gradio's
+    own handler (``interrupt``) or not at all."""
+
+    local_url = "http://127.0.0.1:1/"
+
+    def __init__(self, interrupt: bool) -> None:
+        self.interrupt, self.closed = interrupt, False
+
+    def launch(self, **options) -> None:
+        pass
+
+    def block_thread(self) -> None:
+        if self.interrupt:
+            raise KeyboardInterrupt
+
+    def close(self, verbose: bool = True) -> None:
+        self.closed = True
+
+
+@pytest.mark.parametrize("interrupt", [True, False])
+def test_ctrl_c_at_any_moment_of_the_wait_closes_the_server_and_returns(interrupt, capsys):
+    from swansphere.demo.app import start
+
+    app = _LaunchedApp(interrupt)
+    try:
+        url = start(app)
+    except KeyboardInterrupt:  # would stop pytest itself
+        pytest.fail("Ctrl+C escaped start() and left the server open")
+    assert url == app.local_url and app.closed
+    assert "Ctrl+C stops it" in capsys.readouterr().out
+
+
 def test_a_wrong_model_is_one_line_before_the_page_opens():
     result = subprocess.run(_command("--model", "no-such-model", "--port", str(_free_port())),
                             capture_output=True, text=True, timeout=START_SECONDS)
