@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -153,6 +154,9 @@ def start(app: gr.Blocks, *, host: str = "127.0.0.1", port: int = 7860,
                quiet=True, show_error=False, footer_links=[])
     if not block:
         return app.local_url
+    # Ctrl+C must stop it even where it started with SIGINT ignored (as a shell without job
+    # control starts background commands, and their children inherit).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         print(f"swansphere demo: open {app.local_url} in a browser (Ctrl+C stops it)",
               flush=True)
@@ -161,6 +165,7 @@ def start(app: gr.Blocks, *, host: str = "127.0.0.1", port: int = 7860,
         pass
     finally:
         app.close(verbose=False)
+        signal.signal(signal.SIGINT, previous)
     return app.local_url
 
 

@@ -3,6 +3,7 @@ Ctrl+C, and refuses a wrong model with one line before any page opens."""
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -91,6 +92,29 @@ def test_ctrl_c_at_any_moment_of_the_wait_closes_the_server_and_returns(interrup
         pytest.fail("Ctrl+C escaped start() and left the server open")
     assert url == app.local_url and app.closed
     assert "Ctrl+C stops it" in capsys.readouterr().out
+
+
+class _SignalledApp(_LaunchedApp):
+    """Its wait gets a real SIGINT and sleeps: only a handler that raises ends it early."""
+
+    def block_thread(self) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)
+        self.missed = True
+
+
+def test_ctrl_c_stops_the_demo_even_where_sigint_was_ignored_at_start():
+    from swansphere.demo.app import start
+
+    app = _SignalledApp(interrupt=True)
+    app.missed = False
+    original = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a background job's inheritance
+    try:
+        start(app)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # put back as it was
+    finally:
+        signal.signal(signal.SIGINT, original)
+    assert app.closed and not app.missed
 
 
 def test_a_wrong_model_is_one_line_before_the_page_opens():
