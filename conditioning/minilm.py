@@ -295,8 +295,7 @@ def _read_weights(directory: Path) -> dict[str, torch.Tensor]:
 
         return load_file(str(directory / "model.safetensors"))
     if (directory / "pytorch_model.bin").is_file():
-        return torch.load(directory / "pytorch_model.bin", map_location="cpu",
-                          weights_only=True)
+        return torch.load(directory / "pytorch_model.bin", weights_only=True, map_location="cpu")
     raise ResourceNotFoundError(f"{directory} has no model.safetensors or pytorch_model.bin")
 
 
