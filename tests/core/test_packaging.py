@@ -53,6 +53,19 @@ def test_core_imports_no_other_layer():
     assert out.strip() == "[]"
 
 
+SHIPPED_MODELS = sorted(path for path in (REPO / "core" / "models").iterdir() if path.is_dir())
+
+
+@pytest.mark.parametrize("model", SHIPPED_MODELS, ids=lambda path: path.name)
+def test_every_shipped_model_has_a_card_that_names_its_licence_and_budget(model):
+    card = (model / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert card.startswith(f"# Model card: `{model.name}`")
+    for section in ("## What it was trained on", "## How well it does", "## Limits",
+                    "## Licence"):
+        assert section in card, section
+    assert "examples" in card  # the training budget, stated as examples seen
+
+
 @pytest.mark.slow
 def test_wheel_installs_into_a_fresh_environment_and_works(tmp_path):
     dist = tmp_path / "dist"
@@ -60,8 +73,8 @@ def test_wheel_installs_into_a_fresh_environment_and_works(tmp_path):
                     str(dist), str(REPO)], check=True, capture_output=True)
     [wheel] = dist.glob("swansphere-*.whl")
     with zipfile.ZipFile(wheel) as archive:  # the shipped model travels in the wheel
-        assert {"swansphere/models/tiny/pipeline.toml",
-                "swansphere/models/tiny/model.safetensors"} <= set(archive.namelist())
+        assert {"swansphere/models/tiny/pipeline.toml", "swansphere/models/tiny/model.safetensors",
+                "swansphere/models/tiny/MODEL_CARD.md"} <= set(archive.namelist())
     fresh = tmp_path / "fresh"
     subprocess.run([sys.executable, "-m", "venv", str(fresh)], check=True)
     python = fresh / "bin" / "python"
