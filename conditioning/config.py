@@ -16,6 +16,9 @@ TRANSFORMER_NAME = "text-transformer"
 VIDEO_NAME = "panorama-video"
 FRAME_ENCODERS = ("erp-cnn", "crops-cnn", "crops-efficientnet-lite0")
 READOUTS = ("grid", "attention")
+PLACE_WORDS = ("as-written", "canonical")
+"""How a text conditioner takes a caption's place phrases: as written, or rewritten into the
+caption vocabulary's words first (:func:`swansphere.spatial.words.canonical_places`)."""
 
 
 def positive(_instance: Any, attribute: attrs.Attribute, value: int) -> None:
@@ -36,6 +39,9 @@ class TextTransformerConfig:
         layers, heads, ff_mult: transformer size.
         null_tokens: how many learned tokens stand for "no text".
         weights: optional safetensors file to load (this module's own state dict).
+        places: "as-written", or "canonical": each caption's place phrases are rewritten into
+            the captioner's words before tokenizing ("to your left" -> "on the left"), for an
+            encoder trained on those words only (docs/conditioning.md, "Place words").
     """
 
     dim: int = attrs.field(default=256, validator=positive)
@@ -48,6 +54,7 @@ class TextTransformerConfig:
     ff_mult: int = attrs.field(default=4, validator=positive)
     null_tokens: int = attrs.field(default=1, validator=positive)
     weights: str | None = None
+    places: str = attrs.field(default="as-written", validator=attrs.validators.in_(PLACE_WORDS))
 
 
 @attrs.frozen(kw_only=True)
@@ -59,12 +66,14 @@ class MiniLMTextConfig:
         max_length: word pieces per caption including [CLS]/[SEP]; longer ones are cut.
         null_tokens: how many learned tokens stand for "no text".
         weights: optional safetensors file with the projection and null tokens.
+        places: "as-written" or "canonical", as for ``text-transformer``.
     """
 
     dim: int = attrs.field(default=256, validator=positive)
     max_length: int = attrs.field(default=64, validator=attrs.validators.ge(2))
     null_tokens: int = attrs.field(default=1, validator=positive)
     weights: str | None = None
+    places: str = attrs.field(default="as-written", validator=attrs.validators.in_(PLACE_WORDS))
 
 
 def positive_widths(_instance: Any, _attribute: attrs.Attribute,

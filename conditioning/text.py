@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from ..errors import ResourceNotFoundError
+from ..spatial.words import canonical_places
 from .config import MINILM_NAME, TRANSFORMER_NAME, MiniLMTextConfig, TextTransformerConfig
 from .layers import FrozenHolder, FrozenPartMixin, NullTokens, load_weights, transformer_encoder
 from .minilm import MINILM_ENV, configured_source, load_minilm
@@ -46,6 +47,7 @@ class _TextConditioner(nn.Module):
     """What both text encoders share: the null output and absent-caption handling."""
 
     modality = "text"
+    config: TextTransformerConfig | MiniLMTextConfig
 
     def __init__(self, dim: int, null_tokens: int) -> None:
         super().__init__()
@@ -55,6 +57,13 @@ class _TextConditioner(nn.Module):
     @property
     def dim(self) -> int:
         return self._dim
+
+    def _captions(self, raw: Any) -> list[str | None]:
+        """The batch's captions, place phrases rewritten where the config says so."""
+        captions = captions_of(raw)
+        if self.config.places == "canonical":
+            return [None if c is None else canonical_places(c) for c in captions]
+        return captions
 
     def null(self, batch_size: int) -> ConditionTokens:
         """The learned "no text" tokens for ``batch_size`` items."""
@@ -87,7 +96,7 @@ class TextTransformerConditioner(_TextConditioner):
 
     def prepare(self, raw: Any) -> PreparedText:
         """Tokenize captions on the CPU (``None`` = no text for that item)."""
-        captions = captions_of(raw)
+        captions = self._captions(raw)
         ids, mask = pad_batch([self.tokenizer.encode(c or "") for c in captions],
                               self.config.max_length)
         present = torch.tensor([c is not None for c in captions], dtype=torch.bool)
@@ -136,7 +145,7 @@ class MiniLMTextConditioner(FrozenPartMixin, _TextConditioner):
 
     def prepare(self, raw: Any) -> PreparedText:
         """WordPiece tokenization on the CPU (``None`` = no text for that item)."""
-        captions = captions_of(raw)
+        captions = self._captions(raw)
         ids, mask = self.tokenizer.batch([c or "" for c in captions], self.config.max_length)
         present = torch.tensor([c is not None for c in captions], dtype=torch.bool)
         return PreparedText(ids=ids, mask=mask, present=present)

@@ -7,11 +7,14 @@ them beyond :data:`ELEVATION_DEGREES`, and beyond :data:`OVERHEAD_DEGREES` only 
 "below" is said. :func:`prompt_directions` reads those phrases back, with the everyday
 synonyms people write ("ahead", "to the rear", "under", "right above your head"), so that
 captions, rewards and benchmarks share one vocabulary (docs/data.md, "Captions").
+:func:`canonical_places` rewrites a prompt's place phrases into that vocabulary, for text
+encoders that know no other words (docs/conditioning.md, "Place words").
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import cache
 
 OVERHEAD_DEGREES = 65.0
@@ -60,30 +63,33 @@ _ENDPOINT = (r"(?:(?:the|your|my)\s+)?(?:front|back|rear|left|right)|behind(?:\s
              r"|in\s+front(?:\s+of\s+(?:you|me))?")
 _MOTION = re.compile(
     r"\b(?:moving|heading|drifting)\s+(?:to\s+the\s+)?(?:front|back|left|right|up|down)\b"
-    rf"|\bfrom\s+(?:{_ENDPOINT})\s+(?:over\s+)?to\s+(?:{_ENDPOINT})\b")
+    rf"|\bfrom\s+(?:{_ENDPOINT})\s+(?:over\s+)?to\s+(?:{_ENDPOINT})\b", re.IGNORECASE)
 """Motion clauses ("moving left", "heading right", "from left to right", "from behind you to
 the front"; :func:`swansphere.data.captions.natural_caption`): not a position."""
 
 _LISTENER = r"(?:you|your\s+head|my\s+head|the\s+listener|us|me)"
-_SYNONYMS = tuple((re.compile(pattern), replacement) for pattern, replacement in (
-    (r"\b(?:off|directly|straight)\s+(?=(?:to|on|in|at|behind)\b)", ""),
-    (r"\b(?:to\s+the\s+)?(?:front|forward)[- ](left|right)\b", r"in front on the \1"),
+_SYNONYMS = tuple((re.compile(pattern, re.IGNORECASE), replacement) for pattern, replacement in (
+    (r"\b(?:directly|straight)\s+(?=(?:to|on|in|at|behind|ahead)\b)", ""),
+    (r"\b(?:off\s+)+(?=(?:to|on|at)\b)", ""),  # "off to the left"; "a long way off, off to ..."
+    (r"(?<!the )(?<!your )(?<!my )\bright\s+(?=(?:above|below|behind|beneath|underneath|under"
+     r"|over|overhead|in\s+front)\b)", ""),  # "right above you", not "on the right above"
+    (r"\b(?:to\s+(?:the|your|my)\s+)?(?:front|forward)[- ](left|right)\b", r"in front on the \1"),
     (r"\b(left|right)[- ]front\b", r"in front on the \1"),
-    (r"\b(?:to\s+the\s+)?(?:back|rear)[- ](left|right)\b", r"behind on the \1"),
+    (r"\b(?:to\s+(?:the|your|my)\s+)?(?:back|rear)[- ](left|right)\b", r"behind on the \1"),
     (r"\b(left|right)[- ](?:back|rear)\b", r"behind on the \1"),
     (r"\b(?:to|from|at|on)\s+(?:the|your|its|my)\s+(left|right)(?:[- ]hand)?(?:\s+side)?\b",
      r"on the \1"),
-    (rf"\bin\s+front\s+of\s+{_LISTENER}\b|\b(?:(?:straight|dead)\s+)?ahead\b|\bfrom\s+the\s+front\b",
-     "in front"),
-    (rf"\bbehind\s+{_LISTENER}\b|\bfrom\s+behind\b|\b(?:at|in|to|from)\s+the\s+(?:back|rear)\b"
-     r"|\bat\s+(?:your|my)\s+back\b",
-     "behind"),
+    (rf"\bin\s+front\s+of\s+{_LISTENER}\b|\bfrom\s+the\s+front\b"
+     rf"|\b(?:(?:straight|dead)\s+)?ahead(?:\s+of\s+{_LISTENER})?\b", "in front"),
+    (rf"\b(?:from\s+)?behind\s+{_LISTENER}\b|\bfrom\s+behind\b"
+     r"|\b(?:at|in|to|from)\s+the\s+(?:back|rear)\b|\bat\s+(?:your|my)\s+back\b", "behind"),
     (r"\b(in\s+front|behind)\s*,?\s+(?:and\s+)?on\s+the\s+(left|right)\b", r"\1 on the \2"),
-    (rf"\b(?:directly|straight)\s+(?:above|overhead)\b|\bstraight\s+up\b|\bup\s+above\b"
-     rf"|\babove\s+{_LISTENER}\b|\bfrom\s+above\b|\bover\s+(?:your|my)\s+head\b",
-     "overhead"),
-    (rf"\bdirectly\s+below\b|\bunderneath\b|\bbeneath\b|\b(?:below|under)\s+{_LISTENER}\b"
-     r"|\bfrom\s+below\b|\bunder\s+(?:your|my)\s+feet\b|\bunderfoot\b", "below"),
+    (rf"(?:\b(?:directly|straight)\s+(?:above|overhead)|(?<!-)\bup\s+above|\bfrom\s+above)"
+     rf"(?:\s+{_LISTENER})?\b|\babove\s+{_LISTENER}\b|\bstraight\s+up\b"
+     r"|\bover\s+(?:your|my)\s+head\b", "overhead"),
+    (rf"(?:\bdirectly\s+below|\bfrom\s+below)(?:\s+{_LISTENER})?\b"
+     rf"|\b(?:below|under|beneath|underneath)\s+{_LISTENER}\b|\bunderneath\b|\bbeneath\b"
+     r"|\bunder\s+(?:your|my)\s+feet\b|\bunderfoot\b", "below"),
     (r"(?<!-)\b(?:high\s+up|up\s+high)\b", "above"),  # not "a power-up high ..."
     (r"(?<!-)\b(?:low\s+down|down\s+low)\b", "below"),
 ))
@@ -100,19 +106,33 @@ def _horizontal_azimuths() -> dict[str, float]:
 @cache
 def _position_pattern() -> re.Pattern[str]:
     phrases = sorted(_horizontal_azimuths(), key=len, reverse=True)  # longest phrase wins
-    horizontal = "|".join(re.escape(phrase) for phrase in phrases)
+    horizontal = "|".join(r"\s+".join(map(re.escape, phrase.split())) for phrase in phrases)
     return re.compile(
         rf"\b(?:(?P<before>above|below)\s*,?\s+(?:and\s+)?)?(?P<horizontal>{horizontal})\b"
         rf"(?:\s*,?\s+(?:and\s+)?(?P<after>above|below)\b)?"
-        rf"|\b(?P<overhead>overhead)\b|\b(?P<vertical>above|below)\b")
+        rf"|\b(?P<overhead>overhead)\b|\b(?P<vertical>above|below)\b", re.IGNORECASE)
+
+
+def _rewrite_synonyms(text: str) -> str:
+    for pattern, replacement in _SYNONYMS:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 def _normalise(text: str) -> str:
     text = " ".join(text.lower().split())
-    text = _MOTION.sub(" ", text)
-    for pattern, replacement in _SYNONYMS:
-        text = pattern.sub(replacement, text)
-    return text
+    return _rewrite_synonyms(_MOTION.sub(" ", text))
+
+
+def _place_direction(match: re.Match[str]) -> tuple[float, float]:
+    """(azimuth, elevation) in degrees of one match of :func:`_position_pattern`."""
+    if match["horizontal"]:
+        vertical = (match["before"] or match["after"] or "").lower()
+        elevation = {"": 0.0, "above": _VERTICAL_DEGREES, "below": -_VERTICAL_DEGREES}[vertical]
+        return _horizontal_azimuths()[" ".join(match["horizontal"].lower().split())], elevation
+    if match["overhead"] or match["vertical"].lower() == "above":
+        return 0.0, 90.0
+    return 0.0, -90.0
 
 
 def prompt_directions(text: str) -> list[tuple[float, float]]:
@@ -127,18 +147,49 @@ def prompt_directions(text: str) -> list[tuple[float, float]]:
     "below" give the poles. Motion clauses ("moving left", "from left to right") are not
     positions and are ignored.
     """
-    found = []
-    for match in _position_pattern().finditer(_normalise(text)):
-        if match["horizontal"]:
-            vertical = match["before"] or match["after"]
-            elevation = {None: 0.0, "above": _VERTICAL_DEGREES,
-                         "below": -_VERTICAL_DEGREES}[vertical]
-            found.append((_horizontal_azimuths()[match["horizontal"]], elevation))
-        elif match["overhead"] or match["vertical"] == "above":
-            found.append((0.0, 90.0))
-        else:
-            found.append((0.0, -90.0))
-    return found
+    return [_place_direction(match) for match in _position_pattern().finditer(_normalise(text))]
+
+
+def canonical_places(text: str) -> str:
+    """``text`` with each place it states in the caption vocabulary's own words.
+
+    Every phrase :func:`prompt_directions` reads as a position becomes
+    :func:`position_words` of that position ("to the front left" -> "in front on the left",
+    "up high to the front right" -> "above and in front on the right", "at your back" ->
+    "behind"), the poles plain "above" / "below" ("directly above you", "overhead" ->
+    "above") unless that would join them to the next place ("overhead, on the left" stays);
+    motion clauses and all other words stay as written, so the positions read back are
+    unchanged. For text encoders that learned
+    only the captioner's words (a hashed-word vocabulary trained on its captions), a
+    paraphrase then means what it says instead of nothing.
+    """
+    plain = _rewrite_places(text, _plain_words)
+    if prompt_directions(plain) == prompt_directions(text):
+        return plain
+    return _rewrite_places(text, position_words)  # "overhead, on the left": two places
+
+
+def _rewrite_places(text: str, words: Callable[[float, float], str]) -> str:
+    pieces, start = [], 0
+    for motion in _MOTION.finditer(text):  # "moving to the front" is no place: kept as is
+        pieces += [_rewrite_segment(text[start:motion.start()], words), motion.group()]
+        start = motion.end()
+    return "".join([*pieces, _rewrite_segment(text[start:], words)])
+
+
+def _rewrite_segment(text: str, words: Callable[[float, float], str]) -> str:
+    return _position_pattern().sub(lambda match: words(*_place_direction(match)),
+                                   _rewrite_synonyms(text))
+
+
+def _plain_words(azimuth: float, elevation: float) -> str:
+    """:func:`position_words`, but the poles as plain "above" / "below": the word every
+    raised or lowered source's caption shares, where "overhead" needs a source above
+    :data:`OVERHEAD_DEGREES`, which scenes seldom or never place (the default simulator
+    stops at 60°)."""
+    if abs(elevation) > OVERHEAD_DEGREES:
+        return "above" if elevation > 0 else "below"
+    return position_words(azimuth, elevation)
 
 
 def prompt_direction(text: str) -> tuple[float, float] | None:

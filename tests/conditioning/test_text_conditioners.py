@@ -108,7 +108,19 @@ def test_weights_round_trip_through_safetensors(tmp_path):
                                           "weights": str(path)})
 
 
+def test_canonical_places_give_a_paraphrase_the_tokens_of_the_captioners_words():
+    canonical = tiny(places="canonical")
+    paraphrase = canonical.prepare(["A bell rings at your back", None, "rain to the front-left"])
+    written = canonical.prepare(["a bell rings behind", None, "rain in front on the left"])
+    assert torch.equal(paraphrase.ids, written.ids) and torch.equal(paraphrase.mask, written.mask)
+    assert paraphrase.present.tolist() == [True, False, True]
+    as_written = tiny().prepare(["A bell rings at your back"])  # the default changes nothing
+    assert not torch.equal(as_written.ids, tiny().prepare(["a bell rings behind"]).ids)
+
+
 def test_bad_configs_and_inputs_are_clear_errors():
+    with pytest.raises(ConfigError):
+        swansphere.create("conditioner", {**TINY, "places": "normalised"})
     with pytest.raises(ConfigError):
         swansphere.create("conditioner", {**TINY, "tokenizer": "sentencepiece"})
     with pytest.raises(ConfigError, match="unknown key"):
@@ -125,7 +137,8 @@ def test_default_text_conditioner_falls_back_without_the_extra(monkeypatch):
 
 
 def test_config_round_trips_through_toml(tmp_path):
-    config = TextTransformerConfig(dim=48, tokenizer="bytes", weights="w.safetensors")
+    config = TextTransformerConfig(dim=48, tokenizer="bytes", weights="w.safetensors",
+                                   places="canonical")
     swansphere.config.dump_toml(config, tmp_path / "text.toml")
     assert swansphere.config.load_toml(tmp_path / "text.toml", TextTransformerConfig) == config
 
@@ -153,6 +166,15 @@ def test_minilm_gives_token_states_through_a_trainable_projection(minilm):
     words = out.tokens[0][out.mask[0]]                       # normalised: unit scale per token
     torch.testing.assert_close(words.std(-1, unbiased=False), torch.ones(len(words)),
                                atol=1e-3, rtol=0)
+
+
+def test_minilm_can_read_canonical_places_too():
+    if not text_module.minilm_available():
+        pytest.skip("optional extra swansphere[text] not installed")
+    canonical = swansphere.create("conditioner", {"type": "minilm", "dim": 24,
+                                                  "places": "canonical"})
+    paraphrase = canonical.prepare(["a dog barks right above your head"])
+    assert torch.equal(paraphrase.ids, canonical.prepare(["a dog barks above"]).ids)
 
 
 def test_minilm_states_carry_meaning(minilm):

@@ -1,0 +1,113 @@
+"""canonical_places: paraphrased places in the caption vocabulary's words, nothing else changed."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from swansphere.data.captions import SourceDescription, natural_caption
+from swansphere.data.vocabulary import SOUND_CLASSES
+from swansphere.spatial.words import canonical_places, position_words, prompt_directions
+
+azimuths = st.floats(-180.0, 180.0, allow_nan=False)
+elevations = st.floats(-90.0, 90.0, allow_nan=False)
+
+
+@pytest.mark.parametrize(("text", "canonical"), [
+    ("A squeezebox is wheezing to the front left.",
+     "A squeezebox is wheezing in front on the left."),
+    ("A set of pipes can be heard up high to the front right.",
+     "A set of pipes can be heard above and in front on the right."),
+    ("I hear someone at your back.", "I hear someone behind."),
+    ("a dog barks right above your head", "a dog barks above"),
+    ("a dog barks directly above you", "a dog barks above"),
+    ("a plane drones overhead", "a plane drones above"),
+    ("a bell rings overhead, on your left a dog barks",
+     "a bell rings overhead, on the left a dog barks"),
+    ("a bell rings behind on your right, above", "a bell rings above and behind on the right"),
+    ("A crowd can be heard behind on your left and underneath.",
+     "A crowd can be heard below and behind on the left."),
+    ("Straight ahead, a car horn honks", "in front, a car horn honks"),
+    ("a violin to your left and a man talking behind you",
+     "a violin on the left and a man talking behind"),
+    ("a bell rings on the left, moving to the front",
+     "a bell rings on the left, moving to the front"),
+    ("a car passes from left to right", "a car passes from left to right"),
+    ("A bell  rings   Behind on the RIGHT", "A bell  rings   behind on the right"),
+    ("a clarinet playing beneath you", "a clarinet playing below"),
+    ("a bird sings up above you", "a bird sings above"),
+    ("a power-up chimes up high behind you", "a power-up chimes above and behind"),
+    ("a chime a long way off right-front", "a chime a long way off in front on the right"),
+    ("a gong far off to your rear-left", "a gong far behind on the left"),
+])
+def test_paraphrases_become_the_captioners_words(text, canonical):
+    assert canonical_places(text) == canonical
+
+
+@settings(max_examples=300, deadline=None)
+@given(azimuth=azimuths, elevation=elevations)
+def test_the_captioners_own_phrases_are_left_alone_but_overhead(azimuth, elevation):
+    caption = f"a bell rings {position_words(azimuth, elevation)}"
+    expected = "a bell rings above" if caption.endswith("overhead") else caption
+    assert canonical_places(caption) == expected
+
+
+def _natural(seed: int, count: int, family: str) -> str:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    sources = []
+    for index in range(count):
+        sound = SOUND_CLASSES[int(rng.integers(len(SOUND_CLASSES)))]
+        moving = index == 0 and rng.random() < 0.3
+        ends = [(float(rng.uniform(-180, 180)), 0.0) for _ in range(2)] if moving else [None] * 2
+        sources.append(SourceDescription(
+            noun=sound.noun, verb=sound.verb, label=sound.name,
+            azimuth=float(rng.uniform(-180, 180)),
+            elevation=float(np.degrees(np.arcsin(rng.uniform(-1, 1)))),
+            distance=float(rng.uniform(0.5, 4)), start=ends[0], end=ends[1]))
+    return natural_caption(sources, seed, family=family).text
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2**32 - 1), count=st.integers(1, 3),
+       family=st.sampled_from(["training", "held_out"]))
+def test_natural_captions_keep_their_places_and_say_them_in_canonical_words(seed, count, family):
+    text = _natural(seed, count, family)
+    canonical = canonical_places(text)
+    places = prompt_directions(text)
+    assert prompt_directions(canonical) == places, (text, canonical)
+    assert canonical_places(canonical) == canonical, canonical  # nothing left to rewrite
+    at = 0
+    for place in places:  # each place, in order, in the captioner's own phrase
+        words = position_words(*place).replace("overhead", "above")
+        found = canonical.lower().find(words, at)
+        assert found >= 0, (position_words(*place), canonical)
+        at = found + 1
+
+
+@pytest.mark.parametrize("sound", SOUND_CLASSES, ids=lambda sound: sound.name)
+def test_sound_words_are_never_read_as_places(sound):
+    for wording in (*sound.wordings, *sound.held_out_wordings):
+        assert canonical_places(wording.phrase) == wording.phrase
+
+
+PLACE_PHRASES = ["on the left", "to your right", "front-left", "to the rear right", "behind you",
+                 "at your back", "straight ahead", "in front of me", "overhead", "above",
+                 "directly above you", "beneath you", "below", "up high", "low down",
+                 "off to the left", "a long way off", "right above your head", "moving left",
+                 "from left to right", "above and behind", "under your feet"]
+SOUND_PHRASES = ["a bell rings", "A dog barks", "someone talks", "rain falls", "a car passes"]
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(parts=st.lists(st.tuples(st.sampled_from(SOUND_PHRASES),
+                                st.lists(st.sampled_from(PLACE_PHRASES), max_size=2)),
+                      min_size=1, max_size=3),
+       joiner=st.sampled_from([" and ", ", ", ". ", "; "]))
+def test_any_mix_of_paraphrases_keeps_its_places(parts, joiner):
+    text = joiner.join(" ".join([sound, *places]) for sound, places in parts)
+    canonical = canonical_places(text)
+    assert prompt_directions(canonical) == prompt_directions(text), (text, canonical)
+    assert canonical_places(canonical) == canonical, (text, canonical)
