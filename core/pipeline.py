@@ -44,6 +44,10 @@ from .registry import Registry, default_registry
 CONFIG_FILE = "pipeline.toml"
 WEIGHTS_FILE = "model.safetensors"
 BUILTIN_MODELS = Path(__file__).parent / "models"
+SOURCE_MODES = ("joint", "separate")
+"""How :meth:`Pipeline.stream` takes a prompt that places several sounds: the backbone
+generates the whole scene from the whole prompt (``joint``), or each place's clause is a
+stream of its own and the streams' AmbiX is summed (``separate``; docs/pipeline.md)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -68,6 +72,7 @@ class PipelineConfig:
     guidance: Guidance = Guidance()
     latent_scale: float = attrs.field(default=1.0, validator=attrs.validators.gt(0.0))
     default_duration: float = attrs.field(default=10.0, validator=attrs.validators.gt(0.0))
+    sources: str = attrs.field(default="joint", validator=attrs.validators.in_(SOURCE_MODES))
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -75,7 +80,8 @@ class Chunk:
     """One decoded piece of a stream: ``audio`` ``(4, n)`` AmbiX starting at ``start`` s.
 
     ``latents`` ``(patch_frames, latent_dim)`` are the sampled patch in the backbone's space
-    (what preference optimisation and latent-space metrics work on).
+    (what preference optimisation and latent-space metrics work on); ``None`` where the chunk
+    is the sum of several sources' streams (``sources = "separate"``).
     """
 
     audio: torch.Tensor
@@ -150,19 +156,22 @@ class Pipeline:
         config class of exactly one registered component), a config table
         (``{"type": "heun", "steps": 8}``; a table without ``type`` changes fields of the
         current component) or a spec; ``None`` drops a conditioner. ``guidance`` takes a
-        :class:`Guidance` or a table of its fields. A component rebuilt from a table has fresh
-        weights unless its config names a weights file.
+        :class:`Guidance` or a table of its fields, ``sources`` one of :data:`SOURCE_MODES`. A
+        component rebuilt from a table has fresh weights unless its config names a weights file.
         """
         registry = registry or default_registry()
-        unknown = set(changes) - {*_SPEC_CLASSES, "guidance"}
+        settings = ("guidance", "sources")
+        unknown = set(changes) - {*_SPEC_CLASSES, *settings}
         if unknown:
             raise ConfigError(f"Pipeline.replace: unknown part {sorted(unknown)[0]!r}; parts "
-                              f"are {', '.join([*_SPEC_CLASSES, 'guidance'])}")
+                              f"are {', '.join([*_SPEC_CLASSES, *settings])}")
         parts = {"codec": self.codec, "backbone": self.backbone, "sampler": self.sampler,
                  "text": self.text_encoder, "video": self.video_encoder}
         config_changes: dict[str, Any] = {}
         if "guidance" in changes:
             config_changes["guidance"] = _guidance(changes.pop("guidance"), self.config.guidance)
+        if "sources" in changes:
+            config_changes["sources"] = _sources(changes.pop("sources"))
         for name, value in changes.items():
             spec, part = _replacement(name, value, getattr(self.config, name), registry)
             config_changes[name], parts[name] = spec, part
@@ -302,9 +311,18 @@ class Pipeline:
         ``default_duration`` without video. A file is read as a stream, frame by frame as the
         patches need them, at the video conditioner's frame rate: memory stays at a few frames
         whatever the file's length, and the output is that of the same frames given at once.
+
+        With ``sources = "separate"`` in the config, a prompt that states several places is
+        cut into one clause per place (:func:`swansphere.spatial.words.source_clauses`); each
+        clause is streamed with the video (seeds ``seed``, ``seed + 1``, ...), all in one
+        batch, and each chunk is their sum (its ``latents`` are ``None``).
         """
         if not self.streams:
             yield self._whole_clip(text, video, duration, seed)
+            return
+        clauses = self._source_clauses(text)
+        if len(clauses) > 1:
+            yield from self._stream_sources(clauses, video, duration, seed)
             return
         if isinstance(video, str | Path):
             yield from self._stream_file(text, Path(video), duration, seed)
@@ -312,6 +330,24 @@ class Pipeline:
         text_tokens, video_tokens, duration = self.clip_inputs(text, video, duration)
         session = self._open(text_tokens, (seed,), video_tokens)
         yield from session.generate(duration)
+
+    def _source_clauses(self, text: str | None) -> list[str | None]:
+        if text is None or self.config.sources == "joint":
+            return [text]
+        from swansphere.spatial.words import source_clauses
+
+        return list(source_clauses(text))
+
+    def _stream_sources(self, clauses: Sequence[str], video: Any, duration: float | None,
+                        seed: int) -> Iterator[Chunk]:
+        """One stream per clause, batched, summed chunk by chunk (``sources = "separate"``)."""
+        _check_seed(seed)
+        seeds = [(seed + offset) % 2**64 for offset in range(len(clauses))]
+        videos = None if video is None else [video] * len(clauses)
+        for chunks in self.stream_many(clauses, videos, duration=duration, seeds=seeds):
+            first = chunks[0]
+            yield Chunk(audio=torch.stack([chunk.audio for chunk in chunks]).sum(0),
+                        index=first.index, start=first.start, sample_rate=first.sample_rate)
 
     def _stream_file(self, text: str | None, path: Path, duration: float | None,
                      seed: int) -> Iterator[Chunk]:
@@ -755,6 +791,13 @@ def _guidance(value: Any, current: Guidance) -> Guidance:
         raise ConfigError(f"Pipeline.replace: guidance must be a Guidance or a table of w1, "
                           f"w2; got {type(value).__name__}")
     return structure({**unstructure(current), **value}, Guidance)
+
+
+def _sources(value: Any) -> str:
+    if value not in SOURCE_MODES:
+        raise ConfigError(f"Pipeline.replace: sources must be one of "
+                          f"{', '.join(SOURCE_MODES)}; got {value!r}")
+    return value
 
 
 def _resolve_model(name_or_dir: str | Path) -> Path:

@@ -159,9 +159,9 @@ def canonical_places(text: str) -> str:
     "behind"), the poles plain "above" / "below" ("directly above you", "overhead" ->
     "above") unless that would join them to the next place ("overhead, on the left" stays);
     motion clauses and all other words stay as written, so the positions read back are
-    unchanged. For text encoders that learned
-    only the captioner's words (a hashed-word vocabulary trained on its captions), a
-    paraphrase then means what it says instead of nothing.
+    unchanged. For text encoders that learned only the captioner's words (a hashed-word
+    vocabulary trained on its captions), a paraphrase then means what it says instead of
+    nothing.
     """
     plain = _rewrite_places(text, _plain_words)
     if prompt_directions(plain) == prompt_directions(text):
@@ -190,6 +190,52 @@ def _plain_words(azimuth: float, elevation: float) -> str:
     if abs(elevation) > OVERHEAD_DEGREES:
         return "above" if elevation > 0 else "below"
     return position_words(azimuth, elevation)
+
+
+_CLAUSE_BREAKS = tuple(re.compile(pattern, re.IGNORECASE) for pattern in (
+    r"[.;!?]\s+(?:meanwhile\s*,?\s+)?",
+    r",?\s+(?:while|as|whereas|meanwhile\s*,?)\s+",
+    r",?\s+(?:and|plus)\s+",
+    r",\s+",
+))
+"""Where one source's clause ends and the next begins, strongest first: a sentence, "while" /
+"as", "and", a comma (the joiners of :func:`swansphere.data.captions.natural_caption`)."""
+
+
+def source_clauses(text: str) -> list[str]:
+    """The text cut into one clause per stated place, each with the words that go with it
+    ("a bell rings to your left and a siren wails behind you" -> ``["a bell rings on the
+    left", "a siren wails behind"]``), places in the words of :func:`canonical_places`.
+
+    Between two places the cut goes at the strongest break (see :data:`_CLAUSE_BREAKS`),
+    its last occurrence there, since a clause's own words mostly come before its place; words
+    before the first place and after the last stay with their clause. A text that states
+    fewer than two places comes back whole, as written.
+    """
+    canonical = canonical_places(text)
+    motions = [motion.span() for motion in _MOTION.finditer(canonical)]
+    places = [match.span() for match in _position_pattern().finditer(canonical)
+              if not any(start < match.end() and match.start() < end for start, end in motions)]
+    if len(places) < 2:
+        return [text]
+    clauses, start = [], 0
+    for (_, end), (next_start, _) in zip(places, places[1:], strict=False):
+        cut_start, cut_end = _clause_break(canonical, end, next_start)
+        clauses.append(canonical[start:cut_start])
+        start = cut_end
+    clauses.append(canonical[start:])
+    return [clause.strip(" \t\n,;.") for clause in clauses]
+
+
+def _clause_break(text: str, after: int, before: int) -> tuple[int, int]:
+    """The span of the strongest break in ``text[after:before]`` (its last occurrence), or
+    an empty one at ``after`` where there is none."""
+    gap = text[after:before]
+    for pattern in _CLAUSE_BREAKS:
+        found = list(pattern.finditer(gap))
+        if found:
+            return after + found[-1].start(), after + found[-1].end()
+    return after, after
 
 
 def prompt_direction(text: str) -> tuple[float, float] | None:

@@ -7,8 +7,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from swansphere.data.captions import SourceDescription, natural_caption
-from swansphere.data.vocabulary import SOUND_CLASSES
-from swansphere.spatial.words import canonical_places, position_words, prompt_directions
+from swansphere.data.vocabulary import SOUND_CLASSES, SoundClass, Wording
+from swansphere.spatial.words import (
+    canonical_places,
+    position_words,
+    prompt_directions,
+    source_clauses,
+)
 
 azimuths = st.floats(-180.0, 180.0, allow_nan=False)
 elevations = st.floats(-90.0, 90.0, allow_nan=False)
@@ -111,3 +116,59 @@ def test_any_mix_of_paraphrases_keeps_its_places(parts, joiner):
     canonical = canonical_places(text)
     assert prompt_directions(canonical) == prompt_directions(text), (text, canonical)
     assert canonical_places(canonical) == canonical, (text, canonical)
+
+
+# ------------------------------------------------------------------------------ source clauses
+
+
+@pytest.mark.parametrize(("text", "clauses"), [
+    ("a bell rings to your left and a siren wails behind you",
+     ["a bell rings on the left", "a siren wails behind"]),
+    ("On your left, a dog barks, and behind you a cat meows",
+     ["on the left, a dog barks", "behind a cat meows"]),
+    ("A violin plays to your left. Meanwhile, a man talks at your back.",
+     ["A violin plays on the left", "a man talks behind"]),
+    ("a dog on the left, far away, a cat behind", ["a dog on the left, far away", "a cat behind"]),
+    ("a violin on the left, a piano in front and a drum behind",
+     ["a violin on the left", "a piano in front", "a drum behind"]),
+    ("a bell high up behind you on the right, while a dog barks straight ahead, moving left",
+     ["a bell above and behind on the right", "a dog barks in front, moving left"]),
+    ("a bell on the left a siren on the right", ["a bell on the left", "a siren on the right"]),
+])
+def test_each_place_gets_its_own_clause_with_its_sound(text, clauses):
+    assert source_clauses(text) == clauses
+
+
+@pytest.mark.parametrize("text", ["a bell rings to your left", "rain", "",
+                                  "a car passes from left to right and a bell rings behind you"])
+def test_a_text_with_fewer_than_two_places_comes_back_whole(text):
+    assert source_clauses(text) == [text]
+
+
+NONSENSE = ("zorblat", "quindle", "mervox")
+"""Sound names no place word contains, to find each source's clause by."""
+WORDINGS = {name: SoundClass(name=name, category="test",
+                             wordings=(Wording.parse(f"a {name}: hum"),),
+                             held_out_wordings=(Wording.parse(f"a {name}: drone"),))
+            for name in NONSENSE}
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2**32 - 1), count=st.integers(2, 3),
+       family=st.sampled_from(["training", "held_out"]))
+def test_natural_captions_split_into_their_sources(seed, count, family):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    sources = [SourceDescription(noun="", verb="", label=name,
+                                 azimuth=float(rng.uniform(-180, 180)),
+                                 elevation=float(np.degrees(np.arcsin(rng.uniform(-1, 1)))),
+                                 distance=float(rng.uniform(0.5, 4)))
+               for name in NONSENSE[:count]]
+    caption = natural_caption(sources, seed, family=family, wordings=WORDINGS)
+    clauses = source_clauses(caption.text)
+    assert len(clauses) == count, (caption.text, clauses)
+    for clause, name, stated in zip(clauses, NONSENSE[:count], caption.stated, strict=True):
+        assert name in clause and not any(other in clause for other in NONSENSE if other != name)
+        assert [position_words(*place) for place in prompt_directions(clause)] == [
+            position_words(*stated)], (caption.text, clause)
