@@ -221,8 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     config, start_dir, odpo_dir = load_run(args)
-    pipelines = {"start": Pipeline.from_pretrained(start_dir),
-                 "odpo": Pipeline.from_pretrained(odpo_dir)}
+    # the backbones' own takes, as ODPO sampled them (whatever a model does with places)
+    pipelines = {"start": Pipeline.from_pretrained(start_dir).replace(sources="joint"),
+                 "odpo": Pipeline.from_pretrained(odpo_dir).replace(sources="joint")}
     for pipeline in pipelines.values():
         for module in pipeline.modules().values():
             module.to(args.device).eval().requires_grad_(False)

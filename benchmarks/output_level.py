@@ -8,7 +8,8 @@ same simulator, seed and statistics), then measures, on the model's own codec an
    the backbone's space (the spread sampling must reproduce);
 3. for each ``--setting`` (``--set``-style overrides; none = as saved), clips generated from
    the scenes' captions (seed = scene index): their level, the generated latents' spread per
-   dimension against the real latents' (``spread_ratio``, and in dB), what the sampler keeps of
+   dimension against the real latents' (``spread_ratio``, and in dB; over the clips generated
+   as one stream, not those mixed from several sources' streams), what the sampler keeps of
    an exact Gaussian flow with the real per-dimension spreads (``gaussian_spread``: the loss
    the sampler causes with a perfect model), the level of the first patch, the second and the
    rest, frame-level percentiles (is the level lost in the loud frames or in the quiet ones?)
@@ -81,12 +82,21 @@ def sustained_dropouts(clips: list[torch.Tensor], scenes: list[dict], rate: int)
     return statistics.fmean(shares) if shares else float("nan")
 
 
+def peak_figures(clips: list[torch.Tensor]) -> dict[str, float]:
+    """The loudest sample of any channel (dBFS): its median and maximum over clips, and the
+    share of clips whose peak passes full scale (the headroom an output gain has)."""
+    peaks = [20.0 * torch.log10(clip.abs().max().double().clamp(min=1e-12)).item()
+             for clip in clips]
+    return {"peak_db_median": statistics.median(peaks), "peak_db_max": max(peaks),
+            "peaks_over_full_scale": statistics.fmean(peak > 0.0 for peak in peaks)}
+
+
 def clip_figures(clips: list[torch.Tensor], scenes: list[dict], rate: int,
                  samples_per_patch: int) -> dict[str, float]:
     from swansphere.evaluation.level import level_db, mean_level_db
 
     return {"level_db": mean_level_db(clips), **patch_profile(clips, samples_per_patch),
-            **frame_percentiles(clips, rate),
+            **frame_percentiles(clips, rate), **peak_figures(clips),
             "sustained_dropout_share": sustained_dropouts(clips, scenes, rate),
             "over_full_scale": statistics.fmean(level_db(clip) > 0.0 for clip in clips)}
 
@@ -103,6 +113,7 @@ def reference_figures(pipeline: Any, scenes: list[dict]) -> tuple[dict, torch.Te
     scale = pipeline.config.latent_scale
     figures = {
         "scenes": {"level_db": mean_level_db(foa), **frame_percentiles(list(foa), rate),
+                   **peak_figures(list(foa)),
                    "sustained_dropout_share": sustained_dropouts(list(foa), scenes, rate)},
         "round_trip": clip_figures(list(decoded), scenes, rate, patch),
         "latents": {"latent_scale": scale, "codec_std": float(latents.std()),
@@ -125,13 +136,18 @@ def setting_figures(pipeline: Any, scenes: list[dict], real: torch.Tensor) -> di
         seconds = scene["foa"].shape[-1] / pipeline.sample_rate
         takes = pipeline.generate_takes(text=scene["caption"], duration=seconds, seeds=(index,))
         clips.append(takes.audio[0])
-        latents.append(takes.latents[0])
-    ratio = spread_ratio(torch.stack(latents), real)
+        if takes.latents is not None:  # None: a sum of separately streamed sources
+            latents.append(takes.latents[0])
     exact = gaussian_spread(pipeline.sampler, real.reshape(-1, real.shape[-1]).std(0))
-    return {**clip_figures(clips, scenes, pipeline.sample_rate, pipeline.samples_per_patch),
-            "spread_ratio_mean": float(ratio.mean()), "spread_ratio_min": float(ratio.min()),
-            "spread_ratio_max": float(ratio.max()), "spread_db": spread_db(ratio),
-            "gaussian_spread_db": spread_db(exact), "nfe": pipeline.sampler.nfe()}
+    figures = {**clip_figures(clips, scenes, pipeline.sample_rate, pipeline.samples_per_patch),
+               "gaussian_spread_db": spread_db(exact), "nfe": pipeline.sampler.nfe(),
+               "spread_clips": len(latents)}
+    if latents:
+        ratio = spread_ratio(torch.stack(latents), real)
+        figures |= {"spread_ratio_mean": float(ratio.mean()),
+                    "spread_ratio_min": float(ratio.min()),
+                    "spread_ratio_max": float(ratio.max()), "spread_db": spread_db(ratio)}
+    return figures
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -144,20 +160,22 @@ def markdown(report: dict[str, Any]) -> str:
              f"{ref['latents']['backbone_abs_p999']:.2f}, max "
              f"{ref['latents']['backbone_abs_max']:.2f})", "",
              "| setting | NFE | level (dBFS) | spread (dB) | exact-flow spread (dB) | first / "
-             "second / rest patch (dB) | p10 / p50 / p90 frame (dB) | drop-outs in sustained | "
-             "clips over 0 dBFS |",
-             "|---|---:|---:|---:|---:|---|---|---:|---:|"]
+             "second / rest patch (dB) | p10 / p50 / p90 frame (dB) | peak median / max "
+             "(dBFS) | drop-outs in sustained | clips over 0 dBFS | peaks over 0 dBFS |",
+             "|---|---:|---:|---:|---:|---|---|---|---:|---:|---:|"]
     rows = {"scenes": ref["scenes"], "codec round trip": ref["round_trip"],
             **report["settings"]}
     for name, row in rows.items():
         profile = " / ".join(_cell(row, k) for k in ("first_patch_db", "second_patch_db",
                                                      "rest_db"))
         frames = " / ".join(_cell(row, k) for k in ("p10_db", "p50_db", "p90_db"))
+        peaks = " / ".join(_cell(row, k) for k in ("peak_db_median", "peak_db_max"))
         lines.append(f"| {name or 'as saved'} | {_cell(row, 'nfe', 'd')} | "
                      f"{_cell(row, 'level_db')} | {_cell(row, 'spread_db')} | "
-                     f"{_cell(row, 'gaussian_spread_db')} | {profile} | {frames} | "
+                     f"{_cell(row, 'gaussian_spread_db')} | {profile} | {frames} | {peaks} | "
                      f"{_cell(row, 'sustained_dropout_share', '.3f')} | "
-                     f"{_cell(row, 'over_full_scale', '.2f')} |")
+                     f"{_cell(row, 'over_full_scale', '.2f')} | "
+                     f"{_cell(row, 'peaks_over_full_scale', '.2f')} |")
     return "\n".join(lines)
 
 

@@ -44,6 +44,8 @@ from .registry import Registry, default_registry
 CONFIG_FILE = "pipeline.toml"
 WEIGHTS_FILE = "model.safetensors"
 BUILTIN_MODELS = Path(__file__).parent / "models"
+_PLAIN_SETTINGS = ("sources", "output_gain_db")
+"""Config values that :meth:`Pipeline.replace` sets as they are (no component to rebuild)."""
 SOURCE_MODES = ("joint", "separate")
 """How :meth:`Pipeline.stream` takes a prompt that places several sounds: the backbone
 generates the whole scene from the whole prompt (``joint``), or each place's clause is a
@@ -62,7 +64,9 @@ class Guidance:
 class PipelineConfig:
     """Everything a pipeline is made of. ``backbone`` names a causal backbone (the pipeline
     streams) or a whole-clip one (it generates clips at once). ``latent_scale`` maps codec
-    latents to the backbone's unit-variance space (``backbone = codec / latent_scale``)."""
+    latents to the backbone's unit-variance space (``backbone = codec / latent_scale``).
+    ``output_gain_db`` scales the decoded audio: the make-up gain that brings a model whose
+    codec and few-step sampler lose level back to its training scenes' (docs/pipeline.md)."""
 
     codec: CodecSpec
     backbone: AnyBackboneSpec
@@ -73,6 +77,8 @@ class PipelineConfig:
     latent_scale: float = attrs.field(default=1.0, validator=attrs.validators.gt(0.0))
     default_duration: float = attrs.field(default=10.0, validator=attrs.validators.gt(0.0))
     sources: str = attrs.field(default="joint", validator=attrs.validators.in_(SOURCE_MODES))
+    output_gain_db: float = attrs.field(default=0.0, validator=[attrs.validators.ge(-60.0),
+                                                                attrs.validators.le(60.0)])
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -98,10 +104,11 @@ class Chunk:
 @attrs.frozen(kw_only=True, eq=False)
 class Takes:
     """Clips of one input, one per seed: ``audio`` ``(K, 4, n)`` AmbiX and ``latents``
-    ``(K, frames, latent_dim)`` in the backbone's space."""
+    ``(K, frames, latent_dim)`` in the backbone's space (``None`` where each take is the sum
+    of several sources' streams, ``sources = "separate"``)."""
 
     audio: torch.Tensor
-    latents: torch.Tensor
+    latents: torch.Tensor | None
     seeds: tuple[int, ...]
 
 
@@ -156,11 +163,12 @@ class Pipeline:
         config class of exactly one registered component), a config table
         (``{"type": "heun", "steps": 8}``; a table without ``type`` changes fields of the
         current component) or a spec; ``None`` drops a conditioner. ``guidance`` takes a
-        :class:`Guidance` or a table of its fields, ``sources`` one of :data:`SOURCE_MODES`. A
-        component rebuilt from a table has fresh weights unless its config names a weights file.
+        :class:`Guidance` or a table of its fields; ``sources`` and ``output_gain_db`` their
+        values. A component rebuilt from a table has fresh weights unless its config names a
+        weights file.
         """
         registry = registry or default_registry()
-        settings = ("guidance", "sources")
+        settings = ("guidance", *_PLAIN_SETTINGS)
         unknown = set(changes) - {*_SPEC_CLASSES, *settings}
         if unknown:
             raise ConfigError(f"Pipeline.replace: unknown part {sorted(unknown)[0]!r}; parts "
@@ -170,12 +178,17 @@ class Pipeline:
         config_changes: dict[str, Any] = {}
         if "guidance" in changes:
             config_changes["guidance"] = _guidance(changes.pop("guidance"), self.config.guidance)
-        if "sources" in changes:
-            config_changes["sources"] = _sources(changes.pop("sources"))
+        for name in _PLAIN_SETTINGS:
+            if name in changes:
+                config_changes[name] = changes.pop(name)
         for name, value in changes.items():
             spec, part = _replacement(name, value, getattr(self.config, name), registry)
             config_changes[name], parts[name] = spec, part
-        return type(self)(attrs.evolve(self.config, **config_changes), **parts)
+        try:
+            config = attrs.evolve(self.config, **config_changes)
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"Pipeline.replace: {error.args[0]}") from None
+        return type(self)(config, **parts)
 
     def compile(self, **options: Any) -> Pipeline:
         """Run every stream's per-patch step (LM step, LocEnc, the guided sampling loop) as one
@@ -349,6 +362,20 @@ class Pipeline:
             yield Chunk(audio=torch.stack([chunk.audio for chunk in chunks]).sum(0),
                         index=first.index, start=first.start, sample_rate=first.sample_rate)
 
+    def _source_takes(self, clauses: Sequence[str], video: Any, duration: float | None,
+                      seeds: tuple[int, ...]) -> Takes:
+        """Take ``k``: the sum of every clause's stream with seed ``seeds[k] + i`` (clause
+        ``i``), all rows in one batch, as :meth:`stream` mixes them."""
+        for seed in seeds:
+            _check_seed(seed)
+        texts = [clause for clause in clauses for _ in seeds]
+        row_seeds = [(seed + offset) % 2**64 for offset in range(len(clauses)) for seed in seeds]
+        videos = None if video is None else [video] * len(texts)
+        steps = self.stream_many(texts, videos, duration=duration, seeds=row_seeds)
+        audio = torch.cat([torch.stack([chunk.audio for chunk in step]) for step in steps], -1)
+        audio = audio.reshape(len(clauses), len(seeds), *audio.shape[1:]).sum(0)
+        return Takes(audio=audio, latents=None, seeds=seeds)
+
     def _stream_file(self, text: str | None, path: Path, duration: float | None,
                      seed: int) -> Iterator[Chunk]:
         """:meth:`stream` from a video file: decoded frames are pushed into a live session."""
@@ -380,12 +407,16 @@ class Pipeline:
         Take ``k`` is :meth:`generate` with ``seed=seeds[k]`` up to float rounding (with an
         ODE sampler; a stochastic sampler draws its own noise from the first seed), at a
         fraction of K separate calls' cost: what preference optimisation and "give me eight
-        variations" need.
+        variations" need. With ``sources = "separate"`` and several places that holds too,
+        every clause of every take in the one batch.
         """
         seeds = tuple(seeds)
         if not seeds:
             raise GenerationError("generate_takes needs at least one seed")
         self._require_streaming("generate_takes")
+        clauses = self._source_clauses(text)
+        if len(clauses) > 1:
+            return self._source_takes(clauses, video, duration, seeds)
         text_tokens, video_tokens, duration = self.clip_inputs(text, video, duration)
         session = self._open(text_tokens, seeds, video_tokens)
         total = round(duration * self.sample_rate)
@@ -440,6 +471,11 @@ class Pipeline:
         session.video_state = self.video_encoder.init_state(1)
         return session
 
+    def output_gain(self, audio: torch.Tensor) -> torch.Tensor:
+        """Decoded audio times the config's ``output_gain_db`` (untouched at 0 dB)."""
+        decibels = self.config.output_gain_db
+        return audio if decibels == 0.0 else audio * 10.0 ** (decibels / 20.0)
+
     @property
     def streams(self) -> bool:
         """Whether the backbone is causal, so audio comes chunk by chunk (a whole-clip
@@ -465,7 +501,7 @@ class Pipeline:
             frames, conditions, sampler=self.sampler,
             generator=torch.Generator().manual_seed(seed), w1=guidance.w1, w2=guidance.w2)
         with torch.inference_mode():
-            audio = self.codec.decode(latents * self.config.latent_scale)
+            audio = self.output_gain(self.codec.decode(latents * self.config.latent_scale))
         return Chunk(audio=audio[0, :, :samples].float(), index=0, start=0.0,
                      sample_rate=self.sample_rate, latents=latents[0])
 
@@ -647,6 +683,7 @@ class LiveSession:
                 patch = self._compiled_patch(pipeline.patch_stepper)
             audio, self.decode_state = pipeline.codec.decode_step(
                 patch * pipeline.config.latent_scale, self.decode_state)
+            audio = pipeline.output_gain(audio)
         if total is not None:
             audio = audio[..., :total - self.samples_done]
         self.last_patch = patch
@@ -791,13 +828,6 @@ def _guidance(value: Any, current: Guidance) -> Guidance:
         raise ConfigError(f"Pipeline.replace: guidance must be a Guidance or a table of w1, "
                           f"w2; got {type(value).__name__}")
     return structure({**unstructure(current), **value}, Guidance)
-
-
-def _sources(value: Any) -> str:
-    if value not in SOURCE_MODES:
-        raise ConfigError(f"Pipeline.replace: sources must be one of "
-                          f"{', '.join(SOURCE_MODES)}; got {value!r}")
-    return value
 
 
 def _resolve_model(name_or_dir: str | Path) -> Path:

@@ -314,6 +314,9 @@ class ODPOTrainer(Trainer):
         for module in self.pipeline.modules().values():
             module.to(self.device).eval().requires_grad_(False)
         self.pipeline.backbone.requires_grad_(True)
+        # candidates are the backbone's own takes (their latents are what it learns from),
+        # whatever the saved model does with prompts of several places; same weights
+        self.policy = self.pipeline.replace(sources="joint")
         self.optimizer = build_optimizer(self.pipeline.backbone.parameters(), config.optimizer)
         self.odpo = self.registry.create("preference_optimizer", config.odpo)
         self.judge_metrics: dict[str, float] = {}
@@ -332,7 +335,7 @@ class ODPOTrainer(Trainer):
         self.rewards = RewardMix([(entry.weight, self.registry.create("reward", entry.reward))
                                   for entry in self.reward_entries()])
         # null embeddings of absent modalities (video, empty captions) get no gradient
-        self.odpo.attach(self.pipeline, self.rewards, self.optimizer,
+        self.odpo.attach(self.policy, self.rewards, self.optimizer,
                          grad_clip=self.config.optimizer.grad_clip,
                          wrap=lambda module: self.dist.wrap(module,
                                                             find_unused_parameters=True))
@@ -405,8 +408,8 @@ class ODPOTrainer(Trainer):
         the divergence of the policy from the reference on those clips."""
         self.attach()
         prompts = self.prompts(validation=True)
-        clips = sample_prompts(self.pipeline, prompts)
-        figures = evaluate_clips(self.pipeline, self.rewards, prompts, clips,
+        clips = sample_prompts(self.policy, prompts)
+        figures = evaluate_clips(self.policy, self.rewards, prompts, clips,
                                  divergence=self.odpo.reference_divergence)
         return {f"val_{name}": value for name, value in figures.items()}
 

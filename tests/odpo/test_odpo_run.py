@@ -132,7 +132,8 @@ JUDGE = {"scenes": 6, "validation_scenes": 4, "steps": 2, "batch_size": 4, "clip
 
 def task_table(start: Path, output: Path) -> dict:
     return {"task": "odpo", "pipeline": str(start),
-            "prompts": {"train_prompts": 3, "validation_prompts": 2, "clip_seconds": 0.04},
+            "prompts": {"train_prompts": 3, "validation_prompts": 2, "clip_seconds": 0.04,
+                        "max_sources": 2},
             "odpo": {"type": "odpo", "candidates": 2, "beta": 20.0},
             "rewards": [{"weight": 0.4, "reward": {"type": "spatial"}},
                         {"weight": 0.4, "reward": {"type": "semantic"}},
@@ -157,9 +158,10 @@ def test_task_config_round_trips_and_is_registered(tmp_path):
 
 @pytest.fixture(scope="module")
 def odpo_run(tmp_path_factory):
-    """Two ODPO steps from a saved tiny pipeline, judge trained on the way."""
+    """Two ODPO steps from a saved tiny pipeline, judge trained on the way. The pipeline
+    streams each place of a prompt separately; ODPO still learns from its joint takes."""
     folder = tmp_path_factory.mktemp("odpo")
-    tiny_pipeline().save_pretrained(folder / "start")
+    tiny_pipeline().replace(sources="separate").save_pretrained(folder / "start")
     config = structure(task_table(folder / "start", folder / "run"), ODPOTrainConfig)
     return folder, ODPOTrainer.train(config, progress=False)
 
@@ -169,6 +171,7 @@ def test_task_trains_exports_and_resumes(odpo_run):
     run = folder / "run"
     assert summary["odpo_dir"] == str(run / "pipeline")
     tuned = Pipeline.from_pretrained(run / "pipeline")
+    assert tuned.config.sources == "separate"  # saved as it came
     start = Pipeline.from_pretrained(folder / "start")
     assert any(not torch.equal(a, b) for a, b in zip(tuned.backbone.state_dict().values(),
                                                      start.backbone.state_dict().values(),

@@ -73,3 +73,14 @@ def test_a_bad_mode_in_a_saved_config_is_a_config_error(separate, tmp_path):
     path.write_text(path.read_text().replace('sources = "separate"', 'sources = "mixed"'))
     with pytest.raises(ConfigError, match="sources"):
         Pipeline.from_pretrained(tmp_path / "model")
+
+
+def test_each_take_is_the_sum_of_its_clauses_like_generate(joint, separate):
+    takes = separate.generate_takes(PAIR, duration=0.06, seeds=(3, 9))
+    assert takes.latents is None and takes.seeds == (3, 9)
+    for take, seed in zip(takes.audio, (3, 9), strict=True):
+        torch.testing.assert_close(take, _audio(separate, PAIR, seed=seed), atol=1e-4,
+                                   rtol=1e-3)
+    single = separate.generate_takes("a bell rings on the left", duration=0.06, seeds=(3,))
+    torch.testing.assert_close(single.latents, joint.generate_takes(
+        "a bell rings on the left", duration=0.06, seeds=(3,)).latents)
