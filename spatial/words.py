@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import cache
+from itertools import pairwise
 
 OVERHEAD_DEGREES = 65.0
 """Above this elevation (or below its negative) only "above"/"below" is said."""
@@ -219,7 +220,7 @@ def source_clauses(text: str) -> list[str]:
     if len(places) < 2:
         return [text]
     clauses, start = [], 0
-    for (_, end), (next_start, _) in zip(places, places[1:], strict=False):
+    for (_, end), (next_start, _) in pairwise(places):
         cut_start, cut_end = _clause_break(canonical, end, next_start)
         clauses.append(canonical[start:cut_start])
         start = cut_end
