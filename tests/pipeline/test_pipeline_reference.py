@@ -71,7 +71,8 @@ def test_streamed_chunks_equal_one_offline_decode_of_their_latents(name):
     chunks = list(pipeline.stream(PROMPT, duration=duration, seed=1))
     latents = torch.cat([chunk.latents for chunk in chunks])[None]
     with torch.inference_mode():
-        offline = pipeline.codec.decode(latents * pipeline.config.latent_scale)[0]
+        offline = pipeline.output_gain(pipeline.codec.decode(latents
+                                                             * pipeline.config.latent_scale))[0]
     streamed = torch.cat([chunk.audio for chunk in chunks], -1)
     assert streamed.shape[-1] == round(duration * pipeline.sample_rate) < offline.shape[-1]
     torch.testing.assert_close(streamed, offline[:, :streamed.shape[-1]].float(),
