@@ -349,32 +349,34 @@ class Pipeline:
             return [text]
         from swansphere.spatial.words import source_clauses
 
-        return list(source_clauses(text))
+        return source_clauses(text)
 
     def _stream_sources(self, clauses: Sequence[str], video: Any, duration: float | None,
                         seed: int) -> Iterator[Chunk]:
         """One stream per clause, batched, summed chunk by chunk (``sources = "separate"``)."""
-        _check_seed(seed)
-        seeds = [(seed + offset) % 2**64 for offset in range(len(clauses))]
-        videos = None if video is None else [video] * len(clauses)
-        for chunks in self.stream_many(clauses, videos, duration=duration, seeds=seeds):
-            first = chunks[0]
-            yield Chunk(audio=torch.stack([chunk.audio for chunk in chunks]).sum(0),
-                        index=first.index, start=first.start, sample_rate=first.sample_rate)
+        for first, audio in self._mixed_steps(clauses, video, duration, (seed,)):
+            yield Chunk(audio=audio[0], index=first.index, start=first.start,
+                        sample_rate=first.sample_rate)
 
     def _source_takes(self, clauses: Sequence[str], video: Any, duration: float | None,
                       seeds: tuple[int, ...]) -> Takes:
-        """Take ``k``: the sum of every clause's stream with seed ``seeds[k] + i`` (clause
-        ``i``), all rows in one batch, as :meth:`stream` mixes them."""
+        """Take ``k``: what :meth:`stream` mixes for seed ``seeds[k]``, all takes in one batch."""
+        steps = self._mixed_steps(clauses, video, duration, seeds)
+        return Takes(audio=torch.cat([audio for _, audio in steps], -1), latents=None,
+                     seeds=seeds)
+
+    def _mixed_steps(self, clauses: Sequence[str], video: Any, duration: float | None,
+                     seeds: tuple[int, ...]) -> Iterator[tuple[Chunk, torch.Tensor]]:
+        """Per step, a chunk of the step and the audio ``(K, 4, n)`` of take ``k``: the sum over
+        clauses ``i`` of the clause's stream with seed ``seeds[k] + i``, every row batched."""
         for seed in seeds:
             _check_seed(seed)
         texts = [clause for clause in clauses for _ in seeds]
         row_seeds = [(seed + offset) % 2**64 for offset in range(len(clauses)) for seed in seeds]
         videos = None if video is None else [video] * len(texts)
-        steps = self.stream_many(texts, videos, duration=duration, seeds=row_seeds)
-        audio = torch.cat([torch.stack([chunk.audio for chunk in step]) for step in steps], -1)
-        audio = audio.reshape(len(clauses), len(seeds), *audio.shape[1:]).sum(0)
-        return Takes(audio=audio, latents=None, seeds=seeds)
+        for step in self.stream_many(texts, videos, duration=duration, seeds=row_seeds):
+            audio = torch.stack([chunk.audio for chunk in step])
+            yield step[0], audio.reshape(len(clauses), len(seeds), *audio.shape[1:]).sum(0)
 
     def _stream_file(self, text: str | None, path: Path, duration: float | None,
                      seed: int) -> Iterator[Chunk]:
