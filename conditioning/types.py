@@ -55,19 +55,25 @@ class ConditionTokens:
 @attrs.frozen(kw_only=True, eq=False)
 class PreparedText:
     """Tokenized captions: ``ids`` ``(batch, length)`` long, ``mask`` ``(batch, length)`` bool,
-    ``present`` ``(batch,)`` bool (False where the caption was ``None``: the null output)."""
+    ``present`` ``(batch,)`` bool (False where the caption was ``None``: the null output).
+
+    ``states`` ``(batch, length, width)``: the frozen encoder's hidden states, where the
+    conditioner's ``precompute`` has run (a training set encoded once, read at every step).
+    """
 
     ids: torch.Tensor
     mask: torch.Tensor
     present: torch.Tensor
+    states: torch.Tensor | None = None
 
     @property
     def batch_size(self) -> int:
         return self.ids.shape[0]
 
     def to(self, device: torch.device | str) -> PreparedText:
+        states = None if self.states is None else self.states.to(device)
         return PreparedText(ids=self.ids.to(device), mask=self.mask.to(device),
-                            present=self.present.to(device))
+                            present=self.present.to(device), states=states)
 
 
 @attrs.frozen(kw_only=True, eq=False)

@@ -8,7 +8,9 @@ second (docs/pipeline.md, "Conditions"):
 * :meth:`ConditionEncoder.prepare` runs each conditioner's ``prepare`` on a batch of raw inputs
   (``None`` marks an item without that modality) and gives :class:`PreparedConditions`;
 * :meth:`ConditionEncoder.encode` runs the conditioners' ``forward`` and the backbone's
-  ``make_conditions``; :meth:`ConditionEncoder.tokens` stops before the backbone.
+  ``make_conditions``; :meth:`ConditionEncoder.tokens` stops before the backbone;
+* :meth:`ConditionEncoder.precompute`, between the two, runs the frozen parts of the
+  conditioners once, for inputs that are encoded again and again (a training set).
 
 An item without a modality means the same in a batch as alone: a modality that no item has is
 left out entirely, and in a mixed batch the rows without it are masked off, so the backbone's
@@ -81,6 +83,17 @@ class ConditionEncoder:
                                       "use a model trained with video")
             parts.update(video=self.video.prepare(list(videos)), video_present=_present(videos))
         return PreparedConditions(batch_size=size, **parts)
+
+    def precompute(self, prepared: PreparedConditions) -> PreparedConditions:
+        """``prepared`` with each conditioner's frozen part already run, where the conditioner
+        offers ``precompute`` (MiniLM's states): for inputs encoded many times, a training set.
+        ``encode`` gives the same conditions either way."""
+        parts = {}
+        for name, conditioner in (("text", self.text), ("video", self.video)):
+            part = getattr(prepared, name)
+            if part is not None and hasattr(conditioner, "precompute"):
+                parts[name] = conditioner.precompute(part)
+        return attrs.evolve(prepared, **parts)
 
     def tokens(self, prepared: PreparedConditions) -> tuple[Any, Any]:
         """The conditioners' outputs ``(text, video)`` (``None`` for an absent modality)."""

@@ -70,6 +70,10 @@ class Conditioner(Protocol):
     a ``(batch, length)`` bool mask (True for real tokens) and, for video, float64 timestamps
     ``(batch, length)`` in seconds; items without the modality get the learned null tokens.
 
+    Optional: ``precompute(prepared) -> prepared`` runs a frozen part (a pretrained encoder)
+    ahead of time and keeps its output in the prepared batch, so that a training set encoded
+    at every step pays for it once; ``forward`` must give the same tokens with or without it.
+
     Video conditioners also stream (docs/architecture.md): ``init_state(batch_size)`` and
     ``step(frames, state) -> (tokens, state)`` with ``lookahead == 0``: the token of a frame
     never depends on later frames, and any chunking of a stream gives the offline tokens

@@ -372,12 +372,13 @@ def _read_pool(path: Path) -> ScenePool:
 @attrs.frozen(kw_only=True, eq=False)
 class TrainingSet:
     """One split on the training device: backbone-space ``latents`` ``(S, F, D)``, captions,
-    the prepared video (:class:`~swansphere.conditions.PreparedConditions`, or ``None``) and
-    the rendered ``scenes`` (for validation figures)."""
+    their conditioner inputs (:class:`~swansphere.conditions.PreparedConditions`: captions
+    and video prepared once, the frozen text encoder's states precomputed) and the rendered
+    ``scenes`` (for validation figures)."""
 
     latents: torch.Tensor
     captions: tuple[str, ...]
-    video: Any
+    conditions: Any
     scenes: ScenePool
 
     def __len__(self) -> int:
@@ -464,12 +465,15 @@ class PipelineTrainer(Trainer):
     def _on_device(self, pool: ScenePool, latents: torch.Tensor) -> TrainingSet:
         """Scenes and their codec latents as the backbone trains on them."""
         pipeline = self.pipeline
-        video = None
+        conditioning = pipeline.conditioning
+        clips = None
         if pool.frames is not None and pipeline.video_encoder is not None:
             clips = [(frames.numpy(), pool.times.numpy()) for frames in pool.frames]
-            video = pipeline.conditioning.prepare(videos=clips).to(self.device)
+        captions = list(pool.captions) if conditioning.text is not None else None
+        prepared = conditioning.prepare(captions, clips).to(self.device)
         return TrainingSet(latents=latents / pipeline.config.latent_scale,
-                           captions=pool.captions, video=video, scenes=pool)
+                           captions=pool.captions, scenes=pool,
+                           conditions=conditioning.precompute(prepared))
 
     def _shard_batch(self, step: int) -> TrainingSet:
         """This process's rows of step ``step``'s batch, streamed from ``data.shards``; a
@@ -501,14 +505,8 @@ class PipelineTrainer(Trainer):
         """The backbone's conditions for the scenes ``index`` (text, and video in stage 2),
         through the pipeline's one conditioning path, with gradients for the trainable
         conditioners."""
-        conditioning = self.pipeline.conditioning
-        captions = None
-        if conditioning.text is not None:
-            captions = [data.captions[i] for i in index.tolist()]
-        prepared = conditioning.prepare(captions)
-        if data.video is not None:
-            prepared = attrs.evolve(prepared, video=data.video.select(index).video)
-        return conditioning.encode(prepared.to(self.device))
+        prepared = data.conditions.select(index).to(self.device)
+        return self.pipeline.conditioning.encode(prepared)
 
     # ---------------------------------------------------------------- steps
 

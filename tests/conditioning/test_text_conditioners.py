@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zlib
 
+import attrs
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -175,6 +176,20 @@ def test_minilm_can_read_canonical_places_too():
                                                   "places": "canonical"})
     paraphrase = canonical.prepare(["a dog barks right above your head"])
     assert torch.equal(paraphrase.ids, canonical.prepare(["a dog barks above"]).ids)
+
+
+def test_minilm_precomputed_states_give_the_same_tokens(minilm, monkeypatch):
+    monkeypatch.setattr(text_module, "_PRECOMPUTE_ROWS", 2)  # five captions in three slices
+    prepared = minilm.prepare(["a dog barks", None, "a violin plays behind you", "rain",
+                               "a chap talking far away on my left"])
+    precomputed = minilm.precompute(prepared)
+    assert precomputed.states.shape[:2] == prepared.ids.shape
+    with torch.no_grad():
+        once, every_time = minilm(precomputed), minilm(prepared)
+        blank = minilm(attrs.evolve(precomputed, states=torch.zeros_like(precomputed.states)))
+    torch.testing.assert_close(once.tokens, every_time.tokens)
+    assert torch.equal(once.mask, every_time.mask)
+    assert not torch.allclose(blank.tokens, every_time.tokens)  # forward reads the states
 
 
 def test_minilm_states_carry_meaning(minilm):

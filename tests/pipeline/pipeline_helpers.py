@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import numpy as np
 import torch
 
@@ -60,3 +61,17 @@ def panorama_with_source(azimuth: float, elevation: float, width: int = 128,
     inside = angle_between(grid_azimuth, grid_elevation, azimuth, elevation) < 12.0
     frame[inside.numpy()] = (240, 40, 200)
     return frame
+
+
+def assert_valid_tokens_agree(pooled, alone) -> None:
+    """Conditions of rows taken from a pool equal those of the same items encoded alone where
+    tokens are real; the pool pads to its longest item, so only the widths may differ."""
+    one = attrs.asdict(pooled, recurse=False)
+    two = attrs.asdict(alone, recurse=False)
+    for name in ("text", "video"):
+        mask_name = f"{name}_mask"
+        width = two[name].shape[1]
+        torch.testing.assert_close(one[mask_name][:, :width], two[mask_name])
+        assert not one[mask_name][:, width:].any()
+        valid = two[mask_name]
+        torch.testing.assert_close(one[name][:, :width][valid], two[name][valid], msg=name)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import attrs
 import pytest
 import torch
-from pipeline_helpers import panorama_frames, tiny_pipeline
+from pipeline_helpers import TINY, assert_valid_tokens_agree, panorama_frames, tiny_pipeline
 
+from swansphere.conditioning.text import minilm_available
 from swansphere.conditions import ConditionEncoder
+from swansphere.config import structure
 from swansphere.errors import GenerationError
+from swansphere.pipeline import Pipeline, PipelineConfig
 
 FPS = 25.0
 CAPTIONS = ["a bell rings on the left", None, "rain falls above you, far away"]
@@ -44,15 +47,30 @@ def test_a_selected_batch_encodes_like_those_items_prepared_alone(pipeline):
         selected = conditioning.encode(pooled.select([2, 0]))
         alone = conditioning.encode(conditioning.prepare([CAPTIONS[2], CAPTIONS[0]],
                                                          [videos[2], videos[0]]))
-    # Padding differs (the pool pads to its longest item); the valid tokens must agree.
-    for name in ("text", "video"):
-        mask_name = f"{name}_mask"
-        one, two = _fields(selected), _fields(alone)
-        width = two[name].shape[1]
-        torch.testing.assert_close(one[mask_name][:, :width], two[mask_name])
-        assert not one[mask_name][:, width:].any()
-        valid = two[mask_name]
-        torch.testing.assert_close(one[name][:, :width][valid], two[name][valid])
+    assert_valid_tokens_agree(selected, alone)
+
+
+def test_a_precomputed_pool_selects_and_encodes_like_items_prepared_alone():
+    """MiniLM's states computed once for a pool (a training set) stay with their rows."""
+    if not minilm_available():
+        pytest.skip("optional extra swansphere[text] not installed")
+    torch.manual_seed(0)
+    pipeline = Pipeline.from_config(structure(
+        {**TINY, "text": {"type": "minilm", "dim": 32}}, PipelineConfig))
+    conditioning, videos = pipeline.conditioning, _videos(3)
+    with torch.no_grad():
+        pooled = conditioning.precompute(conditioning.prepare(CAPTIONS, videos))
+        assert pooled.text.states is not None
+        selected = conditioning.encode(pooled.select([2, 0]))
+        alone = conditioning.encode(conditioning.prepare([CAPTIONS[2], CAPTIONS[0]],
+                                                         [videos[2], videos[0]]))
+    assert_valid_tokens_agree(selected, alone)
+
+
+def test_precompute_leaves_conditioners_without_a_frozen_part_alone(pipeline):
+    prepared = pipeline.conditioning.prepare(CAPTIONS, _videos(3))
+    precomputed = pipeline.conditioning.precompute(prepared)
+    assert precomputed.text is prepared.text and precomputed.video is prepared.video
 
 
 def test_pipeline_conditions_repeat_one_encoding_over_rows(pipeline):

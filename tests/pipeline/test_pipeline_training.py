@@ -8,9 +8,10 @@ import warnings
 
 import pytest
 import torch
-from pipeline_helpers import TINY
+from pipeline_helpers import TINY, assert_valid_tokens_agree
 
 from swansphere.cli import main
+from swansphere.conditioning.text import minilm_available
 from swansphere.config import apply_overrides, dump_toml, structure
 from swansphere.errors import ConfigError
 from swansphere.pipeline import Pipeline
@@ -137,6 +138,24 @@ def test_saved_pipelines_hold_every_weight_and_no_weight_paths(tmp_path):
     for key, value in loaded.state_dict().items():
         assert value.dtype == original[key].dtype
         assert torch.allclose(value, original[key], atol=1e-3, rtol=1e-3)
+
+
+def test_a_batch_is_conditioned_on_its_own_scenes(tmp_path):
+    """The trainer prepares a split's captions and video once (MiniLM's states too); each
+    batch must still get the conditions of its own scenes, as the pipeline encodes them."""
+    if not minilm_available():
+        pytest.skip("optional extra swansphere[text] not installed")
+    table = config_table(tmp_path)
+    table["pipeline"]["text"] = {"type": "minilm", "dim": 32}
+    trainer_ = PipelineTrainer(structure(table, PipelineTrainConfig), progress=False)
+    data, index = trainer_.training_set(), torch.tensor([3, 1])
+    scenes = data.scenes
+    videos = [(scenes.frames[i].numpy(), scenes.times.numpy()) for i in index.tolist()]
+    with torch.no_grad():
+        batch = trainer_.conditions(data, index)
+        alone = trainer_.pipeline.conditioning([data.captions[i] for i in index.tolist()],
+                                               videos)
+    assert_valid_tokens_agree(batch, alone)
 
 
 def test_init_must_be_a_pipeline_directory(tmp_path):
