@@ -560,12 +560,23 @@ with no separate data licence (its debian/copyright), and the waveform is built 
 tables, so generated speech keeps GPL-3+ and stays out of permissive-only training."""
 
 
+RENDER_TIMEOUTS = (60.0, 300.0)
+"""Seconds a synthesiser gets to write one clip, try by try: a render takes about a second,
+and a second, longer try keeps a loaded machine (or a paused one) from failing a whole
+training set's scenes on one slow clip."""
+
+
 def _run_to_wav(command: list[str], wav: Path) -> bytes:
-    try:
-        subprocess.run(command, check=True, capture_output=True, timeout=60)
-        return wav.read_bytes()
-    except (subprocess.SubprocessError, OSError) as error:
-        raise AudioFileError(f"{command[0]} failed ({error}); check its installation") from error
+    for timeout in RENDER_TIMEOUTS:
+        try:
+            subprocess.run(command, check=True, capture_output=True, timeout=timeout)
+            return wav.read_bytes()
+        except subprocess.TimeoutExpired as error:
+            failure: Exception = error
+        except (subprocess.SubprocessError, OSError) as error:
+            failure = error
+            break
+    raise AudioFileError(f"{command[0]} failed ({failure}); check its installation") from failure
 
 
 def _espeak_render(voice: str, text: str, speed: int = 160,

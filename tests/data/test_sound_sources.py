@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import struct
+import subprocess
 import zlib
 from pathlib import Path
 
@@ -13,7 +14,9 @@ import soundfile
 
 from swansphere.data.clips import is_permissive
 from swansphere.data.sources import (
+    RENDER_TIMEOUTS,
     CopyrightFile,
+    _run_to_wav,
     article,
     catalogue,
     inventory,
@@ -237,3 +240,39 @@ def test_fluidsynth_notes_render():
         pytest.skip("no General MIDI sound font installed")
     audio = clips[0].render(np.random.default_rng(0), 16000, 16000)
     assert clips[0].verb == "plays" and np.abs(audio).max() > 0.05
+
+
+def _synthesiser(outcomes: list[str]):
+    """A stand-in for subprocess.run that times out, fails or writes the wav, in turn."""
+    calls = []
+
+    def run(command, *, timeout, **options):
+        calls.append(timeout)
+        outcome = outcomes[len(calls) - 1]
+        if outcome == "slow":
+            raise subprocess.TimeoutExpired(command, timeout)
+        if outcome == "broken":
+            raise subprocess.CalledProcessError(1, command)
+        Path(command[-1]).write_bytes(b"RIFF")
+
+    return run, calls
+
+
+@pytest.mark.parametrize("outcomes, tries", [(["ok"], 1), (["slow", "ok"], 2)])
+def test_a_slow_synthesiser_gets_a_second_longer_try(tmp_path, monkeypatch, outcomes, tries):
+    run, calls = _synthesiser(outcomes)
+    monkeypatch.setattr(subprocess, "run", run)
+    wav = tmp_path / "clip.wav"
+    assert _run_to_wav(["synth", str(wav)], wav) == b"RIFF"
+    assert calls == list(RENDER_TIMEOUTS[:tries]) and calls == sorted(calls)
+
+
+@pytest.mark.parametrize("outcomes, tries", [(["slow", "slow"], 2), (["broken"], 1)])
+def test_a_synthesiser_that_keeps_failing_is_one_clear_error(tmp_path, monkeypatch, outcomes,
+                                                             tries):
+    run, calls = _synthesiser(outcomes)
+    monkeypatch.setattr(subprocess, "run", run)
+    wav = tmp_path / "clip.wav"
+    with pytest.raises(AudioFileError, match="synth failed"):
+        _run_to_wav(["synth", str(wav)], wav)
+    assert len(calls) == tries                                # a broken one is not retried
