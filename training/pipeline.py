@@ -106,7 +106,9 @@ class PipelineDataConfig:
         render_width: width of the rendered panoramas (the video conditioner resizes them).
         workers: processes that render scenes, or with shards loader workers (0: in this
             process).
-        cache_dir: keep rendered scenes here (safetensors), keyed by everything above.
+        cache_dir: keep rendered scenes here (safetensors), keyed by everything above;
+            while a split renders, its finished parts are kept there too, so a cut render
+            resumes.
     """
 
     source: str = attrs.field(default="synthetic", validator=attrs.validators.in_(
@@ -238,6 +240,11 @@ def pseudo_foa_scene(foa: torch.Tensor, sources: list[dict[str, Any]],
             "caption": sound_caption(sources)}
 
 
+RENDER_PART_SCENES = 512
+"""Scenes rendered and cached together (beside the cache file, until the split is whole): a
+render cut short, by a session's time limit say, resumes after its last finished part."""
+
+
 def render_scene(job: tuple[tuple, int, str, int, float]) -> dict[str, Any]:
     """One scene of a split as the stage needs it (a top-level function, for worker pools)."""
     dataset_key, index, stage, render_width, fps = job
@@ -276,16 +283,45 @@ def render_pool(data: PipelineDataConfig, stage: str, sample_rate: int, fps: flo
     if cache is not None and cache.is_file():
         return _read_pool(cache)
     jobs = [(dataset_key, index, stage, data.render_width, fps) for index in range(size)]
-    items = _map_with_progress(render_scene, jobs, data.workers, progress,
-                               "render validation scenes" if validation else "render scenes")
-    pool = ScenePool(
+    label = "render validation scenes" if validation else "render scenes"
+    part_size = RENDER_PART_SCENES if cache is not None else size
+    parts, part_paths = [], []
+    for start in range(0, size, part_size):
+        part_jobs = jobs[start:start + part_size]
+        path = None if cache is None else cache.with_name(
+            f"{cache.stem}.part-{start}-{start + len(part_jobs)}{cache.suffix}")
+        if path is not None and path.is_file():
+            parts.append(_read_pool(path))
+        else:
+            items = _map_with_progress(render_scene, part_jobs, data.workers, progress, label,
+                                       done=start, total=size)
+            parts.append(_pool_of(items, stage))
+            if path is not None:
+                _write_pool(parts[-1], path, {**key, "first": start})
+        part_paths.append(path)
+    pool = _joined(parts)
+    if cache is not None:
+        _write_pool(pool, cache, key)
+        for path in part_paths:
+            path.unlink(missing_ok=True)
+    return pool
+
+
+def _pool_of(items: list[dict[str, Any]], stage: str) -> ScenePool:
+    return ScenePool(
         foa=torch.stack([item["foa"] for item in items]),
         captions=tuple(item["caption"] for item in items),
         frames=torch.stack([item["frames"] for item in items]) if stage == "foa" else None,
         times=items[0]["times"] if stage == "foa" else None)
-    if cache is not None:
-        _write_pool(pool, cache, key)
-    return pool
+
+
+def _joined(parts: list[ScenePool]) -> ScenePool:
+    if len(parts) == 1:
+        return parts[0]
+    frames = None if parts[0].frames is None else torch.cat([part.frames for part in parts])
+    return ScenePool(foa=torch.cat([part.foa for part in parts]),
+                     captions=tuple(caption for part in parts for caption in part.captions),
+                     frames=frames, times=parts[0].times)
 
 
 def shard_samples(data: PipelineDataConfig, *, validation: bool) -> Any:
@@ -328,10 +364,12 @@ def shard_pool(items: list[dict[str, Any]], stage: str, sample_rate: int) -> Sce
 
 
 def _map_with_progress(function: Any, jobs: list, workers: int, progress: bool,
-                       label: str) -> list:
+                       label: str, *, done: int = 0, total: int | None = None) -> list:
+    """``function`` over ``jobs`` (in ``workers`` processes), with a bar that starts at ``done``
+    of ``total`` (a part of a larger render)."""
     from tqdm.auto import tqdm
 
-    bar = functools.partial(tqdm, total=len(jobs), desc=label,
+    bar = functools.partial(tqdm, total=total or len(jobs), initial=done, desc=label,
                             disable=None if progress else True)
     if workers == 0:
         return [function(job) for job in bar(jobs)]

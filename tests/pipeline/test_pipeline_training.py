@@ -6,6 +6,7 @@ import copy
 import json
 import warnings
 
+import attrs
 import pytest
 import torch
 from pipeline_helpers import TINY, assert_valid_tokens_agree
@@ -15,6 +16,7 @@ from swansphere.conditioning.text import minilm_available
 from swansphere.config import apply_overrides, dump_toml, structure
 from swansphere.errors import ConfigError
 from swansphere.pipeline import Pipeline
+from swansphere.training import pipeline as pipeline_module
 from swansphere.training.checkpoint import list_checkpoints
 from swansphere.training.common import cpu_bfloat16_is_emulated
 from swansphere.training.loop import MetricsLog
@@ -63,6 +65,38 @@ def test_stage_two_scenes_have_spatial_captions_and_panoramas():
     assert all(any(word in caption for word in ("left", "right", "front", "behind", "above",
                                                 "below", "overhead"))
                for caption in pool.captions)
+
+
+def test_a_cut_render_resumes_after_its_last_finished_part(tmp_path, monkeypatch):
+    table = config_table("unused")
+    table["data"] = {**DATA, "train_scenes": 5, "cache_dir": str(tmp_path / "cache")}
+    data = structure(table, PipelineTrainConfig).data
+    monkeypatch.setattr(pipeline_module, "RENDER_PART_SCENES", 2)
+    render, rendered = pipeline_module.render_scene, []
+
+    def cut_at_scene_3(job):
+        if job[1] == 3:
+            raise KeyboardInterrupt  # the session's time limit
+        rendered.append(job[1])
+        return render(job)
+
+    monkeypatch.setattr(pipeline_module, "render_scene", cut_at_scene_3)
+    with pytest.raises(KeyboardInterrupt):
+        render_pool(data, "foa", 8000, 4.0, validation=False, progress=False)
+    assert rendered == [0, 1, 2]
+    monkeypatch.setattr(pipeline_module, "render_scene",
+                        lambda job: rendered.append(job[1]) or render(job))
+    rendered.clear()
+    pool = render_pool(data, "foa", 8000, 4.0, validation=False, progress=False)
+    assert rendered == [2, 3, 4]                              # scenes 0 and 1 came from a part
+    whole = render_pool(attrs.evolve(data, cache_dir=None), "foa", 8000, 4.0,
+                        validation=False, progress=False)
+    assert torch.equal(pool.foa, whole.foa) and torch.equal(pool.frames, whole.frames)
+    assert pool.captions == whole.captions and torch.equal(pool.times, whole.times)
+    assert [path.name.count(".part-") for path in (tmp_path / "cache").iterdir()] == [0]
+    rendered.clear()
+    render_pool(data, "foa", 8000, 4.0, validation=False, progress=False)
+    assert rendered == []                                     # the whole split is cached
 
 
 def test_validation_scenes_differ_from_training_scenes():
