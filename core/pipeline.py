@@ -44,7 +44,7 @@ from .registry import Registry, default_registry
 CONFIG_FILE = "pipeline.toml"
 WEIGHTS_FILE = "model.safetensors"
 BUILTIN_MODELS = Path(__file__).parent / "models"
-_PLAIN_SETTINGS = ("sources", "output_gain_db")
+_PLAIN_SETTINGS = ("sources", "output_gain_db", "latent_range", "hold_latent_range")
 """Config values that :meth:`Pipeline.replace` sets as they are (no component to rebuild)."""
 SOURCE_MODES = ("joint", "separate")
 """How :meth:`Pipeline.stream` takes a prompt that places several sounds: the backbone
@@ -60,13 +60,48 @@ class Guidance:
     w2: float = 3.0
 
 
+def _finite_values(instance: Any, attribute: attrs.Attribute, value: tuple) -> None:
+    if not value or not all(math.isfinite(v) for v in value):
+        raise ValueError(f"latent_range.{attribute.name} must be finite numbers, one per "
+                         f"latent dimension; got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class LatentRange:
+    """The training latents' range per dimension in the backbone's space: their
+    :data:`LATENT_RANGE_QUANTILES` (written by the pipeline trainer)."""
+
+    low: tuple[float, ...] = attrs.field(converter=tuple, validator=_finite_values)
+    high: tuple[float, ...] = attrs.field(converter=tuple, validator=_finite_values)
+
+    def __attrs_post_init__(self) -> None:
+        if len(self.low) != len(self.high) or any(
+                lo > hi for lo, hi in zip(self.low, self.high, strict=True)):
+            raise ValueError("latent_range needs as many lows as highs, each low <= its high")
+
+    @classmethod
+    def of(cls, latents: torch.Tensor, rows: int = 2**20) -> LatentRange:
+        """The range of ``latents`` ``(..., dim)``, from at most ``rows`` evenly spaced frames."""
+        flat = latents.reshape(-1, latents.shape[-1]).float()
+        flat = flat[::max(1, flat.shape[0] // rows)]
+        low, high = (flat.quantile(q, dim=0) for q in LATENT_RANGE_QUANTILES)
+        return cls(low=low.tolist(), high=high.tolist())
+
+
+LATENT_RANGE_QUANTILES = (0.001, 0.999)
+"""The quantiles that bound :class:`LatentRange`: the rare extremes of real audio are kept,
+the out-of-range values that guidance extrapolates to (docs/samplers.md) are not."""
+
+
 @attrs.frozen(kw_only=True)
 class PipelineConfig:
     """Everything a pipeline is made of. ``backbone`` names a causal backbone (the pipeline
     streams) or a whole-clip one (it generates clips at once). ``latent_scale`` maps codec
     latents to the backbone's unit-variance space (``backbone = codec / latent_scale``).
     ``output_gain_db`` scales the decoded audio: the make-up gain that brings a model whose
-    codec and few-step sampler lose level back to its training scenes' (docs/pipeline.md)."""
+    codec and few-step sampler lose level back to its training scenes' (docs/pipeline.md).
+    ``latent_range`` is the training latents' range per dimension; with ``hold_latent_range``
+    every sampler step keeps its clean prediction inside it (docs/samplers.md)."""
 
     codec: CodecSpec
     backbone: AnyBackboneSpec
@@ -79,6 +114,11 @@ class PipelineConfig:
     sources: str = attrs.field(default="joint", validator=attrs.validators.in_(SOURCE_MODES))
     output_gain_db: float = attrs.field(default=0.0, validator=[attrs.validators.ge(-60.0),
                                                                 attrs.validators.le(60.0)])
+    latent_range: LatentRange | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(
+            LatentRange)))
+    hold_latent_range: bool = attrs.field(default=False, validator=attrs.validators.instance_of(
+        bool))
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -163,7 +203,8 @@ class Pipeline:
         config class of exactly one registered component), a config table
         (``{"type": "heun", "steps": 8}``; a table without ``type`` changes fields of the
         current component) or a spec; ``None`` drops a conditioner. ``guidance`` takes a
-        :class:`Guidance` or a table of its fields; ``sources`` and ``output_gain_db`` their
+        :class:`Guidance` or a table of its fields; ``sources``, ``output_gain_db``,
+        ``latent_range`` (a :class:`LatentRange` or ``None``) and ``hold_latent_range`` their
         values. A component rebuilt from a table has fresh weights unless its config names a
         weights file.
         """
@@ -208,7 +249,8 @@ class Pipeline:
                                   "fixed-shape patch step to compile")
         guidance = self.config.guidance
         try:
-            self.patch_stepper = make(self.sampler, w1=guidance.w1, w2=guidance.w2,
+            self.patch_stepper = make(self.generation_sampler, w1=guidance.w1,
+                                      w2=guidance.w2,
                                       compile=options or {"mode": "reduce-overhead"})
         except SwanSphereError as error:  # no window, a stochastic sampler
             raise GenerationError(f"cannot compile this pipeline: {error}") from None
@@ -275,6 +317,21 @@ class Pipeline:
         if extra:
             raise ConfigError(f"{path}: weights for no component: {extra[:3]}")
 
+    @property
+    def generation_sampler(self) -> Any:
+        """What samples the latents: ``sampler``, held inside ``config.latent_range`` when
+        ``config.hold_latent_range`` says so (docs/samplers.md)."""
+        config = self.config
+        if not config.hold_latent_range:
+            return self.sampler
+        if config.latent_range is None:
+            raise ConfigError("hold_latent_range = true needs latent_range, which the "
+                              "pipeline trainer writes; this model has none")
+        from swansphere.samplers.solvers import HeldSampler
+
+        return HeldSampler(self.sampler, torch.tensor(config.latent_range.low),
+                           torch.tensor(config.latent_range.high))
+
     def _check_fit(self) -> None:
         codec, backbone = self.codec, self.backbone
         if codec.latent_dim != backbone.latent_dim:
@@ -285,6 +342,10 @@ class Pipeline:
             if encoder is not None and wanted is not None and encoder.dim != wanted:
                 raise ConfigError(f"the {name} conditioner gives {encoder.dim}-d tokens but the "
                                   f"backbone's {name}_dim is {wanted}; make them equal")
+        latent_range = self.config.latent_range
+        if latent_range is not None and len(latent_range.low) != backbone.latent_dim:
+            raise ConfigError(f"latent_range has {len(latent_range.low)} dimensions but the "
+                              f"backbone's latents have {backbone.latent_dim}")
         if abs(backbone.frame_rate - codec.frame_rate) > 1e-6 * codec.frame_rate:
             raise ConfigError(f"codec frame rate {codec.frame_rate:g} Hz != backbone latent "
                               f"frame rate {backbone.frame_rate:g} Hz")
@@ -500,7 +561,7 @@ class Pipeline:
         frames = max(1, math.ceil(samples / self.codec.hop_length))
         guidance = self.config.guidance
         latents = self.backbone.generate(
-            frames, conditions, sampler=self.sampler,
+            frames, conditions, sampler=self.generation_sampler,
             generator=torch.Generator().manual_seed(seed), w1=guidance.w1, w2=guidance.w2)
         with torch.inference_mode():
             audio = self.output_gain(self.codec.decode(latents * self.config.latent_scale))
@@ -706,7 +767,7 @@ class LiveSession:
         model = backbone.guided_model(h, backbone.context(self.backbone_state))
         guidance = pipeline.config.guidance
         velocity = multi_condition_guidance(model, guidance.w1, guidance.w2)
-        return pipeline.sampler.sample(velocity, self._noise().to(h),
+        return pipeline.generation_sampler.sample(velocity, self._noise().to(h),
                                        generator=self.generators[0])
 
     def _compiled_patch(self, stepper: Any) -> torch.Tensor:

@@ -22,6 +22,7 @@ _EXPORTS = {
     "FlowSampler": "solvers",
     "ButcherTableau": "solvers",
     "RungeKuttaSampler": "solvers",
+    "HeldSampler": "solvers",
     "AdamsBashforthSampler": "solvers",
     "EulerMaruyamaSampler": "solvers",
     "adams_bashforth_weights": "solvers",

@@ -16,6 +16,7 @@ import abc
 import math
 from collections.abc import Sequence
 from itertools import pairwise
+from typing import Any
 
 import attrs
 import torch
@@ -49,16 +50,51 @@ class _Field:
             raise SamplingError(f"velocity returned {shape} for x of shape {tuple(x.shape)}; "
                                 "velocity(x, t) must return a tensor shaped like x")
         v = v.to(x.dtype)
-        return v if self.bound is None or t >= 1.0 else bound_prediction(x, v, t, self.bound)
+        if self.bound is None or t >= 1.0:
+            return v
+        return bound_prediction(x, v, t, -self.bound, self.bound)
 
 
-def bound_prediction(x: torch.Tensor, v: torch.Tensor, t: float, bound: float) -> torch.Tensor:
-    """``v`` with the clean sample it predicts, x̂1 = x + (1 − t)·v, held inside
-    [−bound, bound]; unchanged (the same tensor values) where x̂1 is inside. Needs t < 1."""
+def bound_prediction(x: torch.Tensor, v: torch.Tensor, t: float | torch.Tensor,
+                     low: float | torch.Tensor, high: float | torch.Tensor) -> torch.Tensor:
+    """``v`` with the clean sample it predicts, x̂1 = x + (1 − t)·v, held inside [low, high]
+    (numbers, or tensors that broadcast against ``x``: a range per latent dimension);
+    unchanged (the same tensor values) where x̂1 is inside or t = 1. ``t`` is a number or one
+    time per row ``(batch,)``, as a velocity receives it."""
     remaining = 1.0 - t
+    if isinstance(remaining, torch.Tensor):
+        remaining = remaining.to(x.dtype).reshape(-1, *([1] * (x.dim() - 1)))
     predicted = x + remaining * v
-    held = predicted.clamp(-bound, bound)
-    return torch.where(predicted == held, v, (held - x) / remaining)
+    held = predicted.clamp(low, high)
+    keep = (predicted == held) | (remaining == 0)
+    return torch.where(keep, v, (held - x) / remaining)
+
+
+class HeldSampler:
+    """Any sampler (the :class:`~swansphere.protocols.Sampler` protocol) whose velocity
+    evaluations keep their clean prediction inside ``[low, high]`` per latent dimension (the
+    training latents' range, docs/samplers.md): ``sample`` wraps the velocity and hands it to
+    ``sampler``; every other attribute is ``sampler``'s. (A plain class, so that a compiled
+    patch step can trace it.)"""
+
+    def __init__(self, sampler: Any, low: torch.Tensor, high: torch.Tensor) -> None:
+        if low.shape != high.shape or bool((low > high).any()):
+            raise SamplingError("a held range needs low <= high, of one shape")
+        self.sampler, self.low, self.high = sampler, low, high
+
+    def sample(self, velocity: Velocity, noise: torch.Tensor, steps: int | None = None,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        low, high = self.low.to(noise), self.high.to(noise)
+
+        def held(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            return bound_prediction(x, velocity(x, t).to(x.dtype), t, low, high)
+
+        return self.sampler.sample(held, noise, steps, generator=generator)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "sampler":  # not set yet (copying, unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self.sampler, name)
 
 
 def _check_noise(noise: torch.Tensor) -> None:

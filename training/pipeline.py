@@ -50,7 +50,7 @@ import torch
 
 from swansphere.config import unstructure
 from swansphere.errors import ConfigError
-from swansphere.pipeline import Pipeline, PipelineConfig, without_weight_paths
+from swansphere.pipeline import LatentRange, Pipeline, PipelineConfig, without_weight_paths
 
 from .common import (
     OptimizerConfig,
@@ -498,7 +498,11 @@ class PipelineTrainer(Trainer):
         latents = self._encode(pool.foa)
         if not validation and not self._latent_scale_known:
             self._set_latent_scale(float(latents.std()))
-        return self._on_device(pool, latents)
+        data = self._on_device(pool, latents)
+        if not validation:  # what generation may hold its samples inside (docs/samplers.md)
+            self.pipeline.config = attrs.evolve(self.pipeline.config,
+                                                latent_range=LatentRange.of(data.latents))
+        return data
 
     def _on_device(self, pool: ScenePool, latents: torch.Tensor) -> TrainingSet:
         """Scenes and their codec latents as the backbone trains on them."""

@@ -15,7 +15,7 @@ from swansphere.cli import main
 from swansphere.conditioning.text import minilm_available
 from swansphere.config import apply_overrides, dump_toml, structure
 from swansphere.errors import ConfigError
-from swansphere.pipeline import Pipeline
+from swansphere.pipeline import LatentRange, Pipeline
 from swansphere.training import pipeline as pipeline_module
 from swansphere.training.checkpoint import list_checkpoints
 from swansphere.training.common import cpu_bfloat16_is_emulated
@@ -190,6 +190,17 @@ def test_a_batch_is_conditioned_on_its_own_scenes(tmp_path):
         alone = trainer_.pipeline.conditioning([data.captions[i] for i in index.tolist()],
                                                videos)
     assert_valid_tokens_agree(batch, alone)
+
+
+def test_the_model_keeps_its_training_latents_range(tmp_path):
+    trainer_ = trainer(tmp_path)
+    data = trainer_.training_set()
+    assert trainer_.pipeline.config.latent_range == LatentRange.of(data.latents)
+    trainer_.training_set(validation=True)                  # the training split's, kept
+    assert trainer_.pipeline.config.latent_range == LatentRange.of(data.latents)
+    trainer_.write_model(tmp_path / "model")
+    assert Pipeline.from_pretrained(tmp_path / "model").config.latent_range == \
+        LatentRange.of(data.latents)
 
 
 def test_init_must_be_a_pipeline_directory(tmp_path):

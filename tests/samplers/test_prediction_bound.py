@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import swansphere
 from swansphere import ConfigError
 from swansphere.config import SamplerSpec, dumps_toml, loads_toml
-from swansphere.samplers import GaussianFlow
+from swansphere.samplers import GaussianFlow, HeldSampler, SamplingError
 from swansphere.samplers.solvers import bound_prediction
 
 SOLVERS: list[dict[str, Any]] = [
@@ -61,7 +61,7 @@ def test_euler_lands_inside_the_bound_for_any_flow(mean, std, bound, steps) -> N
 def test_the_velocity_changes_only_where_the_prediction_leaves_the_bound() -> None:
     x = torch.tensor([0.0, 1.0, -1.0, 2.0, 9.0], dtype=torch.float64)
     v = torch.tensor([1.0, 4.0, -4.0, 0.5, -13.0], dtype=torch.float64)
-    held = bound_prediction(x, v, t=0.5, bound=2.5)      # predictions 0.5, 3, -3, 2.25, 2.5
+    held = bound_prediction(x, v, 0.5, -2.5, 2.5)        # predictions 0.5, 3, -3, 2.25, 2.5
     assert torch.equal(held[[0, 3, 4]], v[[0, 3, 4]])
     assert torch.equal(x[1:3] + 0.5 * held[1:3], torch.tensor([2.5, -2.5], dtype=torch.float64))
 
@@ -84,3 +84,50 @@ def test_the_bound_round_trips_through_toml() -> None:
     assert swansphere.create("sampler", loaded.sampler).config.prediction_bound == 4.0
     unbounded = loads_toml('sampler = {type = "euler"}', Settings)
     assert "prediction_bound" not in dumps_toml(unbounded)
+
+
+# ------------------------------------------------------------------ a range per dimension
+
+
+def _held(config: dict[str, Any], low: torch.Tensor, high: torch.Tensor) -> HeldSampler:
+    return HeldSampler(swansphere.create("sampler", config), low, high)
+
+
+@pytest.mark.parametrize("config", SOLVERS, ids=NAMES)
+def test_a_range_the_predictions_never_reach_changes_nothing(config) -> None:
+    flow = _flow(0.5, 0.4)
+    wide = _held(config, torch.full((3,), -1e6), torch.full((3,), 1e6))
+    assert torch.equal(wide.sample(flow.velocity, NOISE, 6), _sample(config, flow, None))
+    assert wide.nfe(6) == swansphere.create("sampler", config).nfe(6)
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(means=st.lists(st.floats(-50, 50), min_size=3, max_size=3),
+       lows=st.lists(st.floats(-10, 10), min_size=3, max_size=3),
+       widths=st.lists(st.floats(0.0, 5.0), min_size=3, max_size=3),
+       steps=st.integers(1, 8))
+def test_euler_lands_inside_each_dimensions_range(means, lows, widths, steps) -> None:
+    flow = GaussianFlow(torch.tensor(means, dtype=torch.float64),
+                        torch.full((3,), 0.5, dtype=torch.float64))
+    low = torch.tensor(lows, dtype=torch.float64)
+    high = low + torch.tensor(widths, dtype=torch.float64)
+    samples = _held({"type": "euler"}, low, high).sample(flow.velocity, NOISE, steps)
+    assert bool(((samples >= low - 1e-9) & (samples <= high + 1e-9)).all())
+
+
+def test_each_row_is_held_at_its_own_time() -> None:
+    x = torch.tensor([[0.0, 3.0], [0.0, 3.0]], dtype=torch.float64)
+    v = torch.tensor([[4.0, 0.0], [4.0, 0.0]], dtype=torch.float64)
+    t = torch.tensor([0.5, 0.75], dtype=torch.float64)      # predictions 2, 3 and 1, 3
+    low = torch.tensor([-1.0, 2.5], dtype=torch.float64)
+    high = torch.tensor([1.5, 3.5], dtype=torch.float64)
+    held = bound_prediction(x, v, t, low, high)
+    assert torch.equal(x[0] + 0.5 * held[0], torch.tensor([1.5, 3.0], dtype=torch.float64))
+    assert torch.equal(held[1], v[1])                         # row 1 is inside at t = 0.75
+    at_the_end = bound_prediction(x, v, torch.ones(2, dtype=torch.float64), low, low)
+    assert torch.equal(at_the_end, v)                          # t = 1 predicts nothing
+
+
+def test_a_held_range_must_be_ordered() -> None:
+    with pytest.raises(SamplingError, match="low <= high"):
+        _held({"type": "euler"}, torch.ones(3), torch.zeros(3))
