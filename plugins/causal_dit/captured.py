@@ -106,7 +106,7 @@ class PatchStepper:
         if not model.config.attention_window:
             raise BackboneInputError("a fixed-shape patch step needs a KV window "
                                      "(attention_window > 0): without one the cache grows")
-        _check_deterministic(sampler)
+        _check_deterministic(sampler, (1, model.patch_frames, model.latent_dim))
         self.model, self.sampler = model, sampler
         self.coefficients = multi_condition_guidance(model.guided_over, w1, w2).coefficients
         self.compile = compile
@@ -166,10 +166,11 @@ class PatchStepper:
                                    video=_drop_used_frames(state.video, index[:, -1]))
 
 
-def _check_deterministic(sampler: Any) -> None:
-    """A captured step draws no noise of its own: refuse samplers that need a generator."""
+def _check_deterministic(sampler: Any, shape: tuple[int, ...]) -> None:
+    """A captured step draws no noise of its own: refuse samplers that need a generator
+    (probed on one patch of ``shape``, which a range per latent dimension fits)."""
     try:
-        sampler.sample(lambda x, t: torch.zeros_like(x), torch.zeros(1, 1))
+        sampler.sample(lambda x, t: torch.zeros_like(x), torch.zeros(shape))
     except SamplingError as error:
         raise BackboneInputError(f"a fixed-shape patch step needs a deterministic sampler "
                                  f"(one that draws no noise while it integrates): {error}"

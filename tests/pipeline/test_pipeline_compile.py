@@ -54,3 +54,17 @@ def test_what_cannot_be_compiled_is_refused_in_one_line():
     unwindowed = tiny_pipeline().replace(backbone={"attention_window": 0})
     with pytest.raises(GenerationError, match="KV window"):
         unwindowed.compile(backend="eager")
+
+
+def test_a_compiled_held_stream_equals_the_ordinary_held_one():
+    from test_latent_range import NARROW
+
+    plain = tiny_pipeline().replace(latent_range=NARROW, hold_latent_range=True)
+    compiled = tiny_pipeline().replace(latent_range=NARROW, hold_latent_range=True)
+    compiled.compile(backend="eager")
+    expected = plain.generate_takes("a bell rings on the left", duration=0.3, seeds=(4,))
+    got = compiled.generate_takes("a bell rings on the left", duration=0.3, seeds=(4,))
+    torch.testing.assert_close(got.latents, expected.latents, atol=1e-4, rtol=1e-4)
+    unheld = tiny_pipeline().generate_takes("a bell rings on the left", duration=0.3,
+                                            seeds=(4,))
+    assert not torch.allclose(unheld.latents, expected.latents, atol=1e-2)
