@@ -44,7 +44,9 @@ from .common import (
     OptimizerConfig,
     RunConfig,
     build_optimizer,
+    check_class_count,
     clip_gradients,
+    clips_fingerprint,
     learning_rate,
     scene_cache_path,
     set_learning_rate,
@@ -75,7 +77,11 @@ class CodecDataConfig:
         seed: scene seed (validation uses a disjoint seed).
         rotate: turn each crop by a random yaw (±180°), pitch and roll (±30°).
         gain_db: random gain in ±gain_db dB per crop.
-        cache_dir: keep the rendered pool here as safetensors (rendering is slow on a CPU).
+        cache_dir: keep the rendered pool here as safetensors (rendering is slow on a CPU),
+            keyed by everything above and by which clips the sets gave.
+        min_classes: with ``sound-sets``, refuse to render when the installed sets give fewer
+            labelled classes than this (a recipe written for the full sets would otherwise
+            train quietly on what a machine happens to have).
     """
 
     source: str = attrs.field(default="synthetic",
@@ -95,6 +101,7 @@ class CodecDataConfig:
     rotate: bool = True
     gain_db: float = 6.0
     cache_dir: str | None = None
+    min_classes: int = attrs.field(default=0, validator=attrs.validators.ge(0))
 
 
 @attrs.frozen(kw_only=True)
@@ -133,15 +140,17 @@ def render_pool(data: CodecDataConfig, sample_rate: int, *, validation: bool = F
            "seed": seed, "max_sources": data.max_sources,
            "moving_probability": data.moving_probability,
            "diffuse_probability": data.diffuse_probability}
+    clips = None
     if data.source != "synthetic":
+        clips = _sound_set_clips(data)
         key.update(source=data.source, sets=data.sets, permissive_only=data.permissive_only,
-                   room_probability=data.room_probability)
+                   room_probability=data.room_probability, clips=clips_fingerprint(clips))
     cache = scene_cache_path(data.cache_dir, "foa-scenes", key)
     if cache is not None and cache.is_file():
         from swansphere.codecs.weights import load_tensors
 
         return load_tensors(cache)["foa"]
-    render = _scene_renderer(data, sample_rate, seed, size)
+    render = _scene_renderer(data, clips, sample_rate, seed, size)
     label = "render validation scenes" if validation else "render training scenes"
     from tqdm.auto import tqdm
 
@@ -155,8 +164,24 @@ def render_pool(data: CodecDataConfig, sample_rate: int, *, validation: bool = F
     return pool
 
 
-def _scene_renderer(data: CodecDataConfig, sample_rate: int, seed: int, size: int) -> Any:
-    """``render(index) -> (4, samples)``: scene ``index`` of the split seeded by ``seed``."""
+def _sound_set_clips(data: CodecDataConfig) -> list[Any]:
+    """The clips of ``data.sets`` that the scenes draw from, at least ``data.min_classes``
+    classes of them."""
+    from swansphere.data.sources import catalogue
+
+    clips = catalogue(list(data.sets) if data.sets is not None else None,
+                      permissive_only=data.permissive_only)
+    if not clips:
+        raise ConfigError("data.sets holds no clips (with permissive_only, no permissively "
+                          "licensed ones); see 'swansphere data sources'")
+    check_class_count(clips, data.min_classes)
+    return clips
+
+
+def _scene_renderer(data: CodecDataConfig, clips: list[Any] | None, sample_rate: int,
+                    seed: int, size: int) -> Any:
+    """``render(index) -> (4, samples)``: scene ``index`` of the split seeded by ``seed``
+    (``clips``: the sound sets' clips, ``None`` for synthetic scenes)."""
     if data.source == "synthetic":
         from swansphere.data.synthetic import SyntheticFOADataset
 
@@ -167,13 +192,7 @@ def _scene_renderer(data: CodecDataConfig, sample_rate: int, seed: int, size: in
         return lambda index: dataset[index]["foa"]
     from swansphere.data.render import render_scene
     from swansphere.data.scenes import SceneSampler
-    from swansphere.data.sources import catalogue
 
-    clips = catalogue(list(data.sets) if data.sets is not None else None,
-                      permissive_only=data.permissive_only)
-    if not clips:
-        raise ConfigError("data.sets holds no clips (with permissive_only, no permissively "
-                          "licensed ones); see 'swansphere data sources'")
     sampler = SceneSampler(sample_rate=sample_rate, duration=data.clip_seconds,
                            max_sources=data.max_sources,
                            moving_probability=data.moving_probability,

@@ -200,6 +200,24 @@ def autocast(run: RunConfig) -> contextlib.AbstractContextManager:
     return torch.autocast(torch.device(run.device).type, dtype=PRECISIONS[run.precision])
 
 
+def clips_fingerprint(clips: Iterable[Any]) -> str:
+    """A short digest of which clips (``clip_id`` and class) a split draws from, for scene
+    cache keys: scenes rendered before a sound set was installed or removed draw from other
+    clips under the same config, so they must not be read back as this split's."""
+    names = sorted(f"{clip.clip_id}\t{clip.label}" for clip in clips)
+    return hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]
+
+
+def check_class_count(clips: Iterable[Any], min_classes: int) -> None:
+    """Refuse a split whose clips name fewer than ``min_classes`` classes (``data.min_classes``):
+    the sound sets a recipe was written for are not all installed."""
+    classes = len({clip.label for clip in clips})
+    if classes < min_classes:
+        raise ConfigError(f"data.min_classes = {min_classes}, but the installed sound sets give "
+                          f"{classes} classes; install them (scripts/install-sound-sets.sh, "
+                          "'swansphere data sources' lists them) or lower data.min_classes")
+
+
 def scene_cache_path(cache_dir: str | None, kind: str, key: dict[str, Any]) -> Path | None:
     """Where the rendered scenes described by ``key`` are cached (``None``: no cache). The
     renderer's version (``data.render.RENDER_VERSION``) is part of the key, so scenes rendered

@@ -57,7 +57,9 @@ from .common import (
     RunConfig,
     autocast,
     build_optimizer,
+    check_class_count,
     clip_gradients,
+    clips_fingerprint,
     learning_rate,
     scene_cache_path,
     set_learning_rate,
@@ -106,9 +108,12 @@ class PipelineDataConfig:
         render_width: width of the rendered panoramas (the video conditioner resizes them).
         workers: processes that render scenes, or with shards loader workers (0: in this
             process).
-        cache_dir: keep rendered scenes here (safetensors), keyed by everything above;
-            while a split renders, its finished parts are kept there too, so a cut render
-            resumes.
+        cache_dir: keep rendered scenes here (safetensors), keyed by everything above and
+            by which clips a vocabulary split draws from; while a split renders, its finished
+            parts are kept there too, so a cut render resumes.
+        min_classes: with ``vocabulary``, refuse to render a split whose installed clips
+            name fewer classes than this (a recipe written for the full sound sets would
+            otherwise train quietly on what a machine happens to have).
     """
 
     source: str = attrs.field(default="synthetic", validator=attrs.validators.in_(
@@ -133,6 +138,7 @@ class PipelineDataConfig:
     render_width: int = attrs.field(default=128, validator=attrs.validators.ge(2))
     workers: int = attrs.field(default=0, validator=attrs.validators.ge(0))
     cache_dir: str | None = None
+    min_classes: int = attrs.field(default=0, validator=attrs.validators.ge(0))
 
     def __attrs_post_init__(self) -> None:
         if self.captions == "natural" and self.source != "vocabulary":
@@ -207,19 +213,28 @@ def _dataset(sample_rate: int, clip_seconds: float, seed: int, min_sources: int,
 
         return SyntheticFOADataset(**scenes)
     from swansphere.data.datasets import SceneDataset
+
+    sets, permissive_only, room_probability, captions, validation = vocabulary
+    clips = list(vocabulary_split(sets, permissive_only, validation))
+    family = ("held_out" if validation else "training") if captions == "natural" else None
+    return SceneDataset(clips, room_probability=room_probability, caption_family=family,
+                        **scenes)
+
+
+@functools.lru_cache(maxsize=4)
+def vocabulary_split(sets: tuple[str, ...] | None, permissive_only: bool,
+                     validation: bool) -> tuple[Any, ...]:
+    """The installed clips of the vocabulary's classes in one split (training or held out)."""
     from swansphere.data.sources import catalogue
     from swansphere.data.vocabulary import class_clips, split_clips
 
-    sets, permissive_only, room_probability, captions, validation = vocabulary
     clips = split_clips(class_clips(catalogue(list(sets) if sets is not None else None),
                                     permissive_only=permissive_only))[1 if validation else 0]
     if not clips:
         raise ConfigError("data.source = \"vocabulary\" found no clips of the vocabulary's "
                           "classes (permissive ones with permissive_only); install the sound "
                           "sets (scripts/install-sound-sets.sh) or check data.sets")
-    family = ("held_out" if validation else "training") if captions == "natural" else None
-    return SceneDataset(clips, room_probability=room_probability, caption_family=family,
-                        **scenes)
+    return tuple(clips)
 
 
 def sound_caption(sources: list[dict[str, Any]]) -> str:
@@ -278,7 +293,10 @@ def render_pool(data: PipelineDataConfig, stage: str, sample_rate: int, fps: flo
     key = {"dataset": dataset_key[:-1], "size": size, "stage": stage, "fps": fps,
            "render_width": data.render_width, "version": 1}
     if vocabulary is not None:
+        clips = vocabulary_split(data.sets, data.permissive_only, validation)
+        check_class_count(clips, data.min_classes)
         key["vocabulary"] = vocabulary
+        key["clips"] = clips_fingerprint(clips)
     cache = scene_cache_path(data.cache_dir, "pipeline-scenes", key)
     if cache is not None and cache.is_file():
         return _read_pool(cache)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 
+import attrs
 import pytest
 import torch
 
@@ -219,3 +220,25 @@ def test_a_parametric_codec_is_fitted_on_sound_set_scenes(tmp_path, capsys):
     assert "fitted codec statistics on 375 frames" in capsys.readouterr().out
     assert main(["train", str(config), "--resume", str(tmp_path / "run")]) == 2
     assert "no checkpoints to resume" in capsys.readouterr().err
+
+
+def test_sound_set_scenes_are_cached_per_clip_set_and_need_their_classes(tmp_path, monkeypatch):
+    """A pool rendered from other clips (a set installed since) is not read back, and a recipe
+    that names more classes than the installed sets give is refused with one line."""
+    from swansphere.data import sources
+    from swansphere.training.codec import render_pool
+
+    table = {"data": {"source": "sound-sets", "sets": ["synthetic"], "train_scenes": 2,
+                      "validation_scenes": 1, "clip_seconds": 0.25,
+                      "cache_dir": str(tmp_path / "cache")},
+             "codec": {"type": "patch"}}
+    data = structure(table, CodecTrainConfig).data
+    render_pool(data, 8000, progress=False)
+    render_pool(data, 8000, progress=False)
+    assert len(list((tmp_path / "cache").iterdir())) == 1
+    every_clip = sources.catalogue(["synthetic"])
+    monkeypatch.setattr(sources, "catalogue", lambda *args, **kwargs: every_clip[:-1])
+    render_pool(data, 8000, progress=False)
+    assert len(list((tmp_path / "cache").iterdir())) == 2
+    with pytest.raises(ConfigError, match=r"min_classes = 10, but .* 9 classes"):
+        render_pool(attrs.evolve(data, min_classes=10), 8000, progress=False)

@@ -279,6 +279,30 @@ def test_vocabulary_scenes_train_on_training_clips_and_validate_on_held_out_ones
         clip.label for clip in datasets[True].clips}
 
 
+def test_a_vocabulary_split_is_cached_per_clip_set(tmp_path, monkeypatch):
+    """Scenes rendered from other clips (a sound set installed or removed since) are not read
+    back as this split's: the clips are part of the cache key."""
+    table = config_table("unused", data={**VOCABULARY, "cache_dir": str(tmp_path / "cache")})
+    data = structure(table, PipelineTrainConfig).data
+    render_pool(data, "foa", 8000, 4.0, validation=False, progress=False)
+    every_clip = pipeline_module.vocabulary_split(("synthetic",), True, False)
+    render_pool(data, "foa", 8000, 4.0, validation=False, progress=False)
+    assert len(list((tmp_path / "cache").iterdir())) == 1
+    monkeypatch.setattr(pipeline_module, "vocabulary_split",
+                        lambda *key: every_clip[:-1])
+    render_pool(data, "foa", 8000, 4.0, validation=False, progress=False)
+    assert len(list((tmp_path / "cache").iterdir())) == 2
+
+
+def test_a_vocabulary_split_with_too_few_classes_is_refused():
+    data = structure(config_table("unused", data={**VOCABULARY, "min_classes": 11}),
+                     PipelineTrainConfig).data
+    with pytest.raises(ConfigError, match=r"min_classes = 11.* 10 classes.*install-sound-sets"):
+        render_pool(data, "foa", 8000, 4.0, validation=False, progress=False)
+    data = attrs.evolve(data, min_classes=10)
+    assert len(render_pool(data, "foa", 8000, 4.0, validation=False, progress=False).captions) == 4
+
+
 def test_natural_captions_need_the_vocabulary_source():
     with pytest.raises(ConfigError, match=r"needs data\.source"):
         structure(config_table("unused", data={**DATA, "captions": "natural"}),
