@@ -47,6 +47,8 @@ BUILTIN_MODELS = Path(__file__).parent / "models"
 _PLAIN_SETTINGS = ("sources", "output_gain_db", "latent_range", "hold_latent_range")
 """Config values that :meth:`Pipeline.replace` sets as they are (no component to rebuild)."""
 SOURCE_MODES = ("joint", "separate")
+PROMPT_WITH_VIDEO = ("an audio prompt cannot share a stream with video yet: the prompt would "
+                     "take the time of the video's first frames")
 """How :meth:`Pipeline.stream` takes a prompt that places several sounds: the backbone
 generates the whole scene from the whole prompt (``joint``), or each place's clause is a
 stream of its own and the streams' AmbiX is summed (``separate``; docs/pipeline.md)."""
@@ -370,13 +372,16 @@ class Pipeline:
     # ------------------------------------------------------------------ generation
 
     def generate(self, text: str | None = None, video: Any = None,
-                 duration: float | None = None, seed: int = 0) -> torch.Tensor:
+                 duration: float | None = None, seed: int = 0, *,
+                 audio_prompt: Any = None) -> torch.Tensor:
         """AmbiX audio ``(4, n)``: the concatenated chunks of :meth:`stream`."""
-        chunks = [chunk.audio for chunk in self.stream(text, video, duration, seed)]
+        chunks = [chunk.audio for chunk in self.stream(text, video, duration, seed,
+                                                       audio_prompt=audio_prompt)]
         return torch.cat(chunks, dim=-1)
 
     def stream(self, text: str | None = None, video: Any = None,
-               duration: float | None = None, seed: int = 0) -> Iterator[Chunk]:
+               duration: float | None = None, seed: int = 0, *,
+               audio_prompt: Any = None) -> Iterator[Chunk]:
         """Yield :class:`Chunk` s of AmbiX audio as each patch is decoded.
 
         ``video`` is frames with their timing, ``(frames, times)`` (times in seconds) or
@@ -390,7 +395,13 @@ class Pipeline:
         cut into one clause per place (:func:`swansphere.spatial.words.source_clauses`); each
         clause is streamed with the video (seeds ``seed``, ``seed + 1``, ...), all in one
         batch, and each chunk is their sum (its ``latents`` are ``None``).
+
+        ``audio_prompt`` (AmbiX ``(4, n)`` at the pipeline's rate) is audio to continue: the
+        stream goes on from it as if it had made it (:meth:`LiveSession.prime`), text-only
+        and with one stream.
         """
+        if audio_prompt is not None:
+            self._check_prompted(text, video)
         if not self.streams:
             yield self._whole_clip(text, video, duration, seed)
             return
@@ -403,7 +414,20 @@ class Pipeline:
             return
         text_tokens, video_tokens, duration = self.clip_inputs(text, video, duration)
         session = self._open(text_tokens, (seed,), video_tokens)
+        if audio_prompt is not None:
+            session.prime(audio_prompt)
         yield from session.generate(duration)
+
+    def _check_prompted(self, text: str | None, video: Any) -> None:
+        """Refuse an audio prompt where no single stream could continue it."""
+        if not self.streams:
+            raise GenerationError("an audio prompt needs a streaming backbone; this model "
+                                  "makes whole clips")
+        if video is not None:
+            raise GenerationError(PROMPT_WITH_VIDEO)
+        if len(self._source_clauses(text)) > 1:
+            raise GenerationError("an audio prompt continues one stream, and this model streams "
+                                  "each place of the prompt on its own; name one place")
 
     def _source_clauses(self, text: str | None) -> list[str | None]:
         if text is None or self.config.sources == "joint":
@@ -463,7 +487,8 @@ class Pipeline:
         yield from session.close(duration)
 
     def generate_takes(self, text: str | None = None, video: Any = None,
-                       duration: float | None = None, seeds: Sequence[int] = (0,)) -> Takes:
+                       duration: float | None = None, seeds: Sequence[int] = (0,), *,
+                       audio_prompt: Any = None) -> Takes:
         """Several clips of one input, sampled together as one batch (arguments as
         :meth:`generate`, one take per seed).
 
@@ -471,17 +496,21 @@ class Pipeline:
         ODE sampler; a stochastic sampler draws its own noise from the first seed), at a
         fraction of K separate calls' cost: what preference optimisation and "give me eight
         variations" need. With ``sources = "separate"`` and several places that holds too,
-        every clause of every take in the one batch.
+        every clause of every take in the one batch. ``audio_prompt`` as in :meth:`stream`.
         """
         seeds = tuple(seeds)
         if not seeds:
             raise GenerationError("generate_takes needs at least one seed")
         self._require_streaming("generate_takes")
+        if audio_prompt is not None:
+            self._check_prompted(text, video)
         clauses = self._source_clauses(text)
         if len(clauses) > 1:
             return self._source_takes(clauses, video, duration, seeds)
         text_tokens, video_tokens, duration = self.clip_inputs(text, video, duration)
         session = self._open(text_tokens, seeds, video_tokens)
+        if audio_prompt is not None:
+            session.prime(audio_prompt)
         total = round(duration * self.sample_rate)
         audio, latents = [], []
         while session.samples_done < total:
@@ -532,6 +561,7 @@ class Pipeline:
                                   "one (use stream() for text-only generation)")
         session = self._open(self.encode_inputs(text)[0], (seed,), None)
         session.video_state = self.video_encoder.init_state(1)
+        session.with_video = True
         return session
 
     def output_gain(self, audio: torch.Tensor) -> torch.Tensor:
@@ -580,7 +610,8 @@ class Pipeline:
                                                        repeat=len(seeds) if shared else 1)
             state = self.backbone.init_state(len(seeds), conditions)
         return LiveSession(self, state,
-                           tuple(torch.Generator().manual_seed(seed) for seed in seeds))
+                           tuple(torch.Generator().manual_seed(seed) for seed in seeds),
+                           with_video=video is not None)
 
     @property
     def conditioning(self) -> ConditionEncoder:
@@ -658,6 +689,8 @@ class LiveSession:
     closed: bool = False
     step_buffers: Any = None
     """The fixed-shape stream's buffers, when the pipeline is compiled."""
+    with_video: bool = False
+    """Whether the rows follow a video (given whole, or pushed live)."""
 
     def __attrs_post_init__(self) -> None:
         self.decode_state = self.pipeline.codec.init_decode_state(len(self.generators))
@@ -721,6 +754,46 @@ class LiveSession:
         twin.decode_state = copy.deepcopy(self.decode_state)
         return twin
 
+    # ------------------------------------------------------------------ audio prompts
+
+    def prime(self, audio: Any) -> int:
+        """Continue ``audio``: AmbiX ``(4, n)`` for every row, or ``(rows, 4, n)`` one per row,
+        at the pipeline's rate. Its last whole patches are encoded and fed to the backbone and
+        the decoder as if the session had made them, so the first chunk continues the prompt
+        (which is not output again). Call it before the first chunk, without video (the
+        prompt would take the video's first frames' time). Returns the patches used.
+        """
+        pipeline = self.pipeline
+        if self.patches_done or self.last_patch is not None:
+            raise GenerationError("prime() continues audio from the start of a session; this "
+                                  "one has already made chunks")
+        if self.with_video:
+            raise GenerationError(PROMPT_WITH_VIDEO)
+        audio = torch.as_tensor(audio, dtype=torch.float32)
+        rows = len(self.generators)
+        if audio.dim() == 2:
+            audio = audio.expand(rows, *audio.shape)
+        if audio.dim() != 3 or audio.shape[:2] != (rows, 4):
+            raise GenerationError(f"an audio prompt is AmbiX (4, samples) or ({rows}, 4, "
+                                  f"samples), got {tuple(audio.shape)}")
+        patches = audio.shape[-1] // pipeline.samples_per_patch
+        if patches < 1:
+            raise GenerationError(f"an audio prompt needs at least one patch "
+                                  f"({pipeline.patch_seconds * 1000:.0f} ms) of audio, got "
+                                  f"{audio.shape[-1]} samples")
+        backbone, frames = pipeline.backbone, pipeline.backbone.patch_frames
+        with torch.inference_mode():
+            coded = pipeline.codec.encode(audio[..., -patches * pipeline.samples_per_patch:])
+            latents = (coded[:, :patches * frames] / pipeline.config.latent_scale).to(
+                backbone.start.dtype)
+            _, state = backbone.step(None, self.backbone_state)
+            if patches > 1:
+                _, state = backbone.step(latents[:, :-frames], state)
+            _, self.decode_state = pipeline.codec.decode_step(
+                latents * pipeline.config.latent_scale, self.decode_state)
+        self.backbone_state, self.last_patch = state, latents[:, -frames:]
+        return patches
+
     # ------------------------------------------------------------------ generation
 
     def generate(self, duration: float) -> Iterator[Chunk]:
@@ -772,8 +845,8 @@ class LiveSession:
 
     def _compiled_patch(self, stepper: Any) -> torch.Tensor:
         """The LM step and the sampling of one patch as one call (:meth:`Pipeline.compile`)."""
-        if self.step_buffers is None:
-            self.step_buffers = stepper.open(self.backbone_state)
+        if self.step_buffers is None:  # a primed session resumes after its prompt
+            self.step_buffers = stepper.open(self.backbone_state, self.last_patch)
         patch, self.backbone_state = stepper.step(self.backbone_state, self.step_buffers,
                                                   self._noise())
         return patch

@@ -113,13 +113,18 @@ class PatchStepper:
         self._step = (_patch_step if compile is None
                       else torch.compile(_patch_step, fullgraph=True, **compile))
 
-    def open(self, state: CausalDiTState) -> StreamBuffers:
-        """Fixed-shape buffers for a stream whose state comes fresh from ``init_state``."""
+    def open(self, state: CausalDiTState, previous: torch.Tensor | None = None
+             ) -> StreamBuffers:
+        """Fixed-shape buffers for a stream whose state comes fresh from ``init_state``, or
+        from ``step`` calls that fed it an audio prompt, ``previous`` being the prompt's last
+        patch (not yet stepped)."""
         cache = state.cache
         cache.check_current()
-        if cache.position != cache.start:
-            raise BackboneInputError("a fixed-shape stream starts from a fresh state "
-                                     f"(init_state); this one is at patch {cache.position}")
+        if (cache.written == 0) != (previous is None):
+            raise BackboneInputError(
+                "a fixed-shape stream starts from a fresh state (init_state), or from a primed "
+                f"one with its last patch as previous; this one is at patch {cache.position} "
+                f"and previous is {'missing' if previous is None else 'given'}")
         model, batch = self.model, state.batch_size
         like = cache.keys[0]
         latent = (batch, model.config.context_frames, model.latent_dim)
@@ -133,6 +138,8 @@ class PatchStepper:
             text_mask=(None if state.text is None
                        else model.lm.text_mask(state.text, batch, like.dtype, like.device)),
             text_summary=None if state.text is None else state.text.summary)
+        if previous is not None:
+            _resume_buffers(buffers, state, previous.to(like))
         if self.compile is not None:
             fixed = (*cache.keys, *cache.values, *buffers.tensors())
             if state.text is not None:  # read by every replay: never copied in
@@ -164,6 +171,20 @@ class PatchStepper:
         context = buffers.context[:, buffers.context.shape[1] - frames:]
         return patch, state.evolve(cache=cache.advanced(1), context=context,
                                    video=_drop_used_frames(state.video, index[:, -1]))
+
+
+def _resume_buffers(buffers: StreamBuffers, state: CausalDiTState,
+                    previous: torch.Tensor) -> None:
+    """Fill fresh buffers for a stream that ``step`` has advanced (an audio prompt): the
+    ring's filled slots, the LocDiT context up to and with ``previous``, and ``previous``."""
+    buffers.filled[..., :min(state.cache.written, state.cache.slots)] = True
+    size = buffers.context.shape[1]
+    if size:
+        context = torch.cat((state.context.to(previous), previous), 1)[:, -size:]
+        buffers.context[:, size - context.shape[1]:] = context
+        buffers.context_valid[:, size - context.shape[1]:] = True
+    buffers.previous.copy_(previous)
+    buffers.started.fill_(True)
 
 
 def _check_deterministic(sampler: Any, shape: tuple[int, ...]) -> None:

@@ -86,6 +86,7 @@ def test_the_step_traces_as_one_graph_and_reuses_it_across_streams() -> None:
     a second stream of the same shapes must not compile again."""
     from torch._dynamo.testing import CompileCounter
 
+    torch._dynamo.reset()  # a step compiled by an earlier test would be reused uncounted
     counter = CompileCounter()
     model = make_model(attention_window=3)
     cond = conditions(2, model)

@@ -1,0 +1,132 @@
+"""LiveSession.prime: a stream that continues an audio prompt, as if it had made the prompt."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from pipeline_helpers import SAMPLE_RATE, panorama_frames, tiny_pipeline
+
+from swansphere.errors import GenerationError
+
+TEXT = "a bell rings on the left"
+
+
+# An overlap-add codec whose decoder carries state from frame to frame (the test pipeline's
+# own codec decodes each frame alone, which would hide a decoder that was not primed).
+OVERLAP_CODEC = {"type": "foa-parametric", "sample_rate": SAMPLE_RATE, "hop_length": 16,
+                 "low_bins": 4, "envelope_bands": 4, "direction_bands": 2}
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    return tiny_pipeline().replace(codec=OVERLAP_CODEC)
+
+
+def prompt_audio(pipeline, patches: float, seed: int = 0) -> torch.Tensor:
+    samples = round(patches * pipeline.samples_per_patch)
+    generator = torch.Generator().manual_seed(seed)
+    return 0.3 * torch.randn(4, samples, generator=generator)
+
+
+def primed_stream(pipeline, audio, *, seed: int = 1, patches: int = 3):
+    session = pipeline._open(pipeline.encode_inputs(TEXT)[0], (seed,), None)
+    used = session.prime(audio)
+    audio_out, latents = zip(*(session.next_patches() for _ in range(patches)), strict=True)
+    return used, torch.cat(audio_out, -1), torch.cat(latents, 1)
+
+
+def test_a_primed_stream_continues_its_prompt_from_the_backbone_and_the_decoder(pipeline):
+    """Its patches are those of a stream whose LM was stepped through the prompt's latents one
+    patch at a time, and its audio is the decoder's output for prompt + patches, past the
+    prompt: the decoder continues where the prompt's last frame left it."""
+    audio = prompt_audio(pipeline, 3)
+    used, got_audio, got = primed_stream(pipeline, audio)
+    assert used == 3
+    backbone, codec, scale = pipeline.backbone, pipeline.codec, pipeline.config.latent_scale
+    frames = backbone.patch_frames
+    with torch.inference_mode():
+        prompt = codec.encode(audio[None]) / scale
+        session = pipeline._open(pipeline.encode_inputs(TEXT)[0], (1,), None)
+        state = session.backbone_state
+        previous = None
+        for index in range(3):  # start token, then the prompt patch by patch
+            _, state = backbone.step(previous, state)
+            previous = prompt[:, index * frames:(index + 1) * frames]
+        session.backbone_state, session.last_patch = state, previous
+        want = torch.cat([session.next_patches()[1] for _ in range(3)], 1)
+        decoded = codec.decode(torch.cat((prompt, want), 1) * scale)
+    torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+    tail = pipeline.output_gain(decoded[0, :, audio.shape[-1]:])
+    torch.testing.assert_close(got_audio[0], tail, atol=1e-4 * float(tail.abs().max()), rtol=0)
+
+
+def test_the_prompt_steers_the_stream_and_only_its_whole_patches_count(pipeline):
+    audio = prompt_audio(pipeline, 2)
+    _, first, _ = primed_stream(pipeline, audio)
+    _, again, _ = primed_stream(pipeline, audio)
+    torch.testing.assert_close(again, first)
+    ragged = torch.cat((prompt_audio(pipeline, 0.5, seed=9), audio), -1)  # a part patch first
+    used, cut, _ = primed_stream(pipeline, ragged)
+    assert used == 2
+    torch.testing.assert_close(cut, first)
+    _, other, _ = primed_stream(pipeline, prompt_audio(pipeline, 2, seed=5))
+    assert not torch.allclose(other, first, atol=1e-3)
+    unprimed = pipeline.generate(TEXT, duration=first.shape[-1] / SAMPLE_RATE, seed=1)
+    assert not torch.allclose(unprimed, first[0], atol=1e-3)
+
+
+def test_each_row_may_have_its_own_prompt():
+    pipeline = tiny_pipeline()
+    prompts = torch.stack([prompt_audio(pipeline, 2, seed=1), prompt_audio(pipeline, 2, seed=2)])
+    session = pipeline._open(pipeline.encode_inputs(TEXT)[0], (3, 3), None)
+    session.prime(prompts)
+    both, _ = session.next_patches()
+    for row in range(2):
+        alone = pipeline._open(pipeline.encode_inputs(TEXT)[0], (3,), None)
+        alone.prime(prompts[row])
+        torch.testing.assert_close(alone.next_patches()[0][0], both[row], atol=1e-4, rtol=1e-4)
+
+
+def test_a_compiled_primed_stream_equals_the_ordinary_one():
+    plain, compiled = tiny_pipeline(), tiny_pipeline().compile(backend="eager")
+    audio = prompt_audio(plain, 11)  # past the test pipeline's 8-patch window: the ring wraps
+    results = [primed_stream(pipeline, audio, patches=4)[1] for pipeline in (plain, compiled)]
+    torch.testing.assert_close(results[1], results[0], atol=1e-4, rtol=1e-4)
+
+
+def test_bad_prompts_are_refused_in_one_line(pipeline):
+    session = pipeline._open(pipeline.encode_inputs(TEXT)[0], (0,), None)
+    for audio, message in ((torch.zeros(2, 4000), r"AmbiX \(4, samples\)"),
+                           (torch.zeros(4, 10), "at least one patch")):
+        with pytest.raises(GenerationError, match=message) as error:
+            session.prime(audio)
+        assert "\n" not in str(error.value)
+    session.next_patches()
+    with pytest.raises(GenerationError, match="already made chunks"):
+        session.prime(prompt_audio(pipeline, 1))
+    video = {"frames": panorama_frames(4), "fps": 25.0}
+    text_tokens, video_tokens, _ = pipeline.clip_inputs(TEXT, video, None)
+    with pytest.raises(GenerationError, match="video"):
+        pipeline._open(text_tokens, (0,), video_tokens).prime(prompt_audio(pipeline, 1))
+
+
+def test_generate_and_takes_continue_an_audio_prompt(pipeline):
+    audio = prompt_audio(pipeline, 2)
+    _, want, _ = primed_stream(pipeline, audio, patches=2)
+    duration = want.shape[-1] / SAMPLE_RATE
+    got = pipeline.generate(TEXT, duration=duration, seed=1, audio_prompt=audio)
+    torch.testing.assert_close(got, want[0])
+    takes = pipeline.generate_takes(TEXT, duration=duration, seeds=(1, 2), audio_prompt=audio)
+    torch.testing.assert_close(takes.audio[0], want[0], atol=1e-4 * float(want.abs().max()),
+                               rtol=0)
+
+
+def test_prompts_no_stream_could_continue_are_refused(pipeline):
+    audio = prompt_audio(pipeline, 1)
+    video = {"frames": panorama_frames(4), "fps": 25.0}
+    with pytest.raises(GenerationError, match="video"):
+        pipeline.generate(TEXT, video, duration=0.1, audio_prompt=audio)
+    separate = pipeline.replace(sources="separate")
+    with pytest.raises(GenerationError, match="name one place"):
+        separate.generate("a bell on the left and a dog behind you", duration=0.1,
+                          audio_prompt=audio)
