@@ -44,14 +44,16 @@ from .registry import Registry, default_registry
 CONFIG_FILE = "pipeline.toml"
 WEIGHTS_FILE = "model.safetensors"
 BUILTIN_MODELS = Path(__file__).parent / "models"
-_PLAIN_SETTINGS = ("sources", "output_gain_db", "latent_range", "hold_latent_range")
+EXEMPLARS_FILE = "exemplars.safetensors"
+_PLAIN_SETTINGS = ("sources", "output_gain_db", "latent_range", "hold_latent_range",
+                   "exemplar_prompts")
 """Config values that :meth:`Pipeline.replace` sets as they are (no component to rebuild)."""
 SOURCE_MODES = ("joint", "separate")
-PROMPT_WITH_VIDEO = ("an audio prompt cannot share a stream with video yet: the prompt would "
-                     "take the time of the video's first frames")
 """How :meth:`Pipeline.stream` takes a prompt that places several sounds: the backbone
 generates the whole scene from the whole prompt (``joint``), or each place's clause is a
 stream of its own and the streams' AmbiX is summed (``separate``; docs/pipeline.md)."""
+PROMPT_WITH_VIDEO = ("an audio prompt cannot share a stream with video yet: the prompt would "
+                     "take the time of the video's first frames")
 
 
 @attrs.frozen(kw_only=True)
@@ -103,7 +105,10 @@ class PipelineConfig:
     ``output_gain_db`` scales the decoded audio: the make-up gain that brings a model whose
     codec and few-step sampler lose level back to its training scenes' (docs/pipeline.md).
     ``latent_range`` is the training latents' range per dimension; with ``hold_latent_range``
-    every sampler step keeps its clean prediction inside it (docs/samplers.md)."""
+    every sampler step keeps its clean prediction inside it (docs/samplers.md). With
+    ``exemplar_prompts`` a text-only stream whose words name a class of the pipeline's
+    exemplar bank starts from that class's clip, placed where the words say
+    (docs/pipeline.md, "Exemplar prompts")."""
 
     codec: CodecSpec
     backbone: AnyBackboneSpec
@@ -120,6 +125,8 @@ class PipelineConfig:
         default=None, validator=attrs.validators.optional(attrs.validators.instance_of(
             LatentRange)))
     hold_latent_range: bool = attrs.field(default=False, validator=attrs.validators.instance_of(
+        bool))
+    exemplar_prompts: bool = attrs.field(default=False, validator=attrs.validators.instance_of(
         bool))
 
 
@@ -161,10 +168,13 @@ class Pipeline:
     """
 
     def __init__(self, config: PipelineConfig, *, codec: Any, backbone: Any, sampler: Any,
-                 text: Any = None, video: Any = None) -> None:
+                 text: Any = None, video: Any = None, exemplars: Any = None) -> None:
         self.config = config
         self.codec, self.backbone, self.sampler = codec, backbone, sampler
         self.text_encoder, self.video_encoder = text, video
+        self.exemplars = exemplars
+        """The :class:`~swansphere.conditioning.exemplars.ExemplarBank` that
+        ``exemplar_prompts`` draws from (saved as ``exemplars.safetensors``), or ``None``."""
         self.patch_stepper: Any = None
         """Set by :meth:`compile`: runs each stream's whole per-patch step as one call."""
         self._check_fit()
@@ -172,13 +182,14 @@ class Pipeline:
     # ------------------------------------------------------------------ construction
 
     @classmethod
-    def from_config(cls, config: PipelineConfig, *, registry: Registry | None = None
-                    ) -> Pipeline:
-        """Build every component through the registry (random weights for trainable ones)."""
+    def from_config(cls, config: PipelineConfig, *, registry: Registry | None = None,
+                    exemplars: Any = None) -> Pipeline:
+        """Build every component through the registry (random weights for trainable ones);
+        ``exemplars`` is the exemplar bank, if any."""
         registry = registry or default_registry()
         parts = {name: registry.create(spec.kind, spec) for name, spec in
                  _component_specs(config).items()}
-        return cls(config, **parts)
+        return cls(config, **parts, exemplars=exemplars)
 
     @classmethod
     def from_pretrained(cls, name_or_dir: str | Path, *, registry: Registry | None = None,
@@ -193,7 +204,12 @@ class Pipeline:
         directory = _resolve_model(name_or_dir)
         config = load_toml(directory / CONFIG_FILE, PipelineConfig, registry=registry,
                            overrides=overrides)
-        pipeline = cls.from_config(config, registry=registry)
+        exemplars = None
+        if (directory / EXEMPLARS_FILE).is_file():
+            from swansphere.conditioning.exemplars import ExemplarBank
+
+            exemplars = ExemplarBank.load(directory / EXEMPLARS_FILE)
+        pipeline = cls.from_config(config, registry=registry, exemplars=exemplars)
         pipeline.load_weights(directory / WEIGHTS_FILE)
         return pipeline
 
@@ -207,11 +223,12 @@ class Pipeline:
         current component) or a spec; ``None`` drops a conditioner. ``guidance`` takes a
         :class:`Guidance` or a table of its fields; ``sources``, ``output_gain_db``,
         ``latent_range`` (a :class:`LatentRange` or ``None``) and ``hold_latent_range`` their
-        values. A component rebuilt from a table has fresh weights unless its config names a
-        weights file.
+        values; ``exemplars`` an exemplar bank or ``None``. A component rebuilt from a table
+        has fresh weights unless its config names a weights file.
         """
         registry = registry or default_registry()
-        settings = ("guidance", *_PLAIN_SETTINGS)
+        exemplars = changes.pop("exemplars", self.exemplars)
+        settings = ("guidance", *_PLAIN_SETTINGS, "exemplars")
         unknown = set(changes) - {*_SPEC_CLASSES, *settings}
         if unknown:
             raise ConfigError(f"Pipeline.replace: unknown part {sorted(unknown)[0]!r}; parts "
@@ -231,7 +248,7 @@ class Pipeline:
             config = attrs.evolve(self.config, **config_changes)
         except (TypeError, ValueError) as error:
             raise ConfigError(f"Pipeline.replace: {error.args[0]}") from None
-        return type(self)(config, **parts)
+        return type(self)(config, **parts, exemplars=exemplars)
 
     def compile(self, **options: Any) -> Pipeline:
         """Run every stream's per-patch step (LM step, LocEnc, the guided sampling loop) as one
@@ -260,7 +277,8 @@ class Pipeline:
 
     def save_pretrained(self, directory: str | Path, *, dtype: torch.dtype | None = None
                         ) -> Path:
-        """Write ``pipeline.toml`` and ``model.safetensors`` atomically into ``directory``.
+        """Write ``pipeline.toml`` and ``model.safetensors`` (and ``exemplars.safetensors``
+        where the pipeline has a bank) atomically into ``directory``.
 
         Every weight goes into ``model.safetensors``, so the components' ``weights`` paths
         (where a codec or an SVAC encoder was first loaded from) are dropped from the TOML:
@@ -276,6 +294,8 @@ class Pipeline:
         with atomic_directory(directory) as temporary:
             dump_toml(without_weight_paths(self.config), temporary / CONFIG_FILE)
             save_file(weights, str(temporary / WEIGHTS_FILE))
+            if self.exemplars is not None:
+                self.exemplars.save(temporary / EXEMPLARS_FILE)
         return Path(directory)
 
     def modules(self) -> dict[str, torch.nn.Module]:
@@ -354,6 +374,15 @@ class Pipeline:
         if codec.decode_lookahead:
             raise ConfigError("the pipeline streams with a codec whose decoder has no "
                               "lookahead; this codec declares one")
+        if self.config.exemplar_prompts and not self.streams:
+            raise ConfigError("exemplar_prompts needs a streaming backbone: an exemplar starts "
+                              "a stream; this model makes whole clips")
+        if self.config.exemplar_prompts and self.exemplars is None:
+            raise ConfigError(f"exemplar_prompts needs an exemplar bank ({EXEMPLARS_FILE} beside "
+                              "pipeline.toml; benchmarks/attach_exemplars.py makes one)")
+        if self.exemplars is not None and self.exemplars.sample_rate != codec.sample_rate:
+            raise ConfigError(f"the exemplar bank is at {self.exemplars.sample_rate} Hz, the "
+                              f"codec at {codec.sample_rate} Hz")
 
     # ------------------------------------------------------------------ properties
 
@@ -414,8 +443,7 @@ class Pipeline:
             return
         text_tokens, video_tokens, duration = self.clip_inputs(text, video, duration)
         session = self._open(text_tokens, (seed,), video_tokens)
-        if audio_prompt is not None:
-            session.prime(audio_prompt)
+        session.prime_for([text], audio_prompt)
         yield from session.generate(duration)
 
     def _check_prompted(self, text: str | None, video: Any) -> None:
@@ -509,8 +537,7 @@ class Pipeline:
             return self._source_takes(clauses, video, duration, seeds)
         text_tokens, video_tokens, duration = self.clip_inputs(text, video, duration)
         session = self._open(text_tokens, seeds, video_tokens)
-        if audio_prompt is not None:
-            session.prime(audio_prompt)
+        session.prime_for([text] * len(seeds), audio_prompt)
         total = round(duration * self.sample_rate)
         audio, latents = [], []
         while session.samples_done < total:
@@ -544,6 +571,7 @@ class Pipeline:
             text_tokens, video_tokens = self.conditioning.tokens(prepared)
         duration = self._duration(duration, video_tokens)
         session = self._open(text_tokens, seeds, video_tokens, shared=False)
+        session.prime_for(texts)
         total = round(duration * self.sample_rate)
         while session.samples_done < total:
             start = session.samples_done / self.sample_rate
@@ -793,6 +821,29 @@ class LiveSession:
                 latents * pipeline.config.latent_scale, self.decode_state)
         self.backbone_state, self.last_patch = state, latents[:, -frames:]
         return patches
+
+    def prime_for(self, texts: Sequence[str | None], audio_prompt: Any = None) -> None:
+        """Prime a new session with ``audio_prompt`` if given, else with the pipeline's exemplar
+        prompts for the rows' ``texts`` (``exemplar_prompts``; not with video): each row the
+        clip of the class its words name, placed where they say, and silence for a row whose
+        words name none (a scene whose sound has not begun yet). Nothing when no row has one."""
+        if audio_prompt is None:
+            audio_prompt = self._exemplar_prompts(texts)
+        if audio_prompt is not None:
+            self.prime(audio_prompt)
+
+    def _exemplar_prompts(self, texts: Sequence[str | None]) -> torch.Tensor | None:
+        pipeline = self.pipeline
+        if not pipeline.config.exemplar_prompts or self.with_video:
+            return None
+        prompts = [pipeline.exemplars.prompt(text, int(generator.initial_seed()))
+                   for text, generator in zip(texts, self.generators, strict=True)]
+        if all(prompt is None for prompt in prompts):
+            return None
+        length = max(prompt.shape[-1] for prompt in prompts if prompt is not None)
+        return torch.stack([torch.zeros(4, length) if prompt is None
+                            else torch.nn.functional.pad(prompt, (length - prompt.shape[-1], 0))
+                            for prompt in prompts])
 
     # ------------------------------------------------------------------ generation
 

@@ -151,6 +151,15 @@ def prompt_directions(text: str) -> list[tuple[float, float]]:
     return [_place_direction(match) for match in _position_pattern().finditer(_normalise(text))]
 
 
+def without_places(text: str) -> str:
+    """What a text says besides where: its place phrases and motion clauses removed
+    ("A bell rings to your left" -> "a bell rings"), lower case, one space between words;
+    what a sound is named by, for matching it to sound classes."""
+    stripped = _position_pattern().sub(" ", _normalise(text))
+    return " ".join(re.sub(r"\b(?:on|to|in|at|from)\s+(?:the\s+)?(?=[\s,.;]|$)", " ",
+                           stripped).split()).strip(" ,.;")
+
+
 def canonical_places(text: str) -> str:
     """``text`` with each place it states in the caption vocabulary's own words.
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 import torch
 from pipeline_helpers import SAMPLE_RATE, panorama_frames, tiny_pipeline
 
-from swansphere.errors import GenerationError
+from swansphere.errors import ConfigError, GenerationError
 
 TEXT = "a bell rings on the left"
 
@@ -130,3 +131,72 @@ def test_prompts_no_stream_could_continue_are_refused(pipeline):
     with pytest.raises(GenerationError, match="name one place"):
         separate.generate("a bell on the left and a dog behind you", duration=0.1,
                           audio_prompt=audio)
+
+
+# ---------------------------------------------------------------- exemplar prompts
+
+@pytest.fixture(scope="module")
+def bank():
+    from swansphere.conditioning.exemplars import ExemplarBank
+    from swansphere.conditioning.text import minilm_available
+    from swansphere.data.sources import catalogue
+    from swansphere.data.vocabulary import class_clips, split_clips
+
+    if not minilm_available():
+        pytest.skip("exemplar prompts need swansphere[text]")
+    training = split_clips(class_clips(catalogue(["synthetic"])))[0]
+    return ExemplarBank.from_clips(training, sample_rate=SAMPLE_RATE, seconds=0.016)
+
+
+def test_a_prompt_naming_a_known_sound_starts_from_its_exemplar(pipeline, bank):
+    with_bank = pipeline.replace(exemplars=bank, exemplar_prompts=True)
+    named = "a siren wails behind you"
+    want = pipeline.generate(named, duration=0.2, seed=2, audio_prompt=bank.prompt(named))
+    torch.testing.assert_close(with_bank.generate(named, duration=0.2, seed=2), want)
+    unnamed = "a sound on the left"
+    torch.testing.assert_close(with_bank.generate(unnamed, duration=0.2, seed=2),
+                               pipeline.generate(unnamed, duration=0.2, seed=2))
+    off = with_bank.replace(exemplar_prompts=False)
+    torch.testing.assert_close(off.generate(named, duration=0.2, seed=2),
+                               pipeline.generate(named, duration=0.2, seed=2))
+    video = {"frames": panorama_frames(8), "fps": 25.0}  # video sets the time: no exemplar
+    torch.testing.assert_close(with_bank.generate(named, video, duration=0.2, seed=2),
+                               pipeline.generate(named, video, duration=0.2, seed=2))
+
+
+def test_batched_rows_start_from_their_own_exemplar_or_silence(pipeline, bank):
+    with_bank = pipeline.replace(exemplars=bank, exemplar_prompts=True)
+    texts = ["a bell rings on the left", "a sound above you"]
+    steps = list(with_bank.stream_many(texts, duration=0.2, seeds=[4, 5]))
+    silence = torch.zeros(4, bank.audio.shape[-1])
+    for row, (text, prompt) in enumerate(zip(texts, (bank.prompt(texts[0]), silence),
+                                             strict=True)):
+        alone = pipeline.generate(text, duration=0.2, seed=4 + row, audio_prompt=prompt)
+        got = torch.cat([step[row].audio for step in steps], -1)
+        torch.testing.assert_close(got, alone, atol=1e-3 * float(alone.abs().max()), rtol=0)
+    separate = with_bank.replace(sources="separate")  # each place's clause: its own exemplar
+    scene = "a bell rings on the left and a siren wails behind you"
+    clauses = [pipeline.generate(clause, duration=0.2, seed=7 + offset,
+                                 audio_prompt=bank.prompt(clause))
+               for offset, clause in enumerate(("a bell rings on the left",
+                                                "a siren wails behind"))]
+    mixed = clauses[0] + clauses[1]
+    torch.testing.assert_close(separate.generate(scene, duration=0.2, seed=7), mixed,
+                               atol=1e-3 * float(mixed.abs().max()), rtol=0)
+
+
+def test_a_bank_is_saved_with_its_pipeline_and_needed_where_switched_on(pipeline, bank,
+                                                                       tmp_path):
+    from swansphere.pipeline import Pipeline
+
+    with_bank = pipeline.replace(exemplars=bank, exemplar_prompts=True)
+    loaded = Pipeline.from_pretrained(with_bank.save_pretrained(tmp_path / "model"))
+    assert loaded.config.exemplar_prompts and loaded.exemplars.class_names == bank.class_names
+    text = "a bell rings on the left"
+    want = pipeline.generate(text, duration=0.2, audio_prompt=loaded.exemplars.prompt(text))
+    torch.testing.assert_close(loaded.generate(text, duration=0.2), want,  # float16 clips
+                               atol=1e-4 * float(want.abs().max()), rtol=0)
+    with pytest.raises(ConfigError, match="exemplar bank"):
+        pipeline.replace(exemplar_prompts=True)
+    with pytest.raises(ConfigError, match="Hz"):
+        pipeline.replace(exemplars=attrs.evolve(bank, sample_rate=16000))

@@ -13,6 +13,7 @@ from swansphere.spatial.words import (
     position_words,
     prompt_directions,
     source_clauses,
+    without_places,
 )
 
 azimuths = st.floats(-180.0, 180.0, allow_nan=False)
@@ -172,3 +173,16 @@ def test_natural_captions_split_into_their_sources(seed, count, family):
         assert name in clause and not any(other in clause for other in NONSENSE if other != name)
         assert [position_words(*place) for place in prompt_directions(clause)] == [
             position_words(*stated)], (caption.text, clause)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("A bell rings to your left.", "a bell rings"),
+    ("I hear a church bell beneath and off to the left.", "i hear a church bell"),
+    ("To the front right, you hear a timepiece ticking", "you hear a timepiece ticking"),
+    ("rain falls right above your head", "rain falls"),
+    ("a violin plays behind you, heading left", "a violin plays"),
+    ("a bell rings", "a bell rings"),
+])
+def test_without_places_keeps_what_the_sound_is(text, expected):
+    assert without_places(text) == expected
+    assert not prompt_directions(without_places(text))

@@ -1,0 +1,45 @@
+"""Give a pipeline an exemplar bank (docs/pipeline.md, "Exemplar prompts"): for each class of
+the sound vocabulary, the start of its first training clips (never a held-out clip), and
+switch ``exemplar_prompts`` on.
+
+    python benchmarks/attach_exemplars.py runs/tiny-next/stage1/pipeline \\
+        runs/tiny-next/stage1/pipeline-exemplars --seconds 1.024
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from swansphere.conditioning.exemplars import DEFAULT_THRESHOLD, ExemplarBank
+from swansphere.pipeline import Pipeline
+from swansphere.training.pipeline import vocabulary_split
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("model", help="shipped name or pipeline directory")
+    parser.add_argument("output", help="where the pipeline with its bank goes")
+    parser.add_argument("--seconds", type=float, default=1.024,
+                        help="length of each exemplar (default: 8 patches of 128 ms)")
+    parser.add_argument("--per-class", type=int, default=1, help="clips kept per class")
+    parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
+                        help="similarity a prompt needs to name a class")
+    parser.add_argument("--all-licences", action="store_true",
+                        help="every class, not only permissively licensed clips")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    pipeline = Pipeline.from_pretrained(args.model)
+    clips = vocabulary_split(None, not args.all_licences, False)
+    bank = ExemplarBank.from_clips(clips, sample_rate=pipeline.sample_rate,
+                                   seconds=args.seconds, per_class=args.per_class,
+                                   threshold=args.threshold)
+    pipeline.replace(exemplars=bank, exemplar_prompts=True).save_pretrained(args.output)
+    print(f"{args.output}: {len(bank.clip_classes)} exemplars of {len(bank.class_names)} classes,"
+          f" {args.seconds:g} s each")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+"""Exemplar prompts: recorded sounds of each class, retrieved by what a prompt's words mean,
+for a stream to start from (retrieval-augmented generation).
+
+A small model trained briefly learns where a sound is long before it learns from words alone
+what the sound is, but it continues audio it is given (its history) well. An
+:class:`ExemplarBank` holds, for each sound class of the vocabulary it was made from, a short
+mono clip of that class's *training* clips and the class's *training* wordings ("a violin
+plays", "a fiddle is played"...; never the held-out ones). A prompt clause is matched to the
+class whose wordings are nearest in MiniLM's sentence space (mean-pooled states, cosine; place
+words removed first, :func:`swansphere.spatial.words.without_places`). At or above
+``threshold`` the class's clip, placed where the clause says (front when it names no place),
+is the audio prompt the stream continues (:meth:`swansphere.pipeline.LiveSession.prime`); a
+clause that names no known sound ("a sound on the left") is generated from its words alone.
+A pipeline keeps its bank in ``exemplars.safetensors`` beside ``pipeline.toml``
+(docs/pipeline.md, "Exemplar prompts").
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import ConfigError
+
+FORMAT = "swansphere-exemplars/1"
+DEFAULT_THRESHOLD = 0.45
+"""Cosine similarity a clause needs to its nearest class's wordings (MiniLM sentence space)."""
+UNNAMED = ("a sound", "a noise", "something", "a sound plays", "you hear a noise", "audio")
+"""Phrases that name no sound: a clause nearer to one of them than to every class's wordings
+("a sound on the left", "noise behind you") names no class, however similar "a sound" is to
+"a damage sound"."""
+SEARCH_SECONDS = 4.0
+"""How far into a clip its exemplar is looked for."""
+
+
+def loudest_window(audio: np.ndarray, samples: int) -> np.ndarray:
+    """The ``samples`` of ``audio`` with the most energy (starts on a 1/64 grid of the window,
+    so a clip that opens with silence, a clock between ticks, still gives its sound)."""
+    energy = np.concatenate(([0.0], np.cumsum(np.square(audio, dtype=np.float64))))
+    starts = np.arange(0, audio.size - samples + 1, max(1, samples // 64))
+    best = int(starts[np.argmax(energy[starts + samples] - energy[starts])])
+    return audio[best:best + samples]
+
+
+@functools.cache
+def _sentence_encoder() -> tuple[Any, Any]:
+    from .minilm import load_minilm
+
+    tokenizer, encoder = load_minilm()
+    return tokenizer, encoder.eval()
+
+
+def sentence_embeddings(texts: Sequence[str]) -> torch.Tensor:
+    """Unit-length MiniLM sentence embeddings ``(len(texts), 384)``: the mean of the token
+    states over real tokens, as all-MiniLM-L6-v2 was trained to be compared."""
+    tokenizer, encoder = _sentence_encoder()
+    ids, mask = tokenizer.batch(list(texts), 64)
+    with torch.inference_mode():
+        states = encoder(ids, mask)
+    weights = mask.unsqueeze(-1).to(states.dtype)
+    pooled = (states * weights).sum(1) / weights.sum(1).clamp_min(1.0)
+    return F.normalize(pooled, dim=-1)
+
+
+@attrs.frozen(eq=False)
+class ExemplarBank:
+    """Mono clips ``audio`` ``(clips, samples)`` at ``sample_rate``, the class of each
+    (``classes``), and the phrases that name each class (``wordings[i]`` for class
+    ``class_names[i]``)."""
+
+    class_names: tuple[str, ...]
+    wordings: tuple[tuple[str, ...], ...]
+    clip_classes: tuple[int, ...]
+    audio: torch.Tensor
+    sample_rate: int
+    threshold: float = DEFAULT_THRESHOLD
+
+    def __attrs_post_init__(self) -> None:
+        if len(self.class_names) != len(self.wordings) or not self.class_names:
+            raise ConfigError("an exemplar bank needs wordings for each of its classes")
+        if self.audio.dim() != 2 or self.audio.shape[0] != len(self.clip_classes):
+            raise ConfigError(f"exemplar audio must be (clips, samples) with one class per "
+                              f"clip, got {tuple(self.audio.shape)} for "
+                              f"{len(self.clip_classes)} classes")
+        if not all(0 <= index < len(self.class_names) for index in self.clip_classes):
+            raise ConfigError("an exemplar clip names a class the bank does not have")
+
+    @classmethod
+    def from_clips(cls, clips: Sequence[Any], *, sample_rate: int, seconds: float,
+                   per_class: int = 1, threshold: float = DEFAULT_THRESHOLD) -> ExemplarBank:
+        """The first ``per_class`` audible clips of each vocabulary class (give training clips:
+        :func:`swansphere.data.vocabulary.split_clips`), each its loudest ``seconds`` within
+        its first :data:`SEARCH_SECONDS`, as its renderer levels it; wordings from the
+        training family only."""
+        from swansphere.data.vocabulary import sound_class
+
+        samples = round(seconds * sample_rate)
+        chosen: dict[str, list[np.ndarray]] = {}
+        for clip in clips:
+            kept = chosen.setdefault(clip.label, [])
+            if len(kept) < per_class:
+                audio = clip.render(np.random.default_rng(0), sample_rate,
+                                    max(samples, round(SEARCH_SECONDS * sample_rate)))
+                if np.abs(audio).max() > 0:
+                    kept.append(loudest_window(audio, samples))
+        names = tuple(sorted(name for name, kept in chosen.items() if kept))
+        if not names:
+            raise ConfigError("no audible clips to make an exemplar bank from")
+        wordings = tuple(tuple(dict.fromkeys(w.phrase for w in sound_class(name).wordings))
+                         for name in names)
+        clip_classes = tuple(index for index, name in enumerate(names) for _ in chosen[name])
+        audio = torch.as_tensor(np.stack([a for name in names for a in chosen[name]]),
+                                dtype=torch.float32)
+        return cls(names, wordings, clip_classes, audio, sample_rate, threshold)
+
+    # ------------------------------------------------------------------ retrieval
+
+    @functools.cached_property
+    def _wording_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every phrase's embedding and its class (-1: :data:`UNNAMED`)."""
+        phrases = [phrase for phrases in self.wordings for phrase in phrases]
+        owner = torch.tensor([index for index, phrases in enumerate(self.wordings)
+                              for _ in phrases] + [-1] * len(UNNAMED))
+        return sentence_embeddings([*phrases, *UNNAMED]), owner
+
+    def match(self, texts: Sequence[str | None]) -> list[tuple[str, float] | None]:
+        """Per text, its nearest class and the similarity, or ``None`` (no text, nothing at
+        or above :attr:`threshold`, or nearest to a phrase that names no sound)."""
+        from swansphere.spatial.words import without_places
+
+        wanted = [(index, without_places(text)) for index, text in enumerate(texts) if text]
+        found: list[tuple[str, float] | None] = [None] * len(texts)
+        if not wanted:
+            return found
+        embeddings, owner = self._wording_embeddings
+        similarity = sentence_embeddings([text for _, text in wanted]) @ embeddings.T
+        for (index, _), row in zip(wanted, similarity, strict=True):
+            best = int(row.argmax())
+            if float(row[best]) >= self.threshold and int(owner[best]) >= 0:
+                found[index] = (self.class_names[int(owner[best])], float(row[best]))
+        return found
+
+    def prompt(self, text: str | None, seed: int = 0) -> torch.Tensor | None:
+        """The AmbiX audio prompt ``(4, samples)`` for one clause: its class's clip (one of
+        them, by ``seed``) where the clause puts it, or ``None`` when it names no class or
+        several places (a whole scene, not one sound: stream its clauses separately)."""
+        from swansphere.spatial import encode
+        from swansphere.spatial.words import prompt_direction, prompt_directions
+
+        if text is None or len(set(prompt_directions(text))) > 1:
+            return None
+        matched = self.match([text])[0]
+        if matched is None:
+            return None
+        choices = [i for i, c in enumerate(self.clip_classes)
+                   if self.class_names[c] == matched[0]]
+        azimuth, elevation = prompt_direction(text) or (0.0, 0.0)
+        return encode(self.audio[choices[seed % len(choices)]], azimuth, elevation)
+
+    # ------------------------------------------------------------------ files
+
+    def save(self, path: str | Path) -> Path:
+        """Write the bank as safetensors (audio in float16, the rest as metadata)."""
+        from safetensors.torch import save_file
+
+        path = Path(path)
+        metadata = {"format": FORMAT, "sample_rate": str(self.sample_rate),
+                    "threshold": repr(self.threshold),
+                    "classes": json.dumps(list(self.class_names)),
+                    "wordings": json.dumps([list(w) for w in self.wordings]),
+                    "clip_classes": json.dumps(list(self.clip_classes))}
+        save_file({"audio": self.audio.to(torch.float16).contiguous()}, str(path), metadata)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> ExemplarBank:
+        from safetensors import safe_open
+
+        path = Path(path)
+        with safe_open(str(path), "pt") as handle:
+            metadata = handle.metadata() or {}
+            if metadata.get("format") != FORMAT:
+                raise ConfigError(f"{path} is not an exemplar bank ({FORMAT})")
+            audio = handle.get_tensor("audio").float()
+        return cls(tuple(json.loads(metadata["classes"])),
+                   tuple(tuple(w) for w in json.loads(metadata["wordings"])),
+                   tuple(json.loads(metadata["clip_classes"])), audio,
+                   int(metadata["sample_rate"]), float(metadata["threshold"]))

@@ -1,0 +1,82 @@
+"""ExemplarBank: training clips per class, found by what a clause's words mean."""
+
+from __future__ import annotations
+
+import attrs
+import numpy as np
+import pytest
+import torch
+
+from swansphere.conditioning.exemplars import ExemplarBank
+from swansphere.conditioning.text import minilm_available
+from swansphere.data.sources import catalogue
+from swansphere.data.vocabulary import class_clips, sound_class, split_clips
+from swansphere.errors import ConfigError
+from swansphere.spatial import encode
+
+pytestmark = pytest.mark.skipif(not minilm_available(), reason="needs swansphere[text]")
+RATE = 8000
+
+
+@pytest.fixture(scope="module")
+def bank() -> ExemplarBank:
+    training = split_clips(class_clips(catalogue(["synthetic"])))[0]
+    return ExemplarBank.from_clips(training, sample_rate=RATE, seconds=0.1, per_class=2)
+
+
+def test_a_bank_holds_training_clips_and_training_words_only(bank):
+    training, held_out = split_clips(class_clips(catalogue(["synthetic"])))
+    assert set(bank.class_names) == {clip.label for clip in training}
+    assert bank.audio.shape == (2 * len(bank.class_names), 800)
+    for name, phrases in zip(bank.class_names, bank.wordings, strict=True):
+        assert set(phrases) == {w.phrase for w in sound_class(name).wordings}
+        assert not set(phrases) & set(sound_class(name).held_out_synonyms)
+        first = next(clip for clip in training if clip.label == name)
+        index = bank.clip_classes.index(bank.class_names.index(name))
+        rendered = first.render(np.random.default_rng(0), RATE, 4 * RATE)
+        if not np.abs(rendered).max():
+            continue
+        energy = np.convolve(np.square(rendered), np.ones(800), "valid")
+        assert float(bank.audio[index].square().sum()) == pytest.approx(energy.max(), rel=0.02)
+    assert not {clip.clip_id for clip in held_out} & {clip.clip_id for clip in training}
+
+
+def test_words_find_their_class_wherever_the_sound_is(bank):
+    texts = ["a bell rings on the left", "A siren wails behind you.", "rain falls overhead",
+             "a sound on the left", "something behind you", None]
+    found = [None if match is None else match[0] for match in bank.match(texts)]
+    assert found == ["bell", "siren", "rain", None, None, None]
+    strict = attrs.evolve(bank, threshold=0.99)
+    assert strict.match(["a bell chimes"]) == [("bell", pytest.approx(1.0, abs=1e-4))]
+    assert strict.match(["a bell chimes loudly"]) == [None]
+
+
+def test_a_prompt_is_the_class_clip_where_the_clause_puts_it(bank):
+    prompt = bank.prompt("a bell rings on the left", seed=1)
+    choices = [i for i, c in enumerate(bank.clip_classes) if bank.class_names[c] == "bell"]
+    torch.testing.assert_close(prompt, encode(bank.audio[choices[1]], 90.0, 0.0))
+    torch.testing.assert_close(bank.prompt("a bell rings", seed=0),
+                               encode(bank.audio[choices[0]], 0.0, 0.0))
+    assert bank.prompt("a sound on the left") is None
+    assert bank.prompt("a bell on the left and a siren behind you") is None  # a whole scene
+
+
+def test_a_saved_bank_reads_back(bank, tmp_path):
+    path = bank.save(tmp_path / "exemplars.safetensors")
+    loaded = ExemplarBank.load(path)
+    assert (loaded.class_names, loaded.wordings, loaded.clip_classes, loaded.sample_rate,
+            loaded.threshold) == (bank.class_names, bank.wordings, bank.clip_classes,
+                                  bank.sample_rate, bank.threshold)
+    torch.testing.assert_close(loaded.audio, bank.audio, atol=1e-3, rtol=1e-3)
+    (tmp_path / "other.safetensors").write_bytes(b"not a bank")
+    with pytest.raises(Exception):  # noqa: B017 - safetensors' own header error
+        ExemplarBank.load(tmp_path / "other.safetensors")
+
+
+def test_inconsistent_banks_are_refused():
+    with pytest.raises(ConfigError, match="one class per clip"):
+        ExemplarBank(("bell",), (("a bell rings",),), (0, 0), torch.zeros(1, 8), RATE)
+    with pytest.raises(ConfigError, match="does not have"):
+        ExemplarBank(("bell",), (("a bell rings",),), (1,), torch.zeros(1, 8), RATE)
+    with pytest.raises(ConfigError, match="wordings"):
+        ExemplarBank(("bell", "siren"), (("a bell rings",),), (0,), torch.zeros(1, 8), RATE)
