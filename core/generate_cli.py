@@ -35,6 +35,9 @@ def _common(parser: argparse.ArgumentParser, max_seconds: float, hint: str) -> N
     parser.add_argument("--model", default="tiny",
                         help="a shipped model name or a save_pretrained directory "
                              "(default: tiny)")
+    parser.add_argument("--audio-prompt", type=cli_args.input_file, metavar="WAV",
+                        help="AmbiX audio to continue (any rate): the output goes on from its "
+                             "end, as if the model had made it (text only, one place)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE",
                         help="change the model's config before it is built, e.g. --set "
@@ -70,6 +73,19 @@ def _pipeline(args: argparse.Namespace, registry: Registry):
     return pipeline
 
 
+def _audio_prompt(args: argparse.Namespace, sample_rate: int):
+    """The ``--audio-prompt`` file at the model's rate, or ``None``."""
+    if args.audio_prompt is None:
+        return None
+    import torchaudio.functional
+
+    from swansphere.spatial import read_foa
+
+    audio, rate = read_foa(args.audio_prompt)
+    return audio if rate == sample_rate else torchaudio.functional.resample(audio, rate,
+                                                                            sample_rate)
+
+
 def _run_generate(args: argparse.Namespace, registry: Registry) -> int:
     from tqdm import tqdm
 
@@ -83,7 +99,8 @@ def _run_generate(args: argparse.Namespace, registry: Registry) -> int:
 
     _check_tools(args)
     pipeline = _pipeline(args, registry)
-    stream = pipeline.stream(args.text, args.video, args.duration, args.seed)
+    stream = pipeline.stream(args.text, args.video, args.duration, args.seed,
+                             audio_prompt=_audio_prompt(args, pipeline.sample_rate))
     chunks = [next(stream).audio]  # the inputs are checked before the progress bar shows
     with tqdm(unit="s", unit_scale=True, desc="generating", file=sys.stderr,
               bar_format="{desc}: {n:.2f} s of audio [{elapsed}, {rate_fmt}]") as progress:
@@ -128,7 +145,8 @@ def _run_stream(args: argparse.Namespace, registry: Registry) -> int:
     pipeline = _pipeline(args, registry)
     print(f"streaming float32 AmbiX (W, Y, Z, X interleaved) at {pipeline.sample_rate} Hz",
           file=sys.stderr)
-    for chunk in pipeline.stream(args.text, args.video, args.duration, args.seed):
+    for chunk in pipeline.stream(args.text, args.video, args.duration, args.seed,
+                                 audio_prompt=_audio_prompt(args, pipeline.sample_rate)):
         if not _write_pcm(output, chunk.audio.T.contiguous().numpy().astype("<f4").tobytes()):
             break
     return 0

@@ -56,15 +56,39 @@ def test_stream_writes_interleaved_float32_pcm(model_dir):
     assert f"{SAMPLE_RATE} Hz" in result.stderr.decode()
 
 
+def test_generate_continues_an_audio_prompt_at_any_rate(model_dir, tmp_path):
+    from swansphere.pipeline import Pipeline
+    from swansphere.spatial import write_foa
+
+    pipeline = Pipeline.from_pretrained(model_dir)
+    prompt = 0.2 * torch.randn(4, 512, generator=torch.Generator().manual_seed(0))
+    at_rate, doubled = tmp_path / "prompt.wav", tmp_path / "prompt-16k.wav"
+    write_foa(at_rate, prompt, SAMPLE_RATE)
+    write_foa(doubled, prompt.repeat_interleave(2, -1), 2 * SAMPLE_RATE)
+    outputs = []
+    for path in (at_rate, doubled):
+        outputs.append(tmp_path / f"out-{path.stem}.wav")
+        assert main(["generate", "--model", str(model_dir), "--text", "a bell on the left",
+                     "--duration", "0.05", "--audio-prompt", str(path),
+                     "-o", str(outputs[-1])]) == 0
+    want = pipeline.generate("a bell on the left", duration=0.05,
+                             audio_prompt=read_foa(at_rate)[0])
+    torch.testing.assert_close(read_foa(outputs[0])[0], want, atol=1e-4, rtol=1e-4)
+    assert read_foa(outputs[1])[0].shape == want.shape
+    plain = pipeline.generate("a bell on the left", duration=0.05)
+    assert not torch.allclose(want, plain, atol=1e-3)
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
         (["--video", "missing.npz"], "missing.npz: no such file; check the path"),
         (["--model", "no-such-model"], "no model at 'no-such-model'"),
+        (["--audio-prompt", "missing.wav"], "missing.wav: no such file; check the path"),
     ],
 )
 def test_bad_input_is_one_line_and_non_zero(model_dir, tmp_path, capsys, arguments, message):
-    arguments = [a if a != "missing.npz" else str(tmp_path / a) for a in arguments]
+    arguments = [str(tmp_path / a) if a.startswith("missing.") else a for a in arguments]
     if "--model" not in arguments:
         arguments += ["--model", str(model_dir)]
     code = main(["generate", *arguments, "-o", str(tmp_path / "x.wav")])
