@@ -1,11 +1,15 @@
-"""The aisfx weights, converted once per test session into a temporary cache."""
+"""The aisfx weights, converted once per test session into a temporary cache; the pipeline
+tests' helpers (a tiny random-weight pipeline) on the import path."""
 
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipeline"))  # pipeline_helpers
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,63 @@
+"""Where does a streaming model lose what a sound is? Identity of held-out clips resynthesised
+patch by patch from their true history, part by part, continued and free
+(swansphere.evaluation.teacher_forced; figures in docs/evaluation.md).
+
+    python benchmarks/identity_probe.py --model runs/tiny-next/stage1/pipeline --cases 20 \\
+        --threads 1 --json runs/identity-probe.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="tiny", help="shipped name or pipeline directory")
+    parser.add_argument("--cases", type=int, default=20, help="single-source prompts")
+    parser.add_argument("--family", choices=("held_out", "training"), default="held_out",
+                        help="caption family of the prompts (default: held_out)")
+    parser.add_argument("--prime-seconds", type=float, default=1.0,
+                        help="how much of the clip the continued stream is given")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override the model's config (e.g. sampler.steps=16); repeatable")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--json", type=Path, default=None, help="write the report here")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from swansphere.data.sources import catalogue
+    from swansphere.data.vocabulary import class_clips, split_clips
+    from swansphere.evaluation.content import References, content_cases
+    from swansphere.evaluation.teacher_forced import identity_probe
+    from swansphere.metrics.embedding import AisfxEmbedding
+    from swansphere.pipeline import Pipeline
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    pipeline = Pipeline.from_pretrained(args.model, overrides=args.set)
+    held_out = split_clips(class_clips(catalogue(None), permissive_only=True))[1]
+    embedding = AisfxEmbedding.load()
+    references = References.build(held_out, embedding=embedding,
+                                  sample_rate=pipeline.sample_rate, seconds=4.0)
+    cases = content_cases(sorted(references.clips), count=args.cases, family=args.family)
+    report = identity_probe(pipeline, references, cases, embedding=embedding,
+                            prime_seconds=args.prime_seconds)
+    print(f"{report['cases']} cases, {report['classes']} classes (chance: top-1 "
+          f"{report['chance_top1']:.2f}, median rank {report['chance_median_rank']})")
+    print(f"{'clip':28s} {'top-1':>6s} {'top-5':>6s} {'median rank':>12s}")
+    for kind, figures in report["clips"].items():
+        print(f"{kind:28s} {figures['top1']:6.2f} {figures['top5']:6.2f} "
+              f"{figures['median_rank']:12.1f}")
+    if args.json is not None:
+        args.json.write_text(json.dumps({"model": args.model, "settings": args.set, **report},
+                                        indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""The teacher-forced identity probe: each patch sampled from the true history, and its report."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from pipeline_helpers import SAMPLE_RATE, tiny_pipeline
+
+from swansphere.evaluation.teacher_forced import identity_probe, one_step_patches
+
+OVERLAP_CODEC = {"type": "foa-parametric", "sample_rate": SAMPLE_RATE, "hop_length": 16,
+                 "low_bins": 4, "envelope_bands": 4, "direction_bands": 2}
+TEXT = "a bell rings on the left"
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    return tiny_pipeline().replace(codec=OVERLAP_CODEC)
+
+
+def true_latents(pipeline, patches: int = 5) -> torch.Tensor:
+    frames = patches * pipeline.backbone.patch_frames
+    return torch.randn(1, frames, pipeline.backbone.latent_dim,
+                       generator=torch.Generator().manual_seed(3))
+
+
+def test_each_patch_is_sampled_from_the_true_patches_before_it(pipeline):
+    latents = true_latents(pipeline)
+    frames = pipeline.backbone.patch_frames
+    sampled = one_step_patches(pipeline, TEXT, latents, seed=1)
+    free = pipeline.generate_takes(TEXT, duration=0.1, seeds=(1,)).latents
+    torch.testing.assert_close(sampled[:, :frames], free[:, :frames])  # no history yet
+    changed = latents.clone()
+    changed[:, 2 * frames:] += 1.0  # the truth changes from patch 2 on
+    again = one_step_patches(pipeline, TEXT, changed, seed=1)
+    torch.testing.assert_close(again[:, :3 * frames], sampled[:, :3 * frames])
+    assert not torch.allclose(again[:, 3 * frames:], sampled[:, 3 * frames:], atol=1e-3)
+
+
+class SpectrumEmbedding:
+    """A stand-in for aisfx: the log power of 16 equal frequency bands."""
+
+    def embed(self, signal, sample_rate):
+        power = torch.fft.rfft(torch.as_tensor(signal).float()).abs().square()
+        bands = power[:(len(power) // 16) * 16].reshape(16, -1).mean(1)
+        return torch.log(bands + 1e-9)[None]
+
+
+def test_the_probe_reports_every_clip_kind_and_latent_part(pipeline):
+    from swansphere.data.sources import catalogue
+    from swansphere.data.vocabulary import class_clips, split_clips
+    from swansphere.evaluation.content import References, content_cases
+
+    held_out = split_clips(class_clips(catalogue(["synthetic"])))[1]
+    embedding = SpectrumEmbedding()
+    references = References.build(held_out, embedding=embedding, sample_rate=SAMPLE_RATE,
+                                  seconds=0.5)
+    cases = content_cases(sorted(references.clips), count=2)
+    report = identity_probe(pipeline, references, cases, embedding=embedding,
+                            prime_seconds=0.1, progress=False)
+    parts = pipeline.codec.config.latent_parts()
+    assert set(report["clips"]) == {"codec", "one_step", "continued", "free",
+                                    *(f"sampled {part}" for part in parts),
+                                    *(f"true {part} only" for part in parts)}
+    assert report["cases"] == 2 and report["classes"] == len(references.clips)
+    for figures in report["clips"].values():
+        assert 0 <= figures["top1"] <= figures["top5"] <= 1
+        assert 1 <= figures["median_rank"] <= report["classes"]
