@@ -150,6 +150,11 @@ class FoaParametricConfig:
         sample_rate: audio sample rate in Hz.
         hop_length: samples per latent frame (the MDCT has ``hop_length`` bins).
         low_bins: W's MDCT coefficients kept exactly (48 of 256 at 16 kHz: up to 1.5 kHz).
+        low_band: ``"waveform"`` (those coefficients exactly) or ``"power"`` (each bin's log
+            power, phase-free: the MDCT's and the sine transform's squares averaged, decoded
+            with fixed pseudo-random signs): a little less identity in the round trip, but
+            values a generative model can predict (the waveform's signs and fine phase
+            are noise to it; docs/codecs.md).
         envelope_bands: mel-spaced bands above them coded as W's log power.
         direction_bands: mel-spaced bands over the whole spectrum, each with a direction
             vector (3 values) and a diffuseness amplitude (1 value); each at least 4 bins.
@@ -161,14 +166,16 @@ class FoaParametricConfig:
     sample_rate: int = attrs.field(default=16000, validator=attrs.validators.gt(0))
     hop_length: int = attrs.field(default=256, validator=attrs.validators.gt(0))
     low_bins: int = attrs.field(default=48, validator=attrs.validators.ge(2))
+    low_band: str = attrs.field(default="waveform",
+                                validator=attrs.validators.in_(("waveform", "power")))
     envelope_bands: int = attrs.field(default=32, validator=attrs.validators.ge(1))
     direction_bands: int = attrs.field(default=8, validator=attrs.validators.ge(1))
     weights: str | None = None
 
     def latent_parts(self) -> dict[str, slice]:
         """Where each kind of value sits in a latent frame, in order: ``low band`` (W's MDCT
-        coefficients), ``envelope`` (log band powers), ``direction`` (3 per band, band by
-        band) and ``diffuseness`` (1 per band)."""
+        coefficients, or their log powers), ``envelope`` (log band powers), ``direction``
+        (3 per band, band by band) and ``diffuseness`` (1 per band)."""
         sizes = {"low band": self.low_bins, "envelope": self.envelope_bands,
                  "direction": 3 * self.direction_bands, "diffuseness": self.direction_bands}
         parts, start = {}, 0

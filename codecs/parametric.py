@@ -4,7 +4,10 @@ Each hop of the four AmbiX channels goes through a modified discrete cosine tran
 sine window of two hops, 50 % overlap: an orthogonal lapped transform). A latent frame holds:
 
 - **low**: the omni (W) channel's first ``low_bins`` MDCT coefficients, exactly (0–1.5 kHz in
-  the default: pitch, harmonics, onsets);
+  the default: pitch, harmonics, onsets); or, with ``low_band = "power"``, each of those
+  bins' log power (the squares of the MDCT and of the sine transform on the same window,
+  averaged: steady for a steady tone, whatever its phase), decoded as that amplitude with
+  fixed pseudo-random signs, so a model generates powers instead of a waveform's signs;
 - **envelope**: W's log mean power in ``envelope_bands`` mel-spaced bands above them. The
   decoder fills each band with the upper half of the low band, copied up and scaled to that
   power (spectral band replication), plus a little deterministic noise so a band whose copy
@@ -55,21 +58,27 @@ MAX_AMPLITUDE = 10.0
 """The loudest audio the decoder reproduces, 20 dB over full scale: a frame holding more energy
 than audio within ±10 can is scaled down to it (``_within_amplitude``)."""
 DECORRELATION_SEED = 20_260_604
+LOW_SIGN_OFFSET = 1 << 40
+"""Frame-index offset of the low band's signs (``low_band = "power"``), so they are not the
+high band's noise signs of the same frame."""
 DIRECTION_BAND_MIN_WIDTH = 4
 """W and its three decorrelated copies need four orthogonal directions in every band."""
 
 
-def mdct_basis(hop: int) -> torch.Tensor:
+def mdct_basis(hop: int, transform: str = "cosine") -> torch.Tensor:
     """``(2·hop, hop)`` sine-windowed MDCT analysis matrix; its transpose synthesises.
 
     With 50 % overlap-add the transform is orthogonal (Princen–Bradley), so analysis then
-    synthesis reconstructs exactly, one hop late.
+    synthesis reconstructs exactly, one hop late. ``transform = "sine"`` gives the modified
+    discrete sine transform on the same windows: with the MDCT, a complex (MCLT) spectrum
+    whose power does not swing with a tone's phase.
     """
     n = torch.arange(2 * hop, dtype=torch.float64)[:, None]
     k = torch.arange(hop, dtype=torch.float64)[None, :]
     window = torch.sin(math.pi * (n + 0.5) / (2 * hop))
-    cosines = torch.cos(math.pi / hop * (n + 0.5 + hop / 2) * (k + 0.5))
-    return (window * cosines * math.sqrt(2.0 / hop)).to(torch.float32)
+    kernel = torch.cos if transform == "cosine" else torch.sin
+    waves = kernel(math.pi / hop * (n + 0.5 + hop / 2) * (k + 0.5))
+    return (window * waves * math.sqrt(2.0 / hop)).to(torch.float32)
 
 
 def mel_band_edges(start: int, stop: int, count: int, sample_rate: int, hop: int,
@@ -128,6 +137,8 @@ class FoaParametricCodec(CodecInfo, nn.Module):
         self.direction_edges = mel_band_edges(0, hop, self.config.direction_bands, rate, hop,
                                               min_width=DIRECTION_BAND_MIN_WIDTH)
         self.register_buffer("basis", mdct_basis(hop), persistent=False)
+        self.register_buffer("sine_basis", mdct_basis(hop, "sine")[:, :self.config.low_bins],
+                             persistent=False)
         self.register_buffer("envelope_bands", _membership(self.envelope_edges, hop),
                              persistent=False)
         self.register_buffer("direction_bands", _membership(self.direction_edges, hop),
@@ -195,7 +206,10 @@ class FoaParametricCodec(CodecInfo, nn.Module):
             return joined.new_zeros(joined.shape[0], 0, self.latent_dim), joined
         windows = joined[..., :(frames + 1) * hop].unfold(-1, 2 * hop, hop)
         coefficients = windows @ self.basis                      # (batch, 4, frames, hop)
-        latents = (self._analyse(coefficients) - self.latent_mean) / self.latent_std
+        parameters = self._analyse(coefficients)
+        if self.config.low_band == "power":
+            parameters = self._low_power(parameters, windows[:, 0] @ self.sine_basis)
+        latents = (parameters - self.latent_mean) / self.latent_std
         return latents, joined[..., frames * hop:]
 
     def init_decode_state(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -252,6 +266,24 @@ class FoaParametricCodec(CodecInfo, nn.Module):
         return torch.cat([low, (envelope + POWER_FLOOR).log(),
                           direction.permute(0, 2, 3, 1).flatten(2), diffuse], dim=-1).to(dtype)
 
+    def _low_power(self, parameters: torch.Tensor, sine: torch.Tensor) -> torch.Tensor:
+        """Parameters with the low band's coefficients replaced by their bins' log power,
+        ``log((mdct² + mdst²) / 2 + floor)``; ``sine`` is W's MDST ``(batch, frames, low)``."""
+        low = self.config.latent_parts()["low band"]
+        power = (parameters[..., low].double().square() + sine.double().square()) / 2
+        return torch.cat([(power + POWER_FLOOR).log().to(parameters.dtype),
+                          parameters[..., low.stop:]], dim=-1)
+
+    def _low_coefficients(self, low: torch.Tensor, frame_index: torch.Tensor) -> torch.Tensor:
+        """The low band's MDCT coefficients from its latent values: as coded, or (``power``)
+        the coded power's amplitude with a fixed pseudo-random sign per frame and bin."""
+        if self.config.low_band == "waveform":
+            return low
+        most = math.log(self.hop_length * MAX_AMPLITUDE**2)
+        power = (low.clamp(max=most).exp() - POWER_FLOOR * (1 + 1e-5)).clamp_min(0.0)
+        signs = _hash_signs(frame_index + LOW_SIGN_OFFSET, low.shape[-1]).to(low)
+        return power.sqrt() * signs
+
     def _split(self, parameters: torch.Tensor) -> tuple[torch.Tensor, ...]:
         low, envelope, direction, diffuse = (
             parameters[..., part] for part in self.config.latent_parts().values())
@@ -260,6 +292,7 @@ class FoaParametricCodec(CodecInfo, nn.Module):
     def _synthesise(self, parameters: torch.Tensor, frame_index: torch.Tensor) -> torch.Tensor:
         """Parameters ``(batch, frames, D)`` -> MDCT coefficients ``(batch, 4, frames, hop)``."""
         low, envelope, direction, diffuse = self._split(parameters)
+        low = self._low_coefficients(low, frame_index)
         omni = self._within_amplitude(
             torch.cat([low, self._high_band(low, envelope, frame_index)], dim=-1))
         spread = self.direction_bands.T

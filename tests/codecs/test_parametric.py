@@ -81,6 +81,61 @@ def test_low_band_is_the_textbook_mdct_of_w():
     np.testing.assert_allclose(coded, expected, atol=1e-5)
 
 
+class TestPowerParametricCodecConforms(CodecConformanceSuite):
+    max_examples = 6
+
+    def make_codec(self):
+        return swansphere.create("codec", {**SMALL, "low_band": "power"})
+
+
+def textbook_mdst(signal: np.ndarray, hop: int) -> np.ndarray:
+    """:func:`textbook_mdct` with sines: the modified discrete sine transform."""
+    padded = np.concatenate([np.zeros(hop), signal])
+    n = np.arange(2 * hop)
+    window = np.sin(np.pi * (n + 0.5) / (2 * hop))
+    kernel = np.sin(np.pi / hop * (n[:, None] + 0.5 + hop / 2) * (np.arange(hop)[None] + 0.5))
+    blocks = [padded[start:start + 2 * hop] * window
+              for start in range(0, len(padded) - 2 * hop + 1, hop)]
+    return math.sqrt(2 / hop) * np.array(blocks) @ kernel
+
+
+def test_a_power_low_band_is_the_log_mean_of_mdct_and_mdst_squares():
+    codec = swansphere.create("codec", {**SMALL, "low_band": "power"})
+    audio = torch.randn(1, 4, 10 * 32 + 5, generator=torch.Generator().manual_seed(1))
+    coded = codec.parameters_of(audio)[0, :, :6].double().numpy()
+    w = audio[0, 0].double().numpy()
+    power = (textbook_mdct(w, 32)[:, :6] ** 2 + textbook_mdst(w, 32)[:, :6] ** 2) / 2
+    np.testing.assert_allclose(coded, np.log(power + 1e-10), atol=1e-4)
+    waveform = small_codec().parameters_of(audio)[0]
+    torch.testing.assert_close(codec.parameters_of(audio)[0, :, 6:], waveform[:, 6:])
+
+
+@pytest.mark.parametrize("phase", [0.0, 1.0, 2.5])
+def test_a_steady_tone_codes_as_a_steady_power_whatever_its_phase(phase):
+    """What a model has to predict for a held note: one value per bin, not a waveform's
+    swings (the MDCT's own square of the same tone varies by orders of magnitude)."""
+    codec = swansphere.create("codec", {**SMALL, "low_band": "power"})
+    t = torch.arange(32 * 40) / 8000
+    tone = torch.sin(2 * math.pi * 290.0 * t + phase)  # in bin 2 (125 Hz bins), off centre
+    coded = codec.parameters_of(encode(tone, 30.0, 0.0)[None])[0, 4:, 2]
+    assert float(coded.std()) < 0.05
+    waveform = small_codec().parameters_of(encode(tone, 30.0, 0.0)[None])[0, 4:, 2]
+    assert float((waveform.square() + 1e-10).log().std()) > 1.0
+
+
+def test_a_power_low_band_decodes_to_its_power_and_keeps_direction():
+    codec = swansphere.create("codec", {"type": "foa-parametric", "low_band": "power"})
+    signal = torch.randn(16000, generator=torch.Generator().manual_seed(4))
+    foa = encode(signal, 70.0, 20.0)
+    decoded = round_trip(codec, foa[None])[0]
+    assert float(angular_errors(foa[:, :decoded.shape[-1]], decoded)["angular"]) < 1e-3
+    low_hz = 1500
+    spectrum = torch.fft.rfft(torch.stack([foa[0, :decoded.shape[-1]], decoded[0]])).abs()
+    cut = round(low_hz * decoded.shape[-1] / 16000)
+    energies = spectrum[:, :cut].square().sum(-1)
+    assert float(10 * torch.log10(energies[1] / energies[0]).abs()) < 1.0
+
+
 @settings(max_examples=10, deadline=None)
 @given(azimuth=st.floats(-180, 180), elevation=st.floats(-89, 89), seed=st.integers(0, 99))
 def test_a_band_limited_plane_wave_comes_back_exactly_one_hop_late(azimuth, elevation, seed):
