@@ -38,21 +38,15 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from swansphere.data.sources import catalogue
-    from swansphere.data.vocabulary import class_clips, split_clips
     from swansphere.evaluation.content import References, content_cases, evaluate_content
-    from swansphere.metrics.embedding import AisfxEmbedding
     from swansphere.pipeline import Pipeline
 
     if args.threads:
         torch.set_num_threads(args.threads)
     pipeline = Pipeline.from_pretrained(args.model, overrides=args.set)
-    clips = class_clips(catalogue(args.sets.split(",") if args.sets else None),
-                        permissive_only=not args.all_licences)
-    held_out = split_clips(clips)[1]
-    embedding = AisfxEmbedding.load()
-    references = References.build(held_out, embedding=embedding,
-                                  sample_rate=pipeline.sample_rate, seconds=args.duration)
+    references, embedding = References.held_out(
+        pipeline.sample_rate, sets=args.sets.split(",") if args.sets else None,
+        permissive_only=not args.all_licences, seconds=args.duration)
     classes = sorted(references.clips)
     cases = (content_cases(classes, count=args.cases, family=args.family)
              + content_cases(classes, count=args.pairs, sources=2, family=args.family))

@@ -30,20 +30,14 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from swansphere.data.sources import catalogue
-    from swansphere.data.vocabulary import class_clips, split_clips
     from swansphere.evaluation.content import References, content_cases
     from swansphere.evaluation.teacher_forced import identity_probe
-    from swansphere.metrics.embedding import AisfxEmbedding
     from swansphere.pipeline import Pipeline
 
     if args.threads:
         torch.set_num_threads(args.threads)
     pipeline = Pipeline.from_pretrained(args.model, overrides=args.set)
-    held_out = split_clips(class_clips(catalogue(None), permissive_only=True))[1]
-    embedding = AisfxEmbedding.load()
-    references = References.build(held_out, embedding=embedding,
-                                  sample_rate=pipeline.sample_rate, seconds=4.0)
+    references, embedding = References.held_out(pipeline.sample_rate)
     cases = content_cases(sorted(references.clips), count=args.cases, family=args.family)
     report = identity_probe(pipeline, references, cases, embedding=embedding,
                             prime_seconds=args.prime_seconds)

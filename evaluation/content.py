@@ -123,6 +123,22 @@ class References:
                             sample_rate)
         return cls(by_class, ClassCentroids.fit(labels, embeddings), sample_rate)
 
+    @classmethod
+    def held_out(cls, sample_rate: int, *, sets: Sequence[str] | None = None,
+                 permissive_only: bool = True, seconds: float = 4.0) -> tuple[References, Any]:
+        """The installed sound sets' held-out clips of every vocabulary class as references,
+        with the aisfx embedding that identifies them (what the content benchmarks compare
+        against)."""
+        from swansphere.data.sources import catalogue
+        from swansphere.data.vocabulary import class_clips, split_clips
+        from swansphere.metrics.embedding import AisfxEmbedding
+
+        clips = class_clips(catalogue(list(sets) if sets else None),
+                            permissive_only=permissive_only)
+        embedding = AisfxEmbedding.load()
+        return cls.build(split_clips(clips)[1], embedding=embedding, sample_rate=sample_rate,
+                         seconds=seconds), embedding
+
     def scene(self, case: ContentCase, index: int) -> torch.Tensor:
         """The case's reference: a held-out clip of each named class where the words say."""
         from swansphere.spatial import encode
