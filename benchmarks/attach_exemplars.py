@@ -13,6 +13,7 @@ import argparse
 import torch
 
 from swansphere.conditioning.exemplars import DEFAULT_THRESHOLD, ExemplarBank
+from swansphere.data.vocabulary import training_phrases
 from swansphere.pipeline import Pipeline
 from swansphere.training.pipeline import vocabulary_split
 
@@ -33,7 +34,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     pipeline = Pipeline.from_pretrained(args.model)
     clips = vocabulary_split(None, not args.all_licences, False)
-    bank = ExemplarBank.from_clips(clips, sample_rate=pipeline.sample_rate,
+    wordings = training_phrases({clip.label for clip in clips})
+    bank = ExemplarBank.from_clips(clips, wordings, sample_rate=pipeline.sample_rate,
                                    seconds=args.seconds, per_class=args.per_class,
                                    threshold=args.threshold)
     pipeline.replace(exemplars=bank, exemplar_prompts=True).save_pretrained(args.output)

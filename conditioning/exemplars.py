@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,14 +94,14 @@ class ExemplarBank:
             raise ConfigError("an exemplar clip names a class the bank does not have")
 
     @classmethod
-    def from_clips(cls, clips: Sequence[Any], *, sample_rate: int, seconds: float,
-                   per_class: int = 1, threshold: float = DEFAULT_THRESHOLD) -> ExemplarBank:
-        """The first ``per_class`` audible clips of each vocabulary class (give training clips:
-        :func:`swansphere.data.vocabulary.split_clips`), each its loudest ``seconds`` within
-        its first :data:`SEARCH_SECONDS`, as its renderer levels it; wordings from the
-        training family only."""
-        from swansphere.data.vocabulary import sound_class
-
+    def from_clips(cls, clips: Sequence[Any], wordings: Mapping[str, Sequence[str]], *,
+                   sample_rate: int, seconds: float, per_class: int = 1,
+                   threshold: float = DEFAULT_THRESHOLD) -> ExemplarBank:
+        """The first ``per_class`` audible clips of each class (clips with a ``label`` and a
+        ``render(rng, rate, samples)``; give training clips only), each its loudest ``seconds``
+        within its first :data:`SEARCH_SECONDS`, as its renderer levels it; ``wordings`` maps
+        each class to the phrases that name it (give training wordings only:
+        :func:`swansphere.data.vocabulary.training_phrases`)."""
         samples = round(seconds * sample_rate)
         chosen: dict[str, list[np.ndarray]] = {}
         for clip in clips:
@@ -114,12 +114,14 @@ class ExemplarBank:
         names = tuple(sorted(name for name, kept in chosen.items() if kept))
         if not names:
             raise ConfigError("no audible clips to make an exemplar bank from")
-        wordings = tuple(tuple(dict.fromkeys(w.phrase for w in sound_class(name).wordings))
-                         for name in names)
+        missing = [name for name in names if not wordings.get(name)]
+        if missing:
+            raise ConfigError(f"no wordings for the classes {', '.join(missing[:5])}")
         clip_classes = tuple(index for index, name in enumerate(names) for _ in chosen[name])
         audio = torch.as_tensor(np.stack([a for name in names for a in chosen[name]]),
                                 dtype=torch.float32)
-        return cls(names, wordings, clip_classes, audio, sample_rate, threshold)
+        return cls(names, tuple(tuple(dict.fromkeys(wordings[name])) for name in names),
+                   clip_classes, audio, sample_rate, threshold)
 
     # ------------------------------------------------------------------ retrieval
 

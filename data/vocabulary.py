@@ -367,6 +367,13 @@ def sound_class(name: str) -> SoundClass:
 _BY_NAME = {c.name: c for c in SOUND_CLASSES}
 
 
+def training_phrases(names: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Each named class's training-family phrases ("a violin plays", ...; never the held-out
+    ones), e.g. for an exemplar bank's wordings."""
+    return {name: tuple(dict.fromkeys(w.phrase for w in sound_class(name).wordings))
+            for name in names}
+
+
 def _bare(noun: str) -> str:
     return re.sub(r"^(a|an|the|some)\s+", "", noun.lower())
 

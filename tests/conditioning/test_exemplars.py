@@ -10,7 +10,7 @@ import torch
 from swansphere.conditioning.exemplars import ExemplarBank
 from swansphere.conditioning.text import minilm_available
 from swansphere.data.sources import catalogue
-from swansphere.data.vocabulary import class_clips, sound_class, split_clips
+from swansphere.data.vocabulary import class_clips, sound_class, split_clips, training_phrases
 from swansphere.errors import ConfigError
 from swansphere.spatial import encode
 
@@ -21,7 +21,8 @@ RATE = 8000
 @pytest.fixture(scope="module")
 def bank() -> ExemplarBank:
     training = split_clips(class_clips(catalogue(["synthetic"])))[0]
-    return ExemplarBank.from_clips(training, sample_rate=RATE, seconds=0.1, per_class=2)
+    return ExemplarBank.from_clips(training, training_phrases({c.label for c in training}),
+                                   sample_rate=RATE, seconds=0.1, per_class=2)
 
 
 def test_a_bank_holds_training_clips_and_training_words_only(bank):
@@ -80,3 +81,11 @@ def test_inconsistent_banks_are_refused():
         ExemplarBank(("bell",), (("a bell rings",),), (1,), torch.zeros(1, 8), RATE)
     with pytest.raises(ConfigError, match="wordings"):
         ExemplarBank(("bell", "siren"), (("a bell rings",),), (0,), torch.zeros(1, 8), RATE)
+
+
+def test_a_bank_needs_words_for_every_class():
+    training = split_clips(class_clips(catalogue(["synthetic"])))[0]
+    wordings = training_phrases({clip.label for clip in training})
+    del wordings["bell"]
+    with pytest.raises(ConfigError, match="no wordings for the classes bell"):
+        ExemplarBank.from_clips(training, wordings, sample_rate=RATE, seconds=0.1)

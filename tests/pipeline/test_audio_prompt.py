@@ -140,12 +140,13 @@ def bank():
     from swansphere.conditioning.exemplars import ExemplarBank
     from swansphere.conditioning.text import minilm_available
     from swansphere.data.sources import catalogue
-    from swansphere.data.vocabulary import class_clips, split_clips
+    from swansphere.data.vocabulary import class_clips, split_clips, training_phrases
 
     if not minilm_available():
         pytest.skip("exemplar prompts need swansphere[text]")
     training = split_clips(class_clips(catalogue(["synthetic"])))[0]
-    return ExemplarBank.from_clips(training, sample_rate=SAMPLE_RATE, seconds=0.016)
+    return ExemplarBank.from_clips(training, training_phrases({c.label for c in training}),
+                                   sample_rate=SAMPLE_RATE, seconds=0.016)
 
 
 def test_a_prompt_naming_a_known_sound_starts_from_its_exemplar(pipeline, bank):
