@@ -46,11 +46,13 @@ class CodecInfo:
 
     @classmethod
     def from_config(cls, config: Any) -> Any:
-        """Build the codec and load ``config.weights`` when set (strict keys and shapes)."""
+        """Build the codec and load ``config.weights`` when set (strict keys and shapes, and
+        the config they were saved with, where it is beside them, must agree)."""
         codec = cls(config)
         if getattr(config, "weights", None):
-            from .weights import load_weights
+            from .weights import check_saved_config, load_weights
 
+            check_saved_config(config)
             load_weights(codec, config.weights)
         return codec
 

@@ -63,6 +63,37 @@ def save_weights(module: nn.Module, path: str | Path) -> Path:
     return save_tensors(module.state_dict(), path, {"format": "pt"})
 
 
+def check_saved_config(config: Any) -> None:
+    """Refuse ``config.weights`` saved with another config: where a ``config.toml`` sits beside
+    them (a codec directory), every field it names must equal ``config``'s (``weights``
+    aside). Statistics fitted with ``low_band = "power"`` read as waveform coefficients, say,
+    would load without a shape error and decode noise."""
+    path = Path(config.weights)
+    saved = (path if path.is_dir() else path.parent) / CONFIG_FILE
+    if not saved.is_file():
+        return
+    try:
+        table = tomllib.loads(saved.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{saved}: invalid TOML: {error}") from None
+    fields = attrs.asdict(config)
+    for key, value in table.items():
+        if key == "weights" or key not in fields:
+            continue
+        if _plain(fields[key]) != _plain(value):
+            raise WeightsError(f"{path} was saved with {key} = {value!r} but the config says "
+                               f"{fields[key]!r}; make them equal")
+
+
+def _plain(value: Any) -> Any:
+    """Lists and tuples alike, for comparing a TOML table with a config."""
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
+
+
 def load_weights(module: nn.Module, path: str | Path) -> None:
     """Load a safetensors state dict into ``module``; keys and shapes must match exactly.
 

@@ -147,10 +147,15 @@ def test_weights_field_loads_strictly(tmp_path):
     loaded = swansphere.create("codec", {**SMALL, "weights": str(tmp_path / "model.safetensors")})
     assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(),
                                                  codec.state_dict().values(), strict=True))
-    with pytest.raises(WeightsError, match="shape mismatches"):
+    with pytest.raises(WeightsError, match="saved with latent_dim = 6 but the config says 5"):
         swansphere.create("codec", {**SMALL, "latent_dim": 5, "weights": str(tmp_path)})
+    bare = tmp_path / "bare"  # weights without the config they were saved with
+    bare.mkdir()
+    (bare / "model.safetensors").write_bytes((tmp_path / "model.safetensors").read_bytes())
+    with pytest.raises(WeightsError, match="shape mismatches"):
+        swansphere.create("codec", {**SMALL, "latent_dim": 5, "weights": str(bare)})
     with pytest.raises(WeightsError, match="missing keys"):
-        swansphere.create("codec", {**SMALL, "dilations": [1, 2], "weights": str(tmp_path)})
+        swansphere.create("codec", {**SMALL, "dilations": [1, 2], "weights": str(bare)})
 
 
 def test_unexpected_keys_and_corrupt_files_are_reported(tmp_path):

@@ -301,3 +301,14 @@ def test_latent_parts_tile_the_frame_in_order(fields) -> None:
     assert [part.stop - part.start for part in parts] == [
         config.low_bins, config.envelope_bands, 3 * config.direction_bands,
         config.direction_bands]
+
+
+def test_statistics_fitted_with_another_low_band_are_refused(tmp_path):
+    from swansphere.codecs.weights import WeightsError
+
+    saved = swansphere.create("codec", {**SMALL, "low_band": "power"}).save_pretrained(
+        tmp_path / "codec")
+    loaded = swansphere.create("codec", {**SMALL, "low_band": "power", "weights": str(saved)})
+    assert loaded.config.low_band == "power"
+    with pytest.raises(WeightsError, match=r"saved with low_band = 'power'.*'waveform'"):
+        swansphere.create("codec", {**SMALL, "weights": str(saved)})
