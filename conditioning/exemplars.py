@@ -154,18 +154,27 @@ class ExemplarBank:
         """The AmbiX audio prompt ``(4, samples)`` for one clause: its class's clip (one of
         them, by ``seed``) where the clause puts it, or ``None`` when it names no class or
         several places (a whole scene, not one sound: stream its clauses separately)."""
+        return self.prompts([text], [seed])[0]
+
+    def prompts(self, texts: Sequence[str | None], seeds: Sequence[int]
+                ) -> list[torch.Tensor | None]:
+        """:meth:`prompt` for each text and seed, the distinct texts matched in one batch."""
         from swansphere.spatial import encode
         from swansphere.spatial.words import prompt_direction, prompt_directions
 
-        if text is None or len(set(prompt_directions(text))) > 1:
-            return None
-        matched = self.match([text])[0]
-        if matched is None:
-            return None
-        choices = [i for i, c in enumerate(self.clip_classes)
-                   if self.class_names[c] == matched[0]]
-        azimuth, elevation = prompt_direction(text) or (0.0, 0.0)
-        return encode(self.audio[choices[seed % len(choices)]], azimuth, elevation)
+        single = list(dict.fromkeys(text for text in texts
+                                    if text and len(set(prompt_directions(text))) <= 1))
+        matched = dict(zip(single, self.match(single), strict=True))
+        found: list[torch.Tensor | None] = []
+        for text, seed in zip(texts, seeds, strict=True):
+            if matched.get(text) is None:
+                found.append(None)
+                continue
+            choices = [i for i, c in enumerate(self.clip_classes)
+                       if self.class_names[c] == matched[text][0]]
+            azimuth, elevation = prompt_direction(text) or (0.0, 0.0)
+            found.append(encode(self.audio[choices[seed % len(choices)]], azimuth, elevation))
+        return found
 
     # ------------------------------------------------------------------ files
 

@@ -836,8 +836,8 @@ class LiveSession:
         pipeline = self.pipeline
         if not pipeline.config.exemplar_prompts or self.with_video:
             return None
-        prompts = [pipeline.exemplars.prompt(text, int(generator.initial_seed()))
-                   for text, generator in zip(texts, self.generators, strict=True)]
+        prompts = pipeline.exemplars.prompts(
+            texts, [int(generator.initial_seed()) for generator in self.generators])
         if all(prompt is None for prompt in prompts):
             return None
         length = max(prompt.shape[-1] for prompt in prompts if prompt is not None)

@@ -89,3 +89,16 @@ def test_a_bank_needs_words_for_every_class():
     del wordings["bell"]
     with pytest.raises(ConfigError, match="no wordings for the classes bell"):
         ExemplarBank.from_clips(training, wordings, sample_rate=RATE, seconds=0.1)
+
+
+def test_prompts_for_many_rows_match_each_distinct_text_once(bank, monkeypatch):
+    texts = ["a bell rings on the left"] * 3 + ["a sound behind you", None]
+    calls = []
+    original = type(bank).match
+    monkeypatch.setattr(type(bank), "match",
+                        lambda self, found: calls.append(list(found)) or original(self, found))
+    prompts = bank.prompts(texts, [0, 1, 2, 3, 4])
+    assert calls == [["a bell rings on the left", "a sound behind you"]]
+    for got, seed in zip(prompts[:3], (0, 1, 2), strict=True):
+        torch.testing.assert_close(got, bank.prompt("a bell rings on the left", seed))
+    assert prompts[3:] == [None, None]
