@@ -152,9 +152,9 @@ class FoaParametricConfig:
         low_bins: W's MDCT coefficients kept exactly (48 of 256 at 16 kHz: up to 1.5 kHz).
         low_band: ``"waveform"`` (those coefficients exactly) or ``"power"`` (each bin's log
             power, phase-free: the MDCT's and the sine transform's squares averaged, decoded
-            with fixed pseudo-random signs): a little less identity in the round trip, but
-            values a generative model can predict (the waveform's signs and fine phase
-            are noise to it; docs/codecs.md).
+            with phases that continue the tones they describe): a little less identity in
+            the round trip, but values a generative model can predict (the waveform's signs
+            and fine phase are noise to it; docs/codecs.md).
         envelope_bands: mel-spaced bands above them coded as W's log power.
         direction_bands: mel-spaced bands over the whole spectrum, each with a direction
             vector (3 values) and a diffuseness amplitude (1 value); each at least 4 bins.

@@ -6,8 +6,9 @@ sine window of two hops, 50 % overlap: an orthogonal lapped transform). A latent
 - **low**: the omni (W) channel's first ``low_bins`` MDCT coefficients, exactly (0–1.5 kHz in
   the default: pitch, harmonics, onsets); or, with ``low_band = "power"``, each of those
   bins' log power (the squares of the MDCT and of the sine transform on the same window,
-  averaged: steady for a steady tone, whatever its phase), decoded as that amplitude with
-  fixed pseudo-random signs, so a model generates powers instead of a waveform's signs;
+  averaged: steady for a steady tone, whatever its phase), so a model generates powers
+  instead of a waveform's signs. The decoder gives the powers phases that continue the
+  tones they describe (:func:`locked_phases`);
 - **envelope**: W's log mean power in ``envelope_bands`` mel-spaced bands above them. The
   decoder fills each band with the upper half of the low band, copied up and scaled to that
   power (spectral band replication), plus a little deterministic noise so a band whose copy
@@ -58,11 +59,9 @@ MAX_AMPLITUDE = 10.0
 """The loudest audio the decoder reproduces, 20 dB over full scale: a frame holding more energy
 than audio within ±10 can is scaled down to it (``_within_amplitude``)."""
 DECORRELATION_SEED = 20_260_604
-LOW_SIGN_OFFSET = 1 << 40
-"""Frame-index offset of the low band's signs (``low_band = "power"``), so they are not the
-high band's noise signs of the same frame."""
 DIRECTION_BAND_MIN_WIDTH = 4
 """W and its three decorrelated copies need four orthogonal directions in every band."""
+DecodeState = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 def mdct_basis(hop: int, transform: str = "cosine") -> torch.Tensor:
@@ -117,6 +116,60 @@ def _hash_signs(frames: torch.Tensor, bins: int) -> torch.Tensor:
     x = x * 0x297A2D39
     x = x ^ (x >> 15)
     return ((x >> 7) & 1).to(torch.float32) * 2.0 - 1.0
+
+
+def _peak_offsets(log_power: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Local maxima of ``(..., bins)`` log powers, and for every bin the offset ``δ`` in
+    ``[-½, ½]`` of the tone it would be the peak of.
+
+    A sine-windowed MCLT sees a tone ``δ`` bins above bin ``k`` with magnitudes
+    ``∝ |cos(πd) / (1 − 4d²)|`` at distance ``d``, so the larger neighbour's magnitude ratio
+    ``r`` gives the offset exactly: ``|δ| = (3r − 1) / (2(1 + r))``, towards that neighbour.
+    """
+    beyond = torch.full_like(log_power[..., :1], -math.inf)
+    left = torch.cat([beyond, log_power[..., :-1]], dim=-1)
+    right = torch.cat([log_power[..., 1:], beyond], dim=-1)
+    audible = log_power > math.log(10 * POWER_FLOOR)
+    peak = (log_power > left) & (log_power >= right) & audible
+    towards_right = right > left
+    ratio = ((torch.maximum(left, right) - log_power) / 2).exp().clamp(1 / 3, 1.0)
+    offset = (3 * ratio - 1) / (2 * (1 + ratio))
+    return peak, torch.where(towards_right, offset, -offset)
+
+
+def _nearest_peaks(peak: torch.Tensor) -> torch.Tensor:
+    """For every bin of ``(..., bins)`` the index of the nearest peak (the lower on a tie);
+    a frame without peaks owns each bin itself."""
+    bins = peak.shape[-1]
+    index = torch.arange(bins, device=peak.device).expand_as(peak)
+    below = torch.where(peak, index, -2 * bins).cummax(-1).values
+    above = torch.where(peak, index, 3 * bins).flip(-1).cummin(-1).values.flip(-1)
+    nearest = torch.where(index - below <= above - index, below, above)
+    return torch.where((nearest < 0) | (nearest >= bins), index, nearest)
+
+
+def locked_phases(power: torch.Tensor, phase: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """MCLT phases for a low band's ``(batch, frames, bins)`` powers that continue the
+    tones the powers describe, and the last frame's phases (the next call's ``phase``).
+
+    Every bin belongs to its nearest spectral peak, a tone at ``p = k + δ``
+    (:func:`_peak_offsets`). A tone's phase advances by ``−π(p + ½)`` per hop; within its
+    main lobe the bins sit ``−π/2`` apart, and beyond 1.5 bins the window's sidelobes flip
+    sign. Each frame continues the phase its peak's bin had in the frame before, so a held
+    note decodes to one steady sinusoid, not noise (pseudo-random signs), and a gliding one
+    hands its phase from bin to bin (phase locking; Laroche and Dolson, 1999). ``phase``
+    ``(batch, bins)`` is the frame before the first.
+    """
+    peak, offset = _peak_offsets((power + POWER_FLOOR).log())
+    owner = _nearest_peaks(peak)
+    distance = torch.arange(power.shape[-1], device=power.device) - owner
+    advance = -math.pi * (owner + offset.gather(-1, owner) + 0.5)
+    step = (advance - distance * (math.pi / 2) + math.pi * (distance.abs() >= 2)).float()
+    phases = []
+    for frame in range(power.shape[1]):
+        phase = (phase.gather(-1, owner[:, frame]) + step[:, frame]).remainder(2 * math.pi)
+        phases.append(phase)
+    return torch.stack(phases, dim=1), phase
 
 
 class FoaParametricCodec(CodecInfo, nn.Module):
@@ -212,26 +265,28 @@ class FoaParametricCodec(CodecInfo, nn.Module):
         latents = (parameters - self.latent_mean) / self.latent_std
         return latents, joined[..., frames * hop:]
 
-    def init_decode_state(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """The second half of the previous frame's synthesis, and the next frame's index."""
+    def init_decode_state(self, batch_size: int) -> DecodeState:
+        """The second half of the previous frame's synthesis, the next frame's index, and
+        the low band's phases in the frame before it (``power`` low band; float32)."""
         return (self.basis.new_zeros(batch_size, FOA_CHANNELS, self.hop_length),
-                torch.zeros((), dtype=torch.int64))
+                torch.zeros((), dtype=torch.int64),
+                self.basis.new_zeros(batch_size, self.config.low_bins, dtype=torch.float32))
 
-    def decode_step(self, latent_chunk: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
-                    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    def decode_step(self, latent_chunk: torch.Tensor, state: DecodeState
+                    ) -> tuple[torch.Tensor, DecodeState]:
         """Any number of latent frames in; ``frames * hop`` samples out."""
         check_latents(latent_chunk, self.latent_dim)
-        tail, index = state
+        tail, index, phase = state
         batch, frames, _ = latent_chunk.shape
         if frames == 0:
             return tail.new_zeros(batch, FOA_CHANNELS, 0), state
         parameters = latent_chunk.to(self.basis.dtype) * self.latent_std + self.latent_mean
         frame_index = index + torch.arange(frames)
-        coefficients = self._synthesise(parameters, frame_index)
+        coefficients, phase = self._synthesise(parameters, frame_index, phase)
         halves = (coefficients @ self.basis.T).unflatten(-1, (2, self.hop_length))
         previous = torch.cat([tail[:, :, None], halves[:, :, :-1, 1]], dim=2)
         audio = (halves[:, :, :, 0] + previous).flatten(2)
-        return audio, (halves[:, :, -1, 1], index + frames)
+        return audio, (halves[:, :, -1, 1], index + frames, phase)
 
     # ---------------------------------------------------------------- the parameters
 
@@ -274,25 +329,29 @@ class FoaParametricCodec(CodecInfo, nn.Module):
         return torch.cat([(power + POWER_FLOOR).log().to(parameters.dtype),
                           parameters[..., low.stop:]], dim=-1)
 
-    def _low_coefficients(self, low: torch.Tensor, frame_index: torch.Tensor) -> torch.Tensor:
-        """The low band's MDCT coefficients from its latent values: as coded, or (``power``)
-        the coded power's amplitude with a fixed pseudo-random sign per frame and bin."""
+    def _low_coefficients(self, low: torch.Tensor, phase: torch.Tensor
+                          ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The low band's MDCT coefficients from its latent values, and the phases to go on
+        from: as coded, or (``power``) the real part of the MCLT with the coded power
+        (``(mdct² + mdst²) / 2``) and :func:`locked_phases`."""
         if self.config.low_band == "waveform":
-            return low
+            return low, phase
         most = math.log(self.hop_length * MAX_AMPLITUDE**2)
         power = (low.clamp(max=most).exp() - POWER_FLOOR * (1 + 1e-5)).clamp_min(0.0)
-        signs = _hash_signs(frame_index + LOW_SIGN_OFFSET, low.shape[-1]).to(low)
-        return power.sqrt() * signs
+        phases, phase = locked_phases(power, phase)
+        return (2 * power).sqrt() * phases.cos().to(power), phase
 
     def _split(self, parameters: torch.Tensor) -> tuple[torch.Tensor, ...]:
         low, envelope, direction, diffuse = (
             parameters[..., part] for part in self.config.latent_parts().values())
         return low, envelope, direction.unflatten(-1, (self.config.direction_bands, 3)), diffuse
 
-    def _synthesise(self, parameters: torch.Tensor, frame_index: torch.Tensor) -> torch.Tensor:
-        """Parameters ``(batch, frames, D)`` -> MDCT coefficients ``(batch, 4, frames, hop)``."""
+    def _synthesise(self, parameters: torch.Tensor, frame_index: torch.Tensor,
+                    phase: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Parameters ``(batch, frames, D)`` -> MDCT coefficients ``(batch, 4, frames, hop)``,
+        and the low band's phases to go on from."""
         low, envelope, direction, diffuse = self._split(parameters)
-        low = self._low_coefficients(low, frame_index)
+        low, phase = self._low_coefficients(low, phase)
         omni = self._within_amplitude(
             torch.cat([low, self._high_band(low, envelope, frame_index)], dim=-1))
         spread = self.direction_bands.T
@@ -300,7 +359,7 @@ class FoaParametricCodec(CodecInfo, nn.Module):
         channels = [omni]
         for axis, copy in enumerate(self._decorrelated(omni)):
             channels.append(omni * (direction[..., axis] @ spread) + copy * diffuse_gain)
-        return torch.stack(channels, dim=1)
+        return torch.stack(channels, dim=1), phase
 
     def _within_amplitude(self, omni: torch.Tensor) -> torch.Tensor:
         """W's coefficients scaled down where a frame holds more energy than audio within
