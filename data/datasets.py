@@ -19,8 +19,9 @@ class SceneDataset(torch.utils.data.Dataset):
     """FOA scenes of any labelled clips; item ``i`` is a pure function of (seed, i).
 
     :class:`~swansphere.data.scenes.SceneSampler` places 1–``max_sources`` of ``clips`` (static
-    or moving, in free field or, with ``room_probability``, a simulated room, with optional
-    diffuse noise), and :func:`~swansphere.data.render.render_scene` renders them. Each item
+    or moving, in free field or, with ``room_probability``, a simulated room; with
+    ``sustained_probability``, some sounding through the whole scene; with optional diffuse
+    noise), and :func:`~swansphere.data.render.render_scene` renders them. Each item
     is a dict: ``foa`` ``(4, n)`` float32 AmbiX, ``sample_rate``, ``labels``, ``caption``,
     ``track_times`` ``(T,)`` seconds, ``sources`` (one dict per source with ``label``,
     ``noun``, ``verb``, ``onset``, ``offset`` and ``azimuth`` / ``elevation`` tracks in
@@ -34,6 +35,7 @@ class SceneDataset(torch.utils.data.Dataset):
                  clip_seconds: float = 2.0, size: int = 1000, seed: int = 0,
                  min_sources: int = 1, max_sources: int = 3, moving_probability: float = 0.5,
                  diffuse_probability: float = 0.3, room_probability: float = 0.0,
+                 sustained_probability: float = 0.0,
                  caption_family: str | None = None, track_hop_seconds: float = 0.05) -> None:
         if size < 0:
             raise ConfigError(f"dataset size must be >= 0, got {size}")
@@ -47,6 +49,7 @@ class SceneDataset(torch.utils.data.Dataset):
             sample_rate=sample_rate, duration=clip_seconds, min_sources=min_sources,
             max_sources=max_sources, moving_probability=moving_probability,
             diffuse_probability=diffuse_probability, room_probability=room_probability,
+            sustained_probability=sustained_probability,
             min_event_seconds=min(0.8, clip_seconds))
 
     @property

@@ -73,15 +73,34 @@ def dry_signal(event: SourceEvent, scene: Scene) -> np.ndarray:
     out = np.zeros(total, dtype=np.float64)
     if length <= 0:
         return out
-    rendered = event.clip.render(np.random.default_rng(event.seed), sample_rate, length)
-    signal = fit_length(np.asarray(rendered, dtype=np.float64), length)
-    fade = min(round(FADE_SECONDS * sample_rate), length // 2)
+    out[start:stop] = _event_audio(event, sample_rate, length) * 10 ** (event.gain_db / 20)
+    return out
+
+
+def _event_audio(event: SourceEvent, sample_rate: int, length: int) -> np.ndarray:
+    """The clip rendered for a window of ``length`` samples, faded in and out; a repeated
+    event's recording, when shorter, plays again straight after itself until the window is
+    full (each play faded in and out, so the joins do not click)."""
+    rng = np.random.default_rng(event.seed)
+    duration = event.clip.duration
+    once = length if not event.repeat or duration is None else min(
+        max(round(duration * sample_rate), 1), length)
+    take = _faded(fit_length(np.asarray(event.clip.render(rng, sample_rate, once),
+                                        dtype=np.float64), once), sample_rate)
+    signal = np.zeros(length, dtype=np.float64)
+    for begin in range(0, length, once):
+        piece = take[:length - begin]
+        signal[begin:begin + piece.size] = piece
+    return signal
+
+
+def _faded(signal: np.ndarray, sample_rate: int) -> np.ndarray:
+    fade = min(round(FADE_SECONDS * sample_rate), signal.size // 2)
     if fade:
         ramp = np.linspace(0.0, 1.0, fade)
         signal[:fade] *= ramp
-        signal[length - fade:] *= ramp[::-1]
-    out[start:stop] = signal * 10 ** (event.gain_db / 20)
-    return out
+        signal[signal.size - fade:] *= ramp[::-1]
+    return signal
 
 
 def render_event(event: SourceEvent, scene: Scene, dry: np.ndarray) -> torch.Tensor:

@@ -94,6 +94,9 @@ class SourceEvent:
     gain_db: float = 0.0
     distance: float = 2.0
     seed: int = 0
+    repeat: bool = False
+    """Whether the recording plays again while the window lasts: a sustained sound
+    (:attr:`SceneSampler.sustained_probability`)."""
 
     def progress(self, times: np.ndarray) -> np.ndarray:
         """Position along the trajectory at scene ``times`` (clamped outside the event)."""
@@ -140,6 +143,10 @@ class SceneSampler:
 
     ``elevation_range`` bounds the start elevation (sampled area-uniformly inside it);
     ``room_probability`` picks a pyroomacoustics shoebox instead of free field.
+    ``sustained_probability`` is the share of events that sound through the whole scene,
+    from its first sample to its last, their recordings repeated: a named sound heard as
+    the stream starts and for as long as it lasts. The others sound for a random window of
+    at least ``min_event_seconds``, which begins in silence.
     """
 
     sample_rate: int = 16000
@@ -154,6 +161,8 @@ class SceneSampler:
     gain_db_range: tuple[float, float] = (-6.0, 0.0)
     diffuse_db_range: tuple[float, float] = (-30.0, -15.0)
     min_event_seconds: float = 0.8
+    sustained_probability: float = attrs.field(
+        default=0.0, validator=[attrs.validators.ge(0), attrs.validators.le(1)])
 
     def __attrs_post_init__(self) -> None:
         if not 1 <= self.min_sources <= self.max_sources:
@@ -179,11 +188,13 @@ class SceneSampler:
                      duration=self.duration, events=events, room=room, diffuse_db=diffuse)
 
     def _event(self, rng: np.random.Generator, clip: SoundClip) -> SourceEvent:
-        onset, offset = self._window(rng, clip)
+        # Drawn only when sustained events are possible: scenes without them stay as before.
+        sustained = self.sustained_probability > 0 and rng.random() < self.sustained_probability
+        onset, offset = (0.0, self.duration) if sustained else self._window(rng, clip)
         return SourceEvent(clip=clip, trajectory=self._trajectory(rng), onset=onset,
                            offset=offset, gain_db=float(rng.uniform(*self.gain_db_range)),
                            distance=float(rng.uniform(1.0, 4.0)),
-                           seed=int(rng.integers(2**31)))
+                           seed=int(rng.integers(2**31)), repeat=sustained)
 
     def _window(self, rng: np.random.Generator, clip: SoundClip) -> tuple[float, float]:
         """An activity window of at least ``min_event_seconds`` (the clip length if shorter)."""

@@ -98,6 +98,11 @@ class PipelineDataConfig:
         sets: sound sets to draw from (``None``: every installed set).
         permissive_only: only clips a shipped model may learn from.
         room_probability: share of scenes rendered in a simulated room.
+        sustained_probability: share of events that sound through the whole scene, from
+            its first patch, their recordings repeated
+            (:class:`~swansphere.data.scenes.SceneSampler`): without them every training
+            stream begins in silence and a named sound is heard about half the time, and a
+            model learns to start quiet and to stop (docs/training.md).
         captions: ``"templates"`` (the ground truth's template caption) or ``"natural"``
             (:func:`~swansphere.data.captions.metadata_natural_caption`: the training family
             for training scenes, the held-out family for validation scenes).
@@ -125,6 +130,8 @@ class PipelineDataConfig:
     permissive_only: bool = True
     room_probability: float = attrs.field(default=0.0, validator=[attrs.validators.ge(0),
                                                                    attrs.validators.le(1)])
+    sustained_probability: float = attrs.field(
+        default=0.0, validator=[attrs.validators.ge(0), attrs.validators.le(1)])
     captions: str = attrs.field(default="templates",
                                 validator=attrs.validators.in_(("templates", "natural")))
     train_scenes: int = attrs.field(default=512, validator=attrs.validators.ge(1))
@@ -144,6 +151,10 @@ class PipelineDataConfig:
         if self.captions == "natural" and self.source != "vocabulary":
             raise ConfigError("data.captions = \"natural\" needs data.source = \"vocabulary\" "
                               "(natural captions name the vocabulary's classes)")
+        if self.sustained_probability and self.source != "vocabulary":
+            raise ConfigError("data.sustained_probability needs data.source = \"vocabulary\" "
+                              "(synthesised sources already sound throughout; shards are "
+                              "rendered already)")
         if (self.source == "shards") != (self.shards is not None):
             raise ConfigError("data.source = \"shards\" and data.shards go together: name the "
                               "shards (a folder or \"DIR/shard-{000000..000009}.tar\")")
@@ -203,7 +214,8 @@ def _dataset(sample_rate: int, clip_seconds: float, seed: int, min_sources: int,
              max_sources: int, moving_probability: float, diffuse_probability: float,
              vocabulary: tuple | None = None) -> Any:
     """The scenes of one split. ``vocabulary`` is ``None`` (synthesised sources) or
-    ``(sets, permissive_only, room_probability, captions, validation)``."""
+    ``(sets, permissive_only, room_probability, sustained_probability, captions,
+    validation)``."""
     scenes = {"sample_rate": sample_rate, "clip_seconds": clip_seconds, "size": 2**31 - 1,
               "seed": seed, "min_sources": min_sources, "max_sources": max_sources,
               "moving_probability": moving_probability,
@@ -214,11 +226,11 @@ def _dataset(sample_rate: int, clip_seconds: float, seed: int, min_sources: int,
         return SyntheticFOADataset(**scenes)
     from swansphere.data.datasets import SceneDataset
 
-    sets, permissive_only, room_probability, captions, validation = vocabulary
+    sets, permissive_only, room_probability, sustained, captions, validation = vocabulary
     clips = list(vocabulary_split(sets, permissive_only, validation))
     family = ("held_out" if validation else "training") if captions == "natural" else None
     return SceneDataset(clips, room_probability=room_probability, caption_family=family,
-                        **scenes)
+                        sustained_probability=sustained, **scenes)
 
 
 @functools.lru_cache(maxsize=4)
@@ -287,7 +299,8 @@ def render_pool(data: PipelineDataConfig, stage: str, sample_rate: int, fps: flo
     seed = data.seed + (VALIDATION_SEED_OFFSET if validation else 0)
     size = data.validation_scenes if validation else data.train_scenes
     vocabulary = None if data.source == "synthetic" else (
-        data.sets, data.permissive_only, data.room_probability, data.captions, validation)
+        data.sets, data.permissive_only, data.room_probability, data.sustained_probability,
+        data.captions, validation)
     dataset_key = (sample_rate, data.clip_seconds, seed, data.min_sources, data.max_sources,
                    data.moving_probability, data.diffuse_probability, vocabulary)
     key = {"dataset": dataset_key[:-1], "size": size, "stage": stage, "fps": fps,

@@ -11,6 +11,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from swansphere.data.clips import SoundClip
 from swansphere.data.panorama import (
     PanoramaRenderer,
     background,
@@ -79,6 +80,61 @@ def test_sampler_is_deterministic_and_respects_its_ranges():
                 assert 30.0 - 1e-6 <= event.trajectory.arc_degrees <= 120.0 + 1e-6
     assert any(e.trajectory.moving for s in scenes for e in s.events)
     json.dumps(scene_metadata(scenes[0]))  # JSON-ready
+
+
+def recording(seconds: float, label: str = "bark") -> SoundClip:
+    """A recorded-like clip: ``seconds`` of steady noise, then silence however long the
+    window it is rendered for."""
+    def render(rng: np.random.Generator, sample_rate: int, num_samples: int) -> np.ndarray:
+        out = np.zeros(num_samples)
+        sounding = min(round(seconds * sample_rate), num_samples)
+        out[:sounding] = 0.1 * np.random.default_rng(0).standard_normal(sounding)
+        return out
+
+    return SoundClip(clip_id=f"test/{label}", label=label, noun=f"a {label}", verb="sounds",
+                     licence="CC0-1.0", package="test", render=render, duration=seconds)
+
+
+def test_sustained_events_sound_from_the_first_sample_to_the_last():
+    sampler = SceneSampler(duration=3.0, max_sources=3, sustained_probability=1.0)
+    events = [e for i in range(10) for e in sampler.sample(CLIPS, seed=4, index=i).events]
+    assert all(e.onset == 0.0 and e.offset == 3.0 and e.repeat for e in events)
+    mixed = SceneSampler(duration=3.0, max_sources=3, sustained_probability=0.5)
+    kinds = {e.repeat for i in range(20) for e in mixed.sample(CLIPS, seed=4, index=i).events}
+    assert kinds == {True, False}
+
+
+def test_without_sustained_events_scenes_are_drawn_as_before():
+    """A recipe that leaves ``sustained_probability`` at 0 keeps its scenes: the windows
+    and seeds below were drawn before sustained events existed."""
+    sampler = SceneSampler(duration=3.0)
+    drawn = [(e.onset, e.offset, e.seed, e.repeat)
+             for index in range(3) for e in sampler.sample(CLIPS, seed=2, index=index).events]
+    assert drawn == [(1.1989, 2.2011, 1411826649, False), (0.3076, 2.58, 715083808, False),
+                     (0.9586, 2.883, 742944872, False), (0.0656, 2.7465, 1523714831, False),
+                     (0.8482, 2.4853, 1266443930, False), (1.3837, 2.9708, 922310324, False)]
+
+
+@pytest.mark.parametrize("probability", [-0.1, 1.5])
+def test_sustained_probability_is_a_probability(probability):
+    with pytest.raises(ValueError, match="sustained_probability"):
+        SceneSampler(sustained_probability=probability)
+
+
+def test_a_repeated_recording_fills_its_window_and_a_plain_one_does_not():
+    sample_rate, clip = 8000, recording(0.3)
+
+    def frame_levels(repeat: bool) -> np.ndarray:
+        event = SourceEvent(clip=clip, trajectory=Trajectory.static(30.0, 0.0), onset=0.0,
+                            offset=2.0, seed=3, repeat=repeat)
+        scene = Scene(seed=1, sample_rate=sample_rate, duration=2.0, events=(event,))
+        omni = render_scene(scene)[0][0].double()
+        frames = omni.reshape(-1, sample_rate // 20)  # 50 ms
+        return 10 * torch.log10(frames.square().mean(-1) + 1e-20).numpy()
+
+    repeated, plain = frame_levels(True), frame_levels(False)
+    assert repeated.min() > repeated.max() - 6.0
+    assert plain[:5].min() > plain.max() - 6.0 and plain[8:].max() < -100.0
 
 
 def test_sampler_rejects_bad_settings():

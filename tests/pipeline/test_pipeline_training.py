@@ -267,7 +267,7 @@ def test_vocabulary_scenes_train_on_training_clips_and_validate_on_held_out_ones
     for split, family in ((False, "training"), (True, "held_out")):
         seed = config.data.seed + (VALIDATION_SEED_OFFSET if split else 0)
         datasets[split] = dataset = _dataset(8000, 0.5, seed, 1, 2, 0.3, 0.3, (
-            ("synthetic",), True, 0.0, "natural", split))
+            ("synthetic",), True, 0.0, 0.0, "natural", split))
         for index, caption in enumerate(pools[split].captions):
             expected = metadata_natural_caption(scene_metadata(dataset.scene(index)),
                                                 [seed, index], family=family).text
@@ -292,6 +292,19 @@ def test_a_vocabulary_split_is_cached_per_clip_set(tmp_path, monkeypatch):
                         lambda *key: every_clip[:-1])
     render_pool(data, "foa", 8000, 4.0, validation=False, progress=False)
     assert len(list((tmp_path / "cache").iterdir())) == 2
+
+
+def test_sustained_events_render_their_own_split_and_need_the_vocabulary(tmp_path):
+    table = config_table("unused", data={**VOCABULARY, "cache_dir": str(tmp_path / "cache")})
+    data = structure(table, PipelineTrainConfig).data
+    plain = render_pool(data, "foa", 8000, 4.0, validation=False, progress=False)
+    sustained = render_pool(attrs.evolve(data, sustained_probability=1.0), "foa", 8000, 4.0,
+                            validation=False, progress=False)
+    assert len(list((tmp_path / "cache").iterdir())) == 2
+    assert not torch.equal(plain.foa, sustained.foa)
+    with pytest.raises(ConfigError, match=r"sustained_probability needs data\.source"):
+        structure(config_table("unused", data={**DATA, "sustained_probability": 0.5}),
+                  PipelineTrainConfig)
 
 
 def test_a_vocabulary_split_with_too_few_classes_is_refused():
