@@ -151,6 +151,9 @@ def _add_scene_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-sources", type=int, default=3, help="1..N sources (default 3)")
     parser.add_argument("--moving-probability", type=float, default=0.5)
     parser.add_argument("--diffuse-probability", type=float, default=0.3)
+    parser.add_argument("--sustained-probability", type=float, default=0.0,
+                        help="share of sources that sound through the whole scene, their "
+                             "recordings repeated (default 0)")
     parser.add_argument("--sets", default="synthetic",
                         help="comma-separated sound sets, or 'all' (see 'data sources'; "
                              "default synthetic)")
@@ -182,13 +185,14 @@ def _add_simulate(commands: argparse._SubParsersAction) -> None:
 def _sampler(args: argparse.Namespace, room_probability: float = 0.0):
     from .scenes import SceneSampler
 
-    for name in ("moving_probability", "diffuse_probability"):
+    for name in ("moving_probability", "diffuse_probability", "sustained_probability"):
         if not 0.0 <= getattr(args, name) <= 1.0:
             raise ConfigError(f"--{name.replace('_', '-')} must lie in [0, 1]")
     return SceneSampler(sample_rate=args.sample_rate, duration=args.duration,
                         max_sources=args.max_sources, moving_probability=args.moving_probability,
                         diffuse_probability=args.diffuse_probability,
                         room_probability=room_probability,
+                        sustained_probability=args.sustained_probability,
                         min_event_seconds=min(0.8, args.duration))
 
 

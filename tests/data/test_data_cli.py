@@ -85,6 +85,7 @@ def test_caption_agreement_command(capsys):
     ["data", "simulate", "--out", "OUT", "--n", "1", "--sets", "nope", *SMALL],
     ["data", "simulate", "--out", "OUT", "--n", "1", "--free-field", "--moving-probability",
      "2", *SMALL],
+    ["data", "simulate", "--out", "OUT", "--n", "1", "--sustained-probability", "-1", *SMALL],
 ])
 def test_bad_input_prints_one_line(argv, tmp_path, capsys):
     argv = [str(tmp_path / "out") if a == "OUT" else a for a in argv]
