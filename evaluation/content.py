@@ -47,6 +47,8 @@ SOUNDING_DB = -20.0
 reference: where a drop-out can happen; for a local level: inside a sound)."""
 SILENCE_DB = -100.0
 """Frames below this absolute level (dB full scale) are silent whatever the clip's level."""
+SILENT_CLIP_DB = -60.0
+"""A generated clip whose W level is below this (dB full scale) made no sound to speak of."""
 
 
 @attrs.frozen
@@ -267,7 +269,8 @@ def summarise(rows: Sequence[dict[str, Any]], classes: int) -> dict[str, Any]:
     ``median_rank`` (of the named class among all, one source) moves before top-1 does, so it
     tells early whether a model starts to make the named sound; ``over_full_scale`` is the
     share of clips whose W level is above 0 dBFS: blown-up generations, which a mean level in
-    dB hides.
+    dB hides; ``silent_clips`` the share below :data:`SILENT_CLIP_DB`, and
+    ``median_level_db`` the level of a typical clip, which a few silent clips cannot drag down.
     """
     single = [row for row in rows if row["sources"] == 1]
     double = [row for row in rows if row["sources"] > 1]
@@ -294,6 +297,8 @@ def summarise(rows: Sequence[dict[str, Any]], classes: int) -> dict[str, Any]:
         "reference_level_db": mean([row["reference_level_db"] for row in rows]),
         "dropout_share": mean([row["dropout_share"] for row in rows]),
         "over_full_scale": mean([row["level_db"] > 0.0 for row in rows]),
+        "silent_clips": mean([row["level_db"] < SILENT_CLIP_DB for row in rows]),
+        "median_level_db": float(np.median([row["level_db"] for row in rows])),
     }
 
 
