@@ -68,30 +68,24 @@ def check_saved_config(config: Any) -> None:
     them (a codec directory), every field it names must equal ``config``'s (``weights``
     aside). Statistics fitted with ``low_band = "power"`` read as waveform coefficients, say,
     would load without a shape error and decode noise."""
+    from swansphere.config import unstructure
+
     path = Path(config.weights)
     saved = (path if path.is_dir() else path.parent) / CONFIG_FILE
     if not saved.is_file():
         return
-    try:
-        table = tomllib.loads(saved.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{saved}: invalid TOML: {error}") from None
-    fields = attrs.asdict(config)
-    for key, value in table.items():
-        if key == "weights" or key not in fields:
-            continue
-        if _plain(fields[key]) != _plain(value):
+    names, fields = attrs.fields_dict(type(config)), unstructure(config)
+    for key, value in _read_table(saved).items():
+        if key != "weights" and key in names and fields.get(key) != value:
             raise WeightsError(f"{path} was saved with {key} = {value!r} but the config says "
-                               f"{fields[key]!r}; make them equal")
+                               f"{fields.get(key)!r}; make them equal")
 
 
-def _plain(value: Any) -> Any:
-    """Lists and tuples alike, for comparing a TOML table with a config."""
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    return value
+def _read_table(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML: {error}") from None
 
 
 def load_weights(module: nn.Module, path: str | Path) -> None:
@@ -153,10 +147,7 @@ def load_codec(directory: str | Path, *, registry: Any = None) -> Any:
     if not config_path.is_file():
         raise ResourceNotFoundError(f"{directory} holds no {CONFIG_FILE}; "
                                     "is it a directory written by save_pretrained?")
-    try:
-        table = tomllib.loads(config_path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{config_path}: invalid TOML: {error}") from None
+    table = _read_table(config_path)
     codec = (registry or default_registry()).create("codec", table)
     weights = directory / WEIGHTS_FILE
     has_state = isinstance(codec, nn.Module) and bool(codec.state_dict())
