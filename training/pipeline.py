@@ -99,10 +99,10 @@ class PipelineDataConfig:
         permissive_only: only clips a shipped model may learn from.
         room_probability: share of scenes rendered in a simulated room.
         sustained_probability: share of events that sound through the whole scene, from
-            its first patch, their recordings repeated
-            (:class:`~swansphere.data.scenes.SceneSampler`): without them every training
-            stream begins in silence and a named sound is heard about half the time, and a
-            model learns to start quiet and to stop (docs/training.md).
+            its first sample, their recordings repeated
+            (:class:`~swansphere.data.scenes.SceneSampler`): without them almost every
+            training scene begins in silence and a named sound is heard about half the time,
+            and a model learns to start quiet and to stop (docs/data.md).
         captions: ``"templates"`` (the ground truth's template caption) or ``"natural"``
             (:func:`~swansphere.data.captions.metadata_natural_caption`: the training family
             for training scenes, the held-out family for validation scenes).
