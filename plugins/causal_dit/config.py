@@ -31,6 +31,10 @@ class CausalDiTConfig:
     direction in every band and frame) let the noisy patch itself reveal them at moderate
     noise, so only the noisiest times teach the conditions; 1 is no shift.
 
+    ``history_noise`` is the largest standard deviation (in latent units) of the Gaussian
+    noise added to an item's audio history in training, so that a stream learns to follow
+    history as imperfect as its own samples; 0 trains on clean history.
+
     ``text_summary`` adds a learned projection of the mean of the text features to every
     ``h_t``, beside the cross-attention: a direct path from what the caption says to LocDiT,
     which a small training budget finds where the cross-attention's, through the LM, stays
@@ -64,6 +68,7 @@ class CausalDiTConfig:
     text_dropout: float = attrs.field(default=0.1, validator=_probability)
     video_dropout: float = attrs.field(default=0.1, validator=_probability)
     history_dropout: float = attrs.field(default=0.0, validator=_probability)
+    history_noise: float = attrs.field(default=0.0, validator=[v.ge(0.0), v.lt(float("inf"))])
     patch_keep_ratio: float = attrs.field(default=0.6, validator=[v.gt(0.0), v.le(1.0)])
     time_distribution: Literal["uniform", "logit-normal"] = attrs.field(
         default="uniform", validator=v.in_(("uniform", "logit-normal")))

@@ -202,12 +202,12 @@ class CausalDiT(LatentGrid, nn.Module):
             tokens = torch.where(history_drop.view(batch, 1, 1), self.start, tokens)
         return tokens + self._video_tokens(video, 0, count)[0]
 
-    def _teacher_forced(self, latents: torch.Tensor, conditions: Conditions | None,
+    def _teacher_forced(self, patches: torch.Tensor, conditions: Conditions | None,
                         lengths: torch.Tensor | None, text_drop: torch.Tensor | None = None,
                         video_drop: torch.Tensor | None = None,
                         history_drop: torch.Tensor | None = None
-                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        patches = self._patches(latents)
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``h`` ``(B, T, width)`` and the valid patches ``(B, T)``, the LM fed ``patches``."""
         batch, count = patches.shape[:2]
         tokens = self._input_tokens(patches, self._video_buffer(conditions, batch, video_drop),
                                     history_drop)
@@ -217,7 +217,7 @@ class CausalDiT(LatentGrid, nn.Module):
             positions = torch.arange(count)
             h, _ = self.lm(tokens, positions, causal_mask(window), text=text,
                            query_seqlens=[count] * batch, backend=self._backend)
-            return (self._add_summary(h, text), patches,
+            return (self._add_summary(h, text),
                     torch.ones(batch, count, dtype=torch.bool, device=h.device))
         counts = self._unit_counts(lengths, batch, count)
         valid = torch.arange(count) < counts.to(tokens.device)[:, None]
@@ -226,7 +226,7 @@ class CausalDiT(LatentGrid, nn.Module):
                             packed_causal_mask(seqlens, window), text=text,
                             query_seqlens=seqlens, backend=self._backend)
         h = tokens.new_zeros(batch, count, self.h_dim).index_put((valid,), packed[0])
-        return self._add_summary(h, text, valid), patches, valid
+        return self._add_summary(h, text, valid), valid
 
     def hidden_states(self, latents: torch.Tensor, conditions: Conditions | None = None,
                       lengths: torch.Tensor | None = None) -> torch.Tensor:
@@ -236,7 +236,7 @@ class CausalDiT(LatentGrid, nn.Module):
         same patches before it. ``lengths`` (latent frames per item) packs a ragged batch into
         one block-diagonal sequence; positions past an item's length are zero.
         """
-        return self._teacher_forced(latents, conditions, lengths)[0]
+        return self._teacher_forced(self._patches(latents), conditions, lengths)[0]
 
     # ------------------------------------------------------------------ training
 
@@ -256,6 +256,12 @@ class CausalDiT(LatentGrid, nn.Module):
         onset patches teach how the conditions set it, and the text, which video usually
         outvotes, is left unused. Without history every patch must follow the conditions.
 
+        ``history_noise`` blurs the history the same way (LM inputs and LocDiT context, never
+        the target): each item's patches get Gaussian noise of a standard deviation drawn
+        uniformly up to it. A stream's history is its own imperfect samples, not the clean
+        training clips; trained on clean history alone a model copies its own errors forward
+        and drifts off the sound within a few patches (docs/backbone.md).
+
         Preference optimisation scores a winner and a loser with one generator seed, so that
         both see the same patches, times and noise: ``reduction="none"`` gives one loss per
         item ``(B,)`` (the mean over its selected patches; 0 for an item that drew none, which
@@ -273,11 +279,13 @@ class CausalDiT(LatentGrid, nn.Module):
                       & condition_dropout)
         history_drop = ((uniform((batch,), generator, device) < config.history_dropout)
                         & condition_dropout)
-        h, patches, valid = self._teacher_forced(latents, conditions, lengths, text_drop,
-                                                 video_drop, history_drop)
+        patches = self._patches(latents)
+        history = self._noisy_history(patches, generator)
+        h, valid = self._teacher_forced(history, conditions, lengths, text_drop, video_drop,
+                                        history_drop)
         item, step = self._select_patches(valid, generator, patch_keep_ratio)
         target_patch = patches[item, step]
-        context, context_valid = self._training_context(patches, item, step)
+        context, context_valid = self._training_context(history, item, step)
         selected = item.shape[0]
         h_keep = ((uniform((selected,), generator, device) >= config.h_dropout)
                   | (not condition_dropout))
@@ -294,6 +302,17 @@ class CausalDiT(LatentGrid, nn.Module):
         errors = (velocity.float() - (target_patch - noise).float()).square().mean(dim=(1, 2))
         counts = torch.bincount(item, minlength=batch).clamp(min=1)
         return errors.new_zeros(batch).index_add(0, item, errors) / counts
+
+    def _noisy_history(self, patches: torch.Tensor,
+                       generator: torch.Generator | None) -> torch.Tensor:
+        """``patches`` with each item's noise of std ``U(0, history_noise)``; no draws at 0,
+        so a seed gives the same training as before the option existed."""
+        if self.config.history_noise == 0.0:
+            return patches
+        batch = patches.shape[0]
+        sigma = self.config.history_noise * uniform((batch,), generator, patches.device)
+        noise = normal(patches.shape, generator, patches.device)
+        return patches + (sigma.view(batch, 1, 1, 1) * noise).to(patches.dtype)
 
     def _select_patches(self, valid: torch.Tensor, generator: torch.Generator | None,
                         keep_ratio: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:

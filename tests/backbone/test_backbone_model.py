@@ -225,6 +225,35 @@ def test_history_dropout_hides_the_audio_history(history_dropout: float) -> None
         assert not torch.allclose(h, louder_h) and context_valid.any()
 
 
+def test_history_noise_blurs_the_history_each_item_its_own_level_never_the_target(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    noise = 0.5
+    model = make_model(history_noise=noise, patch_keep_ratio=1.0, context_patches=1)
+    monkeypatch.setattr(model, "_sample_times",  # t = 1: LocDiT's input is its target
+                        lambda count, _generator, device: torch.ones(count, device=device))
+    seen = []
+    model.locdit.register_forward_hook(lambda _m, args, _out: seen.append(args))
+    batch, patches = 4, 12
+    x = latents(batch, patches, model)
+    with torch.no_grad():
+        model.loss(x, None, torch.Generator().manual_seed(0), condition_dropout=False)
+        clean_h = model.hidden_states(x)
+    [(targets, _, h, _, context, context_valid, _)] = seen
+    clean = x.view(batch, patches, model.patch_frames, -1)
+    item, step = [], []
+    for target in targets:  # each LocDiT target is one clean patch, bit for bit
+        [(found_item, found_step)] = (clean == target).all(-1).all(-1).nonzero().tolist()
+        item.append(found_item)
+        step.append(found_step)
+    item, step = torch.tensor(item), torch.tensor(step)
+    assert not torch.allclose(h, clean_h[item, step])  # the LM heard noisy patches
+    has_context = context_valid.all(-1)
+    blur = (context - clean[item, (step - 1).clamp(min=0)])[has_context]
+    levels = torch.stack([blur[item[has_context] == i].std() for i in range(batch)])
+    assert (levels > 0.01).all() and (levels < noise * 1.15).all()
+    assert levels.max() - levels.min() > 0.05  # drawn per item, not one level for all
+
+
 def test_patch_keep_ratio_sets_how_many_patches_train_locdit() -> None:
     model = make_model(patch_keep_ratio=0.6)
     calls = []
