@@ -30,6 +30,8 @@ import torch
 
 from swansphere.errors import ConfigError
 
+from .level import level_db
+
 FRAME_SECONDS = 0.064
 DROPOUT_DB = -30.0
 """A frame is dropped when it is this far below the clip's 90th-percentile frame level (the
@@ -300,6 +302,27 @@ def summarise(rows: Sequence[dict[str, Any]], classes: int) -> dict[str, Any]:
         "silent_clips": mean([row["level_db"] < SILENT_CLIP_DB for row in rows]),
         "median_level_db": float(np.median([row["level_db"] for row in rows])),
     }
+
+
+def scene_silences(scenes: Sequence[torch.Tensor], sample_rate: int,
+                   first_seconds: float) -> dict[str, float]:
+    """What training scenes (AmbiX ``(4, n)`` each) show a model, in the terms
+    :func:`summarise` gives its clips: ``silent_clips``, ``median_level_db`` and
+    ``mean_level_db`` of W; ``silent_first`` the share whose first ``first_seconds`` (a
+    model's first step) is below :data:`SILENT_CLIP_DB`: the streams that start in silence;
+    ``dropout_share`` the mean :func:`sustained_dropout_share` (gaps inside a sound, with no
+    reference to compare to; NaN-free clips only)."""
+    first = max(round(first_seconds * sample_rate), 1)
+    levels = np.array([level_db(scene) for scene in scenes])
+    starts = np.array([level_db(scene[:, :first]) for scene in scenes])
+    dropouts = [sustained_dropout_share(scene[0], sample_rate) for scene in scenes]
+    finite = [share for share in dropouts if not math.isnan(share)]
+    return {"scenes": len(scenes),
+            "silent_clips": float(np.mean(levels < SILENT_CLIP_DB)),
+            "silent_first": float(np.mean(starts < SILENT_CLIP_DB)),
+            "median_level_db": float(np.median(levels)),
+            "mean_level_db": float(np.mean(levels)),
+            "dropout_share": float(np.mean(finite)) if finite else math.nan}
 
 
 def codec_ceiling(codec: Any, references: References, embedding: Any) -> dict[str, float]:

@@ -12,6 +12,7 @@ from swansphere.evaluation.content import (
     content_cases,
     dropout_share,
     local_levels,
+    scene_silences,
     summarise,
     sustained_dropout_share,
 )
@@ -123,6 +124,27 @@ def test_summary_counts_silent_clips_which_the_mean_level_hides():
     summary = summarise(rows, classes=9)
     assert summary["silent_clips"] == 0.25 and summary["median_level_db"] == -23.0
     assert summary["level_db"] == -44.0
+
+
+def test_scene_silences_are_the_generated_clips_figures_for_training_scenes():
+    """A loud scene, one silent for its first patch, one with a gap inside its sound and a
+    silent one; only W counts (Z here is 20 dB louder, X steady noise throughout)."""
+    frame = round(FRAME_SECONDS * RATE)
+    loud = _sustained(60, 0)
+    late = _dip(_sustained(60, 1), 0, 2, -80.0)     # the first 128 ms (2 frames) silent
+    gap = _dip(_sustained(60, 2), 30, 2, -40.0)     # one patch missing inside the sound
+    silent = torch.zeros(60 * frame)
+    omnis = (loud, late, gap, silent)
+    steady = _sustained(60, 9)
+    figures = scene_silences([torch.stack([w, w, 10 * w, steady]) for w in omnis], RATE,
+                             first_seconds=2 * FRAME_SECONDS)
+    levels = [10 * math.log10(max(float(w.double().square().mean()), 1e-24)) for w in omnis]
+    assert figures["scenes"] == 4 and figures["silent_clips"] == 0.25
+    assert figures["silent_first"] == 0.5                            # late and silent
+    assert figures["mean_level_db"] == pytest.approx(sum(levels) / 4)
+    assert figures["median_level_db"] == pytest.approx(sum(sorted(levels)[1:3]) / 2)
+    # a 2-frame silent start is as short as a gap, and counts as one; silence is NaN, left out
+    assert figures["dropout_share"] == pytest.approx((0 + 2 / 60 + 2 / 60) / 3)
 
 
 @pytest.mark.slow
