@@ -259,8 +259,8 @@ class CausalDiT(LatentGrid, nn.Module):
         ``history_noise`` blurs the history the same way (LM inputs and LocDiT context, never
         the target): each item's patches get Gaussian noise of a standard deviation drawn
         uniformly up to it. A stream's history is its own imperfect samples, not the clean
-        training clips; trained on clean history alone a model copies its own errors forward
-        and drifts off the sound within a few patches (docs/backbone.md).
+        training clips (the exposure bias of autoregressive models; what it did so far:
+        docs/evaluation.md, "A stream's own history").
 
         Preference optimisation scores a winner and a loser with one generator seed, so that
         both see the same patches, times and noise: ``reduction="none"`` gives one loss per
