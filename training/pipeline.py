@@ -100,8 +100,8 @@ class PipelineDataConfig:
         room_probability: share of scenes rendered in a simulated room.
         sustained_probability: share of events that sound through the whole scene, from
             its first sample, their recordings repeated
-            (:class:`~swansphere.data.scenes.SceneSampler`): without them almost every
-            training scene begins in silence and a named sound is heard about half the time,
+            (:class:`~swansphere.data.scenes.SceneSampler`): without them four training
+            scenes in five begin with no named source and a named sound is heard about half the time,
             and a model learns to start quiet and to stop (docs/data.md).
         captions: ``"templates"`` (the ground truth's template caption) or ``"natural"``
             (:func:`~swansphere.data.captions.metadata_natural_caption`: the training family
