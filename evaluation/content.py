@@ -158,10 +158,6 @@ def _embed(embedding: Any, signals: Sequence[torch.Tensor], sample_rate: int) ->
     return torch.stack([embedding.embed(signal, sample_rate).mean(0) for signal in signals])
 
 
-def _db(value: float) -> float:
-    return 20.0 * math.log10(max(value, 1e-12))
-
-
 def frame_levels(signal: torch.Tensor, sample_rate: int) -> torch.Tensor:
     """RMS per :data:`FRAME_SECONDS` frame of a mono signal, in dB (full scale = 1)."""
     frame = max(round(FRAME_SECONDS * sample_rate), 1)
@@ -236,8 +232,8 @@ def evaluate_content(pipeline: Any, references: References, cases: Sequence[Cont
         for audio in takes.audio:
             row = {"case": number, "sources": len(case.classes), "family": case.family}
             omni = audio[0]
-            row["level_db"] = _db(float(omni.square().mean().sqrt()))
-            row["reference_level_db"] = _db(float(reference[0].square().mean().sqrt()))
+            row["level_db"] = level_db(omni)
+            row["reference_level_db"] = level_db(reference[0])
             row["dropout_share"] = dropout_share(omni, reference[0], rate)
             row["map_correlation"] = float(energy_map_correlation(reference, audio))
             if len(case.classes) == 1:
@@ -272,7 +268,8 @@ def summarise(rows: Sequence[dict[str, Any]], classes: int) -> dict[str, Any]:
     tells early whether a model starts to make the named sound; ``over_full_scale`` is the
     share of clips whose W level is above 0 dBFS: blown-up generations, which a mean level in
     dB hides; ``silent_clips`` the share below :data:`SILENT_CLIP_DB`, and
-    ``median_level_db`` the level of a typical clip, which a few silent clips cannot drag down.
+    ``median_level_db`` the level of a typical clip, which a few silent clips cannot drag down
+    (``reference_median_level_db`` the references' own, to compare it with).
     """
     single = [row for row in rows if row["sources"] == 1]
     double = [row for row in rows if row["sources"] > 1]
@@ -301,6 +298,8 @@ def summarise(rows: Sequence[dict[str, Any]], classes: int) -> dict[str, Any]:
         "over_full_scale": mean([row["level_db"] > 0.0 for row in rows]),
         "silent_clips": mean([row["level_db"] < SILENT_CLIP_DB for row in rows]),
         "median_level_db": float(np.median([row["level_db"] for row in rows])),
+        "reference_median_level_db": float(np.median([row["reference_level_db"]
+                                                      for row in rows])),
     }
 
 

@@ -119,10 +119,14 @@ def test_summary_counts_clips_over_full_scale_and_ranks_of_one_source_only():
 
 def test_summary_counts_silent_clips_which_the_mean_level_hides():
     levels = [-20.0, -22.0, -110.0, -24.0]
+    references = [-18.0, -20.0, -40.0, -26.0]
     rows = [{"sources": 1, "rank": 1, "angular": 0.1, "map_correlation": 0.9, "level_db": level,
-             "reference_level_db": -20, "dropout_share": 0.0} for level in levels]
+             "reference_level_db": reference, "dropout_share": 0.0}
+            for level, reference in zip(levels, references, strict=True)]
     summary = summarise(rows, classes=9)
     assert summary["silent_clips"] == 0.25 and summary["median_level_db"] == -23.0
+    assert summary["reference_median_level_db"] == -23.0
+    assert summary["reference_level_db"] == -26.0
     assert summary["level_db"] == -44.0
 
 
