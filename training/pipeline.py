@@ -101,8 +101,8 @@ class PipelineDataConfig:
         sustained_probability: share of events that sound through the whole scene, from
             its first sample, their recordings repeated
             (:class:`~swansphere.data.scenes.SceneSampler`): without them four training
-            scenes in five begin with no named source and a named sound is heard about half the time,
-            and a model learns to start quiet and to stop (docs/data.md).
+            scenes in five begin with no named source and a named sound is heard about half
+            the time, and a model learns to start quiet and to stop (docs/data.md).
         captions: ``"templates"`` (the ground truth's template caption) or ``"natural"``
             (:func:`~swansphere.data.captions.metadata_natural_caption`: the training family
             for training scenes, the held-out family for validation scenes).
