@@ -1,7 +1,8 @@
 """Evaluate an ODPO run against its starting pipeline, in one run, on held-out prompts.
 
 Both pipelines generate from the same held-out prompts (simulated scenes on a seed of their
-own, built like the run's training prompts) with the same seeds. Reported per model:
+own, built like the run's training prompts; with vocabulary prompts, of the held-out clips and
+captions) with the same seeds. Reported per model:
 
 * the paper's Δθ, Δφ, Δangular (rad) against each scene's reference FOA
   (:func:`swansphere.evaluation.metrics.clip_direction_errors`; silent clips excluded, and
@@ -230,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     start = pipelines["start"]
     fps = start.video_encoder.frame_rate if config.prompts.video else None
     prompts = scene_prompts(config.prompts, start.sample_rate, count=args.prompts,
-                            seed=args.seed, fps=fps)
+                            seed=args.seed, fps=fps, validation=True)
     rewards = build_rewards(config, Path(args.run))
     embedding = None
     if not args.no_fd:

@@ -210,12 +210,13 @@ class ScenePool:
 
 
 @functools.lru_cache(maxsize=4)
-def _dataset(sample_rate: int, clip_seconds: float, seed: int, min_sources: int,
-             max_sources: int, moving_probability: float, diffuse_probability: float,
-             vocabulary: tuple | None = None) -> Any:
-    """The scenes of one split. ``vocabulary`` is ``None`` (synthesised sources) or
-    ``(sets, permissive_only, room_probability, sustained_probability, captions,
-    validation)``."""
+def split_dataset(sample_rate: int, clip_seconds: float, seed: int, min_sources: int,
+                  max_sources: int, moving_probability: float, diffuse_probability: float,
+                  vocabulary: tuple | None = None) -> Any:
+    """The scenes of one split (item ``i`` a pure function of ``seed`` and ``i``).
+    ``vocabulary`` is ``None`` (synthesised sources) or ``(sets, permissive_only,
+    room_probability, sustained_probability, captions, validation)``: the vocabulary's
+    training or held-out clips, captioned by the training or held-out family."""
     scenes = {"sample_rate": sample_rate, "clip_seconds": clip_seconds, "size": 2**31 - 1,
               "seed": seed, "min_sources": min_sources, "max_sources": max_sources,
               "moving_probability": moving_probability,
@@ -275,7 +276,7 @@ render cut short, by a session's time limit say, resumes after its last finished
 def render_scene(job: tuple[tuple, int, str, int, float]) -> dict[str, Any]:
     """One scene of a split as the stage needs it (a top-level function, for worker pools)."""
     dataset_key, index, stage, render_width, fps = job
-    dataset = _dataset(*dataset_key)
+    dataset = split_dataset(*dataset_key)
     item = dataset[index]
     if stage == "pseudo-foa":
         return pseudo_foa_scene(item["foa"], item["sources"], index)

@@ -6,9 +6,10 @@ and trains its backbone with the ``odpo`` preference optimizer
 candidates per prompt from the current model, scores them with the weighted rewards, and
 updates on the flow-matching DPO loss against the starting model, frozen.
 
-Prompts are simulated scenes (:class:`~swansphere.data.synthetic.SyntheticFOADataset`) on a
-seed of their own, disjoint from the scenes the pipeline trained on: each gives its ground-truth
-spatial caption (:mod:`swansphere.data.captions` words: "A bell rings on the left."), its
+Prompts are simulated scenes on a seed of their own, disjoint from the scenes the pipeline
+trained on, of the synthesised sources or (``prompts.source = "vocabulary"``) of the sound
+vocabulary's clips: each gives its ground-truth caption (:mod:`swansphere.data.captions`
+words: "A bell rings on the left.", or a natural caption of the vocabulary's classes), its
 target direction (the source's mean direction, single-source scenes), its FOA (the reference of
 the fidelity reward) and, with ``prompts.video``, its panorama video.
 
@@ -104,6 +105,14 @@ class ODPOPromptsConfig:
     """Simulated scenes whose captions are the prompts.
 
     Attributes:
+        source: ``"synthetic"`` (the synthesised sources, template captions) or
+            ``"vocabulary"``: the installed sound sets' clips of the vocabulary's classes,
+            training prompts from each class's training clips and validation prompts from its
+            held-out clips (as a pipeline's ``data.source = "vocabulary"``): what a model
+            trained on the vocabulary is asked for.
+        sets, permissive_only, room_probability, sustained_probability, captions: with
+            ``vocabulary``, as the pipeline's data config has them (natural captions: the
+            training family for training prompts, the held-out family for validation).
         train_prompts / validation_prompts: scenes per split (validation: a disjoint seed).
         clip_seconds: length of each scene, and of each generated candidate.
         max_sources, moving_probability, diffuse_probability: scene statistics (one static,
@@ -113,6 +122,16 @@ class ODPOPromptsConfig:
         render_width: panorama width (the video conditioner resizes it).
     """
 
+    source: str = attrs.field(default="synthetic",
+                              validator=attrs.validators.in_(("synthetic", "vocabulary")))
+    sets: tuple[str, ...] | None = None
+    permissive_only: bool = True
+    room_probability: float = attrs.field(default=0.0, validator=[attrs.validators.ge(0),
+                                                                   attrs.validators.le(1)])
+    sustained_probability: float = attrs.field(
+        default=0.0, validator=[attrs.validators.ge(0), attrs.validators.le(1)])
+    captions: str = attrs.field(default="templates",
+                                validator=attrs.validators.in_(("templates", "natural")))
     train_prompts: int = attrs.field(default=64, validator=attrs.validators.ge(1))
     validation_prompts: int = attrs.field(default=16, validator=attrs.validators.ge(1))
     clip_seconds: float = attrs.field(default=2.0, validator=attrs.validators.gt(0))
@@ -122,6 +141,22 @@ class ODPOPromptsConfig:
     seed: int = 5_000_011
     video: bool = False
     render_width: int = attrs.field(default=128, validator=attrs.validators.ge(2))
+
+    def __attrs_post_init__(self) -> None:
+        vocabulary_only = {"captions": self.captions != "templates",
+                           "room_probability": self.room_probability > 0,
+                           "sustained_probability": self.sustained_probability > 0}
+        used = [name for name, chosen in vocabulary_only.items() if chosen]
+        if self.source == "synthetic" and used:
+            raise ConfigError(f"prompts.{used[0]} needs prompts.source = \"vocabulary\" "
+                              f"(it shapes scenes of the vocabulary's clips)")
+
+    def vocabulary(self, validation: bool) -> tuple | None:
+        """The vocabulary key of :func:`swansphere.training.pipeline.split_dataset`."""
+        if self.source == "synthetic":
+            return None
+        return (self.sets, self.permissive_only, self.room_probability,
+                self.sustained_probability, self.captions, validation)
 
 
 @attrs.frozen(kw_only=True)
@@ -170,18 +205,18 @@ class ODPOTrainConfig:
 
 
 def scene_prompts(prompts: ODPOPromptsConfig, sample_rate: int, *, count: int, seed: int,
-                  fps: float | None = None) -> list[Any]:
+                  fps: float | None = None, validation: bool = False) -> list[Any]:
     """``count`` simulated scenes as :class:`~swansphere.plugins.odpo.optimizer.
     PreferenceInput` s: caption, target direction (single-source scenes), reference FOA at
-    ``sample_rate`` and, when ``fps`` is given, the panorama video."""
+    ``sample_rate`` and, when ``fps`` is given, the panorama video. ``validation`` draws
+    vocabulary prompts from the held-out clips and captions."""
     from swansphere.data.panorama import PanoramaRenderer
-    from swansphere.data.synthetic import SyntheticFOADataset
     from swansphere.plugins.odpo.optimizer import PreferenceInput
+    from swansphere.training.pipeline import split_dataset
 
-    dataset = SyntheticFOADataset(
-        sample_rate=sample_rate, clip_seconds=prompts.clip_seconds, size=count, seed=seed,
-        max_sources=prompts.max_sources, moving_probability=prompts.moving_probability,
-        diffuse_probability=prompts.diffuse_probability)
+    dataset = split_dataset(sample_rate, prompts.clip_seconds, seed, 1, prompts.max_sources,
+                            prompts.moving_probability, prompts.diffuse_probability,
+                            prompts.vocabulary(validation))
     renderer = None if fps is None else PanoramaRenderer(
         width=prompts.render_width, height=prompts.render_width // 2, fps=fps)
     inputs = []
@@ -383,7 +418,8 @@ class ODPOTrainer(Trainer):
             count = config.validation_prompts if validation else config.train_prompts
             seed = config.seed + (VALIDATION_SEED_OFFSET if validation else 0)
             self._prompts[validation] = scene_prompts(config, self.pipeline.sample_rate,
-                                                      count=count, seed=seed, fps=fps)
+                                                      count=count, seed=seed, fps=fps,
+                                                      validation=validation)
         return self._prompts[validation]
 
     # ---------------------------------------------------------------- steps

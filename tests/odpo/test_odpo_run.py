@@ -156,6 +156,40 @@ def test_task_config_round_trips_and_is_registered(tmp_path):
                   ODPOTrainConfig)
 
 
+VOCABULARY_PROMPTS = {"source": "vocabulary", "sets": ["synthetic"], "captions": "natural",
+                      "sustained_probability": 0.5, "clip_seconds": 0.5}
+
+
+def test_vocabulary_prompts_are_the_scenes_of_each_split():
+    """Training prompts are the vocabulary's training-split scenes, validation prompts its
+    held-out scenes (other clips, the held-out captions), each with its own FOA as reference."""
+    from swansphere.plugins.odpo.trainer import ODPOPromptsConfig, scene_prompts
+    from swansphere.training.pipeline import split_dataset
+
+    config = structure(VOCABULARY_PROMPTS, ODPOPromptsConfig)
+    for validation in (False, True):
+        prompts = scene_prompts(config, 8000, count=4, seed=11, validation=validation)
+        scenes = split_dataset(8000, 0.5, 11, 1, 1, 0.0, 0.0, (
+            ("synthetic",), True, 0.0, 0.5, "natural", validation))
+        for index, prompt in enumerate(prompts):
+            item = scenes[index]
+            assert prompt.text == item["caption"]
+            assert torch.equal(prompt.reference, item["foa"])
+            assert prompt.direction is not None and prompt.duration == 0.5
+    held_out = scene_prompts(config, 8000, count=4, seed=11, validation=True)
+    training = scene_prompts(config, 8000, count=4, seed=11)
+    assert [p.text for p in held_out] != [p.text for p in training]
+
+
+def test_vocabulary_only_prompt_options_need_the_vocabulary():
+    from swansphere.plugins.odpo.trainer import ODPOPromptsConfig
+
+    for option in ({"captions": "natural"}, {"sustained_probability": 0.5},
+                   {"room_probability": 0.2}):
+        with pytest.raises(ConfigError, match=r"prompts\.source"):
+            structure(option, ODPOPromptsConfig)
+
+
 @pytest.fixture(scope="module")
 def odpo_run(tmp_path_factory):
     """Two ODPO steps from a saved tiny pipeline, judge trained on the way. The pipeline

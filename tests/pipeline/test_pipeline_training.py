@@ -258,7 +258,7 @@ def test_vocabulary_scenes_train_on_training_clips_and_validate_on_held_out_ones
     training family; validation scenes the held-out clips and the held-out family."""
     from swansphere.data.captions import metadata_natural_caption
     from swansphere.data.scenes import scene_metadata
-    from swansphere.training.pipeline import VALIDATION_SEED_OFFSET, _dataset
+    from swansphere.training.pipeline import VALIDATION_SEED_OFFSET, split_dataset
 
     config = structure(config_table("unused", data=VOCABULARY), PipelineTrainConfig)
     pools = {split: render_pool(config.data, "foa", 8000, 4.0, validation=split,
@@ -266,7 +266,7 @@ def test_vocabulary_scenes_train_on_training_clips_and_validate_on_held_out_ones
     datasets = {}
     for split, family in ((False, "training"), (True, "held_out")):
         seed = config.data.seed + (VALIDATION_SEED_OFFSET if split else 0)
-        datasets[split] = dataset = _dataset(8000, 0.5, seed, 1, 2, 0.3, 0.3, (
+        datasets[split] = dataset = split_dataset(8000, 0.5, seed, 1, 2, 0.3, 0.3, (
             ("synthetic",), True, 0.0, 0.0, "natural", split))
         for index, caption in enumerate(pools[split].captions):
             expected = metadata_natural_caption(scene_metadata(dataset.scene(index)),
