@@ -12,7 +12,7 @@ from swansphere.config import RewardSpec
 from swansphere.errors import ConfigError
 from swansphere.nn.configs import FOAAudioEncoderConfig
 
-SPATIAL, SEMANTIC, FIDELITY = "spatial", "semantic", "fidelity"
+SPATIAL, SEMANTIC, FIDELITY, IDENTITY = "spatial", "semantic", "fidelity", "identity"
 
 
 def _at_least(minimum: int):
@@ -75,6 +75,29 @@ class FidelityRewardConfig:
 
     embedding: str = attrs.field(default="aisfx", validator=v.in_(("aisfx", "log-mel")))
     channel: int = attrs.field(default=0, validator=[v.ge(0), v.le(3)])
+
+
+@attrs.frozen(kw_only=True)
+class IdentityRewardConfig:
+    """``identity``: how clearly the clip is each sound class its prompt names, in a frozen
+    audio embedding: the cosine to the named class's centroid minus the highest cosine to a
+    class not named (in [-2, 2]; above 0 when the named class is the nearest), averaged over
+    the named classes. The centroids are those of the sound vocabulary's *training* clips, so
+    held-out clips stay unseen by the reward.
+
+    Attributes:
+        embedding: "aisfx" or "log-mel", as for ``fidelity``.
+        channel: AmbiX channel embedded (0 = W).
+        sets: sound sets whose clips give the centroids (``None``: every installed set).
+        permissive_only: only clips a shipped model may learn from.
+        seconds: length each training clip is rendered to before it is embedded.
+    """
+
+    embedding: str = attrs.field(default="aisfx", validator=v.in_(("aisfx", "log-mel")))
+    channel: int = attrs.field(default=0, validator=[v.ge(0), v.le(3)])
+    sets: tuple[str, ...] | None = None
+    permissive_only: bool = True
+    seconds: float = attrs.field(default=4.0, validator=v.gt(0))
 
 
 @attrs.frozen(kw_only=True)

@@ -1,7 +1,7 @@
 """ODPO's contributions, registered through the ``swansphere.plugins`` entry point like any
-plugin's: the ``odpo`` preference optimizer, the ``spatial``, ``semantic`` and ``fidelity``
-rewards, and the ``odpo`` training task. Only the torch-free configs are imported here; the
-models load inside the factories.
+plugin's: the ``odpo`` preference optimizer, the ``spatial``, ``semantic``, ``fidelity`` and
+``identity`` rewards, and the ``odpo`` training task. Only the torch-free configs are imported
+here; the models load inside the factories.
 
 Each reward scores generated AmbiX clips against what they were asked to be
 (:class:`swansphere.plugins.odpo.rewards.RewardInputs`), ``(batch,)``, higher is better;
@@ -17,9 +17,11 @@ from swansphere import Component, Extension, hookimpl
 
 from .config import (
     FIDELITY,
+    IDENTITY,
     SEMANTIC,
     SPATIAL,
     FidelityRewardConfig,
+    IdentityRewardConfig,
     ODPOConfig,
     SemanticRewardConfig,
     SpatialRewardConfig,
@@ -50,6 +52,12 @@ def _fidelity(config: FidelityRewardConfig) -> Any:
     return FidelityReward(config)
 
 
+def _identity(config: IdentityRewardConfig) -> Any:
+    from .rewards import IdentityReward
+
+    return IdentityReward(config)
+
+
 @hookimpl
 def swansphere_register_preference_optimizers() -> list[Component]:
     return [
@@ -74,6 +82,10 @@ def swansphere_register_rewards() -> list[Component]:
                   config_class=FidelityRewardConfig,
                   description="-distance to the reference clip in a frozen audio embedding "
                               "(aisfx; log-mel statistics as fallback)"),
+        Component(name=IDENTITY, kind="reward", factory=_identity,
+                  config_class=IdentityRewardConfig,
+                  description="margin of the named sound classes over the others, nearest "
+                              "training-clip centroids in a frozen audio embedding"),
     ]
 
 

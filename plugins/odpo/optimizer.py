@@ -58,6 +58,7 @@ class PreferenceInput:
         direction: target (azimuth, elevation) in degrees, for the spatial reward.
         reference: a ground-truth AmbiX clip ``(4, n)`` at the pipeline's rate (spatial and
             fidelity rewards).
+        classes: the vocabulary's sound classes the prompt names (identity reward).
     """
 
     text: str | None = None
@@ -65,10 +66,12 @@ class PreferenceInput:
     duration: float = attrs.field(validator=attrs.validators.gt(0.0))
     direction: tuple[float, float] | None = None
     reference: torch.Tensor | None = None
+    classes: tuple[str, ...] | None = None
 
     def reward_inputs(self) -> RewardInputs:
         return RewardInputs.one(text=self.text, direction=self.direction,
-                                reference=self.reference, video=self.video)
+                                reference=self.reference, video=self.video,
+                                classes=self.classes)
 
 
 @attrs.frozen(kw_only=True, eq=False)

@@ -8,7 +8,9 @@ ones keep about a unit range so that the paper's weights (0.4 / 0.4 / 0.2) mean 
 * ``spatial`` (:class:`SpatialReward`): ``-Δangular / π``;
 * ``semantic`` (:class:`SemanticReward`): the cosine of clip and prompt (or video);
 * ``fidelity`` (:class:`FidelityReward`): minus half the chord between clip and reference in a
-  frozen audio embedding.
+  frozen audio embedding;
+* ``identity`` (:class:`IdentityReward`): the margin by which the named sound classes are the
+  clip's nearest, among the centroids of the vocabulary's training clips in that embedding.
 
 The target direction of a prompt and the frozen audio embedding live in
 :mod:`swansphere.evaluation` (``prompt_direction``, ``AisfxEmbedding``); they are imported when
@@ -30,9 +32,11 @@ from swansphere.spatial import encode, validate_foa
 
 from .config import (
     FIDELITY,
+    IDENTITY,
     SEMANTIC,
     SPATIAL,
     FidelityRewardConfig,
+    IdentityRewardConfig,
     SemanticRewardConfig,
     SpatialRewardConfig,
     WeightedReward,
@@ -41,6 +45,10 @@ from .config import (
 
 class RewardInputError(SwanSphereError, ValueError):
     """A reward lacks what it compares a clip with (a target direction, a reference, …)."""
+
+
+FIELDS = ("text", "directions", "reference", "video", "classes")
+"""The fields of :class:`RewardInputs`, one entry per clip each."""
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -53,6 +61,8 @@ class RewardInputs:
         reference: a ground-truth AmbiX clip ``(4, m)`` at the generated audio's rate (or None).
         video: the panoramic video the clip goes with, ``(frames (T, H, W, 3), times (T,))``
             (or None).
+        classes: the sound classes the prompt names (vocabulary class names), or None; all
+            None when not given.
 
     Entries may be shared objects (:meth:`repeat` repeats references, not data), which lets
     rewards embed a shared reference or video once.
@@ -62,9 +72,11 @@ class RewardInputs:
     directions: tuple[tuple[float, float] | None, ...]
     reference: tuple[torch.Tensor | None, ...]
     video: tuple[Any, ...]
+    classes: tuple[tuple[str, ...] | None, ...] = attrs.field(
+        default=attrs.Factory(lambda self: (None,) * len(self.text), takes_self=True))
 
     def __attrs_post_init__(self) -> None:
-        sizes = {len(self.text), len(self.directions), len(self.reference), len(self.video)}
+        sizes = {len(getattr(self, field)) for field in FIELDS}
         if len(sizes) != 1:
             raise RewardInputError(f"reward inputs need one entry per clip in every field, got "
                                    f"lengths {sorted(sizes)}")
@@ -74,21 +86,22 @@ class RewardInputs:
 
     @classmethod
     def one(cls, *, text: str | None = None, direction: tuple[float, float] | None = None,
-            reference: torch.Tensor | None = None, video: Any = None) -> RewardInputs:
+            reference: torch.Tensor | None = None, video: Any = None,
+            classes: tuple[str, ...] | None = None) -> RewardInputs:
         """The inputs of a single clip."""
         return cls(text=(text,), directions=(direction,), reference=(reference,),
-                   video=(video,))
+                   video=(video,), classes=(classes,))
 
     @classmethod
     def concat(cls, parts: Sequence[RewardInputs]) -> RewardInputs:
         return cls(**{field: sum((getattr(part, field) for part in parts), ())
-                      for field in ("text", "directions", "reference", "video")})
+                      for field in FIELDS})
 
     def repeat(self, count: int) -> RewardInputs:
         """Each entry ``count`` times in a row (the K candidates of each input)."""
         return RewardInputs(**{field: tuple(entry for entry in getattr(self, field)
                                             for _ in range(count))
-                               for field in ("text", "directions", "reference", "video")})
+                               for field in FIELDS})
 
 
 def _check_batch(audio: torch.Tensor, inputs: RewardInputs) -> torch.Tensor:
@@ -311,6 +324,64 @@ class FidelityReward:
         channel = validate_foa(clip.detach().cpu(), ndim=2, name="audio")[self.config.channel]
         blocks = self.embedding.embed(channel, sample_rate)
         return F.normalize(blocks.mean(0, keepdim=True), dim=-1)
+
+
+# ------------------------------------------------------------------------------------ identity
+
+
+class IdentityReward:
+    """How clearly each clip is the sound classes its prompt names (see
+    :class:`~swansphere.plugins.odpo.config.IdentityRewardConfig`): the content evaluation's
+    nearest-centroid identification made a graded score, on the training clips' centroids."""
+
+    name = IDENTITY
+
+    def __init__(self, config: IdentityRewardConfig | None = None) -> None:
+        from swansphere.data.sources import catalogue
+        from swansphere.data.vocabulary import class_clips, split_clips
+        from swansphere.evaluation.content import References
+        from swansphere.metrics.embedding import SAMPLE_RATE
+
+        self.config = config = config or IdentityRewardConfig()
+        self.embedding = FidelityReward(FidelityRewardConfig(
+            embedding=config.embedding, channel=config.channel))
+        clips = class_clips(catalogue(list(config.sets) if config.sets else None),
+                            permissive_only=config.permissive_only)
+        training = split_clips(clips)[0]
+        if not training:
+            raise ConfigError("the identity reward found no training clips of the vocabulary's "
+                              "classes; install the sound sets (scripts/install-sound-sets.sh) "
+                              "or check its sets")
+        self.centroids = References.build(training, embedding=self.embedding.embedding,
+                                          sample_rate=SAMPLE_RATE,
+                                          seconds=config.seconds).centroids
+
+    def __call__(self, audio: torch.Tensor, sample_rate: int,
+                 inputs: RewardInputs) -> torch.Tensor:
+        audio = _check_batch(audio, inputs).detach().cpu()
+        labels = self.centroids.labels
+        for index, named in enumerate(inputs.classes):
+            if not named:
+                raise RewardInputError(f"the identity reward needs the classes each prompt "
+                                       f"names; clip {index} has none")
+            unknown = sorted(set(named) - set(labels))
+            if unknown:
+                raise RewardInputError(f"the identity reward has no training clips of "
+                                       f"{', '.join(unknown[:5])}")
+        embedded = torch.cat([self.embedding.embed(clip, sample_rate) for clip in audio])
+        similarity = embedded.to(torch.float64) @ self.centroids.centroids.T
+        scores = torch.empty(len(inputs))
+        for index, named in enumerate(inputs.classes):
+            scores[index] = named_margin(similarity[index], [labels.index(n) for n in named])
+        return scores
+
+
+def named_margin(similarity: torch.Tensor, named: Sequence[int]) -> float:
+    """Mean over the named classes of their similarity minus the best other class's."""
+    others = torch.ones_like(similarity, dtype=torch.bool)
+    others[list(named)] = False
+    best_other = similarity[others].max() if others.any() else similarity.new_tensor(-1.0)
+    return float((similarity[list(named)] - best_other).mean())
 
 
 # ------------------------------------------------------------------------------------ total

@@ -226,7 +226,9 @@ def scene_prompts(prompts: ODPOPromptsConfig, sample_rate: int, *, count: int, s
         inputs.append(PreferenceInput(text=item["caption"], video=video,
                                       duration=prompts.clip_seconds,
                                       direction=source_direction(item["sources"]),
-                                      reference=item["foa"]))
+                                      reference=item["foa"],
+                                      classes=tuple(source["label"]
+                                                    for source in item["sources"])))
     return inputs
 
 

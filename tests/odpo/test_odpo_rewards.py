@@ -20,6 +20,7 @@ from swansphere.plugins.odpo.rewards import (
     RewardInputError,
     RewardInputs,
     RewardMix,
+    named_margin,
     standardize_groups,
 )
 from swansphere.plugins.odpo.text_audio import TextAudioModel, load_text_audio
@@ -113,6 +114,79 @@ def test_aisfx_fidelity_scores_the_reference_above_noise(tmp_path, monkeypatch):
     scores = reward(torch.stack([reference, noise]), SAMPLE_RATE,
                     inputs_for(2, reference=(reference, reference)))
     assert scores[0] == pytest.approx(0.0, abs=1e-5) and float(scores[1]) < -0.01
+
+
+# ------------------------------------------------------------------------------------ identity
+
+IDENTITY = {"type": "identity", "embedding": "log-mel", "sets": ["synthetic"], "seconds": 1.0}
+RATE = 16000
+
+
+def vocabulary_splits() -> tuple[list, list]:
+    from swansphere.data.sources import catalogue
+    from swansphere.data.vocabulary import class_clips, split_clips
+
+    return split_clips(class_clips(catalogue(["synthetic"])))
+
+
+@pytest.fixture(scope="module")
+def identity_reward():
+    return swansphere.create("reward", IDENTITY)
+
+
+def test_identity_centroids_are_the_training_clips_only(identity_reward):
+    from swansphere.evaluation.content import References
+    from swansphere.metrics.embedding import SAMPLE_RATE as EMBEDDING_RATE
+
+    training, held_out = vocabulary_splits()
+    expected = References.build(training, embedding=identity_reward.embedding.embedding,
+                                sample_rate=EMBEDDING_RATE, seconds=1.0).centroids
+    assert identity_reward.centroids.labels == expected.labels
+    assert torch.allclose(identity_reward.centroids.centroids, expected.centroids)
+    assert {clip.clip_id for clip in held_out}.isdisjoint({clip.clip_id for clip in training})
+
+
+def test_identity_reward_is_highest_for_the_class_a_clip_is(identity_reward):
+    """A held-out clip of each class scores best when its own class is named, and above zero
+    (its class the nearest) for most classes: the reward measures what the sound is."""
+    import numpy as np
+
+    labels = identity_reward.centroids.labels
+    positive = 0
+    for clip in vocabulary_splits()[1]:
+        audio = torch.as_tensor(clip.render(np.random.default_rng(1), RATE, RATE)).float()
+        batch = encode(audio, 30.0, 0.0).expand(len(labels), -1, -1)
+        scores = identity_reward(batch, RATE, inputs_for(
+            len(labels), classes=tuple((label,) for label in labels)))
+        own = labels.index(clip.label)
+        positive += bool(scores[own] > 0)
+        assert (scores > 0).sum() <= 1                   # one nearest class at most
+        assert int(scores.argmax()) == own or scores[own] <= 0
+    assert positive >= 0.6 * len(vocabulary_splits()[1])
+
+
+def test_identity_reward_needs_known_named_classes(identity_reward):
+    clip = encode(tone(RATE), 0.0, 0.0).unsqueeze(0)
+    with pytest.raises(RewardInputError, match="classes"):
+        identity_reward(clip, RATE, inputs_for(1))
+    with pytest.raises(RewardInputError, match="unicorn"):
+        identity_reward(clip, RATE, inputs_for(1, classes=(("unicorn",),)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-1, 1), min_size=2, max_size=8, unique=True), st.data())
+def test_named_margin_is_positive_exactly_when_the_named_class_is_nearest(values, data):
+    similarity = torch.tensor(values, dtype=torch.float64)
+    named = data.draw(st.integers(0, len(values) - 1))
+    margin = named_margin(similarity, [named])
+    assert (margin > 0) == (int(similarity.argmax()) == named)
+    others = [value for index, value in enumerate(values) if index != named]
+    assert margin == pytest.approx(values[named] - max(others))
+
+
+def test_named_margin_averages_several_named_classes():
+    similarity = torch.tensor([0.9, 0.5, 0.7, 0.1], dtype=torch.float64)
+    assert named_margin(similarity, [0, 1]) == pytest.approx(((0.9 - 0.7) + (0.5 - 0.7)) / 2)
 
 
 # ------------------------------------------------------------------------------------ semantic

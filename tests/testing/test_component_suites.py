@@ -29,7 +29,7 @@ if str(ODPO_TESTS) not in sys.path:
 from odpo_helpers import SAMPLE_RATE, prompt_inputs, tiny_pipeline  # noqa: E402
 
 from swansphere.plugins.odpo.optimizer import PreferenceBatch  # noqa: E402
-from swansphere.plugins.odpo.rewards import RewardInputs, RewardMix  # noqa: E402
+from swansphere.plugins.odpo.rewards import FIELDS, RewardInputs, RewardMix  # noqa: E402
 from swansphere.spatial import encode  # noqa: E402
 
 TEXT = {"type": "text-transformer", "dim": 32, "layers": 1, "heads": 2, "vocab_size": 64}
@@ -90,7 +90,7 @@ class RewardInputsSuite(RewardConformance):
 
     def select(self, conditions, index):
         return RewardInputs(**{field: getattr(conditions, field)[index:index + 1]
-                               for field in ("text", "directions", "reference", "video")})
+                               for field in FIELDS})
 
 
 class TestSpatialRewardConforms(RewardInputsSuite):
@@ -101,6 +101,18 @@ class TestSpatialRewardConforms(RewardInputsSuite):
 class TestFidelityRewardConforms(RewardInputsSuite):
     def make_reward(self):
         return swansphere.create("reward", {"type": "fidelity", "embedding": "log-mel"})
+
+
+class TestIdentityRewardConforms(RewardInputsSuite):
+    def make_reward(self):
+        return swansphere.create("reward", {"type": "identity", "embedding": "log-mel",
+                                            "sets": ["synthetic"], "seconds": 0.5})
+
+    def make_clips(self, batch_size):
+        audio, inputs = directional_clips(batch_size)
+        named = [("bell",), ("siren",), ("bell", "whistling")]
+        return audio, attrs.evolve(inputs, classes=tuple(named[i % 3]
+                                                         for i in range(batch_size)))
 
 
 class TestODPOConforms(PreferenceOptimizerConformance):
