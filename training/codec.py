@@ -48,6 +48,7 @@ from .common import (
     clip_gradients,
     clips_fingerprint,
     learning_rate,
+    probability_field,
     scene_cache_path,
     set_learning_rate,
     step_generator,
@@ -88,8 +89,7 @@ class CodecDataConfig:
                               validator=attrs.validators.in_(("synthetic", "sound-sets")))
     sets: tuple[str, ...] | None = None
     permissive_only: bool = True
-    room_probability: float = attrs.field(default=0.0, validator=[attrs.validators.ge(0),
-                                                                   attrs.validators.le(1)])
+    room_probability: float = probability_field()
     train_scenes: int = attrs.field(default=64, validator=attrs.validators.ge(1))
     validation_scenes: int = attrs.field(default=8, validator=attrs.validators.ge(1))
     clip_seconds: float = attrs.field(default=2.0, validator=attrs.validators.gt(0))

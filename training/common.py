@@ -108,6 +108,18 @@ class RunConfig:
     precision: str = attrs.field(default="float32", validator=_precision)
 
 
+def probability_field(default: float = 0.0) -> Any:
+    """A config field holding a share or probability, checked to lie in [0, 1]."""
+    return attrs.field(default=default,
+                       validator=[attrs.validators.ge(0), attrs.validators.le(1)])
+
+
+def caption_style_field() -> Any:
+    """A scene config's ``captions``: ``"templates"`` or ``"natural"`` (docs/data.md)."""
+    return attrs.field(default="templates",
+                       validator=attrs.validators.in_(("templates", "natural")))
+
+
 @attrs.frozen(kw_only=True)
 class OptimizerConfig:
     """AdamW with linear warm-up, cosine decay to ``min_lr_ratio`` and gradient clipping."""
@@ -116,8 +128,7 @@ class OptimizerConfig:
     betas: tuple[float, float] = (0.8, 0.99)
     weight_decay: float = 0.0
     warmup_steps: int = attrs.field(default=100, validator=attrs.validators.ge(0))
-    min_lr_ratio: float = attrs.field(default=0.1, validator=[attrs.validators.ge(0),
-                                                              attrs.validators.le(1)])
+    min_lr_ratio: float = probability_field(0.1)
     grad_clip: float = attrs.field(default=1.0, validator=attrs.validators.ge(0))
 
 

@@ -57,10 +57,12 @@ from .common import (
     RunConfig,
     autocast,
     build_optimizer,
+    caption_style_field,
     check_class_count,
     clip_gradients,
     clips_fingerprint,
     learning_rate,
+    probability_field,
     scene_cache_path,
     set_learning_rate,
     step_generator,
@@ -128,12 +130,9 @@ class PipelineDataConfig:
     shuffle_buffer: int = attrs.field(default=64, validator=attrs.validators.ge(1))
     sets: tuple[str, ...] | None = None
     permissive_only: bool = True
-    room_probability: float = attrs.field(default=0.0, validator=[attrs.validators.ge(0),
-                                                                   attrs.validators.le(1)])
-    sustained_probability: float = attrs.field(
-        default=0.0, validator=[attrs.validators.ge(0), attrs.validators.le(1)])
-    captions: str = attrs.field(default="templates",
-                                validator=attrs.validators.in_(("templates", "natural")))
+    room_probability: float = probability_field()
+    sustained_probability: float = probability_field()
+    captions: str = caption_style_field()
     train_scenes: int = attrs.field(default=512, validator=attrs.validators.ge(1))
     validation_scenes: int = attrs.field(default=32, validator=attrs.validators.ge(1))
     clip_seconds: float = attrs.field(default=4.0, validator=attrs.validators.gt(0))

@@ -73,7 +73,9 @@ from swansphere.training.common import (
     OptimizerConfig,
     RunConfig,
     build_optimizer,
+    caption_style_field,
     learning_rate,
+    probability_field,
     set_learning_rate,
     step_generator,
     task_named,
@@ -126,12 +128,9 @@ class ODPOPromptsConfig:
                               validator=attrs.validators.in_(("synthetic", "vocabulary")))
     sets: tuple[str, ...] | None = None
     permissive_only: bool = True
-    room_probability: float = attrs.field(default=0.0, validator=[attrs.validators.ge(0),
-                                                                   attrs.validators.le(1)])
-    sustained_probability: float = attrs.field(
-        default=0.0, validator=[attrs.validators.ge(0), attrs.validators.le(1)])
-    captions: str = attrs.field(default="templates",
-                                validator=attrs.validators.in_(("templates", "natural")))
+    room_probability: float = probability_field()
+    sustained_probability: float = probability_field()
+    captions: str = caption_style_field()
     train_prompts: int = attrs.field(default=64, validator=attrs.validators.ge(1))
     validation_prompts: int = attrs.field(default=16, validator=attrs.validators.ge(1))
     clip_seconds: float = attrs.field(default=2.0, validator=attrs.validators.gt(0))
