@@ -28,8 +28,8 @@
 #   TRAIN_OPTIONS    more `swansphere train` options for every step, and CODEC_OPTIONS,
 #                    SVAC_OPTIONS, STAGE1_OPTIONS, ... for one step (word-split; a dry run:
 #                    STAGE1_OPTIONS="--steps 2 --set data.train_scenes=8")
-# ODPO's fidelity reward uses the aisfx embedding; where aisfx is not installed (a lent GPU)
-# the step says so and uses its log-mel fallback instead.
+# ODPO's fidelity (and tiny-next's identity) reward uses the aisfx embedding; where aisfx is
+# not installed (a lent GPU) the step says so and uses its log-mel fallback instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -135,13 +135,13 @@ print("stored", pipeline.save_pretrained(sys.argv[2], dtype=torch.float16))
 PY
 }
 
-odpo_config() {  # the ODPO recipe, with the log-mel fidelity embedding where aisfx is missing
+odpo_config() {  # the ODPO recipe, with the log-mel embedding for its rewards where aisfx is missing
     if "$PYTHON" -c "import importlib.util, sys; sys.exit(not importlib.util.find_spec('aisfx'))"
     then
         echo "$CONFIGS/odpo.toml"
         return
     fi
-    say "aisfx is not installed: ODPO's fidelity reward uses the log-mel embedding" >&2
+    say "aisfx is not installed: ODPO's fidelity and identity rewards use the log-mel embedding" >&2
     mkdir -p "$RUNS"
     "$PYTHON" - "$CONFIGS/odpo.toml" "$RUNS/odpo-log-mel.toml" <<'PY'
 import sys
@@ -151,7 +151,7 @@ import tomli_w
 
 config = tomllib.loads(open(sys.argv[1], encoding="utf-8").read())
 for entry in config.get("rewards", []):
-    if entry["reward"]["type"] == "fidelity":
+    if entry["reward"]["type"] in ("fidelity", "identity"):
         entry["reward"]["embedding"] = "log-mel"
 open(sys.argv[2], "wb").write(tomli_w.dumps(config).encode("utf-8"))
 PY
@@ -167,7 +167,7 @@ run_phase() {  # run_phase PHASE
                 --set data.workers="$WORKERS" ;;
         odpo)
             # ODPO starts from the stage-2 model as it would ship (float16); needs aisfx
-            # (setup.sh) for the fidelity reward as the recipe has it.
+            # (setup.sh) for the fidelity and identity rewards as the recipes have them.
             if [ ! -d "$RUNS/odpo/pipeline" ] && [ ! -d "$RUNS/stage2-history/pipeline-fp16" ]
             then
                 export_fp16 "$RUNS/stage2-history/pipeline" "$RUNS/stage2-history/pipeline-fp16"
