@@ -9,6 +9,7 @@ import torch
 
 from swansphere.evaluation.content import (
     FRAME_SECONDS,
+    caption_identity,
     content_cases,
     dropout_share,
     local_levels,
@@ -30,6 +31,56 @@ def test_cases_name_their_classes_and_targets_are_what_the_words_say():
         assert len(set(case.classes)) == 2 and case.family == "held_out"
         assert list(case.directions) == prompt_directions(case.text)
     assert cases == content_cases(classes, count=6, sources=2, family="held_out", seed=3)
+
+
+class CaptionOracle:
+    """A text conditioner that knows the class of the captions it was told: two one-hot
+    tokens of that class (zeros for any other caption) and a padding token; with
+    ``precompute`` it gives the same as frozen states."""
+
+    def __init__(self, known: dict[str, str], classes: list[str]) -> None:
+        self.known, self.classes = known, classes
+
+    def prepare(self, texts):
+        from swansphere.conditioning.types import PreparedText
+
+        ids = torch.tensor([[self.classes.index(self.known[text]) + 1 if text in self.known
+                             else 0] * 2 + [len(text) % len(self.classes)] for text in texts])
+        mask = torch.tensor([[True, True, False]] * len(texts))
+        return PreparedText(ids=ids, mask=mask, present=torch.ones(len(texts), dtype=bool))
+
+    def _states(self, prepared):
+        states = torch.nn.functional.one_hot(prepared.ids, len(self.classes) + 1)[..., 1:]
+        states = states.float()
+        # the padding token: a loud class unrelated to the caption's, that pooling must skip
+        states[:, 2] = 50 * torch.nn.functional.one_hot(prepared.ids[:, 2], len(self.classes))
+        return states
+
+    def __call__(self, prepared):
+        from swansphere.conditioning.types import ConditionTokens
+
+        return ConditionTokens(tokens=self._states(prepared), mask=prepared.mask)
+
+    def precompute(self, prepared):
+        import attrs
+
+        return attrs.evolve(prepared, states=self._states(prepared))
+
+
+def test_caption_identity_names_held_out_captions_by_training_caption_centroids():
+    classes = ["bell", "whistling", "engine", "rain", "siren"]
+    training = content_cases(classes, count=10, family="training")
+    held = content_cases(classes, count=10, family="held_out")
+    both = {case.text: case.classes[0] for case in training + held}
+    report = caption_identity(CaptionOracle(both, classes), classes, captions=10, held_out=10)
+    assert report["conditioner"]["top1"] == report["frozen"]["top1"] == 1.0
+    assert report["conditioner"]["chance_top1"] == pytest.approx(0.2)
+    # knowing only the training captions, the held-out ones (other words) are not named
+    trained_only = {case.text: case.classes[0] for case in training}
+    assert not set(trained_only) & {case.text for case in held}
+    report = caption_identity(CaptionOracle(trained_only, classes), classes, captions=10,
+                              held_out=10)
+    assert report["conditioner"]["top1"] <= 0.2 + 1e-9
 
 
 def test_dropout_share_counts_silent_frames_where_the_reference_sounds():

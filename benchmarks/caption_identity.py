@@ -1,0 +1,55 @@
+"""How well do a pipeline's words alone name the sound? Held-out-family captions identified
+by the nearest class centroid of training-family captions in its text conditioner's output and
+its frozen text encoder's states (swansphere.evaluation.content.caption_identity; figures in
+docs/evaluation.md).
+
+    python benchmarks/caption_identity.py --model runs/tiny-next/stage2-history-s/pipeline
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="tiny", help="shipped name or pipeline directory")
+    parser.add_argument("--captions", type=int, default=600,
+                        help="training-family captions that make the centroids")
+    parser.add_argument("--held-out", type=int, default=300, help="held-out captions identified")
+    parser.add_argument("--all-licences", action="store_true",
+                        help="every class, not only permissively licensed ones")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--json", type=Path, default=None, help="write the report here")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from swansphere.data.sources import catalogue
+    from swansphere.data.vocabulary import class_clips, split_clips
+    from swansphere.evaluation.content import caption_identity
+    from swansphere.pipeline import Pipeline
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    pipeline = Pipeline.from_pretrained(args.model)
+    if pipeline.text_encoder is None:
+        parser.error(f"{args.model} has no text conditioner")
+    # the content evaluation's classes: those with held-out clips installed
+    held_out = split_clips(class_clips(catalogue(None), permissive_only=not args.all_licences))[1]
+    classes = sorted({clip.label for clip in held_out})
+    report = caption_identity(pipeline.text_encoder.eval(), classes, captions=args.captions,
+                              held_out=args.held_out)
+    for readout, figures in report.items():
+        print(f"{readout:>12}: top-1 {figures['top1']:.3f} (chance {figures['chance_top1']:.3f}),"
+              f" top-5 {figures['top5']:.3f}, {figures['clips']} captions, "
+              f"{figures['classes']} classes")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
