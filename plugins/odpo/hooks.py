@@ -53,7 +53,7 @@ def _fidelity(config: FidelityRewardConfig) -> Any:
 
 
 def _identity(config: IdentityRewardConfig) -> Any:
-    from .rewards import IdentityReward
+    from .evaluation import IdentityReward
 
     return IdentityReward(config)
 

@@ -9,8 +9,10 @@ ones keep about a unit range so that the paper's weights (0.4 / 0.4 / 0.2) mean 
 * ``semantic`` (:class:`SemanticReward`): the cosine of clip and prompt (or video);
 * ``fidelity`` (:class:`FidelityReward`): minus half the chord between clip and reference in a
   frozen audio embedding;
-* ``identity`` (:class:`IdentityReward`): the margin by which the named sound classes are the
-  clip's nearest, among the centroids of the vocabulary's training clips in that embedding.
+* ``identity`` (:class:`~swansphere.plugins.odpo.evaluation.IdentityReward`): the margin by
+  which the named sound classes are the clip's nearest, among the centroids of the
+  vocabulary's training clips in that embedding (it reads the sound sets, so it sits in the
+  slice's evaluation module, above the data layer).
 
 The target direction of a prompt and the frozen audio embedding live in
 :mod:`swansphere.evaluation` (``prompt_direction``, ``AisfxEmbedding``); they are imported when
@@ -32,11 +34,9 @@ from swansphere.spatial import encode, validate_foa
 
 from .config import (
     FIDELITY,
-    IDENTITY,
     SEMANTIC,
     SPATIAL,
     FidelityRewardConfig,
-    IdentityRewardConfig,
     SemanticRewardConfig,
     SpatialRewardConfig,
     WeightedReward,
@@ -104,7 +104,7 @@ class RewardInputs:
                                for field in FIELDS})
 
 
-def _check_batch(audio: torch.Tensor, inputs: RewardInputs) -> torch.Tensor:
+def check_batch(audio: torch.Tensor, inputs: RewardInputs) -> torch.Tensor:
     audio = validate_foa(audio, ndim=3, name="generated audio")
     if audio.shape[0] != len(inputs):
         raise RewardInputError(f"{audio.shape[0]} clips but reward inputs for {len(inputs)}")
@@ -132,7 +132,7 @@ class SpatialReward:
 
     def __call__(self, audio: torch.Tensor, sample_rate: int,
                  inputs: RewardInputs) -> torch.Tensor:
-        audio = _check_batch(audio, inputs)
+        audio = check_batch(audio, inputs)
         targets = [self.target(inputs, i) for i in range(len(inputs))]
         errors = torch.tensor([_angular_error(target, clip.detach().cpu())
                                for target, clip in zip(targets, audio, strict=True)])
@@ -217,7 +217,7 @@ class SemanticReward:
 
     def __call__(self, audio: torch.Tensor, sample_rate: int,
                  inputs: RewardInputs) -> torch.Tensor:
-        audio = _check_batch(audio, inputs).detach()
+        audio = check_batch(audio, inputs).detach()
         scores = torch.zeros(len(inputs))
         by_video = [i for i in range(len(inputs)) if self._source(inputs, i) == "video"]
         by_text = [i for i in range(len(inputs)) if self._source(inputs, i) == "text"]
@@ -309,7 +309,7 @@ class FidelityReward:
 
     def __call__(self, audio: torch.Tensor, sample_rate: int,
                  inputs: RewardInputs) -> torch.Tensor:
-        audio = _check_batch(audio, inputs).detach().cpu()
+        audio = check_batch(audio, inputs).detach().cpu()
         missing = [i for i, reference in enumerate(inputs.reference) if reference is None]
         if missing:
             raise RewardInputError(f"the fidelity reward needs a reference clip for every "
@@ -324,64 +324,6 @@ class FidelityReward:
         channel = validate_foa(clip.detach().cpu(), ndim=2, name="audio")[self.config.channel]
         blocks = self.embedding.embed(channel, sample_rate)
         return F.normalize(blocks.mean(0, keepdim=True), dim=-1)
-
-
-# ------------------------------------------------------------------------------------ identity
-
-
-class IdentityReward:
-    """How clearly each clip is the sound classes its prompt names (see
-    :class:`~swansphere.plugins.odpo.config.IdentityRewardConfig`): the content evaluation's
-    nearest-centroid identification made a graded score, on the training clips' centroids."""
-
-    name = IDENTITY
-
-    def __init__(self, config: IdentityRewardConfig | None = None) -> None:
-        from swansphere.data.sources import catalogue
-        from swansphere.data.vocabulary import class_clips, split_clips
-        from swansphere.evaluation.content import References
-        from swansphere.metrics.embedding import SAMPLE_RATE
-
-        self.config = config = config or IdentityRewardConfig()
-        self.embedding = FidelityReward(FidelityRewardConfig(
-            embedding=config.embedding, channel=config.channel))
-        clips = class_clips(catalogue(list(config.sets) if config.sets else None),
-                            permissive_only=config.permissive_only)
-        training = split_clips(clips)[0]
-        if not training:
-            raise ConfigError("the identity reward found no training clips of the vocabulary's "
-                              "classes; install the sound sets (scripts/install-sound-sets.sh) "
-                              "or check its sets")
-        self.centroids = References.build(training, embedding=self.embedding.embedding,
-                                          sample_rate=SAMPLE_RATE,
-                                          seconds=config.seconds).centroids
-
-    def __call__(self, audio: torch.Tensor, sample_rate: int,
-                 inputs: RewardInputs) -> torch.Tensor:
-        audio = _check_batch(audio, inputs).detach().cpu()
-        labels = self.centroids.labels
-        for index, named in enumerate(inputs.classes):
-            if not named:
-                raise RewardInputError(f"the identity reward needs the classes each prompt "
-                                       f"names; clip {index} has none")
-            unknown = sorted(set(named) - set(labels))
-            if unknown:
-                raise RewardInputError(f"the identity reward has no training clips of "
-                                       f"{', '.join(unknown[:5])}")
-        embedded = torch.cat([self.embedding.embed(clip, sample_rate) for clip in audio])
-        similarity = embedded.to(torch.float64) @ self.centroids.centroids.T
-        scores = torch.empty(len(inputs))
-        for index, named in enumerate(inputs.classes):
-            scores[index] = named_margin(similarity[index], [labels.index(n) for n in named])
-        return scores
-
-
-def named_margin(similarity: torch.Tensor, named: Sequence[int]) -> float:
-    """Mean over the named classes of their similarity minus the best other class's."""
-    others = torch.ones_like(similarity, dtype=torch.bool)
-    others[list(named)] = False
-    best_other = similarity[others].max() if others.any() else similarity.new_tensor(-1.0)
-    return float((similarity[list(named)] - best_other).mean())
 
 
 # ------------------------------------------------------------------------------------ total

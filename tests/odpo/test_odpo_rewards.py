@@ -16,11 +16,11 @@ from swansphere.config import structure
 from swansphere.errors import ConfigError
 from swansphere.metrics.direction import angle_between
 from swansphere.plugins.odpo.config import TextAudioConfig
+from swansphere.plugins.odpo.evaluation import named_margin
 from swansphere.plugins.odpo.rewards import (
     RewardInputError,
     RewardInputs,
     RewardMix,
-    named_margin,
     standardize_groups,
 )
 from swansphere.plugins.odpo.text_audio import TextAudioModel, load_text_audio
