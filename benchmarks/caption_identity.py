@@ -27,10 +27,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from swansphere.data.sources import catalogue
-    from swansphere.data.vocabulary import class_clips, split_clips
     from swansphere.evaluation.content import caption_identity
     from swansphere.pipeline import Pipeline
+    from swansphere.training.pipeline import vocabulary_split
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -38,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     if pipeline.text_encoder is None:
         parser.error(f"{args.model} has no text conditioner")
     # the content evaluation's classes: those with held-out clips installed
-    held_out = split_clips(class_clips(catalogue(None), permissive_only=not args.all_licences))[1]
+    held_out = vocabulary_split(None, not args.all_licences, True)
     classes = sorted({clip.label for clip in held_out})
     report = caption_identity(pipeline.text_encoder.eval(), classes, captions=args.captions,
                               held_out=args.held_out)

@@ -305,46 +305,50 @@ def summarise(rows: Sequence[dict[str, Any]], classes: int) -> dict[str, Any]:
 
 def caption_identity(text_encoder: Any, classes: Sequence[str], *, captions: int = 600,
                      held_out: int = 300, seed: int = 0) -> dict[str, dict[str, Any]]:
-    """How well a pipeline's words alone name the sound: each held-out-family caption's class
-    found as the nearest centroid of training-family captions, in the text conditioner's
-    output (masked mean over tokens) and, where it has them, its frozen encoder's states
-    (``precompute``). An upper bound for identity from words that the generator cannot pass
-    with this readout; top-k with chance as in :meth:`ClassCentroids.accuracy`."""
+    """How much of the sound's identity a pipeline's words carry: each held-out-family
+    caption's class found as the nearest centroid of training-family captions, in the text
+    conditioner's output (``"conditioner"``) and, where it has one, its frozen encoder's
+    states (``"frozen"``, from ``precompute``). Each is a masked mean over tokens, a floor on
+    what the features hold: a generator could read more from them, and identity from words
+    is bounded by what they carry. Top-k with chance as in :meth:`ClassCentroids.accuracy`."""
     from .identity import ClassCentroids
 
     training = content_cases(classes, count=captions, family="training", seed=seed)
     held = content_cases(classes, count=held_out, family="held_out", seed=seed)
-    def conditioner(prepared: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        tokens = text_encoder(prepared)
-        return tokens.tokens, tokens.mask
-
-    readouts = {"conditioner": conditioner}
-    if hasattr(text_encoder, "precompute"):
-        readouts["frozen"] = lambda prepared: (text_encoder.precompute(prepared).states,
-                                               prepared.mask)
+    fitted = _pooled_captions(text_encoder, [case.text for case in training])
+    measured = _pooled_captions(text_encoder, [case.text for case in held])
     report = {}
-    for name, readout in readouts.items():
-        def pooled(cases: Sequence[ContentCase], readout: Any = readout) -> torch.Tensor:
-            return _pooled_captions(text_encoder, readout, [case.text for case in cases])
-
-        centroids = ClassCentroids.fit([case.classes[0] for case in training],
-                                       pooled(training))
-        report[name] = centroids.accuracy([case.classes[0] for case in held], pooled(held))
+    for name in fitted:
+        centroids = ClassCentroids.fit([case.classes[0] for case in training], fitted[name])
+        report[name] = centroids.accuracy([case.classes[0] for case in held], measured[name])
     return report
 
 
-def _pooled_captions(text_encoder: Any, readout: Any, texts: Sequence[str],
-                     batch: int = 64) -> torch.Tensor:
-    """Masked mean over each caption's tokens of ``readout(prepared)`` (states and their
-    mask), ``(len(texts), d)``."""
-    rows = []
+def _pooled_captions(text_encoder: Any, texts: Sequence[str],
+                     batch: int = 64) -> dict[str, torch.Tensor]:
+    """Each caption's masked mean over tokens, ``(len(texts), d)``, of the conditioner's
+    output and (where the encoder has ``precompute``) of the frozen states it reads: one
+    encoder pass for both."""
+    rows: dict[str, list[torch.Tensor]] = {}
     with torch.no_grad():
         for start in range(0, len(texts), batch):
-            states, mask = readout(text_encoder.prepare(list(texts[start:start + batch])))
-            states = states.float()
-            mask = mask.to(states.device, states.dtype).unsqueeze(-1)
-            rows.append(((states * mask).sum(1) / mask.sum(1).clamp_min(1)).cpu())
-    return torch.cat(rows)
+            prepared = text_encoder.prepare(list(texts[start:start + batch]))
+            readouts = {}
+            if hasattr(text_encoder, "precompute"):
+                prepared = text_encoder.precompute(prepared)
+                readouts["frozen"] = (prepared.states, prepared.mask)
+            tokens = text_encoder(prepared)
+            readouts["conditioner"] = (tokens.tokens, tokens.mask)
+            for name, (states, mask) in readouts.items():
+                rows.setdefault(name, []).append(_masked_mean(states, mask))
+    return {name: torch.cat(parts) for name, parts in rows.items()}
+
+
+def _masked_mean(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over the tokens that ``mask`` keeps, ``(batch, d)`` on the CPU in float32."""
+    states = states.float()
+    mask = mask.to(states.device, states.dtype).unsqueeze(-1)
+    return ((states * mask).sum(1) / mask.sum(1).clamp_min(1)).cpu()
 
 
 def scene_silences(scenes: Sequence[torch.Tensor], sample_rate: int,

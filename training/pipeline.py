@@ -243,9 +243,10 @@ def vocabulary_split(sets: tuple[str, ...] | None, permissive_only: bool,
     clips = split_clips(class_clips(catalogue(list(sets) if sets is not None else None),
                                     permissive_only=permissive_only))[1 if validation else 0]
     if not clips:
-        raise ConfigError("data.source = \"vocabulary\" found no clips of the vocabulary's "
-                          "classes (permissive ones with permissive_only); install the sound "
-                          "sets (scripts/install-sound-sets.sh) or check data.sets")
+        raise ConfigError("found no installed clips of the sound vocabulary's classes "
+                          "(permissive ones with permissive_only) for data.source = "
+                          "\"vocabulary\", vocabulary prompts or the identity reward; install "
+                          "the sound sets (scripts/install-sound-sets.sh) or check their sets")
     return tuple(clips)
 
 

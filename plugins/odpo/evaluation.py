@@ -2,9 +2,9 @@
 
 It identifies a generated clip as the content evaluation does
 (:mod:`swansphere.evaluation.content`), against centroids of the vocabulary's training clips
-(:mod:`swansphere.data.vocabulary`), so it sits in the slice's evaluation module, which may
-import the data and evaluation layers that the model-side rewards of :mod:`.rewards` stay
-below (docs/architecture.md).
+(:func:`swansphere.training.pipeline.vocabulary_split`), so it sits in the slice's evaluation
+module, which may import the data, training and evaluation layers that the model-side rewards
+of :mod:`.rewards` stay below (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-
-from swansphere.errors import ConfigError
 
 from .config import IDENTITY, FidelityRewardConfig, IdentityRewardConfig
 from .rewards import FidelityReward, RewardInputError, RewardInputs, check_batch
@@ -27,22 +25,16 @@ class IdentityReward:
     name = IDENTITY
 
     def __init__(self, config: IdentityRewardConfig | None = None) -> None:
-        from swansphere.data.sources import catalogue
-        from swansphere.data.vocabulary import class_clips, split_clips
         from swansphere.evaluation.content import References
         from swansphere.metrics.embedding import SAMPLE_RATE
+        from swansphere.training.pipeline import vocabulary_split
 
         self.config = config = config or IdentityRewardConfig()
-        self.embedding = FidelityReward(FidelityRewardConfig(
+        # the fidelity reward's clip embedding (one unit vector of W per clip), reused
+        self.embedder = FidelityReward(FidelityRewardConfig(
             embedding=config.embedding, channel=config.channel))
-        clips = class_clips(catalogue(list(config.sets) if config.sets else None),
-                            permissive_only=config.permissive_only)
-        training = split_clips(clips)[0]
-        if not training:
-            raise ConfigError("the identity reward found no training clips of the vocabulary's "
-                              "classes; install the sound sets (scripts/install-sound-sets.sh) "
-                              "or check its sets")
-        self.centroids = References.build(training, embedding=self.embedding.embedding,
+        training = vocabulary_split(config.sets, config.permissive_only, False)
+        self.centroids = References.build(training, embedding=self.embedder.embedding,
                                           sample_rate=SAMPLE_RATE,
                                           seconds=config.seconds).centroids
 
@@ -58,7 +50,7 @@ class IdentityReward:
             if unknown:
                 raise RewardInputError(f"the identity reward has no training clips of "
                                        f"{', '.join(unknown[:5])}")
-        embedded = torch.cat([self.embedding.embed(clip, sample_rate) for clip in audio])
+        embedded = torch.cat([self.embedder.embed(clip, sample_rate) for clip in audio])
         similarity = embedded.to(torch.float64) @ self.centroids.centroids.T
         scores = torch.empty(len(inputs))
         for index, named in enumerate(inputs.classes):

@@ -122,11 +122,10 @@ IDENTITY = {"type": "identity", "embedding": "log-mel", "sets": ["synthetic"], "
 RATE = 16000
 
 
-def vocabulary_splits() -> tuple[list, list]:
-    from swansphere.data.sources import catalogue
-    from swansphere.data.vocabulary import class_clips, split_clips
+def vocabulary_splits() -> tuple[tuple, tuple]:
+    from swansphere.training.pipeline import vocabulary_split
 
-    return split_clips(class_clips(catalogue(["synthetic"])))
+    return tuple(vocabulary_split(("synthetic",), True, held) for held in (False, True))
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +138,7 @@ def test_identity_centroids_are_the_training_clips_only(identity_reward):
     from swansphere.metrics.embedding import SAMPLE_RATE as EMBEDDING_RATE
 
     training, held_out = vocabulary_splits()
-    expected = References.build(training, embedding=identity_reward.embedding.embedding,
+    expected = References.build(training, embedding=identity_reward.embedder.embedding,
                                 sample_rate=EMBEDDING_RATE, seconds=1.0).centroids
     assert identity_reward.centroids.labels == expected.labels
     assert torch.allclose(identity_reward.centroids.centroids, expected.centroids)
