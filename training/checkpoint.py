@@ -210,9 +210,11 @@ def _safetensors_problem(path: Path) -> str | None:
     return None
 
 
-def prune_checkpoints(output_dir: str | Path, keep: int) -> None:
-    """Delete all but the ``keep`` newest checkpoints (``keep = 0`` keeps everything)."""
+def prune_checkpoints(output_dir: str | Path, keep: int, keep_every: int = 0) -> None:
+    """Delete all but the ``keep`` newest checkpoints (``keep = 0`` keeps everything) and
+    those at multiples of ``keep_every`` steps (the milestones of a learning curve)."""
     if keep <= 0:
         return
-    for _, path in list_checkpoints(output_dir)[:-keep]:
-        shutil.rmtree(path)
+    for step, path in list_checkpoints(output_dir)[:-keep]:
+        if not (keep_every and step % keep_every == 0):
+            shutil.rmtree(path)

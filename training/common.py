@@ -87,6 +87,8 @@ class RunConfig:
         checkpoint_every: steps between checkpoints (the last step always gets one).
         validate_every: steps between validations (the last step always gets one).
         keep_checkpoints: how many of the newest checkpoints to keep (0 keeps all).
+        keep_every: checkpoints at multiples of this many steps are kept as well (0: none),
+            so that a learning curve can be evaluated after the run.
         threads: torch CPU threads (0 leaves torch's default).
         device: where the model trains (``"cpu"``, ``"cuda"``, ``"cuda:1"``); trainers that
             run only on the CPU say so when given another.
@@ -103,6 +105,7 @@ class RunConfig:
     checkpoint_every: int = attrs.field(default=500, validator=_positive)
     validate_every: int = attrs.field(default=250, validator=_positive)
     keep_checkpoints: int = attrs.field(default=2, validator=_non_negative)
+    keep_every: int = attrs.field(default=0, validator=_non_negative)
     threads: int = attrs.field(default=0, validator=_non_negative)
     device: str = attrs.field(default="cpu", validator=_device)
     precision: str = attrs.field(default="float32", validator=_precision)

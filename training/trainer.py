@@ -69,13 +69,15 @@ class Trainer:
         return dumps_toml(self.config, registry=self.registry)
 
     def save_checkpoint(self, done: int) -> Path:
-        """A complete checkpoint after ``done`` steps; older ones beyond ``keep`` go."""
+        """A complete checkpoint after ``done`` steps; older ones beyond ``keep`` go, but for
+        the ``keep_every`` milestones."""
         from .checkpoint import prune_checkpoints, save_checkpoint, step_directory
 
         path = save_checkpoint(step_directory(self.output_dir, done), step=done,
                                save_model=self.write_model, optimizer=self.optimizer,
                                config_text=self.config_text())
-        prune_checkpoints(self.output_dir, self.config.run.keep_checkpoints)
+        run = self.config.run
+        prune_checkpoints(self.output_dir, run.keep_checkpoints, run.keep_every)
         return path
 
     def export(self) -> Path:

@@ -82,6 +82,12 @@ def test_checkpoints_are_complete_and_pruned(tmp_path):
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith((".tmp", ".old"))]
 
 
+@pytest.mark.parametrize(("keep_every", "kept"), [(0, [8]), (4, [4, 8]), (3, [6, 8])])
+def test_keep_every_spares_the_milestones_from_pruning(tmp_path, keep_every, kept):
+    trainer(tmp_path, steps=8, keep_checkpoints=1, keep_every=keep_every).run()
+    assert [step for step, _ in list_checkpoints(tmp_path)] == kept
+
+
 def test_a_crash_while_writing_leaves_no_broken_checkpoint(tmp_path, monkeypatch):
     run = trainer(tmp_path, steps=2)
     run.run()

@@ -123,6 +123,11 @@ def test_curriculum_runs_stage_one_then_stage_two_and_exports_a_loadable_pipelin
     assert loaded.config.latent_scale == result["latent_scale"]
     audio = loaded.generate("a bell rings on the left", duration=0.1, seed=1)
     assert audio.shape == (4, 800) and torch.isfinite(audio).all()
+    # the last checkpoint is a model folder too, holding the exported weights
+    from_checkpoint = Pipeline.from_pretrained(list_checkpoints(tmp_path / "stage2")[-1][1])
+    assert from_checkpoint.config == loaded.config
+    assert all(torch.equal(value, loaded.state_dict()[key])
+               for key, value in from_checkpoint.state_dict().items())
 
 
 def test_only_the_backbone_and_text_conditioner_train_by_default(tmp_path):
