@@ -64,7 +64,10 @@ def test_a_compiled_held_stream_equals_the_ordinary_held_one():
     compiled.compile(backend="eager")
     expected = plain.generate_takes("a bell rings on the left", duration=0.3, seeds=(4,))
     got = compiled.generate_takes("a bell rings on the left", duration=0.3, seeds=(4,))
-    torch.testing.assert_close(got.latents, expected.latents, atol=1e-4, rtol=1e-4)
+    # the two paths round float32 differently (kernels differ by CPU: 1.4e-4 at most on an
+    # AVX-512 Xeon), and a stream feeds its rounding back; a path that ignored the range is 20
+    # or more off (below)
+    torch.testing.assert_close(got.latents, expected.latents, atol=5e-4, rtol=1e-4)
     unheld = tiny_pipeline().generate_takes("a bell rings on the left", duration=0.3,
                                             seeds=(4,))
     assert not torch.allclose(unheld.latents, expected.latents, atol=1e-2)
