@@ -329,6 +329,8 @@ def _pooled_captions(text_encoder: Any, texts: Sequence[str],
     """Each caption's masked mean over tokens, ``(len(texts), d)``, of the conditioner's
     output and (where the encoder has ``precompute``) of the frozen states it reads: one
     encoder pass for both."""
+    from swansphere.nn.adapters import masked_mean
+
     rows: dict[str, list[torch.Tensor]] = {}
     with torch.no_grad():
         for start in range(0, len(texts), batch):
@@ -340,15 +342,9 @@ def _pooled_captions(text_encoder: Any, texts: Sequence[str],
             tokens = text_encoder(prepared)
             readouts["conditioner"] = (tokens.tokens, tokens.mask)
             for name, (states, mask) in readouts.items():
-                rows.setdefault(name, []).append(_masked_mean(states, mask))
+                rows.setdefault(name, []).append(
+                    masked_mean(states.float(), mask.to(states.device)).cpu())
     return {name: torch.cat(parts) for name, parts in rows.items()}
-
-
-def _masked_mean(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean over the tokens that ``mask`` keeps, ``(batch, d)`` on the CPU in float32."""
-    states = states.float()
-    mask = mask.to(states.device, states.dtype).unsqueeze(-1)
-    return ((states * mask).sum(1) / mask.sum(1).clamp_min(1)).cpu()
 
 
 def scene_silences(scenes: Sequence[torch.Tensor], sample_rate: int,
