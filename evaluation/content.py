@@ -213,7 +213,11 @@ def sustained_dropout_share(signal: torch.Tensor, sample_rate: int) -> float:
 def evaluate_content(pipeline: Any, references: References, cases: Sequence[ContentCase], *,
                      embedding: Any, duration: float = 4.0, seeds: Sequence[int] = (0,),
                      progress: bool = True) -> dict[str, Any]:
-    """Generate every case with every seed and score it (see the module doc); JSON-ready."""
+    """Generate every case with every seed and score it (see the module doc); JSON-ready.
+
+    ``pipeline`` streams (``causal-dit``) or makes whole clips (``global-dit``, the same-size
+    baseline): both are scored alike (:func:`generated_takes`).
+    """
     from tqdm.auto import tqdm
 
     from swansphere.metrics.direction import energy_map_correlation, worst_case_direction_errors
@@ -227,9 +231,9 @@ def evaluate_content(pipeline: Any, references: References, cases: Sequence[Cont
     rows: list[dict[str, Any]] = []
     generated_w, reference_w = [], []
     for number, case in enumerate(tqdm(cases, desc="cases", disable=None if progress else True)):
-        takes = pipeline.generate_takes(text=case.text, duration=duration, seeds=seeds)
-        reference = references.scene(case, number)[..., :takes.audio.shape[-1]]
-        for audio in takes.audio:
+        takes = generated_takes(pipeline, case.text, duration, seeds)
+        reference = references.scene(case, number)[..., :takes.shape[-1]]
+        for audio in takes:
             row = {"case": number, "sources": len(case.classes), "family": case.family}
             omni = audio[0]
             row["level_db"] = level_db(omni)
@@ -253,6 +257,17 @@ def evaluate_content(pipeline: Any, references: References, cases: Sequence[Cont
                                      _embed(embedding, generated_w, rate))
     summary["ceiling"] = codec_ceiling(pipeline.codec, references, embedding)
     return {"summary": summary, "rows": rows}
+
+
+def generated_takes(pipeline: Any, text: str, duration: float,
+                    seeds: Sequence[int]) -> torch.Tensor:
+    """``(K, 4, n)``: one clip per seed. A streaming pipeline samples them as one batch
+    (:meth:`~swansphere.pipeline.Pipeline.generate_takes`); a whole-clip one has no batched
+    takes, so each is its own :meth:`~swansphere.pipeline.Pipeline.generate` call."""
+    if pipeline.streams:
+        return pipeline.generate_takes(text=text, duration=duration, seeds=seeds).audio
+    return torch.stack([pipeline.generate(text, duration=duration, seed=seed)
+                        for seed in seeds])
 
 
 def _rank(references: References, embedding: Any, signal: torch.Tensor, name: str) -> int:

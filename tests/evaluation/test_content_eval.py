@@ -12,6 +12,7 @@ from swansphere.evaluation.content import (
     caption_identity,
     content_cases,
     dropout_share,
+    generated_takes,
     local_levels,
     scene_silences,
     summarise,
@@ -200,6 +201,25 @@ def test_scene_silences_are_the_generated_clips_figures_for_training_scenes():
     assert figures["median_level_db"] == pytest.approx(sum(sorted(levels)[1:3]) / 2)
     # a 2-frame silent start is as short as a gap, and counts as one; silence is NaN, left out
     assert figures["dropout_share"] == pytest.approx((0 + 2 / 60 + 2 / 60) / 3)
+
+
+def test_takes_are_each_seeds_clip_for_streaming_and_whole_clip_pipelines():
+    """The global baseline has no batched takes: take k must be its clip of seed k (the
+    streaming pipeline's batched takes match its own clips up to float rounding)."""
+    from pipeline_helpers import tiny_pipeline
+
+    from swansphere.evaluation.baselines import GlobalBaseline
+
+    streaming = tiny_pipeline()
+    torch.manual_seed(0)
+    whole_clip = GlobalBaseline.same_size_as(streaming).pipeline
+    for pipeline in (streaming, whole_clip):
+        takes = generated_takes(pipeline, "a bell on the left", 0.05, (3, 5))
+        assert takes.shape == (2, 4, 400)
+        for take, seed in zip(takes, (3, 5), strict=True):
+            clip = pipeline.generate("a bell on the left", duration=0.05, seed=seed)
+            torch.testing.assert_close(take, clip, atol=1e-5, rtol=1e-4)
+        assert not torch.allclose(takes[0], takes[1])
 
 
 @pytest.mark.slow
