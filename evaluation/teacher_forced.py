@@ -15,7 +15,11 @@ in the aisfx embedding (as in :mod:`.content`), separate the failures:
   which one the head fails on;
 - ``continued``: free generation that continues the clip's first ``prime_seconds``
   (:meth:`~swansphere.pipeline.LiveSession.prime`), scored after the prompt;
-- ``free``: free generation from the words alone.
+- ``free``: free generation from the words alone;
+- ``words_only``: every patch sampled from the words and its position alone, its audio
+  history hidden from the LM and the per-patch head, as a model trained with
+  ``history_dropout`` sees half its items (only for such a model): whether the words set the
+  sound at all, or the stream's own history drowns them (:func:`words_only_patches`).
 
 ``benchmarks/identity_probe.py`` runs it; docs/evaluation.md gives its figures.
 """
@@ -44,6 +48,29 @@ def one_step_patches(pipeline: Any, text: str | None, latents: torch.Tensor,
     return torch.cat(sampled, 1)
 
 
+def words_only_patches(pipeline: Any, text: str | None, count: int,
+                       seed: int = 0) -> torch.Tensor:
+    """Backbone latents ``(1, count·patch_frames, D)``: each patch sampled with the pipeline's
+    sampler and guidance from ``h`` of the words and the position alone
+    (``hidden_states(..., history=False)``) and no per-patch context."""
+    from swansphere.samplers.guidance import multi_condition_guidance
+
+    backbone, guidance = pipeline.backbone, pipeline.config.guidance
+    shape = (1, backbone.patch_frames, backbone.latent_dim)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.inference_mode():
+        blank = torch.zeros(1, count * backbone.patch_frames, backbone.latent_dim)
+        h = backbone.hidden_states(blank, pipeline.conditions(text), history=False)
+        patches = []
+        for step in range(count):
+            velocity = multi_condition_guidance(backbone.guided_model(h[:, step]),
+                                                guidance.w1, guidance.w2)
+            noise = torch.randn(shape, generator=generator).to(h)
+            patches.append(pipeline.generation_sampler.sample(velocity, noise,
+                                                              generator=generator))
+    return torch.cat(patches, 1)
+
+
 def probe_case(pipeline: Any, references: References, embedding: Any, case: ContentCase,
                clip: torch.Tensor, *, prime_seconds: float = 1.0, seed: int = 0
                ) -> dict[str, int]:
@@ -60,6 +87,8 @@ def probe_case(pipeline: Any, references: References, embedding: Any, case: Cont
         latents = latents[:, :whole * pipeline.backbone.patch_frames]
         sampled = one_step_patches(pipeline, case.text, latents, seed)
         variants = {"codec": latents, "one_step": sampled}
+        if getattr(pipeline.backbone.config, "history_dropout", 0.0) > 0:
+            variants["words_only"] = words_only_patches(pipeline, case.text, whole, seed)
         parts = getattr(getattr(codec, "config", None), "latent_parts", None)
         for part, index in (parts() if parts else {}).items():
             variants[f"sampled {part}"] = _spliced(latents, sampled, index)

@@ -229,14 +229,20 @@ class CausalDiT(LatentGrid, nn.Module):
         return self._add_summary(h, text, valid), valid
 
     def hidden_states(self, latents: torch.Tensor, conditions: Conditions | None = None,
-                      lengths: torch.Tensor | None = None) -> torch.Tensor:
+                      lengths: torch.Tensor | None = None, *,
+                      history: bool = True) -> torch.Tensor:
         """Teacher-forced ``h`` ``(B, T, width)`` for the ``T`` whole patches of ``latents``.
 
         ``h[:, t]`` is what :meth:`step` returns for patch ``t`` when the stream was fed the
         same patches before it. ``lengths`` (latent frames per item) packs a ragged batch into
         one block-diagonal sequence; positions past an item's length are zero.
+        ``history=False`` hides the audio, as ``history_dropout`` does in training: ``h`` then
+        depends on the conditions and the position alone, not on ``latents``' values.
         """
-        return self._teacher_forced(self._patches(latents), conditions, lengths)[0]
+        hidden = None if history else torch.ones(latents.shape[0], dtype=torch.bool,
+                                                 device=self.start.device)
+        return self._teacher_forced(self._patches(latents), conditions, lengths,
+                                    history_drop=hidden)[0]
 
     # ------------------------------------------------------------------ training
 

@@ -6,7 +6,11 @@ import pytest
 import torch
 from pipeline_helpers import SAMPLE_RATE, tiny_pipeline
 
-from swansphere.evaluation.teacher_forced import identity_probe, one_step_patches
+from swansphere.evaluation.teacher_forced import (
+    identity_probe,
+    one_step_patches,
+    words_only_patches,
+)
 
 OVERLAP_CODEC = {"type": "foa-parametric", "sample_rate": SAMPLE_RATE, "hop_length": 16,
                  "low_bins": 4, "envelope_bands": 4, "direction_bands": 2}
@@ -37,6 +41,33 @@ def test_each_patch_is_sampled_from_the_true_patches_before_it(pipeline):
     assert not torch.allclose(again[:, 3 * frames:], sampled[:, 3 * frames:], atol=1e-3)
 
 
+def test_words_only_patches_follow_the_words_and_never_their_own_samples(pipeline):
+    """Patch 0 has no history either way, so it is the stream's own; later patches are the
+    ones the LM gives with the start token at every position (no audio fed back)."""
+    from swansphere.samplers.guidance import multi_condition_guidance
+
+    frames, backbone = pipeline.backbone.patch_frames, pipeline.backbone
+    words = words_only_patches(pipeline, TEXT, 4, seed=1)
+    assert words.shape == (1, 4 * frames, backbone.latent_dim)
+    free = pipeline.generate_takes(TEXT, duration=0.1, seeds=(1,)).latents
+    # the whole-sequence LM and the cached step round float32 differently (~1e-5 here)
+    torch.testing.assert_close(words[:, :frames], free[:, :frames], atol=1e-4, rtol=1e-5)
+    assert not torch.allclose(words[:, frames:2 * frames], free[:, frames:2 * frames])
+    # patch 3 again, by hand: h of position 3 with nothing heard, the third noise draw after
+    generator = torch.Generator().manual_seed(1)
+    noises = [torch.randn(1, frames, backbone.latent_dim, generator=generator)
+              for _ in range(4)]
+    with torch.no_grad():
+        h = backbone.hidden_states(torch.zeros_like(words), pipeline.conditions(TEXT),
+                                   history=False)[:, 3]
+        guidance = pipeline.config.guidance
+        velocity = multi_condition_guidance(backbone.guided_model(h), guidance.w1, guidance.w2)
+        expected = pipeline.generation_sampler.sample(velocity, noises[3])
+    torch.testing.assert_close(words[:, 3 * frames:], expected)
+    assert not torch.allclose(words_only_patches(pipeline, "a dog barks behind you", 4, 1),
+                              words)
+
+
 class SpectrumEmbedding:
     """A stand-in for aisfx: the log power of 16 equal frequency bands."""
 
@@ -59,10 +90,15 @@ def test_the_probe_reports_every_clip_kind_and_latent_part(pipeline):
     report = identity_probe(pipeline, references, cases, embedding=embedding,
                             prime_seconds=0.1, progress=False)
     parts = pipeline.codec.config.latent_parts()
-    assert set(report["clips"]) == {"codec", "one_step", "continued", "free",
-                                    *(f"sampled {part}" for part in parts),
-                                    *(f"true {part} only" for part in parts)}
+    kinds = {"codec", "one_step", "continued", "free",
+             *(f"sampled {part}" for part in parts), *(f"true {part} only" for part in parts)}
+    assert set(report["clips"]) == kinds
     assert report["cases"] == 2 and report["classes"] == len(references.clips)
     for figures in report["clips"].values():
         assert 0 <= figures["top1"] <= figures["top5"] <= 1
         assert 1 <= figures["median_rank"] <= report["classes"]
+    # a model trained to hear nothing at times is also asked from its words alone
+    hiding = pipeline.replace(backbone={"history_dropout": 0.5})
+    report = identity_probe(hiding, references, cases[:1], embedding=embedding,
+                            prime_seconds=0.1, progress=False)
+    assert set(report["clips"]) == kinds | {"words_only"}
