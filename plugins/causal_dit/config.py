@@ -35,6 +35,12 @@ class CausalDiTConfig:
     noise added to an item's audio history in training, so that a stream learns to follow
     history as imperfect as its own samples; 0 trains on clean history.
 
+    ``patch_mean_weight`` above 0 gives LocDiT a linear head from ``h_t`` to the patch's mean
+    latent, added to its velocity and fitted to each training patch's mean at this weight
+    beside the flow loss (the mean reduction; preference optimisation's per-item losses stay
+    flow losses): the words reach the sample's mean, hence its spectrum, by one linear map
+    (docs/backbone.md). 0 (the default) builds no head.
+
     ``text_summary`` adds a learned projection of the mean of the text features to every
     ``h_t``, beside the cross-attention: a direct path from what the caption says to LocDiT,
     which a small training budget finds where the cross-attention's, through the LM, stays
@@ -69,6 +75,8 @@ class CausalDiTConfig:
     video_dropout: float = attrs.field(default=0.1, validator=_probability)
     history_dropout: float = attrs.field(default=0.0, validator=_probability)
     history_noise: float = attrs.field(default=0.0, validator=[v.ge(0.0), v.lt(float("inf"))])
+    patch_mean_weight: float = attrs.field(default=0.0,
+                                           validator=[v.ge(0.0), v.lt(float("inf"))])
     patch_keep_ratio: float = attrs.field(default=0.6, validator=[v.gt(0.0), v.le(1.0)])
     time_distribution: Literal["uniform", "logit-normal"] = attrs.field(
         default="uniform", validator=v.in_(("uniform", "logit-normal")))

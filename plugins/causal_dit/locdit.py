@@ -31,7 +31,8 @@ class LocDiT(nn.Module):
     """
 
     def __init__(self, latent_dim: int, h_dim: int, size: TransformerSize, *,
-                 context_frames: int, patch_frames: int, eps: float, rope_base: float) -> None:
+                 context_frames: int, patch_frames: int, eps: float, rope_base: float,
+                 patch_mean: bool = False) -> None:
         super().__init__()
         width = size.width
         self.size, self.rope_base = size, rope_base
@@ -49,6 +50,7 @@ class LocDiT(nn.Module):
         self.final_norm = nn.LayerNorm(width, elementwise_affine=False, eps=eps)
         self.final_modulation = AdaLNZero(width, 2)
         self.out = ZeroLinear(width, latent_dim)
+        self.mean_head = ZeroLinear(width, latent_dim) if patch_mean else None
         segments = [H_TOKEN] + [CONTEXT_TOKEN] * context_frames + [CURRENT_TOKEN] * patch_frames
         self.register_buffer("segments", torch.tensor(segments), persistent=False)
 
@@ -64,7 +66,7 @@ class LocDiT(nn.Module):
             context: ``(N, context_frames, latent_dim)`` clean previous frames;
                 ``context_valid (N, context_frames)`` False replaces a frame by the null token.
         """
-        h_token = torch.where(h_keep.unsqueeze(-1), self.h_proj(h), self.null_h.to(x.dtype))
+        h_token = self._h_token(h, h_keep, x.dtype)
         context_tokens = torch.where(context_valid.unsqueeze(-1), self.frame_proj(context),
                                      self.null_context.to(x.dtype))
         tokens = torch.cat((h_token.unsqueeze(1), context_tokens, self.frame_proj(x)), dim=1)
@@ -75,5 +77,23 @@ class LocDiT(nn.Module):
         for block in self.blocks:
             tokens = block(tokens, condition, rotary, backend)
         shift, scale = self.final_modulation(condition)
-        out = self.out(modulate(self.final_norm(tokens), shift, scale))
-        return out[:, -self.patch_frames:]
+        velocity = self.out(modulate(self.final_norm(tokens), shift, scale))[:, -self.patch_frames:]
+        if self.mean_head is None:
+            return velocity
+        return velocity + self.mean_head(h_token).unsqueeze(1)
+
+    def patch_mean(self, h: torch.Tensor, h_keep: torch.Tensor) -> torch.Tensor:
+        """``(N, latent_dim)``: the mean latent of the patch that ``h`` (or, where ``h_keep`` is
+        False, the null token) predicts, which :meth:`forward` adds to every frame's velocity.
+
+        Integrated over the flow from noise to data, a constant velocity term shifts the
+        sample by itself, so this head, fitted to each patch's mean, gives the sample the mean
+        that its conditions call for (what the caption says a sound is), however little the
+        transformer has learnt yet. Needs ``patch_mean=True``.
+        """
+        if self.mean_head is None:
+            raise RuntimeError("this LocDiT has no patch-mean head (patch_mean=False)")
+        return self.mean_head(self._h_token(h, h_keep, h.dtype))
+
+    def _h_token(self, h: torch.Tensor, h_keep: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        return torch.where(h_keep.unsqueeze(-1), self.h_proj(h), self.null_h.to(dtype))

@@ -81,7 +81,8 @@ class CausalDiT(LatentGrid, nn.Module):
         self.locenc = LocEnc(config.latent_dim, config.locenc, width, eps=eps, rope_base=base)
         self.locdit = LocDiT(config.latent_dim, width, config.locdit,
                              context_frames=config.context_frames,
-                             patch_frames=config.patch_frames, eps=eps, rope_base=base)
+                             patch_frames=config.patch_frames, eps=eps, rope_base=base,
+                             patch_mean=config.patch_mean_weight > 0)
         self.text_summary = (TextSummary(config.text_dim, width, eps=eps)
                              if config.text_summary else None)
         self.start = nn.Parameter(torch.zeros(width))
@@ -304,7 +305,12 @@ class CausalDiT(LatentGrid, nn.Module):
         velocity = self.locdit(noisy, times, h[item, step], h_keep, context,
                                context_valid & context_keep.unsqueeze(-1), self._backend)
         if reduction == "mean":
-            return F.mse_loss(velocity.float(), (target_patch - noise).float())
+            loss = F.mse_loss(velocity.float(), (target_patch - noise).float())
+            if config.patch_mean_weight > 0:
+                mean = self.locdit.patch_mean(h[item, step], h_keep)
+                loss = loss + config.patch_mean_weight * F.mse_loss(
+                    mean.float(), target_patch.mean(1).float())
+            return loss
         errors = (velocity.float() - (target_patch - noise).float()).square().mean(dim=(1, 2))
         counts = torch.bincount(item, minlength=batch).clamp(min=1)
         return errors.new_zeros(batch).index_add(0, item, errors) / counts

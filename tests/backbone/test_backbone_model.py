@@ -5,10 +5,11 @@ from __future__ import annotations
 import attrs
 import pytest
 import torch
-from backbone_helpers import VIDEO_FPS, conditions, latents, make_model
+from backbone_helpers import VIDEO_FPS, conditions, latents, make_model, micro_config
 
 from swansphere.conditioning.alignment import frame_times, patch_end_times
 from swansphere.nn.conditions import BackboneInputError, Conditions
+from swansphere.plugins.causal_dit.model import CausalDiT
 from swansphere.samplers.guidance import Condition
 
 PATCHES = 6
@@ -379,3 +380,58 @@ def test_time_shift_warps_the_training_times_as_the_shifted_grid(distribution: s
     warped = noisier._sample_times(4096, torch.Generator().manual_seed(0), torch.device("cpu"))
     torch.testing.assert_close(warped, 0.25 * times / (1 - 0.75 * times))
     assert warped.median() < 0.5 * times.median()  # most of the training at high noise
+
+
+def test_the_patch_mean_head_adds_one_vector_to_every_frames_velocity() -> None:
+    """Zero at first (a model gains the head without changing what it samples), then the
+    same vector on every frame of a patch, read from ``h`` or, where dropped, the null token."""
+    plain = make_model()
+    headed = make_model(patch_mean_weight=1.0)
+    missing, _ = headed.load_state_dict(plain.state_dict(), strict=False)
+    assert sorted(missing) == ["locdit.mean_head.bias", "locdit.mean_head.weight"]
+    fresh = CausalDiT(micro_config(patch_mean_weight=1.0)).locdit.mean_head
+    assert not fresh.weight.any() and not fresh.bias.any()
+    with torch.no_grad():
+        headed.locdit.mean_head.weight.zero_()     # make_model perturbs every parameter
+        headed.locdit.mean_head.bias.zero_()
+    x, t = torch.randn(3, 2, 6), torch.tensor([0.1, 0.5, 0.9])
+    h, keep = torch.randn(3, 32), torch.tensor([True, False, True])
+    context, valid = torch.randn(3, 4, 6), torch.ones(3, 4, dtype=torch.bool)
+    with torch.no_grad():
+        base = plain.locdit(x, t, h, keep, context, valid)
+        torch.testing.assert_close(headed.locdit(x, t, h, keep, context, valid), base)
+        headed.locdit.mean_head.weight.normal_()
+        headed.locdit.mean_head.bias.normal_()
+        shifted = headed.locdit(x, t, h, keep, context, valid) - base
+        mean = headed.locdit.patch_mean(h, keep)
+        torch.testing.assert_close(shifted, mean.unsqueeze(1).expand_as(shifted))
+        null = headed.locdit.mean_head(headed.locdit.null_h)
+    torch.testing.assert_close(mean[1], null)
+    assert not torch.allclose(mean[0], mean[2])
+    with pytest.raises(RuntimeError, match="patch_mean"):
+        plain.locdit.patch_mean(h, keep)
+
+
+def test_the_patch_mean_loss_fits_the_head_to_each_patchs_mean_at_its_weight() -> None:
+    """Every patch repeats one frame pattern whose mean is m: with the head's output m the
+    extra term vanishes, with anything else it grows with the weight."""
+    frames_pattern = torch.randn(2, 6)             # patch_frames = 2
+    x = frames_pattern.repeat(2, PATCHES, 1)       # (2, PATCHES·2, 6)
+    pattern_mean = frames_pattern.mean(0)
+
+    def loss(weight: float, bias: torch.Tensor) -> float:
+        model = make_model(patch_mean_weight=weight)
+        with torch.no_grad():
+            model.locdit.mean_head.weight.zero_()
+            model.locdit.mean_head.bias.copy_(bias)
+        return model.loss(x, None, torch.Generator().manual_seed(5)).item()
+
+    assert loss(1.0, pattern_mean) == pytest.approx(loss(3.0, pattern_mean), abs=1e-6)
+    first_frame = frames_pattern[0]
+    extra_1 = loss(1.0, first_frame) - loss(1.0, pattern_mean)
+    extra_3 = loss(3.0, first_frame) - loss(3.0, pattern_mean)
+    assert extra_1 > 0.01
+    # the flow term moves with the bias too (it is added to the velocity); the mean term is
+    # (first_frame - pattern_mean)² averaged, times the weight
+    gap = (first_frame - pattern_mean).square().mean().item()
+    assert extra_3 - extra_1 == pytest.approx(2 * gap, rel=1e-4)
