@@ -398,3 +398,58 @@ def codec_ceiling(codec: Any, references: References, embedding: Any) -> dict[st
             signals.append(decoded)
     return references.centroids.accuracy(labels, _embed(embedding, signals,
                                                         references.sample_rate))
+
+
+def training_oracles(codec: Any, references: References, training_clips: Sequence[Any],
+                     embedding: Any, *, clips_per_class: int = 8, seed: int = 0
+                     ) -> dict[str, dict[str, float]]:
+    """How far simple stand-ins for a generator get, judged like generated clips: for every
+    reference class, from up to ``clips_per_class`` of its *training* clips (vocabulary
+    clips, :class:`~swansphere.data.clips.SoundClip`) through ``codec``, placed in front:
+
+    - ``training_clip``: the first such clip's round trip: a generator that reproduced its
+      training material exactly (held-out clips of a class differ from the training ones,
+      so this is under :func:`codec_ceiling`);
+    - ``shuffled_frames``: as many latent frames as a clip has, drawn at random from all of
+      the class's clips: the class's distribution of frames with no order in time;
+    - ``mean_latent``: the class's mean latent frame, held for the whole clip: what a model
+      that learnt only each caption's average sound would make.
+
+    Top-1, top-5 and the median rank of the class among all reference classes, per kind.
+    """
+    from swansphere.spatial import encode
+
+    rate = references.sample_rate
+    samples = next(iter(references.clips.values()))[0].shape[-1]
+    by_class: dict[str, list[Any]] = {}
+    for clip in training_clips:
+        by_class.setdefault(clip.label, []).append(clip)
+    missing = sorted(set(references.clips) - set(by_class))
+    if missing:
+        raise ConfigError(f"no training clips for {', '.join(missing[:5])}")
+    draws = torch.Generator().manual_seed(seed)
+    ranks: dict[str, list[int]] = {"training_clip": [], "shuffled_frames": [],
+                                   "mean_latent": []}
+    with torch.inference_mode():
+        for name in sorted(references.clips):
+            latents = [codec.encode(encode(torch.as_tensor(audio).float(), 0.0, 0.0)[None])
+                       for audio in _audible(by_class[name][:clips_per_class], rate, samples)]
+            if not latents:
+                raise ConfigError(f"every training clip of {name!r} is silent")
+            frames = torch.cat(latents, 1)
+            count = latents[0].shape[1]
+            kinds = {"training_clip": latents[0],
+                     "shuffled_frames": frames[:, torch.randint(frames.shape[1], (count,),
+                                                                 generator=draws)],
+                     "mean_latent": frames.mean(1, keepdim=True).expand(-1, count, -1)}
+            for kind, value in kinds.items():
+                ranks[kind].append(_rank(references, embedding, codec.decode(value)[0, 0],
+                                         name))
+    return {kind: {"top1": float(np.mean(np.array(r) == 1)),
+                   "top5": float(np.mean(np.array(r) <= 5)),
+                   "median_rank": float(np.median(r))} for kind, r in ranks.items()}
+
+
+def _audible(clips: Sequence[Any], rate: int, samples: int) -> list[np.ndarray]:
+    rendered = [clip.render(np.random.default_rng(0), rate, samples) for clip in clips]
+    return [audio for audio in rendered if np.abs(audio).max() > 0]

@@ -6,6 +6,7 @@ import pytest
 import torch
 from pipeline_helpers import SAMPLE_RATE, tiny_pipeline
 
+from swansphere.errors import ConfigError
 from swansphere.evaluation.teacher_forced import (
     identity_probe,
     one_step_patches,
@@ -102,3 +103,32 @@ def test_the_probe_reports_every_clip_kind_and_latent_part(pipeline):
     report = identity_probe(hiding, references, cases[:1], embedding=embedding,
                             prime_seconds=0.1, progress=False)
     assert set(report["clips"]) == kinds | {"words_only"}
+
+
+def test_training_oracles_rank_each_kind_and_a_clip_among_its_own_references_first(pipeline):
+    """With each class's first training clip as its reference, that clip's round trip is
+    what the codec ceiling measures; every kind is ranked for every class."""
+    from swansphere.data.sources import catalogue
+    from swansphere.data.vocabulary import class_clips, split_clips
+    from swansphere.evaluation.content import References, codec_ceiling, training_oracles
+
+    training = split_clips(class_clips(catalogue(["synthetic"])))[0]
+    embedding = SpectrumEmbedding()
+    firsts = {}
+    for clip in training:
+        firsts.setdefault(clip.label, clip)
+    references = References.build(list(firsts.values()), embedding=embedding,
+                                  sample_rate=SAMPLE_RATE, seconds=0.5)
+    report = training_oracles(pipeline.codec, references, training, embedding,
+                              clips_per_class=3)
+    assert set(report) == {"training_clip", "shuffled_frames", "mean_latent"}
+    classes = len(references.clips)
+    for figures in report.values():
+        assert 0 <= figures["top1"] <= figures["top5"] <= 1
+        assert 1 <= figures["median_rank"] <= classes
+    # the references are those very clips: the first clip's round trip is the codec ceiling
+    ceiling = codec_ceiling(pipeline.codec, references, embedding)
+    assert report["training_clip"]["top1"] == ceiling["top1"] > 0.5
+    assert report["training_clip"]["top5"] == ceiling["top5"]
+    with pytest.raises(ConfigError, match="no training clips"):
+        training_oracles(pipeline.codec, references, training[:1], embedding)

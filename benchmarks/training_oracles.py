@@ -1,0 +1,54 @@
+"""How far do simple stand-ins for a generator get? A class's training clip, its frames in
+random order and its mean latent frame, each through a model's codec, identified among the
+held-out references as generated clips are (swansphere.evaluation.content.training_oracles;
+figures in docs/evaluation.md).
+
+    python benchmarks/training_oracles.py --model runs/tiny-next/stage1/pipeline --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="tiny", help="shipped name or pipeline directory")
+    parser.add_argument("--clips-per-class", type=int, default=8,
+                        help="training clips of each class to draw frames from")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--json", type=Path, default=None, help="write the report here")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from swansphere.data.sources import catalogue
+    from swansphere.data.vocabulary import class_clips, split_clips
+    from swansphere.evaluation.content import References, training_oracles
+    from swansphere.pipeline import Pipeline
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    pipeline = Pipeline.from_pretrained(args.model)
+    references, embedding = References.held_out(pipeline.sample_rate)
+    training = split_clips(class_clips(catalogue(None), permissive_only=True))[0]
+    report = training_oracles(pipeline.codec, references, training, embedding,
+                              clips_per_class=args.clips_per_class)
+    classes = len(references.clips)
+    print(f"{classes} classes (chance: top-1 {1 / classes:.2f}, median rank "
+          f"{(classes + 1) / 2})")
+    print(f"{'stand-in':16s} {'top-1':>6s} {'top-5':>6s} {'median rank':>12s}")
+    for kind, figures in report.items():
+        print(f"{kind:16s} {figures['top1']:6.2f} {figures['top5']:6.2f} "
+              f"{figures['median_rank']:12.1f}")
+    if args.json is not None:
+        args.json.write_text(json.dumps({"model": args.model, "classes": classes, **report},
+                                        indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
