@@ -1,7 +1,7 @@
 """How well do a pipeline's words alone name the sound? Held-out-family captions identified
-by the nearest class centroid of training-family captions in its text conditioner's output and
-its frozen text encoder's states (swansphere.evaluation.content.caption_identity; figures in
-docs/evaluation.md).
+by the nearest class centroid of training-family captions in its text conditioner's output, its
+frozen text encoder's states and, for a causal-dit model, the LM's h with the audio history
+hidden (swansphere.evaluation.content.caption_identity; figures in docs/evaluation.md).
 
     python benchmarks/caption_identity.py --model runs/tiny-next/stage2-history-s/pipeline
 """
@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from swansphere.evaluation.content import caption_identity
+    from swansphere.evaluation.teacher_forced import words_only_states
     from swansphere.pipeline import Pipeline
     from swansphere.training.pipeline import vocabulary_split
 
@@ -39,8 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     # the content evaluation's classes: those with held-out clips installed
     held_out = vocabulary_split(None, not args.all_licences, True)
     classes = sorted({clip.label for clip in held_out})
+    states = None
+    if pipeline.config.backbone.type == "causal-dit":  # h with the history hidden, too
+        def states(texts):
+            return words_only_states(pipeline, texts)
     report = caption_identity(pipeline.text_encoder.eval(), classes, captions=args.captions,
-                              held_out=args.held_out)
+                              held_out=args.held_out, states=states)
     for readout, figures in report.items():
         print(f"{readout:>12}: top-1 {figures['top1']:.3f} (chance {figures['chance_top1']:.3f}),"
               f" top-5 {figures['top5']:.3f}, {figures['clips']} captions, "

@@ -21,7 +21,7 @@ The content evaluation of a pipeline on the sound vocabulary's held-out material
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -319,19 +319,27 @@ def summarise(rows: Sequence[dict[str, Any]], classes: int) -> dict[str, Any]:
 
 
 def caption_identity(text_encoder: Any, classes: Sequence[str], *, captions: int = 600,
-                     held_out: int = 300, seed: int = 0) -> dict[str, dict[str, Any]]:
+                     held_out: int = 300, seed: int = 0,
+                     states: Callable[[Sequence[str]], torch.Tensor] | None = None
+                     ) -> dict[str, dict[str, Any]]:
     """How much of the sound's identity a pipeline's words carry: each held-out-family
     caption's class found as the nearest centroid of training-family captions, in the text
     conditioner's output (``"conditioner"``) and, where it has one, its frozen encoder's
     states (``"frozen"``, from ``precompute``). Each is a masked mean over tokens, a floor on
     what the features hold: a generator could read more from them, and identity from words
-    is bounded by what they carry. Top-k with chance as in :meth:`ClassCentroids.accuracy`."""
+    is bounded by what they carry. ``states`` maps captions to further features ``(n, d)``,
+    reported as ``"states"`` (for a streaming model, the LM's ``h`` with the history hidden:
+    :func:`~swansphere.evaluation.teacher_forced.words_only_states`, what reaches the
+    per-patch head). Top-k with chance as in :meth:`ClassCentroids.accuracy`."""
     from .identity import ClassCentroids
 
     training = content_cases(classes, count=captions, family="training", seed=seed)
     held = content_cases(classes, count=held_out, family="held_out", seed=seed)
     fitted = _pooled_captions(text_encoder, [case.text for case in training])
     measured = _pooled_captions(text_encoder, [case.text for case in held])
+    if states is not None:
+        fitted["states"] = states([case.text for case in training])
+        measured["states"] = states([case.text for case in held])
     report = {}
     for name in fitted:
         centroids = ClassCentroids.fit([case.classes[0] for case in training], fitted[name])

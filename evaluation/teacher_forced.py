@@ -71,6 +71,18 @@ def words_only_patches(pipeline: Any, text: str | None, count: int,
     return torch.cat(patches, 1)
 
 
+def words_only_states(pipeline: Any, texts: Sequence[str], position: int = 4) -> torch.Tensor:
+    """``(len(texts), width)``: the LM's ``h`` at patch ``position`` for each caption with the
+    audio history hidden (``hidden_states(..., history=False)``): what the per-patch head is
+    given to make a sound from the words alone."""
+    backbone = pipeline.backbone
+    blank = torch.zeros(1, (position + 1) * backbone.patch_frames, backbone.latent_dim)
+    with torch.inference_mode():
+        return torch.cat([backbone.hidden_states(blank, pipeline.conditions(text),
+                                                 history=False)[:, position]
+                          for text in texts]).float()
+
+
 def probe_case(pipeline: Any, references: References, embedding: Any, case: ContentCase,
                clip: torch.Tensor, *, prime_seconds: float = 1.0, seed: int = 0
                ) -> dict[str, int]:

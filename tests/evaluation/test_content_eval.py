@@ -76,6 +76,14 @@ def test_caption_identity_names_held_out_captions_by_training_caption_centroids(
     report = caption_identity(CaptionOracle(both, classes), classes, captions=10, held_out=10)
     assert report["conditioner"]["top1"] == report["frozen"]["top1"] == 1.0
     assert report["conditioner"]["chance_top1"] == pytest.approx(0.2)
+    assert "states" not in report
+
+    def one_hot_states(texts):   # further features that name the class, as an LM's h might
+        return torch.eye(len(classes))[[classes.index(both[text]) for text in texts]]
+
+    report = caption_identity(CaptionOracle(both, classes), classes, captions=10, held_out=10,
+                              states=one_hot_states)
+    assert report["states"]["top1"] == 1.0 and report["states"]["clips"] == 10
     # knowing only the training captions, the held-out ones (other words) are not named
     trained_only = {case.text: case.classes[0] for case in training}
     assert not set(trained_only) & {case.text for case in held}

@@ -11,6 +11,7 @@ from swansphere.evaluation.teacher_forced import (
     identity_probe,
     one_step_patches,
     words_only_patches,
+    words_only_states,
 )
 
 OVERLAP_CODEC = {"type": "foa-parametric", "sample_rate": SAMPLE_RATE, "hop_length": 16,
@@ -65,6 +66,7 @@ def test_words_only_patches_follow_the_words_and_never_their_own_samples(pipelin
         velocity = multi_condition_guidance(backbone.guided_model(h), guidance.w1, guidance.w2)
         expected = pipeline.generation_sampler.sample(velocity, noises[3])
     torch.testing.assert_close(words[:, 3 * frames:], expected)
+    torch.testing.assert_close(words_only_states(pipeline, [TEXT, TEXT], 3), h.expand(2, -1))
     assert not torch.allclose(words_only_patches(pipeline, "a dog barks behind you", 4, 1),
                               words)
 
