@@ -49,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     for readout, figures in report.items():
         print(f"{readout:>12}: top-1 {figures['top1']:.3f} (chance {figures['chance_top1']:.3f}),"
               f" top-5 {figures['top5']:.3f}, {figures['clips']} captions, "
-              f"{figures['classes']} classes")
+              f"{figures['classes']} classes"
+              + (f", {figures['train_top1']:.3f} of the fitted ones" if "train_top1" in figures
+                 else ""))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2), encoding="utf-8")
     return 0

@@ -344,7 +344,38 @@ def caption_identity(text_encoder: Any, classes: Sequence[str], *, captions: int
     for name in fitted:
         centroids = ClassCentroids.fit([case.classes[0] for case in training], fitted[name])
         report[name] = centroids.accuracy([case.classes[0] for case in held], measured[name])
+    if states is not None:
+        report["states_linear"] = linear_probe(
+            [case.classes[0] for case in training], fitted["states"],
+            [case.classes[0] for case in held], measured["states"])
     return report
+
+
+def linear_probe(labels: Sequence[str], features: torch.Tensor, test_labels: Sequence[str],
+                 test_features: torch.Tensor, *, ridge: float = 1.0) -> dict[str, Any]:
+    """Top-1 / top-5 of a least-squares linear classifier (one-hot targets, ``ridge``
+    penalty, centred features) fitted on ``features`` and scored on ``test_features``, with
+    chance; ``train_top1`` on the fitted set itself. Where a nearest centroid is a floor, this
+    says whether the classes are there for one linear layer to read."""
+    classes = sorted(set(labels))
+    unknown = sorted(set(test_labels) - set(classes))
+    if unknown:
+        raise ConfigError(f"no fitted features for {', '.join(unknown[:5])}")
+    x = features.double()
+    mean = x.mean(0)
+    targets = torch.eye(len(classes), dtype=torch.float64)[[classes.index(n) for n in labels]]
+    centred = x - mean
+    gram = centred.T @ centred + ridge * torch.eye(x.shape[1], dtype=torch.float64)
+    weights = torch.linalg.solve(gram, centred.T @ (targets - targets.mean(0)))
+    truth = torch.tensor([classes.index(n) for n in test_labels])
+    order = ((test_features.double() - mean) @ weights).argsort(-1, descending=True)
+    fitted = (centred @ weights).argmax(-1)
+    return {"clips": len(test_labels), "classes": len(classes),
+            "top1": float((order[:, 0] == truth).double().mean()),
+            "top5": float((order[:, :5] == truth[:, None]).any(-1).double().mean()),
+            "chance_top1": 1 / len(classes), "chance_top5": min(5, len(classes)) / len(classes),
+            "train_top1": float((fitted == torch.tensor([classes.index(n) for n in labels]))
+                                .double().mean())}
 
 
 def _pooled_captions(text_encoder: Any, texts: Sequence[str],

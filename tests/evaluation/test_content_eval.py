@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from swansphere.errors import ConfigError
 from swansphere.evaluation.content import (
     FRAME_SECONDS,
     caption_identity,
@@ -84,12 +85,41 @@ def test_caption_identity_names_held_out_captions_by_training_caption_centroids(
     report = caption_identity(CaptionOracle(both, classes), classes, captions=10, held_out=10,
                               states=one_hot_states)
     assert report["states"]["top1"] == 1.0 and report["states"]["clips"] == 10
+    assert report["states_linear"]["top1"] == report["states_linear"]["train_top1"] == 1.0
+
     # knowing only the training captions, the held-out ones (other words) are not named
     trained_only = {case.text: case.classes[0] for case in training}
     assert not set(trained_only) & {case.text for case in held}
     report = caption_identity(CaptionOracle(trained_only, classes), classes, captions=10,
                               held_out=10)
     assert report["conditioner"]["top1"] <= 0.2 + 1e-9
+
+
+def test_a_linear_probe_reads_classes_a_nearest_centroid_misses():
+    """Two classes told apart by one feature that a larger, irrelevant one swamps: the
+    centroids see mostly the noise, one linear layer reads the class."""
+    from swansphere.evaluation.content import linear_probe
+    from swansphere.evaluation.identity import ClassCentroids
+
+    generator = torch.Generator().manual_seed(0)
+
+    def draw(count):
+        labels = ["a", "b"] * (count // 2)
+        signal = torch.tensor([1.0 if n == "a" else -1.0 for n in labels])
+        noise = 30 * torch.randn(count, 1, generator=generator)
+        features = torch.cat([noise + 0.01 * signal[:, None], noise, signal[:, None]
+                              + 10], dim=1)
+        return labels, features
+
+    labels, features = draw(200)
+    test_labels, test_features = draw(100)
+    probe = linear_probe(labels, features, test_labels, test_features)
+    assert probe["top1"] == probe["train_top1"] == 1.0 and probe["chance_top1"] == 0.5
+    centroid = ClassCentroids.fit(labels, features).accuracy(test_labels, test_features,
+                                                             ks=(1,))
+    assert centroid["top1"] < 0.8
+    with pytest.raises(ConfigError, match="no fitted features"):
+        linear_probe(labels, features, ["c"], test_features[:1])
 
 
 def test_dropout_share_counts_silent_frames_where_the_reference_sounds():
