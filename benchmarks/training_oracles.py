@@ -25,16 +25,15 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from swansphere.data.sources import catalogue
-    from swansphere.data.vocabulary import class_clips, split_clips
     from swansphere.evaluation.content import References, training_oracles
     from swansphere.pipeline import Pipeline
+    from swansphere.training.pipeline import vocabulary_split
 
     if args.threads:
         torch.set_num_threads(args.threads)
     pipeline = Pipeline.from_pretrained(args.model)
     references, embedding = References.held_out(pipeline.sample_rate)
-    training = split_clips(class_clips(catalogue(None), permissive_only=True))[0]
+    training = vocabulary_split(None, True, False)  # the permissive classes' training clips
     report = training_oracles(pipeline.codec, references, training, embedding,
                               clips_per_class=args.clips_per_class)
     classes = len(references.clips)
