@@ -41,6 +41,24 @@ def test_the_global_baseline_sees_the_streaming_models_budget():
     assert examples("global-dit.toml") == streaming == 304_000
 
 
+def test_the_stage_1_global_baseline_differs_from_stage_1_in_its_backbone_only():
+    """Same data, conditioners, codec, sampler, optimizer and batch; the backbone is the
+    same-size global DiT; the schedule is that of the long stage-1 run it is read against."""
+    import attrs
+
+    from swansphere.plugins.global_dit import same_size_config
+
+    _, causal = load_training_config(CONFIGS / "tiny-next" / "stage1.toml")
+    _, baseline = load_training_config(CONFIGS / "tiny-next" / "global-dit-stage1.toml")
+    assert baseline.pipeline.backbone.config == same_size_config(
+        causal.pipeline.backbone.config)
+    assert attrs.evolve(baseline.pipeline, backbone=causal.pipeline.backbone) == causal.pipeline
+    assert (baseline.stage, baseline.data, baseline.optimizer) == (
+        causal.stage, causal.data, causal.optimizer)
+    assert baseline.run.batch_size == causal.run.batch_size
+    assert baseline.run.steps == 4500 and baseline.run.keep_every == 500
+
+
 def test_the_paper_l_timing_config_is_the_paper_l_preset():
     """``bench pipeline --config benchmarks/configs/paper-l.toml`` times exactly the preset (and
     its report names it), so GPU figures compare with the issue's table."""
