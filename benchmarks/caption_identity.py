@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from functools import partial
 from pathlib import Path
 
 
@@ -40,10 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     # the content evaluation's classes: those with held-out clips installed
     held_out = vocabulary_split(None, not args.all_licences, True)
     classes = sorted({clip.label for clip in held_out})
-    states = None
-    if pipeline.config.backbone.type == "causal-dit":  # h with the history hidden, too
-        def states(texts):
-            return words_only_states(pipeline, texts)
+    causal = pipeline.config.backbone.type == "causal-dit"  # h with the history hidden, too
+    states = partial(words_only_states, pipeline) if causal else None
     report = caption_identity(pipeline.text_encoder.eval(), classes, captions=args.captions,
                               held_out=args.held_out, states=states)
     for readout, figures in report.items():

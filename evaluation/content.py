@@ -119,8 +119,7 @@ class References:
         samples = round(seconds * sample_rate)
         by_class: dict[str, list[torch.Tensor]] = {}
         for clip in clips:
-            audio = clip.render(np.random.default_rng(0), sample_rate, samples)
-            if np.abs(audio).max() > 0:
+            for audio in _audible([clip], sample_rate, samples):
                 by_class.setdefault(clip.label, []).append(torch.as_tensor(audio).float())
         labels = [label for label, audios in by_class.items() for _ in audios]
         embeddings = _embed(embedding, [a for audios in by_class.values() for a in audios],
@@ -335,19 +334,18 @@ def caption_identity(text_encoder: Any, classes: Sequence[str], *, captions: int
 
     training = content_cases(classes, count=captions, family="training", seed=seed)
     held = content_cases(classes, count=held_out, family="held_out", seed=seed)
-    fitted = _pooled_captions(text_encoder, [case.text for case in training])
-    measured = _pooled_captions(text_encoder, [case.text for case in held])
+    fitted_texts, held_texts = [c.text for c in training], [c.text for c in held]
+    fitted_labels, held_labels = [c.classes[0] for c in training], [c.classes[0] for c in held]
+    fitted = _pooled_captions(text_encoder, fitted_texts)
+    measured = _pooled_captions(text_encoder, held_texts)
     if states is not None:
-        fitted["states"] = states([case.text for case in training])
-        measured["states"] = states([case.text for case in held])
-    report = {}
-    for name in fitted:
-        centroids = ClassCentroids.fit([case.classes[0] for case in training], fitted[name])
-        report[name] = centroids.accuracy([case.classes[0] for case in held], measured[name])
+        fitted["states"], measured["states"] = states(fitted_texts), states(held_texts)
+    report = {name: ClassCentroids.fit(fitted_labels, fitted[name]).accuracy(held_labels,
+                                                                             measured[name])
+              for name in fitted}
     if states is not None:
-        report["states_linear"] = linear_probe(
-            [case.classes[0] for case in training], fitted["states"],
-            [case.classes[0] for case in held], measured["states"])
+        report["states_linear"] = linear_probe(fitted_labels, fitted["states"], held_labels,
+                                               measured["states"])
     return report
 
 
@@ -357,25 +355,24 @@ def linear_probe(labels: Sequence[str], features: torch.Tensor, test_labels: Seq
     penalty, centred features) fitted on ``features`` and scored on ``test_features``, with
     chance; ``train_top1`` on the fitted set itself. Where a nearest centroid is a floor, this
     says whether the classes are there for one linear layer to read."""
+    from .identity import top_k_report
+
     classes = sorted(set(labels))
     unknown = sorted(set(test_labels) - set(classes))
     if unknown:
         raise ConfigError(f"no fitted features for {', '.join(unknown[:5])}")
-    x = features.double()
-    mean = x.mean(0)
-    targets = torch.eye(len(classes), dtype=torch.float64)[[classes.index(n) for n in labels]]
-    centred = x - mean
-    gram = centred.T @ centred + ridge * torch.eye(x.shape[1], dtype=torch.float64)
+    index = {name: number for number, name in enumerate(classes)}
+    truth = torch.tensor([index[name] for name in labels])
+    mean = features.double().mean(0)
+    centred = features.double() - mean
+    gram = centred.T @ centred + ridge * torch.eye(centred.shape[1], dtype=torch.float64)
+    targets = torch.eye(len(classes), dtype=torch.float64)[truth]
     weights = torch.linalg.solve(gram, centred.T @ (targets - targets.mean(0)))
-    truth = torch.tensor([classes.index(n) for n in test_labels])
-    order = ((test_features.double() - mean) @ weights).argsort(-1, descending=True)
-    fitted = (centred @ weights).argmax(-1)
-    return {"clips": len(test_labels), "classes": len(classes),
-            "top1": float((order[:, 0] == truth).double().mean()),
-            "top5": float((order[:, :5] == truth[:, None]).any(-1).double().mean()),
-            "chance_top1": 1 / len(classes), "chance_top5": min(5, len(classes)) / len(classes),
-            "train_top1": float((fitted == torch.tensor([classes.index(n) for n in labels]))
-                                .double().mean())}
+    scores = (test_features.double() - mean) @ weights
+    report = top_k_report(scores.argsort(-1, descending=True),
+                          torch.tensor([index[name] for name in test_labels]), len(classes))
+    report["train_top1"] = float(((centred @ weights).argmax(-1) == truth).double().mean())
+    return report
 
 
 def _pooled_captions(text_encoder: Any, texts: Sequence[str],
@@ -484,11 +481,17 @@ def training_oracles(codec: Any, references: References, training_clips: Sequenc
             for kind, value in kinds.items():
                 ranks[kind].append(_rank(references, embedding, codec.decode(value)[0, 0],
                                          name))
-    return {kind: {"top1": float(np.mean(np.array(r) == 1)),
-                   "top5": float(np.mean(np.array(r) <= 5)),
-                   "median_rank": float(np.median(r))} for kind, r in ranks.items()}
+    return {kind: rank_summary(r) for kind, r in ranks.items()}
+
+
+def rank_summary(ranks: Sequence[int]) -> dict[str, float]:
+    """Top-1, top-5 and median of 1-based ranks of the named class."""
+    values = np.asarray(ranks)
+    return {"top1": float(np.mean(values == 1)), "top5": float(np.mean(values <= 5)),
+            "median_rank": float(np.median(values))}
 
 
 def _audible(clips: Sequence[Any], rate: int, samples: int) -> list[np.ndarray]:
+    """The clips rendered (a fixed draw), the silent ones left out."""
     rendered = [clip.render(np.random.default_rng(0), rate, samples) for clip in clips]
     return [audio for audio in rendered if np.abs(audio).max() > 0]

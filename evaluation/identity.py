@@ -50,13 +50,19 @@ class ClassCentroids:
         if unknown:
             raise ConfigError(f"no reference clips for {', '.join(unknown[:5])}")
         truth = torch.tensor([self.labels.index(label) for label in labels])
-        ranks = self.ranks(embeddings)
-        report: dict[str, Any] = {"clips": len(labels), "classes": len(self.labels)}
-        for k in ks:
-            hits = (ranks[:, :k] == truth[:, None]).any(dim=-1)
-            report[f"top{k}"] = float(hits.double().mean())
-            report[f"chance_top{k}"] = min(k, len(self.labels)) / len(self.labels)
-        return report
+        return top_k_report(self.ranks(embeddings), truth, len(self.labels), ks)
+
+
+def top_k_report(ranks: torch.Tensor, truth: torch.Tensor, classes: int,
+                 ks: Sequence[int] = (1, 5)) -> dict[str, Any]:
+    """Top-k accuracy of ``(n, classes)`` class indices, most likely first, against the true
+    indices ``truth (n,)``, with chance (k / classes) beside each."""
+    report: dict[str, Any] = {"clips": len(truth), "classes": classes}
+    for k in ks:
+        hits = (ranks[:, :k] == truth[:, None]).any(dim=-1)
+        report[f"top{k}"] = float(hits.double().mean())
+        report[f"chance_top{k}"] = min(k, classes) / classes
+    return report
 
 
 def _unit(vectors: torch.Tensor) -> torch.Tensor:

@@ -16,7 +16,7 @@ in the aisfx embedding (as in :mod:`.content`), separate the failures:
 - ``continued``: free generation that continues the clip's first ``prime_seconds``
   (:meth:`~swansphere.pipeline.LiveSession.prime`), scored after the prompt;
 - ``free``: free generation from the words alone;
-- ``words_only``: every patch sampled from the words and its position alone, its audio
+- ``words_only``: every patch sampled from the words alone (and the video, if any), its audio
   history hidden from the LM and the per-patch head, as a model trained with
   ``history_dropout`` sees half its items (only for such a model): whether the words set the
   sound at all, or the stream's own history drowns them (:func:`words_only_patches`).
@@ -29,10 +29,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import torch
 
-from .content import ContentCase, References, _rank
+from .content import ContentCase, References, _rank, rank_summary
 
 
 def one_step_patches(pipeline: Any, text: str | None, latents: torch.Tensor,
@@ -50,25 +49,17 @@ def one_step_patches(pipeline: Any, text: str | None, latents: torch.Tensor,
 
 def words_only_patches(pipeline: Any, text: str | None, count: int,
                        seed: int = 0) -> torch.Tensor:
-    """Backbone latents ``(1, count·patch_frames, D)``: each patch sampled with the pipeline's
-    sampler and guidance from ``h`` of the words and the position alone
-    (``hidden_states(..., history=False)``) and no per-patch context."""
-    from swansphere.samplers.guidance import multi_condition_guidance
-
-    backbone, guidance = pipeline.backbone, pipeline.config.guidance
-    shape = (1, backbone.patch_frames, backbone.latent_dim)
-    generator = torch.Generator().manual_seed(seed)
+    """Backbone latents ``(1, count·patch_frames, D)``: each patch sampled as a stream's
+    first one is (its sampler, guidance and noise draws; no per-patch context) but from ``h``
+    of the words alone (``hidden_states(..., history=False)``; with every input the start
+    token and no video, that ``h`` is the same at every position)."""
+    backbone = pipeline.backbone
+    session = pipeline._open(pipeline.encode_inputs(text)[0], (seed,), None)
     with torch.inference_mode():
         blank = torch.zeros(1, count * backbone.patch_frames, backbone.latent_dim)
         h = backbone.hidden_states(blank, pipeline.conditions(text), history=False)
-        patches = []
-        for step in range(count):
-            velocity = multi_condition_guidance(backbone.guided_model(h[:, step]),
-                                                guidance.w1, guidance.w2)
-            noise = torch.randn(shape, generator=generator).to(h)
-            patches.append(pipeline.generation_sampler.sample(velocity, noise,
-                                                              generator=generator))
-    return torch.cat(patches, 1)
+        # the session never steps, so its context stays empty for every patch
+        return torch.cat([session._sample_patch(h[:, step]) for step in range(count)], 1)
 
 
 def words_only_states(pipeline: Any, texts: Sequence[str], position: int = 4) -> torch.Tensor:
@@ -136,9 +127,7 @@ def identity_probe(pipeline: Any, references: References, cases: Sequence[Conten
         for key, rank in found.items():
             ranks.setdefault(key, []).append(rank)
     classes = len(references.centroids.labels)
-    summary = {key: {"top1": float(np.mean(np.array(r) == 1)),
-                     "top5": float(np.mean(np.array(r) <= 5)),
-                     "median_rank": float(np.median(r))} for key, r in ranks.items()}
+    summary = {key: rank_summary(r) for key, r in ranks.items()}
     return {"cases": len(cases), "classes": classes, "chance_top1": 1 / classes,
             "chance_top5": min(5, classes) / classes, "chance_median_rank": (classes + 1) / 2,
             "clips": summary}

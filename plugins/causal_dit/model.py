@@ -238,7 +238,8 @@ class CausalDiT(LatentGrid, nn.Module):
         same patches before it. ``lengths`` (latent frames per item) packs a ragged batch into
         one block-diagonal sequence; positions past an item's length are zero.
         ``history=False`` hides the audio, as ``history_dropout`` does in training: ``h`` then
-        depends on the conditions and the position alone, not on ``latents``' values.
+        depends on the conditions alone (with no video, every position's ``h`` is the same:
+        the LM attends over identical inputs), not on ``latents``' values.
         """
         hidden = None if history else torch.ones(latents.shape[0], dtype=torch.bool,
                                                  device=self.start.device)

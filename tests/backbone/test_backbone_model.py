@@ -38,9 +38,9 @@ def test_later_patches_and_frames_leave_earlier_h_unchanged(k: int) -> None:
     assert not torch.allclose(other[:, k + 1:], h[:, k + 1:])
 
 
-def test_hidden_history_leaves_h_to_the_conditions_and_the_position() -> None:
+def test_hidden_history_leaves_h_to_the_conditions() -> None:
     """``history=False`` is what ``history_dropout`` trains: the start token at every position,
-    so the audio's values cannot matter, while text, video and position still do."""
+    so the audio's values cannot matter, while text and video still do."""
     model = make_model()
     x, cond = latents(1, PATCHES, model), conditions(1, model)
     with torch.no_grad():
@@ -53,7 +53,7 @@ def test_hidden_history_leaves_h_to_the_conditions_and_the_position() -> None:
     torch.testing.assert_close(hidden[:, 0], heard[:, 0])      # nothing heard before patch 0
     assert ((hidden[:, 1:] - heard[:, 1:]).abs().amax(-1) > 1e-4).all()
     assert ((other_text - hidden).abs().amax(-1) > 1e-4).all()
-    assert ((hidden[:, 1:] - hidden[:, :-1]).abs().amax(-1) > 1e-6).all()  # positions differ
+    assert ((hidden[:, 1:] - hidden[:, :-1]).abs().amax(-1) > 1e-6).all()  # video reaches h
 
 
 def test_a_frame_before_the_patch_end_does_change_h() -> None:
