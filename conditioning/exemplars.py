@@ -159,22 +159,27 @@ class ExemplarBank:
     def prompts(self, texts: Sequence[str | None], seeds: Sequence[int]
                 ) -> list[torch.Tensor | None]:
         """:meth:`prompt` for each text and seed, the distinct texts matched in one batch."""
-        from swansphere.spatial import encode
-        from swansphere.spatial.words import prompt_direction, prompt_directions
+        from swansphere.spatial.words import prompt_directions
 
         single = list(dict.fromkeys(text for text in texts
                                     if text and len(set(prompt_directions(text))) <= 1))
         matched = dict(zip(single, self.match(single), strict=True))
-        found: list[torch.Tensor | None] = []
-        for text, seed in zip(texts, seeds, strict=True):
-            if matched.get(text) is None:
-                found.append(None)
-                continue
-            choices = [i for i, c in enumerate(self.clip_classes)
-                       if self.class_names[c] == matched[text][0]]
-            azimuth, elevation = prompt_direction(text) or (0.0, 0.0)
-            found.append(encode(self.audio[choices[seed % len(choices)]], azimuth, elevation))
-        return found
+        return [None if matched.get(text) is None
+                else self.class_prompt(matched[text][0], text, seed)
+                for text, seed in zip(texts, seeds, strict=True)]
+
+    def class_prompt(self, name: str, text: str | None, seed: int = 0) -> torch.Tensor:
+        """The AmbiX prompt ``(4, samples)`` of class ``name``: one of its clips (by ``seed``)
+        where ``text`` puts it (in front when it names no place). Training on exemplar
+        prefixes calls it with a scene's true class (docs/training.md)."""
+        from swansphere.spatial import encode
+        from swansphere.spatial.words import prompt_direction
+
+        choices = [i for i, c in enumerate(self.clip_classes) if self.class_names[c] == name]
+        if not choices:
+            raise ConfigError(f"the exemplar bank has no clip of the class {name!r}")
+        azimuth, elevation = (prompt_direction(text) if text else None) or (0.0, 0.0)
+        return encode(self.audio[choices[seed % len(choices)]], azimuth, elevation)
 
     # ------------------------------------------------------------------ files
 

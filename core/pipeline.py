@@ -398,6 +398,20 @@ class Pipeline:
     def patch_seconds(self) -> float:
         return self.samples_per_patch / self.sample_rate
 
+    def prompt_latents(self, audio: torch.Tensor) -> torch.Tensor:
+        """The backbone-space latents ``(rows, patches·patch_frames, latent_dim)`` of an audio
+        prompt ``(rows, 4, samples)``: its last whole patches through the codec, scaled as
+        training scales latents. What :meth:`LiveSession.prime` feeds a stream, and what
+        training on exemplar prefixes puts before a scene (docs/training.md), so that both see
+        a prompt alike."""
+        patches = audio.shape[-1] // self.samples_per_patch
+        if patches < 1:
+            raise GenerationError(f"an audio prompt needs at least one patch "
+                                  f"({self.patch_seconds * 1000:.0f} ms) of audio, got "
+                                  f"{audio.shape[-1]} samples")
+        coded = self.codec.encode(audio[..., -patches * self.samples_per_patch:])
+        return coded[:, :patches * self.backbone.patch_frames] / self.config.latent_scale
+
     # ------------------------------------------------------------------ generation
 
     def generate(self, text: str | None = None, video: Any = None,
@@ -804,16 +818,10 @@ class LiveSession:
         if audio.dim() != 3 or audio.shape[:2] != (rows, 4):
             raise GenerationError(f"an audio prompt is AmbiX (4, samples) or ({rows}, 4, "
                                   f"samples), got {tuple(audio.shape)}")
-        patches = audio.shape[-1] // pipeline.samples_per_patch
-        if patches < 1:
-            raise GenerationError(f"an audio prompt needs at least one patch "
-                                  f"({pipeline.patch_seconds * 1000:.0f} ms) of audio, got "
-                                  f"{audio.shape[-1]} samples")
         backbone, frames = pipeline.backbone, pipeline.backbone.patch_frames
         with torch.inference_mode():
-            coded = pipeline.codec.encode(audio[..., -patches * pipeline.samples_per_patch:])
-            latents = (coded[:, :patches * frames] / pipeline.config.latent_scale).to(
-                backbone.start.dtype)
+            latents = pipeline.prompt_latents(audio).to(backbone.start.dtype)
+            patches = latents.shape[1] // frames
             _, state = backbone.step(None, self.backbone_state)
             if patches > 1:
                 _, state = backbone.step(latents[:, :-frames], state)

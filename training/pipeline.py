@@ -121,6 +121,15 @@ class PipelineDataConfig:
         min_classes: with ``vocabulary``, refuse to render a split whose installed clips
             name fewer classes than this (a recipe written for the full sound sets would
             otherwise train quietly on what a machine happens to have).
+        exemplar_prefix: with ``vocabulary``, the share of training items of one sound class
+            that start from that class's exemplar, as a pipeline with ``exemplar_prompts``
+            starts a stream (docs/training.md, "Exemplar prefixes"): the exemplar's patches
+            come first, given, never a target, and the scene follows, its last patches cut so
+            that every item keeps its length. The trained pipeline carries the exemplar bank
+            and has ``exemplar_prompts`` on. Validation scenes stay unprefixed.
+        exemplar_seconds / exemplar_per_class: the bank's exemplars: each class's loudest
+            ``exemplar_seconds`` of its first ``exemplar_per_class`` training clips
+            (:meth:`~swansphere.conditioning.exemplars.ExemplarBank.from_clips`).
     """
 
     source: str = attrs.field(default="synthetic", validator=attrs.validators.in_(
@@ -145,6 +154,9 @@ class PipelineDataConfig:
     workers: int = attrs.field(default=0, validator=attrs.validators.ge(0))
     cache_dir: str | None = None
     min_classes: int = attrs.field(default=0, validator=attrs.validators.ge(0))
+    exemplar_prefix: float = probability_field()
+    exemplar_seconds: float = attrs.field(default=1.024, validator=attrs.validators.gt(0))
+    exemplar_per_class: int = attrs.field(default=1, validator=attrs.validators.ge(1))
 
     def __attrs_post_init__(self) -> None:
         if self.captions == "natural" and self.source != "vocabulary":
@@ -154,6 +166,9 @@ class PipelineDataConfig:
             raise ConfigError("data.sustained_probability needs data.source = \"vocabulary\" "
                               "(synthesised sources already sound throughout; shards are "
                               "rendered already)")
+        if self.exemplar_prefix and self.source != "vocabulary":
+            raise ConfigError("data.exemplar_prefix needs data.source = \"vocabulary\" (an "
+                              "exemplar is a training clip of the scene's sound class)")
         if (self.source == "shards") != (self.shards is not None):
             raise ConfigError("data.source = \"shards\" and data.shards go together: name the "
                               "shards (a folder or \"DIR/shard-{000000..000009}.tar\")")
@@ -288,6 +303,28 @@ def render_scene(job: tuple[tuple, int, str, int, float]) -> dict[str, Any]:
             "times": torch.from_numpy(times)}
 
 
+def scene_dataset_key(data: PipelineDataConfig, sample_rate: int, *,
+                      validation: bool) -> tuple:
+    """The arguments of :func:`split_dataset` for one split of ``data`` (not shards)."""
+    seed = data.seed + (VALIDATION_SEED_OFFSET if validation else 0)
+    vocabulary = None if data.source == "synthetic" else (
+        data.sets, data.permissive_only, data.room_probability, data.sustained_probability,
+        data.captions, validation)
+    return (sample_rate, data.clip_seconds, seed, data.min_sources, data.max_sources,
+            data.moving_probability, data.diffuse_probability, vocabulary)
+
+
+def scene_classes(data: PipelineDataConfig, sample_rate: int, *,
+                  validation: bool) -> list[str | None]:
+    """Each scene's one sound class, or ``None`` for a scene of several (drawn again from
+    the scene sampler, which is cheap: nothing is rendered)."""
+    size = data.validation_scenes if validation else data.train_scenes
+    dataset = split_dataset(*scene_dataset_key(data, sample_rate, validation=validation))
+    labels = [{event.clip.label for event in dataset.scene(index).events}
+              for index in range(size)]
+    return [next(iter(names)) if len(names) == 1 else None for names in labels]
+
+
 def render_pool(data: PipelineDataConfig, stage: str, sample_rate: int, fps: float, *,
                 validation: bool, progress: bool = True) -> ScenePool:
     """All scenes of one split, rendered (in ``data.workers`` processes) or from the cache;
@@ -297,13 +334,9 @@ def render_pool(data: PipelineDataConfig, stage: str, sample_rate: int, fps: flo
                                                 data.validation_scenes if validation
                                                 else data.train_scenes)),
                           stage, sample_rate)
-    seed = data.seed + (VALIDATION_SEED_OFFSET if validation else 0)
     size = data.validation_scenes if validation else data.train_scenes
-    vocabulary = None if data.source == "synthetic" else (
-        data.sets, data.permissive_only, data.room_probability, data.sustained_probability,
-        data.captions, validation)
-    dataset_key = (sample_rate, data.clip_seconds, seed, data.min_sources, data.max_sources,
-                   data.moving_probability, data.diffuse_probability, vocabulary)
+    dataset_key = scene_dataset_key(data, sample_rate, validation=validation)
+    vocabulary = dataset_key[-1]
     key = {"dataset": dataset_key[:-1], "size": size, "stage": stage, "fps": fps,
            "render_width": data.render_width, "version": 1}
     if vocabulary is not None:
@@ -450,6 +483,11 @@ class TrainingSet:
     captions: tuple[str, ...]
     conditions: Any
     scenes: ScenePool
+    prefixes: torch.Tensor | None = None
+    """With ``data.exemplar_prefix``: each scene's exemplar latents ``(S, P·patch_frames,
+    D)`` in backbone space (zeros where ``prefixed`` is False)."""
+    prefixed: torch.Tensor | None = None
+    """``(S,)`` bool: the scene is of one class that the exemplar bank holds."""
 
     def __len__(self) -> int:
         return self.latents.shape[0]
@@ -468,6 +506,8 @@ class PipelineTrainer(Trainer):
         built = config.pipeline if config.init is None else without_weight_paths(config.pipeline)
         self.pipeline = Pipeline.from_config(built, registry=self.registry)
         self._latent_scale_known = not config.normalize_latents
+        if config.data.exemplar_prefix:
+            self._check_prefixes_fit()
         if config.init is not None:
             self._start_from(config.init)
         for module in self.pipeline.modules().values():
@@ -483,6 +523,16 @@ class PipelineTrainer(Trainer):
         self._sets: dict[bool, TrainingSet] = {}
         self._step_data: TrainingSet | None = None
         self._shard_stream: tuple[int, Any] | None = None  # (next step, items iterator)
+
+    def _check_prefixes_fit(self) -> None:
+        import inspect
+
+        backbone = self.pipeline.backbone
+        if not (self.pipeline.streams
+                and "given_patches" in inspect.signature(backbone.loss).parameters):
+            raise ConfigError(f"data.exemplar_prefix needs a streaming backbone whose loss "
+                              f"takes given_patches (causal-dit); "
+                              f"{type(backbone).__name__} does not")
 
     def _start_from(self, directory: str) -> None:
         from swansphere.config import load_toml
@@ -534,7 +584,38 @@ class PipelineTrainer(Trainer):
         if not validation:  # what generation may hold its samples inside (docs/samplers.md)
             self.pipeline.config = attrs.evolve(self.pipeline.config,
                                                 latent_range=LatentRange.of(data.latents))
+            if self.config.data.exemplar_prefix:
+                data = self._with_exemplars(data)
         return data
+
+    def _with_exemplars(self, data: TrainingSet) -> TrainingSet:
+        """``data`` with each scene's exemplar prefix; the pipeline takes the bank and turns
+        ``exemplar_prompts`` on, so that it starts streams as it was trained to continue."""
+        from swansphere.conditioning.exemplars import ExemplarBank
+        from swansphere.data.vocabulary import training_phrases
+
+        config, rate = self.config.data, self.pipeline.sample_rate
+        clips = vocabulary_split(config.sets, config.permissive_only, False)
+        bank = ExemplarBank.from_clips(clips, training_phrases({clip.label for clip in clips}),
+                                       sample_rate=rate, seconds=config.exemplar_seconds,
+                                       per_class=config.exemplar_per_class)
+        self.pipeline = self.pipeline.replace(exemplars=bank, exemplar_prompts=True)
+        classes = scene_classes(config, rate, validation=False)
+        prefixed = torch.tensor([name in bank.class_names for name in classes])
+        silence = torch.zeros_like(bank.class_prompt(bank.class_names[0], None))
+        prompts = torch.stack([
+            bank.class_prompt(name, caption, seed=index) if keep else silence
+            for index, (name, caption, keep) in enumerate(zip(classes, data.captions, prefixed,
+                                                               strict=True))])
+        batch = self.config.validation.batch_size
+        with torch.no_grad():
+            prefixes = torch.cat([self.pipeline.prompt_latents(prompts[i:i + batch].to(
+                self.device)).float() for i in range(0, len(prompts), batch)])
+        if prefixes.shape[1] >= data.latents.shape[1]:
+            raise ConfigError(f"data.exemplar_seconds ({config.exemplar_seconds:g} s) leaves "
+                              f"nothing of a {config.clip_seconds:g} s scene to learn from")
+        return attrs.evolve(data, prefixes=prefixes,
+                            prefixed=prefixed.to(self.device))
 
     def _on_device(self, pool: ScenePool, latents: torch.Tensor) -> TrainingSet:
         """Scenes and their codec latents as the backbone trains on them."""
@@ -588,8 +669,27 @@ class PipelineTrainer(Trainer):
         """The flow loss of the scenes ``index`` of the step's data (their conditions
         included, so the trainable conditioners are inside the DDP forward)."""
         data = self._step_data
-        return self.pipeline.backbone.loss(data.latents[index.to(self.device)],
-                                           self.conditions(data, index), generator=generator)
+        latents = data.latents[index.to(self.device)]
+        conditions = self.conditions(data, index)
+        if data.prefixes is None:
+            return self.pipeline.backbone.loss(latents, conditions, generator=generator)
+        latents, given = self._prefixed(data, index.to(self.device), latents, generator)
+        return self.pipeline.backbone.loss(latents, conditions, generator=generator,
+                                           given_patches=given)
+
+    def _prefixed(self, data: TrainingSet, index: torch.Tensor, latents: torch.Tensor,
+                  generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """A share ``data.exemplar_prefix`` of the items (of those that have an exemplar)
+        start from it: ``(latents, given patches per item)``."""
+        from swansphere.nn.flow import uniform
+
+        draw = uniform((len(index),), generator, self.device) < self.config.data.exemplar_prefix
+        chosen = draw & data.prefixed[index]
+        prefix = data.prefixes[index]
+        joined = torch.cat((prefix, latents), 1)[:, :latents.shape[1]]
+        patches = prefix.shape[1] // self.pipeline.backbone.patch_frames
+        return (torch.where(chosen.view(-1, 1, 1), joined, latents),
+                chosen.long() * patches)
 
     def train_step(self, step: int) -> dict[str, float]:
         """One optimizer step on a batch drawn from ``(seed, step)``; with several processes

@@ -252,7 +252,8 @@ class CausalDiT(LatentGrid, nn.Module):
              generator: torch.Generator | None = None,
              lengths: torch.Tensor | None = None, *, reduction: str = "mean",
              condition_dropout: bool = True,
-             patch_keep_ratio: float | None = None) -> torch.Tensor:
+             patch_keep_ratio: float | None = None,
+             given_patches: torch.Tensor | None = None) -> torch.Tensor:
         """Rectified-flow loss on the current patch, averaged over the selected patches.
 
         ``x_t = t·x1 + (1 - t)·noise``, target ``x1 - noise``. Text and video are each dropped
@@ -276,6 +277,11 @@ class CausalDiT(LatentGrid, nn.Module):
         ``patch_keep_ratio=1`` rules out), and ``condition_dropout=False`` keeps every
         condition. The dropout draws happen either way, so the other randomness of a seed does
         not depend on the flag. ``patch_keep_ratio`` overrides the config's for this call.
+
+        ``given_patches`` ``(B,)`` counts each item's leading patches that are given, not
+        made: an audio prompt the stream continues (``LiveSession.prime``; exemplar prompts,
+        docs/pipeline.md). They are history only: never a training target, and never hidden by
+        ``history_dropout``, since a primed stream always hears its prompt.
         """
         if reduction not in ("mean", "none"):
             raise BackboneInputError(f"reduction must be 'mean' or 'none', got {reduction!r}")
@@ -288,10 +294,15 @@ class CausalDiT(LatentGrid, nn.Module):
         history_drop = ((uniform((batch,), generator, device) < config.history_dropout)
                         & condition_dropout)
         patches = self._patches(latents)
-        history = self._noisy_history(patches, generator)
+        given = self._given_patches(given_patches, patches)
+        if given is not None:
+            history_drop = history_drop & (given == 0)
+        history = self._noisy_history(patches, generator, given)
         h, valid = self._teacher_forced(history, conditions, lengths, text_drop, video_drop,
                                         history_drop)
-        item, step = self._select_patches(valid, generator, patch_keep_ratio)
+        targets = valid if given is None else valid & (
+            torch.arange(valid.shape[1], device=device) >= given[:, None])
+        item, step = self._select_patches(targets, generator, patch_keep_ratio)
         target_patch = patches[item, step]
         context, context_valid = self._training_context(history, item, step)
         selected = item.shape[0]
@@ -316,16 +327,36 @@ class CausalDiT(LatentGrid, nn.Module):
         counts = torch.bincount(item, minlength=batch).clamp(min=1)
         return errors.new_zeros(batch).index_add(0, item, errors) / counts
 
-    def _noisy_history(self, patches: torch.Tensor,
-                       generator: torch.Generator | None) -> torch.Tensor:
+    def _given_patches(self, given: torch.Tensor | None,
+                       patches: torch.Tensor) -> torch.Tensor | None:
+        """Validated ``given_patches`` on the model's device: each item keeps at least one
+        patch to learn from."""
+        if given is None:
+            return None
+        batch, count = patches.shape[:2]
+        given = torch.as_tensor(given, device=self.start.device)
+        if given.shape != (batch,) or given.is_floating_point():
+            raise BackboneInputError(f"given_patches must be ({batch},) integers, got "
+                                     f"{tuple(given.shape)} {given.dtype}")
+        if bool((given < 0).any()) or bool((given >= count).any()):
+            raise BackboneInputError(f"given_patches must leave each item at least one of its "
+                                     f"{count} patches to learn from, got {given.tolist()}")
+        return given
+
+    def _noisy_history(self, patches: torch.Tensor, generator: torch.Generator | None,
+                       given: torch.Tensor | None = None) -> torch.Tensor:
         """``patches`` with each item's noise of std ``U(0, history_noise)``; no draws at 0,
-        so a seed gives the same training as before the option existed."""
+        so a seed gives the same training as before the option existed. Given patches (a
+        prompt: a recording, not the stream's own samples) stay clean."""
         if self.config.history_noise == 0.0:
             return patches
-        batch = patches.shape[0]
+        batch, count = patches.shape[:2]
         sigma = self.config.history_noise * uniform((batch,), generator, patches.device)
-        noise = normal(patches.shape, generator, patches.device)
-        return patches + (sigma.view(batch, 1, 1, 1) * noise).to(patches.dtype)
+        noise = sigma.view(batch, 1, 1, 1) * normal(patches.shape, generator, patches.device)
+        if given is not None:
+            made = torch.arange(count, device=patches.device) >= given[:, None]
+            noise = noise * made.view(batch, count, 1, 1)
+        return patches + noise.to(patches.dtype)
 
     def _select_patches(self, valid: torch.Tensor, generator: torch.Generator | None,
                         keep_ratio: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:

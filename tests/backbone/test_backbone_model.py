@@ -273,6 +273,65 @@ def test_history_noise_blurs_the_history_each_item_its_own_level_never_the_targe
     assert levels.max() - levels.min() > 0.05  # drawn per item, not one level for all
 
 
+def _targets_of(model: CausalDiT, x: torch.Tensor, **loss_args) -> list[tuple]:
+    """``(item, step)`` of every patch LocDiT was trained on in one ``loss`` call (at t = 1
+    its input is its clean target; every patch of ``x`` is distinct)."""
+    seen = []
+    hook = model.locdit.register_forward_hook(lambda _m, args, _out: seen.append(args))
+    with torch.no_grad():
+        model.loss(x, None, torch.Generator().manual_seed(0), **loss_args)
+    hook.remove()
+    clean = x.view(x.shape[0], -1, model.patch_frames, x.shape[-1])
+    return [tuple((clean == target).all(-1).all(-1).nonzero()[0].tolist())
+            for target in seen[0][0]], seen[0]
+
+
+def test_given_patches_are_history_never_targets(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = make_model(patch_keep_ratio=1.0, history_dropout=1.0, h_dropout=0.0,
+                       context_dropout=0.0)
+    monkeypatch.setattr(model, "_sample_times",
+                        lambda count, _generator, device: torch.ones(count, device=device))
+    x = latents(3, 5, model)
+    given = torch.tensor([2, 0, 4])
+    targets, (_, _, h, _, _, context_valid, _) = _targets_of(model, x, given_patches=given)
+    assert sorted(targets) == [(0, 2), (0, 3), (0, 4), (1, 0), (1, 1), (1, 2), (1, 3), (1, 4),
+                               (2, 4)]
+    # A prompted item always hears its prompt: history dropout (here every item) spares it.
+    primed = torch.tensor([item != 1 for item, _ in targets])
+    first_of_primed = torch.tensor([item != 1 and step == given[item] for item, step in targets])
+    assert context_valid[first_of_primed].any(-1).all() and not context_valid[~primed].any()
+    louder = x.clone()
+    louder[:, :model.patch_frames] += 1.0  # another first patch: the prompt's, for item 0
+    _, (_, _, louder_h, *_) = _targets_of(model, louder, given_patches=given)
+    changed = ~torch.isclose(h, louder_h).all(-1)
+    assert changed.tolist() == primed.tolist()
+
+
+def test_given_patches_stay_clean_under_history_noise(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = make_model(patch_keep_ratio=1.0, history_noise=0.5, context_patches=1,
+                       h_dropout=0.0, context_dropout=0.0)
+    monkeypatch.setattr(model, "_sample_times",
+                        lambda count, _generator, device: torch.ones(count, device=device))
+    x = latents(2, 4, model)
+    clean = x.view(2, 4, model.patch_frames, -1)
+    targets, (_, _, _, _, context, context_valid, _) = _targets_of(
+        model, x, given_patches=torch.tensor([2, 2]))
+    for row, (item, step) in enumerate(targets):
+        previous = clean[item, step - 1]
+        assert context_valid[row].all()
+        # The prompt's last patch (step 1) is clean context; the model's own (step 2) is not.
+        assert torch.equal(context[row], previous) == (step - 1 < 2)
+
+
+def test_given_patches_must_leave_a_patch_to_learn_from() -> None:
+    model = make_model()
+    x = latents(2, 3, model)
+    for bad in (torch.tensor([0, 3]), torch.tensor([-1, 0]), torch.tensor([1.0, 0.0]),
+                torch.tensor([1])):
+        with pytest.raises(BackboneInputError, match="given_patches"):
+            model.loss(x, None, torch.Generator().manual_seed(0), given_patches=bad)
+
+
 def test_patch_keep_ratio_sets_how_many_patches_train_locdit() -> None:
     model = make_model(patch_keep_ratio=0.6)
     calls = []

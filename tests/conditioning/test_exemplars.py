@@ -62,6 +62,16 @@ def test_a_prompt_is_the_class_clip_where_the_clause_puts_it(bank):
     assert bank.prompt("a bell on the left and a siren behind you") is None  # a whole scene
 
 
+def test_a_class_prompt_needs_no_words_of_the_class(bank):
+    choices = [i for i, c in enumerate(bank.clip_classes) if bank.class_names[c] == "siren"]
+    torch.testing.assert_close(bank.class_prompt("siren", "something behind you", seed=3),
+                               encode(bank.audio[choices[1]], 180.0, 0.0))
+    torch.testing.assert_close(bank.class_prompt("siren", None),
+                               encode(bank.audio[choices[0]], 0.0, 0.0))
+    with pytest.raises(ConfigError, match="no clip of the class 'violin'"):
+        bank.class_prompt("violin", None)
+
+
 def test_a_saved_bank_reads_back(bank, tmp_path):
     path = bank.save(tmp_path / "exemplars.safetensors")
     loaded = ExemplarBank.load(path)

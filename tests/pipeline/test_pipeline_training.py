@@ -404,3 +404,83 @@ def test_an_unknown_precision_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match=r"run: precision must be one of \['bfloat16', "
                                           r"'float32'\], got 'float16'"):
         structure(config_table(tmp_path, run={"precision": "float16"}), PipelineTrainConfig)
+
+
+# ---------------------------------------------------------------- exemplar prefixes
+
+PREFIXED = {**VOCABULARY, "exemplar_prefix": 1.0, "exemplar_seconds": 0.128,
+            "exemplar_per_class": 2}
+
+
+@pytest.mark.parametrize("scenes", [{"max_sources": 1, "moving_probability": 0.0},
+                                    {"max_sources": 2}])
+def test_each_one_class_scene_gets_its_class_exemplar_where_its_caption_puts_it(scenes):
+    """Train as a stream is primed: the prefix is the exemplar of the scene's own class (read
+    from the scene sampler, not from the words), placed where the caption says, encoded as
+    ``LiveSession.prime`` encodes a prompt; scenes of two classes get none."""
+    from swansphere.spatial import encode
+    from swansphere.spatial.words import prompt_direction
+    from swansphere.training.pipeline import scene_dataset_key, split_dataset
+
+    run = trainer("unused", data={**PREFIXED, "train_scenes": 6, **scenes})
+    data = run.training_set()
+    bank = run.pipeline.exemplars
+    assert run.pipeline.config.exemplar_prompts and bank.audio.shape[1] == 1024
+    dataset = split_dataset(*scene_dataset_key(run.config.data, 8000, validation=False))
+    for index, caption in enumerate(data.captions):
+        labels = {event.clip.label for event in dataset.scene(index).events}
+        assert bool(data.prefixed[index]) == (len(labels) == 1)
+        if len(labels) > 1:
+            continue
+        [label] = labels
+        choices = [i for i, c in enumerate(bank.clip_classes) if bank.class_names[c] == label]
+        place = prompt_direction(caption) or (0.0, 0.0)
+        prompt = encode(bank.audio[choices[index % len(choices)]], *place)
+        torch.testing.assert_close(data.prefixes[index],
+                                   run.pipeline.prompt_latents(prompt[None])[0])
+    placed = [prompt_direction(caption) is not None for caption in data.captions]
+    if scenes["max_sources"] == 1:  # still sources, one each: every scene, most of them placed
+        assert data.prefixed.all() and sum(placed) >= 3
+    else:
+        assert 0 < int(data.prefixed.sum()) < len(data)
+    assert run.training_set(validation=True).prefixes is None
+
+
+def test_a_prefixed_item_gives_its_exemplar_patches_and_keeps_its_length(monkeypatch):
+    run = trainer("unused", data={**PREFIXED, "exemplar_prefix": 0.5, "train_scenes": 8})
+    data = run.training_set()
+    calls = []
+    monkeypatch.setattr(run.pipeline.backbone, "loss",
+                        lambda latents, _conditions, **kw: calls.append((latents, kw)))
+    run._step_data = data
+    index = torch.arange(len(data)).repeat(4)
+    run.batch_loss(index, torch.Generator().manual_seed(0))
+    [(latents, kw)] = calls
+    given = kw["given_patches"]
+    patches = data.prefixes.shape[1] // run.pipeline.backbone.patch_frames
+    assert set(given.tolist()) == {0, patches}
+    assert not given[~data.prefixed[index]].any()  # two classes: never a prefix
+    assert 0 < int((given > 0).sum()) < int(data.prefixed[index].sum())  # half of the rest
+    frames = data.prefixes.shape[1]
+    for row, item in enumerate(index.tolist()):
+        scene = data.latents[item]
+        if given[row]:
+            torch.testing.assert_close(latents[row, :frames], data.prefixes[item])
+            torch.testing.assert_close(latents[row, frames:], scene[:-frames])
+        else:
+            assert torch.equal(latents[row], scene)
+
+
+def test_a_prefix_trained_pipeline_ships_its_bank_and_starts_streams_from_it(tmp_path):
+    summary = trainer(tmp_path, data=PREFIXED).run()
+    loaded = Pipeline.from_pretrained(summary["pipeline_dir"])
+    assert loaded.config.exemplar_prompts and loaded.exemplars is not None
+
+
+def test_exemplar_prefixes_need_the_vocabulary_and_room_to_learn():
+    with pytest.raises(ConfigError, match=r"exemplar_prefix needs data\.source"):
+        structure(config_table("unused", data={**DATA, "exemplar_prefix": 0.5}),
+                  PipelineTrainConfig)
+    run = trainer("unused", data={**PREFIXED, "exemplar_seconds": 0.6})
+    with pytest.raises(ConfigError, match="leaves nothing"):
+        run.training_set()
