@@ -26,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="caption family of the prompts (default: held_out)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="takes per prompt")
     parser.add_argument("--duration", type=float, default=4.0, help="seconds per clip")
+    parser.add_argument("--windows", type=int, default=1,
+                        help="also rank the named class in this many equal parts of each "
+                             "one-source clip (default: 1, the whole clip only)")
     parser.add_argument("--sets", default=None, help="comma-separated sound sets (default: all)")
     parser.add_argument("--all-licences", action="store_true",
                         help="every class, not only permissively licensed clips")
@@ -51,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     cases = (content_cases(classes, count=args.cases, family=args.family)
              + content_cases(classes, count=args.pairs, sources=2, family=args.family))
     report = evaluate_content(pipeline, references, cases, embedding=embedding,
-                              duration=args.duration, seeds=args.seeds)
+                              duration=args.duration, seeds=args.seeds,
+                              windows=args.windows)
     report["settings"] = {**vars(args), "json": str(args.json) if args.json else None,
                           "command": " ".join(sys.argv), "threads": torch.get_num_threads()}
     report["cases"] = [{"text": case.text, "classes": case.classes,

@@ -211,12 +211,18 @@ def sustained_dropout_share(signal: torch.Tensor, sample_rate: int) -> float:
 
 def evaluate_content(pipeline: Any, references: References, cases: Sequence[ContentCase], *,
                      embedding: Any, duration: float = 4.0, seeds: Sequence[int] = (0,),
-                     progress: bool = True) -> dict[str, Any]:
+                     windows: int = 1, progress: bool = True) -> dict[str, Any]:
     """Generate every case with every seed and score it (see the module doc); JSON-ready.
 
     ``pipeline`` streams (``causal-dit``) or makes whole clips (``global-dit``, the same-size
-    baseline): both are scored alike (:func:`generated_takes`).
+    baseline): both are scored alike (:func:`generated_takes`). ``windows`` above 1 also
+    ranks the named class in each of that many equal parts of a one-source clip
+    (``window_ranks``): whether a stream keeps the sound it started with. A pipeline that
+    starts streams from exemplar prompts gets the rank of each one-source case's exemplar
+    too (``exemplar_rank``): what its streams continue.
     """
+    if windows < 1:
+        raise ConfigError(f"windows must be at least 1, got {windows}")
     from tqdm.auto import tqdm
 
     from swansphere.metrics.direction import energy_map_correlation, worst_case_direction_errors
@@ -232,7 +238,7 @@ def evaluate_content(pipeline: Any, references: References, cases: Sequence[Cont
     for number, case in enumerate(tqdm(cases, desc="cases", disable=None if progress else True)):
         takes = generated_takes(pipeline, case.text, duration, seeds)
         reference = references.scene(case, number)[..., :takes.shape[-1]]
-        for audio in takes:
+        for seed, audio in zip(seeds, takes, strict=True):
             row = {"case": number, "sources": len(case.classes), "family": case.family}
             omni = audio[0]
             row["level_db"] = level_db(omni)
@@ -242,7 +248,8 @@ def evaluate_content(pipeline: Any, references: References, cases: Sequence[Cont
             if len(case.classes) == 1:
                 # a silent clip counts as pi (docs/evaluation.md, clips without a direction)
                 row["angular"] = float(worst_case_direction_errors(reference, audio)["angular"])
-                row["rank"] = _rank(references, embedding, omni, case.classes[0])
+                row.update(_single_source_ranks(pipeline, references, embedding, case, seed,
+                                                omni, windows))
             else:
                 row["beam_ranks"] = [
                     _rank(references, embedding,
@@ -256,6 +263,23 @@ def evaluate_content(pipeline: Any, references: References, cases: Sequence[Cont
                                      _embed(embedding, generated_w, rate))
     summary["ceiling"] = codec_ceiling(pipeline.codec, references, embedding)
     return {"summary": summary, "rows": rows}
+
+
+def _single_source_ranks(pipeline: Any, references: References, embedding: Any,
+                         case: ContentCase, seed: int, omni: torch.Tensor,
+                         windows: int) -> dict[str, Any]:
+    """The named class's rank in the clip, in each of its ``windows`` parts (if more than
+    one) and in the exemplar prompt the stream started from (if any)."""
+    name = case.classes[0]
+    ranks: dict[str, Any] = {"rank": _rank(references, embedding, omni, name)}
+    if windows > 1:
+        ranks["window_ranks"] = [_rank(references, embedding, part, name)
+                                 for part in omni.tensor_split(windows)]
+    if getattr(pipeline.config, "exemplar_prompts", False) and pipeline.exemplars is not None:
+        prompt = pipeline.exemplars.prompt(case.text, seed)
+        if prompt is not None:
+            ranks["exemplar_rank"] = _rank(references, embedding, prompt[0], name)
+    return ranks
 
 
 def generated_takes(pipeline: Any, text: str, duration: float,
@@ -284,8 +308,13 @@ def summarise(rows: Sequence[dict[str, Any]], classes: int) -> dict[str, Any]:
     dB hides; ``silent_clips`` the share below :data:`SILENT_CLIP_DB`, and
     ``median_level_db`` the level of a typical clip, which a few silent clips cannot drag down
     (``reference_median_level_db`` the references' own, to compare it with).
+    ``window_median_ranks`` is the median rank in each part of the clips, first to last
+    (empty unless ranked by parts), and ``exemplar`` the :func:`rank_summary` of the
+    exemplar prompts the streams started from, with their number (``None`` without them).
     """
     single = [row for row in rows if row["sources"] == 1]
+    by_window = [row["window_ranks"] for row in single if "window_ranks" in row]
+    exemplars = [row["exemplar_rank"] for row in single if "exemplar_rank" in row]
     double = [row for row in rows if row["sources"] > 1]
     beams = [rank for row in double for rank in row["beam_ranks"]]
 
@@ -314,6 +343,10 @@ def summarise(rows: Sequence[dict[str, Any]], classes: int) -> dict[str, Any]:
         "median_level_db": float(np.median([row["level_db"] for row in rows])),
         "reference_median_level_db": float(np.median([row["reference_level_db"]
                                                       for row in rows])),
+        "window_median_ranks": [float(np.median(part)) for part in zip(*by_window,
+                                                                       strict=True)],
+        "exemplar": ({"clips": len(exemplars), **rank_summary(exemplars)} if exemplars
+                     else None),
     }
 
 

@@ -279,3 +279,69 @@ def test_the_benchmark_runs_on_the_shipped_model_with_the_synthetic_set(tmp_path
     assert summary["two_source_clips"] == 1 and 0 <= summary["top5"] <= 1
     assert summary["ceiling"]["classes"] == 10 and summary["fd"] >= 0
     assert all(case["text"] for case in report["cases"])
+
+
+TONES = {"low": 100.0, "mid": 400.0, "high": 1000.0}
+
+
+class _ToneEmbedding:
+    """A stand-in for aisfx: the magnitudes of three tones (``TONES``): classes are pitches."""
+
+    def embed(self, signal: torch.Tensor, sample_rate: int) -> torch.Tensor:
+        time = torch.arange(signal.shape[-1]) / sample_rate
+        return torch.stack([(signal * torch.exp(-2j * math.pi * f * time)).abs().mean()
+                            for f in TONES.values()])[None].float()
+
+
+def _tone(name: str, seconds: float) -> torch.Tensor:
+    time = torch.arange(round(seconds * RATE)) / RATE
+    return torch.sin(2 * math.pi * TONES[name] * time)
+
+
+def test_a_stream_is_ranked_in_parts_and_against_the_exemplar_it_started_from():
+    """Low for the first third, high after: the named class (low) ranks first in the first
+    part only; the exemplar that the take's seed picks is ranked on its own."""
+    from types import SimpleNamespace
+
+    from swansphere.evaluation.content import (
+        ContentCase,
+        References,
+        _single_source_ranks,
+    )
+    from swansphere.evaluation.identity import ClassCentroids
+    from swansphere.spatial import encode
+
+    embedding = _ToneEmbedding()
+    labels = sorted(TONES)
+    centroids = ClassCentroids.fit(labels, torch.cat([embedding.embed(_tone(name, 1.0), RATE)
+                                                      for name in labels]))
+    references = References({}, centroids, RATE)
+    case = ContentCase("a low hum", "held_out", ("low",), ((0.0, 0.0),))
+    clip = torch.cat((_tone("low", 1.0), _tone("high", 2.0)))
+    asked = []
+
+    def prompt(text, seed):
+        asked.append((text, seed))
+        return encode(_tone("low" if seed == 3 else "high", 1.0), 0.0, 0.0)
+
+    primed = SimpleNamespace(config=SimpleNamespace(exemplar_prompts=True),
+                             exemplars=SimpleNamespace(prompt=prompt))
+    ranks = _single_source_ranks(primed, references, embedding, case, 3, clip, windows=3)
+    assert ranks["window_ranks"][0] == 1 and min(ranks["window_ranks"][1:]) > 1
+    assert ranks["exemplar_rank"] == 1 and asked == [("a low hum", 3)]
+    plain = SimpleNamespace(config=SimpleNamespace(exemplar_prompts=False), exemplars=None)
+    assert set(_single_source_ranks(plain, references, embedding, case, 3, clip,
+                                    windows=1)) == {"rank"}
+
+
+def test_summary_gives_the_median_rank_of_each_part_and_of_the_exemplars():
+    base = {"sources": 1, "angular": 0.1, "map_correlation": 0.9, "level_db": -20,
+            "reference_level_db": -20, "dropout_share": 0.0}
+    rows = [{**base, "rank": 2, "window_ranks": [1, 3, 3], "exemplar_rank": 1},
+            {**base, "rank": 5, "window_ranks": [1, 1, 9], "exemplar_rank": 7},
+            {**base, "rank": 9, "window_ranks": [5, 1, 3]}]
+    summary = summarise(rows, classes=10)
+    assert summary["window_median_ranks"] == [1.0, 1.0, 3.0]
+    assert summary["exemplar"] == {"clips": 2, "top1": 0.5, "top5": 0.5, "median_rank": 4.0}
+    plain = summarise([{**base, "rank": 2}], classes=10)
+    assert plain["window_median_ranks"] == [] and plain["exemplar"] is None
