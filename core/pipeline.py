@@ -818,10 +818,24 @@ class LiveSession:
         if audio.dim() != 3 or audio.shape[:2] != (rows, 4):
             raise GenerationError(f"an audio prompt is AmbiX (4, samples) or ({rows}, 4, "
                                   f"samples), got {tuple(audio.shape)}")
-        backbone, frames = pipeline.backbone, pipeline.backbone.patch_frames
         with torch.inference_mode():
-            latents = pipeline.prompt_latents(audio).to(backbone.start.dtype)
-            patches = latents.shape[1] // frames
+            return self.prime_latents(pipeline.prompt_latents(audio))
+
+    def prime_latents(self, latents: torch.Tensor) -> int:
+        """:meth:`prime` from backbone-space latents ``(rows, patches·patch_frames, D)``
+        (:meth:`Pipeline.prompt_latents`, or a training clip's own: training on the stream's
+        own history rolls out from them). Video is not checked: the caller aligns it."""
+        pipeline = self.pipeline
+        backbone, frames = pipeline.backbone, pipeline.backbone.patch_frames
+        rows, patches = len(self.generators), latents.shape[1] // frames
+        if self.patches_done or self.last_patch is not None:
+            raise GenerationError("a session is primed before its first patch")
+        if latents.dim() != 3 or latents.shape[0] != rows or patches < 1 or (
+                latents.shape[1] % frames):
+            raise GenerationError(f"prompt latents must be ({rows}, n·{frames}, latent_dim) "
+                                  f"with n >= 1, got {tuple(latents.shape)}")
+        with torch.inference_mode():
+            latents = latents.to(backbone.start.dtype)
             _, state = backbone.step(None, self.backbone_state)
             if patches > 1:
                 _, state = backbone.step(latents[:, :-frames], state)

@@ -190,7 +190,13 @@ class PipelineValidationConfig:
 
 @attrs.frozen(kw_only=True)
 class PipelineTrainConfig:
-    """A whole pipeline training run, one TOML file (``task = "pipeline"``)."""
+    """A whole pipeline training run, one TOML file (``task = "pipeline"``).
+
+    ``own_history`` is the share of each batch's items that hear the stream's own samples:
+    the model, in inference, hears the clip's first patches and makes the rest (the
+    pipeline's sampler and guidance), and the item trains on the clip's patches with that as
+    its history (docs/training.md, "The stream's own history").
+    """
 
     task: str = attrs.field(default="pipeline", validator=task_named("pipeline"))
     stage: Literal["pseudo-foa", "foa"] = attrs.field(default="foa",
@@ -200,6 +206,7 @@ class PipelineTrainConfig:
     train_text: bool = True
     train_video: bool = False
     normalize_latents: bool = True
+    own_history: float = probability_field()
     data: PipelineDataConfig = attrs.field(factory=PipelineDataConfig)
     validation: PipelineValidationConfig = attrs.field(factory=PipelineValidationConfig)
     optimizer: OptimizerConfig = attrs.field(factory=OptimizerConfig)
@@ -507,7 +514,9 @@ class PipelineTrainer(Trainer):
         self.pipeline = Pipeline.from_config(built, registry=self.registry)
         self._latent_scale_known = not config.normalize_latents
         if config.data.exemplar_prefix:
-            self._check_prefixes_fit()
+            self._check_loss_takes("given_patches", "data.exemplar_prefix")
+        if config.own_history:
+            self._check_loss_takes("history", "own_history")
         if config.init is not None:
             self._start_from(config.init)
         for module in self.pipeline.modules().values():
@@ -524,15 +533,14 @@ class PipelineTrainer(Trainer):
         self._step_data: TrainingSet | None = None
         self._shard_stream: tuple[int, Any] | None = None  # (next step, items iterator)
 
-    def _check_prefixes_fit(self) -> None:
+    def _check_loss_takes(self, argument: str, setting: str) -> None:
         import inspect
 
         backbone = self.pipeline.backbone
         if not (self.pipeline.streams
-                and "given_patches" in inspect.signature(backbone.loss).parameters):
-            raise ConfigError(f"data.exemplar_prefix needs a streaming backbone whose loss "
-                              f"takes given_patches (causal-dit); "
-                              f"{type(backbone).__name__} does not")
+                and argument in inspect.signature(backbone.loss).parameters):
+            raise ConfigError(f"{setting} needs a streaming backbone whose loss takes "
+                              f"{argument} (causal-dit); {type(backbone).__name__} does not")
 
     def _start_from(self, directory: str) -> None:
         from swansphere.config import load_toml
@@ -671,11 +679,43 @@ class PipelineTrainer(Trainer):
         data = self._step_data
         latents = data.latents[index.to(self.device)]
         conditions = self.conditions(data, index)
-        if data.prefixes is None:
-            return self.pipeline.backbone.loss(latents, conditions, generator=generator)
-        latents, given = self._prefixed(data, index.to(self.device), latents, generator)
-        return self.pipeline.backbone.loss(latents, conditions, generator=generator,
-                                           given_patches=given)
+        options: dict[str, Any] = {}
+        if data.prefixes is not None:
+            latents, options["given_patches"] = self._prefixed(data, index.to(self.device),
+                                                               latents, generator)
+        if self.config.own_history:
+            options["history"] = self._own_history(data, index, latents,
+                                                   options.get("given_patches"), generator)
+        return self.pipeline.backbone.loss(latents, conditions, generator=generator, **options)
+
+    def _own_history(self, data: TrainingSet, index: torch.Tensor, latents: torch.Tensor,
+                     given: torch.Tensor | None, generator: torch.Generator) -> torch.Tensor:
+        """``latents`` where a share ``own_history`` of the items hear, from patch ``k`` on
+        (one ``k`` per batch, at least every chosen item's given patches), what the model
+        makes after the clip's first ``k`` patches."""
+        from swansphere.nn.flow import uniform
+        from swansphere.pipeline import LiveSession
+
+        backbone = self.pipeline.backbone
+        frames = backbone.patch_frames
+        count = latents.shape[1] // frames
+        rows = (uniform((len(index),), generator, self.device)
+                < self.config.own_history).nonzero()[:, 0]
+        first = int(given[rows].max()) if given is not None and len(rows) else 0
+        start = int(torch.randint(first, count, (1,), generator=generator))
+        seeds = torch.randint(2**62, (len(rows),), generator=generator).tolist()
+        history = latents.clone()
+        if not len(rows):
+            return history
+        with torch.no_grad():
+            conditions = self.conditions(data, index[rows.cpu()])
+            session = LiveSession(self.pipeline, backbone.init_state(len(rows), conditions),
+                                  tuple(torch.Generator().manual_seed(s) for s in seeds))
+            if start:
+                session.prime_latents(latents[rows, :start * frames])
+            made = [session.next_patches()[1] for _ in range(count - start)]
+        history[rows, start * frames:count * frames] = torch.cat(made, 1).to(history)
+        return history
 
     def _prefixed(self, data: TrainingSet, index: torch.Tensor, latents: torch.Tensor,
                   generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:

@@ -253,7 +253,8 @@ class CausalDiT(LatentGrid, nn.Module):
              lengths: torch.Tensor | None = None, *, reduction: str = "mean",
              condition_dropout: bool = True,
              patch_keep_ratio: float | None = None,
-             given_patches: torch.Tensor | None = None) -> torch.Tensor:
+             given_patches: torch.Tensor | None = None,
+             history: torch.Tensor | None = None) -> torch.Tensor:
         """Rectified-flow loss on the current patch, averaged over the selected patches.
 
         ``x_t = t·x1 + (1 - t)·noise``, target ``x1 - noise``. Text and video are each dropped
@@ -282,6 +283,10 @@ class CausalDiT(LatentGrid, nn.Module):
         made: an audio prompt the stream continues (``LiveSession.prime``; exemplar prompts,
         docs/pipeline.md). They are history only: never a training target, and never hidden by
         ``history_dropout``, since a primed stream always hears its prompt.
+
+        ``history`` (shaped like ``latents``) is what the stream heard instead of ``latents``
+        (LM inputs and LocDiT context): a stream's own samples (training on the stream's own
+        history, docs/training.md); the targets stay ``latents``.
         """
         if reduction not in ("mean", "none"):
             raise BackboneInputError(f"reduction must be 'mean' or 'none', got {reduction!r}")
@@ -294,10 +299,14 @@ class CausalDiT(LatentGrid, nn.Module):
         history_drop = ((uniform((batch,), generator, device) < config.history_dropout)
                         & condition_dropout)
         patches = self._patches(latents)
+        heard = patches if history is None else self._patches(history)
+        if heard.shape != patches.shape:
+            raise BackboneInputError(f"history must have the shape of latents "
+                                     f"{tuple(latents.shape)}, got {tuple(history.shape)}")
         given = self._given_patches(given_patches, patches)
         if given is not None:
             history_drop = history_drop & (given == 0)
-        history = self._noisy_history(patches, generator, given)
+        history = self._noisy_history(heard, generator, given)
         h, valid = self._teacher_forced(history, conditions, lengths, text_drop, video_drop,
                                         history_drop)
         targets = valid if given is None else valid & (

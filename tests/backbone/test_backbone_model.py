@@ -332,6 +332,26 @@ def test_given_patches_must_leave_a_patch_to_learn_from() -> None:
             model.loss(x, None, torch.Generator().manual_seed(0), given_patches=bad)
 
 
+def test_a_heard_history_feeds_the_stream_and_the_clip_stays_the_target(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    model = make_model(patch_keep_ratio=1.0, context_patches=1, h_dropout=0.0,
+                       context_dropout=0.0)
+    monkeypatch.setattr(model, "_sample_times",
+                        lambda count, _generator, device: torch.ones(count, device=device))
+    x = latents(2, 4, model)
+    heard = x + 1.0
+    targets, (_, _, h, _, context, _, _) = _targets_of(model, x, history=heard)
+    assert sorted(targets) == [(item, step) for item in range(2) for step in range(4)]
+    own = heard.view(2, 4, model.patch_frames, -1)
+    for row, (item, step) in enumerate(targets):
+        if step:
+            assert torch.equal(context[row], own[item, step - 1])
+    with torch.no_grad():
+        torch.testing.assert_close(h, model.hidden_states(heard)[tuple(zip(*targets, strict=True))])
+    with pytest.raises(BackboneInputError, match="history must have the shape"):
+        model.loss(x, None, torch.Generator().manual_seed(0), history=heard[:1])
+
+
 def test_patch_keep_ratio_sets_how_many_patches_train_locdit() -> None:
     model = make_model(patch_keep_ratio=0.6)
     calls = []

@@ -484,3 +484,58 @@ def test_exemplar_prefixes_need_the_vocabulary_and_room_to_learn():
     run = trainer("unused", data={**PREFIXED, "exemplar_seconds": 0.6})
     with pytest.raises(ConfigError, match="leaves nothing"):
         run.training_set()
+
+
+# ---------------------------------------------------------------- the stream's own history
+
+def test_chosen_items_hear_what_the_model_makes_after_their_first_patches(monkeypatch):
+    """The made part is a stream of the item's own conditions primed with the clip's first
+    ``k`` patches (the rows' seeds recorded, then the stream made again); the other items
+    and every item's first ``k`` patches are the clip's."""
+    import swansphere.pipeline as pipeline_api
+
+    run = trainer("unused", own_history=0.5)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():  # random weights: zero-initialised gates would hide the conditions
+        for parameter in run.pipeline.backbone.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.3)
+    data = run.training_set()
+    run._step_data = data
+    sessions = []
+
+    class Recorded(pipeline_api.LiveSession):
+        def __attrs_post_init__(self):
+            super().__attrs_post_init__()
+            sessions.append(self)
+
+    monkeypatch.setattr(pipeline_api, "LiveSession", Recorded)
+    index = torch.tensor([0, 1, 2, 3, 0, 1, 2, 3])
+    latents = data.latents[index]
+    history = run._own_history(data, index, latents, None, torch.Generator().manual_seed(2))
+    [session] = sessions
+    frames = run.pipeline.backbone.patch_frames
+    changed = (history != latents).flatten(1).any(1)
+    rows = changed.nonzero()[:, 0]
+    assert 0 < len(rows) < len(index)
+    start = int((history[rows[0]] != latents[rows[0]]).any(-1).nonzero()[0, 0]) // frames
+    assert start > 0  # this seed primes the stream (a start at 0 is the plain stream)
+    assert torch.equal(history[:, :start * frames], latents[:, :start * frames])
+    count = latents.shape[1] // frames
+    again = Recorded(run.pipeline, run.pipeline.backbone.init_state(
+        len(rows), run.conditions(data, index[rows])),
+        tuple(torch.Generator().manual_seed(g.initial_seed()) for g in session.generators))
+    if start:
+        again.prime_latents(latents[rows, :start * frames])
+    made = torch.cat([again.next_patches()[1] for _ in range(count - start)], 1)
+    torch.testing.assert_close(history[rows, start * frames:count * frames], made)
+
+
+def test_own_history_needs_a_streaming_backbone_whose_loss_takes_it(monkeypatch):
+    from swansphere.plugins.causal_dit.model import CausalDiT
+
+    def loss(self, latents, conditions=None, generator=None):
+        return latents.sum()
+
+    monkeypatch.setattr(CausalDiT, "loss", loss)
+    with pytest.raises(ConfigError, match="own_history needs a streaming backbone"):
+        trainer("unused", own_history=0.5)
