@@ -306,14 +306,14 @@ class CausalDiT(LatentGrid, nn.Module):
         given = self._given_patches(given_patches, patches)
         if given is not None:
             history_drop = history_drop & (given == 0)
-        history = self._noisy_history(heard, generator, given)
-        h, valid = self._teacher_forced(history, conditions, lengths, text_drop, video_drop,
+        heard = self._noisy_history(heard, generator, given)
+        h, valid = self._teacher_forced(heard, conditions, lengths, text_drop, video_drop,
                                         history_drop)
         targets = valid if given is None else valid & (
             torch.arange(valid.shape[1], device=device) >= given[:, None])
         item, step = self._select_patches(targets, generator, patch_keep_ratio)
         target_patch = patches[item, step]
-        context, context_valid = self._training_context(history, item, step)
+        context, context_valid = self._training_context(heard, item, step)
         selected = item.shape[0]
         h_keep = ((uniform((selected,), generator, device) >= config.h_dropout)
                   | (not condition_dropout))
