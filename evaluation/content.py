@@ -275,7 +275,7 @@ def _single_source_ranks(pipeline: Any, references: References, embedding: Any,
     if windows > 1:
         ranks["window_ranks"] = [_rank(references, embedding, part, name)
                                  for part in omni.tensor_split(windows)]
-    if getattr(pipeline.config, "exemplar_prompts", False) and pipeline.exemplars is not None:
+    if pipeline.config.exemplar_prompts and pipeline.exemplars is not None:
         prompt = pipeline.exemplars.prompt(case.text, seed)
         if prompt is not None:
             ranks["exemplar_rank"] = _rank(references, embedding, prompt[0], name)
