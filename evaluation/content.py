@@ -309,12 +309,13 @@ def summarise(rows: Sequence[dict[str, Any]], classes: int) -> dict[str, Any]:
     ``median_level_db`` the level of a typical clip, which a few silent clips cannot drag down
     (``reference_median_level_db`` the references' own, to compare it with).
     ``window_median_ranks`` is the median rank in each part of the clips, first to last
-    (empty unless ranked by parts), and ``exemplar`` the :func:`rank_summary` of the
-    exemplar prompts the streams started from, with their number (``None`` without them).
+    (empty unless ranked by parts). ``exemplar`` (``None`` without exemplar prompts) compares
+    like with like: over the clips whose stream started from an exemplar (``clips``), the
+    :func:`rank_summary` of the exemplars, and of those clips themselves (``stream``, and
+    ``stream_window_median_ranks``); the other figures mix them with unprimed clips.
     """
     single = [row for row in rows if row["sources"] == 1]
-    by_window = [row["window_ranks"] for row in single if "window_ranks" in row]
-    exemplars = [row["exemplar_rank"] for row in single if "exemplar_rank" in row]
+    primed = [row for row in single if "exemplar_rank" in row]
     double = [row for row in rows if row["sources"] > 1]
     beams = [rank for row in double for rank in row["beam_ranks"]]
 
@@ -343,11 +344,18 @@ def summarise(rows: Sequence[dict[str, Any]], classes: int) -> dict[str, Any]:
         "median_level_db": float(np.median([row["level_db"] for row in rows])),
         "reference_median_level_db": float(np.median([row["reference_level_db"]
                                                       for row in rows])),
-        "window_median_ranks": [float(np.median(part)) for part in zip(*by_window,
-                                                                       strict=True)],
-        "exemplar": ({"clips": len(exemplars), **rank_summary(exemplars)} if exemplars
-                     else None),
+        "window_median_ranks": _window_medians(single),
+        "exemplar": {"clips": len(primed),
+                     **rank_summary([row["exemplar_rank"] for row in primed]),
+                     "stream": rank_summary([row["rank"] for row in primed]),
+                     "stream_window_median_ranks": _window_medians(primed)} if primed else None,
     }
+
+
+def _window_medians(rows: Sequence[dict[str, Any]]) -> list[float]:
+    """The median rank in each part of the clips ranked by parts, first to last."""
+    parts = [row["window_ranks"] for row in rows if "window_ranks" in row]
+    return [float(np.median(part)) for part in zip(*parts, strict=True)]
 
 
 def caption_identity(text_encoder: Any, classes: Sequence[str], *, captions: int = 600,

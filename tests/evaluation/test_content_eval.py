@@ -342,6 +342,10 @@ def test_summary_gives_the_median_rank_of_each_part_and_of_the_exemplars():
             {**base, "rank": 9, "window_ranks": [5, 1, 3]}]
     summary = summarise(rows, classes=10)
     assert summary["window_median_ranks"] == [1.0, 1.0, 3.0]
-    assert summary["exemplar"] == {"clips": 2, "top1": 0.5, "top5": 0.5, "median_rank": 4.0}
+    # the primed clips alone (the first two) beside their exemplars: like with like
+    assert summary["exemplar"] == {
+        "clips": 2, "top1": 0.5, "top5": 0.5, "median_rank": 4.0,
+        "stream": {"top1": 0.0, "top5": 1.0, "median_rank": 3.5},
+        "stream_window_median_ranks": [1.0, 2.0, 6.0]}
     plain = summarise([{**base, "rank": 2}], classes=10)
     assert plain["window_median_ranks"] == [] and plain["exemplar"] is None
