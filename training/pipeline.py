@@ -611,14 +611,16 @@ class PipelineTrainer(Trainer):
         classes = scene_classes(config, rate, validation=False)
         prefixed = torch.tensor([name in bank.class_names for name in classes])
         silence = torch.zeros_like(bank.class_prompt(bank.class_names[0], None))
-        prompts = torch.stack([
-            bank.class_prompt(name, caption, seed=index) if keep else silence
-            for index, (name, caption, keep) in enumerate(zip(classes, data.captions, prefixed,
-                                                               strict=True))])
-        batch = self.config.validation.batch_size
-        with torch.no_grad():
-            prefixes = torch.cat([self.pipeline.prompt_latents(prompts[i:i + batch].to(
-                self.device)).float() for i in range(0, len(prompts), batch)])
+
+        def prompt(index: int) -> torch.Tensor:
+            return (bank.class_prompt(classes[index], data.captions[index], seed=index)
+                    if prefixed[index] else silence)
+
+        batch, count = self.config.validation.batch_size, len(classes)
+        with torch.no_grad():  # a batch of prompts at a time: their audio is never all held
+            prefixes = torch.cat([self.pipeline.prompt_latents(torch.stack(
+                [prompt(i) for i in range(first, min(first + batch, count))]).to(
+                    self.device)).float() for first in range(0, count, batch)])
         if prefixes.shape[1] >= data.latents.shape[1]:
             raise ConfigError(f"data.exemplar_seconds ({config.exemplar_seconds:g} s) leaves "
                               f"nothing of a {config.clip_seconds:g} s scene to learn from")
