@@ -232,7 +232,18 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
 
 def sdpa_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                    mask: AttentionMask | torch.Tensor | None = None) -> torch.Tensor:
-    """PyTorch SDPA with the mask in dense form (any device)."""
+    """PyTorch SDPA with the mask in dense form (any device).
+
+    On the CPU, attention that autograd will differentiate computes in float32 when it would
+    run in 16 bits (16-bit inputs, or CPU autocast): PyTorch's CPU kernels take several times
+    longer forward and backward in bfloat16 than in float32, and autocast training spent a
+    quarter of its step there (docs/training.md, "Precision"). The output keeps the inputs'
+    dtype; inference keeps the 16-bit kernels, which are as fast forward.
+    """
+    if _slow_16_bit_backward(q, k, v):
+        with torch.autocast("cpu", enabled=False):  # autocast would cast them back
+            out = sdpa_attention(q.float(), k.float(), v.float(), mask)
+        return out.to(q.dtype)
     qt, kt, vt = (x.transpose(1, 2) for x in (q, k, v))
     if mask is None:
         arguments = {}
@@ -243,6 +254,18 @@ def sdpa_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     out = F.scaled_dot_product_attention(qt, kt, vt, enable_gqa=k.shape[2] != q.shape[2],
                                          **arguments)
     return out.transpose(1, 2)
+
+
+def _slow_16_bit_backward(*tensors: torch.Tensor) -> bool:
+    """Whether this attention would run in 16 bits on the CPU (its inputs are 16-bit, or CPU
+    autocast casts them) with autograd to differentiate it."""
+    first = tensors[0]
+    if first.device.type != "cpu" or not (torch.is_grad_enabled()
+                                          and any(x.requires_grad for x in tensors)):
+        return False
+    half = (torch.bfloat16, torch.float16)
+    return first.dtype in half or (torch.is_autocast_enabled("cpu")
+                                   and torch.get_autocast_dtype("cpu") in half)
 
 
 def xformers_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,

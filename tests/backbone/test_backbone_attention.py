@@ -145,6 +145,32 @@ def test_fast_paths_need_no_mask() -> None:
     assert "attn_mask" in packed_mask([1, 2], [3, 2]).sdpa_arguments(3, 5, q.dtype, q.device)
 
 
+def test_cpu_attention_that_trains_in_bfloat16_computes_in_float32() -> None:
+    """The CPU's bfloat16 SDPA kernels are several times slower than float32's forward and
+    backward, so attention that autograd differentiates runs in float32 and rounds back."""
+    q, k, v = (x.bfloat16().requires_grad_() for x in qkv(9, 9, seed=6, batch=3))
+    with torch.no_grad():
+        expected = sdpa_attention(q.float(), k.float(), v.float(), causal_mask()).bfloat16()
+        served = sdpa_attention(q, k, v, causal_mask())  # no gradient: bfloat16 kernels
+    out = sdpa_attention(q, k, v, causal_mask())
+    assert out.dtype == torch.bfloat16 and torch.equal(out, expected)
+    assert served.dtype == torch.bfloat16
+
+
+def test_cpu_attention_under_autocast_trains_in_float32() -> None:
+    """Autocast training (run.precision = "bfloat16") keeps attention in float32 on the CPU:
+    values and gradients as float32 attention's, not bfloat16's (errors of about 1e-2)."""
+    q, k, v = (x.requires_grad_() for x in qkv(9, 9, seed=7, batch=3))
+    expected = sdpa_attention(q, k, v, causal_mask())
+    expected_grads = torch.autograd.grad(expected.square().sum(), (q, k, v))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = sdpa_attention(q, k, v, causal_mask())
+    grads = torch.autograd.grad(out.float().square().sum(), (q, k, v))
+    torch.testing.assert_close(out.float(), expected, atol=1e-6, rtol=1e-5)
+    for grad, expected_grad in zip(grads, expected_grads, strict=True):
+        torch.testing.assert_close(grad, expected_grad, atol=1e-5, rtol=1e-5)
+
+
 def test_bad_shapes_are_rejected() -> None:
     q, k, v = qkv(3, 3)
     with pytest.raises(ValueError, match="multiple of kv_heads"):
