@@ -709,7 +709,9 @@ class PipelineTrainer(Trainer):
         history = latents.clone()
         if not len(rows):
             return history
-        with torch.no_grad():
+        # Made as the pipeline makes a stream (in the weights' precision), not under the
+        # step's autocast, whose 16-bit keys a float32 stream cache cannot hold.
+        with torch.no_grad(), torch.autocast(self.device.type, enabled=False):
             conditions = self.conditions(data, index[rows.cpu()])
             session = LiveSession(self.pipeline, backbone.init_state(len(rows), conditions),
                                   tuple(torch.Generator().manual_seed(s) for s in seeds))

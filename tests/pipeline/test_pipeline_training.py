@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import warnings
 
 import attrs
@@ -528,6 +529,23 @@ def test_chosen_items_hear_what_the_model_makes_after_their_first_patches(monkey
         again.prime_latents(latents[rows, :start * frames])
     made = torch.cat([again.next_patches()[1] for _ in range(count - start)], 1)
     torch.testing.assert_close(history[rows, start * frames:count * frames], made)
+
+
+def test_own_history_in_a_bfloat16_run_is_the_stream_the_pipeline_makes(tmp_path):
+    """Under the step's bfloat16 autocast the rollout is still made as the pipeline makes a
+    stream, in float32: the same history as outside autocast, and the run trains."""
+    run = trainer(tmp_path, own_history=1.0,
+                  run={**config_table(tmp_path)["run"], "precision": "bfloat16"})
+    data = run.training_set()
+    run._step_data = data
+    index = torch.tensor([0, 1, 2, 3])
+    latents = data.latents[index]
+    plain = run._own_history(data, index, latents, None, torch.Generator().manual_seed(4))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        autocast = run._own_history(data, index, latents, None, torch.Generator().manual_seed(4))
+    assert not torch.equal(plain, latents)
+    torch.testing.assert_close(autocast, plain)
+    assert math.isfinite(run.train_step(0)["loss"])
 
 
 def test_own_history_needs_a_streaming_backbone_whose_loss_takes_it(monkeypatch):
