@@ -709,8 +709,8 @@ class PipelineTrainer(Trainer):
         history = latents.clone()
         if not len(rows):
             return history
-        # Made as the pipeline makes a stream (in the weights' precision), not under the
-        # step's autocast, whose 16-bit keys a float32 stream cache cannot hold.
+        # Made as the pipeline streams by default, in the weights' precision, not under the
+        # step's autocast (bfloat16 rollouts would be about a fifth faster on this CPU).
         with torch.no_grad(), torch.autocast(self.device.type, enabled=False):
             conditions = self.conditions(data, index[rows.cpu()])
             session = LiveSession(self.pipeline, backbone.init_state(len(rows), conditions),

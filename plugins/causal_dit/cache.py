@@ -150,8 +150,10 @@ class KVCache:
         kept = min(count, self.slots)
         index = torch.arange(self.written + count - kept, self.written + count,
                              device=keys.device) % self.slots
-        key_buffer.index_copy_(1, index, keys[:, count - kept:])
-        value_buffer.index_copy_(1, index, values[:, count - kept:])
+        # stored in the ring's dtype, as the one-token path's assignment does (keys made
+        # under autocast are 16-bit)
+        key_buffer.index_copy_(1, index, keys[:, count - kept:].to(key_buffer.dtype))
+        value_buffer.index_copy_(1, index, values[:, count - kept:].to(value_buffer.dtype))
         return *attended, False
 
     def _in_time_order(self, buffer: torch.Tensor) -> torch.Tensor:

@@ -436,6 +436,24 @@ def test_state_snapshot_is_independent_and_detached() -> None:
     assert torch.equal(h, again)
 
 
+def test_a_prompt_stepped_under_autocast_fills_the_ring_as_one_patch_at_a_time_does() -> None:
+    """Priming a stream steps several patches at once; under CPU bfloat16 autocast their keys
+    are 16-bit and go into the float32 ring as the one-patch path stores them."""
+    model = make_model(attention_window=4)
+    prompt = latents(1, 3, model)
+    frames = model.patch_frames
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        _, together = model.step(None, model.init_state(1, conditions(1, model)))
+        _, together = model.step(prompt, together)
+        _, one_by_one = model.step(None, model.init_state(1, conditions(1, model)))
+        for k in range(3):
+            _, one_by_one = model.step(prompt[:, k * frames:(k + 1) * frames], one_by_one)
+    for stored, expected in zip(together.cache.keys + together.cache.values,
+                                one_by_one.cache.keys + one_by_one.cache.values, strict=True):
+        assert stored.dtype == torch.float32
+        torch.testing.assert_close(stored, expected, atol=0.05, rtol=0.05)
+
+
 def test_conditions_from_conditioner_tokens() -> None:
     from swansphere.conditioning.types import ConditionTokens
 
