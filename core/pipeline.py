@@ -803,7 +803,9 @@ class LiveSession:
         at the pipeline's rate. Its last whole patches are encoded and fed to the backbone and
         the decoder as if the session had made them, so the first chunk continues the prompt
         (which is not output again). Call it before the first chunk, without video (the
-        prompt would take the video's first frames' time). Returns the patches used.
+        prompt would take the video's first frames' time). Returns the patches used. A
+        backbone that takes a reference (``reference_frames``) also follows the prompt's
+        sound for the rest of the stream.
         """
         pipeline = self.pipeline
         if self.patches_done or self.last_patch is not None:
@@ -819,7 +821,20 @@ class LiveSession:
             raise GenerationError(f"an audio prompt is AmbiX (4, samples) or ({rows}, 4, "
                                   f"samples), got {tuple(audio.shape)}")
         with torch.inference_mode():
-            return self.prime_latents(pipeline.prompt_latents(audio))
+            latents = pipeline.prompt_latents(audio)
+            patches = self.prime_latents(latents)
+            if getattr(pipeline.backbone, "reference_frames", 0):
+                self._follow(latents, audio.flatten(1).abs().amax(1) > 0)
+        return patches
+
+    def _follow(self, latents: torch.Tensor, sounding: torch.Tensor) -> None:
+        """Make the prompt the reference of a backbone that takes one (docs/backbone.md): its
+        first ``reference_frames`` frames, the prompt repeated if shorter; silent rows (an
+        exemplar prompt's rows whose words name no sound) get none."""
+        backbone = self.pipeline.backbone
+        repeats = -(-backbone.reference_frames // latents.shape[1])
+        self.backbone_state = backbone.with_reference(
+            self.backbone_state, latents.to(backbone.start.dtype).repeat(1, repeats, 1), sounding)
 
     def prime_latents(self, latents: torch.Tensor) -> int:
         """:meth:`prime` from backbone-space latents ``(rows, patches·patch_frames, D)``

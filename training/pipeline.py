@@ -517,6 +517,9 @@ class PipelineTrainer(Trainer):
             self._check_loss_takes("given_patches", "data.exemplar_prefix")
         if config.own_history:
             self._check_loss_takes("history", "own_history")
+        if self._takes_reference and config.data.source != "vocabulary":
+            raise ConfigError("a backbone with reference_frames learns from each scene's "
+                              "exemplar: it needs data.source = \"vocabulary\"")
         if config.init is not None:
             self._start_from(config.init)
         for module in self.pipeline.modules().values():
@@ -532,6 +535,10 @@ class PipelineTrainer(Trainer):
         self._sets: dict[bool, TrainingSet] = {}
         self._step_data: TrainingSet | None = None
         self._shard_stream: tuple[int, Any] | None = None  # (next step, items iterator)
+
+    @property
+    def _takes_reference(self) -> bool:
+        return bool(getattr(self.pipeline.backbone, "reference_frames", 0))
 
     def _check_loss_takes(self, argument: str, setting: str) -> None:
         import inspect
@@ -592,13 +599,14 @@ class PipelineTrainer(Trainer):
         if not validation:  # what generation may hold its samples inside (docs/samplers.md)
             self.pipeline.config = attrs.evolve(self.pipeline.config,
                                                 latent_range=LatentRange.of(data.latents))
-            if self.config.data.exemplar_prefix:
+            if self.config.data.exemplar_prefix or self._takes_reference:
                 data = self._with_exemplars(data)
         return data
 
     def _with_exemplars(self, data: TrainingSet) -> TrainingSet:
-        """``data`` with each scene's exemplar prefix; the pipeline takes the bank and turns
-        ``exemplar_prompts`` on, so that it starts streams as it was trained to continue."""
+        """``data`` with each scene's exemplar (a prefix, a reference or both); the pipeline
+        takes the bank and turns ``exemplar_prompts`` on, so that it starts streams as it was
+        trained to continue or follow them."""
         from swansphere.conditioning.exemplars import ExemplarBank
         from swansphere.data.vocabulary import training_phrases
 
@@ -624,6 +632,10 @@ class PipelineTrainer(Trainer):
         if prefixes.shape[1] >= data.latents.shape[1]:
             raise ConfigError(f"data.exemplar_seconds ({config.exemplar_seconds:g} s) leaves "
                               f"nothing of a {config.clip_seconds:g} s scene to learn from")
+        wanted = getattr(self.pipeline.backbone, "reference_frames", 0)
+        if prefixes.shape[1] < wanted:
+            raise ConfigError(f"data.exemplar_seconds ({config.exemplar_seconds:g} s) is "
+                              f"shorter than the backbone's reference ({wanted} frames)")
         return attrs.evolve(data, prefixes=prefixes,
                             prefixed=prefixed.to(self.device))
 
@@ -682,19 +694,22 @@ class PipelineTrainer(Trainer):
         latents = data.latents[index.to(self.device)]
         conditions = self.conditions(data, index)
         options: dict[str, Any] = {}
-        if data.prefixes is not None:
+        if self.config.data.exemplar_prefix:
             latents, options["given_patches"] = self._prefixed(data, index.to(self.device),
                                                                latents, generator)
+        if self._takes_reference and data.prefixes is not None:
+            options["reference"] = data.prefixes[index.to(self.device)]
+            options["reference_valid"] = data.prefixed[index.to(self.device)]
         if self.config.own_history:
-            options["history"] = self._own_history(data, index, latents,
-                                                   options.get("given_patches"), generator)
+            options["history"] = self._own_history(data, index, latents, options, generator)
         return self.pipeline.backbone.loss(latents, conditions, generator=generator, **options)
 
     def _own_history(self, data: TrainingSet, index: torch.Tensor, latents: torch.Tensor,
-                     given: torch.Tensor | None, generator: torch.Generator) -> torch.Tensor:
+                     options: dict[str, Any], generator: torch.Generator) -> torch.Tensor:
         """``latents`` where a share ``own_history`` of the items hear, from patch ``k`` on
         (one ``k`` per batch, at least every chosen item's given patches), what the model
-        makes after the clip's first ``k`` patches."""
+        makes after the clip's first ``k`` patches (following the item's reference, if the
+        loss ``options`` give one)."""
         from swansphere.nn.flow import uniform
         from swansphere.pipeline import LiveSession
 
@@ -703,6 +718,7 @@ class PipelineTrainer(Trainer):
         count = latents.shape[1] // frames
         rows = (uniform((len(index),), generator, self.device)
                 < self.config.own_history).nonzero()[:, 0]
+        given = options.get("given_patches")
         first = int(given[rows].max()) if given is not None and len(rows) else 0
         start = int(torch.randint(first, count, (1,), generator=generator))
         seeds = torch.randint(2**62, (len(rows),), generator=generator).tolist()
@@ -713,7 +729,11 @@ class PipelineTrainer(Trainer):
         # step's autocast (bfloat16 rollouts would be about a fifth faster on this CPU).
         with torch.no_grad(), torch.autocast(self.device.type, enabled=False):
             conditions = self.conditions(data, index[rows.cpu()])
-            session = LiveSession(self.pipeline, backbone.init_state(len(rows), conditions),
+            state = backbone.init_state(len(rows), conditions)
+            if "reference" in options:
+                state = backbone.with_reference(state, options["reference"][rows],
+                                                options["reference_valid"][rows])
+            session = LiveSession(self.pipeline, state,
                                   tuple(torch.Generator().manual_seed(s) for s in seeds))
             if start:
                 session.prime_latents(latents[rows, :start * frames])

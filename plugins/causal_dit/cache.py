@@ -197,6 +197,11 @@ class CausalDiTState:
     video: VideoBuffer
     context: torch.Tensor
     """The last ``context_patches · patch_frames`` (or fewer, at the start) latent frames."""
+    reference: torch.Tensor | None = None
+    """``(batch, reference_frames, latent_dim)``: the recording each row's sound follows
+    (:meth:`CausalDiT.with_reference`), or ``None``."""
+    reference_valid: torch.Tensor | None = None
+    """``(batch,)`` bool: rows that have a reference (the others get the null tokens)."""
 
     @property
     def position(self) -> int:

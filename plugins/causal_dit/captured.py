@@ -52,6 +52,11 @@ class StreamBuffers:
     """The text cross-attention mask (read only; None where not needed)."""
     text_summary: torch.Tensor | None = None
     """``(B, width)``: what the text summary adds to ``h`` (read only; None without one)."""
+    reference: torch.Tensor | None = None
+    """``(B, reference_frames, latent_dim)``: the stream's reference (read only; None
+    without one)."""
+    reference_valid: torch.Tensor | None = None
+    """``(B,)`` bool: rows that have a reference (read only)."""
 
     def tensors(self) -> Tensors:
         return (self.position, self.filled, self.context, self.context_valid, self.previous,
@@ -62,7 +67,8 @@ def _patch_step(model: CausalDiT, sampler: Any,
                 coefficients: tuple[tuple[Condition, float], ...], ring: Tensors,
                 start: int, text: tuple[Tensors, Tensors] | None,
                 text_mask: torch.Tensor | None, text_summary: torch.Tensor | None,
-                buffers: Tensors, video_token: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+                reference: Tensors | None, buffers: Tensors, video_token: torch.Tensor,
+                noise: torch.Tensor) -> torch.Tensor:
     """One patch of one or several streams; every argument after ``start`` is a tensor (or a
     tuple of them) so that a compiled version is reused by every stream of the same shapes."""
     position, filled, context, context_valid, previous, started = buffers
@@ -73,7 +79,8 @@ def _patch_step(model: CausalDiT, sampler: Any,
                                  text, text_mask)[:, 0]
     if text_summary is not None:
         h = h + text_summary
-    guided = model.guided_over(h, context, context_valid, "sdpa")
+    guided = model.guided_over(h, context, context_valid, "sdpa",
+                               *(reference if reference is not None else ()))
     patch = sampler.sample(
         lambda x, t: weighted_branches(guided, coefficients, x, t), noise)
     frames = patch.shape[1]
@@ -137,14 +144,16 @@ class PatchStepper:
             started=torch.zeros((), dtype=torch.bool, device=like.device),
             text_mask=(None if state.text is None
                        else model.lm.text_mask(state.text, batch, like.dtype, like.device)),
-            text_summary=None if state.text is None else state.text.summary)
+            text_summary=None if state.text is None else state.text.summary,
+            reference=state.reference, reference_valid=state.reference_valid)
         if previous is not None:
             _resume_buffers(buffers, state, previous.to(like))
         if self.compile is not None:
             fixed = (*cache.keys, *cache.values, *buffers.tensors())
             if state.text is not None:  # read by every replay: never copied in
                 fixed += (*state.text.keys, *state.text.values)
-            fixed += tuple(tensor for tensor in (buffers.text_mask, buffers.text_summary)
+            fixed += tuple(tensor for tensor in (buffers.text_mask, buffers.text_summary,
+                                                 buffers.reference, buffers.reference_valid)
                            if tensor is not None)
             for tensor in fixed:
                 torch._dynamo.mark_static_address(tensor, guard=False)
@@ -163,6 +172,8 @@ class PatchStepper:
             torch.compiler.cudagraph_mark_step_begin()  # each patch: a new step of the graphs
         patch = self._step(model, self.sampler, self.coefficients, (*cache.keys, *cache.values),
                            cache.start, memory, buffers.text_mask, buffers.text_summary,
+                           (None if buffers.reference is None
+                            else (buffers.reference, buffers.reference_valid)),
                            buffers.tensors(),
                            video_token, noise.to(cache.keys[0]))
         patch = patch.clone()  # a replayed graph reuses its output memory

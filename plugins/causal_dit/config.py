@@ -46,6 +46,15 @@ class CausalDiTConfig:
     which a small training budget finds where the cross-attention's, through the LM, stays
     unheard (docs/backbone.md). It rides on the text memory, so it needs
     ``text_cross_attention``.
+
+    ``reference_frames`` above 0 lets LocDiT see that many latent frames of a *reference*, a
+    recording of the sound to make (an exemplar of the named class, or an audio prompt), at
+    every patch of a stream, beside ``h_t`` and the context: a stream started from a
+    recording loses its class within a second or so when only its own recent patches carry
+    it (docs/evaluation.md, "Exemplar prefixes"), while a sound the head can see, it copies.
+    ``reference_dropout`` hides an item's reference in training (it is also hidden with
+    ``h_t``, so the guidance weight ``w2`` pulls towards it), so that the model still
+    streams without one. 0 (the default) builds nothing.
     """
 
     latent_dim: int = attrs.field(default=32, validator=_positive)
@@ -77,6 +86,8 @@ class CausalDiTConfig:
     history_noise: float = attrs.field(default=0.0, validator=[v.ge(0.0), v.lt(float("inf"))])
     patch_mean_weight: float = attrs.field(default=0.0,
                                            validator=[v.ge(0.0), v.lt(float("inf"))])
+    reference_frames: int = attrs.field(default=0, validator=v.ge(0))
+    reference_dropout: float = attrs.field(default=0.3, validator=_probability)
     patch_keep_ratio: float = attrs.field(default=0.6, validator=[v.gt(0.0), v.le(1.0)])
     time_distribution: Literal["uniform", "logit-normal"] = attrs.field(
         default="uniform", validator=v.in_(("uniform", "logit-normal")))

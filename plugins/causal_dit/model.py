@@ -82,7 +82,8 @@ class CausalDiT(LatentGrid, nn.Module):
         self.locdit = LocDiT(config.latent_dim, width, config.locdit,
                              context_frames=config.context_frames,
                              patch_frames=config.patch_frames, eps=eps, rope_base=base,
-                             patch_mean=config.patch_mean_weight > 0)
+                             patch_mean=config.patch_mean_weight > 0,
+                             reference_frames=config.reference_frames)
         self.text_summary = (TextSummary(config.text_dim, width, eps=eps)
                              if config.text_summary else None)
         self.start = nn.Parameter(torch.zeros(width))
@@ -96,6 +97,8 @@ class CausalDiT(LatentGrid, nn.Module):
             learned_tokens.append(self.caption.null)
         if self.text_summary is not None:
             learned_tokens.append(self.text_summary.null)
+        if self.config.reference_frames:
+            learned_tokens.append(self.locdit.null_reference)
         for token in learned_tokens:
             nn.init.trunc_normal_(token, std=0.02, a=-0.06, b=0.06)
 
@@ -108,6 +111,11 @@ class CausalDiT(LatentGrid, nn.Module):
     @property
     def h_dim(self) -> int:
         return self.config.lm.width
+
+    @property
+    def reference_frames(self) -> int:
+        """Frames of a reference recording LocDiT sees at every patch (0: it takes none)."""
+        return self.config.reference_frames
 
     @property
     def _backend(self) -> str:
@@ -254,7 +262,9 @@ class CausalDiT(LatentGrid, nn.Module):
              condition_dropout: bool = True,
              patch_keep_ratio: float | None = None,
              given_patches: torch.Tensor | None = None,
-             history: torch.Tensor | None = None) -> torch.Tensor:
+             history: torch.Tensor | None = None,
+             reference: torch.Tensor | None = None,
+             reference_valid: torch.Tensor | None = None) -> torch.Tensor:
         """Rectified-flow loss on the current patch, averaged over the selected patches.
 
         ``x_t = t·x1 + (1 - t)·noise``, target ``x1 - noise``. Text and video are each dropped
@@ -287,6 +297,11 @@ class CausalDiT(LatentGrid, nn.Module):
         ``history`` (shaped like ``latents``) is what the stream heard instead of ``latents``
         (LM inputs and LocDiT context): a stream's own samples (training on the stream's own
         history, docs/training.md); the targets stay ``latents``.
+
+        ``reference`` ``(B, n >= reference_frames, latent_dim)`` is a recording of the sound
+        each item should make (its first ``reference_frames`` frames are used; with
+        ``reference_frames``), ``reference_valid (B,)`` False for items that have none. A
+        reference is hidden with ``h_t`` and, per item, with ``reference_dropout``.
         """
         if reduction not in ("mean", "none"):
             raise BackboneInputError(f"reduction must be 'mean' or 'none', got {reduction!r}")
@@ -323,8 +338,13 @@ class CausalDiT(LatentGrid, nn.Module):
         noise = normal(target_patch.shape, generator, device).to(target_patch.dtype)
         t = times.to(target_patch.dtype)[:, None, None]
         noisy = t * target_patch + (1 - t) * noise
+        reference, reference_keep = self._training_reference(
+            reference, reference_valid, batch, generator, condition_dropout)
+        if reference is not None:
+            reference, reference_keep = reference[item], reference_keep[item] & h_keep
         velocity = self.locdit(noisy, times, h[item, step], h_keep, context,
-                               context_valid & context_keep.unsqueeze(-1), self._backend)
+                               context_valid & context_keep.unsqueeze(-1), self._backend,
+                               **_reference_inputs(reference, reference_keep))
         if reduction == "mean":
             loss = F.mse_loss(velocity.float(), (target_patch - noise).float())
             if config.patch_mean_weight > 0:
@@ -335,6 +355,39 @@ class CausalDiT(LatentGrid, nn.Module):
         errors = (velocity.float() - (target_patch - noise).float()).square().mean(dim=(1, 2))
         counts = torch.bincount(item, minlength=batch).clamp(min=1)
         return errors.new_zeros(batch).index_add(0, item, errors) / counts
+
+    def _training_reference(self, reference: torch.Tensor | None,
+                            valid: torch.Tensor | None, batch: int,
+                            generator: torch.Generator | None, condition_dropout: bool
+                            ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """The items' reference frames and which are kept (``reference_dropout`` drawn only
+        with ``reference_frames``, so a seed trains a model without them as before)."""
+        if not self.config.reference_frames:
+            if reference is not None:
+                raise BackboneInputError("this backbone takes no reference (reference_frames "
+                                         "= 0)")
+            return None, None
+        device = self.start.device
+        dropped = ((uniform((batch,), generator, device) < self.config.reference_dropout)
+                   & condition_dropout)
+        if reference is None:
+            return None, None
+        frames = self._reference_frames(reference, batch)
+        valid = (torch.ones(batch, dtype=torch.bool, device=device) if valid is None
+                 else torch.as_tensor(valid, device=device))
+        if valid.shape != (batch,) or valid.dtype != torch.bool:
+            raise BackboneInputError(f"reference_valid must be ({batch},) booleans, got "
+                                     f"{tuple(valid.shape)} {valid.dtype}")
+        return frames, valid & ~dropped
+
+    def _reference_frames(self, reference: torch.Tensor, batch: int) -> torch.Tensor:
+        """The first ``reference_frames`` frames of ``reference (batch, n, latent_dim)``."""
+        frames = self.config.reference_frames
+        if (reference.dim() != 3 or reference.shape[0] != batch or reference.shape[1] < frames
+                or reference.shape[2] != self.latent_dim):
+            raise BackboneInputError(f"a reference must have shape ({batch}, n >= {frames}, "
+                                     f"{self.latent_dim}), got {tuple(reference.shape)}")
+        return reference[:, :frames].to(self.start.device, self._dtype)
 
     def _given_patches(self, given: torch.Tensor | None,
                        patches: torch.Tensor) -> torch.Tensor | None:
@@ -483,29 +536,52 @@ class CausalDiT(LatentGrid, nn.Module):
 
         return PatchStepper(self, sampler, w1=w1, w2=w2, compile=compile)
 
-    def context(self, state: CausalDiTState) -> torch.Tensor:
-        """The LocDiT context for the next patch: up to ``context_patches`` previous patches."""
-        return state.context
+    def with_reference(self, state: CausalDiTState, reference: torch.Tensor,
+                       valid: torch.Tensor | None = None) -> CausalDiTState:
+        """``state`` whose rows follow ``reference`` ``(B, n >= reference_frames,
+        latent_dim)`` (backbone-space latents: its first ``reference_frames`` frames) at every
+        later patch; rows where ``valid (B,)`` is False have none. Needs ``reference_frames``."""
+        if not self.config.reference_frames:
+            raise BackboneInputError("this backbone takes no reference (reference_frames = 0)")
+        batch = state.batch_size
+        frames = self._reference_frames(reference, batch)
+        valid = (torch.ones(batch, dtype=torch.bool) if valid is None
+                 else torch.as_tensor(valid)).to(frames.device)
+        if valid.shape != (batch,) or valid.dtype != torch.bool:
+            raise BackboneInputError(f"reference_valid must be ({batch},) booleans, got "
+                                     f"{tuple(valid.shape)} {valid.dtype}")
+        return state.evolve(reference=frames, reference_valid=valid)
+
+    def context(self, state: CausalDiTState) -> torch.Tensor | HeadContext:
+        """The LocDiT context for the next patch: up to ``context_patches`` previous patches,
+        with the stream's reference if it has one (:meth:`with_reference`)."""
+        if state.reference is None:
+            return state.context
+        return HeadContext(state.context, state.reference, state.reference_valid)
 
     # ------------------------------------------------------------------ LocDiT
 
     def velocity(self, x: torch.Tensor, t: torch.Tensor, h: torch.Tensor | None,
-                 context: torch.Tensor | None = None) -> torch.Tensor:
+                 context: torch.Tensor | HeadContext | None = None) -> torch.Tensor:
         """Velocity of the noisy current patch ``x (B, patch_frames, latent_dim)`` at ``t (B,)``.
 
         ``h`` ``(B, width)`` is the LM output for this patch and ``context`` ``(B, n, latent_dim)``
-        its previous ``n <= context_patches·patch_frames`` frames (fewer at a stream's start);
-        ``None`` drops either (the learned null tokens, as in guidance training).
+        its previous ``n <= context_patches·patch_frames`` frames (fewer at a stream's start),
+        or a :class:`HeadContext` that adds a reference; ``None`` drops either (the learned
+        null tokens, as in guidance training). The reference is seen with ``h`` only.
         """
         batch = x.shape[0]
         h_keep = torch.full((batch,), h is not None)
         if h is None:
             h = x.new_zeros(batch, self.h_dim)
-        context, context_valid = self.pad_context(context, batch, x)
+        frames, reference, reference_valid = HeadContext.split(context)
+        context, context_valid = self.pad_context(frames, batch, x)
+        if reference_valid is not None:
+            reference_valid = reference_valid & h_keep.to(reference_valid.device)
         return self.locdit(x, batch_times(t, batch, x), h, h_keep, context, context_valid,
-                           self._backend)
+                           self._backend, **_reference_inputs(reference, reference_valid))
 
-    def guided_model(self, h: torch.Tensor, context: torch.Tensor | None = None
+    def guided_model(self, h: torch.Tensor, context: torch.Tensor | HeadContext | None = None
                      ) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
         """A guided model ``model(x, t, condition)`` for :mod:`swansphere.samplers.guidance`.
 
@@ -513,26 +589,34 @@ class CausalDiT(LatentGrid, nn.Module):
         ``condition`` says per row what it sees: ``NONE`` (null ``h``, null context),
         ``FIRST`` (the context only) or ``ALL`` (``h`` and the context). So the paper's
         ``v_u + w1·(v_c1 − v_u) + w2·(v_all − v_c1)`` scales the pull of the previous audio by
-        ``w1`` and that of the LM (text, video, history) by ``w2``.
+        ``w1`` and that of the LM (text, video, history) by ``w2``. A reference (a
+        :class:`HeadContext`'s) goes with ``h``: ``ALL`` rows only, so ``w2`` pulls towards it.
         """
-        context, context_valid = self.pad_context(context, h.shape[0], h)
-        return self.guided_over(h, context, context_valid, self._backend)
+        frames, reference, reference_valid = HeadContext.split(context)
+        context, context_valid = self.pad_context(frames, h.shape[0], h)
+        return self.guided_over(h, context, context_valid, self._backend, reference,
+                                reference_valid)
 
     def guided_over(self, h: torch.Tensor, context: torch.Tensor, context_valid: torch.Tensor,
-                    backend: str) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor],
-                                              torch.Tensor]:
+                    backend: str, reference: torch.Tensor | None = None,
+                    reference_valid: torch.Tensor | None = None
+                    ) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
         """:meth:`guided_model` over a full-length ``context (B, context_frames, D)`` whose
-        frames ``context_valid (B, context_frames)`` marks (the fixed-shape form)."""
+        frames ``context_valid (B, context_frames)`` marks (the fixed-shape form), and the
+        reference ``(B, reference_frames, D)`` of rows where ``reference_valid (B,)``."""
         batch = h.shape[0]
 
         def model(x: torch.Tensor, t: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
             repeats = x.shape[0] // batch
             condition = condition.to(x.device)
+            references = None if reference is None else reference.repeat(repeats, 1, 1)
+            keep = (None if reference_valid is None
+                    else reference_valid.repeat(repeats) & (condition >= ALL))
             return self.locdit(
                 x, batch_times(t, x.shape[0], x), h.repeat(repeats, 1), condition >= ALL,
                 context.repeat(repeats, 1, 1),
                 context_valid.repeat(repeats, 1) & (condition >= FIRST).unsqueeze(-1),
-                backend)
+                backend, **_reference_inputs(references, keep))
 
         return model
 
@@ -549,6 +633,31 @@ class CausalDiT(LatentGrid, nn.Module):
         padded = F.pad(context.to(like.dtype), (0, 0, frames - available, 0))
         valid = torch.arange(frames, device=like.device) >= frames - available
         return padded, valid.expand(batch, frames)
+
+
+@attrs.frozen
+class HeadContext:
+    """What LocDiT sees of a stream besides ``h``: the previous ``frames`` ``(B, n,
+    latent_dim)`` and the ``reference`` ``(B, reference_frames, latent_dim)`` of the rows
+    where ``reference_valid (B,)`` (:meth:`CausalDiT.context` of a stream with a reference)."""
+
+    frames: torch.Tensor
+    reference: torch.Tensor
+    reference_valid: torch.Tensor
+
+    @staticmethod
+    def split(context: torch.Tensor | HeadContext | None
+              ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+        """``(frames, reference, reference_valid)``; the last two ``None`` for plain frames."""
+        if isinstance(context, HeadContext):
+            return context.frames, context.reference, context.reference_valid
+        return context, None, None
+
+
+def _reference_inputs(reference: torch.Tensor | None,
+                      keep: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    """LocDiT's keyword arguments for a reference; none without one (its null tokens)."""
+    return {} if reference is None else {"reference": reference, "reference_keep": keep}
 
 
 def _drop_used_frames(buffer: VideoBuffer, last_index: torch.Tensor) -> VideoBuffer:

@@ -133,6 +133,29 @@ def test_prompts_no_stream_could_continue_are_refused(pipeline):
                           audio_prompt=audio)
 
 
+@pytest.mark.parametrize("patches", [1, 3])
+def test_a_backbone_that_takes_a_reference_follows_the_prompt_and_silent_rows_get_none(
+        pipeline, patches):
+    """The prompt's first ``reference_frames`` latent frames (a shorter prompt repeated) become
+    each sounding row's reference for the rest of the stream."""
+    following = pipeline.replace(backbone={"reference_frames": 5})
+    audio = torch.stack([prompt_audio(following, patches, seed=3),
+                         torch.zeros(4, patches * following.samples_per_patch)])
+    session = following._open(following.encode_inputs(TEXT)[0], (1, 2), None)
+    session.prime(audio)
+    state = session.backbone_state
+    with torch.inference_mode():
+        latents = following.prompt_latents(audio)
+    repeated = latents.repeat(1, -(-5 // latents.shape[1]), 1)[:, :5]
+    torch.testing.assert_close(state.reference, repeated, atol=0, rtol=0)
+    assert state.reference_valid.tolist() == [True, False]
+    session.next_patches()
+    assert session.backbone_state.reference is not None  # kept along the stream
+    plain = pipeline._open(pipeline.encode_inputs(TEXT)[0], (1,), None)
+    plain.prime(audio[0])
+    assert plain.backbone_state.reference is None
+
+
 # ---------------------------------------------------------------- exemplar prompts
 
 @pytest.fixture(scope="module")

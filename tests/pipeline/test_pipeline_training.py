@@ -487,6 +487,59 @@ def test_exemplar_prefixes_need_the_vocabulary_and_room_to_learn():
         run.training_set()
 
 
+def with_reference(frames: int) -> dict:
+    table = copy.deepcopy(TINY)
+    table["backbone"]["reference_frames"] = frames
+    return table
+
+
+def test_a_reference_backbone_learns_from_each_scenes_exemplar_unprefixed(monkeypatch):
+    """Every item's reference is its scene's exemplar (what a stream started from the bank
+    follows), valid for one-class scenes only; without ``exemplar_prefix`` nothing is
+    prefixed, and the pipeline starts streams from the bank."""
+    run = trainer("unused", pipeline=with_reference(4),
+                  data={**PREFIXED, "exemplar_prefix": 0.0, "train_scenes": 6})
+    data = run.training_set()
+    assert run.pipeline.config.exemplar_prompts and 0 < int(data.prefixed.sum()) < len(data)
+    calls = []
+    monkeypatch.setattr(run.pipeline.backbone, "loss",
+                        lambda latents, _conditions, **kw: calls.append((latents, kw)))
+    run._step_data = data
+    index = torch.cat((data.prefixed.nonzero()[:2, 0], (~data.prefixed).nonzero()[:1, 0]))
+    run.batch_loss(index, torch.Generator().manual_seed(0))
+    [(latents, kw)] = calls
+    assert "given_patches" not in kw and torch.equal(latents, data.latents[index])
+    assert torch.equal(kw["reference"], data.prefixes[index])
+    assert torch.equal(kw["reference_valid"], data.prefixed[index])
+
+
+def test_own_history_rollouts_follow_the_items_references(monkeypatch):
+    run = trainer("unused", pipeline=with_reference(4), own_history=1.0,
+                  data={**PREFIXED, "exemplar_prefix": 0.0, "train_scenes": 6})
+    data = run.training_set()
+    backbone = run.pipeline.backbone
+    followed = []
+    original = backbone.with_reference
+    monkeypatch.setattr(backbone, "with_reference",
+                        lambda state, reference, valid: followed.append((reference, valid))
+                        or original(state, reference, valid))
+    run._step_data = data
+    index = torch.cat((data.prefixed.nonzero()[:1, 0], (~data.prefixed).nonzero()[:1, 0]))
+    with torch.no_grad():
+        run.batch_loss(index, torch.Generator().manual_seed(0))
+    [(reference, valid)] = followed
+    assert torch.equal(reference, data.prefixes[index])
+    assert torch.equal(valid, data.prefixed[index])
+
+
+def test_a_reference_needs_the_vocabulary_and_an_exemplar_as_long():
+    with pytest.raises(ConfigError, match="reference_frames learns from each scene's exemplar"):
+        trainer("unused", pipeline=with_reference(4))
+    run = trainer("unused", pipeline=with_reference(65), data={**PREFIXED, "train_scenes": 2})
+    with pytest.raises(ConfigError, match="shorter than the backbone's reference"):
+        run.training_set()
+
+
 # ---------------------------------------------------------------- the stream's own history
 
 def test_chosen_items_hear_what_the_model_makes_after_their_first_patches(monkeypatch):
@@ -512,7 +565,7 @@ def test_chosen_items_hear_what_the_model_makes_after_their_first_patches(monkey
     monkeypatch.setattr(pipeline_api, "LiveSession", Recorded)
     index = torch.tensor([0, 1, 2, 3, 0, 1, 2, 3])
     latents = data.latents[index]
-    history = run._own_history(data, index, latents, None, torch.Generator().manual_seed(2))
+    history = run._own_history(data, index, latents, {}, torch.Generator().manual_seed(2))
     [session] = sessions
     frames = run.pipeline.backbone.patch_frames
     changed = (history != latents).flatten(1).any(1)
@@ -540,9 +593,9 @@ def test_own_history_in_a_bfloat16_run_is_the_stream_the_pipeline_makes(tmp_path
     run._step_data = data
     index = torch.tensor([0, 1, 2, 3])
     latents = data.latents[index]
-    plain = run._own_history(data, index, latents, None, torch.Generator().manual_seed(4))
+    plain = run._own_history(data, index, latents, {}, torch.Generator().manual_seed(4))
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        autocast = run._own_history(data, index, latents, None, torch.Generator().manual_seed(4))
+        autocast = run._own_history(data, index, latents, {}, torch.Generator().manual_seed(4))
     assert not torch.equal(plain, latents)
     torch.testing.assert_close(autocast, plain)
     assert math.isfinite(run.train_step(0)["loss"])
