@@ -373,12 +373,7 @@ class CausalDiT(LatentGrid, nn.Module):
         if reference is None:
             return None, None
         frames = self._reference_frames(reference, batch)
-        valid = (torch.ones(batch, dtype=torch.bool, device=device) if valid is None
-                 else torch.as_tensor(valid, device=device))
-        if valid.shape != (batch,) or valid.dtype != torch.bool:
-            raise BackboneInputError(f"reference_valid must be ({batch},) booleans, got "
-                                     f"{tuple(valid.shape)} {valid.dtype}")
-        return frames, valid & ~dropped
+        return frames, self._reference_valid(valid, batch) & ~dropped
 
     def _reference_frames(self, reference: torch.Tensor, batch: int) -> torch.Tensor:
         """The first ``reference_frames`` frames of ``reference (batch, n, latent_dim)``."""
@@ -388,6 +383,17 @@ class CausalDiT(LatentGrid, nn.Module):
             raise BackboneInputError(f"a reference must have shape ({batch}, n >= {frames}, "
                                      f"{self.latent_dim}), got {tuple(reference.shape)}")
         return reference[:, :frames].to(self.start.device, self._dtype)
+
+    def _reference_valid(self, valid: torch.Tensor | None, batch: int) -> torch.Tensor:
+        """Validated ``(batch,)`` booleans on the model's device (``None``: every row)."""
+        device = self.start.device
+        if valid is None:
+            return torch.ones(batch, dtype=torch.bool, device=device)
+        valid = torch.as_tensor(valid, device=device)
+        if valid.shape != (batch,) or valid.dtype != torch.bool:
+            raise BackboneInputError(f"reference_valid must be ({batch},) booleans, got "
+                                     f"{tuple(valid.shape)} {valid.dtype}")
+        return valid
 
     def _given_patches(self, given: torch.Tensor | None,
                        patches: torch.Tensor) -> torch.Tensor | None:
@@ -544,13 +550,8 @@ class CausalDiT(LatentGrid, nn.Module):
         if not self.config.reference_frames:
             raise BackboneInputError("this backbone takes no reference (reference_frames = 0)")
         batch = state.batch_size
-        frames = self._reference_frames(reference, batch)
-        valid = (torch.ones(batch, dtype=torch.bool) if valid is None
-                 else torch.as_tensor(valid)).to(frames.device)
-        if valid.shape != (batch,) or valid.dtype != torch.bool:
-            raise BackboneInputError(f"reference_valid must be ({batch},) booleans, got "
-                                     f"{tuple(valid.shape)} {valid.dtype}")
-        return state.evolve(reference=frames, reference_valid=valid)
+        return state.evolve(reference=self._reference_frames(reference, batch),
+                            reference_valid=self._reference_valid(valid, batch))
 
     def context(self, state: CausalDiTState) -> torch.Tensor | HeadContext:
         """The LocDiT context for the next patch: up to ``context_patches`` previous patches,
