@@ -70,7 +70,8 @@ def same_size_pipeline_config(config: PipelineConfig, *,
                               patch_frames: int = 1) -> PipelineConfig:
     """A streaming pipeline's config with its ``causal-dit`` backbone replaced by the
     same-size ``global-dit`` with ``patch_frames`` latent frames per token
-    (:func:`swansphere.plugins.global_dit.same_size_config`)."""
+    (:func:`swansphere.plugins.global_dit.same_size_config`), and without exemplar prompts
+    (a whole clip has no stream for an exemplar to start)."""
     from swansphere.plugins.global_dit import same_size_config
 
     if config.backbone.type != "causal-dit":
@@ -78,7 +79,7 @@ def same_size_pipeline_config(config: PipelineConfig, *,
                           f"pipeline; this one's backbone is {config.backbone.type!r}")
     matched = same_size_config(config.backbone.config, patch_frames=patch_frames)
     backbone = ClipBackboneSpec(type="global-dit", config=matched)
-    return attrs.evolve(config, backbone=backbone)
+    return attrs.evolve(config, backbone=backbone, exemplar_prompts=False)
 
 
 class GlobalBaseline:

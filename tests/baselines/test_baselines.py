@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import attrs
 import numpy as np
 import pytest
 import torch
@@ -78,6 +79,13 @@ def test_global_baseline_saves_and_loads_like_any_pipeline(global_baseline, tmp_
     loaded = GlobalBaseline.from_pretrained(folder)
     torch.testing.assert_close(loaded.generate("a bell", duration=0.03, seed=1),
                                global_baseline.generate("a bell", duration=0.03, seed=1))
+
+
+def test_the_baseline_of_a_pipeline_with_exemplar_prompts_makes_clips_without_them(
+        streaming_pipeline):
+    """`swansphere bench pipeline` on a pipeline that starts its streams from exemplars."""
+    config = attrs.evolve(streaming_pipeline.config, exemplar_prompts=True)
+    assert not same_size_pipeline_config(config).exemplar_prompts
 
 
 def test_global_baseline_refuses_streaming_pipelines(streaming_pipeline, global_baseline):
