@@ -491,8 +491,9 @@ class TrainingSet:
     conditions: Any
     scenes: ScenePool
     prefixes: torch.Tensor | None = None
-    """With ``data.exemplar_prefix``: each scene's exemplar latents ``(S, P·patch_frames,
-    D)`` in backbone space (zeros where ``prefixed`` is False)."""
+    """With ``data.exemplar_prefix`` or a backbone that takes a reference: each scene's
+    exemplar latents ``(S, P·patch_frames, D)`` in backbone space (zeros where ``prefixed`` is
+    False)."""
     prefixed: torch.Tensor | None = None
     """``(S,)`` bool: the scene is of one class that the exemplar bank holds."""
 
@@ -629,7 +630,7 @@ class PipelineTrainer(Trainer):
             prefixes = torch.cat([self.pipeline.prompt_latents(torch.stack(
                 [prompt(i) for i in range(first, min(first + batch, count))]).to(
                     self.device)).float() for first in range(0, count, batch)])
-        if prefixes.shape[1] >= data.latents.shape[1]:
+        if config.exemplar_prefix and prefixes.shape[1] >= data.latents.shape[1]:
             raise ConfigError(f"data.exemplar_seconds ({config.exemplar_seconds:g} s) leaves "
                               f"nothing of a {config.clip_seconds:g} s scene to learn from")
         wanted = getattr(self.pipeline.backbone, "reference_frames", 0)

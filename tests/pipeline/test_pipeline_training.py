@@ -532,12 +532,15 @@ def test_own_history_rollouts_follow_the_items_references(monkeypatch):
     assert torch.equal(valid, data.prefixed[index])
 
 
-def test_a_reference_needs_the_vocabulary_and_an_exemplar_as_long():
+def test_a_reference_needs_the_vocabulary_and_an_exemplar_as_long_not_shorter_than_a_scene():
     with pytest.raises(ConfigError, match="reference_frames learns from each scene's exemplar"):
         trainer("unused", pipeline=with_reference(4))
     run = trainer("unused", pipeline=with_reference(65), data={**PREFIXED, "train_scenes": 2})
     with pytest.raises(ConfigError, match="shorter than the backbone's reference"):
         run.training_set()
+    long = {**PREFIXED, "exemplar_prefix": 0.0, "exemplar_seconds": 0.6, "train_scenes": 2}
+    data = trainer("unused", pipeline=with_reference(4), data=long).training_set()
+    assert data.prefixes.shape[1] > data.latents.shape[1]  # only a prefix must leave room
 
 
 # ---------------------------------------------------------------- the stream's own history
