@@ -12,7 +12,7 @@ from swansphere.nn.configs import TransformerSize as TransformerSize
 from .config import CausalDiTConfig as CausalDiTConfig
 
 _EXPORTS = {
-    "model": ["CausalDiT"],
+    "model": ["CausalDiT", "HeadContext"],
     "cache": ["CausalDiTState", "KVCache", "StaleStateError"],
     "swansphere.nn.conditions": ["Conditions", "BackboneInputError"],
     "generation": ["generate", "generate_patch", "patch_velocity", "stream_patches"],
