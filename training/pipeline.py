@@ -518,7 +518,7 @@ class PipelineTrainer(Trainer):
             self._check_loss_takes("given_patches", "data.exemplar_prefix")
         if config.own_history:
             self._check_loss_takes("history", "own_history")
-        if self._takes_reference and config.data.source != "vocabulary":
+        if self._reference_frames and config.data.source != "vocabulary":
             raise ConfigError("a backbone with reference_frames learns from each scene's "
                               "exemplar: it needs data.source = \"vocabulary\"")
         if config.init is not None:
@@ -538,8 +538,9 @@ class PipelineTrainer(Trainer):
         self._shard_stream: tuple[int, Any] | None = None  # (next step, items iterator)
 
     @property
-    def _takes_reference(self) -> bool:
-        return bool(getattr(self.pipeline.backbone, "reference_frames", 0))
+    def _reference_frames(self) -> int:
+        """Frames of each item's exemplar the backbone sees as its reference (0: none)."""
+        return getattr(self.pipeline.backbone, "reference_frames", 0)
 
     def _check_loss_takes(self, argument: str, setting: str) -> None:
         import inspect
@@ -600,7 +601,7 @@ class PipelineTrainer(Trainer):
         if not validation:  # what generation may hold its samples inside (docs/samplers.md)
             self.pipeline.config = attrs.evolve(self.pipeline.config,
                                                 latent_range=LatentRange.of(data.latents))
-            if self.config.data.exemplar_prefix or self._takes_reference:
+            if self.config.data.exemplar_prefix or self._reference_frames:
                 data = self._with_exemplars(data)
         return data
 
@@ -633,10 +634,10 @@ class PipelineTrainer(Trainer):
         if config.exemplar_prefix and prefixes.shape[1] >= data.latents.shape[1]:
             raise ConfigError(f"data.exemplar_seconds ({config.exemplar_seconds:g} s) leaves "
                               f"nothing of a {config.clip_seconds:g} s scene to learn from")
-        wanted = getattr(self.pipeline.backbone, "reference_frames", 0)
-        if prefixes.shape[1] < wanted:
+        if prefixes.shape[1] < self._reference_frames:
             raise ConfigError(f"data.exemplar_seconds ({config.exemplar_seconds:g} s) is "
-                              f"shorter than the backbone's reference ({wanted} frames)")
+                              f"shorter than the backbone's reference "
+                              f"({self._reference_frames} frames)")
         return attrs.evolve(data, prefixes=prefixes,
                             prefixed=prefixed.to(self.device))
 
@@ -698,7 +699,7 @@ class PipelineTrainer(Trainer):
         if self.config.data.exemplar_prefix:
             latents, options["given_patches"] = self._prefixed(data, index.to(self.device),
                                                                latents, generator)
-        if self._takes_reference and data.prefixes is not None:
+        if self._reference_frames and data.prefixes is not None:
             options["reference"] = data.prefixes[index.to(self.device)]
             options["reference_valid"] = data.prefixed[index.to(self.device)]
         if self.config.own_history:
