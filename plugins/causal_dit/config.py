@@ -51,7 +51,8 @@ class CausalDiTConfig:
     recording of the sound to make (an exemplar of the named class, or an audio prompt), at
     every patch of a stream, beside ``h_t`` and the context: a stream started from a
     recording loses its class within a second or so when only its own recent patches carry
-    it (docs/evaluation.md, "Exemplar prefixes"), while a sound the head can see, it copies.
+    it (docs/evaluation.md, "Exemplar prefixes and the stream's own history"), while a sound the
+    head can see, it copies.
     ``reference_dropout`` hides an item's reference in training (it is also hidden with
     ``h_t``, so the guidance weight ``w2`` pulls towards it), so that the model still
     streams without one. 0 (the default) builds nothing.
