@@ -154,11 +154,21 @@ class Chunk:
 class Takes:
     """Clips of one input, one per seed: ``audio`` ``(K, 4, n)`` AmbiX and ``latents``
     ``(K, frames, latent_dim)`` in the backbone's space (``None`` where each take is the sum
-    of several sources' streams, ``sources = "separate"``)."""
+    of several sources' streams, ``sources = "separate"``).
+
+    Takes started from an audio prompt (``audio_prompt`` or exemplar prompts) also carry what
+    the backbone heard before them: ``prompt`` ``(K, frames, latent_dim)``, the prompt's
+    latents (history, not output), and, for a backbone that follows a reference, the
+    ``reference`` ``(K, reference_frames, latent_dim)`` each take followed and
+    ``reference_valid`` ``(K,)``; preference optimisation scores a take with them.
+    """
 
     audio: torch.Tensor
     latents: torch.Tensor | None
     seeds: tuple[int, ...]
+    prompt: torch.Tensor | None = None
+    reference: torch.Tensor | None = None
+    reference_valid: torch.Tensor | None = None
 
 
 class Pipeline:
@@ -559,7 +569,8 @@ class Pipeline:
             audio.append(batch_audio)
             latents.append(patch)
         return Takes(audio=torch.cat(audio, dim=-1).float(), latents=torch.cat(latents, dim=1),
-                     seeds=seeds)
+                     seeds=seeds, prompt=session.prompt, reference=session.reference,
+                     reference_valid=session.reference_valid)
 
     def stream_many(self, texts: Sequence[str | None], videos: Sequence[Any] | None = None, *,
                     duration: float | None = None, seeds: Sequence[int] | None = None
@@ -733,6 +744,12 @@ class LiveSession:
     """The fixed-shape stream's buffers, when the pipeline is compiled."""
     with_video: bool = False
     """Whether the rows follow a video (given whole, or pushed live)."""
+    prompt: torch.Tensor | None = None
+    """The backbone-space latents the rows were primed with (:meth:`prime_latents`)."""
+    reference: torch.Tensor | None = None
+    """What a backbone with ``reference_frames`` follows (:meth:`prime`), with
+    ``reference_valid``: its rows that have one."""
+    reference_valid: torch.Tensor | None = None
 
     def __attrs_post_init__(self) -> None:
         self.decode_state = self.pipeline.codec.init_decode_state(len(self.generators))
@@ -832,9 +849,12 @@ class LiveSession:
         first ``reference_frames`` frames, the prompt repeated if shorter; silent rows (an
         exemplar prompt's rows whose words name no sound) get none."""
         backbone = self.pipeline.backbone
-        repeats = -(-backbone.reference_frames // latents.shape[1])
-        self.backbone_state = backbone.with_reference(
-            self.backbone_state, latents.to(backbone.start.dtype).repeat(1, repeats, 1), sounding)
+        frames = backbone.reference_frames
+        repeats = -(-frames // latents.shape[1])
+        self.reference = latents.to(backbone.start.dtype).repeat(1, repeats, 1)[:, :frames]
+        self.reference_valid = sounding
+        self.backbone_state = backbone.with_reference(self.backbone_state, self.reference,
+                                                      sounding)
 
     def prime_latents(self, latents: torch.Tensor) -> int:
         """:meth:`prime` from backbone-space latents ``(rows, patches·patch_frames, D)``
@@ -857,6 +877,7 @@ class LiveSession:
             _, self.decode_state = pipeline.codec.decode_step(
                 latents * pipeline.config.latent_scale, self.decode_state)
         self.backbone_state, self.last_patch = state, latents[:, -frames:]
+        self.prompt = latents
         return patches
 
     def prime_for(self, texts: Sequence[str | None], audio_prompt: Any = None) -> None:

@@ -80,10 +80,13 @@ def flow_dpo_loss(policy_winner: torch.Tensor, policy_loser: torch.Tensor,
 class PairScorer(nn.Module):
     """Per-clip flow-matching losses of winners and losers drawn with one seed.
 
-    ``forward(winners, losers, conditions, seed, lengths)`` runs the backbone's loss on each,
-    each time with a generator seeded ``seed``, so both see the same patches, times and noise
-    (the policy and the frozen reference take the same seed too). One forward computes both:
-    wrapped in ``DistributedDataParallel`` it is one forward and one backward per step.
+    ``forward(winners, losers, conditions, seed, lengths, options)`` runs the backbone's loss
+    on each, each time with a generator seeded ``seed``, so both see the same patches, times
+    and noise (the policy and the frozen reference take the same seed too); ``options``, a
+    pair of dicts, are more keyword arguments of the loss for the winners and the losers (a
+    prompt's given patches and a reference, :func:`~.optimizer.heard_clips`). One forward
+    computes both: wrapped in ``DistributedDataParallel`` it is one forward and one backward
+    per step.
     """
 
     def __init__(self, backbone: nn.Module, *, condition_dropout: bool = False,
@@ -95,17 +98,21 @@ class PairScorer(nn.Module):
         self.noise_draws = noise_draws
 
     def forward(self, winners: torch.Tensor, losers: torch.Tensor, conditions: Any, seed: int,
-                lengths: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                lengths: torch.Tensor | None = None,
+                options: tuple[dict[str, Any], dict[str, Any]] | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
         if winners.shape != losers.shape:
             raise ValueError(f"winners {tuple(winners.shape)} and losers "
                              f"{tuple(losers.shape)} must have one shape")
-        return self.clip_losses(winners, conditions, seed, lengths), \
-            self.clip_losses(losers, conditions, seed, lengths)
+        winner_options, loser_options = options or ({}, {})
+        return self.clip_losses(winners, conditions, seed, lengths, **winner_options), \
+            self.clip_losses(losers, conditions, seed, lengths, **loser_options)
 
     def clip_losses(self, latents: torch.Tensor, conditions: Any, seed: int,
-                    lengths: torch.Tensor | None = None) -> torch.Tensor:
+                    lengths: torch.Tensor | None = None, **options: Any) -> torch.Tensor:
         """``(B,)`` flow-matching losses of clips ``latents (B, frames, dim)`` at ``seed``: the
-        mean over ``noise_draws`` draws of times and noise, taken in turn from one generator.
+        mean over ``noise_draws`` draws of times and noise, taken in turn from one generator;
+        ``options`` go to the backbone's loss as they are.
 
         A pair's DPO logit is a small difference of two such losses; averaging several draws
         shrinks the noise of that difference (and of its gradient) where one draw leaves the
@@ -114,7 +121,7 @@ class PairScorer(nn.Module):
         generator = torch.Generator().manual_seed(seed)
         draws = [self.backbone.loss(latents, conditions, generator, lengths, reduction="none",
                                     condition_dropout=self.condition_dropout,
-                                    patch_keep_ratio=self.patch_keep_ratio)
+                                    patch_keep_ratio=self.patch_keep_ratio, **options)
                  for _ in range(self.noise_draws)]
         return torch.stack(draws).mean(dim=0)
 

@@ -91,7 +91,9 @@ class Candidates:
 
     ``latents[i]`` ``(K, frames, dim)`` (backbone space) and ``audio[i]`` ``(K, 4, n)`` per
     input (inputs may differ in duration); ``scores`` name -> ``(N, K)``; ``total`` ``(N, K)``;
-    ``pairs[i]``: (winner, loser) candidate indices of input ``i``.
+    ``pairs[i]``: (winner, loser) candidate indices of input ``i``. ``primes[i]``: the takes
+    of input ``i`` (:class:`swansphere.Takes`) where they continued an audio prompt (exemplar
+    prompts), whose prompt and reference the loss hears too; else None.
     """
 
     latents: tuple[torch.Tensor, ...]
@@ -99,6 +101,7 @@ class Candidates:
     scores: dict[str, torch.Tensor]
     total: torch.Tensor
     pairs: tuple[tuple[tuple[int, int], ...], ...]
+    primes: tuple[Any, ...] = ()
 
     def metrics(self) -> dict[str, float]:
         """Rewards of this round: mean, best and worst per input (averaged), every reward's
@@ -175,11 +178,12 @@ class ODPO:
         pipeline.backbone.eval()
         seeds = torch.randint(_SEED_SPAN, (offset + len(inputs), config.candidates),
                               generator=torch.Generator().manual_seed(seed))[offset:]
-        latents, audio, scores, totals, pairs = [], [], [], [], []
+        latents, audio, scores, totals, pairs, primes = [], [], [], [], [], []
         for item, item_seeds in zip(inputs, seeds.tolist(), strict=True):
             takes = pipeline.generate_takes(item.text, item.video, item.duration, item_seeds)
             latents.append(takes.latents)
             audio.append(takes.audio)
+            primes.append(None if takes.prompt is None else takes)
             score = self.rewards.score(audio[-1], pipeline.sample_rate,
                                        item.reward_inputs().repeat(config.candidates))
             total = self.rewards.total(score, normalize=config.normalize,
@@ -191,7 +195,7 @@ class ODPO:
         return Candidates(latents=tuple(latents), audio=tuple(audio),
                           scores={name: torch.stack([s[name] for s in scores])
                                   for name in self.rewards.names},
-                          total=torch.stack(totals), pairs=tuple(pairs))
+                          total=torch.stack(totals), pairs=tuple(pairs), primes=tuple(primes))
 
     def update(self, inputs: Sequence[PreferenceInput], candidates: Candidates,
                seed: int) -> dict[str, float]:
@@ -211,19 +215,21 @@ class ODPO:
         weight = 1.0 if chosen else 0.0
         if not chosen:  # still one forward/backward: DDP ranks must all reduce gradients
             chosen = [(0, 0, 0)]
-        winners = [candidates.latents[i][win] for i, win, _ in chosen]
-        losers = [candidates.latents[i][lose] for i, _, lose in chosen]
+        backbone = pipeline.backbone
+        winners, options_w = heard_clips(backbone, candidates, [(i, w) for i, w, _ in chosen])
+        losers, options_l = heard_clips(backbone, candidates, [(i, lose) for i, _, lose in chosen])
         lengths = torch.tensor([clip.shape[0] for clip in winners])
         if bool((lengths == lengths[0]).all()):
             lengths = None
         conditions = pair_conditions(pipeline, [inputs[i] for i, _, _ in chosen])
         winners = pad_sequence(winners, batch_first=True)
         losers = pad_sequence(losers, batch_first=True)
+        options = (options_w, options_l)
         pipeline.backbone.train()
-        policy_w, policy_l = self.policy(winners, losers, conditions, seed, lengths)
+        policy_w, policy_l = self.policy(winners, losers, conditions, seed, lengths, options)
         with torch.no_grad():
             reference_w, reference_l = self.reference_scorer(winners, losers, conditions, seed,
-                                                             lengths)
+                                                             lengths, options)
         terms = flow_dpo_loss(policy_w, policy_l, reference_w, reference_l, self.config.beta)
         loss = weight * (terms.loss.mean() + self.config.sft_weight * policy_w.mean())
         self.optimizer.zero_grad(set_to_none=True)
@@ -241,6 +247,36 @@ class ODPO:
         pipeline.backbone.eval()
         return velocity_divergence(pipeline.backbone, self.reference, latents, conditions,
                                    torch.Generator().manual_seed(seed))
+
+
+def heard_clips(backbone: Any, candidates: Candidates, chosen: Sequence[tuple[int, int]]
+                ) -> tuple[list[torch.Tensor], dict[str, torch.Tensor]]:
+    """Candidates ``(input, take)`` as the backbone heard them, and the keyword arguments of
+    its loss that say so: a take that continued an audio prompt is scored after the prompt
+    (``given_patches``: history, never a target) and, where the backbone follows a reference,
+    with the reference the take followed (``reference``, ``reference_valid``; none for takes
+    without a prompt). A take is judged by what its stream was given, not as if it had
+    started from nothing."""
+    clips, given, references, valid = [], [], [], []
+    frames = getattr(backbone, "reference_frames", 0)
+    for index, take in chosen:
+        clip = candidates.latents[index][take]
+        primed = candidates.primes[index] if candidates.primes else None
+        prompt = None if primed is None else primed.prompt[take].to(clip)
+        clips.append(clip if prompt is None else torch.cat([prompt, clip]))
+        given.append(0 if prompt is None else prompt.shape[0] // backbone.patch_frames)
+        if frames:
+            follows = primed is not None and primed.reference is not None
+            references.append(primed.reference[take].to(clip) if follows
+                              else clip.new_zeros(frames, clip.shape[-1]))
+            valid.append(follows and bool(primed.reference_valid[take]))
+    options: dict[str, torch.Tensor] = {}
+    if any(given):
+        options["given_patches"] = torch.tensor(given)
+    if any(valid):
+        options["reference"] = torch.stack(references)
+        options["reference_valid"] = torch.tensor(valid)
+    return clips, options
 
 
 def pair_conditions(pipeline: Any, items: Sequence[PreferenceInput]) -> Any:

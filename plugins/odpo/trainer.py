@@ -347,10 +347,6 @@ class ODPOTrainer(Trainer):
                               f"{config.prompts.train_prompts} training prompts")
         super().__init__(config, registry=registry, progress=progress, distributed=distributed)
         self.pipeline = Pipeline.from_pretrained(config.pipeline, registry=self.registry)
-        if getattr(self.pipeline.backbone, "reference_frames", 0):
-            raise ConfigError("ODPO scores a candidate's flow loss without the reference its "
-                              "stream followed: a backbone with reference_frames is not "
-                              "supported yet")
         for module in self.pipeline.modules().values():
             module.to(self.device).eval().requires_grad_(False)
         self.pipeline.backbone.requires_grad_(True)

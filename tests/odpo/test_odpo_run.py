@@ -292,9 +292,11 @@ def test_paired_interval_weighs_clips_and_skips_unscored_ones():
     assert result["low"] == pytest.approx(0.2) and result["high"] == pytest.approx(0.6)
 
 
-def test_a_backbone_that_follows_a_reference_is_refused_in_one_line(tmp_path):
+def test_a_backbone_that_follows_a_reference_is_taken(tmp_path):
+    """Its candidates are scored with the reference they followed
+    (tests/odpo/test_odpo_prompted.py)."""
     start = tiny_pipeline().replace(backbone={"reference_frames": 4})
     start.save_pretrained(tmp_path / "start")
     config = structure(task_table(tmp_path / "start", tmp_path / "run"), ODPOTrainConfig)
-    with pytest.raises(ConfigError, match="reference_frames is not supported yet"):
-        ODPOTrainer(config, progress=False)
+    trainer = ODPOTrainer(config, progress=False)
+    assert trainer.pipeline.backbone.reference_frames == 4
