@@ -1,6 +1,6 @@
 """Give a pipeline an exemplar bank (docs/pipeline.md, "Exemplar prompts"): for each class of
-the sound vocabulary, the start of its first training clips (never a held-out clip), and
-switch ``exemplar_prompts`` on.
+the sound vocabulary, the loudest second of its most typical training clips (never a held-out
+clip), and switch ``exemplar_prompts`` on.
 
     python benchmarks/attach_exemplars.py runs/tiny-next/stage1/pipeline \\
         runs/tiny-next/stage1/pipeline-exemplars --seconds 1.024
@@ -12,7 +12,7 @@ import argparse
 
 import torch
 
-from swansphere.conditioning.exemplars import DEFAULT_THRESHOLD, ExemplarBank
+from swansphere.conditioning.exemplars import CHOICES, DEFAULT_THRESHOLD, ExemplarBank
 from swansphere.data.vocabulary import training_phrases
 from swansphere.pipeline import Pipeline
 from swansphere.training.pipeline import vocabulary_split
@@ -25,6 +25,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=1.024,
                         help="length of each exemplar (default: 8 patches of 128 ms)")
     parser.add_argument("--per-class", type=int, default=1, help="clips kept per class")
+    parser.add_argument("--choice", choices=CHOICES, default="typical",
+                        help="each class's most typical training clips, or its first ones")
     parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
                         help="similarity a prompt needs to name a class")
     parser.add_argument("--all-licences", action="store_true",
@@ -37,7 +39,7 @@ def main() -> None:
     wordings = training_phrases({clip.label for clip in clips})
     bank = ExemplarBank.from_clips(clips, wordings, sample_rate=pipeline.sample_rate,
                                    seconds=args.seconds, per_class=args.per_class,
-                                   threshold=args.threshold)
+                                   threshold=args.threshold, choice=args.choice)
     pipeline.replace(exemplars=bank, exemplar_prompts=True).save_pretrained(args.output)
     print(f"{args.output}: {len(bank.clip_classes)} exemplars of {len(bank.class_names)} classes,"
           f" {args.seconds:g} s each")

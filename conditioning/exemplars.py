@@ -39,6 +39,28 @@ UNNAMED = ("a sound", "a noise", "something", "a sound plays", "you hear a noise
 "a damage sound"."""
 SEARCH_SECONDS = 4.0
 """How far into a clip its exemplar is looked for."""
+CHOICES = ("typical", "first")
+"""How a class's exemplars are chosen among its training clips (:meth:`ExemplarBank.from_clips`)."""
+TYPICAL_POOL = 16
+"""Training clips of a class among which the typical ones are chosen."""
+
+
+def typical(windows: Sequence[np.ndarray], sample_rate: int, count: int) -> list[int]:
+    """Indices of the ``count`` most typical of one class's ``windows``: the medoids of their
+    sound profiles (each window's mean normalised log-mel spectrum, the aisfx front end's,
+    compared by cosine distance), in the windows' order. No learned model takes part."""
+    import torchaudio.functional
+
+    from swansphere.metrics.embedding import SAMPLE_RATE, LogMelFrontEnd
+
+    front_end = LogMelFrontEnd()
+    with torch.no_grad():
+        profiles = torch.stack([front_end(torchaudio.functional.resample(
+            torch.as_tensor(window, dtype=torch.float32), sample_rate, SAMPLE_RATE)).mean(0)
+            for window in windows])
+    profiles = F.normalize(profiles, dim=-1)
+    spread = (1 - profiles @ profiles.T).sum(1)
+    return sorted(spread.argsort(stable=True)[:count].tolist())
 
 
 def loudest_window(audio: np.ndarray, samples: int) -> np.ndarray:
@@ -96,21 +118,31 @@ class ExemplarBank:
     @classmethod
     def from_clips(cls, clips: Sequence[Any], wordings: Mapping[str, Sequence[str]], *,
                    sample_rate: int, seconds: float, per_class: int = 1,
-                   threshold: float = DEFAULT_THRESHOLD) -> ExemplarBank:
-        """The first ``per_class`` audible clips of each class (clips with a ``label`` and a
+                   threshold: float = DEFAULT_THRESHOLD,
+                   choice: str = "typical") -> ExemplarBank:
+        """``per_class`` audible clips of each class (clips with a ``label`` and a
         ``render(rng, rate, samples)``; give training clips only), each its loudest ``seconds``
-        within its first :data:`SEARCH_SECONDS`, as its renderer levels it; ``wordings`` maps
-        each class to the phrases that name it (give training wordings only:
-        :func:`swansphere.data.vocabulary.training_phrases`)."""
+        within its first :data:`SEARCH_SECONDS`, as its renderer levels it: the most typical
+        of the class's first :data:`TYPICAL_POOL` audible clips (:func:`typical`; an odd
+        first clip would stand for the class otherwise), or with ``choice = "first"`` its
+        first ones. ``wordings`` maps each class to the phrases that name it (give training
+        wordings only: :func:`swansphere.data.vocabulary.training_phrases`)."""
+        if choice not in CHOICES:
+            raise ConfigError(f"an exemplar choice is one of {', '.join(CHOICES)}, got "
+                              f"{choice!r}")
         samples = round(seconds * sample_rate)
+        pool = per_class if choice == "first" else max(per_class, TYPICAL_POOL)
         chosen: dict[str, list[np.ndarray]] = {}
         for clip in clips:
             kept = chosen.setdefault(clip.label, [])
-            if len(kept) < per_class:
+            if len(kept) < pool:
                 audio = clip.render(np.random.default_rng(0), sample_rate,
                                     max(samples, round(SEARCH_SECONDS * sample_rate)))
                 if np.abs(audio).max() > 0:
                     kept.append(loudest_window(audio, samples))
+        if choice == "typical":
+            chosen = {name: [kept[i] for i in typical(kept, sample_rate, per_class)]
+                      for name, kept in chosen.items() if kept}
         names = tuple(sorted(name for name, kept in chosen.items() if kept))
         if not names:
             raise ConfigError("no audible clips to make an exemplar bank from")

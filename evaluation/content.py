@@ -525,6 +525,28 @@ def training_oracles(codec: Any, references: References, training_clips: Sequenc
     return {kind: rank_summary(r) for kind, r in ranks.items()}
 
 
+def bank_figures(bank: Any, references: References, embedding: Any,
+                 cases: Sequence[ContentCase]) -> dict[str, Any]:
+    """How far an exemplar bank (:class:`~swansphere.conditioning.exemplars.ExemplarBank`)
+    gets before any model: ``exemplars``, the :func:`rank_summary` of each reference class's
+    first exemplar in the bank, ranked among all reference classes as a generated clip
+    would be; ``retrieval``, over the one-source ``cases``, the share whose words find a
+    class (``primed``) and the share that find the one they name (``right``)."""
+    if bank.sample_rate != references.sample_rate:
+        raise ConfigError(f"the bank is at {bank.sample_rate} Hz, the references at "
+                          f"{references.sample_rate} Hz")
+    ranks = [_rank(references, embedding, bank.audio[bank.clip_classes.index(index)], name)
+             for index, name in enumerate(bank.class_names) if name in references.clips]
+    single = [case for case in cases if len(case.classes) == 1]
+    found = bank.match([case.text for case in single])
+    return {"exemplars": {"classes": len(ranks), **rank_summary(ranks)},
+            "retrieval": {"cases": len(single),
+                          "primed": float(np.mean([match is not None for match in found])),
+                          "right": float(np.mean([
+                              match is not None and match[0] == case.classes[0]
+                              for match, case in zip(found, single, strict=True)]))}}
+
+
 def rank_summary(ranks: Sequence[int]) -> dict[str, float]:
     """Top-1, top-5 and median of 1-based ranks of the named class."""
     values = np.asarray(ranks)

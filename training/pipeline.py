@@ -48,6 +48,7 @@ import attrs
 import numpy as np
 import torch
 
+from swansphere.conditioning.exemplars import CHOICES as EXEMPLAR_CHOICES
 from swansphere.config import unstructure
 from swansphere.errors import ConfigError
 from swansphere.pipeline import LatentRange, Pipeline, PipelineConfig, without_weight_paths
@@ -127,8 +128,10 @@ class PipelineDataConfig:
             come first, given, never a target, and the scene follows, its last patches cut so
             that every item keeps its length. The trained pipeline carries the exemplar bank
             and has ``exemplar_prompts`` on. Validation scenes stay unprefixed.
-        exemplar_seconds / exemplar_per_class: the bank's exemplars: each class's loudest
-            ``exemplar_seconds`` of its first ``exemplar_per_class`` training clips
+        exemplar_seconds / exemplar_per_class / exemplar_choice: the bank's exemplars: each
+            class's loudest ``exemplar_seconds`` of ``exemplar_per_class`` of its training
+            clips, its most typical ones (``"typical"``) or its first ones (``"first"``, the
+            choice of runs before the option existed)
             (:meth:`~swansphere.conditioning.exemplars.ExemplarBank.from_clips`).
     """
 
@@ -157,6 +160,8 @@ class PipelineDataConfig:
     exemplar_prefix: float = probability_field()
     exemplar_seconds: float = attrs.field(default=1.024, validator=attrs.validators.gt(0))
     exemplar_per_class: int = attrs.field(default=1, validator=attrs.validators.ge(1))
+    exemplar_choice: str = attrs.field(default="typical",
+                                       validator=attrs.validators.in_(EXEMPLAR_CHOICES))
 
     def __attrs_post_init__(self) -> None:
         if self.captions == "natural" and self.source != "vocabulary":
@@ -616,7 +621,8 @@ class PipelineTrainer(Trainer):
         clips = vocabulary_split(config.sets, config.permissive_only, False)
         bank = ExemplarBank.from_clips(clips, training_phrases({clip.label for clip in clips}),
                                        sample_rate=rate, seconds=config.exemplar_seconds,
-                                       per_class=config.exemplar_per_class)
+                                       per_class=config.exemplar_per_class,
+                                       choice=config.exemplar_choice)
         self.pipeline = self.pipeline.replace(exemplars=bank, exemplar_prompts=True)
         classes = scene_classes(config, rate, validation=False)
         prefixed = torch.tensor([name in bank.class_names for name in classes])

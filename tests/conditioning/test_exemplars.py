@@ -22,7 +22,7 @@ RATE = 8000
 def bank() -> ExemplarBank:
     training = split_clips(class_clips(catalogue(["synthetic"])))[0]
     return ExemplarBank.from_clips(training, training_phrases({c.label for c in training}),
-                                   sample_rate=RATE, seconds=0.1, per_class=2)
+                                   sample_rate=RATE, seconds=0.1, per_class=2, choice="first")
 
 
 def test_a_bank_holds_training_clips_and_training_words_only(bank):
@@ -91,6 +91,47 @@ def test_inconsistent_banks_are_refused():
         ExemplarBank(("bell",), (("a bell rings",),), (1,), torch.zeros(1, 8), RATE)
     with pytest.raises(ConfigError, match="wordings"):
         ExemplarBank(("bell", "siren"), (("a bell rings",),), (0,), torch.zeros(1, 8), RATE)
+
+
+@attrs.frozen
+class ToneClip:
+    """A clip of class ``label``: a tone of ``amplitude`` at ``frequency`` (None: white
+    noise of that standard deviation)."""
+
+    label: str
+    frequency: float | None
+    amplitude: float
+
+    def render(self, rng, rate, samples):
+        if self.frequency is None:
+            return self.amplitude * np.random.default_rng(7).standard_normal(samples)
+        return self.amplitude * np.sin(2 * np.pi * self.frequency * np.arange(samples) / rate)
+
+    @property
+    def rms(self) -> float:
+        return self.amplitude if self.frequency is None else self.amplitude / np.sqrt(2)
+
+
+def test_the_typical_clips_of_a_class_stand_for_it_not_its_first():
+    """Three recordings of one hum among two odd ones (noise first, a high whistle): the bank
+    takes the hum; each clip is known by its level."""
+    clips = [ToneClip("hum", None, 0.5), ToneClip("hum", 440.0, 0.3),
+             ToneClip("hum", 3000.0, 0.4), ToneClip("hum", 440.0, 0.2),
+             ToneClip("hum", 440.0, 0.25)]
+    words = {"hum": ["a hum"]}
+
+    def chosen(**options):
+        bank = ExemplarBank.from_clips(clips, words, sample_rate=RATE, seconds=0.1, **options)
+        levels = bank.audio.square().mean(1).sqrt().tolist()
+        return [min(range(len(clips)), key=lambda i: abs(clips[i].rms - level))
+                for level in levels]
+
+    assert chosen() in ([1], [3], [4])
+    assert chosen(per_class=3) == [1, 3, 4]  # the medoids, in the clips' order
+    assert chosen(choice="first") == [0]
+    assert chosen(choice="first", per_class=2) == [0, 1]
+    with pytest.raises(ConfigError, match="exemplar choice"):
+        ExemplarBank.from_clips(clips, words, sample_rate=RATE, seconds=0.1, choice="loudest")
 
 
 def test_a_bank_needs_words_for_every_class():

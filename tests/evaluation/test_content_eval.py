@@ -289,7 +289,7 @@ class _ToneEmbedding:
 
     def embed(self, signal: torch.Tensor, sample_rate: int) -> torch.Tensor:
         time = torch.arange(signal.shape[-1]) / sample_rate
-        return torch.stack([(signal * torch.exp(-2j * math.pi * f * time)).abs().mean()
+        return torch.stack([(signal * torch.exp(-2j * math.pi * f * time)).mean().abs()
                             for f in TONES.values()])[None].float()
 
 
@@ -349,3 +349,33 @@ def test_summary_gives_the_median_rank_of_each_part_and_of_the_exemplars():
         "stream_window_median_ranks": [1.0, 2.0, 6.0]}
     plain = summarise([{**base, "rank": 2}], classes=10)
     assert plain["window_median_ranks"] == [] and plain["exemplar"] is None
+
+
+def test_bank_figures_rank_each_class_exemplar_and_count_what_the_words_find():
+    """Low's exemplar is a high tone (rank 3 of 3), mid's and high's their own (rank 1); one
+    prompt finds its class, one another class, one none."""
+    from types import SimpleNamespace
+
+    from swansphere.evaluation.content import ContentCase, References, bank_figures
+    from swansphere.evaluation.identity import ClassCentroids
+
+    embedding = _ToneEmbedding()
+    labels = sorted(TONES)
+    centroids = ClassCentroids.fit(labels, torch.cat([embedding.embed(_tone(name, 1.0), RATE)
+                                                      for name in labels]))
+    references = References({name: [] for name in labels}, centroids, RATE)
+    found = {"a low hum": ("low", 0.9), "a mid tone": ("high", 0.6), "a whine": None}
+    bank = SimpleNamespace(class_names=("high", "low", "mid"), clip_classes=(0, 1, 1, 2),
+                           audio=torch.stack([_tone("high", 0.5), _tone("high", 0.5),
+                                              _tone("low", 0.5), _tone("mid", 0.5)]),
+                           sample_rate=RATE, match=lambda texts: [found[t] for t in texts])
+    cases = [ContentCase(text, "held_out", (name,), ((0.0, 0.0),))
+             for text, name in (("a low hum", "low"), ("a mid tone", "mid"),
+                                ("a whine", "high"))]
+    two = ContentCase("a low hum and a whine", "held_out", ("low", "high"),
+                      ((0.0, 0.0), (90.0, 0.0)))
+    figures = bank_figures(bank, references, embedding, [*cases, two])
+    assert figures["exemplars"] == {"classes": 3, "top1": pytest.approx(2 / 3),
+                                    "top5": 1.0, "median_rank": 1.0}
+    assert figures["retrieval"] == {"cases": 3, "primed": pytest.approx(2 / 3),
+                                    "right": pytest.approx(1 / 3)}

@@ -1,0 +1,53 @@
+"""How far exemplar banks get before any model (docs/evaluation.md, "Typical exemplars"):
+for each way of choosing exemplars, each class's exemplar ranked among the held-out
+references' classes in the aisfx embedding, as a generated clip is, and how many held-out
+one-source prompts find a class and the one they name.
+
+    python benchmarks/exemplar_bank_eval.py --cases 100 --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--choices", default="first,typical",
+                        help="comma-separated exemplar choices to compare")
+    parser.add_argument("--cases", type=int, default=100, help="held-out one-source prompts")
+    parser.add_argument("--seconds", type=float, default=1.024, help="length of an exemplar")
+    parser.add_argument("--sample-rate", type=int, default=16000)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--json", type=Path, default=None, help="write the report here")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from swansphere.conditioning.exemplars import ExemplarBank
+    from swansphere.data.vocabulary import training_phrases
+    from swansphere.evaluation.content import References, bank_figures, content_cases
+    from swansphere.training.pipeline import vocabulary_split
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    references, embedding = References.held_out(args.sample_rate)
+    cases = content_cases(sorted(references.clips), count=args.cases)
+    clips = vocabulary_split(None, True, False)
+    wordings = training_phrases({clip.label for clip in clips})
+    report = {}
+    for choice in args.choices.split(","):
+        bank = ExemplarBank.from_clips(clips, wordings, sample_rate=args.sample_rate,
+                                       seconds=args.seconds, choice=choice)
+        report[choice] = bank_figures(bank, references, embedding, cases)
+        print(f"{choice:>8}: {report[choice]}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
