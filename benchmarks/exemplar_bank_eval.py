@@ -18,6 +18,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--choices", default="first,typical",
                         help="comma-separated exemplar choices to compare")
     parser.add_argument("--cases", type=int, default=100, help="held-out one-source prompts")
+    parser.add_argument("--family", choices=("held_out", "training"), default="held_out",
+                        help="caption family of the prompts (default: held-out)")
     parser.add_argument("--seconds", type=float, default=1.024, help="length of an exemplar")
     parser.add_argument("--sample-rate", type=int, default=16000)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -34,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     references, embedding = References.held_out(args.sample_rate)
-    cases = content_cases(sorted(references.clips), count=args.cases)
+    cases = content_cases(sorted(references.clips), count=args.cases, family=args.family)
     clips = vocabulary_split(None, True, False)
     wordings = training_phrases({clip.label for clip in clips})
     report = {}

@@ -7,7 +7,7 @@ what the sound is, but it continues audio it is given (its history) well. An
 mono clip of that class's *training* clips and the class's *training* wordings ("a violin
 plays", "a fiddle is played"...; never the held-out ones). A prompt clause is matched to the
 class whose wordings are nearest in MiniLM's sentence space (mean-pooled states, cosine; place
-words removed first, :func:`swansphere.spatial.words.without_places`). At or above
+words and framing such as "I hear" removed first, :func:`named_part`). At or above
 ``threshold`` the class's clip, placed where the clause says (front when it names no place),
 is the audio prompt the stream continues (:meth:`swansphere.pipeline.LiveSession.prime`); a
 clause that names no known sound ("a sound on the left") is generated from its words alone.
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,12 +38,28 @@ UNNAMED = ("a sound", "a noise", "something", "a sound plays", "you hear a noise
 """Phrases that name no sound: a clause nearer to one of them than to every class's wordings
 ("a sound on the left", "noise behind you") names no class, however similar "a sound" is to
 "a damage sound"."""
+FRAMING = re.compile(
+    r"\b(?:(?:i|you|we|they|one)\s+(?:can\s+|could\s+)?(?:hear|hears)"
+    r"|(?:can|could|may|might|is|are)\s+(?:be\s+)?heard|listen(?:\s+to)?"
+    r"|there\s+(?:is|are)|there's|(?:the|a)\s+(?:sound|noise)s?\s+of|somewhere)\b")
+"""Words that frame a sound rather than name it ("I hear ...", "... can be heard", "there is
+...", "the sound of ..."): removed before matching (:func:`named_part`), or "I hear a rifle"
+would sit nearer "you hear a noise" than "a gunshot"."""
 SEARCH_SECONDS = 4.0
 """How far into a clip its exemplar is looked for."""
 CHOICES = ("typical", "first")
 """How a class's exemplars are chosen among its training clips (:meth:`ExemplarBank.from_clips`)."""
 TYPICAL_POOL = 16
 """Training clips of a class among which the typical ones are chosen."""
+
+
+def named_part(text: str) -> str:
+    """What a clause says a sound is: its places (:func:`swansphere.spatial.words.
+    without_places`) and its framing (:data:`FRAMING`) removed, lower case ("I hear a rifle
+    on your left" -> "a rifle"; "" when nothing is left)."""
+    from swansphere.spatial.words import without_places
+
+    return " ".join(FRAMING.sub(" ", without_places(text)).split()).strip(" ,.;")
 
 
 def typical(windows: Sequence[np.ndarray], sample_rate: int, count: int) -> list[int]:
@@ -163,14 +180,14 @@ class ExemplarBank:
         phrases = [phrase for phrases in self.wordings for phrase in phrases]
         owner = torch.tensor([index for index, phrases in enumerate(self.wordings)
                               for _ in phrases] + [-1] * len(UNNAMED))
-        return sentence_embeddings([*phrases, *UNNAMED]), owner
+        return sentence_embeddings([named_part(p) for p in (*phrases, *UNNAMED)]), owner
 
     def match(self, texts: Sequence[str | None]) -> list[tuple[str, float] | None]:
         """Per text, its nearest class and the similarity, or ``None`` (no text, nothing at
-        or above :attr:`threshold`, or nearest to a phrase that names no sound)."""
-        from swansphere.spatial.words import without_places
-
-        wanted = [(index, without_places(text)) for index, text in enumerate(texts) if text]
+        or above :attr:`threshold`, or nearest to a phrase that names no sound). Texts are
+        compared by their :func:`named_part`."""
+        named = [(index, named_part(text)) for index, text in enumerate(texts) if text]
+        wanted = [(index, text) for index, text in named if text]
         found: list[tuple[str, float] | None] = [None] * len(texts)
         if not wanted:
             return found

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from swansphere.conditioning.exemplars import ExemplarBank
+from swansphere.conditioning.exemplars import ExemplarBank, named_part
 from swansphere.conditioning.text import minilm_available
 from swansphere.data.sources import catalogue
 from swansphere.data.vocabulary import class_clips, sound_class, split_clips, training_phrases
@@ -50,6 +50,30 @@ def test_words_find_their_class_wherever_the_sound_is(bank):
     strict = attrs.evolve(bank, threshold=0.99)
     assert strict.match(["a bell chimes"]) == [("bell", pytest.approx(1.0, abs=1e-4))]
     assert strict.match(["a bell chimes loudly"]) == [None]
+
+
+@pytest.mark.parametrize(("text", "named"), [
+    ("I hear a rifle ahead on your left.", "a rifle"),
+    ("A bell is heard to your left", "a bell"),
+    ("Someone can be heard behind on your right.", "someone"),
+    ("There is a dog barking on the left", "a dog barking"),
+    ("there's a dog barking", "a dog barking"),
+    ("the sound of rain falling overhead", "rain falling"),
+    ("Somewhere to the front left, up high, a cornet plays.", "a cornet plays"),
+    ("We could hear waves", "waves"),
+    ("a damage sound on the left", "a damage sound"),
+    ("you can hear", ""),
+])
+def test_framing_and_places_are_not_what_a_sound_is_called(text, named):
+    assert named_part(text) == named
+
+
+def test_framed_words_find_their_class_and_framed_nothing_finds_none(bank):
+    texts = ["I hear a bell on the left", "the sound of a siren behind you",
+             "You can hear rain falling overhead", "I hear a noise behind me",
+             "you can hear something on the left", "listen"]
+    found = [None if match is None else match[0] for match in bank.match(texts)]
+    assert found == ["bell", "siren", "rain", None, None, None]
 
 
 def test_a_prompt_is_the_class_clip_where_the_clause_puts_it(bank):
