@@ -80,6 +80,25 @@ def typical(windows: Sequence[np.ndarray], sample_rate: int, count: int) -> list
     return sorted(spread.argsort(stable=True)[:count].tolist())
 
 
+def clip_window(clip: Any, sample_rate: int, seconds: float) -> np.ndarray | None:
+    """A clip's exemplar: its loudest ``seconds`` within its first :data:`SEARCH_SECONDS`,
+    as its renderer levels it (a fixed draw), or ``None`` for a silent clip."""
+    samples = round(seconds * sample_rate)
+    audio = clip.render(np.random.default_rng(0), sample_rate,
+                        max(samples, round(SEARCH_SECONDS * sample_rate)))
+    return loudest_window(audio, samples) if np.abs(audio).max() > 0 else None
+
+
+def placed(audio: torch.Tensor, text: str | None) -> torch.Tensor:
+    """Mono ``audio`` as an AmbiX prompt ``(4, samples)`` where ``text`` puts it (in front
+    when it names no place)."""
+    from swansphere.spatial import encode
+    from swansphere.spatial.words import prompt_direction
+
+    azimuth, elevation = (prompt_direction(text) if text else None) or (0.0, 0.0)
+    return encode(torch.as_tensor(audio, dtype=torch.float32), azimuth, elevation)
+
+
 def loudest_window(audio: np.ndarray, samples: int) -> np.ndarray:
     """The ``samples`` of ``audio`` with the most energy (starts on a 1/64 grid of the window,
     so a clip that opens with silence, a clock between ticks, still gives its sound)."""
@@ -147,16 +166,14 @@ class ExemplarBank:
         if choice not in CHOICES:
             raise ConfigError(f"an exemplar choice is one of {', '.join(CHOICES)}, got "
                               f"{choice!r}")
-        samples = round(seconds * sample_rate)
         pool = per_class if choice == "first" else max(per_class, TYPICAL_POOL)
         chosen: dict[str, list[np.ndarray]] = {}
         for clip in clips:
             kept = chosen.setdefault(clip.label, [])
             if len(kept) < pool:
-                audio = clip.render(np.random.default_rng(0), sample_rate,
-                                    max(samples, round(SEARCH_SECONDS * sample_rate)))
-                if np.abs(audio).max() > 0:
-                    kept.append(loudest_window(audio, samples))
+                window = clip_window(clip, sample_rate, seconds)
+                if window is not None:
+                    kept.append(window)
         if choice == "typical":
             chosen = {name: [kept[i] for i in typical(kept, sample_rate, per_class)]
                       for name, kept in chosen.items() if kept}
@@ -221,14 +238,10 @@ class ExemplarBank:
         """The AmbiX prompt ``(4, samples)`` of class ``name``: one of its clips (by ``seed``)
         where ``text`` puts it (in front when it names no place). Training on exemplar
         prefixes calls it with a scene's true class (docs/training.md)."""
-        from swansphere.spatial import encode
-        from swansphere.spatial.words import prompt_direction
-
         choices = [i for i, c in enumerate(self.clip_classes) if self.class_names[c] == name]
         if not choices:
             raise ConfigError(f"the exemplar bank has no clip of the class {name!r}")
-        azimuth, elevation = (prompt_direction(text) if text else None) or (0.0, 0.0)
-        return encode(self.audio[choices[seed % len(choices)]], azimuth, elevation)
+        return placed(self.audio[choices[seed % len(choices)]], text)
 
     # ------------------------------------------------------------------ files
 

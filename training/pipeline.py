@@ -133,6 +133,12 @@ class PipelineDataConfig:
             clips, its most typical ones (``"typical"``) or its first ones (``"first"``, the
             choice of runs before the option existed)
             (:meth:`~swansphere.conditioning.exemplars.ExemplarBank.from_clips`).
+        exemplar_own: the share of one-class scenes (drawn once, by ``seed``) whose
+            exemplar is cut from the scene's own recording (its loudest
+            ``exemplar_seconds``, as the bank cuts its clips) instead of the bank's clip of
+            its class: a reference the head can copy, so that it learns to copy what it is
+            shown rather than to recognise the bank's clips (docs/training.md, "Exemplar
+            references").
     """
 
     source: str = attrs.field(default="synthetic", validator=attrs.validators.in_(
@@ -162,6 +168,7 @@ class PipelineDataConfig:
     exemplar_per_class: int = attrs.field(default=1, validator=attrs.validators.ge(1))
     exemplar_choice: str = attrs.field(default="typical",
                                        validator=attrs.validators.in_(EXEMPLAR_CHOICES))
+    exemplar_own: float = probability_field()
 
     def __attrs_post_init__(self) -> None:
         if self.captions == "natural" and self.source != "vocabulary":
@@ -171,9 +178,10 @@ class PipelineDataConfig:
             raise ConfigError("data.sustained_probability needs data.source = \"vocabulary\" "
                               "(synthesised sources already sound throughout; shards are "
                               "rendered already)")
-        if self.exemplar_prefix and self.source != "vocabulary":
-            raise ConfigError("data.exemplar_prefix needs data.source = \"vocabulary\" (an "
-                              "exemplar is a training clip of the scene's sound class)")
+        for name in ("exemplar_prefix", "exemplar_own"):
+            if getattr(self, name) and self.source != "vocabulary":
+                raise ConfigError(f"data.{name} needs data.source = \"vocabulary\" (an "
+                                  f"exemplar is a training clip of the scene's sound class)")
         if (self.source == "shards") != (self.shards is not None):
             raise ConfigError("data.source = \"shards\" and data.shards go together: name the "
                               "shards (a folder or \"DIR/shard-{000000..000009}.tar\")")
@@ -326,15 +334,16 @@ def scene_dataset_key(data: PipelineDataConfig, sample_rate: int, *,
             data.moving_probability, data.diffuse_probability, vocabulary)
 
 
-def scene_classes(data: PipelineDataConfig, sample_rate: int, *,
-                  validation: bool) -> list[str | None]:
-    """Each scene's one sound class, or ``None`` for a scene of several (drawn again from
-    the scene sampler, which is cheap: nothing is rendered)."""
+def scene_recordings(data: PipelineDataConfig, sample_rate: int, *,
+                     validation: bool) -> list[Any]:
+    """Each scene's first recording (a vocabulary clip), where all its sounds are of one
+    class, else ``None`` (drawn again from the scene sampler, which is cheap: nothing is
+    rendered)."""
     size = data.validation_scenes if validation else data.train_scenes
     dataset = split_dataset(*scene_dataset_key(data, sample_rate, validation=validation))
-    labels = [{event.clip.label for event in dataset.scene(index).events}
-              for index in range(size)]
-    return [next(iter(names)) if len(names) == 1 else None for names in labels]
+    events = [dataset.scene(index).events for index in range(size)]
+    return [scene[0].clip if len({event.clip.label for event in scene}) == 1 else None
+            for scene in events]
 
 
 def render_pool(data: PipelineDataConfig, stage: str, sample_rate: int, fps: float, *,
@@ -614,7 +623,7 @@ class PipelineTrainer(Trainer):
         """``data`` with each scene's exemplar (a prefix, a reference or both); the pipeline
         takes the bank and turns ``exemplar_prompts`` on, so that it starts streams as it was
         trained to continue or follow them."""
-        from swansphere.conditioning.exemplars import ExemplarBank
+        from swansphere.conditioning.exemplars import ExemplarBank, clip_window, placed
         from swansphere.data.vocabulary import training_phrases
 
         config, rate = self.config.data, self.pipeline.sample_rate
@@ -624,13 +633,20 @@ class PipelineTrainer(Trainer):
                                        per_class=config.exemplar_per_class,
                                        choice=config.exemplar_choice)
         self.pipeline = self.pipeline.replace(exemplars=bank, exemplar_prompts=True)
-        classes = scene_classes(config, rate, validation=False)
+        recordings = scene_recordings(config, rate, validation=False)
+        classes = [None if clip is None else clip.label for clip in recordings]
         prefixed = torch.tensor([name in bank.class_names for name in classes])
         silence = torch.zeros_like(bank.class_prompt(bank.class_names[0], None))
+        own = np.random.default_rng(config.seed).random(len(classes)) < config.exemplar_own
 
         def prompt(index: int) -> torch.Tensor:
-            return (bank.class_prompt(classes[index], data.captions[index], seed=index)
-                    if prefixed[index] else silence)
+            if not prefixed[index]:
+                return silence
+            window = clip_window(recordings[index], rate, config.exemplar_seconds) if (
+                own[index]) else None
+            if window is None:  # from the bank (or the scene's recording is silent there)
+                return bank.class_prompt(classes[index], data.captions[index], seed=index)
+            return placed(torch.as_tensor(window), data.captions[index])
 
         batch, count = self.config.validation.batch_size, len(classes)
         with torch.no_grad():  # a batch of prompts at a time: their audio is never all held

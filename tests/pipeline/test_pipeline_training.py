@@ -447,6 +447,35 @@ def test_each_one_class_scene_gets_its_class_exemplar_where_its_caption_puts_it(
     assert run.training_set(validation=True).prefixes is None
 
 
+def test_a_share_of_scenes_take_their_exemplar_from_their_own_recording():
+    """``exemplar_own``: those one-class scenes' exemplar is the loudest window of the
+    scene's own (first) recording, placed where the caption says; the others keep the
+    bank's clip of their class; the draw is the seed's, and 0 changes nothing."""
+    from swansphere.conditioning.exemplars import clip_window, placed
+    from swansphere.training.pipeline import scene_recordings
+
+    scenes = {"max_sources": 1, "moving_probability": 0.0, "train_scenes": 8}
+    banked = trainer("unused", data={**PREFIXED, **scenes}).training_set()
+    run = trainer("unused", data={**PREFIXED, **scenes, "exemplar_own": 0.5})
+    data = run.training_set()
+    recordings = scene_recordings(run.config.data, 8000, validation=False)
+    own = [not torch.equal(a, b) for a, b in zip(data.prefixes, banked.prefixes, strict=True)]
+    assert 0 < sum(own) < len(own)
+    for index, caption in enumerate(data.captions):
+        if own[index]:
+            prompt = placed(torch.as_tensor(clip_window(recordings[index], 8000, 0.128)),
+                            caption)
+            torch.testing.assert_close(data.prefixes[index],
+                                       run.pipeline.prompt_latents(prompt[None])[0])
+    again = trainer("unused", data={**PREFIXED, **scenes, "exemplar_own": 0.5}).training_set()
+    assert torch.equal(again.prefixes, data.prefixes)
+    none = trainer("unused", data={**PREFIXED, **scenes, "exemplar_own": 0.0}).training_set()
+    assert torch.equal(none.prefixes, banked.prefixes)
+    with pytest.raises(ConfigError, match=r"exemplar_own needs data\.source"):
+        structure(config_table("unused", data={**DATA, "exemplar_own": 0.5}),
+                  PipelineTrainConfig)
+
+
 def test_a_prefixed_item_gives_its_exemplar_patches_and_keeps_its_length(monkeypatch):
     run = trainer("unused", data={**PREFIXED, "exemplar_prefix": 0.5, "train_scenes": 8})
     data = run.training_set()
