@@ -15,13 +15,13 @@ for folder in ("pipeline", "backbone", "training"):
         sys.path.insert(0, path)
 
 from backbone_helpers import conditions, latents, make_model  # noqa: E402
-from pipeline_helpers import SAMPLE_RATE, tiny_pipeline  # noqa: E402
+from pipeline_helpers import SAMPLE_RATE, synthetic_exemplar_bank, tiny_pipeline  # noqa: E402
 
 from swansphere.plugins.odpo.optimizer import PreferenceInput  # noqa: E402
 from swansphere.spatial import encode  # noqa: E402
 
-__all__ = ["SAMPLE_RATE", "conditions", "latents", "make_model", "prompt_inputs", "tiny_pipeline",
-           "tone"]
+__all__ = ["SAMPLE_RATE", "conditions", "latents", "make_model", "prompt_inputs",
+           "synthetic_exemplar_bank", "tiny_pipeline", "tone"]
 
 DURATION = 0.04
 """Five patches of the tiny pipeline: enough for context, short enough for many candidates."""

@@ -7,7 +7,7 @@ import math
 
 import pytest
 import torch
-from odpo_helpers import DURATION, SAMPLE_RATE, prompt_inputs, tiny_pipeline
+from odpo_helpers import DURATION, prompt_inputs, synthetic_exemplar_bank, tiny_pipeline
 
 import swansphere
 from swansphere.plugins.odpo.loss import PairScorer
@@ -90,23 +90,10 @@ def test_unprimed_candidates_are_scored_as_before():
     assert options == {} and torch.equal(torch.stack(clips), takes.latents)
 
 
-def exemplar_bank():
-    from swansphere.conditioning.exemplars import ExemplarBank
-    from swansphere.conditioning.text import minilm_available
-    from swansphere.data.sources import catalogue
-    from swansphere.data.vocabulary import class_clips, split_clips, training_phrases
-
-    if not minilm_available():
-        pytest.skip("exemplar prompts need swansphere[text]")
-    training = split_clips(class_clips(catalogue(["synthetic"])))[0]
-    return ExemplarBank.from_clips(training, training_phrases({c.label for c in training}),
-                                   sample_rate=SAMPLE_RATE, seconds=0.016)
-
-
 @pytest.mark.parametrize("reference_frames", [0, FRAMES])
 def test_odpo_trains_on_exemplar_prompted_candidates(reference_frames, monkeypatch):
     pipeline = tiny_pipeline().replace(backbone={"reference_frames": reference_frames},
-                                       exemplars=exemplar_bank(), exemplar_prompts=True)
+                                       exemplars=synthetic_exemplar_bank(), exemplar_prompts=True)
     rewards = RewardMix.from_config([{"weight": 1.0, "reward": {"type": "spatial"}}])
     odpo = swansphere.create("preference_optimizer", {"type": "odpo", "candidates": 3,
                                                       "beta": 20.0})

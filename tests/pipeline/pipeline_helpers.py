@@ -75,3 +75,20 @@ def assert_valid_tokens_agree(pooled, alone) -> None:
         assert not one[mask_name][:, width:].any()
         valid = two[mask_name]
         torch.testing.assert_close(one[name][:, :width][valid], two[name][valid], msg=name)
+
+
+def synthetic_exemplar_bank(seconds: float = 0.016):
+    """An exemplar bank of the synthetic set's training clips at the test rate (skips the
+    test without MiniLM, which matching needs)."""
+    import pytest
+
+    from swansphere.conditioning.exemplars import ExemplarBank
+    from swansphere.conditioning.text import minilm_available
+    from swansphere.data.sources import catalogue
+    from swansphere.data.vocabulary import class_clips, split_clips, training_phrases
+
+    if not minilm_available():
+        pytest.skip("exemplar prompts need swansphere[text]")
+    training = split_clips(class_clips(catalogue(["synthetic"])))[0]
+    return ExemplarBank.from_clips(training, training_phrases({c.label for c in training}),
+                                   sample_rate=SAMPLE_RATE, seconds=seconds)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 import pytest
 import torch
-from pipeline_helpers import SAMPLE_RATE, panorama_frames, tiny_pipeline
+from pipeline_helpers import SAMPLE_RATE, panorama_frames, synthetic_exemplar_bank, tiny_pipeline
 
 from swansphere.errors import ConfigError, GenerationError
 
@@ -160,16 +160,7 @@ def test_a_backbone_that_takes_a_reference_follows_the_prompt_and_silent_rows_ge
 
 @pytest.fixture(scope="module")
 def bank():
-    from swansphere.conditioning.exemplars import ExemplarBank
-    from swansphere.conditioning.text import minilm_available
-    from swansphere.data.sources import catalogue
-    from swansphere.data.vocabulary import class_clips, split_clips, training_phrases
-
-    if not minilm_available():
-        pytest.skip("exemplar prompts need swansphere[text]")
-    training = split_clips(class_clips(catalogue(["synthetic"])))[0]
-    return ExemplarBank.from_clips(training, training_phrases({c.label for c in training}),
-                                   sample_rate=SAMPLE_RATE, seconds=0.016)
+    return synthetic_exemplar_bank()
 
 
 def test_a_prompt_naming_a_known_sound_starts_from_its_exemplar(pipeline, bank):
