@@ -12,7 +12,8 @@ import argparse
 
 import torch
 
-from swansphere.conditioning.exemplars import CHOICES, DEFAULT_THRESHOLD, ExemplarBank
+from swansphere.conditioning.exemplars import DEFAULT_THRESHOLD
+from swansphere.data.exemplars import CHOICES, exemplar_bank
 from swansphere.data.vocabulary import training_phrases
 from swansphere.pipeline import Pipeline
 from swansphere.training.pipeline import vocabulary_split
@@ -37,9 +38,9 @@ def main() -> None:
     pipeline = Pipeline.from_pretrained(args.model)
     clips = vocabulary_split(None, not args.all_licences, False)
     wordings = training_phrases({clip.label for clip in clips})
-    bank = ExemplarBank.from_clips(clips, wordings, sample_rate=pipeline.sample_rate,
-                                   seconds=args.seconds, per_class=args.per_class,
-                                   threshold=args.threshold, choice=args.choice)
+    bank = exemplar_bank(clips, wordings, sample_rate=pipeline.sample_rate,
+                         seconds=args.seconds, per_class=args.per_class,
+                         threshold=args.threshold, choice=args.choice)
     pipeline.replace(exemplars=bank, exemplar_prompts=True).save_pretrained(args.output)
     print(f"{args.output}: {len(bank.clip_classes)} exemplars of {len(bank.class_names)} classes,"
           f" {args.seconds:g} s each")

@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from swansphere.conditioning.exemplars import ExemplarBank
+    from swansphere.data.exemplars import exemplar_bank
     from swansphere.data.vocabulary import training_phrases
     from swansphere.evaluation.content import References, bank_figures, content_cases
     from swansphere.training.pipeline import vocabulary_split
@@ -41,8 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     wordings = training_phrases({clip.label for clip in clips})
     report = {}
     for choice in args.choices.split(","):
-        bank = ExemplarBank.from_clips(clips, wordings, sample_rate=args.sample_rate,
-                                       seconds=args.seconds, choice=choice)
+        bank = exemplar_bank(clips, wordings, sample_rate=args.sample_rate,
+                             seconds=args.seconds, choice=choice)
         report[choice] = bank_figures(bank, references, embedding, cases)
         print(f"{choice:>8}: {report[choice]}")
     if args.json:

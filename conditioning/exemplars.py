@@ -12,7 +12,8 @@ words and framing such as "I hear" removed first, :func:`named_part`). At or abo
 is the audio prompt the stream continues (:meth:`swansphere.pipeline.LiveSession.prime`); a
 clause that names no known sound ("a sound on the left") is generated from its words alone.
 A pipeline keeps its bank in ``exemplars.safetensors`` beside ``pipeline.toml``
-(docs/pipeline.md, "Exemplar prompts").
+(docs/pipeline.md, "Exemplar prompts"); :func:`swansphere.data.exemplars.exemplar_bank` makes
+one from the sound vocabulary's clips.
 """
 
 from __future__ import annotations
@@ -20,12 +21,11 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -45,12 +45,6 @@ FRAMING = re.compile(
 """Words that frame a sound rather than name it ("I hear ...", "... can be heard", "there is
 ...", "the sound of ..."): removed before matching (:func:`named_part`), or "I hear a rifle"
 would sit nearer "you hear a noise" than "a gunshot"."""
-SEARCH_SECONDS = 4.0
-"""How far into a clip its exemplar is looked for."""
-CHOICES = ("typical", "first")
-"""How a class's exemplars are chosen among its training clips (:meth:`ExemplarBank.from_clips`)."""
-TYPICAL_POOL = 16
-"""Training clips of a class among which the typical ones are chosen."""
 
 
 def named_part(text: str) -> str:
@@ -62,33 +56,6 @@ def named_part(text: str) -> str:
     return " ".join(FRAMING.sub(" ", without_places(text)).split()).strip(" ,.;")
 
 
-def typical(windows: Sequence[np.ndarray], sample_rate: int, count: int) -> list[int]:
-    """Indices of the ``count`` most typical of one class's ``windows``: the medoids of their
-    sound profiles (each window's mean normalised log-mel spectrum, the aisfx front end's,
-    compared by cosine distance), in the windows' order. No learned model takes part."""
-    import torchaudio.functional
-
-    from swansphere.metrics.embedding import SAMPLE_RATE, LogMelFrontEnd
-
-    front_end = LogMelFrontEnd()
-    with torch.no_grad():
-        profiles = torch.stack([front_end(torchaudio.functional.resample(
-            torch.as_tensor(window, dtype=torch.float32), sample_rate, SAMPLE_RATE)).mean(0)
-            for window in windows])
-    profiles = F.normalize(profiles, dim=-1)
-    spread = (1 - profiles @ profiles.T).sum(1)
-    return sorted(spread.argsort(stable=True)[:count].tolist())
-
-
-def clip_window(clip: Any, sample_rate: int, seconds: float) -> np.ndarray | None:
-    """A clip's exemplar: its loudest ``seconds`` within its first :data:`SEARCH_SECONDS`,
-    as its renderer levels it (a fixed draw), or ``None`` for a silent clip."""
-    samples = round(seconds * sample_rate)
-    audio = clip.render(np.random.default_rng(0), sample_rate,
-                        max(samples, round(SEARCH_SECONDS * sample_rate)))
-    return loudest_window(audio, samples) if np.abs(audio).max() > 0 else None
-
-
 def placed(audio: torch.Tensor, text: str | None) -> torch.Tensor:
     """Mono ``audio`` as an AmbiX prompt ``(4, samples)`` where ``text`` puts it (in front
     when it names no place)."""
@@ -97,15 +64,6 @@ def placed(audio: torch.Tensor, text: str | None) -> torch.Tensor:
 
     azimuth, elevation = (prompt_direction(text) if text else None) or (0.0, 0.0)
     return encode(torch.as_tensor(audio, dtype=torch.float32), azimuth, elevation)
-
-
-def loudest_window(audio: np.ndarray, samples: int) -> np.ndarray:
-    """The ``samples`` of ``audio`` with the most energy (starts on a 1/64 grid of the window,
-    so a clip that opens with silence, a clock between ticks, still gives its sound)."""
-    energy = np.concatenate(([0.0], np.cumsum(np.square(audio, dtype=np.float64))))
-    starts = np.arange(0, audio.size - samples + 1, max(1, samples // 64))
-    best = int(starts[np.argmax(energy[starts + samples] - energy[starts])])
-    return audio[best:best + samples]
 
 
 @functools.cache
@@ -150,44 +108,6 @@ class ExemplarBank:
                               f"{len(self.clip_classes)} classes")
         if not all(0 <= index < len(self.class_names) for index in self.clip_classes):
             raise ConfigError("an exemplar clip names a class the bank does not have")
-
-    @classmethod
-    def from_clips(cls, clips: Sequence[Any], wordings: Mapping[str, Sequence[str]], *,
-                   sample_rate: int, seconds: float, per_class: int = 1,
-                   threshold: float = DEFAULT_THRESHOLD,
-                   choice: str = "typical") -> ExemplarBank:
-        """``per_class`` audible clips of each class (clips with a ``label`` and a
-        ``render(rng, rate, samples)``; give training clips only), each its loudest ``seconds``
-        within its first :data:`SEARCH_SECONDS`, as its renderer levels it: the most typical
-        of the class's first :data:`TYPICAL_POOL` audible clips (:func:`typical`; an odd
-        first clip would stand for the class otherwise), or with ``choice = "first"`` its
-        first ones. ``wordings`` maps each class to the phrases that name it (give training
-        wordings only: :func:`swansphere.data.vocabulary.training_phrases`)."""
-        if choice not in CHOICES:
-            raise ConfigError(f"an exemplar choice is one of {', '.join(CHOICES)}, got "
-                              f"{choice!r}")
-        pool = per_class if choice == "first" else max(per_class, TYPICAL_POOL)
-        chosen: dict[str, list[np.ndarray]] = {}
-        for clip in clips:
-            kept = chosen.setdefault(clip.label, [])
-            if len(kept) < pool:
-                window = clip_window(clip, sample_rate, seconds)
-                if window is not None:
-                    kept.append(window)
-        if choice == "typical":
-            chosen = {name: [kept[i] for i in typical(kept, sample_rate, per_class)]
-                      for name, kept in chosen.items() if kept}
-        names = tuple(sorted(name for name, kept in chosen.items() if kept))
-        if not names:
-            raise ConfigError("no audible clips to make an exemplar bank from")
-        missing = [name for name in names if not wordings.get(name)]
-        if missing:
-            raise ConfigError(f"no wordings for the classes {', '.join(missing[:5])}")
-        clip_classes = tuple(index for index, name in enumerate(names) for _ in chosen[name])
-        audio = torch.as_tensor(np.stack([a for name in names for a in chosen[name]]),
-                                dtype=torch.float32)
-        return cls(names, tuple(tuple(dict.fromkeys(wordings[name])) for name in names),
-                   clip_classes, audio, sample_rate, threshold)
 
     # ------------------------------------------------------------------ retrieval
 

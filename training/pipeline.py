@@ -48,8 +48,8 @@ import attrs
 import numpy as np
 import torch
 
-from swansphere.conditioning.exemplars import CHOICES as EXEMPLAR_CHOICES
 from swansphere.config import unstructure
+from swansphere.data.exemplars import CHOICES as EXEMPLAR_CHOICES
 from swansphere.errors import ConfigError
 from swansphere.pipeline import LatentRange, Pipeline, PipelineConfig, without_weight_paths
 
@@ -132,7 +132,7 @@ class PipelineDataConfig:
             class's loudest ``exemplar_seconds`` of ``exemplar_per_class`` of its training
             clips, its most typical ones (``"typical"``) or its first ones (``"first"``, the
             choice of runs before the option existed)
-            (:meth:`~swansphere.conditioning.exemplars.ExemplarBank.from_clips`).
+            (:func:`~swansphere.data.exemplars.exemplar_bank`).
         exemplar_own: the share of one-class scenes (drawn once, by ``seed``) whose
             exemplar is cut from the scene's own recording (its loudest
             ``exemplar_seconds``, as the bank cuts its clips) instead of the bank's clip of
@@ -623,15 +623,15 @@ class PipelineTrainer(Trainer):
         """``data`` with each scene's exemplar (a prefix, a reference or both); the pipeline
         takes the bank and turns ``exemplar_prompts`` on, so that it starts streams as it was
         trained to continue or follow them."""
-        from swansphere.conditioning.exemplars import ExemplarBank, clip_window, placed
+        from swansphere.conditioning.exemplars import placed
+        from swansphere.data.exemplars import clip_window, exemplar_bank
         from swansphere.data.vocabulary import training_phrases
 
         config, rate = self.config.data, self.pipeline.sample_rate
         clips = vocabulary_split(config.sets, config.permissive_only, False)
-        bank = ExemplarBank.from_clips(clips, training_phrases({clip.label for clip in clips}),
-                                       sample_rate=rate, seconds=config.exemplar_seconds,
-                                       per_class=config.exemplar_per_class,
-                                       choice=config.exemplar_choice)
+        bank = exemplar_bank(clips, training_phrases({clip.label for clip in clips}),
+                             sample_rate=rate, seconds=config.exemplar_seconds,
+                             per_class=config.exemplar_per_class, choice=config.exemplar_choice)
         self.pipeline = self.pipeline.replace(exemplars=bank, exemplar_prompts=True)
         recordings = scene_recordings(config, rate, validation=False)
         classes = [None if clip is None else clip.label for clip in recordings]

@@ -9,6 +9,7 @@ import torch
 
 from swansphere.conditioning.exemplars import ExemplarBank, named_part
 from swansphere.conditioning.text import minilm_available
+from swansphere.data.exemplars import exemplar_bank
 from swansphere.data.sources import catalogue
 from swansphere.data.vocabulary import class_clips, sound_class, split_clips, training_phrases
 from swansphere.errors import ConfigError
@@ -21,8 +22,8 @@ RATE = 8000
 @pytest.fixture(scope="module")
 def bank() -> ExemplarBank:
     training = split_clips(class_clips(catalogue(["synthetic"])))[0]
-    return ExemplarBank.from_clips(training, training_phrases({c.label for c in training}),
-                                   sample_rate=RATE, seconds=0.1, per_class=2, choice="first")
+    return exemplar_bank(training, training_phrases({c.label for c in training}),
+                         sample_rate=RATE, seconds=0.1, per_class=2, choice="first")
 
 
 def test_a_bank_holds_training_clips_and_training_words_only(bank):
@@ -145,7 +146,7 @@ def test_the_typical_clips_of_a_class_stand_for_it_not_its_first():
     words = {"hum": ["a hum"]}
 
     def chosen(**options):
-        bank = ExemplarBank.from_clips(clips, words, sample_rate=RATE, seconds=0.1, **options)
+        bank = exemplar_bank(clips, words, sample_rate=RATE, seconds=0.1, **options)
         levels = bank.audio.square().mean(1).sqrt().tolist()
         return [min(range(len(clips)), key=lambda i: abs(clips[i].rms - level))
                 for level in levels]
@@ -155,7 +156,7 @@ def test_the_typical_clips_of_a_class_stand_for_it_not_its_first():
     assert chosen(choice="first") == [0]
     assert chosen(choice="first", per_class=2) == [0, 1]
     with pytest.raises(ConfigError, match="exemplar choice"):
-        ExemplarBank.from_clips(clips, words, sample_rate=RATE, seconds=0.1, choice="loudest")
+        exemplar_bank(clips, words, sample_rate=RATE, seconds=0.1, choice="loudest")
 
 
 def test_a_bank_needs_words_for_every_class():
@@ -163,7 +164,7 @@ def test_a_bank_needs_words_for_every_class():
     wordings = training_phrases({clip.label for clip in training})
     del wordings["bell"]
     with pytest.raises(ConfigError, match="no wordings for the classes bell"):
-        ExemplarBank.from_clips(training, wordings, sample_rate=RATE, seconds=0.1)
+        exemplar_bank(training, wordings, sample_rate=RATE, seconds=0.1)
 
 
 def test_prompts_for_many_rows_match_each_distinct_text_once(bank, monkeypatch):

@@ -82,13 +82,13 @@ def synthetic_exemplar_bank(seconds: float = 0.016):
     test without MiniLM, which matching needs)."""
     import pytest
 
-    from swansphere.conditioning.exemplars import ExemplarBank
     from swansphere.conditioning.text import minilm_available
+    from swansphere.data.exemplars import exemplar_bank
     from swansphere.data.sources import catalogue
     from swansphere.data.vocabulary import class_clips, split_clips, training_phrases
 
     if not minilm_available():
         pytest.skip("exemplar prompts need swansphere[text]")
     training = split_clips(class_clips(catalogue(["synthetic"])))[0]
-    return ExemplarBank.from_clips(training, training_phrases({c.label for c in training}),
-                                   sample_rate=SAMPLE_RATE, seconds=seconds)
+    return exemplar_bank(training, training_phrases({c.label for c in training}),
+                         sample_rate=SAMPLE_RATE, seconds=seconds)

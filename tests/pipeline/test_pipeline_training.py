@@ -451,7 +451,8 @@ def test_a_share_of_scenes_take_their_exemplar_from_their_own_recording():
     """``exemplar_own``: those one-class scenes' exemplar is the loudest window of the
     scene's own (first) recording, placed where the caption says; the others keep the
     bank's clip of their class; the draw is the seed's, and 0 changes nothing."""
-    from swansphere.conditioning.exemplars import clip_window, placed
+    from swansphere.conditioning.exemplars import placed
+    from swansphere.data.exemplars import clip_window
     from swansphere.training.pipeline import scene_recordings
 
     scenes = {"max_sources": 1, "moving_probability": 0.0, "train_scenes": 8}

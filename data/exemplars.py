@@ -1,0 +1,99 @@
+"""Exemplar banks from the sound vocabulary's clips (docs/pipeline.md, "Exemplar prompts").
+
+:func:`exemplar_bank` renders each class's training clips and keeps, per class, the loudest
+second or so of its most typical ones (:func:`typical`) or of its first ones, with the
+class's training wordings, as an :class:`~swansphere.conditioning.exemplars.ExemplarBank`;
+:func:`clip_window` cuts one clip's exemplar the same way (training on references cut from a
+scene's own recording, docs/training.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from swansphere.conditioning.exemplars import DEFAULT_THRESHOLD, ExemplarBank
+from swansphere.errors import ConfigError
+
+SEARCH_SECONDS = 4.0
+"""How far into a clip its exemplar is looked for."""
+CHOICES = ("typical", "first")
+"""How a class's exemplars are chosen among its training clips (:func:`exemplar_bank`)."""
+TYPICAL_POOL = 16
+"""Training clips of a class among which the typical ones are chosen."""
+
+
+def exemplar_bank(clips: Sequence[Any], wordings: Mapping[str, Sequence[str]], *,
+                  sample_rate: int, seconds: float, per_class: int = 1,
+                  threshold: float = DEFAULT_THRESHOLD, choice: str = "typical"
+                  ) -> ExemplarBank:
+    """``per_class`` audible clips of each class (clips with a ``label`` and a
+    ``render(rng, rate, samples)``; give training clips only), each cut by
+    :func:`clip_window`: the most typical of the class's first :data:`TYPICAL_POOL` audible
+    clips (:func:`typical`; an odd first clip would stand for the class otherwise), or with
+    ``choice = "first"`` its first ones. ``wordings`` maps each class to the phrases that
+    name it (give training wordings only: :func:`swansphere.data.vocabulary.training_phrases`)."""
+    if choice not in CHOICES:
+        raise ConfigError(f"an exemplar choice is one of {', '.join(CHOICES)}, got {choice!r}")
+    pool = per_class if choice == "first" else max(per_class, TYPICAL_POOL)
+    chosen: dict[str, list[np.ndarray]] = {}
+    for clip in clips:
+        kept = chosen.setdefault(clip.label, [])
+        if len(kept) < pool:
+            window = clip_window(clip, sample_rate, seconds)
+            if window is not None:
+                kept.append(window)
+    if choice == "typical":
+        chosen = {name: [kept[i] for i in typical(kept, sample_rate, per_class)]
+                  for name, kept in chosen.items() if kept}
+    names = tuple(sorted(name for name, kept in chosen.items() if kept))
+    if not names:
+        raise ConfigError("no audible clips to make an exemplar bank from")
+    missing = [name for name in names if not wordings.get(name)]
+    if missing:
+        raise ConfigError(f"no wordings for the classes {', '.join(missing[:5])}")
+    clip_classes = tuple(index for index, name in enumerate(names) for _ in chosen[name])
+    audio = torch.as_tensor(np.stack([a for name in names for a in chosen[name]]),
+                            dtype=torch.float32)
+    return ExemplarBank(names, tuple(tuple(dict.fromkeys(wordings[name])) for name in names),
+                        clip_classes, audio, sample_rate, threshold)
+
+
+def typical(windows: Sequence[np.ndarray], sample_rate: int, count: int) -> list[int]:
+    """Indices of the ``count`` most typical of one class's ``windows``: the medoids of their
+    sound profiles (each window's mean normalised log-mel spectrum, the aisfx front end's,
+    compared by cosine distance), in the windows' order. No learned model takes part."""
+    import torchaudio.functional
+
+    from swansphere.metrics.embedding import SAMPLE_RATE, LogMelFrontEnd
+
+    front_end = LogMelFrontEnd()
+    with torch.no_grad():
+        profiles = torch.stack([front_end(torchaudio.functional.resample(
+            torch.as_tensor(window, dtype=torch.float32), sample_rate, SAMPLE_RATE)).mean(0)
+            for window in windows])
+    profiles = F.normalize(profiles, dim=-1)
+    spread = (1 - profiles @ profiles.T).sum(1)
+    return sorted(spread.argsort(stable=True)[:count].tolist())
+
+
+def clip_window(clip: Any, sample_rate: int, seconds: float) -> np.ndarray | None:
+    """A clip's exemplar: its loudest ``seconds`` within its first :data:`SEARCH_SECONDS`,
+    as its renderer levels it (a fixed draw), or ``None`` for a silent clip."""
+    samples = round(seconds * sample_rate)
+    audio = clip.render(np.random.default_rng(0), sample_rate,
+                        max(samples, round(SEARCH_SECONDS * sample_rate)))
+    return loudest_window(audio, samples) if np.abs(audio).max() > 0 else None
+
+
+def loudest_window(audio: np.ndarray, samples: int) -> np.ndarray:
+    """The ``samples`` of ``audio`` with the most energy (starts on a 1/64 grid of the window,
+    so a clip that opens with silence, a clock between ticks, still gives its sound)."""
+    energy = np.concatenate(([0.0], np.cumsum(np.square(audio, dtype=np.float64))))
+    starts = np.arange(0, audio.size - samples + 1, max(1, samples // 64))
+    best = int(starts[np.argmax(energy[starts + samples] - energy[starts])])
+    return audio[best:best + samples]
