@@ -91,7 +91,7 @@ class Candidates:
 
     ``latents[i]`` ``(K, frames, dim)`` (backbone space) and ``audio[i]`` ``(K, 4, n)`` per
     input (inputs may differ in duration); ``scores`` name -> ``(N, K)``; ``total`` ``(N, K)``;
-    ``pairs[i]``: (winner, loser) candidate indices of input ``i``. ``primes[i]``: the takes
+    ``pairs[i]``: (winner, loser) candidate indices of input ``i``. ``primed[i]``: the takes
     of input ``i`` (:class:`swansphere.Takes`) where they continued an audio prompt (exemplar
     prompts), whose prompt and reference the loss hears too; else None.
     """
@@ -101,7 +101,7 @@ class Candidates:
     scores: dict[str, torch.Tensor]
     total: torch.Tensor
     pairs: tuple[tuple[tuple[int, int], ...], ...]
-    primes: tuple[Any, ...] = ()
+    primed: tuple[Any, ...] = ()
 
     def metrics(self) -> dict[str, float]:
         """Rewards of this round: mean, best and worst per input (averaged), every reward's
@@ -178,12 +178,12 @@ class ODPO:
         pipeline.backbone.eval()
         seeds = torch.randint(_SEED_SPAN, (offset + len(inputs), config.candidates),
                               generator=torch.Generator().manual_seed(seed))[offset:]
-        latents, audio, scores, totals, pairs, primes = [], [], [], [], [], []
+        latents, audio, scores, totals, pairs, primed = [], [], [], [], [], []
         for item, item_seeds in zip(inputs, seeds.tolist(), strict=True):
             takes = pipeline.generate_takes(item.text, item.video, item.duration, item_seeds)
             latents.append(takes.latents)
             audio.append(takes.audio)
-            primes.append(None if takes.prompt is None else takes)
+            primed.append(None if takes.prompt is None else takes)
             score = self.rewards.score(audio[-1], pipeline.sample_rate,
                                        item.reward_inputs().repeat(config.candidates))
             total = self.rewards.total(score, normalize=config.normalize,
@@ -195,7 +195,7 @@ class ODPO:
         return Candidates(latents=tuple(latents), audio=tuple(audio),
                           scores={name: torch.stack([s[name] for s in scores])
                                   for name in self.rewards.names},
-                          total=torch.stack(totals), pairs=tuple(pairs), primes=tuple(primes))
+                          total=torch.stack(totals), pairs=tuple(pairs), primed=tuple(primed))
 
     def update(self, inputs: Sequence[PreferenceInput], candidates: Candidates,
                seed: int) -> dict[str, float]:
@@ -261,15 +261,15 @@ def heard_clips(backbone: Any, candidates: Candidates, chosen: Sequence[tuple[in
     frames = getattr(backbone, "reference_frames", 0)
     for index, take in chosen:
         clip = candidates.latents[index][take]
-        primed = candidates.primes[index] if candidates.primes else None
-        prompt = None if primed is None else primed.prompt[take].to(clip)
+        takes = candidates.primed[index] if candidates.primed else None
+        prompt = None if takes is None else takes.prompt[take].to(clip)
         clips.append(clip if prompt is None else torch.cat([prompt, clip]))
         given.append(0 if prompt is None else prompt.shape[0] // backbone.patch_frames)
         if frames:
-            follows = primed is not None and primed.reference is not None
-            references.append(primed.reference[take].to(clip) if follows
+            follows = takes is not None and takes.reference is not None
+            references.append(takes.reference[take].to(clip) if follows
                               else clip.new_zeros(frames, clip.shape[-1]))
-            valid.append(follows and bool(primed.reference_valid[take]))
+            valid.append(follows and bool(takes.reference_valid[take]))
     options: dict[str, torch.Tensor] = {}
     if any(given):
         options["given_patches"] = torch.tensor(given)

@@ -32,7 +32,7 @@ def as_candidates(*takes) -> Candidates:
     return Candidates(latents=tuple(t.latents for t in takes),
                       audio=tuple(t.audio for t in takes), scores={},
                       total=torch.zeros(len(takes), len(takes[0].seeds)), pairs=(),
-                      primes=tuple(None if t.prompt is None else t for t in takes))
+                      primed=tuple(None if t.prompt is None else t for t in takes))
 
 
 def test_takes_carry_the_prompt_and_the_reference_their_stream_followed():
@@ -101,7 +101,7 @@ def test_odpo_trains_on_exemplar_prompted_candidates(reference_frames, monkeypat
     odpo.attach(pipeline, rewards, torch.optim.SGD(pipeline.backbone.parameters(), lr=1e-3))
     inputs = prompt_inputs()
     candidates = odpo.sample(inputs, seed=7)
-    assert all(primed is not None for primed in candidates.primes)  # bell, siren: in the bank
+    assert all(primed is not None for primed in candidates.primed)  # bell, siren: in the bank
     heard = []
     loss = pipeline.backbone.loss
     monkeypatch.setattr(pipeline.backbone, "loss",
