@@ -56,9 +56,9 @@ def named_part(text: str) -> str:
     return " ".join(FRAMING.sub(" ", without_places(text)).split()).strip(" ,.;")
 
 
-def placed(audio: torch.Tensor, text: str | None) -> torch.Tensor:
-    """Mono ``audio`` as an AmbiX prompt ``(4, samples)`` where ``text`` puts it (in front
-    when it names no place)."""
+def placed(audio: Any, text: str | None) -> torch.Tensor:
+    """Mono ``audio`` (a tensor or an array) as an AmbiX prompt ``(4, samples)`` where
+    ``text`` puts it (in front when it names no place)."""
     from swansphere.spatial import encode
     from swansphere.spatial.words import prompt_direction
 

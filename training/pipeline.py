@@ -646,7 +646,7 @@ class PipelineTrainer(Trainer):
                 own[index]) else None
             if window is None:  # from the bank (or the scene's recording is silent there)
                 return bank.class_prompt(classes[index], data.captions[index], seed=index)
-            return placed(torch.as_tensor(window), data.captions[index])
+            return placed(window, data.captions[index])
 
         batch, count = self.config.validation.batch_size, len(classes)
         with torch.no_grad():  # a batch of prompts at a time: their audio is never all held

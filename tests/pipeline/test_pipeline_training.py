@@ -464,8 +464,7 @@ def test_a_share_of_scenes_take_their_exemplar_from_their_own_recording():
     assert 0 < sum(own) < len(own)
     for index, caption in enumerate(data.captions):
         if own[index]:
-            prompt = placed(torch.as_tensor(clip_window(recordings[index], 8000, 0.128)),
-                            caption)
+            prompt = placed(clip_window(recordings[index], 8000, 0.128), caption)
             torch.testing.assert_close(data.prefixes[index],
                                        run.pipeline.prompt_latents(prompt[None])[0])
     again = trainer("unused", data={**PREFIXED, **scenes, "exemplar_own": 0.5}).training_set()
