@@ -493,6 +493,8 @@ class _Words:
     finite: str
     ing: str | None
     is_: str
+    nominal: str
+    """What a clause without a verb names (``Wording.nominal``: "someone knocking")."""
 
 
 def _words(description: SourceDescription, family: str, rng: np.random.Generator,
@@ -501,12 +503,14 @@ def _words(description: SourceDescription, family: str, rng: np.random.Generator
 
     sound = (wordings or {}).get(description.label) or class_for_label(description.label)
     if sound is None:
-        return _Words(description.noun, description.verb, None, "is"), "wording:own"
+        return (_Words(description.noun, description.verb, None, "is", description.noun),
+                "wording:own")
     options = sound.family_wordings(family)
     wording = options[int(rng.integers(len(options)))]
     used = family if family == "training" or sound.held_out_wordings else "training"
     return (_Words(wording.noun, wording.finite, wording.participle,
-                   "are" if wording.plural else "is"), f"wording:{used}:{wording.phrase}")
+                   "are" if wording.plural else "is", wording.nominal),
+            f"wording:{used}:{wording.phrase}")
 
 
 def natural_caption(descriptions: Sequence[SourceDescription],
@@ -583,7 +587,9 @@ def _clause(description: SourceDescription, words: _Words, first: bool, family: 
                  and not (finite and t in _NOMINAL)]
     template = _pick(rng, templates)
     parts.append(f"template:{family}:{template}")
-    clause = template.format(noun=words.noun, finite=words.finite, ing=words.ing, place=place,
+    verbless = "{finite}" not in template and "{ing}" not in template
+    clause = template.format(noun=words.nominal if verbless else words.noun,
+                             finite=words.finite, ing=words.ing, place=place,
                              **{"is": words.is_})
     if description.motion:
         verb = _pick(rng, DRIFT_VERBS[family])

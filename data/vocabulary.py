@@ -65,13 +65,25 @@ def participle(verb: str) -> str:
     return f"{inflected} {rest}".strip()
 
 
+AGENT_NOUNS = frozenset({"someone", "somebody", "a person"})
+"""Nouns that say who makes a sound, never which: a wording with one is an agent's."""
+
+
 @attrs.frozen
 class Wording:
-    """One way to name a sound in a caption: a noun phrase and a verb in its base form."""
+    """One way to name a sound in a caption: a noun phrase and a verb in its base form.
+
+    ``agent`` marks a noun that says who makes the sound, not what it is ("someone: play the
+    viola", "a visitor: rap at the door"): alone it names no sound ("I hear someone"), so a
+    caption that names only the noun says what the agent does (:attr:`nominal`). The nouns
+    of :data:`AGENT_NOUNS` are agents without the flag.
+    """
 
     noun: str
     verb: str
     plural: bool = False
+    agent: bool = attrs.field(default=attrs.Factory(
+        lambda self: self.noun.lower() in AGENT_NOUNS, takes_self=True))
 
     @property
     def finite(self) -> str:
@@ -91,10 +103,19 @@ class Wording:
         """E.g. ``"a violin plays"``."""
         return f"{self.noun} {self.finite}"
 
+    @property
+    def nominal(self) -> str:
+        """What names the sound without a finite verb: the noun (``"a violin"``), or an
+        agent's noun with what it does (``"someone playing the viola"``)."""
+        return f"{self.noun} {self.participle}" if self.agent else self.noun
+
     @classmethod
     def parse(cls, spec: str) -> Wording:
-        """``"a violin: play"``; a third field ``pl`` marks a plural noun."""
+        """``"a violin: play"``; further fields ``pl`` (a plural noun) and ``agent`` (the noun
+        says who makes the sound, not what it is)."""
         noun, verb, *flags = (part.strip() for part in spec.split(":"))
+        if "agent" in flags:
+            return cls(noun, verb, "pl" in flags, agent=True)
         return cls(noun, verb, "pl" in flags)
 
 
@@ -212,7 +233,7 @@ SOUND_CLASSES: tuple[SoundClass, ...] = (
     _class("steel drum", _I, "a steel drum: play", "a steel pan: ring",
            held=["a pan drum: play"]),
     # percussion (GM kit phrases, Sonic Pi and hydrogen hits)
-    _class("drum kit", _P, "a drum kit: play", "drums: play: pl", "a drummer: play",
+    _class("drum kit", _P, "a drum kit: play", "drums: play: pl", "a drummer: play: agent",
            held=["a drum set: groove"], aliases=["drumkit"]),
     _class("drum machine", _E, "a drum machine: play", "electronic drums: pulse: pl",
            held=["a beat box: thump"]),
@@ -297,7 +318,7 @@ SOUND_CLASSES: tuple[SoundClass, ...] = (
            held=["an alert tone: ding"], aliases=["message chime", "complete"]),
     _class("clock", _H, "a clock: tick", held=["a timepiece: tick"]),
     _class("knocking", _H, "someone: knock", "someone: knock on a door",
-           held=["a visitor: rap at the door"], aliases=["knock"]),
+           held=["a visitor: rap at the door: agent"], aliases=["knock"]),
     _class("door", _H, "a door: creak", "a door: open", held=["a gate: creak"],
            aliases=["door open"]),
     _class("camera", _H, "a camera: click", held=["a shutter: snap"],
@@ -310,11 +331,11 @@ SOUND_CLASSES: tuple[SoundClass, ...] = (
            held=["a paper ball: crinkle"], aliases=["bin emptying"]),
     _class("robot", _E, "a robot: beep", "a robot: whir", held=["a droid: bleep"]),
     _class("electronic blip", _E, "an electronic blip: beep", "a synth blip: bleep",
-           held=["a computer: bleep"]),
+           held=["a computer: bleep: agent"]),
     _class("digital glitch", _E, "a digital glitch: crackle", "a glitchy sound: stutter",
            held=["a corrupted signal: sputter"]),
     _class("record scratch", _E, "a record: scratch", "a turntable: scratch",
-           held=["a DJ: scratch"]),
+           held=["a DJ: scratch: agent"]),
     _class("ambient drone", _E, "an ambient drone: hum", "a drone: hum",
            held=["a dark pad: hum"]),
     _class("whoosh", _E, "a whoosh: sweep past", "a swoosh: rush past",
@@ -324,7 +345,7 @@ SOUND_CLASSES: tuple[SoundClass, ...] = (
            held=["a detonation: thunder"], aliases=["cineboom"]),
     _class("gunshot", _M, "a gun: fire", "a gunshot: ring out", held=["a rifle: crack"]),
     _class("applause", _V, "an audience: applaud", "applause: ring out",
-           held=["a crowd: clap"], aliases=["applauses"]),
+           held=["a crowd: clap: agent"], aliases=["applauses"]),
     # nature
     _class("sea waves", _N, "waves: crash: pl", "the sea: surge", held=["surf: roll in"]),
     _class("rain", _N, "rain: patter", "rain: fall", held=["a downpour: drum"],

@@ -130,6 +130,27 @@ def test_same_seed_same_caption_and_unknown_family_refused():
         natural_caption(sources, 0, family="test")
 
 
+@pytest.mark.parametrize("family", ["training", "held_out"])
+def test_every_caption_names_its_sound(family):
+    """A clause without a verb ("I hear {noun} on the left") names an agent's sound by what
+    it does ("I hear someone playing the viola"), never by the agent alone."""
+    used = set()
+    for sound in SOUND_CLASSES:
+        wordings = {w.phrase: w for w in (*sound.wordings, *sound.held_out_wordings)}
+        for seed in range(14):
+            source = SourceDescription(noun=sound.noun, verb=sound.verb, azimuth=90,
+                                       elevation=0, label=sound.name)
+            result = natural_caption([source], seed, family=family)
+            wording = wordings[next(part.split(":", 2)[2] for part in result.parts
+                                    if part.startswith("wording:"))]
+            text = result.text.lower()
+            assert wording.noun.lower() in text, result.text
+            if wording.agent:
+                assert wording.finite in text or wording.participle in text, result.text
+                used |= {part for part in result.parts if part.startswith("template:")}
+    assert any("{finite}" not in t and "{ing}" not in t for t in used)
+
+
 def test_held_out_words_are_used_for_evaluation():
     fiddle = SourceDescription(noun="a violin", verb="plays", azimuth=0, elevation=0,
                                label="violin")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import defaultdict
 
 import numpy as np
 import pytest
@@ -67,6 +68,23 @@ def test_plural_wordings_agree():
     assert Wording.parse("maracas: rattle: pl").phrase == "maracas rattle"
     assert Wording.parse("strings: be played: pl").finite == "are played"
     assert Wording.parse("a shaker: shake").phrase == "a shaker shakes"
+
+
+def test_an_agent_says_what_it_does_where_a_caption_has_no_verb():
+    assert Wording.parse("someone: play the viola").nominal == "someone playing the viola"
+    assert Wording.parse("a visitor: knock: agent").nominal == "a visitor knocking"
+    assert Wording.parse("a violin: play").nominal == "a violin"
+    assert not Wording.parse("a violin: play").agent
+
+
+def test_every_class_is_named_by_its_nominals_alone():
+    """A caption without a verb ("I hear ... on the left") names the sound by a wording's
+    nominal: no two classes may share one ("someone" is every voice, claps and knocks)."""
+    owners: dict[str, set[str]] = defaultdict(set)
+    for sound in SOUND_CLASSES:
+        for wording in (*sound.wordings, *sound.held_out_wordings):
+            owners[wording.nominal.lower()].add(sound.name)
+    assert {nominal: names for nominal, names in owners.items() if len(names) > 1} == {}
 
 
 def test_every_general_midi_sound_is_a_class_and_phrases_are_deterministic():
