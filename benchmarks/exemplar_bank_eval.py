@@ -1,7 +1,8 @@
 """How far exemplar banks get before any model (docs/evaluation.md, "Typical exemplars"):
 for each way of choosing exemplars, each class's exemplar ranked among the held-out
-references' classes in the aisfx embedding, as a generated clip is, and how many held-out
-one-source prompts find a class and the one they name.
+references' classes in the aisfx embedding, as a generated clip is, how many held-out
+one-source prompts find a class and the one they name, and how many prompts for sounds the
+bank has no clip of find a class all the same.
 
     python benchmarks/exemplar_bank_eval.py --cases 100 --threads 2
 """
@@ -18,6 +19,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--choices", default="first,typical",
                         help="comma-separated exemplar choices to compare")
     parser.add_argument("--cases", type=int, default=100, help="held-out one-source prompts")
+    parser.add_argument("--absent", type=int, default=100,
+                        help="one-source prompts naming vocabulary classes the bank has no "
+                             "clip of (should find none)")
+    parser.add_argument("--no-others", action="store_true",
+                        help="banks without phrases of the sounds they lack (as before)")
     parser.add_argument("--family", choices=("held_out", "training"), default="held_out",
                         help="caption family of the prompts (default: held-out)")
     parser.add_argument("--seconds", type=float, default=1.024, help="length of an exemplar")
@@ -29,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from swansphere.data.exemplars import exemplar_bank
-    from swansphere.data.vocabulary import training_phrases
+    from swansphere.data.vocabulary import SOUND_CLASSES, training_phrases
     from swansphere.evaluation.content import References, bank_figures, content_cases
     from swansphere.training.pipeline import vocabulary_split
 
@@ -39,11 +45,14 @@ def main(argv: list[str] | None = None) -> int:
     cases = content_cases(sorted(references.clips), count=args.cases, family=args.family)
     clips = vocabulary_split(None, True, False)
     wordings = training_phrases({clip.label for clip in clips})
+    absent = content_cases(sorted({sound.name for sound in SOUND_CLASSES} - set(wordings)),
+                           count=args.absent, family=args.family) if args.absent else []
     report = {}
     for choice in args.choices.split(","):
         bank = exemplar_bank(clips, wordings, sample_rate=args.sample_rate,
-                             seconds=args.seconds, choice=choice)
-        report[choice] = bank_figures(bank, references, embedding, cases)
+                             seconds=args.seconds, choice=choice,
+                             others=() if args.no_others else None)
+        report[choice] = bank_figures(bank, references, embedding, cases, absent)
         print(f"{choice:>8}: {report[choice]}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

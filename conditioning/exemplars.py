@@ -41,10 +41,15 @@ UNNAMED = ("a sound", "a noise", "something", "a sound plays", "you hear a noise
 FRAMING = re.compile(
     r"\b(?:(?:i|you|we|they|one)\s+(?:can\s+|could\s+)?(?:hear|hears)"
     r"|(?:can|could|may|might|is|are)\s+(?:be\s+)?heard|listen(?:\s+to)?"
-    r"|there\s+(?:is|are)|there's|(?:the|a)\s+(?:sound|noise)s?\s+of|somewhere)\b")
+    r"|there\s+(?:is|are)|there's|(?:the|a)\s+(?:sound|noise)s?\s+of|somewhere"
+    r"|please|(?:can|could|would|will)\s+you|(?:let\s+me|i(?:\s+want|\s+would\s+like|'d\s+like)"
+    r"(?:\s+to)?)\s+hear|i(?:\s+want|\s+would\s+like|'d\s+like)|give\s+me|play\s+me"
+    r"|generate|create|make|produce|synthesi[sz]e|render|add)\b")
 """Words that frame a sound rather than name it ("I hear ...", "... can be heard", "there is
-...", "the sound of ..."): removed before matching (:func:`named_part`), or "I hear a rifle"
-would sit nearer "you hear a noise" than "a gunshot"."""
+...", "the sound of ...") or ask for one ("generate ...", "please make ...", "let me hear
+...", "I want ..."): removed before matching (:func:`named_part`), or "I hear a rifle" would
+sit nearer "you hear a noise" than "a gunshot", and "generate a dog barking" nearer a chime
+than a dog."""
 
 
 def named_part(text: str) -> str:
@@ -53,7 +58,7 @@ def named_part(text: str) -> str:
     on your left" -> "a rifle"; "" when nothing is left)."""
     from swansphere.spatial.words import without_places
 
-    return " ".join(FRAMING.sub(" ", without_places(text)).split()).strip(" ,.;")
+    return " ".join(FRAMING.sub(" ", without_places(text)).split()).strip(" ,.;:!?")
 
 
 def placed(audio: Any, text: str | None) -> torch.Tensor:
@@ -98,6 +103,10 @@ class ExemplarBank:
     audio: torch.Tensor
     sample_rate: int
     threshold: float = DEFAULT_THRESHOLD
+    others: tuple[str, ...] = ()
+    """Phrases that name sounds the bank has no clip of ("a dog barks" in a bank without
+    dogs, "thunder rumbles"): a clause nearest to one of them names none of its classes,
+    instead of the class it happens to sit nearest ("generate a dog barking" near a chime)."""
 
     def __attrs_post_init__(self) -> None:
         if len(self.class_names) != len(self.wordings) or not self.class_names:
@@ -113,16 +122,17 @@ class ExemplarBank:
 
     @functools.cached_property
     def _wording_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Every phrase's embedding and its class (-1: :data:`UNNAMED`)."""
+        """Every phrase's embedding and its class (-1: :data:`UNNAMED` and :attr:`others`)."""
         phrases = [phrase for phrases in self.wordings for phrase in phrases]
+        unclassed = (*UNNAMED, *self.others)
         owner = torch.tensor([index for index, phrases in enumerate(self.wordings)
-                              for _ in phrases] + [-1] * len(UNNAMED))
-        return sentence_embeddings([named_part(p) for p in (*phrases, *UNNAMED)]), owner
+                              for _ in phrases] + [-1] * len(unclassed))
+        return sentence_embeddings([named_part(p) for p in (*phrases, *unclassed)]), owner
 
     def match(self, texts: Sequence[str | None]) -> list[tuple[str, float] | None]:
         """Per text, its nearest class and the similarity, or ``None`` (no text, nothing at
-        or above :attr:`threshold`, or nearest to a phrase that names no sound). Texts are
-        compared by their :func:`named_part`."""
+        or above :attr:`threshold`, or nearest to a phrase that names no sound or a sound of
+        :attr:`others`). Texts are compared by their :func:`named_part`."""
         named = [(index, named_part(text)) for index, text in enumerate(texts) if text]
         wanted = [(index, text) for index, text in named if text]
         found: list[tuple[str, float] | None] = [None] * len(texts)
@@ -174,7 +184,8 @@ class ExemplarBank:
                     "threshold": repr(self.threshold),
                     "classes": json.dumps(list(self.class_names)),
                     "wordings": json.dumps([list(w) for w in self.wordings]),
-                    "clip_classes": json.dumps(list(self.clip_classes))}
+                    "clip_classes": json.dumps(list(self.clip_classes)),
+                    "others": json.dumps(list(self.others))}
         save_file({"audio": self.audio.to(torch.float16).contiguous()}, str(path), metadata)
         return path
 
@@ -191,4 +202,5 @@ class ExemplarBank:
         return cls(tuple(json.loads(metadata["classes"])),
                    tuple(tuple(w) for w in json.loads(metadata["wordings"])),
                    tuple(json.loads(metadata["clip_classes"])), audio,
-                   int(metadata["sample_rate"]), float(metadata["threshold"]))
+                   int(metadata["sample_rate"]), float(metadata["threshold"]),
+                   tuple(json.loads(metadata.get("others", "[]"))))

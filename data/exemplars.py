@@ -29,14 +29,16 @@ TYPICAL_POOL = 16
 
 def exemplar_bank(clips: Sequence[Any], wordings: Mapping[str, Sequence[str]], *,
                   sample_rate: int, seconds: float, per_class: int = 1,
-                  threshold: float = DEFAULT_THRESHOLD, choice: str = "typical"
-                  ) -> ExemplarBank:
+                  threshold: float = DEFAULT_THRESHOLD, choice: str = "typical",
+                  others: Sequence[str] | None = None) -> ExemplarBank:
     """``per_class`` audible clips of each class (clips with a ``label`` and a
     ``render(rng, rate, samples)``; give training clips only), each cut by
     :func:`clip_window`: the most typical of the class's first :data:`TYPICAL_POOL` audible
     clips (:func:`typical`; an odd first clip would stand for the class otherwise), or with
     ``choice = "first"`` its first ones. ``wordings`` maps each class to the phrases that
-    name it (give training wordings only: :func:`swansphere.data.vocabulary.training_phrases`)."""
+    name it (give training wordings only: :func:`swansphere.data.vocabulary.training_phrases`);
+    ``others`` the phrases of sounds it has no clip of (by default the sound vocabulary's:
+    :func:`swansphere.data.vocabulary.other_phrases`)."""
     if choice not in CHOICES:
         raise ConfigError(f"an exemplar choice is one of {', '.join(CHOICES)}, got {choice!r}")
     pool = per_class if choice == "first" else max(per_class, TYPICAL_POOL)
@@ -59,8 +61,12 @@ def exemplar_bank(clips: Sequence[Any], wordings: Mapping[str, Sequence[str]], *
     clip_classes = tuple(index for index, name in enumerate(names) for _ in chosen[name])
     audio = torch.as_tensor(np.stack([a for name in names for a in chosen[name]]),
                             dtype=torch.float32)
+    if others is None:
+        from .vocabulary import other_phrases
+
+        others = other_phrases(names)
     return ExemplarBank(names, tuple(tuple(dict.fromkeys(wordings[name])) for name in names),
-                        clip_classes, audio, sample_rate, threshold)
+                        clip_classes, audio, sample_rate, threshold, tuple(others))
 
 
 def typical(windows: Sequence[np.ndarray], sample_rate: int, count: int) -> list[int]:

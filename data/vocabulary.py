@@ -395,6 +395,35 @@ def training_phrases(names: Iterable[str]) -> dict[str, tuple[str, ...]]:
             for name in names}
 
 
+EVERYDAY_SOUNDS = (
+    "thunder rumbles", "wind howls", "a fire crackles", "a baby cries", "a baby laughs",
+    "people laugh", "a rooster crows", "a wolf howls", "a monkey chatters", "crickets chirp",
+    "a fly buzzes", "a mosquito whines", "a snake hisses", "a bear growls", "a dolphin clicks",
+    "a whale sings", "a motorcycle revs", "a truck rumbles", "an airplane flies over",
+    "a jet roars overhead", "a boat horn blows", "a car horn honks", "traffic roars",
+    "a vacuum cleaner drones", "a hair dryer blows", "a washing machine spins",
+    "a blender whirs", "a microwave beeps", "a kettle whistles", "a toilet flushes",
+    "a shower runs", "bacon sizzles", "keys jingle", "a zipper zips",
+    "someone types on a keyboard", "a cash register rings", "a cork pops", "popcorn pops",
+    "a pen scribbles", "scissors snip", "a hammer bangs", "a drill whines", "a saw cuts wood",
+    "a chainsaw roars", "a lawnmower drones", "someone coughs", "someone sneezes",
+    "someone snores", "someone breathes", "a heart beats", "someone chews", "someone screams",
+    "children play", "footsteps echo", "footsteps crunch on gravel", "leaves rustle",
+    "ice cracks", "glass shatters", "a tree falls", "a ball bounces")
+"""Sounds people ask for that the vocabulary has no class of, phrased as its wordings are:
+an exemplar bank's :attr:`~swansphere.conditioning.exemplars.ExemplarBank.others`, so that
+"footsteps behind me" finds no exemplar rather than the nearest drum."""
+
+
+def other_phrases(names: Iterable[str]) -> tuple[str, ...]:
+    """Phrases that name sounds outside ``names``: the training phrases of the vocabulary's
+    other classes and :data:`EVERYDAY_SOUNDS` (a bank of ``names``' clips names none)."""
+    held = set(names)
+    absent = (w.phrase for sound in SOUND_CLASSES if sound.name not in held
+              for w in sound.wordings)
+    return tuple(dict.fromkeys((*absent, *EVERYDAY_SOUNDS)))
+
+
 def _bare(noun: str) -> str:
     return re.sub(r"^(a|an|the|some)\s+", "", noun.lower())
 

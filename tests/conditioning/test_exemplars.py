@@ -64,6 +64,13 @@ def test_words_find_their_class_wherever_the_sound_is(bank):
     ("We could hear waves", "waves"),
     ("a damage sound on the left", "a damage sound"),
     ("you can hear", ""),
+    ("Generate a dog barking on the left", "a dog barking"),
+    ("Please make the sound of rain behind me", "rain"),
+    ("I'd like to hear a violin above you", "a violin"),
+    ("Could you create a cat meowing?", "a cat meowing"),
+    ("Let me hear thunder", "thunder"),
+    ("I want a bell overhead!", "a bell"),
+    ("give me a siren", "a siren"),
 ])
 def test_framing_and_places_are_not_what_a_sound_is_called(text, named):
     assert named_part(text) == named
@@ -75,6 +82,19 @@ def test_framed_words_find_their_class_and_framed_nothing_finds_none(bank):
              "you can hear something on the left", "listen"]
     found = [None if match is None else match[0] for match in bank.match(texts)]
     assert found == ["bell", "siren", "rain", None, None, None]
+
+
+def test_sounds_the_bank_has_no_clip_of_find_no_class(bank):
+    """A bank of the synthetic classes knows no dog, violin, thunder or footsteps: prompts for
+    them get no exemplar, where without the phrases of other sounds some found a wrong one."""
+    texts = ["a dog barks on the left", "Generate a violin playing behind you",
+             "thunder rumbles overhead", "footsteps behind me", "a baby cries",
+             "a cat meows", "a car drives by", "a helicopter whirs above"]
+    assert bank.others and not set(bank.others) & {p for w in bank.wordings for p in w}
+    assert bank.match(texts) == [None] * len(texts)
+    assert any(match is not None for match in attrs.evolve(bank, others=()).match(texts))
+    assert [m[0] for m in bank.match(["a bell rings", "Generate a siren behind you"])] == [
+        "bell", "siren"]
 
 
 def test_a_prompt_is_the_class_clip_where_the_clause_puts_it(bank):
@@ -101,8 +121,9 @@ def test_a_saved_bank_reads_back(bank, tmp_path):
     path = bank.save(tmp_path / "exemplars.safetensors")
     loaded = ExemplarBank.load(path)
     assert (loaded.class_names, loaded.wordings, loaded.clip_classes, loaded.sample_rate,
-            loaded.threshold) == (bank.class_names, bank.wordings, bank.clip_classes,
-                                  bank.sample_rate, bank.threshold)
+            loaded.threshold, loaded.others) == (bank.class_names, bank.wordings,
+                                                 bank.clip_classes, bank.sample_rate,
+                                                 bank.threshold, bank.others)
     torch.testing.assert_close(loaded.audio, bank.audio, atol=1e-3, rtol=1e-3)
     (tmp_path / "other.safetensors").write_bytes(b"not a bank")
     with pytest.raises(Exception):  # noqa: B017 - safetensors' own header error

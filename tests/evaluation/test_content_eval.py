@@ -379,3 +379,9 @@ def test_bank_figures_rank_each_class_exemplar_and_count_what_the_words_find():
                                     "top5": 1.0, "median_rank": 1.0}
     assert figures["retrieval"] == {"cases": 3, "primed": pytest.approx(2 / 3),
                                     "right": pytest.approx(1 / 3)}
+    found |= {"a buzz": ("mid", 0.5), "a hiss": None}
+    absent = [ContentCase(text, "held_out", ("other",), ((0.0, 0.0),))
+              for text in ("a buzz", "a hiss", "a hiss")]
+    figures = bank_figures(bank, references, embedding, cases, [*absent, two])
+    assert figures["retrieval"]["absent_cases"] == 3
+    assert figures["retrieval"]["false_primed"] == pytest.approx(1 / 3)
