@@ -58,10 +58,13 @@ PROMPT_WITH_VIDEO = ("an audio prompt cannot share a stream with video yet: the 
 
 @attrs.frozen(kw_only=True)
 class Guidance:
-    """The paper's multi-condition guidance weights: v_u + w1(v_c1 − v_u) + w2(v_all − v_c1)."""
+    """The paper's multi-condition guidance weights: v_u + w1(v_c1 − v_u) + w2(v_all − v_c1),
+    and ``reference``: + reference·(v_all − v_unreferenced), a pull towards the recording a
+    backbone with ``reference_frames`` follows (docs/samplers.md, "Reference guidance")."""
 
     w1: float = 1.4
     w2: float = 3.0
+    reference: float = 0.0
 
 
 def _finite_values(instance: Any, attribute: attrs.Attribute, value: tuple) -> None:
@@ -279,7 +282,7 @@ class Pipeline:
         guidance = self.config.guidance
         try:
             self.patch_stepper = make(self.generation_sampler, w1=guidance.w1,
-                                      w2=guidance.w2,
+                                      w2=guidance.w2, reference=guidance.reference,
                                       compile=options or {"mode": "reduce-overhead"})
         except SwanSphereError as error:  # no window, a stochastic sampler
             raise GenerationError(f"cannot compile this pipeline: {error}") from None
@@ -948,7 +951,8 @@ class LiveSession:
         backbone = pipeline.backbone
         model = backbone.guided_model(h, backbone.context(self.backbone_state))
         guidance = pipeline.config.guidance
-        velocity = multi_condition_guidance(model, guidance.w1, guidance.w2)
+        velocity = multi_condition_guidance(model, guidance.w1, guidance.w2,
+                                            guidance.reference)
         return pipeline.generation_sampler.sample(velocity, self._noise().to(h),
                                        generator=self.generators[0])
 

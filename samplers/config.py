@@ -108,14 +108,17 @@ class GuidanceConfig:
 
     v = v_u + w1·(v_c1 − v_u) + w2·(v_all − v_c1). w1 = w2 = w is classifier-free guidance
     with scale w; w1 = w2 = 1 is the plain conditional model (one branch, no extra cost).
+    ``reference`` adds reference·(v_all − v_unreferenced), a pull towards the recording a
+    backbone follows (one more branch; 0, the default, costs nothing).
     """
 
     w1: float = attrs.field(default=1.4, validator=_finite)
     w2: float = attrs.field(default=3.0, validator=_finite)
+    reference: float = attrs.field(default=0.0, validator=_finite)
 
     def wrap(self, model: Any) -> Any:
         """A ``velocity(x, t)`` from a guided ``model(x, t, condition)``
         (see :mod:`swansphere.samplers.guidance`)."""
         from .guidance import multi_condition_guidance
 
-        return multi_condition_guidance(model, self.w1, self.w2)
+        return multi_condition_guidance(model, self.w1, self.w2, self.reference)

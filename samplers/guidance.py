@@ -16,7 +16,9 @@ evaluated: classifier-free guidance with scale 1 costs one branch, not two.
   (branches NONE and ALL);
 - the paper's multi-condition guidance: v = v_u + w1·(v_c1 − v_u) + w2·(v_all − v_c1)
   (branches NONE, FIRST, ALL), (w1, w2) = (1.4, 3) by default. With w1 = w2 it is
-  classifier-free guidance; with w1 = w2 = 1 it is the fully conditional model.
+  classifier-free guidance; with w1 = w2 = 1 it is the fully conditional model. A
+  ``reference`` weight wr adds wr·(v_all − v_unreferenced) (branch UNREFERENCED: everything
+  but the recording a backbone follows), a pull towards that recording; 0 by default.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class Condition(enum.IntEnum):
     NONE = 0
     FIRST = 1
     ALL = 2
+    UNREFERENCED = 3
+    """Every condition but a reference recording (``ALL`` for a backbone that follows none)."""
 
 
 class GuidedModel(Protocol):
@@ -112,9 +116,12 @@ def classifier_free_guidance(model: GuidedModel, scale: float) -> Guidance:
     return Guidance(model, ((Condition.NONE, 1.0 - scale), (Condition.ALL, scale)))
 
 
-def multi_condition_guidance(model: GuidedModel, w1: float = 1.4, w2: float = 3.0
-                             ) -> Guidance:
+def multi_condition_guidance(model: GuidedModel, w1: float = 1.4, w2: float = 3.0,
+                             reference: float = 0.0) -> Guidance:
     """The paper's v = v_u + w1·(v_c1 − v_u) + w2·(v_all − v_c1), i.e. coefficients
-    (1 − w1, w1 − w2, w2) on branches ``NONE``, ``FIRST``, ``ALL``."""
+    (1 − w1, w1 − w2, w2) on branches ``NONE``, ``FIRST``, ``ALL``, plus
+    ``reference``·(v_all − v_unreferenced): the ``UNREFERENCED`` branch is evaluated only
+    when ``reference`` is not 0."""
     return Guidance(model, ((Condition.NONE, 1.0 - w1), (Condition.FIRST, w1 - w2),
-                            (Condition.ALL, w2)))
+                            (Condition.ALL, w2 + reference),
+                            (Condition.UNREFERENCED, -reference)))

@@ -109,13 +109,14 @@ class PatchStepper:
     """
 
     def __init__(self, model: CausalDiT, sampler: Any, *, w1: float, w2: float,
-                 compile: dict[str, Any] | None = None) -> None:
+                 reference: float = 0.0, compile: dict[str, Any] | None = None) -> None:
         if not model.config.attention_window:
             raise BackboneInputError("a fixed-shape patch step needs a KV window "
                                      "(attention_window > 0): without one the cache grows")
         _check_deterministic(sampler, (1, model.patch_frames, model.latent_dim))
         self.model, self.sampler = model, sampler
-        self.coefficients = multi_condition_guidance(model.guided_over, w1, w2).coefficients
+        self.coefficients = multi_condition_guidance(model.guided_over, w1, w2,
+                                                     reference).coefficients
         self.compile = compile
         self._step = (_patch_step if compile is None
                       else torch.compile(_patch_step, fullgraph=True, **compile))

@@ -534,13 +534,14 @@ class CausalDiT(LatentGrid, nn.Module):
         encoded = self.locenc(patches.reshape(batch * count, frames, -1), self._backend)
         return encoded.view(batch, count, -1), patches
 
-    def patch_stepper(self, sampler: Any, *, w1: float, w2: float,
+    def patch_stepper(self, sampler: Any, *, w1: float, w2: float, reference: float = 0.0,
                       compile: dict[str, Any] | None = None) -> PatchStepper:
         """The whole per-patch step with fixed shapes (see :mod:`.captured`), for
         :meth:`swansphere.pipeline.Pipeline.compile`."""
         from .captured import PatchStepper
 
-        return PatchStepper(self, sampler, w1=w1, w2=w2, compile=compile)
+        return PatchStepper(self, sampler, w1=w1, w2=w2, reference=reference,
+                            compile=compile)
 
     def with_reference(self, state: CausalDiTState, reference: torch.Tensor,
                        valid: torch.Tensor | None = None) -> CausalDiTState:
@@ -591,7 +592,8 @@ class CausalDiT(LatentGrid, nn.Module):
         ``FIRST`` (the context only) or ``ALL`` (``h`` and the context). So the paper's
         ``v_u + w1·(v_c1 − v_u) + w2·(v_all − v_c1)`` scales the pull of the previous audio by
         ``w1`` and that of the LM (text, video, history) by ``w2``. A reference (a
-        :class:`HeadContext`'s) goes with ``h``: ``ALL`` rows only, so ``w2`` pulls towards it.
+        :class:`HeadContext`'s) goes with ``h``: ``ALL`` rows only, so ``w2`` pulls towards it;
+        ``UNREFERENCED`` rows see everything but the reference (reference guidance).
         """
         frames, reference, reference_valid = HeadContext.split(context)
         context, context_valid = self.pad_context(frames, h.shape[0], h)
@@ -612,7 +614,7 @@ class CausalDiT(LatentGrid, nn.Module):
             condition = condition.to(x.device)
             references = None if reference is None else reference.repeat(repeats, 1, 1)
             keep = (None if reference_valid is None
-                    else reference_valid.repeat(repeats) & (condition >= ALL))
+                    else reference_valid.repeat(repeats) & (condition == ALL))
             return self.locdit(
                 x, batch_times(t, x.shape[0], x), h.repeat(repeats, 1), condition >= ALL,
                 context.repeat(repeats, 1, 1),

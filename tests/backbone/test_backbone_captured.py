@@ -27,9 +27,9 @@ def noises(batch: int, patches: int, model, seed: int) -> list[torch.Tensor]:
 
 
 def eager_stream(model, cond, batch: int, draws: list[torch.Tensor], w1: float,
-                 w2: float) -> torch.Tensor:
+                 w2: float, reference: float = 0.0) -> torch.Tensor:
     """The ordinary stream (step + generate_patch), fed the same noise draws."""
-    guidance = GuidanceConfig(w1=w1, w2=w2)
+    guidance = GuidanceConfig(w1=w1, w2=w2, reference=reference)
     state = model.init_state(batch, cond)
     h, state = model.step(None, state)
     patches = []

@@ -85,6 +85,25 @@ def test_guidance_shows_the_reference_to_the_rows_that_see_h_only() -> None:
     torch.testing.assert_close(calls[-1]["reference"][4], head.reference[0], atol=0, rtol=0)
 
 
+@pytest.mark.parametrize("frames", [FRAMES, 0])
+def test_the_unreferenced_branch_sees_everything_but_the_reference(frames: int) -> None:
+    """``UNREFERENCED`` rows are ``ALL`` rows with the reference hidden (the null tokens):
+    what reference guidance pulls away from; a backbone without a reference gives ``ALL``."""
+    model = make_model(reference_frames=frames)
+    batch = 2
+    x, h = torch.randn(batch, model.patch_frames, 6), torch.randn(batch, model.h_dim)
+    frames_before = torch.randn(batch, 2, 6)
+    head = (HeadContext(frames_before, torch.randn(batch, FRAMES, 6),
+                        torch.ones(batch, dtype=torch.bool)) if frames else frames_before)
+    t = torch.full((2 * batch,), 0.5)
+    rows = torch.tensor([int(Condition.ALL)] * batch + [int(Condition.UNREFERENCED)] * batch)
+    with torch.no_grad():
+        seen, unreferenced = model.guided_model(h, head)(x.repeat(2, 1, 1), t, rows).chunk(2)
+        without = model.velocity(x, t[:batch], h, frames_before)
+    torch.testing.assert_close(unreferenced, without, atol=1e-6, rtol=1e-5)
+    assert (not torch.allclose(seen, without)) if frames else torch.allclose(seen, without)
+
+
 def clean_targets(monkeypatch: pytest.MonkeyPatch, model) -> list[tuple]:
     """LocDiT's positional arguments, call by call, at t = 1 (its input is the clean patch)."""
     monkeypatch.setattr(model, "_sample_times",
@@ -175,21 +194,22 @@ def test_a_stream_keeps_its_reference_and_hands_it_to_locdit() -> None:
     assert calls[-1]["reference_keep"].tolist() == [True, False]
 
 
-@pytest.mark.parametrize("batch, patches, seed", [(1, 4, 0), (3, 7, 1)])
+@pytest.mark.parametrize("batch, patches, seed, guide", [(1, 4, 0, 0.0), (3, 7, 1, 0.0),
+                                                         (3, 5, 2, 2.5)])
 def test_the_fixed_shape_step_follows_the_reference_as_the_stream_does(
-        batch: int, patches: int, seed: int) -> None:
+        batch: int, patches: int, seed: int, guide: float) -> None:
     model = reference_model(attention_window=3)
     cond = conditions(batch, model, seed=seed)
     draws = noises(batch, patches, model, seed)
     reference = torch.randn(batch, FRAMES, 6, generator=torch.Generator().manual_seed(seed))
     valid = torch.arange(batch) % 2 == 0
     init_state = model.init_state
-    stepper = PatchStepper(model, euler(), w1=1.4, w2=3.0)
+    stepper = PatchStepper(model, euler(), w1=1.4, w2=3.0, reference=guide)
     with torch.inference_mode():
-        plain = eager_stream(model, cond, batch, draws, 1.4, 3.0)
+        plain = eager_stream(model, cond, batch, draws, 1.4, 3.0, guide)
         model.init_state = lambda *args: model.with_reference(init_state(*args), reference,
                                                               valid)
-        expected = eager_stream(model, cond, batch, draws, 1.4, 3.0)
+        expected = eager_stream(model, cond, batch, draws, 1.4, 3.0, guide)
         got = fixed_shape_stream(stepper, model, cond, batch, draws)
     torch.testing.assert_close(got, expected, atol=2e-5, rtol=1e-4)
     assert not torch.allclose(expected[0], plain[0])

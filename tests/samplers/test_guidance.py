@@ -20,6 +20,7 @@ from swansphere.samplers import (
 )
 
 DTYPE = torch.float64
+PAPER_BRANCHES = (Condition.NONE, Condition.FIRST, Condition.ALL)
 
 
 class ToyModel:
@@ -27,8 +28,8 @@ class ToyModel:
 
     def __init__(self) -> None:
         generator = torch.Generator().manual_seed(0)
-        self.weights = torch.randn(3, 4, 4, generator=generator, dtype=DTYPE)
-        self.biases = torch.randn(3, 4, generator=generator, dtype=DTYPE)
+        self.weights = torch.randn(len(Condition), 4, 4, generator=generator, dtype=DTYPE)
+        self.biases = torch.randn(len(Condition), 4, generator=generator, dtype=DTYPE)
         self.calls: list[tuple[torch.Size, list[int]]] = []
 
     def __call__(self, x: torch.Tensor, t: torch.Tensor, condition: torch.Tensor
@@ -56,7 +57,7 @@ def test_multi_condition_is_one_batched_call_matching_three_separate_ones(inputs
     shape, selector = model.calls[0]
     assert shape == (15, 4)
     assert selector == [0] * 5 + [1] * 5 + [2] * 5
-    v_u, v_c1, v_all = (model.branch(x, t, c) for c in Condition)
+    v_u, v_c1, v_all = (model.branch(x, t, c) for c in PAPER_BRANCHES)
     expected = v_u + 1.4 * (v_c1 - v_u) + 3.0 * (v_all - v_c1)
     torch.testing.assert_close(guided, expected, rtol=1e-12, atol=1e-12)
 
@@ -67,10 +68,27 @@ def test_multi_condition_formula_for_any_weights(w1: float, w2: float) -> None:
     model = ToyModel()
     x = torch.linspace(-2, 2, 12, dtype=DTYPE).reshape(3, 4)
     t = torch.tensor([0.0, 0.4, 1.0], dtype=DTYPE)
-    v_u, v_c1, v_all = (model.branch(x, t, c) for c in Condition)
+    v_u, v_c1, v_all = (model.branch(x, t, c) for c in PAPER_BRANCHES)
     expected = v_u + w1 * (v_c1 - v_u) + w2 * (v_all - v_c1)
     torch.testing.assert_close(multi_condition_guidance(model, w1, w2)(x, t), expected,
                                rtol=1e-10, atol=1e-10)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(w1=st.floats(-3, 8), w2=st.floats(-3, 8), reference=st.floats(-4, 12))
+def test_reference_guidance_adds_the_pull_of_the_reference(w1: float, w2: float,
+                                                           reference: float) -> None:
+    model = ToyModel()
+    x = torch.linspace(-2, 2, 12, dtype=DTYPE).reshape(3, 4)
+    t = torch.tensor([0.0, 0.4, 1.0], dtype=DTYPE)
+    v_u, v_c1, v_all, v_unreferenced = (model.branch(x, t, c) for c in Condition)
+    expected = (v_u + w1 * (v_c1 - v_u) + w2 * (v_all - v_c1)
+                + reference * (v_all - v_unreferenced))
+    guided = multi_condition_guidance(model, w1, w2, reference)
+    torch.testing.assert_close(guided(x, t), expected, rtol=1e-10, atol=1e-10)
+    assert (Condition.UNREFERENCED in guided.conditions) == (reference != 0)
+    assert GuidanceConfig(w1=w1, w2=w2, reference=reference).wrap(model).coefficients == (
+        guided.coefficients)
 
 
 def test_classifier_free_guidance_formula(inputs) -> None:
