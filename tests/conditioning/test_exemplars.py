@@ -11,7 +11,14 @@ from swansphere.conditioning.exemplars import ExemplarBank, named_part
 from swansphere.conditioning.text import minilm_available
 from swansphere.data.exemplars import exemplar_bank
 from swansphere.data.sources import catalogue
-from swansphere.data.vocabulary import class_clips, sound_class, split_clips, training_phrases
+from swansphere.data.vocabulary import (
+    EVERYDAY_SOUNDS,
+    SOUND_CLASSES,
+    class_clips,
+    sound_class,
+    split_clips,
+    training_phrases,
+)
 from swansphere.errors import ConfigError
 from swansphere.spatial import encode
 
@@ -95,6 +102,22 @@ def test_sounds_the_bank_has_no_clip_of_find_no_class(bank):
     assert any(match is not None for match in attrs.evolve(bank, others=()).match(texts))
     assert [m[0] for m in bank.match(["a bell rings", "Generate a siren behind you"])] == [
         "bell", "siren"]
+
+
+def test_every_class_keeps_its_words_beside_the_everyday_sounds():
+    """The everyday sounds a bank lacks must not take any vocabulary class's own words: a bank
+    of every class (and those sounds as ``others``) finds each class from each of its
+    training wordings put another way ("a violin playing"), plain or asked for."""
+    classes = SOUND_CLASSES
+    bank = ExemplarBank(tuple(c.name for c in classes),
+                        tuple(tuple(w.phrase for w in c.wordings) for c in classes),
+                        tuple(range(len(classes))), torch.zeros(len(classes), 8), RATE,
+                        others=EVERYDAY_SOUNDS)
+    texts = [(c.name, f"{prefix}{w.noun} {w.participle} on the left") for c in classes
+             for w in c.wordings for prefix in ("", "generate ")]
+    found = bank.match([text for _, text in texts])
+    assert [(name, text) for (name, text), match in zip(texts, found, strict=True)
+            if match is None or match[0] != name] == []
 
 
 def test_a_prompt_is_the_class_clip_where_the_clause_puts_it(bank):
