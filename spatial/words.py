@@ -69,7 +69,35 @@ _MOTION = re.compile(
 the front"; :func:`swansphere.data.captions.natural_caption`): not a position."""
 
 _LISTENER = r"(?:you|your\s+head|my\s+head|the\s+listener|us|me)"
+_HOURS = ("twelve", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+          "ten", "eleven")
+
+
+def _clock_place(match: re.Match[str]) -> str:
+    """ "at 3 o'clock" -> "on the right": the hour hand's direction, 12 in front, seen from
+    above (each hour 30° clockwise, so azimuth -30° per hour)."""
+    hour = match["hour"].lower()
+    hours = int(hour) if hour.isdigit() else _HOURS.index(hour)
+    return horizontal_words(-30.0 * hours)
+
+
+def _degrees_place(match: re.Match[str]) -> str:
+    """ "45 degrees to the left" -> "in front on the left" (its sector); right is negative."""
+    degrees = float(match["degrees"])
+    return horizontal_words(degrees if match["side"].lower() == "left" else -degrees)
+
+
+_TERSE_BEFORE = r"(?:^|(?<=[,:;(])|(?<=[,:;(]\s))"
+_TERSE_AFTER = r"(?=\s*(?:[,.;:)!?]|$))"
 _SYNONYMS = tuple((re.compile(pattern, re.IGNORECASE), replacement) for pattern, replacement in (
+    (rf"\b(?:at\s+)?(?P<hour>1[0-2]|[1-9]|{'|'.join(_HOURS)})\s*o'?\s*clock\b", _clock_place),
+    (r"\b(?P<degrees>\d{1,3}(?:\.\d+)?)\s*(?:°|degrees?|deg)\s+(?:to\s+(?:the|your|my)\s+|on\s+"
+     r"(?:the|your|my)\s+)?(?P<side>left|right)\b", _degrees_place),
+    (rf"{_TERSE_BEFORE}(left|right){_TERSE_AFTER}", r"on the \1"),  # "a dog, left"
+    (r"\b(?:on|to)\s+(left|right)(?=\s*(?:[,.;:)!?]|$)|\s+(?:and|while|as|but|side|hand)\b)",
+     r"on the \1"),  # "a dog on left", "on left side"
+    (rf"{_TERSE_BEFORE}(?:front|ahead){_TERSE_AFTER}", "in front"),
+    (rf"{_TERSE_BEFORE}(?:back|rear){_TERSE_AFTER}", "behind"),
     (r"\b(?:directly|straight)\s+(?=(?:to|on|in|at|behind|ahead)\b)", ""),
     (r"\b(?:off\s+)+(?=(?:to|on|at)\b)", ""),  # "off to the left"; "a long way off, off to ..."
     (r"(?<!the )(?<!your )(?<!my )\bright\s+(?=(?:above|below|behind|beneath|underneath|under"
@@ -142,7 +170,9 @@ def prompt_directions(text: str) -> list[tuple[float, float]]:
     Reads the caption vocabulary of :mod:`swansphere.data.captions` ("on the left", "behind
     on the right", "above and in front", "overhead", "below", ...) plus common paraphrases
     ("to your left", "on my right", "front-left", "behind you", "directly above", "high up",
-    "low down", "under your feet"). A horizontal phrase gives
+    "low down", "under your feet"), terse places ("a dog, left", "a dog on left"), clock
+    positions ("at 3 o'clock") and angles ("45 degrees to the left"), each as its sector. A
+    horizontal phrase gives
     its sector centre at elevation 0, or ±45° (the middle of the band the captioner calls
     "above"/"below") when "above"/"below" goes with it; "overhead", a bare "above" and a bare
     "below" give the poles. Motion clauses ("moving left", "from left to right") are not
@@ -156,8 +186,9 @@ def without_places(text: str) -> str:
     ("A bell rings to your left" -> "a bell rings"), lower case, one space between words;
     what a sound is named by, for matching it to sound classes."""
     stripped = _position_pattern().sub(" ", _normalise(text))
-    return " ".join(re.sub(r"\b(?:on|to|in|at|from)\s+(?:the\s+)?(?=[\s,.;]|$)", " ",
-                           stripped).split()).strip(" ,.;")
+    stripped = re.sub(r"\b(?:on|to|in|at|from)\s+(?:the\s+)?(?=[\s,.;]|$)|\(\s*\)", " ",
+                      stripped)
+    return " ".join(stripped.split()).strip(" ,.;:")
 
 
 def canonical_places(text: str) -> str:

@@ -46,6 +46,18 @@ elevations = st.floats(-90.0, 90.0, allow_nan=False)
     ("a power-up chimes up high behind you", "a power-up chimes above and behind"),
     ("a chime a long way off right-front", "a chime a long way off in front on the right"),
     ("a gong far off to your rear-left", "a gong far behind on the left"),
+    ("Dog barking, left", "Dog barking, on the left"),
+    ("left: a dog barks", "on the left: a dog barks"),
+    ("a dog (right)", "a dog (on the right)"),
+    ("a dog on left and a cat to right", "a dog on the left and a cat on the right"),
+    ("a bell, front; a siren, rear", "a bell, in front; a siren, behind"),
+    ("a bell at 3 o'clock", "a bell on the right"),
+    ("a bell at ten o'clock", "a bell in front on the left"),
+    ("a bell at 6 o clock", "a bell behind"),
+    ("a bell 45 degrees to the left", "a bell in front on the left"),
+    ("a bell 135° right", "a bell behind on the right"),
+    ("the bus left, then turned right", "the bus left, then turned right"),
+    ("left and right channels", "left and right channels"),
 ])
 def test_paraphrases_become_the_captioners_words(text, canonical):
     assert canonical_places(text) == canonical
@@ -103,7 +115,8 @@ PLACE_PHRASES = ["on the left", "to your right", "front-left", "to the rear righ
                  "at your back", "straight ahead", "in front of me", "overhead", "above",
                  "directly above you", "beneath you", "below", "up high", "low down",
                  "off to the left", "a long way off", "right above your head", "moving left",
-                 "from left to right", "above and behind", "under your feet"]
+                 "from left to right", "above and behind", "under your feet", "on left",
+                 "at 4 o'clock", "at eleven o'clock", "30 degrees to the right", "(left)"]
 SOUND_PHRASES = ["a bell rings", "A dog barks", "someone talks", "rain falls", "a car passes"]
 
 
@@ -182,6 +195,9 @@ def test_natural_captions_split_into_their_sources(seed, count, family):
     ("rain falls right above your head", "rain falls"),
     ("a violin plays behind you, heading left", "a violin plays"),
     ("a bell rings", "a bell rings"),
+    ("left: a dog barks", "a dog barks"),
+    ("a dog (right)", "a dog"),
+    ("a siren at 9 o'clock", "a siren"),
 ])
 def test_without_places_keeps_what_the_sound_is(text, expected):
     assert without_places(text) == expected
