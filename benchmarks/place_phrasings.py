@@ -1,0 +1,65 @@
+"""Direction error of a model on terse place phrasings, clock positions and angles, against
+directions written down by hand (not read by the parser under test): docs/evaluation.md,
+"Directions stated by prompts".
+
+    python benchmarks/place_phrasings.py --model tiny --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+PROMPTS = (  # (prompt, azimuth, elevation): left is +90°, 3 o'clock is the right
+    ("a bell rings, left", 90), ("a siren wails (right)", -90), ("left: a whistle", 90),
+    ("a bell on left", 90), ("rain falls, rear", 180), ("a siren, front", 0),
+    ("a bell at 3 o'clock", -90), ("a whistle at 9 o'clock", 90),
+    ("a siren at six o'clock", 180), ("a bell at 10 o'clock", 45),
+    ("a bell 45 degrees to the left", 45), ("a siren 135 degrees right", -135),
+    ("a whistle to right.", -90), ("a knock at 2 o'clock", -45), ("a bell (rear)", 180),
+    ("a siren at 7 o'clock", 135))
+
+
+def _unit(azimuth: float, elevation: float = 0.0) -> tuple[float, float, float]:
+    a, e = math.radians(azimuth), math.radians(elevation)
+    return math.cos(e) * math.cos(a), math.cos(e) * math.sin(a), math.sin(e)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="tiny", help="shipped name or pipeline directory")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--duration", type=float, default=4.0)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--json", type=Path, default=None, help="write the report here")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from swansphere.pipeline import Pipeline
+    from swansphere.spatial.analysis import direction
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    pipeline = Pipeline.from_pretrained(args.model)
+    rows = []
+    for text, azimuth in PROMPTS:
+        got = direction(pipeline.generate(text, duration=args.duration, seed=args.seed))
+        cosine = sum(a * b for a, b in zip(_unit(*map(float, got)), _unit(azimuth),
+                                           strict=True))
+        rows.append({"text": text, "azimuth": azimuth,
+                     "error": math.acos(max(-1.0, min(1.0, cosine)))})
+        print(f"{text:35} Δangular {rows[-1]['error']:.2f} rad")
+    mean = sum(row["error"] for row in rows) / len(rows)
+    print(f"mean Δangular over {len(rows)} prompts: {mean:.2f} rad")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"mean": mean, "rows": rows}, indent=2),
+                             encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
