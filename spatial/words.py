@@ -98,6 +98,8 @@ _SYNONYMS = tuple((re.compile(pattern, re.IGNORECASE), replacement) for pattern,
      r"on the \1"),  # "a dog on left", "on left side"
     (rf"{_TERSE_BEFORE}(?:front|ahead){_TERSE_AFTER}", "in front"),
     (rf"{_TERSE_BEFORE}(?:back|rear){_TERSE_AFTER}", "behind"),
+    (rf"{_TERSE_BEFORE}(?:high|up){_TERSE_AFTER}", "above"),  # "a bell, front-right, high"
+    (rf"{_TERSE_BEFORE}(?:low|down){_TERSE_AFTER}", "below"),
     (r"\b(?:directly|straight)\s+(?=(?:to|on|in|at|behind|ahead)\b)", ""),
     (r"\b(?:off\s+)+(?=(?:to|on|at)\b)", ""),  # "off to the left"; "a long way off, off to ..."
     (r"(?<!the )(?<!your )(?<!my )\bright\s+(?=(?:above|below|behind|beneath|underneath|under"
@@ -106,8 +108,8 @@ _SYNONYMS = tuple((re.compile(pattern, re.IGNORECASE), replacement) for pattern,
     (r"\b(left|right)[- ]front\b", r"in front on the \1"),
     (r"\b(?:to\s+(?:the|your|my)\s+)?(?:back|rear)[- ](left|right)\b", r"behind on the \1"),
     (r"\b(left|right)[- ](?:back|rear)\b", r"behind on the \1"),
-    (r"\b(?:to|from|at|on)\s+(?:the|your|its|my)\s+(left|right)(?:[- ]hand)?(?:\s+side)?\b",
-     r"on the \1"),
+    (r"\b(?:to|from|at|on)\s+(?:the|your|its|my)\s+(left|right)(?:[- ]hand)?(?:\s+side)?"
+     rf"(?:\s+of\s+{_LISTENER})?\b", r"on the \1"),
     (rf"\bin\s+front\s+of\s+{_LISTENER}\b|\bfrom\s+the\s+front\b"
      rf"|\b(?:(?:straight|dead)\s+)?ahead(?:\s+of\s+{_LISTENER})?\b", "in front"),
     (rf"\b(?:from\s+)?behind\s+{_LISTENER}\b|\bfrom\s+behind\b"

@@ -58,6 +58,10 @@ elevations = st.floats(-90.0, 90.0, allow_nan=False)
     ("a bell 135° right", "a bell behind on the right"),
     ("the bus left, then turned right", "the bus left, then turned right"),
     ("left and right channels", "left and right channels"),
+    ("a bell front-right, high", "a bell above and in front on the right"),
+    ("a bell, left, low", "a bell, below and on the left"),
+    ("a bell to the left of me", "a bell on the left"),
+    ("turn it up, then down low", "turn it up, then below"),
 ])
 def test_paraphrases_become_the_captioners_words(text, canonical):
     assert canonical_places(text) == canonical
