@@ -389,10 +389,15 @@ _BY_NAME = {c.name: c for c in SOUND_CLASSES}
 
 
 def training_phrases(names: Iterable[str]) -> dict[str, tuple[str, ...]]:
-    """Each named class's training-family phrases ("a violin plays", ...; never the held-out
-    ones), e.g. for an exemplar bank's wordings."""
-    return {name: tuple(dict.fromkeys(w.phrase for w in sound_class(name).wordings))
-            for name in names}
+    """Each named class's training-family phrases and their nominals ("a violin plays", "a
+    violin", ...; never the held-out ones), e.g. for an exemplar bank's wordings: a prompt
+    names its sound with a verb or without one ("I hear a fiddle"), and a bare noun sits
+    nearer a bare noun than a phrase with a verb."""
+    return {name: _phrases_and_nominals(sound_class(name).wordings) for name in names}
+
+
+def _phrases_and_nominals(wordings: Iterable[Wording]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(text for w in wordings for text in (w.phrase, w.nominal)))
 
 
 EVERYDAY_SOUNDS = (
@@ -416,11 +421,12 @@ an exemplar bank's :attr:`~swansphere.conditioning.exemplars.ExemplarBank.others
 
 
 def other_phrases(names: Iterable[str]) -> tuple[str, ...]:
-    """Phrases that name sounds outside ``names``: the training phrases of the vocabulary's
-    other classes and :data:`EVERYDAY_SOUNDS` (a bank of ``names``' clips names none)."""
+    """Phrases that name sounds outside ``names``: the training phrases and nominals of the
+    vocabulary's other classes and :data:`EVERYDAY_SOUNDS` (a bank of ``names``' clips names
+    none)."""
     held = set(names)
-    absent = (w.phrase for sound in SOUND_CLASSES if sound.name not in held
-              for w in sound.wordings)
+    absent = (text for sound in SOUND_CLASSES if sound.name not in held
+              for text in _phrases_and_nominals(sound.wordings))
     return tuple(dict.fromkeys((*absent, *EVERYDAY_SOUNDS)))
 
 
