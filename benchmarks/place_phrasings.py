@@ -2,7 +2,7 @@
 directions written down by hand (not read by the parser under test): docs/evaluation.md,
 "Directions stated by prompts".
 
-    python benchmarks/place_phrasings.py --model tiny --threads 2
+    python benchmarks/place_phrasings.py --model tiny --threads 2 [--set compound]
 """
 
 from __future__ import annotations
@@ -12,14 +12,28 @@ import json
 import math
 from pathlib import Path
 
-PROMPTS = (  # (prompt, azimuth, elevation): left is +90°, 3 o'clock is the right
-    ("a bell rings, left", 90), ("a siren wails (right)", -90), ("left: a whistle", 90),
-    ("a bell on left", 90), ("rain falls, rear", 180), ("a siren, front", 0),
-    ("a bell at 3 o'clock", -90), ("a whistle at 9 o'clock", 90),
-    ("a siren at six o'clock", 180), ("a bell at 10 o'clock", 45),
-    ("a bell 45 degrees to the left", 45), ("a siren 135 degrees right", -135),
-    ("a whistle to right.", -90), ("a knock at 2 o'clock", -45), ("a bell (rear)", 180),
-    ("a siren at 7 o'clock", 135))
+PROMPT_SETS = {  # (prompt, azimuth, elevation): left is +90°, 3 o'clock is the right
+    "terse": (
+        ("a bell rings, left", 90, 0), ("a siren wails (right)", -90, 0),
+        ("left: a whistle", 90, 0), ("a bell on left", 90, 0), ("rain falls, rear", 180, 0),
+        ("a siren, front", 0, 0), ("a bell at 3 o'clock", -90, 0),
+        ("a whistle at 9 o'clock", 90, 0), ("a siren at six o'clock", 180, 0),
+        ("a bell at 10 o'clock", 45, 0), ("a bell 45 degrees to the left", 45, 0),
+        ("a siren 135 degrees right", -135, 0), ("a whistle to right.", -90, 0),
+        ("a knock at 2 o'clock", -45, 0), ("a bell (rear)", 180, 0),
+        ("a siren at 7 o'clock", 135, 0)),
+    "compound": (
+        ("a bell rings to the left and slightly behind", 135, 0),
+        ("a siren wails up and to the right", -90, 45), ("a whistle from the upper left", 90, 45),
+        ("a knock at the lower right", -90, -45), ("a bell rings over your left shoulder", 135, 0),
+        ("someone talks in your right ear", -90, 0), ("a siren on the far left", 90, 0),
+        ("a bell rings above you on the right", -90, 45),
+        ("a whistle overhead to the left", 90, 45), ("a clock ticks at your feet", 0, -90),
+        ("a bell rings left of you", 90, 0), ("a siren at azimuth -135", -135, 0),
+        ("a knock just behind your right shoulder", -135, 0),
+        ("a whistle beside you on the right", -90, 0), ("a bell rings over to the left", 90, 0),
+        ("rain falls towards the right", -90, 0)),
+}
 
 
 def _unit(azimuth: float, elevation: float = 0.0) -> tuple[float, float, float]:
@@ -30,6 +44,9 @@ def _unit(azimuth: float, elevation: float = 0.0) -> tuple[float, float, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="tiny", help="shipped name or pipeline directory")
+    parser.add_argument("--set", dest="prompt_set", choices=sorted(PROMPT_SETS), default="terse",
+                        help="terse places, clock positions and angles; or places said in two "
+                             "pieces, by the body, or as an azimuth")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--duration", type=float, default=4.0)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -45,13 +62,13 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     pipeline = Pipeline.from_pretrained(args.model)
     rows = []
-    for text, azimuth in PROMPTS:
+    for text, azimuth, elevation in PROMPT_SETS[args.prompt_set]:
         got = direction(pipeline.generate(text, duration=args.duration, seed=args.seed))
-        cosine = sum(a * b for a, b in zip(_unit(*map(float, got)), _unit(azimuth),
+        cosine = sum(a * b for a, b in zip(_unit(*map(float, got)), _unit(azimuth, elevation),
                                            strict=True))
-        rows.append({"text": text, "azimuth": azimuth,
+        rows.append({"text": text, "azimuth": azimuth, "elevation": elevation,
                      "error": math.acos(max(-1.0, min(1.0, cosine)))})
-        print(f"{text:35} Δangular {rows[-1]['error']:.2f} rad")
+        print(f"{text:45} Δangular {rows[-1]['error']:.2f} rad")
     mean = sum(row["error"] for row in rows) / len(rows)
     print(f"mean Δangular over {len(rows)} prompts: {mean:.2f} rad")
     if args.json:

@@ -87,29 +87,72 @@ def _degrees_place(match: re.Match[str]) -> str:
     return horizontal_words(degrees if match["side"].lower() == "left" else -degrees)
 
 
+def _azimuth_place(match: re.Match[str]) -> str:
+    """ "azimuth 90" -> "on the left": a stated azimuth (docs/conventions.md) as its sector."""
+    return horizontal_words(float(match["degrees"].replace("−", "-")))
+
+
+def _elevation_place(match: re.Match[str]) -> str:
+    """ "elevation 40" -> "above": a stated elevation as the caption's vertical word."""
+    return elevation_words(float(match["degrees"].replace("−", "-")))
+
+
+_SIGNED_DEGREES = r"(?P<degrees>[-+−]?\d{1,3}(?:\.\d+)?)"
+_DEGREE_UNIT = r"(?:\s*(?:°|(?:degrees?|deg)\b))"
+_SLIGHTLY = r"(?:slightly|somewhat|a\s+little|a\s+bit|just)"
+_BODY_SIDE = r"(?:ear|side|shoulder|hand|flank|cheek)"
 _TERSE_BEFORE = r"(?:^|(?<=[,:;(])|(?<=[,:;(]\s))"
 _TERSE_AFTER = r"(?=\s*(?:[,.;:)!?]|$))"
 _SYNONYMS = tuple((re.compile(pattern, re.IGNORECASE), replacement) for pattern, replacement in (
     (rf"\b(?:at\s+)?(?P<hour>1[0-2]|[1-9]|{'|'.join(_HOURS)})\s*o'?\s*clock\b", _clock_place),
     (r"\b(?P<degrees>\d{1,3}(?:\.\d+)?)\s*(?:°|degrees?|deg)\s+(?:to\s+(?:the|your|my)\s+|on\s+"
      r"(?:the|your|my)\s+)?(?P<side>left|right)\b", _degrees_place),
+    (rf"\b(?:at\s+)?(?:an?\s+)?azimuth\s+(?:of\s+)?{_SIGNED_DEGREES}{_DEGREE_UNIT}?",
+     _azimuth_place),
+    (rf"(?:\bat\s+)?(?<![\w.]){_SIGNED_DEGREES}{_DEGREE_UNIT}?\s+(?:of\s+)?azimuth\b",
+     _azimuth_place),  # "at azimuth 90°", "-45 degrees azimuth"
+    (rf"\b(?:at\s+)?(?:an?\s+)?elevation\s+(?:of\s+)?{_SIGNED_DEGREES}{_DEGREE_UNIT}?",
+     _elevation_place),
+    (rf"(?:\bat\s+)?(?<![\w.]){_SIGNED_DEGREES}{_DEGREE_UNIT}?\s+(?:of\s+)?elevation\b",
+     _elevation_place),
+    (r"\b(?:just\s+|right\s+)?(?:behind|over)\s+(?:your|my)\s+(left|right)\s+shoulder\b",
+     r"behind on the \1"),  # "over your left shoulder": at your back, that side
+    (rf"\b(?:in|into|at|by|beside|next\s+to|near|close\s+to)\s+(?:your|my)\s+(left|right)"
+     rf"(?:\s+{_BODY_SIDE})?\b", r"on the \1"),  # "in your left ear", "by my right side"
+    (r"\b(?:on|at)\s+(?:your|my)\s+six\b", "behind"),
+    (r"\b(?:at|by)\s+(?:your|my)\s+feet\b|\bfrom\s+the\s+(?:ground|floor)\b", "below"),
+    (r"\b(?:up\s+)?in\s+the\s+sky\b|\bfrom\s+the\s+(?:sky|ceiling)\b", "above"),
+    (r"(?<!-)\b(up|down)\s+and\s+(?=(?:off\s+)?(?:to|on)\s+(?:the|your|my)\s+(?:left|right)\b)",
+     lambda match: "above and " if match[1].lower() == "up" else "below and "),
+    (r"\b(?:(?:in|at|from|to|towards?)\s+)?(?:the\s+|your\s+|my\s+)?(upper|top|lower|bottom)"
+     r"[- ](left|right)(?:[- ]hand)?(?:\s+corner)?\b",
+     lambda match: ("above" if match[1].lower() in ("upper", "top") else "below")
+     + f" and on the {match[2].lower()}"),  # "from the upper left"
+    (rf"\b(?:(?:to|on|at|from|towards?)\s+)?(?:the\s+|your\s+|my\s+)?(?:far|{_SLIGHTLY})\s+"
+     r"(?:to\s+(?:the\s+|your\s+|my\s+)?)?(left|right)\b(?!-(?:hand|front|back|rear)|\s+hand)",
+     r"on the \1"),  # "on the far left", "slightly to the right"
+    (rf"\b{_SLIGHTLY}\s+(?=(?:off\s+)?(?:to|on|in\s+front|behind|ahead|above|below|overhead"
+     r"|over|under|beneath)\b)", ""),  # "just behind you"
     (rf"{_TERSE_BEFORE}(left|right){_TERSE_AFTER}", r"on the \1"),  # "a dog, left"
-    (r"\b(?:on|to)\s+(left|right)(?=\s*(?:[,.;:)!?]|$)|\s+(?:and|while|as|but|side|hand)\b)",
-     r"on the \1"),  # "a dog on left", "on left side"
+    (r"\b(?:on|to|at|from|towards?)\s+(left|right)"
+     r"(?=\s*(?:[,.;:)!?]|$)|\s+(?:and|while|as|but|side|hand)\b)",
+     r"on the \1"),  # "a dog on left", "on left side", "from right"
     (rf"{_TERSE_BEFORE}(?:front|ahead){_TERSE_AFTER}", "in front"),
     (rf"{_TERSE_BEFORE}(?:back|rear){_TERSE_AFTER}", "behind"),
     (rf"{_TERSE_BEFORE}(?:high|up){_TERSE_AFTER}", "above"),  # "a bell, front-right, high"
     (rf"{_TERSE_BEFORE}(?:low|down){_TERSE_AFTER}", "below"),
     (r"\b(?:directly|straight)\s+(?=(?:to|on|in|at|behind|ahead)\b)", ""),
-    (r"\b(?:off\s+)+(?=(?:to|on|at)\b)", ""),  # "off to the left"; "a long way off, off to ..."
+    (r"\b(?:(?:off|over)\s+)+(?=(?:to|on|at)\b)", ""),  # "off to the left", "over on the right"
+    (rf"\b(?:beside|next\s+to|near|close\s+to)\s+{_LISTENER}\s*,?\s+(?=(?:on|to)\s+the\b)", ""),
     (r"(?<!the )(?<!your )(?<!my )\bright\s+(?=(?:above|below|behind|beneath|underneath|under"
      r"|over|overhead|in\s+front)\b)", ""),  # "right above you", not "on the right above"
     (r"\b(?:to\s+(?:the|your|my)\s+)?(?:front|forward)[- ](left|right)\b", r"in front on the \1"),
     (r"\b(left|right)[- ]front\b", r"in front on the \1"),
     (r"\b(?:to\s+(?:the|your|my)\s+)?(?:back|rear)[- ](left|right)\b", r"behind on the \1"),
     (r"\b(left|right)[- ](?:back|rear)\b", r"behind on the \1"),
-    (r"\b(?:to|from|at|on)\s+(?:the|your|its|my)\s+(left|right)(?:[- ]hand)?(?:\s+side)?"
-     rf"(?:\s+of\s+{_LISTENER})?\b", r"on the \1"),
+    (r"\b(?:to|from|at|on|towards?)\s+(?:the|your|its|my)\s+(left|right)(?:[- ]hand)?"
+     rf"(?:\s+side)?(?:\s+of\s+{_LISTENER})?\b", r"on the \1"),
+    (rf"(?<!the )(?<!your )(?<!my )\b(left|right)\s+of\s+{_LISTENER}\b", r"on the \1"),
     (rf"\bin\s+front\s+of\s+{_LISTENER}\b|\bfrom\s+the\s+front\b"
      rf"|\b(?:(?:straight|dead)\s+)?ahead(?:\s+of\s+{_LISTENER})?\b", "in front"),
     (rf"\b(?:from\s+)?behind\s+{_LISTENER}\b|\bfrom\s+behind\b"
@@ -123,6 +166,13 @@ _SYNONYMS = tuple((re.compile(pattern, re.IGNORECASE), replacement) for pattern,
      r"|\bunder\s+(?:your|my)\s+feet\b|\bunderfoot\b", "below"),
     (r"(?<!-)\b(?:high\s+up|up\s+high)\b", "above"),  # not "a power-up high ..."
     (r"(?<!-)\b(?:low\s+down|down\s+low)\b", "below"),
+    (r"\bhigh\s+(?=(?:above|overhead)\b)", ""),  # "high above you"
+    (rf"(?<!above and )(?<!below and )(?<!above )(?<!below )(?<!behind )(?<!front )"
+     rf"\bon\s+the\s+(left|right)\s*,?\s+(?:and\s+)?(?:{_SLIGHTLY}\s+)?(behind|in\s+front)\b"
+     r"(?!\s*,?\s+(?:and\s+)?on\s+the\b)", r"\2 on the \1"),  # "on the left and behind"
+    (r"\boverhead\s+(?:and\s+)?(?=(?:in\s+front|behind|on\s+the\s+(?:left|right))\b)",
+     "above and "),  # "overhead to the left", "above you on the left"
+    (r"\b(on\s+the\s+(?:left|right)|in\s+front|behind)\s+overhead\b", r"\1 above"),
 ))
 """Common ways to say the caption's positions, rewritten into the caption's words first."""
 
@@ -140,7 +190,7 @@ def _position_pattern() -> re.Pattern[str]:
     horizontal = "|".join(r"\s+".join(map(re.escape, phrase.split())) for phrase in phrases)
     return re.compile(
         rf"\b(?:(?P<before>above|below)\s*,?\s+(?:and\s+)?)?(?P<horizontal>{horizontal})\b"
-        rf"(?:\s*,?\s+(?:and\s+)?(?P<after>above|below)\b)?"
+        rf"(?:\s*,?\s+(?:and\s+)?(?P<after>above|below)\b(?!\s+and\s+(?:{horizontal})\b))?"
         rf"|\b(?P<overhead>overhead)\b|\b(?P<vertical>above|below)\b", re.IGNORECASE)
 
 
@@ -172,13 +222,14 @@ def prompt_directions(text: str) -> list[tuple[float, float]]:
     Reads the caption vocabulary of :mod:`swansphere.data.captions` ("on the left", "behind
     on the right", "above and in front", "overhead", "below", ...) plus common paraphrases
     ("to your left", "on my right", "front-left", "behind you", "directly above", "high up",
-    "low down", "under your feet"), terse places ("a dog, left", "a dog on left"), clock
-    positions ("at 3 o'clock") and angles ("45 degrees to the left"), each as its sector. A
-    horizontal phrase gives
-    its sector centre at elevation 0, or ±45° (the middle of the band the captioner calls
-    "above"/"below") when "above"/"below" goes with it; "overhead", a bare "above" and a bare
-    "below" give the poles. Motion clauses ("moving left", "from left to right") are not
-    positions and are ignored.
+    "low down", "under your feet", "in your right ear", "over your left shoulder"), terse
+    places ("a dog, left", "a dog on left"), clock positions ("at 3 o'clock"), angles ("45
+    degrees to the left") and coordinates ("azimuth -90", "elevation 40"), each as its sector;
+    one place said in two pieces ("up and to the right", "to the left and slightly behind")
+    is one place. A horizontal phrase gives its sector centre at elevation 0, or ±45° (the
+    middle of the band the captioner calls "above"/"below") when "above"/"below" goes with
+    it; "overhead", a bare "above" and a bare "below" give the poles. Motion clauses
+    ("moving left", "from left to right") are not positions and are ignored.
     """
     return [_place_direction(match) for match in _position_pattern().finditer(_normalise(text))]
 
@@ -235,14 +286,18 @@ def _plain_words(azimuth: float, elevation: float) -> str:
     return position_words(azimuth, elevation)
 
 
+_JOINED_BY = (r"(?:(?:accompanied|joined|followed|answered)\s+by|(?:together|along)\s+with"
+              r"|alongside|with)\s+")
 _CLAUSE_BREAKS = tuple(re.compile(pattern, re.IGNORECASE) for pattern in (
     r"[.;!?]\s+(?:meanwhile\s*,?\s+)?",
-    r",?\s+(?:while|as|whereas|meanwhile\s*,?)\s+",
+    r",?\s+(?:while|whilst|as|whereas|but|(?:and\s+)?then|meanwhile\s*,?)\s+",
     r",?\s+(?:and|plus)\s+",
-    r",\s+",
+    rf",\s+(?:{_JOINED_BY})?",
+    rf"\s+{_JOINED_BY}",
 ))
 """Where one source's clause ends and the next begins, strongest first: a sentence, "while" /
-"as", "and", a comma (the joiners of :func:`swansphere.data.captions.natural_caption`)."""
+"as" / "but" / "then", "and", a comma, "with" / "accompanied by" (the joiners of
+:func:`swansphere.data.captions.natural_caption` and others people write)."""
 
 
 def source_clauses(text: str) -> list[str]:

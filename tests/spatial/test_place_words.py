@@ -62,6 +62,19 @@ elevations = st.floats(-90.0, 90.0, allow_nan=False)
     ("a bell, left, low", "a bell, below and on the left"),
     ("a bell to the left of me", "a bell on the left"),
     ("turn it up, then down low", "turn it up, then below"),
+    ("a bell rings up and to the right", "a bell rings above and on the right"),
+    ("a bell from the upper-left corner", "a bell above and on the left"),
+    ("a bell overhead to the left", "a bell above and on the left"),
+    ("a bell above you on the right", "a bell above and on the right"),
+    ("a dog barks to the left and slightly behind", "a dog barks behind on the left"),
+    ("a bell over your left shoulder", "a bell behind on the left"),
+    ("a bell in your right ear", "a bell on the right"),
+    ("a bell on the far left", "a bell on the left"),
+    ("a bell rings left of you", "a bell rings on the left"),
+    ("a bell beside you on the left", "a bell on the left"),
+    ("a bell at azimuth -90°, elevation 40", "a bell above and on the right"),
+    ("a bell at your feet", "a bell below"),
+    ("a kite up in the sky", "a kite above"),
 ])
 def test_paraphrases_become_the_captioners_words(text, canonical):
     assert canonical_places(text) == canonical
@@ -120,7 +133,9 @@ PLACE_PHRASES = ["on the left", "to your right", "front-left", "to the rear righ
                  "directly above you", "beneath you", "below", "up high", "low down",
                  "off to the left", "a long way off", "right above your head", "moving left",
                  "from left to right", "above and behind", "under your feet", "on left",
-                 "at 4 o'clock", "at eleven o'clock", "30 degrees to the right", "(left)"]
+                 "at 4 o'clock", "at eleven o'clock", "30 degrees to the right", "(left)",
+                 "up and to the right", "from the lower left", "to the left and slightly behind",
+                 "in your left ear", "on the far right", "at azimuth 135", "over to the left"]
 SOUND_PHRASES = ["a bell rings", "A dog barks", "someone talks", "rain falls", "a car passes"]
 
 
@@ -152,13 +167,25 @@ def test_any_mix_of_paraphrases_keeps_its_places(parts, joiner):
     ("a bell high up behind you on the right, while a dog barks straight ahead, moving left",
      ["a bell above and behind on the right", "a dog barks in front, moving left"]),
     ("a bell on the left a siren on the right", ["a bell on the left", "a siren on the right"]),
+    ("a violin on the left with a drum on the right",
+     ["a violin on the left", "a drum on the right"]),
+    ("a violin on the left, accompanied by a drum behind you",
+     ["a violin on the left", "a drum behind"]),
+    ("a bell on the left, a man with a deep voice on the right",
+     ["a bell on the left", "a man with a deep voice on the right"]),
+    ("a bell rings on the left, then a siren wails on the right",
+     ["a bell rings on the left", "a siren wails on the right"]),
+    ("a bell on the left but a dog overhead", ["a bell on the left", "a dog above"]),
 ])
 def test_each_place_gets_its_own_clause_with_its_sound(text, clauses):
     assert source_clauses(text) == clauses
 
 
 @pytest.mark.parametrize("text", ["a bell rings to your left", "rain", "",
-                                  "a car passes from left to right and a bell rings behind you"])
+                                  "a car passes from left to right and a bell rings behind you",
+                                  "a dog barks to the left and slightly behind",
+                                  "a bell rings above you on the left",
+                                  "a bell rings up and to the right"])
 def test_a_text_with_fewer_than_two_places_comes_back_whole(text):
     assert source_clauses(text) == [text]
 
@@ -202,7 +229,40 @@ def test_natural_captions_split_into_their_sources(seed, count, family):
     ("left: a dog barks", "a dog barks"),
     ("a dog (right)", "a dog"),
     ("a siren at 9 o'clock", "a siren"),
+    ("a dog barks slightly to the left", "a dog barks"),
+    ("a bell rings over to the right", "a bell rings"),
+    ("a bell next to your right ear", "a bell"),
+    ("a bell high above you", "a bell"),
 ])
 def test_without_places_keeps_what_the_sound_is(text, expected):
     assert without_places(text) == expected
     assert not prompt_directions(without_places(text))
+
+
+@settings(max_examples=200, deadline=None)
+@given(azimuth=st.integers(-180, 180), unit=st.sampled_from(["", "°", " degrees"]))
+def test_a_stated_azimuth_reads_as_its_sector(azimuth, unit):
+    suffix = unit or " deg"
+    for text in (f"a bell at azimuth {azimuth}{unit}", f"a bell, {azimuth}{suffix} azimuth"):
+        assert [position_words(*place) for place in prompt_directions(text)] == [
+            position_words(azimuth, 0.0)], text
+
+
+@pytest.mark.parametrize(("text", "place"), [
+    ("a bell rings up and to the right", (-90.0, 45.0)),
+    ("a bell from the lower left", (90.0, -45.0)),
+    ("a dog barks to the left and slightly behind", (135.0, 0.0)),
+    ("a dog barks on the right and in front", (-45.0, 0.0)),
+    ("a bell just behind your right shoulder", (-135.0, 0.0)),
+    ("a bell on your six", (180.0, 0.0)),
+    ("a bell by my left side", (90.0, 0.0)),
+])
+def test_one_place_said_in_two_pieces_is_one_place(text, place):
+    assert prompt_directions(text) == [place]
+
+
+@pytest.mark.parametrize("text", ["a bell rings at your back from the lower left",
+                                  "a dog barks behind you, above and to the left"])
+def test_above_or_below_joined_by_and_goes_with_the_place_after_it(text):
+    assert prompt_directions(text)[1][0] == 90.0 and prompt_directions(text)[1][1] != 0.0
+    assert prompt_directions(text)[0] == (180.0, 0.0)
