@@ -9,9 +9,9 @@ hidden (swansphere.evaluation.content.caption_identity; figures in docs/evaluati
 from __future__ import annotations
 
 import argparse
-import json
 from functools import partial
-from pathlib import Path
+
+from _run_options import add_run_options, set_threads, write_report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,19 +22,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--held-out", type=int, default=300, help="held-out captions identified")
     parser.add_argument("--all-licences", action="store_true",
                         help="every class, not only permissively licensed ones")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--json", type=Path, default=None, help="write the report here")
+    add_run_options(parser)
     args = parser.parse_args(argv)
 
-    import torch
 
     from swansphere.evaluation.content import caption_identity
     from swansphere.evaluation.teacher_forced import words_only_states
     from swansphere.pipeline import Pipeline
     from swansphere.training.pipeline import vocabulary_split
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     pipeline = Pipeline.from_pretrained(args.model)
     if pipeline.text_encoder is None:
         parser.error(f"{args.model} has no text conditioner")
@@ -51,8 +48,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{figures['classes']} classes"
               + (f", {figures['train_top1']:.3f} of the fitted ones" if "train_top1" in figures
                  else ""))
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    write_report(args.json, report)
     return 0
 
 

@@ -12,9 +12,9 @@ and, for ``foa-parametric`` latents, per part of the latent frame.
 from __future__ import annotations
 
 import argparse
-import json
 
 import torch
+from _run_options import add_run_options, set_threads, write_report
 
 from swansphere.codecs.config import FoaParametricConfig
 from swansphere.evaluation.reliance import caption_reliance
@@ -37,10 +37,9 @@ def main() -> None:
     parser.add_argument("--max-time", type=float, default=0.15,
                         help="flow times drawn from U(0, max-time): high noise")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--json", help="write the report here")
+    add_run_options(parser, threads=2)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
 
     _, config = load_training_config(args.config)
     trainer = PipelineTrainer(config, progress=False)
@@ -65,9 +64,7 @@ def main() -> None:
     print(f"{'part':<12} {'own caption':>12} {'swapped':>9} {'gain':>7}")
     for name, row in report["parts"].items():
         print(f"{name:<12} {row['own']:>12.3f} {row['swapped']:>9.3f} {row['gain']:>7.1%}")
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as file:
-            json.dump(report, file, indent=2)
+    write_report(args.json, report)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,9 @@ figure means: swansphere.evaluation.content and docs/evaluation.md.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
+
+from _run_options import add_run_options, set_threads, write_report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,8 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override the model's config, as swansphere generate --set does "
                              "(e.g. guidance.w1=2); repeatable")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--json", type=Path, default=None, help="write the report here")
+    add_run_options(parser)
     args = parser.parse_args(argv)
 
     import torch
@@ -44,8 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     from swansphere.evaluation.content import References, content_cases, evaluate_content
     from swansphere.pipeline import Pipeline
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     pipeline = Pipeline.from_pretrained(args.model, overrides=args.set)
     references, embedding = References.held_out(
         pipeline.sample_rate, sets=args.sets.split(",") if args.sets else None,
@@ -62,9 +60,7 @@ def main(argv: list[str] | None = None) -> int:
                         "directions": case.directions} for case in cases]
     for key, value in report["summary"].items():
         print(f"{key:>24}: {value}")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    write_report(args.json, report)
     return 0
 
 

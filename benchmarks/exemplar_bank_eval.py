@@ -10,8 +10,8 @@ bank has no clip of find a class all the same.
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
+
+from _run_options import add_run_options, set_threads, write_report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,19 +28,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="caption family of the prompts (default: held-out)")
     parser.add_argument("--seconds", type=float, default=1.024, help="length of an exemplar")
     parser.add_argument("--sample-rate", type=int, default=16000)
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--json", type=Path, default=None, help="write the report here")
+    add_run_options(parser)
     args = parser.parse_args(argv)
 
-    import torch
 
     from swansphere.data.exemplars import exemplar_bank
     from swansphere.data.vocabulary import SOUND_CLASSES, training_phrases
     from swansphere.evaluation.content import References, bank_figures, content_cases
     from swansphere.training.pipeline import vocabulary_split
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     references, embedding = References.held_out(args.sample_rate)
     cases = content_cases(sorted(references.clips), count=args.cases, family=args.family)
     clips = vocabulary_split(None, True, False)
@@ -54,9 +51,7 @@ def main(argv: list[str] | None = None) -> int:
                              others=() if args.no_others else None)
         report[choice] = bank_figures(bank, references, embedding, cases, absent)
         print(f"{choice:>8}: {report[choice]}")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    write_report(args.json, report)
     return 0
 
 

@@ -9,9 +9,9 @@ patch by patch from their true history, part by part, continued and free
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
+
+from _run_options import add_run_options, set_threads, write_report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,18 +24,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="how much of the clip the continued stream is given")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override the model's config (e.g. sampler.steps=16); repeatable")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--json", type=Path, default=None, help="write the report here")
+    add_run_options(parser)
     args = parser.parse_args(argv)
 
-    import torch
 
     from swansphere.evaluation.content import References, content_cases
     from swansphere.evaluation.teacher_forced import identity_probe
     from swansphere.pipeline import Pipeline
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     pipeline = Pipeline.from_pretrained(args.model, overrides=args.set)
     references, embedding = References.held_out(pipeline.sample_rate)
     cases = content_cases(sorted(references.clips), count=args.cases, family=args.family)
@@ -47,9 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     for kind, figures in report["clips"].items():
         print(f"{kind:28s} {figures['top1']:6.2f} {figures['top5']:6.2f} "
               f"{figures['median_rank']:12.1f}")
-    if args.json is not None:
-        args.json.write_text(json.dumps({"model": args.model, "settings": args.set, **report},
-                                        indent=2))
+    write_report(args.json, {"model": args.model, "settings": args.set, **report})
     return 0
 
 

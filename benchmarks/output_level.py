@@ -22,13 +22,13 @@ same simulator, seed and statistics), then measures, on the model's own codec an
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import torch
+from _run_options import add_run_options, set_threads, write_report
 
 SUSTAINED = ("whistle", "engine", "rain", "siren")
 """The synthesised classes that hold one sound for their whole active window."""
@@ -191,10 +191,9 @@ def main() -> None:
     parser.add_argument("--setting", action="append", default=None,
                         help="space-separated --set overrides, e.g. 'sampler.steps=8 "
                              "guidance.w2=2' (repeatable; '' = as saved; default: as saved)")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--json", type=Path, default=None)
+    add_run_options(parser, threads=2)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
 
     from swansphere.pipeline import Pipeline
 
@@ -209,9 +208,7 @@ def main() -> None:
     report = {"model": args.model, "recipe": args.recipe, "scenes": args.scenes,
               "reference": reference, "settings": settings}
     print(markdown(report))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2))
+    write_report(args.json, report)
 
 
 if __name__ == "__main__":

@@ -8,9 +8,9 @@ directions written down by hand (not read by the parser under test): docs/evalua
 from __future__ import annotations
 
 import argparse
-import json
 import math
-from pathlib import Path
+
+from _run_options import add_run_options, set_threads, write_report
 
 PROMPT_SETS = {  # (prompt, azimuth, elevation): left is +90°, 3 o'clock is the right
     "terse": (
@@ -49,17 +49,14 @@ def main(argv: list[str] | None = None) -> int:
                              "pieces, by the body, or as an azimuth")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--duration", type=float, default=4.0)
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--json", type=Path, default=None, help="write the report here")
+    add_run_options(parser)
     args = parser.parse_args(argv)
 
-    import torch
 
     from swansphere.pipeline import Pipeline
     from swansphere.spatial.analysis import direction
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     pipeline = Pipeline.from_pretrained(args.model)
     rows = []
     for text, azimuth, elevation in PROMPT_SETS[args.prompt_set]:
@@ -71,10 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{text:45} Δangular {rows[-1]['error']:.2f} rad")
     mean = sum(row["error"] for row in rows) / len(rows)
     print(f"mean Δangular over {len(rows)} prompts: {mean:.2f} rad")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"mean": mean, "rows": rows}, indent=2),
-                             encoding="utf-8")
+    write_report(args.json, {"mean": mean, "rows": rows})
     return 0
 
 

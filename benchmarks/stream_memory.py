@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import torch
+from _run_options import add_run_options, set_threads, write_report
 
 from swansphere.config import structure
 from swansphere.pipeline import Pipeline, PipelineConfig
@@ -42,10 +43,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--every", type=float, default=30.0, help="seconds of audio per sample")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--json", type=Path)
+    add_run_options(parser, threads=1)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     torch.manual_seed(0)
     pipeline = Pipeline.from_config(structure(CONFIG, PipelineConfig))
     for module in pipeline.modules().values():
@@ -63,9 +63,7 @@ def main() -> None:
               "rss_second_half_max_mb": max(s["rss_mb"] for s in samples[half:]),
               "device": "cpu"}
     print(json.dumps({k: v for k, v in report.items() if k != "samples"}))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=1))
+    write_report(args.json, report)
 
 
 if __name__ == "__main__":

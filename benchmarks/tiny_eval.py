@@ -22,14 +22,13 @@ video: ``evaluation.baselines.CascadeBaseline``); optionally a trained global-Di
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from _run_options import add_run_options, set_threads, write_report
 from tqdm.auto import tqdm
 
 EVAL_SEED = 7_000_001
@@ -181,11 +180,10 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override the model's config, as swansphere generate --set does "
                              "(sampler.type=heun, guidance.w2=2; repeatable)")
-    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-fd", action="store_true")
-    parser.add_argument("--json", type=Path, default=None)
+    add_run_options(parser, threads=2)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
 
     from swansphere.evaluation.baselines import CascadeBaseline, GlobalBaseline
     from swansphere.evaluation.level import mean_level_db
@@ -204,16 +202,11 @@ def main() -> None:
     table = evaluate(systems, scenes, args.conditions, embedding, model.sample_rate)
     print(markdown(table))
     print(f"scenes' own level: {mean_level_db(s['foa'] for s in scenes):.1f} dBFS")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"model": str(args.model), "scenes": args.scenes,
-                                         "seconds": args.seconds, "seed": EVAL_SEED,
-                                         "sampler_steps": args.sampler_steps,
-                                         "overrides": args.set,
-                                         "scene_level_db": mean_level_db(
-                                             s["foa"] for s in scenes),
-                                         "table": table},
-                                        indent=2))
+    write_report(args.json, {"model": str(args.model), "scenes": args.scenes,
+                             "seconds": args.seconds, "seed": EVAL_SEED,
+                             "sampler_steps": args.sampler_steps, "overrides": args.set,
+                             "scene_level_db": mean_level_db(s["foa"] for s in scenes),
+                             "table": table})
 
 
 def with_steps(spec: Any, steps: int) -> Any:

@@ -9,9 +9,9 @@ figures in docs/evaluation.md).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
+
+from _run_options import add_run_options, set_threads, write_report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,18 +19,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="tiny", help="shipped name or pipeline directory")
     parser.add_argument("--clips-per-class", type=int, default=8,
                         help="training clips of each class to draw frames from")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--json", type=Path, default=None, help="write the report here")
+    add_run_options(parser)
     args = parser.parse_args(argv)
 
-    import torch
 
     from swansphere.evaluation.content import References, training_oracles
     from swansphere.pipeline import Pipeline
     from swansphere.training.pipeline import vocabulary_split
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     pipeline = Pipeline.from_pretrained(args.model)
     references, embedding = References.held_out(pipeline.sample_rate)
     training = vocabulary_split(None, True, False)  # the permissive classes' training clips
@@ -43,9 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     for kind, figures in report.items():
         print(f"{kind:16s} {figures['top1']:6.2f} {figures['top5']:6.2f} "
               f"{figures['median_rank']:12.1f}")
-    if args.json is not None:
-        args.json.write_text(json.dumps({"model": args.model, "classes": classes, **report},
-                                        indent=2))
+    write_report(args.json, {"model": args.model, "classes": classes, **report})
     return 0
 
 
