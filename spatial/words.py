@@ -100,6 +100,9 @@ def _elevation_place(match: re.Match[str]) -> str:
 _SIGNED_DEGREES = r"(?P<degrees>[-+−]?\d{1,3}(?:\.\d+)?)"
 _DEGREE_UNIT = r"(?:\s*(?:°|(?:degrees?|deg)\b))"
 _SLIGHTLY = r"(?:slightly|somewhat|a\s+little|a\s+bit|just)"
+_SETTING = (r"(?:the|this)\s+(?:room|stage|hall|space|scene|screen|image|video|frame|picture"
+            r"|panorama)")
+"""Where a place is said to be in ("on the left side of the stage"): part of the place."""
 _BODY_SIDE = r"(?:ear|side|shoulder|hand|flank|cheek)"
 _TERSE_BEFORE = r"(?:^|(?<=[,:;(])|(?<=[,:;(]\s))"
 _TERSE_AFTER = r"(?=\s*(?:[,.;:)!?]|$))"
@@ -151,12 +154,13 @@ _SYNONYMS = tuple((re.compile(pattern, re.IGNORECASE), replacement) for pattern,
     (r"\b(?:to\s+(?:the|your|my)\s+)?(?:back|rear)[- ](left|right)\b", r"behind on the \1"),
     (r"\b(left|right)[- ](?:back|rear)\b", r"behind on the \1"),
     (r"\b(?:to|from|at|on|towards?)\s+(?:the|your|its|my)\s+(left|right)(?:[- ]hand)?"
-     rf"(?:\s+side)?(?:\s+of\s+{_LISTENER})?\b", r"on the \1"),
+     rf"(?:\s+side)?(?:\s+of\s+(?:{_LISTENER}|{_SETTING}))?\b", r"on the \1"),
     (rf"(?<!the )(?<!your )(?<!my )\b(left|right)\s+of\s+{_LISTENER}\b", r"on the \1"),
     (rf"\bin\s+front\s+of\s+{_LISTENER}\b|\bfrom\s+the\s+front\b"
      rf"|\b(?:(?:straight|dead)\s+)?ahead(?:\s+of\s+{_LISTENER})?\b", "in front"),
     (rf"\b(?:from\s+)?behind\s+{_LISTENER}\b|\bfrom\s+behind\b"
-     r"|\b(?:at|in|to|from)\s+the\s+(?:back|rear)\b|\bat\s+(?:your|my)\s+back\b", "behind"),
+     rf"|\b(?:at|in|to|from)\s+the\s+(?:back|rear)(?:\s+of\s+{_SETTING})?\b"
+     r"|\bat\s+(?:your|my)\s+back\b", "behind"),
     (r"\b(in\s+front|behind)\s*,?\s+(?:and\s+)?on\s+the\s+(left|right)\b", r"\1 on the \2"),
     (rf"(?:\b(?:directly|straight)\s+(?:above|overhead)|(?<!-)\bup\s+above|\bfrom\s+above)"
      rf"(?:\s+{_LISTENER})?\b|\babove\s+{_LISTENER}\b|\bstraight\s+up\b"

@@ -233,6 +233,8 @@ def test_natural_captions_split_into_their_sources(seed, count, family):
     ("a bell rings over to the right", "a bell rings"),
     ("a bell next to your right ear", "a bell"),
     ("a bell high above you", "a bell"),
+    ("drums on the left side of the stage", "drums"),
+    ("a man at the back of the hall talks", "a man talks"),
 ])
 def test_without_places_keeps_what_the_sound_is(text, expected):
     assert without_places(text) == expected
