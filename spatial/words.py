@@ -131,7 +131,8 @@ _SYNONYMS = tuple((re.compile(pattern, re.IGNORECASE), replacement) for pattern,
      r"[- ](left|right)(?:[- ]hand)?(?:\s+corner)?\b",
      lambda match: ("above" if match[1].lower() in ("upper", "top") else "below")
      + f" and on the {match[2].lower()}"),  # "from the upper left"
-    (rf"\b(?:(?:to|on|at|from|towards?)\s+)?(?:the\s+|your\s+|my\s+)?(?:far|{_SLIGHTLY})\s+"
+    (r"\b(?:(?:to|on|at|from|towards?)\s+)?(?:the\s+|your\s+|my\s+)?"
+     r"(?:far|slightly|somewhat|a\s+little|a\s+bit)\s+"  # not "just": "the bus just left"
      r"(?:to\s+(?:the\s+|your\s+|my\s+)?)?(left|right)\b(?!-(?:hand|front|back|rear)|\s+hand)",
      r"on the \1"),  # "on the far left", "slightly to the right"
     (rf"\b{_SLIGHTLY}\s+(?=(?:off\s+)?(?:to|on|in\s+front|behind|ahead|above|below|overhead"

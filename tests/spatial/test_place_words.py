@@ -58,6 +58,8 @@ elevations = st.floats(-90.0, 90.0, allow_nan=False)
     ("a bell 135° right", "a bell behind on the right"),
     ("the bus left, then turned right", "the bus left, then turned right"),
     ("left and right channels", "left and right channels"),
+    ("the bus has just left", "the bus has just left"),
+    ("a bell just to the left", "a bell on the left"),
     ("a bell front-right, high", "a bell above and in front on the right"),
     ("a bell, left, low", "a bell, below and on the left"),
     ("a bell to the left of me", "a bell on the left"),
