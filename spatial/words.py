@@ -87,18 +87,22 @@ def _degrees_place(match: re.Match[str]) -> str:
     return horizontal_words(degrees if match["side"].lower() == "left" else -degrees)
 
 
-def _azimuth_place(match: re.Match[str]) -> str:
-    """ "azimuth 90" -> "on the left": a stated azimuth (docs/conventions.md) as its sector."""
-    return horizontal_words(float(match["degrees"].replace("−", "-")))
-
-
-def _elevation_place(match: re.Match[str]) -> str:
-    """ "elevation 40" -> "above": a stated elevation as the caption's vertical word."""
-    return elevation_words(float(match["degrees"].replace("−", "-")))
-
-
 _SIGNED_DEGREES = r"(?P<degrees>[-+−]?\d{1,3}(?:\.\d+)?)"
 _DEGREE_UNIT = r"(?:\s*(?:°|(?:degrees?|deg)\b))"
+
+
+def _coordinate_rules(name: str, words: Callable[[float], str]
+                      ) -> tuple[tuple[str, Callable[[re.Match[str]], str]], ...]:
+    """Rules reading "<name> 90°" and "90 degrees <name>" (docs/conventions.md's angles) as
+    ``words`` of the angle: "azimuth 90" -> "on the left", "elevation 40" -> "above"."""
+    def place(match: re.Match[str]) -> str:
+        return words(float(match["degrees"].replace("−", "-")))
+
+    return ((rf"\b(?:at\s+)?(?:an?\s+)?{name}\s+(?:of\s+)?{_SIGNED_DEGREES}{_DEGREE_UNIT}?", place),
+            (rf"(?:\bat\s+)?(?<![\w.]){_SIGNED_DEGREES}{_DEGREE_UNIT}?\s+(?:of\s+)?{name}\b",
+             place))
+
+
 _SLIGHTLY = r"(?:slightly|somewhat|a\s+little|a\s+bit|just)"
 _SETTING = (r"(?:the|this)\s+(?:room|stage|hall|space|scene|screen|image|video|frame|picture"
             r"|panorama)")
@@ -110,14 +114,8 @@ _SYNONYMS = tuple((re.compile(pattern, re.IGNORECASE), replacement) for pattern,
     (rf"\b(?:at\s+)?(?P<hour>1[0-2]|[1-9]|{'|'.join(_HOURS)})\s*o'?\s*clock\b", _clock_place),
     (r"\b(?P<degrees>\d{1,3}(?:\.\d+)?)\s*(?:°|degrees?|deg)\s+(?:to\s+(?:the|your|my)\s+|on\s+"
      r"(?:the|your|my)\s+)?(?P<side>left|right)\b", _degrees_place),
-    (rf"\b(?:at\s+)?(?:an?\s+)?azimuth\s+(?:of\s+)?{_SIGNED_DEGREES}{_DEGREE_UNIT}?",
-     _azimuth_place),
-    (rf"(?:\bat\s+)?(?<![\w.]){_SIGNED_DEGREES}{_DEGREE_UNIT}?\s+(?:of\s+)?azimuth\b",
-     _azimuth_place),  # "at azimuth 90°", "-45 degrees azimuth"
-    (rf"\b(?:at\s+)?(?:an?\s+)?elevation\s+(?:of\s+)?{_SIGNED_DEGREES}{_DEGREE_UNIT}?",
-     _elevation_place),
-    (rf"(?:\bat\s+)?(?<![\w.]){_SIGNED_DEGREES}{_DEGREE_UNIT}?\s+(?:of\s+)?elevation\b",
-     _elevation_place),
+    *_coordinate_rules("azimuth", horizontal_words),  # "at azimuth 90°", "-45 deg azimuth"
+    *_coordinate_rules("elevation", elevation_words),
     (r"\b(?:just\s+|right\s+)?(?:behind|over)\s+(?:your|my)\s+(left|right)\s+shoulder\b",
      r"behind on the \1"),  # "over your left shoulder": at your back, that side
     (rf"\b(?:in|into|at|by|beside|next\s+to|near|close\s+to)\s+(?:your|my)\s+(left|right)"
