@@ -46,7 +46,7 @@ WEIGHTS_FILE = "model.safetensors"
 BUILTIN_MODELS = Path(__file__).parent / "models"
 EXEMPLARS_FILE = "exemplars.safetensors"
 _PLAIN_SETTINGS = ("sources", "output_gain_db", "latent_range", "hold_latent_range",
-                   "exemplar_prompts")
+                   "exemplar_prompts", "place_hold")
 """Config values that :meth:`Pipeline.replace` sets as they are (no component to rebuild)."""
 SOURCE_MODES = ("joint", "separate")
 """How :meth:`Pipeline.stream` takes a prompt that places several sounds: the backbone
@@ -111,7 +111,9 @@ class PipelineConfig:
     every sampler step keeps its clean prediction inside it (docs/samplers.md). With
     ``exemplar_prompts`` a text-only stream whose words name a class of the pipeline's
     exemplar bank starts from that class's clip, placed where the words say
-    (docs/pipeline.md, "Exemplar prompts")."""
+    (docs/pipeline.md, "Exemplar prompts"). With ``place_hold`` above 0 a text-only stream
+    whose words state one place has its sound field turned, chunk by chunk, towards that
+    place, by that share of the angle it is off (docs/pipeline.md, "Holding places")."""
 
     codec: CodecSpec
     backbone: AnyBackboneSpec
@@ -131,6 +133,8 @@ class PipelineConfig:
         bool))
     exemplar_prompts: bool = attrs.field(default=False, validator=attrs.validators.instance_of(
         bool))
+    place_hold: float = attrs.field(default=0.0, validator=[attrs.validators.ge(0.0),
+                                                            attrs.validators.le(1.0)])
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -471,6 +475,7 @@ class Pipeline:
         text_tokens, video_tokens, duration = self.clip_inputs(text, video, duration)
         session = self._open(text_tokens, (seed,), video_tokens)
         session.prime_for([text], audio_prompt)
+        session.hold_places([text])
         yield from session.generate(duration)
 
     def _check_prompted(self, text: str | None, video: Any) -> None:
@@ -565,6 +570,7 @@ class Pipeline:
         text_tokens, video_tokens, duration = self.clip_inputs(text, video, duration)
         session = self._open(text_tokens, seeds, video_tokens)
         session.prime_for([text] * len(seeds), audio_prompt)
+        session.hold_places([text] * len(seeds))
         total = round(duration * self.sample_rate)
         audio, latents = [], []
         while session.samples_done < total:
@@ -600,6 +606,7 @@ class Pipeline:
         duration = self._duration(duration, video_tokens)
         session = self._open(text_tokens, seeds, video_tokens, shared=False)
         session.prime_for(texts)
+        session.hold_places(texts)
         total = round(duration * self.sample_rate)
         while session.samples_done < total:
             start = session.samples_done / self.sample_rate
@@ -651,7 +658,11 @@ class Pipeline:
             generator=torch.Generator().manual_seed(seed), w1=guidance.w1, w2=guidance.w2)
         with torch.inference_mode():
             audio = self.output_gain(self.codec.decode(latents * self.config.latent_scale))
-        return Chunk(audio=audio[0, :, :samples].float(), index=0, start=0.0,
+        audio = audio[:1, :, :samples]
+        hold = None if video is not None else _place_hold(self, [text])
+        if hold is not None:
+            audio = hold(audio)
+        return Chunk(audio=audio[0].float(), index=0, start=0.0,
                      sample_rate=self.sample_rate, latents=latents[0])
 
     def _open(self, text: Any, seeds: tuple[int, ...], video: Any, *,
@@ -753,6 +764,9 @@ class LiveSession:
     """What a backbone with ``reference_frames`` follows (:meth:`prime`), with
     ``reference_valid``: its rows that have one."""
     reference_valid: torch.Tensor | None = None
+    place_hold: Any = None
+    """The :class:`~swansphere.spatial.hold.PlaceHold` that turns the rows' audio towards
+    their places (:meth:`hold_places`), or ``None``."""
 
     def __attrs_post_init__(self) -> None:
         self.decode_state = self.pipeline.codec.init_decode_state(len(self.generators))
@@ -814,6 +828,7 @@ class LiveSession:
         twin.step_buffers = copy.deepcopy(self.step_buffers)
         twin.video_state = copy.deepcopy(self.video_state)
         twin.decode_state = copy.deepcopy(self.decode_state)
+        twin.place_hold = copy.deepcopy(self.place_hold)
         return twin
 
     # ------------------------------------------------------------------ audio prompts
@@ -893,6 +908,12 @@ class LiveSession:
         if audio_prompt is not None:
             self.prime(audio_prompt)
 
+    def hold_places(self, texts: Sequence[str | None]) -> None:
+        """Hold each row at the one place its words state, if any (the pipeline's
+        ``place_hold``; not with video, whose frames say where a sound is)."""
+        if not self.with_video:
+            self.place_hold = _place_hold(self.pipeline, texts)
+
     def _exemplar_prompts(self, texts: Sequence[str | None]) -> torch.Tensor | None:
         pipeline = self.pipeline
         if not pipeline.config.exemplar_prompts or self.with_video:
@@ -934,6 +955,8 @@ class LiveSession:
             audio = pipeline.output_gain(audio)
         if total is not None:
             audio = audio[..., :total - self.samples_done]
+        if self.place_hold is not None:
+            audio = self.place_hold(audio)
         self.last_patch = patch
         self.patches_done += 1
         self.samples_done += audio.shape[-1]
@@ -970,6 +993,21 @@ class LiveSession:
         shape = (1, backbone.patch_frames, backbone.latent_dim)
         return torch.cat([torch.randn(shape, generator=generator)
                           for generator in self.generators])
+
+
+def _place_hold(pipeline: Pipeline, texts: Sequence[str | None]) -> Any:
+    """A :class:`~swansphere.spatial.hold.PlaceHold` for rows of ``texts``, or ``None`` when
+    the pipeline holds no places or no text states exactly one."""
+    strength = pipeline.config.place_hold
+    if strength == 0.0:
+        return None
+    from swansphere.spatial.hold import PlaceHold
+    from swansphere.spatial.words import prompt_direction
+
+    places = [prompt_direction(text) if text else None for text in texts]
+    if all(place is None for place in places):
+        return None
+    return PlaceHold.for_places(places, pipeline.sample_rate, strength)
 
 
 def _check_seed(seed: Any) -> None:

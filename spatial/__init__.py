@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .erp import direction_to_erp, erp_grid, erp_to_direction, roll_panorama
     from .foa import CHANNELS, validate_foa
     from .formats import ambix_to_fuma, fuma_to_ambix, n3d_to_sn3d, sn3d_to_n3d
+    from .hold import PlaceHold
     from .hrtf import BinauralDecoder, HrtfSet, binaural, binaural_decoder, find_sofa, load_sofa
     from .mp4 import (
         AmbisonicAudio,
@@ -42,7 +43,13 @@ if TYPE_CHECKING:
         read_spatial_metadata,
         write_360_mp4,
     )
-    from .rotation import cartesian_rotation, rotate, rotation_matrix
+    from .rotation import (
+        ambix_matrix,
+        cartesian_rotation,
+        rotate,
+        rotation_between,
+        rotation_matrix,
+    )
     from .signals import source_signal
     from .video_io import read_panorama_video, write_panorama_npz
 
@@ -55,12 +62,14 @@ _EXPORTS = {
     "erp": ("direction_to_erp", "erp_grid", "erp_to_direction", "roll_panorama"),
     "foa": ("CHANNELS", "validate_foa"),
     "formats": ("ambix_to_fuma", "fuma_to_ambix", "n3d_to_sn3d", "sn3d_to_n3d"),
+    "hold": ("PlaceHold",),
     "hrtf": ("BinauralDecoder", "HrtfSet", "binaural", "binaural_decoder", "find_sofa",
              "load_sofa"),
     "mp4": ("AmbisonicAudio", "SpatialMetadata", "SphericalVideo", "TrackMetadata",
             "VideoFileError", "VideoFormatError", "inject_spatial_metadata",
             "read_spatial_metadata", "write_360_mp4"),
-    "rotation": ("cartesian_rotation", "rotate", "rotation_matrix"),
+    "rotation": ("ambix_matrix", "cartesian_rotation", "rotate", "rotation_between",
+                 "rotation_matrix"),
     "signals": ("source_signal",),
     "video_io": ("read_panorama_video", "write_panorama_npz"),
 }
@@ -71,11 +80,13 @@ __all__ = [
     "BinauralDecoder",
     "DirectionTrack",
     "HrtfSet",
+    "PlaceHold",
     "SpatialMetadata",
     "SphericalVideo",
     "TrackMetadata",
     "VideoFileError",
     "VideoFormatError",
+    "ambix_matrix",
     "ambix_to_fuma",
     "angular_errors",
     "beam_weights",
@@ -101,6 +112,7 @@ __all__ = [
     "read_spatial_metadata",
     "roll_panorama",
     "rotate",
+    "rotation_between",
     "rotation_matrix",
     "sn3d_to_n3d",
     "source_signal",

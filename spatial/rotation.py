@@ -51,12 +51,45 @@ def rotation_matrix(yaw: Any = 0.0, pitch: Any = 0.0, roll: Any = 0.0, *,
     Angles in degrees, as in :func:`rotate`; arrays of angles give a batch ``(..., 4, 4)``.
     Matrices compose by multiplication: rotating by A then by B is ``M_B @ M_A``.
     """
-    cartesian = cartesian_rotation(yaw, pitch, roll)
+    return ambix_matrix(cartesian_rotation(yaw, pitch, roll)).to(dtype=dtype, device=device)
+
+
+def ambix_matrix(cartesian: torch.Tensor) -> torch.Tensor:
+    """The AmbiX matrix ``(..., 4, 4)`` of rotations ``(..., 3, 3)`` of direction vectors
+    (front x, left y, up z): W stays, (Y, Z, X) turn as (y, z, x) do."""
     matrix = cartesian.new_zeros((*cartesian.shape[:-2], 4, 4))
     matrix[..., 0, 0] = 1.0
     order = list(_ACN_FROM_XYZ)
     matrix[..., 1:, 1:] = cartesian[..., order, :][..., :, order]
-    return matrix.to(dtype=dtype, device=device)
+    return matrix
+
+
+def rotation_between(source: torch.Tensor, target: torch.Tensor,
+                     fraction: float = 1.0) -> torch.Tensor:
+    """The shortest rotations ``(..., 3, 3)`` that turn unit vectors ``source`` ``(..., 3)``
+    towards ``target``, by ``fraction`` of the angle between them (1: onto it).
+
+    The axis is ``source × target``; opposite vectors have no shortest turn, so they turn
+    about a horizontal axis at right angles to ``source`` (about y for a vector on the z
+    axis). Rodrigues' formula, in the vectors' dtype.
+    """
+    axis = torch.linalg.cross(source, target, dim=-1)
+    sine = axis.norm(dim=-1, keepdim=True)
+    angle = torch.atan2(sine, (source * target).sum(-1, keepdim=True)) * fraction
+    fallback = torch.linalg.cross(source, source.new_tensor([0.0, 0.0, 1.0]).expand_as(source),
+                                  dim=-1)
+    on_pole = fallback.norm(dim=-1, keepdim=True) < 1e-9
+    fallback = torch.where(on_pole, source.new_tensor([0.0, 1.0, 0.0]).expand_as(source),
+                           fallback)
+    axis = torch.where(sine > 1e-12, axis, fallback)
+    axis = axis / axis.norm(dim=-1, keepdim=True)
+    x, y, z = axis.unbind(-1)
+    zero = torch.zeros_like(x)
+    cross = torch.stack([torch.stack([zero, -z, y], -1), torch.stack([z, zero, -x], -1),
+                         torch.stack([-y, x, zero], -1)], -2)
+    angle = angle[..., None]
+    identity = torch.eye(3, dtype=source.dtype, device=source.device)
+    return identity + torch.sin(angle) * cross + (1 - torch.cos(angle)) * (cross @ cross)
 
 
 def rotate(foa: Any, yaw: Any = 0.0, pitch: Any = 0.0, roll: Any = 0.0) -> torch.Tensor:

@@ -827,18 +827,20 @@ class PipelineTrainer(Trainer):
     def _generated_direction_error(self, data: TrainingSet) -> float:
         """Mean angle (rad) between generated and reference clip directions; a silent clip
         counts as π and a reference without a direction is left out (the policy of
-        docs/evaluation.md)."""
+        docs/evaluation.md). The model's own: places are not held (docs/pipeline.md)."""
         from swansphere.metrics.direction import worst_case_direction_errors
 
+        pipeline = self.pipeline
+        if pipeline.config.place_hold:
+            pipeline = pipeline.replace(place_hold=0.0)
         scenes = data.scenes
         count = min(len(data), self.config.validation.generated_scenes)
-        duration = scenes.foa.shape[-1] / self.pipeline.sample_rate
+        duration = scenes.foa.shape[-1] / pipeline.sample_rate
         errors = []
         for i in range(count):
             video = None if scenes.frames is None else (scenes.frames[i].numpy(),
                                                          scenes.times.numpy())
-            audio = self.pipeline.generate(data.captions[i], video, duration=duration,
-                                           seed=i).cpu()
+            audio = pipeline.generate(data.captions[i], video, duration=duration, seed=i).cpu()
             errors.append(float(worst_case_direction_errors(scenes.foa[i], audio)["angular"]))
         scored = [error for error in errors if not math.isnan(error)]
         return float(np.mean(scored)) if scored else math.nan

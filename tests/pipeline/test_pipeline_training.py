@@ -642,3 +642,21 @@ def test_own_history_needs_a_streaming_backbone_whose_loss_takes_it(monkeypatch)
     monkeypatch.setattr(CausalDiT, "loss", loss)
     with pytest.raises(ConfigError, match="own_history needs a streaming backbone"):
         trainer("unused", own_history=0.5)
+
+
+def test_validation_scores_where_the_model_puts_a_sound_not_the_held_place(tmp_path,
+                                                                          monkeypatch):
+    """A pipeline that holds places (docs/pipeline.md) would score its own target; validation
+    generates with the hold off, so the figure tracks the backbone."""
+    pipeline = {**copy.deepcopy(TINY), "place_hold": 1.0}
+    run = trainer(tmp_path / "run", pipeline=pipeline, validation={"generated_scenes": 2})
+    data = run.training_set(validation=True)
+    holds = []
+
+    def generate(self, *args, **kwargs):
+        holds.append(self.config.place_hold)
+        return torch.zeros(4, data.scenes.foa.shape[-1])
+
+    monkeypatch.setattr(Pipeline, "generate", generate)
+    run._generated_direction_error(data)
+    assert run.pipeline.config.place_hold == 1.0 and holds == [0.0, 0.0]

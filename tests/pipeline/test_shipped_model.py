@@ -4,7 +4,9 @@ These tests fail with untrained weights (a random model puts every prompt in abo
 place, so at most one of the five directions can pass), unlike tests of shapes and
 finiteness. Measured with the shipped weights (1 s, seeds 0-2): every prompt below lands
 within 17° of its target, video discs within 15°; the 30° cone is the caption sector
-tolerance of ``swansphere eval``.
+tolerance of ``swansphere eval``. Its config also turns each text stream onto the place its
+words state (``place_hold``), which would put any model's sound there: the direction tests
+take the model without it (``unheld``), and one test checks the hold itself.
 
 Directions are robust to some wrong computations (a LocEnc that pools the wrong token still
 points left), so the shipped model's exact output is also pinned to a recording made with the
@@ -38,6 +40,12 @@ def shipped() -> Pipeline:
     return Pipeline.from_pretrained("tiny")
 
 
+@pytest.fixture(scope="module")
+def unheld(shipped) -> Pipeline:
+    """The model's own places: the shipped config without ``place_hold``."""
+    return shipped.replace(place_hold=0.0)
+
+
 def error_to(audio: torch.Tensor, azimuth: float, elevation: float) -> float:
     found = direction(audio)
     return float(angle_between(*found, azimuth, elevation))
@@ -46,10 +54,10 @@ def error_to(audio: torch.Tensor, azimuth: float, elevation: float) -> float:
 @pytest.mark.parametrize("prompt", ["a dog barks on the left", "a bell rings on the right",
                                     "a dog barks in front", "a bell rings behind",
                                     "a dog barks above"])
-def test_a_prompted_direction_lands_within_30_degrees(shipped, prompt):
+def test_a_prompted_direction_lands_within_30_degrees(unheld, prompt):
     target = prompt_direction(prompt)
     assert target is not None
-    errors = [error_to(shipped.generate(text=prompt, duration=DURATION, seed=seed), *target)
+    errors = [error_to(unheld.generate(text=prompt, duration=DURATION, seed=seed), *target)
               for seed in SEEDS]
     assert max(errors) <= TOLERANCE, (prompt, errors)
 
@@ -58,12 +66,12 @@ def test_a_prompted_direction_lands_within_30_degrees(shipped, prompt):
                                     "a dog barks straight ahead", "a bell rings to your right",
                                     "a whistle blows beneath you",
                                     "a bell rings high up to the rear-left"])
-def test_a_paraphrased_direction_lands_within_30_degrees(shipped, prompt):
+def test_a_paraphrased_direction_lands_within_30_degrees(unheld, prompt):
     """Its text encoder knows the captioner's place words only; its config rewrites others
     into them (``places = "canonical"``). Taken as written, these land 32-130° off."""
     target = prompt_direction(prompt)
     assert target is not None
-    errors = [error_to(shipped.generate(text=prompt, duration=DURATION, seed=seed), *target)
+    errors = [error_to(unheld.generate(text=prompt, duration=DURATION, seed=seed), *target)
               for seed in SEEDS]
     assert max(errors) <= TOLERANCE, (prompt, errors)
 
@@ -88,16 +96,27 @@ def beam_db(audio: torch.Tensor, azimuth: float, elevation: float) -> float:
 
 @pytest.mark.parametrize("prompt", ["a bell rings on the left and a whistle blows on the right",
                                     "a siren wails in front and a bell rings behind you"])
-def test_each_of_two_sounds_is_heard_in_its_own_place(shipped, prompt):
+def test_each_of_two_sounds_is_heard_in_its_own_place(unheld, prompt):
     """Its config streams each place's clause separately (``sources = "separate"``): the beams
     towards the two places get powers within 6 dB of each other. Taken jointly, the model
     puts both sounds in one place (8-15 dB apart, 1 s, seeds 0-1)."""
     (azimuth, elevation), (other_azimuth, other_elevation) = prompt_directions(prompt)
     for seed in SEEDS:
-        audio = shipped.generate(text=prompt, duration=1.0, seed=seed)
+        audio = unheld.generate(text=prompt, duration=1.0, seed=seed)
         balance = beam_db(audio, azimuth, elevation) - beam_db(audio, other_azimuth,
                                                                other_elevation)
         assert abs(balance) <= 6.0, (prompt, seed, balance)
+
+
+def test_its_config_holds_the_place_a_prompt_states(shipped, unheld):
+    """Held, the sound lands on its place; the model alone lands near it."""
+    assert shipped.config.place_hold == 1.0
+    for prompt in ("a dog barks at 2 o'clock", "a bell rings above you on the left"):
+        target = prompt_direction(prompt)
+        for seed in SEEDS:
+            held = error_to(shipped.generate(text=prompt, duration=DURATION, seed=seed), *target)
+            own = error_to(unheld.generate(text=prompt, duration=DURATION, seed=seed), *target)
+            assert held <= 10.0 and held < own, (prompt, seed, held, own)
 
 
 @pytest.mark.parametrize(("azimuth", "elevation"), [(90.0, 0.0), (-90.0, 0.0), (180.0, 0.0),

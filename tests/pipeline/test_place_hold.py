@@ -1,0 +1,108 @@
+"""place_hold: a text-only stream whose words state one place is turned onto that place, chunk
+by chunk, by the spatial module's PlaceHold (docs/pipeline.md, "Holding places")."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from pipeline_helpers import HOP, SAMPLE_RATE, TINY, panorama_frames, tiny_pipeline
+
+from swansphere.config import structure
+from swansphere.errors import ConfigError
+from swansphere.pipeline import Pipeline, PipelineConfig
+from swansphere.spatial.hold import PlaceHold
+
+LEFT = "a bell rings to your left"
+SECONDS = 0.4
+
+
+@pytest.fixture(scope="module")
+def plain() -> Pipeline:
+    return tiny_pipeline()
+
+
+@pytest.fixture(scope="module")
+def held(plain) -> Pipeline:
+    return plain.replace(place_hold=1.0)
+
+
+def _held_by_hand(chunks, places, sample_rate, strength=1.0):
+    hold = PlaceHold.for_places(places, sample_rate, strength)
+    return [hold(chunk[None])[0] for chunk in chunks]
+
+
+@pytest.mark.parametrize("strength", [1.0, 0.5])
+def test_each_chunk_is_the_unheld_chunk_turned_by_the_hold(plain, strength):
+    pipeline = plain.replace(place_hold=strength)
+    chunks = [chunk.audio for chunk in pipeline.stream(LEFT, duration=SECONDS, seed=2)]
+    unheld = [chunk.audio for chunk in plain.stream(LEFT, duration=SECONDS, seed=2)]
+    expected = _held_by_hand(unheld, [(90.0, 0.0)], plain.sample_rate, strength)
+    assert len(chunks) == len(expected) > 2
+    for chunk, want in zip(chunks, expected, strict=True):
+        torch.testing.assert_close(chunk, want, atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(torch.cat(chunks, -1), torch.cat(unheld, -1))
+
+
+def test_without_one_stated_place_or_with_video_nothing_is_turned(plain, held):
+    for text in ("rain", None, "a car passes from left to right",
+                 "a bell on the left and a siren on the right"):
+        torch.testing.assert_close(held.generate(text, duration=SECONDS, seed=1),
+                                   plain.generate(text, duration=SECONDS, seed=1))
+    video = {"frames": panorama_frames(12), "fps": 25.0}
+    torch.testing.assert_close(held.generate(LEFT, video, duration=SECONDS, seed=1),
+                               plain.generate(LEFT, video, duration=SECONDS, seed=1))
+
+
+def test_takes_and_served_streams_are_held_row_by_row(held):
+    takes = held.generate_takes(LEFT, duration=SECONDS, seeds=(4, 5)).audio
+    for take, seed in zip(takes, (4, 5), strict=True):
+        torch.testing.assert_close(take, held.generate(LEFT, duration=SECONDS, seed=seed),
+                                   atol=1e-4, rtol=1e-3)
+    texts = [LEFT, "rain", "a siren behind you"]
+    served = [torch.cat([step[i].audio for step in held.stream_many(
+        texts, duration=SECONDS, seeds=(4, 5, 6))], -1) for i in range(3)]
+    for audio, text, seed in zip(served, texts, (4, 5, 6), strict=True):
+        torch.testing.assert_close(audio, held.generate(text, duration=SECONDS, seed=seed),
+                                   atol=1e-4, rtol=1e-3)
+
+
+def test_separate_sources_hold_each_place_on_its_own(held):
+    separate = held.replace(sources="separate")
+    mixed = separate.generate("a bell on the left and a siren behind you", duration=SECONDS,
+                              seed=3)
+    left = held.generate("a bell on the left", duration=SECONDS, seed=3)
+    behind = held.generate("a siren behind", duration=SECONDS, seed=4)
+    torch.testing.assert_close(mixed, left + behind, atol=1e-4, rtol=1e-3)
+
+
+def test_a_whole_clip_is_held_as_one_chunk():
+    table = {**TINY, "backbone": {"type": "global-dit", "latent_dim": 16,
+                                  "latent_frame_rate": SAMPLE_RATE / HOP, "patch_frames": 4,
+                                  "text_dim": 32, "video_dim": 16, "caption_layers": 1,
+                                  "dit": {"layers": 1, "width": 32, "heads": 2, "kv_heads": 1}}}
+    torch.manual_seed(0)
+    whole = Pipeline.from_config(structure(table, PipelineConfig))
+    unheld = whole.generate(LEFT, duration=SECONDS, seed=2)
+    expected = _held_by_hand([unheld], [(90.0, 0.0)], whole.sample_rate)[0]
+    torch.testing.assert_close(whole.replace(place_hold=1.0).generate(LEFT, duration=SECONDS,
+                                                                      seed=2), expected)
+
+
+def test_a_snapshot_carries_the_hold(held):
+    text_tokens, _, _ = held.clip_inputs(LEFT, None, SECONDS)
+    session = held._open(text_tokens, (7,), None)
+    session.hold_places([LEFT])
+    first = session.next_patches()[0]
+    twin = session.snapshot()
+    assert twin.place_hold is not session.place_hold
+    torch.testing.assert_close(session.next_patches()[0], twin.next_patches()[0])
+    assert first.shape == session.next_patches()[0].shape
+
+
+def test_the_setting_is_saved_and_checked(held, tmp_path):
+    held.save_pretrained(tmp_path / "model")
+    assert Pipeline.from_pretrained(tmp_path / "model").config.place_hold == 1.0
+    assert "place_hold = 1.0" in (tmp_path / "model" / "pipeline.toml").read_text()
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ConfigError, match="place_hold"):
+            held.replace(place_hold=bad)

@@ -1,0 +1,157 @@
+"""Holding streams at places: the shortest rotation between two directions, and the streaming
+:class:`PlaceHold` that turns each row's field onto its place (docs/spatial.md)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from swansphere.errors import ConfigError
+from swansphere.spatial import direction, encode
+from swansphere.spatial.encoding import unit_vectors
+from swansphere.spatial.hold import PlaceHold
+from swansphere.spatial.rotation import ambix_matrix, rotation_between, rotation_matrix
+
+RATE = 16000
+NOISE = torch.randn(RATE, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+azimuths = st.floats(-180, 180, allow_nan=False)
+elevations = st.floats(-89, 89, allow_nan=False)
+places = st.tuples(azimuths, elevations)
+chunkings = st.lists(st.integers(1, 4000), min_size=1, max_size=12)
+
+
+def _vector(place):
+    return unit_vectors(*torch.deg2rad(torch.tensor(place, dtype=torch.float64)))
+
+
+def _angle(a, b):
+    """Great-circle angle (radians) between two (azimuth, elevation) pairs in degrees."""
+    return float(torch.acos((_vector(a) * _vector(b)).sum().clamp(-1, 1)))
+
+
+def _held(foa, place, chunks, strength=1.0):
+    """``foa`` ``(4, n)`` through a one-row hold at ``place``, fed in chunks of those sizes."""
+    hold = PlaceHold.for_places([place], RATE, strength)
+    pieces, start = [], 0
+    for size in [*chunks, foa.shape[-1]]:
+        if start >= foa.shape[-1]:
+            break
+        pieces.append(hold(foa[None, :, start:start + size])[0])
+        start += size
+    return torch.cat(pieces, -1)
+
+
+def _place_of(foa):
+    return tuple(float(value) for value in direction(foa))
+
+
+@settings(max_examples=60, deadline=None)
+@given(places, places, st.floats(0.0, 1.0))
+def test_rotation_between_turns_the_source_by_that_share_of_the_angle(source, target, share):
+    u, t = _vector(source), _vector(target)
+    rotation = rotation_between(u, t, share)
+    assert torch.allclose(rotation @ rotation.T, torch.eye(3, dtype=torch.float64), atol=1e-12)
+    assert float(torch.linalg.det(rotation)) == pytest.approx(1.0, abs=1e-12)
+    turned = rotation @ u
+    whole = float(torch.acos((u * t).sum().clamp(-1, 1)))
+    assert float(torch.acos((u * turned).sum().clamp(-1, 1))) == pytest.approx(
+        share * whole, abs=2e-6)
+    if share == 1.0:
+        assert torch.allclose(turned, t, atol=1e-9)
+    elif whole < math.pi - 1e-6:  # on the great circle from u to t: no sideways drift
+        assert float(torch.acos((turned * t).sum().clamp(-1, 1))) == pytest.approx(
+            (1 - share) * whole, abs=2e-6)
+
+
+@pytest.mark.parametrize("source", [(0, 0), (90, 0), (30, 40), (0, 90), (0, -90)])
+def test_rotation_between_opposite_directions_is_a_half_turn(source):
+    u = _vector(source)
+    rotation = rotation_between(u, -u)
+    assert torch.allclose(rotation @ u, -u, atol=1e-12)
+    assert float(torch.linalg.det(rotation)) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_ambix_matrix_is_the_matrix_of_rotate():
+    for yaw, pitch, roll in [(30, 0, 0), (10, 20, 30), (-170, 80, -45)]:
+        from swansphere.spatial.rotation import cartesian_rotation
+
+        matrix = ambix_matrix(cartesian_rotation(yaw, pitch, roll))
+        assert torch.allclose(matrix, rotation_matrix(yaw, pitch, roll, dtype=torch.float64))
+
+
+@settings(max_examples=40, deadline=None)
+@given(places, places, chunkings)
+def test_a_plane_wave_comes_out_where_it_is_held_in_any_chunking(origin, place, chunks):
+    foa = encode(NOISE, *origin)
+    held = _held(foa, place, chunks)
+    assert _angle(_place_of(held), place) < 1e-4
+    assert torch.equal(held[0], foa[0])  # W, what the field holds, is untouched
+    assert torch.allclose(held[1:].square().sum(0), foa[1:].square().sum(0), atol=1e-9)
+
+
+@settings(max_examples=30, deadline=None)
+@given(places, places, st.floats(0.0, 1.0))
+def test_a_partial_hold_turns_that_share_of_the_way(origin, place, share):
+    foa = encode(NOISE, *origin)
+    whole = _angle(origin, place)
+    held = _held(foa, place, [2048], strength=share)
+    if whole < math.pi - 1e-3:
+        assert _angle(_place_of(held), place) == pytest.approx((1 - share) * whole, abs=1e-4)
+
+
+def _tone_at(azimuths, frequency=220.0):
+    """A plane wave on the horizon, a tone, whose azimuth (degrees) is given per sample."""
+    t = torch.arange(azimuths.shape[-1], dtype=torch.float64) / RATE
+    tone, azimuth = torch.sin(2 * math.pi * frequency * t), torch.deg2rad(azimuths)
+    return torch.stack([tone, tone * torch.sin(azimuth), torch.zeros_like(t),
+                        tone * torch.cos(azimuth)])
+
+
+def test_a_source_that_moves_is_followed_to_its_place():
+    """A source that jumps 140 degrees is back at its place within a few memory spans."""
+    azimuths = torch.cat([torch.full((3 * RATE,), -60.0), torch.full((6 * RATE,), 80.0)])
+    held = _held(_tone_at(azimuths), (150.0, 20.0), [2048] * (9 * RATE // 2048))
+    assert _angle(_place_of(held[:, 3 * RATE - RATE // 2:3 * RATE]), (150.0, 20.0)) < 0.01
+    assert _angle(_place_of(held[:, -RATE:]), (150.0, 20.0)) < math.radians(5)
+
+
+def test_the_turn_fades_across_chunks_without_a_jump():
+    """A source sweeping 20 degrees a second makes the rotation change at every chunk; the
+    held field's consecutive samples differ no more than the input's do (a low tone, whose
+    samples change slowly, so that a step between two rotations would show)."""
+    foa = _tone_at(-60 + 20 * torch.arange(6 * RATE, dtype=torch.float64) / RATE, 50.0)
+    held = _held(foa, (150.0, 20.0), [2048] * (6 * RATE // 2048))
+    steps = (held[1:, 1:] - held[1:, :-1]).abs().amax()
+    assert float(steps) <= float((foa[:, 1:] - foa[:, :-1]).abs().amax()) * 1.05
+    assert _angle(_place_of(held), (150.0, 20.0)) < math.radians(45)  # within its lag
+
+
+def test_rows_without_a_place_silence_and_a_strength_of_zero_pass_unchanged():
+    foa = encode(NOISE, 40.0, 10.0)
+    silent = torch.zeros_like(foa)
+    hold = PlaceHold.for_places([None, (-90.0, 0.0), (0.0, 0.0)], RATE)
+    out = hold(torch.stack([foa, silent, foa]))
+    assert torch.equal(out[0], foa)
+    assert torch.equal(out[1], silent) and bool(torch.isfinite(out).all())
+    assert _angle(_place_of(out[2]), (0.0, 0.0)) < 1e-4
+    off = PlaceHold.for_places([(-90.0, 0.0)], RATE, strength=0.0)
+    assert torch.equal(off(foa[None])[0], foa)
+
+
+def test_a_stream_that_starts_silent_is_held_once_it_sounds():
+    foa = torch.cat([torch.zeros(4, 4096, dtype=torch.float64), encode(NOISE, 40.0, 10.0)], -1)
+    held = _held(foa, (-120.0, -20.0), [2048] * 10)
+    assert torch.equal(held[:, :4096], foa[:, :4096])
+    assert _angle(_place_of(held), (-120.0, -20.0)) < 1e-4
+
+
+def test_bad_holds_are_refused():
+    with pytest.raises(ConfigError, match="share"):
+        PlaceHold.for_places([(0.0, 0.0)], RATE, strength=1.5)
+    hold = PlaceHold.for_places([(0.0, 0.0)], RATE)
+    with pytest.raises(ConfigError, match="rows"):
+        hold(torch.zeros(2, 4, 16))
