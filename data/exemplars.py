@@ -19,6 +19,8 @@ import torch.nn.functional as F
 from swansphere.conditioning.exemplars import DEFAULT_THRESHOLD, ExemplarBank
 from swansphere.errors import ConfigError
 
+from .render import clip_audio
+
 SEARCH_SECONDS = 4.0
 """How far into a clip its exemplar is looked for."""
 CHOICES = ("typical", "first")
@@ -89,11 +91,15 @@ def typical(windows: Sequence[np.ndarray], sample_rate: int, count: int) -> list
 
 def clip_window(clip: Any, sample_rate: int, seconds: float) -> np.ndarray | None:
     """A clip's exemplar: its loudest ``seconds`` within its first :data:`SEARCH_SECONDS`,
-    as its renderer levels it (a fixed draw), or ``None`` for a silent clip."""
+    as its renderer levels it (a fixed draw) and repeated as a scene's sustained source is
+    (:func:`swansphere.data.render.clip_audio`), or ``None`` for a silent clip. A one-shot
+    shorter than the window plays again, so the exemplar does not end in silence, which a
+    stream that continues it would continue."""
     samples = round(seconds * sample_rate)
-    audio = clip.render(np.random.default_rng(0), sample_rate,
-                        max(samples, round(SEARCH_SECONDS * sample_rate)))
-    return loudest_window(audio, samples) if np.abs(audio).max() > 0 else None
+    audio = clip_audio(clip, np.random.default_rng(0), sample_rate,
+                       max(samples, round(SEARCH_SECONDS * sample_rate)), repeat=True)
+    return loudest_window(audio, samples).astype(np.float32) if np.abs(audio).max() > 0 \
+        else None
 
 
 def loudest_window(audio: np.ndarray, samples: int) -> np.ndarray:

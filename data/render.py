@@ -79,13 +79,21 @@ def dry_signal(event: SourceEvent, scene: Scene) -> np.ndarray:
 
 def _event_audio(event: SourceEvent, sample_rate: int, length: int) -> np.ndarray:
     """The clip rendered for a window of ``length`` samples, faded in and out; a repeated
-    event's recording, when shorter, plays again straight after itself until the window is
-    full (each play faded in and out, so the joins do not click)."""
-    rng = np.random.default_rng(event.seed)
-    duration = event.clip.duration
-    once = length if not event.repeat or duration is None else min(
+    event's recording, when shorter, plays again (:func:`clip_audio`)."""
+    return clip_audio(event.clip, np.random.default_rng(event.seed), sample_rate, length,
+                      repeat=event.repeat)
+
+
+def clip_audio(clip: Any, rng: np.random.Generator, sample_rate: int, length: int, *,
+               repeat: bool = False) -> np.ndarray:
+    """``length`` samples of a clip, faded in and out; with ``repeat`` a recording shorter
+    than that plays again straight after itself until they are full (each play faded in and
+    out, so the joins do not click): how a scene's sustained source sounds. A clip without
+    a known ``duration`` plays once."""
+    duration = getattr(clip, "duration", None)
+    once = length if not repeat or duration is None else min(
         max(round(duration * sample_rate), 1), length)
-    take = _faded(fit_length(np.asarray(event.clip.render(rng, sample_rate, once),
+    take = _faded(fit_length(np.asarray(clip.render(rng, sample_rate, once),
                                         dtype=np.float64), once), sample_rate)
     signal = np.zeros(length, dtype=np.float64)
     for begin in range(0, length, once):

@@ -223,3 +223,39 @@ def test_prompts_for_many_rows_match_each_distinct_text_once(bank, monkeypatch):
     for got, seed in zip(prompts[:3], (0, 1, 2), strict=True):
         torch.testing.assert_close(got, bank.prompt("a bell rings on the left", seed))
     assert prompts[3:] == [None, None]
+
+
+@attrs.frozen
+class OneShot:
+    """A recording of ``duration`` seconds: a decaying 300 Hz strike, silent after it."""
+
+    label: str = "knock"
+    duration: float = 0.05
+
+    def render(self, rng, rate, samples):
+        out = np.zeros(samples)
+        strike = min(samples, round(self.duration * rate))
+        t = np.arange(strike) / rate
+        out[:strike] = np.sin(2 * np.pi * 300 * t) * np.exp(-t / 0.02)
+        return out
+
+
+def test_a_one_shot_exemplar_plays_again_rather_than_end_in_silence():
+    """A stream continues its exemplar's last patches: a strike followed by silence would be
+    continued as silence. The exemplar repeats the recording as a sustained source in a
+    training scene does, so every part of it sounds."""
+    from swansphere.data.exemplars import clip_window
+    from swansphere.data.render import clip_audio
+
+    window = clip_window(OneShot(), RATE, 0.4)
+    tenths = window.reshape(4, -1)
+    assert window.dtype == np.float32 and window.size == round(0.4 * RATE)
+    assert (np.abs(tenths).max(1) > 0.1).all(), np.abs(tenths).max(1)
+    sustained = clip_audio(OneShot(), np.random.default_rng(0), RATE, round(0.4 * RATE),
+                           repeat=True)
+    once = clip_audio(OneShot(), np.random.default_rng(0), RATE, round(0.4 * RATE))
+    period = round(0.05 * RATE)
+    np.testing.assert_allclose(sustained[period:2 * period], sustained[:period])
+    assert np.abs(once[period:]).max() == 0.0
+    bank = exemplar_bank([OneShot()], {"knock": ["a knock"]}, sample_rate=RATE, seconds=0.4)
+    assert bank.audio.reshape(4, -1).abs().amax(1).min() > 0.1
