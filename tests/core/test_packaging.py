@@ -72,9 +72,9 @@ def test_wheel_installs_into_a_fresh_environment_and_works(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w",
                     str(dist), str(REPO)], check=True, capture_output=True)
     [wheel] = dist.glob("swansphere-*.whl")
-    with zipfile.ZipFile(wheel) as archive:  # the shipped model travels in the wheel
-        assert {"swansphere/models/tiny/pipeline.toml", "swansphere/models/tiny/model.safetensors",
-                "swansphere/models/tiny/MODEL_CARD.md"} <= set(archive.namelist())
+    with zipfile.ZipFile(wheel) as archive:  # the shipped models travel in the wheel
+        assert {f"swansphere/models/{model.name}/{file.name}" for model in SHIPPED_MODELS
+                for file in model.iterdir()} <= set(archive.namelist())
     fresh = tmp_path / "fresh"
     subprocess.run([sys.executable, "-m", "venv", str(fresh)], check=True)
     python = fresh / "bin" / "python"

@@ -36,7 +36,7 @@ from swansphere.demo.engine import (
     (("a bell", None, 2, -1, "tiny"), "the seed must be a whole number"),
     (("a bell", None, 2, 1.5, "tiny"), "the seed must be a whole number"),
     (("a bell", None, 2, "x", "tiny"), "the seed must be a number"),
-    (("a bell", None, 2, 0, " "), "choose a model (tiny)"),
+    (("a bell", None, 2, 0, " "), "choose a model (tiny, tiny-next)"),
 ])
 def test_bad_requests_say_what_is_wrong_in_one_line(arguments, message):
     with pytest.raises(GenerationError, match=re.escape(message)):

@@ -1,0 +1,109 @@
+"""The shipped ``tiny-next`` preview makes the sound a prompt names, where its words put it.
+
+Its streams start from the named class's exemplar and follow it: each clip's sound profile
+(mean log-mel spectrum, no learned model) is nearer the exemplar of the class its prompt
+names than to the other seven classes' here. A model that ignored its start or its words
+would make one kind of sound for all eight and fail seven. Measured with the shipped weights
+(2 s, seeds 0-1): every clip's nearest exemplar is its own, by cosine 0.87-0.99. Its exact
+output is pinned to a recording (``GOLDEN``, as for ``tiny``); after shipping new weights,
+re-record it with ``python tests/pipeline/test_shipped_next.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from swansphere.conditioning.text import minilm_available
+from swansphere.errors import GenerationError
+from swansphere.metrics.direction import angle_between
+from swansphere.pipeline import BUILTIN_MODELS, Pipeline
+from swansphere.spatial import direction
+from swansphere.spatial.words import prompt_direction
+
+pytestmark = pytest.mark.skipif(not minilm_available(),
+                                reason="tiny-next's text encoder is the `text` extra's MiniLM")
+
+GOLDEN = Path(__file__).with_name("shipped_next_latents.npy")
+PROMPTS = {"kick drum": "a kick drum thumps on the left", "flute": "a flute plays behind you",
+           "rain": "rain falls in front", "hi-hat": "a hi-hat ticks on the right",
+           "cello": "a cello plays above you", "siren": "a siren wails on the left",
+           "person talking": "a man talks behind you", "maracas": "maracas shake on the right"}
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Pipeline:
+    return Pipeline.from_pretrained("tiny-next")
+
+
+def sound_profile(audio: torch.Tensor, sample_rate: int) -> torch.Tensor:
+    """Unit mean log-mel spectrum of a mono signal (the aisfx front end, untrained)."""
+    import torchaudio.functional
+
+    from swansphere.metrics.embedding import SAMPLE_RATE, LogMelFrontEnd
+
+    mono = torchaudio.functional.resample(audio.float(), sample_rate, SAMPLE_RATE)
+    return F.normalize(LogMelFrontEnd()(mono).mean(0), dim=-1)
+
+
+def test_it_is_what_its_card_says(shipped):
+    config = shipped.config
+    assert shipped.video_encoder is None and config.text.type == "minilm"
+    assert config.place_hold == 1.0 and config.sources == "separate"
+    assert config.exemplar_prompts and len(shipped.exemplars.class_names) >= 100
+    folder = BUILTIN_MODELS / "tiny-next"
+    size = sum((folder / name).stat().st_size
+               for name in ("model.safetensors", "exemplars.safetensors"))
+    assert size <= 40e6
+    assert "No video" in (folder / "MODEL_CARD.md").read_text()
+
+
+def test_it_refuses_video_with_one_line(shipped):
+    frames = {"frames": np.zeros((4, 32, 64, 3), dtype=np.uint8), "fps": 4.0}
+    with pytest.raises(GenerationError, match="no video conditioner"):
+        shipped.generate("a flute plays", frames, duration=0.5)
+
+
+def test_each_clip_sounds_like_the_class_its_words_name(shipped):
+    bank, rate = shipped.exemplars, shipped.sample_rate
+    exemplars = {name: sound_profile(bank.audio[bank.clip_classes.index(
+        bank.class_names.index(name))], rate) for name in PROMPTS}
+    for seed in (0, 1):
+        for name, text in PROMPTS.items():
+            profile = sound_profile(shipped.generate(text, duration=2.0, seed=seed)[0], rate)
+            similarity = {other: float(profile @ exemplar)
+                          for other, exemplar in exemplars.items()}
+            assert max(similarity, key=similarity.get) == name, (text, seed, similarity)
+
+
+def test_a_sound_lands_where_its_words_put_it(shipped):
+    for text in ("a flute plays behind you", "a cello plays above you on the right",
+                 "rain falls at 10 o'clock"):
+        target = prompt_direction(text)
+        audio = shipped.generate(text, duration=1.0, seed=0)
+        assert float(angle_between(*direction(audio), *target)) <= 10.0, text
+
+
+def golden_latents(pipeline: Pipeline) -> torch.Tensor:
+    """Six patches of one stream: exemplar start, reference, text, LM, LocEnc, LocDiT,
+    guidance and sampler all shape them."""
+    chunks = pipeline.stream("a flute plays behind you", duration=6 * pipeline.patch_seconds,
+                             seed=0)
+    return torch.cat([chunk.latents for chunk in chunks])
+
+
+def test_it_reproduces_its_recorded_output(shipped):
+    latents = golden_latents(shipped)
+    recorded = torch.from_numpy(np.load(GOLDEN))
+    assert latents.shape == recorded.shape
+    relative = float((latents - recorded).norm() / recorded.norm())
+    assert relative < 1e-4, relative
+
+
+if __name__ == "__main__":
+    np.save(GOLDEN, golden_latents(Pipeline.from_pretrained("tiny-next")).numpy())
+    print(f"recorded {GOLDEN}")
