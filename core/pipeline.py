@@ -997,14 +997,16 @@ class LiveSession:
 
 def _place_hold(pipeline: Pipeline, texts: Sequence[str | None]) -> Any:
     """A :class:`~swansphere.spatial.hold.PlaceHold` for rows of ``texts``, or ``None`` when
-    the pipeline holds no places or no text states exactly one."""
+    the pipeline holds no places or no text states exactly one place and no motion (a
+    moving sound's place is its mean; holding it there would stop it)."""
     strength = pipeline.config.place_hold
     if strength == 0.0:
         return None
     from swansphere.spatial.hold import PlaceHold
-    from swansphere.spatial.words import prompt_direction
+    from swansphere.spatial.words import prompt_direction, states_motion
 
-    places = [prompt_direction(text) if text else None for text in texts]
+    places = [prompt_direction(text) if text and not states_motion(text) else None
+              for text in texts]
     if all(place is None for place in places):
         return None
     return PlaceHold.for_places(places, pipeline.sample_rate, strength)

@@ -339,6 +339,12 @@ def _clause_break(text: str, after: int, before: int) -> tuple[int, int]:
     return after, after
 
 
+def states_motion(text: str) -> bool:
+    """Whether a text says a sound moves ("moving right", "from left to right"): its place,
+    if it states one, is then where the sound is on average, not where it stays."""
+    return _MOTION.search(" ".join(text.lower().split())) is not None
+
+
 def prompt_direction(text: str) -> tuple[float, float] | None:
     """The one position a text states, as (azimuth, elevation) degrees, else ``None``.
 

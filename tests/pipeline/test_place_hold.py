@@ -45,6 +45,7 @@ def test_each_chunk_is_the_unheld_chunk_turned_by_the_hold(plain, strength):
 
 def test_without_one_stated_place_or_with_video_nothing_is_turned(plain, held):
     for text in ("rain", None, "a car passes from left to right",
+                 "a car passes behind on the left, moving right",
                  "a bell on the left and a siren on the right"):
         torch.testing.assert_close(held.generate(text, duration=SECONDS, seed=1),
                                    plain.generate(text, duration=SECONDS, seed=1))

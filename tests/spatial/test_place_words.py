@@ -13,6 +13,7 @@ from swansphere.spatial.words import (
     position_words,
     prompt_directions,
     source_clauses,
+    states_motion,
     without_places,
 )
 
@@ -270,3 +271,16 @@ def test_one_place_said_in_two_pieces_is_one_place(text, place):
 def test_above_or_below_joined_by_and_goes_with_the_place_after_it(text):
     assert prompt_directions(text)[1][0] == 90.0 and prompt_directions(text)[1][1] != 0.0
     assert prompt_directions(text)[0] == (180.0, 0.0)
+
+
+@pytest.mark.parametrize(("text", "moves"), [
+    ("a car passes behind on the left, moving right", True),
+    ("A bird flies from left to right", True),
+    ("a drone heading to the front", True),
+    ("a dog barks from behind you to the front", True),
+    ("a bell rings on the left", False),
+    ("the bus has just left", False),
+    ("a siren, front-right, high", False),
+])
+def test_a_text_that_says_a_sound_moves_is_told_apart(text, moves):
+    assert states_motion(text) is moves
