@@ -606,7 +606,7 @@ class Pipeline:
         duration = self._duration(duration, video_tokens)
         session = self._open(text_tokens, seeds, video_tokens, shared=False)
         session.prime_for(texts)
-        session.hold_places(texts)
+        session.hold_places(texts, [video is not None for video in videos])
         total = round(duration * self.sample_rate)
         while session.samples_done < total:
             start = session.samples_done / self.sample_rate
@@ -908,11 +908,15 @@ class LiveSession:
         if audio_prompt is not None:
             self.prime(audio_prompt)
 
-    def hold_places(self, texts: Sequence[str | None]) -> None:
+    def hold_places(self, texts: Sequence[str | None],
+                    follows_video: Sequence[bool] | None = None) -> None:
         """Hold each row at the one place its words state, if any (the pipeline's
-        ``place_hold``; not with video, whose frames say where a sound is)."""
-        if not self.with_video:
-            self.place_hold = _place_hold(self.pipeline, texts)
+        ``place_hold``), but not a row that follows a video, whose frames say where its sound
+        is (``follows_video``, per row; by default every row when the session has video)."""
+        if follows_video is None:
+            follows_video = [self.with_video] * len(texts)
+        self.place_hold = _place_hold(self.pipeline, [
+            None if video else text for text, video in zip(texts, follows_video, strict=True)])
 
     def _exemplar_prompts(self, texts: Sequence[str | None]) -> torch.Tensor | None:
         pipeline = self.pipeline

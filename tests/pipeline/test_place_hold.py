@@ -67,6 +67,16 @@ def test_takes_and_served_streams_are_held_row_by_row(held):
                                    atol=1e-4, rtol=1e-3)
 
 
+def test_a_served_stream_with_video_is_not_held_beside_one_without(held, plain):
+    video = {"frames": panorama_frames(12), "fps": 25.0}
+    steps = list(held.stream_many([LEFT, LEFT], [None, video], duration=SECONDS, seeds=(3, 3)))
+    text_only, with_video = (torch.cat([step[i].audio for step in steps], -1) for i in (0, 1))
+    torch.testing.assert_close(text_only, held.generate(LEFT, duration=SECONDS, seed=3),
+                               atol=1e-4, rtol=1e-3)
+    torch.testing.assert_close(with_video, plain.generate(LEFT, video, duration=SECONDS,
+                                                          seed=3), atol=1e-4, rtol=1e-3)
+
+
 def test_separate_sources_hold_each_place_on_its_own(held):
     separate = held.replace(sources="separate")
     mixed = separate.generate("a bell on the left and a siren behind you", duration=SECONDS,
