@@ -92,3 +92,29 @@ def synthetic_exemplar_bank(seconds: float = 0.016):
     training = split_clips(class_clips(catalogue(["synthetic"])))[0]
     return exemplar_bank(training, training_phrases({c.label for c in training}),
                          sample_rate=SAMPLE_RATE, seconds=seconds)
+
+
+def whole_clip_pipeline() -> Pipeline:
+    """:data:`TINY` with a minute ``global-dit`` backbone: a pipeline that makes whole clips."""
+    table = {**TINY, "backbone": {"type": "global-dit", "latent_dim": 16,
+                                  "latent_frame_rate": SAMPLE_RATE / HOP, "patch_frames": 4,
+                                  "text_dim": 32, "video_dim": 16, "caption_layers": 1,
+                                  "dit": {"layers": 1, "width": 32, "heads": 2, "kv_heads": 1}}}
+    torch.manual_seed(0)
+    return Pipeline.from_config(structure(table, PipelineConfig))
+
+
+def stream_latents(pipeline: Pipeline, *args, patches: int = 6, **kwargs) -> torch.Tensor:
+    """The latents of the first ``patches`` patches of ``pipeline.stream(*args, seed=0)``."""
+    chunks = pipeline.stream(*args, duration=patches * pipeline.patch_seconds, seed=0, **kwargs)
+    return torch.cat([chunk.latents for chunk in chunks])
+
+
+def assert_reproduces(latents: torch.Tensor, recording) -> None:
+    """``latents`` equal the recorded ones (a ``.npy`` path) up to rounding (1e-4 relative):
+    a changed computation moves them by percents."""
+    recorded = torch.from_numpy(np.load(recording))
+    assert latents.shape == recorded.shape
+    relative = float((latents - recorded).norm() / recorded.norm())
+    assert relative < 1e-4, relative
+

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from pipeline_helpers import HOP, SAMPLE_RATE, TINY, tiny_pipeline
+from pipeline_helpers import tiny_pipeline, whole_clip_pipeline
 
-from swansphere.config import structure
 from swansphere.errors import ConfigError
-from swansphere.pipeline import Pipeline, PipelineConfig
+from swansphere.pipeline import Pipeline
 
 GAIN_DB = 12.0
 FACTOR = 10.0 ** (GAIN_DB / 20.0)
@@ -48,12 +47,7 @@ def test_takes_and_batched_streams_are_scaled(plain, louder):
 
 
 def test_whole_clip_backbones_are_scaled():
-    table = {**TINY, "backbone": {"type": "global-dit", "latent_dim": 16,
-                                  "latent_frame_rate": SAMPLE_RATE / HOP, "patch_frames": 4,
-                                  "text_dim": 32, "video_dim": 16, "caption_layers": 1,
-                                  "dit": {"layers": 1, "width": 32, "heads": 2, "kv_heads": 1}}}
-    torch.manual_seed(0)
-    plain = Pipeline.from_config(structure(table, PipelineConfig))
+    plain = whole_clip_pipeline()
     louder = plain.replace(output_gain_db=GAIN_DB)
     _close(louder.generate(PROMPT, duration=0.06, seed=2),
            plain.generate(PROMPT, duration=0.06, seed=2))

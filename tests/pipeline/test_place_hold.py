@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from pipeline_helpers import HOP, SAMPLE_RATE, TINY, panorama_frames, tiny_pipeline
+from pipeline_helpers import panorama_frames, tiny_pipeline, whole_clip_pipeline
 
-from swansphere.config import structure
 from swansphere.errors import ConfigError
-from swansphere.pipeline import Pipeline, PipelineConfig
+from swansphere.pipeline import Pipeline
 from swansphere.spatial.hold import PlaceHold
 
 LEFT = "a bell rings to your left"
@@ -87,12 +86,7 @@ def test_separate_sources_hold_each_place_on_its_own(held):
 
 
 def test_a_whole_clip_is_held_as_one_chunk():
-    table = {**TINY, "backbone": {"type": "global-dit", "latent_dim": 16,
-                                  "latent_frame_rate": SAMPLE_RATE / HOP, "patch_frames": 4,
-                                  "text_dim": 32, "video_dim": 16, "caption_layers": 1,
-                                  "dit": {"layers": 1, "width": 32, "heads": 2, "kv_heads": 1}}}
-    torch.manual_seed(0)
-    whole = Pipeline.from_config(structure(table, PipelineConfig))
+    whole = whole_clip_pipeline()
     unheld = whole.generate(LEFT, duration=SECONDS, seed=2)
     expected = _held_by_hand([unheld], [(90.0, 0.0)], whole.sample_rate)[0]
     torch.testing.assert_close(whole.replace(place_hold=1.0).generate(LEFT, duration=SECONDS,

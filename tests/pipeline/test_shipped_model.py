@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from pipeline_helpers import panorama_with_source
+from pipeline_helpers import assert_reproduces, panorama_with_source, stream_latents
 
 from swansphere.metrics.direction import angle_between
 from swansphere.pipeline import Pipeline
@@ -133,17 +133,11 @@ def golden_latents(pipeline: Pipeline) -> torch.Tensor:
     """Six patches of text + video generation: every part of the model (text, video, LM,
     LocEnc, LocDiT with its context, guidance, sampler) shapes them."""
     frames = np.repeat(panorama_with_source(-90.0, 0.0)[None], 4, axis=0)
-    chunks = pipeline.stream("a dog barks on the left", (frames, np.arange(4) / 4.0),
-                             duration=6 * pipeline.patch_seconds, seed=0)
-    return torch.cat([chunk.latents for chunk in chunks])
+    return stream_latents(pipeline, "a dog barks on the left", (frames, np.arange(4) / 4.0))
 
 
 def test_the_shipped_model_reproduces_its_recorded_output(shipped):
-    latents = golden_latents(shipped)
-    recorded = torch.from_numpy(np.load(GOLDEN))
-    assert latents.shape == recorded.shape
-    relative = float((latents - recorded).norm() / recorded.norm())
-    assert relative < 1e-4, relative
+    assert_reproduces(golden_latents(shipped), GOLDEN)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from pipeline_helpers import assert_reproduces, stream_latents
 
 from swansphere.conditioning.text import minilm_available
 from swansphere.errors import GenerationError
@@ -91,17 +92,11 @@ def test_a_sound_lands_where_its_words_put_it(shipped):
 def golden_latents(pipeline: Pipeline) -> torch.Tensor:
     """Six patches of one stream: exemplar start, reference, text, LM, LocEnc, LocDiT,
     guidance and sampler all shape them."""
-    chunks = pipeline.stream("a flute plays behind you", duration=6 * pipeline.patch_seconds,
-                             seed=0)
-    return torch.cat([chunk.latents for chunk in chunks])
+    return stream_latents(pipeline, "a flute plays behind you")
 
 
 def test_it_reproduces_its_recorded_output(shipped):
-    latents = golden_latents(shipped)
-    recorded = torch.from_numpy(np.load(GOLDEN))
-    assert latents.shape == recorded.shape
-    relative = float((latents - recorded).norm() / recorded.norm())
-    assert relative < 1e-4, relative
+    assert_reproduces(golden_latents(shipped), GOLDEN)
 
 
 if __name__ == "__main__":
