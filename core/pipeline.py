@@ -475,7 +475,7 @@ class Pipeline:
         text_tokens, video_tokens, duration = self.clip_inputs(text, video, duration)
         session = self._open(text_tokens, (seed,), video_tokens)
         session.prime_for([text], audio_prompt)
-        session.hold_places([text])
+        session.hold_places([text], duration)
         yield from session.generate(duration)
 
     def _check_prompted(self, text: str | None, video: Any) -> None:
@@ -570,7 +570,7 @@ class Pipeline:
         text_tokens, video_tokens, duration = self.clip_inputs(text, video, duration)
         session = self._open(text_tokens, seeds, video_tokens)
         session.prime_for([text] * len(seeds), audio_prompt)
-        session.hold_places([text] * len(seeds))
+        session.hold_places([text] * len(seeds), duration)
         total = round(duration * self.sample_rate)
         audio, latents = [], []
         while session.samples_done < total:
@@ -606,7 +606,7 @@ class Pipeline:
         duration = self._duration(duration, video_tokens)
         session = self._open(text_tokens, seeds, video_tokens, shared=False)
         session.prime_for(texts)
-        session.hold_places(texts, [video is not None for video in videos])
+        session.hold_places(texts, duration, [video is not None for video in videos])
         total = round(duration * self.sample_rate)
         while session.samples_done < total:
             start = session.samples_done / self.sample_rate
@@ -659,7 +659,7 @@ class Pipeline:
         with torch.inference_mode():
             audio = self.output_gain(self.codec.decode(latents * self.config.latent_scale))
         audio = audio[:1, :, :samples]
-        hold = None if video is not None else _place_hold(self, [text])
+        hold = None if video is not None else _place_hold(self, [text], samples)
         if hold is not None:
             audio = hold(audio)
         return Chunk(audio=audio[0].float(), index=0, start=0.0,
@@ -908,15 +908,17 @@ class LiveSession:
         if audio_prompt is not None:
             self.prime(audio_prompt)
 
-    def hold_places(self, texts: Sequence[str | None],
+    def hold_places(self, texts: Sequence[str | None], duration: float,
                     follows_video: Sequence[bool] | None = None) -> None:
-        """Hold each row at the one place its words state, if any (the pipeline's
-        ``place_hold``), but not a row that follows a video, whose frames say where its sound
-        is (``follows_video``, per row; by default every row when the session has video)."""
+        """Hold each row at the one place its words state, or along the path they say its
+        sound moves over ``duration`` seconds, if any (the pipeline's ``place_hold``), but
+        not a row that follows a video, whose frames say where its sound is
+        (``follows_video``, per row; by default every row when the session has video)."""
         if follows_video is None:
             follows_video = [self.with_video] * len(texts)
         self.place_hold = _place_hold(self.pipeline, [
-            None if video else text for text, video in zip(texts, follows_video, strict=True)])
+            None if video else text for text, video in zip(texts, follows_video, strict=True)],
+            round(duration * self.pipeline.sample_rate))
 
     def _exemplar_prompts(self, texts: Sequence[str | None]) -> torch.Tensor | None:
         pipeline = self.pipeline
@@ -999,21 +1001,31 @@ class LiveSession:
                           for generator in self.generators])
 
 
-def _place_hold(pipeline: Pipeline, texts: Sequence[str | None]) -> Any:
-    """A :class:`~swansphere.spatial.hold.PlaceHold` for rows of ``texts``, or ``None`` when
-    the pipeline holds no places or no text states exactly one place and no motion (a
-    moving sound's place is its mean; holding it there would stop it)."""
+def _place_hold(pipeline: Pipeline, texts: Sequence[str | None], samples: int) -> Any:
+    """A :class:`~swansphere.spatial.hold.PlaceHold` for rows of ``texts`` whose sound moves
+    over ``samples``, or ``None`` when the pipeline holds no places or no text states one
+    place or one motion."""
     strength = pipeline.config.place_hold
     if strength == 0.0:
         return None
     from swansphere.spatial.hold import PlaceHold
-    from swansphere.spatial.words import prompt_direction, states_motion
 
-    places = [prompt_direction(text) if text and not states_motion(text) else None
-              for text in texts]
-    if all(place is None for place in places):
+    paths = [_stated_path(text) for text in texts]
+    if all(path is None for path in paths):
         return None
-    return PlaceHold.for_places(places, pipeline.sample_rate, strength)
+    return PlaceHold.for_paths(paths, pipeline.sample_rate, max(samples, 1), strength)
+
+
+def _stated_path(text: str | None) -> tuple[tuple[float, float], ...] | None:
+    """The places a text says its one sound goes through (one if it stays), or ``None``."""
+    from swansphere.spatial.words import prompt_direction, prompt_motion, states_motion
+
+    if not text:
+        return None
+    if states_motion(text):
+        return prompt_motion(text)
+    place = prompt_direction(text)
+    return None if place is None else (place,)
 
 
 def _check_seed(seed: Any) -> None:

@@ -8,7 +8,9 @@ comes from. :class:`PlaceHold` reads the direction from the intensity vector of 
 so far (``mean(W·(X, Y, Z))``, docs/spatial.md), forgetting the past with a time constant of
 :data:`HOLD_MEMORY_SECONDS`, so that it follows a stream that drifts; within a chunk it fades
 from the previous chunk's rotation to the new one, so the turn never clicks. It is causal: a
-chunk's rotation depends on that chunk and the ones before it only.
+chunk's rotation depends on that chunk and the ones before it only. A place may also move:
+a path of places, travelled at an even pace over a given number of samples (a sound said to
+move "from left to right" over a clip).
 """
 
 from __future__ import annotations
@@ -37,9 +39,11 @@ or a diffuse field): the previous rotation stays."""
 class PlaceHold:
     """The streaming state that holds each row of AmbiX chunks ``(rows, 4, n)`` at a place.
 
-    ``targets`` are unit vectors ``(rows, 3)`` (front x, left y, up z) and ``active`` says
-    which rows have one; other rows pass unchanged. ``strength`` is the share of the angle
-    between the estimate and the target that the rotation turns (1: all of it).
+    ``targets`` are unit vectors ``(rows, 3)`` (front x, left y, up z), or paths of them
+    ``(rows, K, 3)`` travelled great circle by great circle, at an even pace over ``span``
+    samples (then held at their end); ``active`` says which rows have one; other rows pass
+    unchanged. ``strength`` is the share of the angle between the estimate and the target
+    that the rotation turns (1: all of it).
     """
 
     targets: torch.Tensor
@@ -47,6 +51,8 @@ class PlaceHold:
     sample_rate: int
     strength: float = 1.0
     memory_seconds: float = HOLD_MEMORY_SECONDS
+    span: int = 1
+    samples_seen: int = attrs.field(init=False, default=0)
     intensity: torch.Tensor = attrs.field(init=False)
     energy: torch.Tensor = attrs.field(init=False)
     rotation: torch.Tensor | None = attrs.field(init=False, default=None)
@@ -58,6 +64,11 @@ class PlaceHold:
                               f"{self.strength!r}")
         if self.memory_seconds <= 0 or self.sample_rate <= 0:
             raise ConfigError("a place hold needs a positive memory and sample rate")
+        if self.targets.dim() == 2:
+            self.targets = self.targets[:, None]
+        if self.span < 1:
+            raise ConfigError(f"a place hold's path needs a span of at least one sample, got "
+                              f"{self.span}")
         rows = self.targets.shape[0]
         self.intensity = torch.zeros(rows, 3, dtype=torch.float64)
         self.energy = torch.zeros(rows, dtype=torch.float64)
@@ -73,6 +84,34 @@ class PlaceHold:
         targets = unit_vectors(radians[:, 0], radians[:, 1])
         return cls(targets, active, sample_rate, strength)
 
+    @classmethod
+    def for_paths(cls, paths: Sequence[Sequence[tuple[float, float]] | None], sample_rate: int,
+                  span: int, strength: float = 1.0) -> PlaceHold:
+        """A hold for rows along ``paths`` (each a sequence of (azimuth, elevation) degrees, one
+        place for a sound that stays; ``None``: no place), travelled over ``span`` samples.
+        Paths of more than one place must have the same number of places."""
+        lengths = {len(path) for path in paths if path is not None and len(path) > 1}
+        if len(lengths) > 1 or any(path is not None and not path for path in paths):
+            raise ConfigError(f"a place hold's paths need the same number of places, got "
+                              f"{sorted(lengths)}")
+        count = lengths.pop() if lengths else 1
+        degrees = torch.tensor([[(0.0, 0.0)] * count if path is None else
+                                list(path) * count if len(path) == 1 else list(path)
+                                for path in paths], dtype=torch.float64)
+        radians = torch.deg2rad(degrees).reshape(len(paths), count, 2)
+        targets = unit_vectors(radians[..., 0], radians[..., 1])
+        active = torch.tensor([path is not None for path in paths])
+        return cls(targets, active, sample_rate, strength, span=span)
+
+    def target(self, position: int) -> torch.Tensor:
+        """Every row's place ``(rows, 3)`` ``position`` samples into the stream."""
+        waypoints = self.targets
+        if waypoints.shape[1] == 1:
+            return waypoints[:, 0]
+        progress = min(max(position / self.span, 0.0), 1.0) * (waypoints.shape[1] - 1)
+        index = min(int(progress), waypoints.shape[1] - 2)
+        return _slerp(waypoints[:, index], waypoints[:, index + 1], progress - index)
+
     def __call__(self, audio: torch.Tensor) -> torch.Tensor:
         """The next chunk ``(rows, 4, n)``, each active row turned towards its place."""
         if audio.ndim != 3 or audio.shape[-2] != 4 or audio.shape[0] != self.targets.shape[0]:
@@ -81,6 +120,7 @@ class PlaceHold:
         if not bool(self.active.any()) or self.strength == 0.0 or audio.shape[-1] == 0:
             return audio
         previous, current = self._update(audio)
+        self.samples_seen += audio.shape[-1]
         ramp = torch.arange(1, audio.shape[-1] + 1, dtype=audio.dtype) / audio.shape[-1]
         start = ambix_matrix(previous).to(audio) @ audio
         if torch.equal(previous, current):
@@ -99,7 +139,8 @@ class PlaceHold:
         norm = self.intensity.norm(dim=-1)
         directed = (norm > _NO_DIRECTION * self.energy) & (self.energy > 0) & self.active
         estimate = self.intensity / norm.clamp_min(1e-300)[:, None]
-        turn = rotation_between(estimate, self.targets, self.strength)
+        turn = rotation_between(estimate, self.target(self.samples_seen + audio.shape[-1]),
+                                self.strength)
         identity = torch.eye(3, dtype=torch.float64).expand_as(turn)
         previous = identity if self.rotation is None else self.rotation
         current = torch.where(directed[:, None, None], turn, previous)
@@ -108,3 +149,19 @@ class PlaceHold:
         self.settled = self.settled | directed
         self.rotation = current
         return previous, current
+
+
+def _slerp(start: torch.Tensor, end: torch.Tensor, fraction: float) -> torch.Tensor:
+    """Unit vectors ``fraction`` of the way from ``start`` to ``end`` on their great circles
+    (not for opposite vectors, which have no one great circle)."""
+    cosine = (start * end).sum(-1, keepdim=True).clamp(-1.0, 1.0)
+    angle = torch.acos(cosine)
+    sine = torch.sin(angle)
+    near = sine < 1e-9
+    weights_start = torch.where(near, 1.0 - fraction, torch.sin((1 - fraction) * angle)
+                                / sine.clamp_min(1e-12))
+    weights_end = torch.where(near, torch.full_like(sine, fraction),
+                              torch.sin(fraction * angle) / sine.clamp_min(1e-12))
+    mixed = weights_start * start + weights_end * end
+    return mixed / mixed.norm(dim=-1, keepdim=True)
+

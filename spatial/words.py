@@ -13,6 +13,7 @@ encoders that know no other words (docs/conditioning.md, "Place words").
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from functools import cache
@@ -63,8 +64,10 @@ captioner adds those words."""
 _ENDPOINT = (r"(?:(?:the|your|my)\s+)?(?:front|back|rear|left|right)|behind(?:\s+(?:you|me))?"
              r"|in\s+front(?:\s+of\s+(?:you|me))?")
 _MOTION = re.compile(
-    r"\b(?:moving|heading|drifting)\s+(?:to\s+the\s+)?(?:front|back|left|right|up|down)\b"
-    rf"|\bfrom\s+(?:{_ENDPOINT})\s+(?:over\s+)?to\s+(?:{_ENDPOINT})\b", re.IGNORECASE)
+    r"\b(?:moving|heading|drifting)\s+(?:to\s+the\s+)?(?P<heading>front|back|left|right|up"
+    r"|down)\b"
+    rf"|\bfrom\s+(?P<start>{_ENDPOINT})\s+(?:over\s+)?to\s+(?P<end>{_ENDPOINT})\b",
+    re.IGNORECASE)
 """Motion clauses ("moving left", "heading right", "from left to right", "from behind you to
 the front"; :func:`swansphere.data.captions.natural_caption`): not a position."""
 
@@ -343,6 +346,92 @@ def states_motion(text: str) -> bool:
     """Whether a text says a sound moves ("moving right", "from left to right"): its place,
     if it states one, is then where the sound is on average, not where it stays."""
     return _MOTION.search(" ".join(text.lower().split())) is not None
+
+
+MOTION_DEGREES = 60.0
+"""How far a sound said to be "moving left" (and so on) after its place travels, centred on
+that place: the simulator's moving sources sweep 30°-120°."""
+
+
+def prompt_motion(text: str) -> tuple[tuple[float, float], ...] | None:
+    """Where a text says its one sound moves: the (start, middle, end) of its path, as
+    (azimuth, elevation) degrees, or ``None`` when it states no motion, or several.
+
+    "from the left to the right" (the ends front, back, left or right, on the horizon) goes
+    the short way, through the front when the ends face each other across the listener, and
+    through the left from behind to the front or back. "behind on the left, moving right" is a
+    sweep of :data:`MOTION_DEGREES` centred on the stated place (in front when none is
+    stated, as several places are not one): left and right along the place's height, up and
+    down along its meridian, to the front and to the back along the great circle towards
+    them (none when the place is already there).
+    """
+    motions = list(_MOTION.finditer(" ".join(text.lower().split())))
+    places = set(prompt_directions(text))
+    if len(motions) != 1 or len(places) > 1:
+        return None
+    motion = motions[0]
+    if motion["start"]:
+        start, end = (_endpoint_azimuth(motion[name]) for name in ("start", "end"))
+        return _sweep_between(start, end)
+    azimuth, elevation = places.pop() if places else (0.0, 0.0)
+    half = MOTION_DEGREES / 2
+    heading = motion["heading"]
+    if heading in ("left", "right"):
+        sign = 1.0 if heading == "left" else -1.0
+        return tuple((_wrap(azimuth + sign * step), elevation) for step in (-half, 0.0, half))
+    if heading in ("up", "down"):
+        sign = 1.0 if heading == "up" else -1.0
+        return tuple((azimuth, max(-90.0, min(90.0, elevation + sign * step)))
+                     for step in (-half, 0.0, half))
+    goal = 0.0 if heading == "front" else 180.0
+    return _great_circle_sweep((azimuth, elevation), (goal, 0.0), half)
+
+
+def _endpoint_azimuth(words: str) -> float:
+    """Azimuth of one end of a "from ... to ..." motion (:data:`_ENDPOINT`)."""
+    for name, azimuth in (("front", 0.0), ("left", 90.0), ("right", -90.0)):
+        if name in words.split():
+            return azimuth
+    return 180.0  # back, rear, behind
+
+
+def _wrap(azimuth: float) -> float:
+    return (azimuth + 180.0) % 360.0 - 180.0
+
+
+def _sweep_between(start: float, end: float) -> tuple[tuple[float, float], ...]:
+    """From azimuth ``start`` to ``end`` on the horizon the short way (facing ends: through
+    the front, or through the left between front and back)."""
+    turn = _wrap(end - start)
+    if abs(turn) == 180.0:
+        middle = 0.0 if start in (90.0, -90.0) else 90.0
+    else:
+        middle = _wrap(start + turn / 2)
+    return (start, 0.0), (middle, 0.0), (end, 0.0)
+
+
+def _vector(azimuth: float, elevation: float) -> tuple[float, float, float]:
+    a, e = math.radians(azimuth), math.radians(elevation)
+    return math.cos(e) * math.cos(a), math.cos(e) * math.sin(a), math.sin(e)
+
+
+def _great_circle_sweep(place: tuple[float, float], goal: tuple[float, float],
+                        half: float) -> tuple[tuple[float, float], ...] | None:
+    """``half`` degrees either side of ``place`` on the great circle towards ``goal``."""
+    p, g = _vector(*place), _vector(*goal)
+    cosine = sum(a * b for a, b in zip(p, g, strict=True))
+    towards = [b - cosine * a for a, b in zip(p, g, strict=True)]
+    norm = math.sqrt(sum(c * c for c in towards))
+    if norm < 1e-9:
+        return None
+    towards = [c / norm for c in towards]
+
+    def at(step: float) -> tuple[float, float]:
+        c, s = math.cos(math.radians(step)), math.sin(math.radians(step))
+        x, y, z = (c * a + s * b for a, b in zip(p, towards, strict=True))
+        return math.degrees(math.atan2(y, x)), math.degrees(math.asin(max(-1.0, min(1.0, z))))
+
+    return at(-half), place, at(half)
 
 
 def prompt_direction(text: str) -> tuple[float, float] | None:

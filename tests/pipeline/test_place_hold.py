@@ -43,14 +43,28 @@ def test_each_chunk_is_the_unheld_chunk_turned_by_the_hold(plain, strength):
 
 
 def test_without_one_stated_place_or_with_video_nothing_is_turned(plain, held):
-    for text in ("rain", None, "a car passes from left to right",
-                 "a car passes behind on the left, moving right",
-                 "a bell on the left and a siren on the right"):
+    for text in ("rain", None, "a bell on the left and a siren on the right",
+                 "a car goes from left to right and a bus from right to left"):
         torch.testing.assert_close(held.generate(text, duration=SECONDS, seed=1),
                                    plain.generate(text, duration=SECONDS, seed=1))
     video = {"frames": panorama_frames(12), "fps": 25.0}
     torch.testing.assert_close(held.generate(LEFT, video, duration=SECONDS, seed=1),
                                plain.generate(LEFT, video, duration=SECONDS, seed=1))
+
+
+@pytest.mark.parametrize("text", ["a car passes from left to right",
+                                  "a bee buzzes behind on the left, moving up"])
+def test_a_sound_said_to_move_is_held_along_its_path(plain, held, text):
+    """The path is what the words say (spatial.words.prompt_motion), travelled over the
+    clip: each chunk is the unheld chunk turned by a hold along it."""
+    from swansphere.spatial.words import prompt_motion
+
+    chunks = [chunk.audio for chunk in held.stream(text, duration=SECONDS, seed=2)]
+    unheld = [chunk.audio for chunk in plain.stream(text, duration=SECONDS, seed=2)]
+    hold = PlaceHold.for_paths([prompt_motion(text)], plain.sample_rate,
+                               span=round(SECONDS * plain.sample_rate))
+    for chunk, want in zip(chunks, unheld, strict=True):
+        torch.testing.assert_close(chunk, hold(want[None])[0], atol=1e-5, rtol=1e-4)
 
 
 def test_takes_and_served_streams_are_held_row_by_row(held):
@@ -96,7 +110,7 @@ def test_a_whole_clip_is_held_as_one_chunk():
 def test_a_snapshot_carries_the_hold(held):
     text_tokens, _, _ = held.clip_inputs(LEFT, None, SECONDS)
     session = held._open(text_tokens, (7,), None)
-    session.hold_places([LEFT])
+    session.hold_places([LEFT], SECONDS)
     first = session.next_patches()[0]
     twin = session.snapshot()
     assert twin.place_hold is not session.place_hold

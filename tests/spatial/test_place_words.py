@@ -12,6 +12,7 @@ from swansphere.spatial.words import (
     canonical_places,
     position_words,
     prompt_directions,
+    prompt_motion,
     source_clauses,
     states_motion,
     without_places,
@@ -284,3 +285,32 @@ def test_above_or_below_joined_by_and_goes_with_the_place_after_it(text):
 ])
 def test_a_text_that_says_a_sound_moves_is_told_apart(text, moves):
     assert states_motion(text) is moves
+
+
+@pytest.mark.parametrize(("text", "path"), [
+    ("a bird flies from left to right", ((90, 0), (0, 0), (-90, 0))),  # through the front
+    ("from behind you to the front", ((180, 0), (90, 0), (0, 0))),  # through the left
+    ("travelling from the front to your left", ((0, 0), (45, 0), (90, 0))),
+    ("sweeping from your right over to the rear", ((-90, 0), (-135, 0), (180, 0))),
+    ("a car passes behind on the left, moving right", ((165, 0), (135, 0), (105, 0))),
+    ("a bee on the right, heading left", ((-120, 0), (-90, 0), (-60, 0))),
+    ("a bell in front, moving up", ((0, -30), (0, 0), (0, 30))),
+    ("a drone above and in front, moving down", ((0, 75), (0, 45), (0, 15))),
+    ("a car moving left", ((-30, 0), (0, 0), (30, 0))),  # no place: in front
+    ("a cow on the left, moving to the front", ((120, 0), (90, 0), (60, 0))),
+])
+def test_a_stated_motion_is_a_path_of_three_places(text, path):
+    found = prompt_motion(text)
+    assert found is not None
+    for (azimuth, elevation), (want_azimuth, want_elevation) in zip(found, path, strict=True):
+        assert (azimuth - want_azimuth + 180) % 360 - 180 == pytest.approx(0, abs=1e-9)
+        assert elevation == pytest.approx(want_elevation, abs=1e-9)
+
+
+@pytest.mark.parametrize("text", ["a bell rings on the left", "a drone in front, moving to "
+                                  "the front", "a car from left to right and a bus from right "
+                                  "to left", "a bee on the left and a fly on the right, "
+                                  "moving up"])
+def test_no_path_without_one_motion_of_one_sound(text):
+    assert prompt_motion(text) is None
+

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -155,3 +156,29 @@ def test_bad_holds_are_refused():
     hold = PlaceHold.for_places([(0.0, 0.0)], RATE)
     with pytest.raises(ConfigError, match="rows"):
         hold(torch.zeros(2, 4, 16))
+
+
+def test_a_path_is_travelled_over_its_span_then_held_at_its_end():
+    """A still source held along left -> front -> right over 2 s: the chunks around each
+    waypoint's time come from near it, and after the span the sound stays at the end."""
+    foa = encode(torch.cat([NOISE, NOISE, NOISE]), 30.0, 10.0)  # 3 s
+    hold = PlaceHold.for_paths([[(90.0, 0.0), (0.0, 0.0), (-90.0, 0.0)]], RATE, span=2 * RATE)
+    held = torch.cat([hold(chunk[None])[0] for chunk in foa.split(1000, -1)], -1)
+    assert _angle(_place_of(held[:, :1000]), (90.0, 0.0)) < math.radians(6)
+    assert _angle(_place_of(held[:, RATE - 500:RATE + 500]), (0.0, 0.0)) < math.radians(6)
+    assert _angle(_place_of(held[:, 2 * RATE:]), (-90.0, 0.0)) < 1e-4
+    azimuths = [float(direction(held[:, start:start + 1000])[0])
+                for start in range(0, 2 * RATE, 1000)]
+    assert all(later < earlier for earlier, later in itertools.pairwise(azimuths))
+
+
+def test_paths_mix_with_still_places_and_rows_without_one():
+    foa = encode(NOISE, 30.0, 10.0)
+    hold = PlaceHold.for_paths([[(90.0, 0.0), (0.0, 0.0), (-90.0, 0.0)], [(45.0, 20.0)], None],
+                               RATE, span=RATE)
+    out = hold(torch.stack([foa, foa, foa]))
+    assert _angle(_place_of(out[1]), (45.0, 20.0)) < 1e-4
+    assert torch.equal(out[2], foa)
+    with pytest.raises(ConfigError, match="same number of places"):
+        PlaceHold.for_paths([[(0.0, 0.0), (90.0, 0.0)], [(0.0, 0.0)] * 3], RATE, span=RATE)
+
