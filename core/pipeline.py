@@ -112,8 +112,9 @@ class PipelineConfig:
     ``exemplar_prompts`` a text-only stream whose words name a class of the pipeline's
     exemplar bank starts from that class's clip, placed where the words say
     (docs/pipeline.md, "Exemplar prompts"). With ``place_hold`` above 0 a text-only stream
-    whose words state one place has its sound field turned, chunk by chunk, towards that
-    place, by that share of the angle it is off (docs/pipeline.md, "Holding places")."""
+    whose words state one place, or one motion, has its sound field turned, chunk by chunk,
+    towards that place or along that path, by that share of the angle it is off
+    (docs/pipeline.md, "Holding places")."""
 
     codec: CodecSpec
     backbone: AnyBackboneSpec

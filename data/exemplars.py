@@ -98,8 +98,9 @@ def clip_window(clip: Any, sample_rate: int, seconds: float) -> np.ndarray | Non
     samples = round(seconds * sample_rate)
     audio = clip_audio(clip, np.random.default_rng(0), sample_rate,
                        max(samples, round(SEARCH_SECONDS * sample_rate)), repeat=True)
-    return loudest_window(audio, samples).astype(np.float32) if np.abs(audio).max() > 0 \
-        else None
+    if not np.abs(audio).max() > 0:
+        return None
+    return loudest_window(audio, samples).astype(np.float32)
 
 
 def loudest_window(audio: np.ndarray, samples: int) -> np.ndarray:

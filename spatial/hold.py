@@ -78,11 +78,8 @@ class PlaceHold:
     def for_places(cls, places: Sequence[tuple[float, float] | None], sample_rate: int,
                    strength: float = 1.0) -> PlaceHold:
         """A hold for rows at ``places`` (azimuth, elevation in degrees; ``None``: no place)."""
-        active = torch.tensor([place is not None for place in places])
-        degrees = torch.tensor([place or (0.0, 0.0) for place in places], dtype=torch.float64)
-        radians = torch.deg2rad(degrees).reshape(len(places), 2)
-        targets = unit_vectors(radians[:, 0], radians[:, 1])
-        return cls(targets, active, sample_rate, strength)
+        return cls.for_paths([None if place is None else [place] for place in places],
+                             sample_rate, 1, strength)
 
     @classmethod
     def for_paths(cls, paths: Sequence[Sequence[tuple[float, float]] | None], sample_rate: int,
@@ -110,7 +107,9 @@ class PlaceHold:
             return waypoints[:, 0]
         progress = min(max(position / self.span, 0.0), 1.0) * (waypoints.shape[1] - 1)
         index = min(int(progress), waypoints.shape[1] - 2)
-        return _slerp(waypoints[:, index], waypoints[:, index + 1], progress - index)
+        start = waypoints[:, index]
+        turn = rotation_between(start, waypoints[:, index + 1], progress - index)
+        return (turn @ start[..., None])[..., 0]
 
     def __call__(self, audio: torch.Tensor) -> torch.Tensor:
         """The next chunk ``(rows, 4, n)``, each active row turned towards its place."""
@@ -149,19 +148,4 @@ class PlaceHold:
         self.settled = self.settled | directed
         self.rotation = current
         return previous, current
-
-
-def _slerp(start: torch.Tensor, end: torch.Tensor, fraction: float) -> torch.Tensor:
-    """Unit vectors ``fraction`` of the way from ``start`` to ``end`` on their great circles
-    (not for opposite vectors, which have no one great circle)."""
-    cosine = (start * end).sum(-1, keepdim=True).clamp(-1.0, 1.0)
-    angle = torch.acos(cosine)
-    sine = torch.sin(angle)
-    near = sine < 1e-9
-    weights_start = torch.where(near, 1.0 - fraction, torch.sin((1 - fraction) * angle)
-                                / sine.clamp_min(1e-12))
-    weights_end = torch.where(near, torch.full_like(sine, fraction),
-                              torch.sin(fraction * angle) / sine.clamp_min(1e-12))
-    mixed = weights_start * start + weights_end * end
-    return mixed / mixed.norm(dim=-1, keepdim=True)
 
