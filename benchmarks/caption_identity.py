@@ -22,6 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--held-out", type=int, default=300, help="held-out captions identified")
     parser.add_argument("--all-licences", action="store_true",
                         help="every class, not only permissively licensed ones")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override the model's config, as swansphere generate --set does "
+                             "(e.g. --set 'text.sounds=\"as-written\"')")
     add_run_options(parser)
     args = parser.parse_args(argv)
 
@@ -32,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     from swansphere.training.pipeline import vocabulary_split
 
     set_threads(args.threads)
-    pipeline = Pipeline.from_pretrained(args.model)
+    pipeline = Pipeline.from_pretrained(args.model, overrides=args.set)
     if pipeline.text_encoder is None:
         parser.error(f"{args.model} has no text conditioner")
     # the content evaluation's classes: those with held-out clips installed

@@ -26,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="banks without phrases of the sounds they lack (as before)")
     parser.add_argument("--family", choices=("held_out", "training"), default="held_out",
                         help="caption family of the prompts (default: held-out)")
+    parser.add_argument("--as-written", action="store_true",
+                        help="match the words as written, rarer sound nouns not rewritten "
+                             "into the vocabulary's (as before)")
     parser.add_argument("--seconds", type=float, default=1.024, help="length of an exemplar")
     parser.add_argument("--sample-rate", type=int, default=16000)
     add_run_options(parser)
@@ -49,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         bank = exemplar_bank(clips, wordings, sample_rate=args.sample_rate,
                              seconds=args.seconds, choice=choice,
                              others=() if args.no_others else None)
-        report[choice] = bank_figures(bank, references, embedding, cases, absent)
+        report[choice] = bank_figures(bank, references, embedding, cases, absent,
+                                      sound_words=not args.as_written)
         print(f"{choice:>8}: {report[choice]}")
     write_report(args.json, report)
     return 0

@@ -19,6 +19,10 @@ READOUTS = ("grid", "attention")
 PLACE_WORDS = ("as-written", "canonical")
 """How a text conditioner takes a caption's place phrases: as written, or rewritten into the
 caption vocabulary's words first (:func:`swansphere.spatial.words.canonical_places`)."""
+SOUND_WORDS = ("as-written", "canonical")
+"""How a text conditioner takes a caption's sound nouns: as written, or with rarer nouns for
+a vocabulary class rewritten into its own noun first
+(:func:`swansphere.conditioning.sound_words.canonical_sounds`)."""
 
 
 def positive(_instance: Any, attribute: attrs.Attribute, value: int) -> None:
@@ -42,6 +46,9 @@ class TextTransformerConfig:
         places: "as-written", or "canonical": each caption's place phrases are rewritten into
             the captioner's words before tokenizing ("to your left" -> "on the left"), for an
             encoder trained on those words only (docs/conditioning.md, "Place words").
+        sounds: "as-written", or "canonical": rarer nouns for a vocabulary class are rewritten
+            into the class's noun before tokenizing ("a fiddle" -> "a violin";
+            docs/conditioning.md, "Sound words").
     """
 
     dim: int = attrs.field(default=256, validator=positive)
@@ -55,6 +62,7 @@ class TextTransformerConfig:
     null_tokens: int = attrs.field(default=1, validator=positive)
     weights: str | None = None
     places: str = attrs.field(default="as-written", validator=attrs.validators.in_(PLACE_WORDS))
+    sounds: str = attrs.field(default="as-written", validator=attrs.validators.in_(SOUND_WORDS))
 
 
 @attrs.frozen(kw_only=True)
@@ -66,7 +74,7 @@ class MiniLMTextConfig:
         max_length: word pieces per caption including [CLS]/[SEP]; longer ones are cut.
         null_tokens: how many learned tokens stand for "no text".
         weights: optional safetensors file with the projection and null tokens.
-        places: "as-written" or "canonical", as for ``text-transformer``.
+        places, sounds: "as-written" or "canonical", as for ``text-transformer``.
     """
 
     dim: int = attrs.field(default=256, validator=positive)
@@ -74,6 +82,7 @@ class MiniLMTextConfig:
     null_tokens: int = attrs.field(default=1, validator=positive)
     weights: str | None = None
     places: str = attrs.field(default="as-written", validator=attrs.validators.in_(PLACE_WORDS))
+    sounds: str = attrs.field(default="as-written", validator=attrs.validators.in_(SOUND_WORDS))
 
 
 def positive_widths(_instance: Any, _attribute: attrs.Attribute,

@@ -129,11 +129,17 @@ class ExemplarBank:
                               for _ in phrases] + [-1] * len(unclassed))
         return sentence_embeddings([named_part(p) for p in (*phrases, *unclassed)]), owner
 
-    def match(self, texts: Sequence[str | None]) -> list[tuple[str, float] | None]:
+    def match(self, texts: Sequence[str | None], *, sound_words: bool = True
+              ) -> list[tuple[str, float] | None]:
         """Per text, its nearest class and the similarity, or ``None`` (no text, nothing at
         or above :attr:`threshold`, or nearest to a phrase that names no sound or a sound of
-        :attr:`others`). Texts are compared by their :func:`named_part`."""
-        named = [(index, named_part(text)) for index, text in enumerate(texts) if text]
+        :attr:`others`). Texts are compared by their :func:`named_part`, after
+        :func:`~swansphere.conditioning.sound_words.canonical_sounds` unless ``sound_words``
+        is False ("a sackbut" is matched as "a trombone")."""
+        from .sound_words import canonical_sounds
+
+        rewrite = canonical_sounds if sound_words else str
+        named = [(index, named_part(rewrite(text))) for index, text in enumerate(texts) if text]
         wanted = [(index, text) for index, text in named if text]
         found: list[tuple[str, float] | None] = [None] * len(texts)
         if not wanted:

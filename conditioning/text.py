@@ -27,6 +27,7 @@ from ..spatial.words import canonical_places
 from .config import MINILM_NAME, TRANSFORMER_NAME, MiniLMTextConfig, TextTransformerConfig
 from .layers import FrozenHolder, FrozenPartMixin, NullTokens, load_weights, transformer_encoder
 from .minilm import MINILM_ENV, configured_source, load_minilm
+from .sound_words import canonical_sounds
 from .tokenizers import make_tokenizer, pad_batch
 from .types import ConditioningError, ConditionTokens, PreparedText
 
@@ -60,10 +61,13 @@ class _TextConditioner(nn.Module):
         return self._dim
 
     def _captions(self, raw: Any) -> list[str | None]:
-        """The batch's captions, place phrases rewritten where the config says so."""
+        """The batch's captions, place phrases and sound nouns rewritten where the config
+        says so."""
         captions = captions_of(raw)
         if self.config.places == "canonical":
-            return [None if c is None else canonical_places(c) for c in captions]
+            captions = [None if c is None else canonical_places(c) for c in captions]
+        if self.config.sounds == "canonical":
+            captions = [None if c is None else canonical_sounds(c) for c in captions]
         return captions
 
     def null(self, batch_size: int) -> ConditionTokens:

@@ -22,6 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_simulate(commands)
     _add_shard(commands)
     _add_agreement(commands)
+    _add_sound_words(commands)
     _add_caption(subparsers)
 
 
@@ -283,6 +284,44 @@ def _run_agreement(args: argparse.Namespace, registry) -> int:
           f"({'labels only' if args.no_windows else 'labels with activity windows'}):")
     for part in ("horizontal", "vertical", "motion", "all"):
         print(f"  {part:<10} {100 * result[part]:5.1f} % agree")
+    return 0
+
+
+# ---------------------------------------------------------------- sound words
+
+def _add_sound_words(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "sound-words", help="build the sound-word table (rarer nouns for the vocabulary's "
+                            "classes) from WordNet")
+    parser.add_argument("--wordnet", type=Path, default=None,
+                        help="WordNet 3.0 database folder (default: Debian's wordnet-base, "
+                             "/usr/share/wordnet)")
+    parser.add_argument("-o", "--output", type=Path, default=None,
+                        help="where to write the table (default: the packaged one)")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 if the packaged table differs from a rebuild")
+    parser.set_defaults(func=_run_sound_words)
+
+
+def _run_sound_words(args: argparse.Namespace, registry) -> int:
+    from ..conditioning.sound_words import TABLE, SoundWordTable
+    from .lexicon import WORDNET_DIR, WordNet, sound_words
+
+    table = sound_words(WordNet.load(args.wordnet or WORDNET_DIR))
+    classes = len({target for target, _ in table.words.values()})
+    if args.check:
+        shipped = SoundWordTable.load(TABLE)
+        if shipped != table:
+            changed = sorted(set(shipped.words.items()) ^ set(table.words.items())) + \
+                sorted(shipped.kept ^ table.kept)
+            print(f"the packaged table differs from a rebuild in {len(changed)} entries, "
+                  f"e.g. {changed[:3]}; rebuild it with 'swansphere data sound-words'")
+            return 1
+        print(f"the packaged table matches a rebuild: {len(table.words)} nouns for {classes} "
+              "classes")
+        return 0
+    path = table.save(args.output or TABLE)
+    print(f"wrote {len(table.words)} nouns for {classes} classes to {path}")
     return 0
 
 

@@ -434,13 +434,13 @@ def _bare(noun: str) -> str:
     return re.sub(r"^(a|an|the|some)\s+", "", noun.lower())
 
 
-_GENERIC_NOUNS = frozenset({"someone", "somebody", "person", "hands", "drums", "strings"})
+GENERIC_NOUNS = frozenset({"someone", "somebody", "person", "hands", "drums", "strings"})
 """Nouns several classes share: they never identify a clip's class."""
 
 _LOOKUP: dict[str, str] = {}
 for _sound in SOUND_CLASSES:
     for _word in (_sound.name, *_sound.aliases, _bare(_sound.noun)):
-        if _word.lower() not in _GENERIC_NOUNS:
+        if _word.lower() not in GENERIC_NOUNS:
             _LOOKUP.setdefault(_word.lower(), _sound.name)
 
 

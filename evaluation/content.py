@@ -526,29 +526,30 @@ def training_oracles(codec: Any, references: References, training_clips: Sequenc
 
 
 def bank_figures(bank: Any, references: References, embedding: Any,
-                 cases: Sequence[ContentCase], absent: Sequence[ContentCase] = ()
-                 ) -> dict[str, Any]:
+                 cases: Sequence[ContentCase], absent: Sequence[ContentCase] = (), *,
+                 sound_words: bool = True) -> dict[str, Any]:
     """How far an exemplar bank (:class:`~swansphere.conditioning.exemplars.ExemplarBank`)
     gets before any model: ``exemplars``, the :func:`rank_summary` of each reference class's
     first exemplar in the bank, ranked among all reference classes as a generated clip
     would be; ``retrieval``, over the one-source ``cases``, the share whose words find a
     class (``primed``) and the share that find the one they name (``right``), and over
     ``absent`` (one-source prompts naming classes the bank has no clip of) the share that
-    find a class all the same (``false_primed``: a wrong sound to start from)."""
+    find a class all the same (``false_primed``: a wrong sound to start from); ``sound_words``
+    as for the bank's ``match``."""
     if bank.sample_rate != references.sample_rate:
         raise ConfigError(f"the bank is at {bank.sample_rate} Hz, the references at "
                           f"{references.sample_rate} Hz")
     ranks = [_rank(references, embedding, bank.audio[bank.clip_classes.index(index)], name)
              for index, name in enumerate(bank.class_names) if name in references.clips]
     single = [case for case in cases if len(case.classes) == 1]
-    found = bank.match([case.text for case in single])
+    found = bank.match([case.text for case in single], sound_words=sound_words)
     retrieval = {"cases": len(single),
                  "primed": float(np.mean([match is not None for match in found])),
                  "right": float(np.mean([match is not None and match[0] == case.classes[0]
                                          for match, case in zip(found, single, strict=True)]))}
     absent = [case for case in absent if len(case.classes) == 1]
     if absent:
-        wrong = bank.match([case.text for case in absent])
+        wrong = bank.match([case.text for case in absent], sound_words=sound_words)
         retrieval |= {"absent_cases": len(absent),
                       "false_primed": float(np.mean([match is not None for match in wrong]))}
     return {"exemplars": {"classes": len(ranks), **rank_summary(ranks)}, "retrieval": retrieval}

@@ -105,6 +105,14 @@ def test_sounds_the_bank_has_no_clip_of_find_no_class(bank):
         "bell", "siren"]
 
 
+def test_rarer_words_are_matched_as_the_vocabularys_own(bank):
+    """With sound words a sleigh bell is a bell, and a whirlybird a helicopter (which the
+    synthetic bank has no clip of), not a bird."""
+    texts = ["a sleigh bell jingles on the left", "a whirlybird hovers overhead"]
+    assert [m and m[0] for m in bank.match(texts)] == ["bell", None]
+    assert [m and m[0] for m in bank.match(texts, sound_words=False)] == [None, "bird"]
+
+
 def test_every_class_keeps_its_words_beside_the_everyday_sounds():
     """The everyday sounds a bank lacks must not take any vocabulary class's own words: a bank
     of every class (and those sounds as ``others``) finds each class from each of its

@@ -368,7 +368,9 @@ def test_bank_figures_rank_each_class_exemplar_and_count_what_the_words_find():
     bank = SimpleNamespace(class_names=("high", "low", "mid"), clip_classes=(0, 1, 1, 2),
                            audio=torch.stack([_tone("high", 0.5), _tone("high", 0.5),
                                               _tone("low", 0.5), _tone("mid", 0.5)]),
-                           sample_rate=RATE, match=lambda texts: [found[t] for t in texts])
+                           sample_rate=RATE, match=lambda texts, sound_words: (
+                               asked.append(sound_words) or [found[t] for t in texts]))
+    asked: list[bool] = []
     cases = [ContentCase(text, "held_out", (name,), ((0.0, 0.0),))
              for text, name in (("a low hum", "low"), ("a mid tone", "mid"),
                                 ("a whine", "high"))]
@@ -385,3 +387,5 @@ def test_bank_figures_rank_each_class_exemplar_and_count_what_the_words_find():
     figures = bank_figures(bank, references, embedding, cases, [*absent, two])
     assert figures["retrieval"]["absent_cases"] == 3
     assert figures["retrieval"]["false_primed"] == pytest.approx(1 / 3)
+    bank_figures(bank, references, embedding, cases, sound_words=False)
+    assert asked == [True, True, True, False]  # the words as the caller asks them matched
