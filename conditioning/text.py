@@ -60,9 +60,9 @@ class _TextConditioner(nn.Module):
     def dim(self) -> int:
         return self._dim
 
-    def _captions(self, raw: Any) -> list[str | None]:
-        """The batch's captions, place phrases and sound nouns rewritten where the config
-        says so."""
+    def as_read(self, raw: Any) -> list[str | None]:
+        """The batch's captions as the encoder reads them: place phrases and sound nouns
+        rewritten where the config says so."""
         captions = captions_of(raw)
         if self.config.places == "canonical":
             captions = [None if c is None else canonical_places(c) for c in captions]
@@ -101,7 +101,7 @@ class TextTransformerConditioner(_TextConditioner):
 
     def prepare(self, raw: Any) -> PreparedText:
         """Tokenize captions on the CPU (``None`` = no text for that item)."""
-        captions = self._captions(raw)
+        captions = self.as_read(raw)
         ids, mask = pad_batch([self.tokenizer.encode(c or "") for c in captions],
                               self.config.max_length)
         present = torch.tensor([c is not None for c in captions], dtype=torch.bool)
@@ -150,7 +150,7 @@ class MiniLMTextConditioner(FrozenPartMixin, _TextConditioner):
 
     def prepare(self, raw: Any) -> PreparedText:
         """WordPiece tokenization on the CPU (``None`` = no text for that item)."""
-        captions = self._captions(raw)
+        captions = self.as_read(raw)
         ids, mask = self.tokenizer.batch([c or "" for c in captions], self.config.max_length)
         present = torch.tensor([c is not None for c in captions], dtype=torch.bool)
         return PreparedText(ids=ids, mask=mask, present=present)

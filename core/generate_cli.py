@@ -103,6 +103,10 @@ def _run_generate(args: argparse.Namespace, registry: Registry) -> int:
     stream = pipeline.stream(args.text, args.video, args.duration, args.seed,
                              audio_prompt=_audio_prompt(args, pipeline.sample_rate))
     chunks = [next(stream).audio]  # the inputs are checked before the progress bar shows
+    if args.text is not None:  # what the model makes of the words
+        for reading in pipeline.read_prompt(args.text, with_video=args.video is not None,
+                                            with_audio_prompt=args.audio_prompt is not None):
+            print(f"reading: {reading.describe()}", file=sys.stderr)
     with tqdm(unit="s", unit_scale=True, desc="generating", file=sys.stderr,
               bar_format="{desc}: {n:.2f} s of audio [{elapsed}, {rate_fmt}]") as progress:
         progress.update(chunks[0].shape[-1] / pipeline.sample_rate)

@@ -39,6 +39,7 @@ from .config import (
 )
 from .errors import ConfigError, GenerationError, ResourceNotFoundError, SwanSphereError
 from .fileio import atomic_directory
+from .reading import ClauseReading
 from .registry import Registry, default_registry
 
 CONFIG_FILE = "pipeline.toml"
@@ -489,6 +490,30 @@ class Pipeline:
         if len(self._source_clauses(text)) > 1:
             raise GenerationError("an audio prompt continues one stream, and this model streams "
                                   "each place of the prompt on its own; name one place")
+
+    def read_prompt(self, text: str | None, *, with_video: bool = False,
+                    with_audio_prompt: bool = False) -> list[ClauseReading]:
+        """How :meth:`stream` reads ``text``: per clause it streams (one, or one per stated
+        place with ``sources = "separate"``), the words its text encoder gets, the places
+        they state, whether the stream is held there, and the exemplar it starts from
+        (``with_video``: as with a video, which no exemplar primes and the frames place;
+        ``with_audio_prompt``: as with an audio prompt, which the stream starts from
+        instead of an exemplar)."""
+        readings = []
+        for clause in self._source_clauses(text):
+            path = _stated_path(clause) or ()
+            match = None
+            if clause and self.config.exemplar_prompts and not (with_video or with_audio_prompt) \
+                    and len(set(path)) <= 1:
+                match = self.exemplars.match([clause])[0]
+            readings.append(ClauseReading(
+                text=clause,
+                words=None if self.text_encoder is None or clause is None
+                else self.text_encoder.as_read([clause])[0],
+                places=path, held=bool(path) and self.config.place_hold > 0 and not with_video,
+                follows_video=with_video, exemplar=match and match[0],
+                similarity=match and match[1]))
+        return readings
 
     def _source_clauses(self, text: str | None) -> list[str | None]:
         if text is None or self.config.sources == "joint":

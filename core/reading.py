@@ -1,0 +1,61 @@
+"""How a pipeline reads a prompt: per streamed clause, the words its text encoder gets, the
+places its words state, whether the stream is held there, and the exemplar it starts from
+(``Pipeline.read_prompt``; docs/pipeline.md, "How a prompt is read").
+
+``swansphere generate`` prints it before it generates, so that a user sees why "a puppy yaps
+on the left" was made from the words "a dog yaps on the left" and from no exemplar.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+
+@attrs.frozen(kw_only=True)
+class ClauseReading:
+    """One streamed clause of a prompt.
+
+    Attributes:
+        text: the clause as written (the whole prompt when the pipeline streams it whole).
+        words: what the text encoder reads (place phrases and sound nouns rewritten where its
+            config says so), or ``None`` for a pipeline without one.
+        places: (azimuth, elevation) degrees the words state: one place, or the places a
+            moving sound goes through; empty when they state none.
+        held: the stream is turned onto ``places`` (the pipeline's ``place_hold``, text only).
+        follows_video: the stream takes its place from the video, not from ``places``.
+        exemplar: the class of the exemplar the stream starts from, or ``None``.
+        similarity: how near the words are to that class's (cosine, MiniLM), or ``None``.
+    """
+
+    text: str | None
+    words: str | None
+    places: tuple[tuple[float, float], ...]
+    held: bool
+    follows_video: bool
+    exemplar: str | None
+    similarity: float | None
+
+    def describe(self) -> str:
+        """One line for a person: ``"a sackbut blares behind you" reads "a trombone blares
+        behind"; at azimuth 180°, elevation 0° (held there); starts from the trombone
+        exemplar (similarity 0.81)``."""
+        if self.text is None:
+            return "no text: " + ("the video alone" if self.follows_video else "no condition")
+        parts = [f'"{self.text}"' + ("" if self.words in (None, self.text)
+                                     else f' reads "{self.words}"')]
+        parts.append(self._where())
+        if self.exemplar is not None:
+            parts.append(f"starts from the {self.exemplar} exemplar "
+                         f"(similarity {self.similarity:.2f})")
+        return "; ".join(parts)
+
+    def _where(self) -> str:
+        if self.follows_video:
+            return "its place follows the video"
+        if not self.places:
+            return "no place stated"
+        where = " then ".join(f"azimuth {azimuth:.0f}°, elevation {elevation:.0f}°"
+                              for azimuth, elevation in self.places)
+        if len(self.places) > 1:
+            return "moves through " + where + (" (held on that path)" if self.held else "")
+        return "at " + where + (" (held there)" if self.held else "")

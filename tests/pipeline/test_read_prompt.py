@@ -1,0 +1,63 @@
+"""``Pipeline.read_prompt``: how a prompt is read, clause by clause, and what generate prints."""
+
+from __future__ import annotations
+
+import pytest
+from pipeline_helpers import tiny_pipeline
+
+from swansphere.cli import main
+from swansphere.conditioning.text import minilm_available
+from swansphere.pipeline import Pipeline
+from swansphere.reading import ClauseReading
+
+
+@pytest.fixture(scope="module")
+def next_model() -> Pipeline:
+    if not minilm_available():
+        pytest.skip("needs swansphere[text]")
+    return Pipeline.from_pretrained("tiny-next")
+
+
+def test_each_place_is_a_clause_with_its_words_place_and_exemplar(next_model):
+    first, second = next_model.read_prompt(
+        "a sackbut blares behind you and a puppy yaps to your left")
+    assert first.words == "a trombone blares behind" and first.places == ((180.0, 0.0),)
+    assert first.held and first.exemplar == "trombone" and first.similarity > 0.45
+    assert second.words == "a dog yaps on the left" and second.places == ((90.0, 0.0),)
+    assert second.exemplar is None  # the bank has no dog: made from the words alone
+    assert "starts from the trombone exemplar" in first.describe()
+    assert second.describe() == ('"a puppy yaps on the left" reads "a dog yaps on the left"; '
+                                 "at azimuth 90°, elevation 0° (held there)")
+
+
+def test_video_and_audio_prompts_start_no_exemplar(next_model):
+    [with_video] = next_model.read_prompt("a trombone on the left", with_video=True)
+    assert with_video.follows_video and not with_video.held and with_video.exemplar is None
+    assert "follows the video" in with_video.describe()
+    [prompted] = next_model.read_prompt("a trombone on the left", with_audio_prompt=True)
+    assert prompted.held and prompted.exemplar is None
+    [unprimed] = next_model.read_prompt("a trombone on the left")
+    assert unprimed.exemplar == "trombone"
+
+
+def test_a_moving_sound_reads_as_its_path_and_starts_from_no_exemplar(next_model):
+    [moving] = next_model.read_prompt("a fiddle moves from left to right")
+    assert moving.places[0] == (90.0, 0.0) and moving.places[-1] == (-90.0, 0.0)
+    assert moving.exemplar is None and "moves through" in moving.describe()
+
+
+def test_a_pipeline_without_a_bank_or_a_place():
+    pipeline = tiny_pipeline()
+    [reading] = pipeline.read_prompt("rain")
+    assert reading == ClauseReading(text="rain", words="rain", places=(), held=False,
+                                    follows_video=False, exemplar=None, similarity=None)
+    assert reading.describe() == '"rain"; no place stated'
+    assert pipeline.read_prompt(None)[0].describe() == "no text: no condition"
+
+
+def test_generate_prints_how_it_read_the_prompt(tmp_path, capsys):
+    model = tiny_pipeline().save_pretrained(tmp_path / "model")
+    assert main(["generate", "--model", str(model), "--text", "a puppy on the left",
+                 "--duration", "0.05", "-o", str(tmp_path / "out.wav")]) == 0
+    err = capsys.readouterr().err
+    assert 'reading: "a puppy on the left"; at azimuth 90°, elevation 0°' in err
