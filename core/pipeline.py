@@ -502,16 +502,15 @@ class Pipeline:
         readings = []
         for clause in self._source_clauses(text):
             path = _stated_path(clause) or ()
-            match = None
-            if clause and self.config.exemplar_prompts and not (with_video or with_audio_prompt) \
-                    and len(set(path)) <= 1:
-                match = self.exemplars.match([clause])[0]
+            searched = bool(clause) and self.config.exemplar_prompts and \
+                not (with_video or with_audio_prompt) and len(set(path)) <= 1
+            match = self.exemplars.match([clause])[0] if searched else None
             readings.append(ClauseReading(
                 text=clause,
                 words=None if self.text_encoder is None or clause is None
                 else self.text_encoder.as_read([clause])[0],
                 places=path, held=bool(path) and self.config.place_hold > 0 and not with_video,
-                follows_video=with_video, exemplar=match and match[0],
+                follows_video=with_video, searched=searched, exemplar=match and match[0],
                 similarity=match and match[1]))
         return readings
 

@@ -23,6 +23,8 @@ class ClauseReading:
             moving sound goes through; empty when they state none.
         held: the stream is turned onto ``places`` (the pipeline's ``place_hold``, text only).
         follows_video: the stream takes its place from the video, not from ``places``.
+        searched: the pipeline looked for an exemplar for the clause (``exemplar_prompts``,
+            no video, no audio prompt, one place).
         exemplar: the class of the exemplar the stream starts from, or ``None``.
         similarity: how near the words are to that class's (cosine, MiniLM), or ``None``.
     """
@@ -32,6 +34,7 @@ class ClauseReading:
     places: tuple[tuple[float, float], ...]
     held: bool
     follows_video: bool
+    searched: bool
     exemplar: str | None
     similarity: float | None
 
@@ -47,6 +50,8 @@ class ClauseReading:
         if self.exemplar is not None:
             parts.append(f"starts from the {self.exemplar} exemplar "
                          f"(similarity {self.similarity:.2f})")
+        elif self.searched:
+            parts.append("no exemplar of it: made from the words alone")
         return "; ".join(parts)
 
     def _where(self) -> str:

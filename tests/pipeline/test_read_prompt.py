@@ -26,16 +26,18 @@ def test_each_place_is_a_clause_with_its_words_place_and_exemplar(next_model):
     assert second.words == "a dog yaps on the left" and second.places == ((90.0, 0.0),)
     assert second.exemplar is None  # the bank has no dog: made from the words alone
     assert "starts from the trombone exemplar" in first.describe()
+    assert second.searched and first.searched
     assert second.describe() == ('"a puppy yaps on the left" reads "a dog yaps on the left"; '
-                                 "at azimuth 90°, elevation 0° (held there)")
+                                 "at azimuth 90°, elevation 0° (held there); no exemplar of it: "
+                                 "made from the words alone")
 
 
 def test_video_and_audio_prompts_start_no_exemplar(next_model):
     [with_video] = next_model.read_prompt("a trombone on the left", with_video=True)
-    assert with_video.follows_video and not with_video.held and with_video.exemplar is None
+    assert with_video.follows_video and not with_video.held and not with_video.searched
     assert "follows the video" in with_video.describe()
     [prompted] = next_model.read_prompt("a trombone on the left", with_audio_prompt=True)
-    assert prompted.held and prompted.exemplar is None
+    assert prompted.held and not prompted.searched and "exemplar" not in prompted.describe()
     [unprimed] = next_model.read_prompt("a trombone on the left")
     assert unprimed.exemplar == "trombone"
 
@@ -43,14 +45,15 @@ def test_video_and_audio_prompts_start_no_exemplar(next_model):
 def test_a_moving_sound_reads_as_its_path_and_starts_from_no_exemplar(next_model):
     [moving] = next_model.read_prompt("a fiddle moves from left to right")
     assert moving.places[0] == (90.0, 0.0) and moving.places[-1] == (-90.0, 0.0)
-    assert moving.exemplar is None and "moves through" in moving.describe()
+    assert not moving.searched and "moves through" in moving.describe()
 
 
 def test_a_pipeline_without_a_bank_or_a_place():
     pipeline = tiny_pipeline()
     [reading] = pipeline.read_prompt("rain")
     assert reading == ClauseReading(text="rain", words="rain", places=(), held=False,
-                                    follows_video=False, exemplar=None, similarity=None)
+                                    follows_video=False, searched=False, exemplar=None,
+                                    similarity=None)
     assert reading.describe() == '"rain"; no place stated'
     assert pipeline.read_prompt(None)[0].describe() == "no text: no condition"
 
