@@ -269,7 +269,8 @@ def _single_source_ranks(pipeline: Any, references: References, embedding: Any,
                          case: ContentCase, seed: int, omni: torch.Tensor,
                          windows: int) -> dict[str, Any]:
     """The named class's rank in the clip, in each of its ``windows`` parts (if more than
-    one) and in the exemplar prompt the stream started from (if any)."""
+    one) and in the exemplar prompt the stream started from (if any), and whether that
+    exemplar is of the named class (``exemplar_named``: the words found it)."""
     name = case.classes[0]
     ranks: dict[str, Any] = {"rank": _rank(references, embedding, omni, name)}
     if windows > 1:
@@ -279,6 +280,7 @@ def _single_source_ranks(pipeline: Any, references: References, embedding: Any,
         prompt = pipeline.exemplars.prompt(case.text, seed)
         if prompt is not None:
             ranks["exemplar_rank"] = _rank(references, embedding, prompt[0], name)
+            ranks["exemplar_named"] = pipeline.exemplars.match([case.text])[0][0] == name
     return ranks
 
 
@@ -312,7 +314,8 @@ def summarise(rows: Sequence[dict[str, Any]], classes: int) -> dict[str, Any]:
     (empty unless ranked by parts). ``exemplar`` (``None`` without exemplar prompts) compares
     like with like: over the clips whose stream started from an exemplar (``clips``), the
     :func:`rank_summary` of the exemplars, and of those clips themselves (``stream``, and
-    ``stream_window_median_ranks``); the other figures mix them with unprimed clips.
+    ``stream_window_median_ranks``), and of the clips whose exemplar is of the named class
+    (``named`` of them, ``stream_named``); the other figures mix them with unprimed clips.
     """
     single = [row for row in rows if row["sources"] == 1]
     primed = [row for row in single if "exemplar_rank" in row]
@@ -345,11 +348,20 @@ def summarise(rows: Sequence[dict[str, Any]], classes: int) -> dict[str, Any]:
         "reference_median_level_db": float(np.median([row["reference_level_db"]
                                                       for row in rows])),
         "window_median_ranks": _window_medians(single),
-        "exemplar": {"clips": len(primed),
-                     **rank_summary([row["exemplar_rank"] for row in primed]),
-                     "stream": rank_summary([row["rank"] for row in primed]),
-                     "stream_window_median_ranks": _window_medians(primed)} if primed else None,
+        "exemplar": _exemplar_summary(primed) if primed else None,
     }
+
+
+def _exemplar_summary(primed: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The primed clips' exemplars and streams, and the streams whose words found the named
+    class's exemplar (``named``: how many; ``stream_named``: their ranks): what a stream
+    keeps of the right sound, apart from what the words got wrong."""
+    named = [row for row in primed if row.get("exemplar_named")]
+    return {"clips": len(primed), **rank_summary([row["exemplar_rank"] for row in primed]),
+            "stream": rank_summary([row["rank"] for row in primed]),
+            "stream_window_median_ranks": _window_medians(primed),
+            "named": len(named),
+            "stream_named": rank_summary([row["rank"] for row in named]) if named else None}
 
 
 def _window_medians(rows: Sequence[dict[str, Any]]) -> list[float]:

@@ -324,11 +324,18 @@ def test_a_stream_is_ranked_in_parts_and_against_the_exemplar_it_started_from():
         asked.append((text, seed))
         return encode(_tone("low" if seed == 3 else "high", 1.0), 0.0, 0.0)
 
+    def match(texts):
+        return [("low" if "low" in text else "high", 0.9) for text in texts]
+
     primed = SimpleNamespace(config=SimpleNamespace(exemplar_prompts=True),
-                             exemplars=SimpleNamespace(prompt=prompt))
+                             exemplars=SimpleNamespace(prompt=prompt, match=match))
     ranks = _single_source_ranks(primed, references, embedding, case, 3, clip, windows=3)
     assert ranks["window_ranks"][0] == 1 and min(ranks["window_ranks"][1:]) > 1
     assert ranks["exemplar_rank"] == 1 and asked == [("a low hum", 3)]
+    assert ranks["exemplar_named"]
+    other = ContentCase("a high whine", "held_out", ("low",), ((0.0, 0.0),))
+    assert not _single_source_ranks(primed, references, embedding, other, 3, clip,
+                                    windows=1)["exemplar_named"]
     plain = SimpleNamespace(config=SimpleNamespace(exemplar_prompts=False), exemplars=None)
     assert set(_single_source_ranks(plain, references, embedding, case, 3, clip,
                                     windows=1)) == {"rank"}
@@ -337,8 +344,10 @@ def test_a_stream_is_ranked_in_parts_and_against_the_exemplar_it_started_from():
 def test_summary_gives_the_median_rank_of_each_part_and_of_the_exemplars():
     base = {"sources": 1, "angular": 0.1, "map_correlation": 0.9, "level_db": -20,
             "reference_level_db": -20, "dropout_share": 0.0}
-    rows = [{**base, "rank": 2, "window_ranks": [1, 3, 3], "exemplar_rank": 1},
-            {**base, "rank": 5, "window_ranks": [1, 1, 9], "exemplar_rank": 7},
+    rows = [{**base, "rank": 2, "window_ranks": [1, 3, 3], "exemplar_rank": 1,
+             "exemplar_named": True},
+            {**base, "rank": 5, "window_ranks": [1, 1, 9], "exemplar_rank": 7,
+             "exemplar_named": False},
             {**base, "rank": 9, "window_ranks": [5, 1, 3]}]
     summary = summarise(rows, classes=10)
     assert summary["window_median_ranks"] == [1.0, 1.0, 3.0]
@@ -346,7 +355,8 @@ def test_summary_gives_the_median_rank_of_each_part_and_of_the_exemplars():
     assert summary["exemplar"] == {
         "clips": 2, "top1": 0.5, "top5": 0.5, "median_rank": 4.0,
         "stream": {"top1": 0.0, "top5": 1.0, "median_rank": 3.5},
-        "stream_window_median_ranks": [1.0, 2.0, 6.0]}
+        "stream_window_median_ranks": [1.0, 2.0, 6.0],
+        "named": 1, "stream_named": {"top1": 0.0, "top5": 1.0, "median_rank": 2.0}}
     plain = summarise([{**base, "rank": 2}], classes=10)
     assert plain["window_median_ranks"] == [] and plain["exemplar"] is None
 
