@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sets", default=None, help="comma-separated sound sets (default: all)")
     parser.add_argument("--all-licences", action="store_true",
                         help="every class, not only permissively licensed clips")
+    parser.add_argument("--cascade", action="store_true",
+                        help="score the model's cascade baseline instead: each clip's W channel "
+                             "panned toward the place the prompt states (front for several)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override the model's config, as swansphere generate --set does "
                              "(e.g. guidance.w1=2); repeatable")
@@ -53,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
              + content_cases(classes, count=args.pairs, sources=2, family=args.family))
     report = evaluate_content(pipeline, references, cases, embedding=embedding,
                               duration=args.duration, seeds=args.seeds,
-                              windows=args.windows)
+                              windows=args.windows, cascade=args.cascade)
     report["settings"] = {**vars(args), "json": str(args.json) if args.json else None,
                           "command": " ".join(sys.argv), "threads": torch.get_num_threads()}
     report["cases"] = [{"text": case.text, "classes": case.classes,

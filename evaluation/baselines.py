@@ -182,6 +182,10 @@ class CascadeBaseline:
             if duration is None:
                 duration = _video_duration(self._frames_and_times(video)[1])
         mono = self.generator.generate(text, generator_video, duration, seed)[0]
+        return self.pan(mono, text, video)
+
+    def pan(self, mono: torch.Tensor, text: str | None, video: Any = None) -> torch.Tensor:
+        """AmbiX ``(4, n)``: ``mono`` re-encoded as a plane wave along :meth:`directions`."""
         pan = self.directions(text, video, mono.shape[-1])
         return encode(mono, pan.azimuth, pan.elevation)
 

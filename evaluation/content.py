@@ -211,7 +211,8 @@ def sustained_dropout_share(signal: torch.Tensor, sample_rate: int) -> float:
 
 def evaluate_content(pipeline: Any, references: References, cases: Sequence[ContentCase], *,
                      embedding: Any, duration: float = 4.0, seeds: Sequence[int] = (0,),
-                     windows: int = 1, progress: bool = True) -> dict[str, Any]:
+                     windows: int = 1, cascade: bool = False,
+                     progress: bool = True) -> dict[str, Any]:
     """Generate every case with every seed and score it (see the module doc); JSON-ready.
 
     ``pipeline`` streams (``causal-dit``) or makes whole clips (``global-dit``, the same-size
@@ -219,7 +220,10 @@ def evaluate_content(pipeline: Any, references: References, cases: Sequence[Cont
     ranks the named class in each of that many equal parts of a one-source clip
     (``window_ranks``): whether a stream keeps the sound it started with. A pipeline that
     starts streams from exemplar prompts gets the rank of each one-source case's exemplar
-    too (``exemplar_rank``): what its streams continue.
+    too (``exemplar_rank``): what its streams continue. ``cascade`` scores the cascade
+    baseline of ``pipeline`` instead (:class:`~swansphere.evaluation.baselines.
+    CascadeBaseline`: each take's W channel panned toward the place its prompt states, the
+    front for a prompt of several places): the same model, so the same data and budget.
     """
     if windows < 1:
         raise ConfigError(f"windows must be at least 1, got {windows}")
@@ -235,8 +239,13 @@ def evaluate_content(pipeline: Any, references: References, cases: Sequence[Cont
                           f"{pipeline.sample_rate} Hz")
     rows: list[dict[str, Any]] = []
     generated_w, reference_w = [], []
+    from .baselines import CascadeBaseline
+
+    panning = CascadeBaseline(pipeline) if cascade else None
     for number, case in enumerate(tqdm(cases, desc="cases", disable=None if progress else True)):
         takes = generated_takes(pipeline, case.text, duration, seeds)
+        if panning is not None:
+            takes = torch.stack([panning.pan(take[0], case.text) for take in takes])
         reference = references.scene(case, number)[..., :takes.shape[-1]]
         for seed, audio in zip(seeds, takes, strict=True):
             row = {"case": number, "sources": len(case.classes), "family": case.family}

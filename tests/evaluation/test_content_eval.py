@@ -279,6 +279,14 @@ def test_the_benchmark_runs_on_the_shipped_model_with_the_synthetic_set(tmp_path
     assert summary["two_source_clips"] == 1 and 0 <= summary["top5"] <= 1
     assert summary["ceiling"]["classes"] == 10 and summary["fd"] >= 0
     assert all(case["text"] for case in report["cases"])
+    # the cascade of the same model: its W channel, so the same sound, panned to the place
+    subprocess.run([sys.executable, str(script), "--sets", "synthetic", "--cases", "2",
+                    "--pairs", "1", "--duration", "1", "--json", str(out), "--cascade"],
+                   check=True, capture_output=True)
+    cascade = json.loads(out.read_text())["summary"]
+    for key in ("top1", "top5", "median_rank", "level_db", "fd"):
+        assert cascade[key] == pytest.approx(summary[key]), key
+    assert cascade["angular"] < 0.05 and cascade["map_correlation_single"] > 0.99
 
 
 TONES = {"low": 100.0, "mid": 400.0, "high": 1000.0}
