@@ -35,6 +35,7 @@ DETERMINERS = frozenset({
 one of them, or after one of them and one more word ("a tiny puppy")."""
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+_MAX_PASSES = 8
 
 
 @attrs.frozen
@@ -87,12 +88,19 @@ def canonical_sounds(text: str, table: SoundWordTable | None = None) -> str:
     """``text`` with each table noun (longest first, plurals included) replaced by its
     class's noun, and an "a" / "an" before it made to agree (``table``: the packaged one).
 
-    A rewrite that would change where the prompt parser puts a sound is not made: the text
-    comes back as written.
+    The text is rewritten until nothing is left to rewrite ("an elephant" beside "bird"
+    makes "an elephant bird", itself a table noun). A rewrite that would change where the
+    prompt parser puts a sound is not made: the text comes back as written.
     """
     from ..spatial.words import prompt_directions
 
-    rewritten = _rewrite(text, table or packaged_table())
+    table = table or packaged_table()
+    rewritten = text
+    for _ in range(_MAX_PASSES):  # a class noun next to a word can make a new table noun
+        following = _rewrite(rewritten, table)
+        if following == rewritten:
+            break
+        rewritten = following
     if rewritten != text and prompt_directions(rewritten) != prompt_directions(text):
         return text
     return rewritten

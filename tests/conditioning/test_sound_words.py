@@ -92,3 +92,28 @@ def test_text_conditioners_read_sound_words_where_the_config_says_so():
                            written.prepare(["a violin plays"]).ids)
     with pytest.raises(ConfigError, match="sounds"):
         swansphere.create("conditioner", {**config, "sounds": "normalised"})
+
+
+def _table_words() -> list[str]:
+    from swansphere.conditioning.sound_words import packaged_table
+
+    words = sorted(packaged_table().words)
+    return words[::97]  # a spread of the table: plurals, multi-word nouns, gated and not
+
+
+PLACES = ["on the left", "to your right", "behind you", "at your back", "up high", "overhead",
+          "in front of me", "from left to right", "below and to the rear", "at 3 o'clock"]
+FILLERS = ["a", "an", "the", "two", "some", "someone", "plays", "fiddles", "and", ",", ".",
+           "violin", "electric piano", "ambulance siren", "old", "loudly", "mouth organ"]
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(pieces=st.lists(st.one_of(st.sampled_from(_table_words()), st.sampled_from(PLACES),
+                                 st.sampled_from(FILLERS)), min_size=1, max_size=10))
+def test_any_mix_keeps_its_places_and_rewrites_once(pieces):
+    text = " ".join(pieces)
+    rewritten = canonical_sounds(text)
+    assert prompt_directions(rewritten) == prompt_directions(text), (text, rewritten)
+    assert canonical_sounds(rewritten) == rewritten, (text, rewritten)
+    for kept in ("electric piano", "ambulance siren", "violin"):
+        assert text.count(kept) <= rewritten.count(kept), (text, rewritten)
