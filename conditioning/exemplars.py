@@ -161,14 +161,24 @@ class ExemplarBank:
     def prompts(self, texts: Sequence[str | None], seeds: Sequence[int]
                 ) -> list[torch.Tensor | None]:
         """:meth:`prompt` for each text and seed, the distinct texts matched in one batch."""
+        return [None if match is None else self.class_prompt(match[0], text, seed)
+                for text, seed, match in zip(texts, seeds, self.prompt_matches(texts),
+                                             strict=True)]
+
+    def prompt_matches(self, texts: Sequence[str | None]) -> list[tuple[str, float] | None]:
+        """Per text, the :meth:`match` its prompt is made from: ``None`` for a text that
+        :meth:`starts` no stream; the distinct texts matched in one batch."""
+        single = list(dict.fromkeys(text for text in texts if self.starts(text)))
+        matched = dict(zip(single, self.match(single), strict=True))
+        return [matched.get(text) if text else None for text in texts]
+
+    @staticmethod
+    def starts(text: str | None) -> bool:
+        """Whether a bank starts a stream for ``text``: words that state at most one place
+        (several are a whole scene, not one sound)."""
         from swansphere.spatial.words import prompt_directions
 
-        single = list(dict.fromkeys(text for text in texts
-                                    if text and len(set(prompt_directions(text))) <= 1))
-        matched = dict(zip(single, self.match(single), strict=True))
-        return [None if matched.get(text) is None
-                else self.class_prompt(matched[text][0], text, seed)
-                for text, seed in zip(texts, seeds, strict=True)]
+        return bool(text) and len(set(prompt_directions(text))) <= 1
 
     def class_prompt(self, name: str, text: str | None, seed: int = 0) -> torch.Tensor:
         """The AmbiX prompt ``(4, samples)`` of class ``name``: one of its clips (by ``seed``)

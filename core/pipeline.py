@@ -499,19 +499,19 @@ class Pipeline:
         (``with_video``: as with a video, which no exemplar primes and the frames place;
         ``with_audio_prompt``: as with an audio prompt, which the stream starts from
         instead of an exemplar)."""
+        clauses = self._source_clauses(text)
+        primes = self.config.exemplar_prompts and not (with_video or with_audio_prompt)
+        matches = self.exemplars.prompt_matches(clauses) if primes else [None] * len(clauses)
+        words = self.text_encoder.as_read(clauses) if self.text_encoder is not None \
+            else [None] * len(clauses)
         readings = []
-        for clause in self._source_clauses(text):
+        for clause, match, read in zip(clauses, matches, words, strict=True):
             path = _stated_path(clause) or ()
-            searched = bool(clause) and self.config.exemplar_prompts and \
-                not (with_video or with_audio_prompt) and len(set(path)) <= 1
-            match = self.exemplars.match([clause])[0] if searched else None
             readings.append(ClauseReading(
-                text=clause,
-                words=None if self.text_encoder is None or clause is None
-                else self.text_encoder.as_read([clause])[0],
-                places=path, held=bool(path) and self.config.place_hold > 0 and not with_video,
-                follows_video=with_video, searched=searched, exemplar=match and match[0],
-                similarity=match and match[1]))
+                text=clause, words=read, places=path,
+                held=bool(path) and self.config.place_hold > 0 and not with_video,
+                follows_video=with_video, searched=primes and self.exemplars.starts(clause),
+                exemplar=match and match[0], similarity=match and match[1]))
         return readings
 
     def _source_clauses(self, text: str | None) -> list[str | None]:

@@ -42,10 +42,23 @@ def test_video_and_audio_prompts_start_no_exemplar(next_model):
     assert unprimed.exemplar == "trombone"
 
 
-def test_a_moving_sound_reads_as_its_path_and_starts_from_no_exemplar(next_model):
+@pytest.mark.parametrize("text", ["a fiddle moves from left to right",
+                                  "a fiddle on the left, moving right", "a fiddle plays",
+                                  "a sackbut on the left and a fiddle behind you"])
+def test_the_reading_names_the_exemplar_the_stream_starts_from(next_model, text):
+    """What read_prompt says each clause starts from is what the stream is primed with."""
+    for reading in next_model.read_prompt(text):
+        primed = next_model.exemplars.prompt(reading.text)
+        assert (reading.exemplar is not None) == (primed is not None), reading
+        assert reading.searched or reading.exemplar is None
+
+
+def test_a_moving_sound_reads_as_its_path(next_model):
     [moving] = next_model.read_prompt("a fiddle moves from left to right")
     assert moving.places[0] == (90.0, 0.0) and moving.places[-1] == (-90.0, 0.0)
-    assert not moving.searched and "moves through" in moving.describe()
+    assert moving.exemplar == "violin" and "moves through" in moving.describe()
+    [drifting] = next_model.read_prompt("a fiddle on the left, moving right")
+    assert len(drifting.places) > 1 and drifting.exemplar == "violin"
 
 
 def test_a_pipeline_without_a_bank_or_a_place():
