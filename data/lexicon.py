@@ -137,7 +137,7 @@ class WordNet:
 
     synsets: Mapping[str, Synset]
     senses: Mapping[str, tuple[str, ...]]  # lemma -> synset offsets, most frequent first
-    plurals: Mapping[str, str]  # irregular plural -> singular (noun.exc)
+    plurals: Mapping[str, tuple[str, ...]]  # singular -> its irregular plurals (noun.exc)
     verbs: frozenset[str]
     adjectives: frozenset[str]
 
@@ -206,9 +206,14 @@ def _read_index(path: Path) -> dict[str, tuple[str, ...]]:
     return index
 
 
-def _read_exceptions(path: Path) -> dict[str, str]:
-    pairs = (line.split()[:2] for line in path.read_text(encoding="latin-1").splitlines())
-    return {_lemma(plural): _lemma(singular) for plural, singular in pairs}
+def _read_exceptions(path: Path) -> dict[str, tuple[str, ...]]:
+    """Each singular noun's irregular one-word plurals."""
+    plurals: dict[str, list[str]] = {}
+    for line in path.read_text(encoding="latin-1").splitlines():
+        plural, singular = (_lemma(word) for word in line.split()[:2])
+        if " " not in plural:
+            plurals.setdefault(singular, []).append(plural)
+    return {singular: tuple(forms) for singular, forms in plurals.items()}
 
 
 def bare_noun(noun: str) -> str:
@@ -283,7 +288,7 @@ def _plurals(lemma: str, wordnet: WordNet) -> list[str]:
     """The plural forms of ``lemma``'s last word: WordNet's irregular ones and the regular one."""
     head, _, tail = lemma.rpartition(" ")
     prefix = f"{head} " if head else ""
-    forms = [p for p, s in wordnet.plurals.items() if s == tail and " " not in p]
+    forms = list(wordnet.plurals.get(tail, ()))
     if re.search(r"(?:s|x|z|ch|sh)$", tail):
         forms.append(tail + "es")
     elif re.search(r"[^aeiou]y$", tail):

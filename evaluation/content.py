@@ -233,14 +233,14 @@ def evaluate_content(pipeline: Any, references: References, cases: Sequence[Cont
     from swansphere.metrics.frechet import frechet_distance
     from swansphere.spatial import beam_weights
 
+    from .baselines import CascadeBaseline
+
     rate = references.sample_rate
     if pipeline.sample_rate != rate:
         raise ConfigError(f"references are at {rate} Hz, the pipeline at "
                           f"{pipeline.sample_rate} Hz")
     rows: list[dict[str, Any]] = []
     generated_w, reference_w = [], []
-    from .baselines import CascadeBaseline
-
     panning = CascadeBaseline(pipeline) if cascade else None
     for number, case in enumerate(tqdm(cases, desc="cases", disable=None if progress else True)):
         takes = generated_takes(pipeline, case.text, duration, seeds)
