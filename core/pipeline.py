@@ -47,7 +47,7 @@ WEIGHTS_FILE = "model.safetensors"
 BUILTIN_MODELS = Path(__file__).parent / "models"
 EXEMPLARS_FILE = "exemplars.safetensors"
 _PLAIN_SETTINGS = ("sources", "output_gain_db", "latent_range", "hold_latent_range",
-                   "exemplar_prompts", "place_hold")
+                   "exemplar_prompts", "exemplar_anchor", "place_hold")
 """Config values that :meth:`Pipeline.replace` sets as they are (no component to rebuild)."""
 SOURCE_MODES = ("joint", "separate")
 """How :meth:`Pipeline.stream` takes a prompt that places several sounds: the backbone
@@ -112,7 +112,10 @@ class PipelineConfig:
     every sampler step keeps its clean prediction inside it (docs/samplers.md). With
     ``exemplar_prompts`` a text-only stream whose words name a class of the pipeline's
     exemplar bank starts from that class's clip, placed where the words say
-    (docs/pipeline.md, "Exemplar prompts"). With ``place_hold`` above 0 a text-only stream
+    (docs/pipeline.md, "Exemplar prompts"); with ``exemplar_anchor`` above 0 each patch of a
+    primed stream is sampled from that flow time on, starting from the prompt's patch (looped)
+    mixed with noise, so the stream stays a variation of it (docs/pipeline.md, "Anchored
+    sampling"). With ``place_hold`` above 0 a text-only stream
     whose words state one place, or one motion, has its sound field turned, chunk by chunk,
     towards that place or along that path, by that share of the angle it is off
     (docs/pipeline.md, "Holding places")."""
@@ -135,6 +138,8 @@ class PipelineConfig:
         bool))
     exemplar_prompts: bool = attrs.field(default=False, validator=attrs.validators.instance_of(
         bool))
+    exemplar_anchor: float = attrs.field(default=0.0, validator=[attrs.validators.ge(0.0),
+                                                                 attrs.validators.lt(1.0)])
     place_hold: float = attrs.field(default=0.0, validator=[attrs.validators.ge(0.0),
                                                             attrs.validators.le(1.0)])
 
@@ -399,6 +404,10 @@ class Pipeline:
         if self.config.exemplar_prompts and self.exemplars is None:
             raise ConfigError(f"exemplar_prompts needs an exemplar bank ({EXEMPLARS_FILE} beside "
                               "pipeline.toml; benchmarks/attach_exemplars.py makes one)")
+        if self.config.exemplar_anchor and not hasattr(
+                getattr(self.sampler, "sampler", self.sampler), "sample_from"):
+            raise ConfigError(f"exemplar_anchor needs a sampler that starts from a given sample "
+                              f"(sample_from); {type(self.sampler).__name__} has none")
         if self.exemplars is not None and self.exemplars.sample_rate != codec.sample_rate:
             raise ConfigError(f"the exemplar bank is at {self.exemplars.sample_rate} Hz, the "
                               f"codec at {codec.sample_rate} Hz")
@@ -789,6 +798,10 @@ class LiveSession:
     """What a backbone with ``reference_frames`` follows (:meth:`prime`), with
     ``reference_valid``: its rows that have one."""
     reference_valid: torch.Tensor | None = None
+    anchor: torch.Tensor | None = None
+    """The prompt's latents that each patch starts from (``exemplar_anchor``), with
+    ``anchor_valid``: its rows that have one (a silent prompt row has none)."""
+    anchor_valid: torch.Tensor | None = None
     place_hold: Any = None
     """The :class:`~swansphere.spatial.hold.PlaceHold` that turns the rows' audio towards
     their places (:meth:`hold_places`), or ``None``."""
@@ -865,7 +878,8 @@ class LiveSession:
         (which is not output again). Call it before the first chunk, without video (the
         prompt would take the video's first frames' time). Returns the patches used. A
         backbone that takes a reference (``reference_frames``) also follows the prompt's
-        sound for the rest of the stream.
+        sound for the rest of the stream; with ``exemplar_anchor`` every later patch starts
+        from the prompt's patches, looped (:meth:`anchored_start`).
         """
         pipeline = self.pipeline
         if self.patches_done or self.last_patch is not None:
@@ -880,11 +894,14 @@ class LiveSession:
         if audio.dim() != 3 or audio.shape[:2] != (rows, 4):
             raise GenerationError(f"an audio prompt is AmbiX (4, samples) or ({rows}, 4, "
                                   f"samples), got {tuple(audio.shape)}")
+        sounding = audio.flatten(1).abs().amax(1) > 0
         with torch.inference_mode():
             latents = pipeline.prompt_latents(audio)
             patches = self.prime_latents(latents)
             if getattr(pipeline.backbone, "reference_frames", 0):
-                self._follow(latents, audio.flatten(1).abs().amax(1) > 0)
+                self._follow(latents, sounding)
+        if pipeline.config.exemplar_anchor and bool(sounding.any()):
+            self.anchor, self.anchor_valid = latents, sounding
         return patches
 
     def _follow(self, latents: torch.Tensor, sounding: torch.Tensor) -> None:
@@ -977,7 +994,7 @@ class LiveSession:
         (cut at ``total`` samples) and latents ``(rows, patch_frames, latent_dim)``."""
         pipeline = self.pipeline
         with torch.inference_mode():
-            if pipeline.patch_stepper is None:
+            if pipeline.patch_stepper is None or self.anchor is not None:
                 patch = self._sample_patch(self._advance())
             else:
                 patch = self._compiled_patch(pipeline.patch_stepper)
@@ -1007,8 +1024,28 @@ class LiveSession:
         guidance = pipeline.config.guidance
         velocity = multi_condition_guidance(model, guidance.w1, guidance.w2,
                                             guidance.reference)
-        return pipeline.generation_sampler.sample(velocity, self._noise().to(h),
-                                       generator=self.generators[0])
+        sampler, noise = pipeline.generation_sampler, self._noise().to(h)
+        if self.anchor is None:
+            return sampler.sample(velocity, noise, generator=self.generators[0])
+        return sampler.sample_from(velocity, self.anchored_start(velocity, noise),
+                                   pipeline.config.exemplar_anchor,
+                                   generator=self.generators[0])
+
+    def anchored_start(self, velocity: Any, noise: torch.Tensor) -> torch.Tensor:
+        """Where the next patch's sampling starts, at flow time t0 = ``exemplar_anchor``:
+        t0·a + (1 − t0)·noise, with ``a`` the prompt's patch at this point of its loop (patch k
+        of the stream starts from patch k mod P of a P-patch prompt), so the stream varies its
+        prompt rather than drifting from it (SDEdit). A row without a prompt starts from its
+        own one-step guess instead, a = noise + v(noise, 0): the sampler's late start."""
+        start = self.pipeline.config.exemplar_anchor
+        frames = self.pipeline.backbone.patch_frames
+        index = self.patches_done % (self.anchor.shape[1] // frames)
+        anchor = self.anchor[:, index * frames:(index + 1) * frames].to(noise)
+        if not bool(self.anchor_valid.all()):
+            guess = noise + velocity(noise, torch.zeros(noise.shape[0], dtype=noise.dtype,
+                                                        device=noise.device))
+            anchor = torch.where(self.anchor_valid[:, None, None], anchor, guess)
+        return start * anchor + (1.0 - start) * noise
 
     def _compiled_patch(self, stepper: Any) -> torch.Tensor:
         """The LM step and the sampling of one patch as one call (:meth:`Pipeline.compile`)."""

@@ -27,7 +27,11 @@ What is checked, on tiny CPU tensors:
 6. batch rows are independent: perturbing one row's noise leaves the other rows unchanged,
    and (deterministic samplers) each row of a batch equals sampling it alone;
 7. consistency (deterministic samplers): a constant velocity c carries noise to noise + c,
-   which also catches solvers that write into the velocity's output.
+   which also catches solvers that write into the velocity's output;
+8. a late start, for a sampler that offers ``sample_from(velocity, x, start, steps,
+   generator)`` (optional; what a pipeline's ``exemplar_anchor`` needs): times start at
+   ``start``, the rest lies in (start, 1]; ``x`` is not modified; a constant velocity c carries
+   x to x + (1 − start)·c (deterministic samplers); a start outside [0, 1) is refused.
 """
 
 from __future__ import annotations
@@ -184,6 +188,28 @@ def check_constant_velocity(sampler: Sampler) -> None:
                                msg="a constant velocity c must carry noise to noise + c")
 
 
+def check_sample_from(sampler: Any, *, stochastic: bool = False) -> None:
+    """The late start of a sampler with ``sample_from`` (check 8)."""
+    x = make_noise((3, 4))
+    kept = x.clone()
+    constant = torch.linspace(-1.0, 2.0, 12, dtype=x.dtype).reshape(3, 4)
+    for start in (0.0, 0.3, 0.75):
+        counting = CountingVelocity()
+        sampler.sample_from(counting, x, start, 4, generator=_generator(7))
+        times = torch.cat([call[4] for call in counting.calls])
+        assert counting.calls and float(times.min()) >= start - 1e-6, (
+            f"sample_from(start={start}) evaluated the velocity before its start")
+        assert float(times.max()) <= 1.0
+        assert torch.equal(x, kept), "sample_from modified its starting sample in place"
+        if not stochastic:
+            out = sampler.sample_from(lambda y, t: constant, x, start, 3)
+            torch.testing.assert_close(out, x + (1.0 - start) * constant, msg=(
+                "a constant velocity c must carry x at start s to x + (1 - s)·c"))
+    for start in (-0.1, 1.0, float("nan")):
+        with pytest.raises(SwanSphereError):
+            sampler.sample_from(smooth_velocity, x, start, 3, generator=_generator(7))
+
+
 def check_sampler(sampler: Sampler, *, stochastic: bool = False) -> None:
     """Run every check on ``sampler``; raises AssertionError on the first failure."""
     check_protocol(sampler)
@@ -195,6 +221,8 @@ def check_sampler(sampler: Sampler, *, stochastic: bool = False) -> None:
     check_batch_independence(sampler, stochastic=stochastic)
     if not stochastic:
         check_constant_velocity(sampler)
+    if hasattr(sampler, "sample_from"):
+        check_sample_from(sampler, stochastic=stochastic)
 
 
 class SamplerConformance:
@@ -231,3 +259,9 @@ class SamplerConformance:
         if self.stochastic:
             pytest.skip("a stochastic sampler does not follow a constant velocity exactly")
         check_constant_velocity(self.make_sampler())
+
+    def test_starts_late_from_a_given_sample(self) -> None:
+        sampler = self.make_sampler()
+        if not hasattr(sampler, "sample_from"):
+            pytest.skip("the sampler offers no sample_from (optional)")
+        check_sample_from(sampler, stochastic=self.stochastic)

@@ -352,8 +352,10 @@ class ODPOTrainer(Trainer):
         self.pipeline.backbone.requires_grad_(True)
         # candidates are the backbone's own takes (their latents are what it learns from),
         # whatever the saved model does with prompts of several places or with their places
-        # (a held place would hide where the backbone put a sound from the rewards)
-        self.policy = self.pipeline.replace(sources="joint", place_hold=0.0)
+        # (a held place would hide where the backbone put a sound from the rewards, an
+        # anchored stream what it makes)
+        self.policy = self.pipeline.replace(sources="joint", place_hold=0.0,
+                                             exemplar_anchor=0.0)
         self.optimizer = build_optimizer(self.pipeline.backbone.parameters(), config.optimizer)
         self.odpo = self.registry.create("preference_optimizer", config.odpo)
         self.judge_metrics: dict[str, float] = {}

@@ -1,0 +1,104 @@
+"""exemplar_anchor: each patch of a primed stream starts, at a late flow time, from the
+prompt's patch (looped) mixed with noise (SDEdit), so the stream varies its prompt."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+import torch
+from pipeline_helpers import tiny_pipeline
+
+from swansphere.errors import ConfigError
+
+TEXT = "a bell rings on the left"
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    return tiny_pipeline()
+
+
+def prompt_audio(pipeline, patches: int, seed: int = 0) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return 0.3 * torch.randn(4, patches * pipeline.samples_per_patch, generator=generator)
+
+
+def anchored_patches(pipeline, prompt, anchor: float, patches: int = 5,
+                     seeds: tuple[int, ...] = (1,)) -> torch.Tensor:
+    """The latents ``(rows, patches·patch_frames, D)`` of a stream primed with ``prompt``."""
+    anchored = pipeline.replace(exemplar_anchor=anchor)
+    session = anchored._open(anchored.encode_inputs(TEXT)[0], seeds, None)
+    session.prime(prompt)
+    return torch.cat([session.next_patches()[1] for _ in range(patches)], 1)
+
+
+def prompt_latents(pipeline, prompt) -> torch.Tensor:
+    with torch.inference_mode():
+        return pipeline.prompt_latents(torch.as_tensor(prompt)[None] if prompt.dim() == 2
+                                       else prompt)
+
+
+def test_a_late_anchor_keeps_each_patch_near_the_prompts_patch_in_its_loop(pipeline):
+    """Patch k of the stream lies near patch k mod P of a P-patch prompt, nearer the later the
+    anchor; at 0 the stream is the plain primed stream."""
+    prompt = prompt_audio(pipeline, 2)
+    frames = pipeline.backbone.patch_frames
+    looped = prompt_latents(pipeline, prompt).repeat(1, 3, 1)[:, :5 * frames]
+    distances = []
+    for anchor in (0.0, 0.5, 0.9, 0.99):
+        latents = anchored_patches(pipeline, prompt, anchor)
+        distances.append(float((latents - looped).norm() / looped.norm()))
+    assert distances == sorted(distances, reverse=True), distances
+    prompt_patches = prompt_latents(pipeline, prompt)[0].unflatten(0, (2, frames))
+    for index, patch in enumerate(latents[0].unflatten(0, (5, frames))):
+        nearest = (prompt_patches - patch).flatten(1).norm(dim=1).argmin()
+        assert int(nearest) == index % 2
+    session = pipeline._open(pipeline.encode_inputs(TEXT)[0], (1,), None)
+    session.prime(prompt)
+    plain = torch.cat([session.next_patches()[1] for _ in range(5)], 1)
+    assert session.anchor is None
+    torch.testing.assert_close(anchored_patches(pipeline, prompt, 0.0), plain, rtol=0, atol=0)
+
+
+def test_a_row_without_a_prompt_takes_the_samplers_late_start(pipeline):
+    """A silent prompt row starts from its own one-step guess: what the sampler's ``start``
+    does for a stream without an anchor; a sounding row starts from its prompt."""
+    silence = torch.zeros(4, 2 * pipeline.samples_per_patch)
+    prompts = torch.stack([prompt_audio(pipeline, 2), silence])
+    anchored = anchored_patches(pipeline, prompts, 0.6, patches=3, seeds=(3, 3))
+    late = pipeline.replace(sampler={"start": 0.6})
+    session = late._open(late.encode_inputs(TEXT)[0], (3, 3), None)
+    session.prime(prompts)
+    want = torch.cat([session.next_patches()[1] for _ in range(3)], 1)
+    torch.testing.assert_close(anchored[1], want[1], atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(anchored[0], want[0], atol=1e-3)
+
+
+def test_an_anchored_stream_is_the_same_on_a_compiled_pipeline():
+    """A compiled pipeline samples an anchored stream eagerly (its fixed-shape step starts
+    from noise), so the audio is the uncompiled pipeline's."""
+    plain = tiny_pipeline()
+    compiled = tiny_pipeline().compile(backend="eager")
+    prompt = prompt_audio(plain, 3)
+    torch.testing.assert_close(anchored_patches(compiled, prompt, 0.5),
+                               anchored_patches(plain, prompt, 0.5), rtol=0, atol=0)
+
+
+def test_an_anchor_is_a_flow_time_before_the_end_and_needs_a_late_starting_sampler(pipeline):
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ConfigError, match="exemplar_anchor"):
+            pipeline.replace(exemplar_anchor=bad)
+
+    class FromNoiseOnly:
+        config = pipeline.sampler.config
+
+        def sample(self, velocity, noise, steps=None, generator=None):
+            return noise
+
+        def nfe(self, steps=None):
+            return 1
+
+    with pytest.raises(ConfigError, match="sample_from"):
+        type(pipeline)(attrs.evolve(pipeline.config, exemplar_anchor=0.5),
+                       codec=pipeline.codec, backbone=pipeline.backbone,
+                       sampler=FromNoiseOnly(), text=pipeline.text_encoder)
