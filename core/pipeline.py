@@ -520,7 +520,8 @@ class Pipeline:
                 text=clause, words=read, places=path,
                 held=bool(path) and self.config.place_hold > 0 and not with_video,
                 follows_video=with_video, searched=primes and self.exemplars.starts(clause),
-                exemplar=match and match[0], similarity=match and match[1]))
+                exemplar=match and match[0], similarity=match and match[1],
+                anchor=self.config.exemplar_anchor if match else 0.0))
         return readings
 
     def _source_clauses(self, text: str | None) -> list[str | None]:

@@ -27,6 +27,8 @@ class ClauseReading:
             no video, no audio prompt, one place).
         exemplar: the class of the exemplar the stream starts from, or ``None``.
         similarity: how near the words are to that class's (cosine, MiniLM), or ``None``.
+        anchor: the flow time each patch starts from the exemplar's (the pipeline's
+            ``exemplar_anchor``; 0: the stream only continues it).
     """
 
     text: str | None
@@ -37,6 +39,7 @@ class ClauseReading:
     searched: bool
     exemplar: str | None
     similarity: float | None
+    anchor: float = 0.0
 
     def describe(self) -> str:
         """One line for a person: ``"a sackbut blares behind you" reads "a trombone blares
@@ -49,7 +52,8 @@ class ClauseReading:
         parts.append(self._where())
         if self.exemplar is not None:
             parts.append(f"starts from the {self.exemplar} exemplar "
-                         f"(similarity {self.similarity:.2f})")
+                         f"(similarity {self.similarity:.2f})"
+                         + (f" and varies it (anchor {self.anchor:g})" if self.anchor else ""))
         elif self.searched:
             parts.append("no exemplar of it: made from the words alone")
         return "; ".join(parts)

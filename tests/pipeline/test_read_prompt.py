@@ -77,3 +77,11 @@ def test_generate_prints_how_it_read_the_prompt(tmp_path, capsys):
                  "--duration", "0.05", "-o", str(tmp_path / "out.wav")]) == 0
     err = capsys.readouterr().err
     assert 'reading: "a puppy on the left"; at azimuth 90°, elevation 0°' in err
+
+
+def test_an_anchored_pipeline_says_it_varies_the_exemplar(next_model):
+    anchored = next_model.replace(exemplar_anchor=0.5)
+    first, second = anchored.read_prompt("a fiddle plays behind you and a puppy yaps on the left")
+    assert first.anchor == 0.5 and first.describe().endswith("and varies it (anchor 0.5)")
+    assert second.anchor == 0.0 and "varies" not in second.describe()
+    assert next_model.replace(exemplar_anchor=0.0).read_prompt("a fiddle plays")[0].anchor == 0.0
