@@ -201,6 +201,10 @@ class Sampler(Protocol):
 
     ``nfe(steps)`` is the exact number of ``velocity`` evaluations of one ``sample`` call (the
     cost: a guided velocity makes one batched model call per evaluation).
+
+    Optional: ``sample_from(velocity, x, start, steps=None, generator=None)`` integrates from a
+    given sample ``x`` at flow time ``start`` to 1 (SDEdit; what a pipeline's
+    ``exemplar_anchor`` needs; docs/samplers.md). Every built-in has it.
     """
 
     def sample(self, velocity: Velocity, noise: torch.Tensor, steps: int | None = None,
