@@ -12,6 +12,9 @@ takes (seeds 0 and 1) of ``--duration`` seconds; per anchor, the mean over promp
   played again and again; about √2 for unrelated clips of the same spread);
 - ``between_takes``: ‖take 0 − take 1‖ / the takes' RMS norm, centred alike (0: every seed
   makes the same clip; about √2 for unrelated takes);
+- ``repeats``: the stream against itself one exemplar later, ‖x[t + L] − x[t]‖ / ‖x‖ over
+  the frames where both exist (L: the exemplar's length), centred alike (0: the stream loops
+  exactly; an exemplar looped scores 0);
 
 and, for scale, ``other_exemplars``: one prompt's exemplar looped against the next prompt's
 (another class), measured as ``from_exemplar``.
@@ -50,13 +53,15 @@ def main(argv: list[str] | None = None) -> int:
     references, _ = References.held_out(pipeline.sample_rate, seconds=args.duration)
     cases = content_cases(sorted(references.clips), count=args.cases)
     seeds = (0, 1)
-    loops, takes = [], {anchor: [] for anchor in args.anchors}
+    loops, periods, takes = [], [], {anchor: [] for anchor in args.anchors}
     for case in tqdm(cases, desc="prompts"):
         exemplars = pipeline.exemplars.prompts([case.text] * len(seeds), list(seeds))
         if exemplars[0] is None:
             continue
         loops.append([looped_latents(pipeline, exemplar, args.duration)
                       for exemplar in exemplars])
+        periods.append(exemplars[0].shape[-1] // pipeline.samples_per_patch
+                       * pipeline.backbone.patch_frames)
         for anchor in args.anchors:
             anchored = pipeline.replace(exemplar_anchor=anchor, exemplar_prompts=True)
             takes[anchor].append([stream_latents(anchored, case.text, args.duration, seed)
@@ -67,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     # centred on the exemplars' mean frame: the level every latent frame shares would make
     # any two clips look alike
     centre = torch.cat([loop for pair in loops for loop in pair]).mean(0)
-    summary = {str(anchor): distances(takes[anchor], loops, centre) for anchor in args.anchors}
+    summary = {str(anchor): distances(takes[anchor], loops, periods, centre)
+               for anchor in args.anchors}
     summary["other_exemplars"] = statistics.mean(
         float((one[0] - other[0]).norm() / (one[0] - centre).norm())
         for one, other in zip(loops, loops[1:] + loops[:1], strict=True)) if primed > 1 else None
@@ -82,20 +88,24 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def distances(takes, loops, centre) -> dict[str, float]:
-    """Mean ``from_exemplar`` and ``between_takes`` over prompts (see the module's doc)."""
+def distances(takes, loops, periods, centre) -> dict[str, float]:
+    """Mean ``from_exemplar``, ``between_takes`` and ``repeats`` over prompts (see the
+    module's doc)."""
     import torch
 
-    from_exemplar, between_takes = [], []
-    for pair, loop_pair in zip(takes, loops, strict=True):
+    from_exemplar, between_takes, repeats = [], [], []
+    for pair, loop_pair, period in zip(takes, loops, periods, strict=True):
         pair = [take - centre for take in pair]
+        repeats.append(statistics.mean(float((take[period:] - take[:-period]).norm()
+                                             / take[period:].norm()) for take in pair))
         from_exemplar.append(statistics.mean(
             float((take - (loop - centre)).norm() / (loop - centre).norm())
             for take, loop in zip(pair, loop_pair, strict=True)))
         scale = torch.sqrt((pair[0].square().sum() + pair[1].square().sum()) / 2)
         between_takes.append(float((pair[0] - pair[1]).norm() / scale))
     return {"from_exemplar": statistics.mean(from_exemplar),
-            "between_takes": statistics.mean(between_takes)}
+            "between_takes": statistics.mean(between_takes),
+            "repeats": statistics.mean(repeats)}
 
 
 def stream_latents(pipeline, text: str, duration: float, seed: int):
