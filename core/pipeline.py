@@ -404,10 +404,11 @@ class Pipeline:
         if self.config.exemplar_prompts and self.exemplars is None:
             raise ConfigError(f"exemplar_prompts needs an exemplar bank ({EXEMPLARS_FILE} beside "
                               "pipeline.toml; benchmarks/attach_exemplars.py makes one)")
-        if self.config.exemplar_anchor and not hasattr(
-                getattr(self.sampler, "sampler", self.sampler), "sample_from"):
-            raise ConfigError(f"exemplar_anchor needs a sampler that starts from a given sample "
-                              f"(sample_from); {type(self.sampler).__name__} has none")
+        if self.config.exemplar_anchor and not all(
+                hasattr(self.sampler, name) for name in ("sample_from", "late_start")):
+            raise ConfigError(f"exemplar_anchor needs a sampler that starts late from a given "
+                              f"sample (sample_from, late_start); {type(self.sampler).__name__} "
+                              "has not both")
         if self.exemplars is not None and self.exemplars.sample_rate != codec.sample_rate:
             raise ConfigError(f"the exemplar bank is at {self.exemplars.sample_rate} Hz, the "
                               f"codec at {codec.sample_rate} Hz")
@@ -1028,25 +1029,25 @@ class LiveSession:
         sampler, noise = pipeline.generation_sampler, self._noise().to(h)
         if self.anchor is None:
             return sampler.sample(velocity, noise, generator=self.generators[0])
-        return sampler.sample_from(velocity, self.anchored_start(velocity, noise),
+        return sampler.sample_from(velocity, self.anchored_start(sampler, velocity, noise),
                                    pipeline.config.exemplar_anchor,
                                    generator=self.generators[0])
 
-    def anchored_start(self, velocity: Any, noise: torch.Tensor) -> torch.Tensor:
+    def anchored_start(self, sampler: Any, velocity: Any, noise: torch.Tensor) -> torch.Tensor:
         """Where the next patch's sampling starts, at flow time t0 = ``exemplar_anchor``:
         t0·a + (1 − t0)·noise, with ``a`` the prompt's patch at this point of its loop (patch k
         of the stream starts from patch k mod P of a P-patch prompt), so the stream varies its
         prompt rather than drifting from it (SDEdit). A row without a prompt starts from its
-        own one-step guess instead, a = noise + v(noise, 0): the sampler's late start."""
+        own one-step guess instead, a = noise + v(noise, 0): ``sampler``'s late start."""
         start = self.pipeline.config.exemplar_anchor
         frames = self.pipeline.backbone.patch_frames
         index = self.patches_done % (self.anchor.shape[1] // frames)
         anchor = self.anchor[:, index * frames:(index + 1) * frames].to(noise)
-        if not bool(self.anchor_valid.all()):
-            guess = noise + velocity(noise, torch.zeros(noise.shape[0], dtype=noise.dtype,
-                                                        device=noise.device))
-            anchor = torch.where(self.anchor_valid[:, None, None], anchor, guess)
-        return start * anchor + (1.0 - start) * noise
+        anchored = start * anchor + (1.0 - start) * noise
+        if bool(self.anchor_valid.all()):
+            return anchored
+        guess = sampler.late_start(velocity, noise, start)
+        return torch.where(self.anchor_valid[:, None, None], anchored, guess)
 
     def _compiled_patch(self, stepper: Any) -> torch.Tensor:
         """The LM step and the sampling of one patch as one call (:meth:`Pipeline.compile`)."""

@@ -204,7 +204,8 @@ class Sampler(Protocol):
 
     Optional: ``sample_from(velocity, x, start, steps=None, generator=None)`` integrates from a
     given sample ``x`` at flow time ``start`` to 1 (SDEdit; what a pipeline's
-    ``exemplar_anchor`` needs; docs/samplers.md). Every built-in has it.
+    ``exemplar_anchor`` needs, with ``late_start(velocity, noise, start)``, where ``sample``
+    with a late start begins; docs/samplers.md). Every built-in has both.
     """
 
     def sample(self, velocity: Velocity, noise: torch.Tensor, steps: int | None = None,

@@ -92,11 +92,19 @@ class HeldSampler:
                     generator: torch.Generator | None = None) -> torch.Tensor:
         """:meth:`FlowSampler.sample_from` with the held velocity; a :class:`SamplingError`
         if the wrapped sampler cannot start late."""
-        if not hasattr(self.sampler, "sample_from"):
-            raise SamplingError(f"{type(self.sampler).__name__} has no sample_from(): it "
-                                "cannot start from a given sample")
-        return self.sampler.sample_from(self._held(velocity, x), x, start, steps,
-                                        generator=generator)
+        return self._wrapped("sample_from")(self._held(velocity, x), x, start, steps,
+                                            generator=generator)
+
+    def late_start(self, velocity: Velocity, noise: torch.Tensor, start: float) -> torch.Tensor:
+        """:meth:`FlowSampler.late_start` with the held velocity."""
+        return self._wrapped("late_start")(self._held(velocity, noise), noise, start)
+
+    def _wrapped(self, name: str) -> Any:
+        method = getattr(self.sampler, name, None)
+        if method is None:
+            raise SamplingError(f"{type(self.sampler).__name__} has no {name}(): it cannot "
+                                "start late from a given sample")
+        return method
 
     def _held(self, velocity: Velocity, like: torch.Tensor) -> Velocity:
         low, high = self.low.to(like), self.high.to(like)
@@ -110,6 +118,10 @@ class HeldSampler:
         if name == "sampler":  # not set yet (copying, unpickling): no recursion
             raise AttributeError(name)
         return getattr(self.sampler, name)
+
+
+def _late_start(field: _Field, noise: torch.Tensor, start: float) -> torch.Tensor:
+    return noise + start * field(noise, 0.0)
 
 
 def _check_noise(noise: torch.Tensor) -> None:
@@ -151,9 +163,15 @@ class FlowSampler(abc.ABC):
         field = _Field(velocity, self.config.prediction_bound)
         x = noise
         if self.config.start > 0:
-            # One Euler step from 0 to t0: t0·x̂1 + (1 − t0)·noise with x̂1 = noise + v(noise, 0).
-            x = noise + self.config.start * field(noise, 0.0)
+            x = _late_start(field, noise, self.config.start)
         return self._integrate(field, x, times, generator)
+
+    def late_start(self, velocity: Velocity, noise: torch.Tensor, start: float) -> torch.Tensor:
+        """Where :meth:`sample` with ``config.start = start`` begins: one Euler step from 0,
+        start·x̂1 + (1 − start)·noise with the model's guess x̂1 = noise + v(noise, 0); with
+        :meth:`sample_from` at ``start`` it is that sampling."""
+        _check_noise(noise)
+        return _late_start(_Field(velocity, self.config.prediction_bound), noise, start)
 
     def sample_from(self, velocity: Velocity, x: torch.Tensor, start: float,
                     steps: int | None = None,

@@ -31,7 +31,8 @@ What is checked, on tiny CPU tensors:
 8. a late start, for a sampler that offers ``sample_from(velocity, x, start, steps,
    generator)`` (optional; what a pipeline's ``exemplar_anchor`` needs): times start at
    ``start``, the rest lies in (start, 1]; ``x`` is not modified; a constant velocity c carries
-   x to x + (1 − start)·c (deterministic samplers); a start outside [0, 1) is refused.
+   x to x + (1 − start)·c (deterministic samplers); a start outside [0, 1) is refused; and,
+   with ``late_start(velocity, noise, start)`` too, that it is noise + start·c.
 """
 
 from __future__ import annotations
@@ -208,6 +209,9 @@ def check_sample_from(sampler: Any, *, stochastic: bool = False) -> None:
     for start in (-0.1, 1.0, float("nan")):
         with pytest.raises(SwanSphereError):
             sampler.sample_from(smooth_velocity, x, start, 3, generator=_generator(7))
+    if hasattr(sampler, "late_start"):
+        torch.testing.assert_close(sampler.late_start(lambda y, t: constant, x, 0.4),
+                                   x + 0.4 * constant, msg="late_start(c) must be noise + start·c")
 
 
 def check_sampler(sampler: Sampler, *, stochastic: bool = False) -> None:
