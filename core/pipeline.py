@@ -1047,7 +1047,7 @@ class LiveSession:
         if bool(self.anchor_valid.all()):
             return anchored
         guess = sampler.late_start(velocity, noise, start)
-        return torch.where(self.anchor_valid[:, None, None], anchored, guess)
+        return torch.where(self.anchor_valid.to(noise.device)[:, None, None], anchored, guess)
 
     def _compiled_patch(self, stepper: Any) -> torch.Tensor:
         """The LM step and the sampling of one patch as one call (:meth:`Pipeline.compile`)."""
