@@ -58,8 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         exemplars = pipeline.exemplars.prompts([case.text] * len(seeds), list(seeds))
         if exemplars[0] is None:
             continue
-        loops.append([looped_latents(pipeline, exemplar, args.duration)
-                      for exemplar in exemplars])
+        loops.append([looped_latents(pipeline, exemplar, args.duration, seed)
+                      for exemplar, seed in zip(exemplars, seeds, strict=True)])
         periods.append(exemplars[0].shape[-1] // pipeline.samples_per_patch
                        * pipeline.backbone.patch_frames)
         for anchor in args.anchors:
@@ -116,12 +116,18 @@ def stream_latents(pipeline, text: str, duration: float, seed: int):
                                                                  seed=seed)])
 
 
-def looped_latents(pipeline, exemplar, duration: float):
-    """The exemplar's latents repeated over ``duration`` seconds, as the anchor loops them."""
+def looped_latents(pipeline, exemplar, duration: float, seed: int):
+    """The exemplar's latents repeated over ``duration`` seconds from the patch a take of
+    ``seed`` starts its loop from, as the anchor loops them."""
     import torch
 
+    from swansphere.pipeline import loop_phase
+
+    frames_per_patch = pipeline.backbone.patch_frames
     with torch.inference_mode():
         latents = pipeline.prompt_latents(exemplar[None])[0]
+    phase = loop_phase(seed, latents.shape[0] // frames_per_patch)
+    latents = latents.roll(-phase * frames_per_patch, 0)
     frames = round(duration * pipeline.backbone.frame_rate)
     frames = -(-frames // pipeline.backbone.patch_frames) * pipeline.backbone.patch_frames
     return latents.repeat(-(-frames // latents.shape[0]), 1)[:frames]

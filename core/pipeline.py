@@ -804,6 +804,8 @@ class LiveSession:
     """The prompt's latents that each patch starts from (``exemplar_anchor``), with
     ``anchor_valid``: its rows that have one (a silent prompt row has none)."""
     anchor_valid: torch.Tensor | None = None
+    anchor_phase: torch.Tensor | None = None
+    """Each row's first patch of the prompt's loop (:meth:`anchored_start`)."""
     place_hold: Any = None
     """The :class:`~swansphere.spatial.hold.PlaceHold` that turns the rows' audio towards
     their places (:meth:`hold_places`), or ``None``."""
@@ -904,6 +906,8 @@ class LiveSession:
                 self._follow(latents, sounding)
         if pipeline.config.exemplar_anchor and bool(sounding.any()):
             self.anchor, self.anchor_valid = latents, sounding
+            self.anchor_phase = torch.tensor([loop_phase(generator.initial_seed(), patches)
+                                              for generator in self.generators])
         return patches
 
     def _follow(self, latents: torch.Tensor, sounding: torch.Tensor) -> None:
@@ -1036,13 +1040,15 @@ class LiveSession:
     def anchored_start(self, sampler: Any, velocity: Any, noise: torch.Tensor) -> torch.Tensor:
         """Where the next patch's sampling starts, at flow time t0 = ``exemplar_anchor``:
         t0·a + (1 − t0)·noise, with ``a`` the prompt's patch at this point of its loop (patch k
-        of the stream starts from patch k mod P of a P-patch prompt), so the stream varies its
-        prompt rather than drifting from it (SDEdit). A row without a prompt starts from its
-        own one-step guess instead, a = noise + v(noise, 0): ``sampler``'s late start."""
+        of the stream starts from patch (k + phase) mod P of a P-patch prompt, the phase drawn
+        from the row's seed by :func:`loop_phase`, so that takes differ), so the stream varies
+        its prompt rather than drifting from it (SDEdit). A row without a prompt starts from
+        its own one-step guess instead, a = noise + v(noise, 0): ``sampler``'s late start."""
         start = self.pipeline.config.exemplar_anchor
         frames = self.pipeline.backbone.patch_frames
-        index = self.patches_done % (self.anchor.shape[1] // frames)
-        anchor = self.anchor[:, index * frames:(index + 1) * frames].to(noise)
+        index = (self.patches_done + self.anchor_phase) % (self.anchor.shape[1] // frames)
+        positions = index[:, None] * frames + torch.arange(frames)
+        anchor = self.anchor[torch.arange(len(index))[:, None], positions].to(noise)
         anchored = start * anchor + (1.0 - start) * noise
         if bool(self.anchor_valid.all()):
             return anchored
@@ -1090,6 +1096,17 @@ def _stated_path(text: str | None) -> tuple[tuple[float, float], ...] | None:
         return prompt_motion(text)
     place = prompt_direction(text)
     return None if place is None else (place,)
+
+
+def loop_phase(seed: int, patches: int) -> int:
+    """The patch a stream of ``seed`` starts a ``patches``-patch loop from: seed 0 from its
+    first, consecutive seeds a golden-ratio step apart (as far from each other as a loop of
+    that length allows, for any length)."""
+    return (seed * _GOLDEN_STEP) % 2**32 * patches >> 32
+
+
+_GOLDEN_STEP = 2654435769
+"""2^32 divided by the golden ratio, rounded (Knuth's multiplicative hash): exact for any seed."""
 
 
 def _check_seed(seed: Any) -> None:

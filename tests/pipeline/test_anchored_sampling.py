@@ -9,7 +9,7 @@ import torch
 from pipeline_helpers import tiny_pipeline
 
 from swansphere.errors import ConfigError
-from swansphere.pipeline import LatentRange
+from swansphere.pipeline import LatentRange, loop_phase
 
 TEXT = "a bell rings on the left"
 
@@ -40,11 +40,13 @@ def prompt_latents(pipeline, prompt) -> torch.Tensor:
 
 
 def test_a_late_anchor_keeps_each_patch_near_the_prompts_patch_in_its_loop(pipeline):
-    """Patch k of the stream lies near patch k mod P of a P-patch prompt, nearer the later the
-    anchor; at 0 the stream is the plain primed stream."""
+    """Patch k of the stream lies near patch (k + phase) mod P of a P-patch prompt, nearer the
+    later the anchor; at 0 the stream is the plain primed stream."""
     prompt = prompt_audio(pipeline, 2)
     frames = pipeline.backbone.patch_frames
-    looped = prompt_latents(pipeline, prompt).repeat(1, 3, 1)[:, :5 * frames]
+    phase = loop_phase(1, 2)
+    looped = prompt_latents(pipeline, prompt).roll(-phase * frames, 1).repeat(1, 3, 1)
+    looped = looped[:, :5 * frames]
     distances = []
     for anchor in (0.0, 0.5, 0.9, 0.99):
         latents = anchored_patches(pipeline, prompt, anchor)
@@ -53,7 +55,21 @@ def test_a_late_anchor_keeps_each_patch_near_the_prompts_patch_in_its_loop(pipel
     prompt_patches = prompt_latents(pipeline, prompt)[0].unflatten(0, (2, frames))
     for index, patch in enumerate(latents[0].unflatten(0, (5, frames))):
         nearest = (prompt_patches - patch).flatten(1).norm(dim=1).argmin()
-        assert int(nearest) == index % 2
+        assert int(nearest) == (index + phase) % 2
+
+
+def test_each_take_loops_its_prompt_from_its_own_phase(pipeline):
+    """Takes of other seeds start the loop elsewhere (seed 0 at its first patch), so that two
+    takes of one prompt differ by more than their noise."""
+    assert loop_phase(0, 8) == 0 and loop_phase(2**64 - 1, 8) in range(8)
+    assert len({loop_phase(seed, 8) for seed in range(8)}) >= 6
+    prompt = prompt_audio(pipeline, 4)
+    frames = pipeline.backbone.patch_frames
+    prompt_patches = prompt_latents(pipeline, prompt)[0].unflatten(0, (4, frames))
+    for seed in (0, 1, 2):
+        first = anchored_patches(pipeline, prompt, 0.99, patches=1, seeds=(seed,))[0]
+        nearest = (prompt_patches - first).flatten(1).norm(dim=1).argmin()
+        assert int(nearest) == loop_phase(seed, 4)
     session = pipeline._open(pipeline.encode_inputs(TEXT)[0], (1,), None)
     session.prime(prompt)
     plain = torch.cat([session.next_patches()[1] for _ in range(5)], 1)
