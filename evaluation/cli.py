@@ -161,6 +161,11 @@ def add_pipeline_target(targets: argparse._SubParsersAction) -> None:
     source.add_argument("--config", metavar="TOML", type=cli_args.input_file, default=None,
                         help="time a pipeline config with random weights instead: a "
                              "pipeline.toml or a training recipe with a [pipeline] table")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE",
+                        help="change the pipeline's config before it is built, as generate "
+                             "--set does (e.g. --set sampler.steps=4 or --set "
+                             "exemplar_anchor=0; repeatable)")
     parser.add_argument("--duration", type=cli_args.seconds(maximum=3600.0), default=10.0,
                         help="seconds of audio per run (default: 10)")
     parser.add_argument("--repeats", type=cli_args.positive_int, default=3,
@@ -217,7 +222,8 @@ def _run_pipeline(args: argparse.Namespace, registry: Any) -> int:
                                     "(random weights, timing only)")
     if args.threads:
         torch.set_num_threads(args.threads)
-    pipeline, info = load_pipeline(args.model, args.config, registry=registry)
+    pipeline, info = load_pipeline(args.model, args.config, registry=registry,
+                                   overrides=args.overrides)
     report = run_pipeline_benchmark(pipeline, info=info, duration=args.duration,
                                     repeats=args.repeats, text=args.text or DEFAULT_PROMPT,
                                     video=args.video, seed=args.seed, device=args.device,

@@ -28,14 +28,14 @@ import sys
 import threading
 import time
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 import torch
 
-from swansphere.config import structure
+from swansphere.config import apply_overrides, structure
 from swansphere.errors import ConfigError
 from swansphere.pipeline import BUILTIN_MODELS, CONFIG_FILE, Pipeline, PipelineConfig
 
@@ -116,12 +116,15 @@ class PeakMemory:
 # --- loading -----------------------------------------------------------------------------------
 
 def load_pipeline(model: str | None = None, config: str | Path | None = None, *,
-                  registry: Any = None) -> tuple[Pipeline, dict[str, Any]]:
+                  registry: Any = None, overrides: Sequence[str] = ()
+                  ) -> tuple[Pipeline, dict[str, Any]]:
     """The pipeline to time and a description: a saved/shipped ``model``, or a pipeline
     ``config`` TOML (a ``pipeline.toml`` or a training recipe with a ``[pipeline]`` table)
-    built with random weights (weight paths in it are ignored). ``weights`` in the
-    description is ``"shipped"`` (a model in the package), ``"saved"`` (a directory: trained
-    or not, it does not say) or ``"random ..."``; never a claim of training it cannot check."""
+    built with random weights (weight paths in it are ignored); ``overrides``
+    (``"key=value"``, as ``--set`` gives them) change its config first, and the description
+    lists them. ``weights`` in the description is ``"shipped"`` (a model in the package),
+    ``"saved"`` (a directory: trained or not, it does not say) or ``"random ..."``; never a
+    claim of training it cannot check."""
     from swansphere.pipeline import without_weight_paths
 
     if config is not None:
@@ -129,7 +132,7 @@ def load_pipeline(model: str | None = None, config: str | Path | None = None, *,
             data = tomllib.loads(Path(config).read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:  # unreadable, not UTF-8, or not TOML
             raise ConfigError(f"cannot read {config} as a TOML config: {error}") from None
-        table = data.get("pipeline", data)
+        table = apply_overrides(data.get("pipeline", data), overrides)
         structured = without_weight_paths(structure(table, PipelineConfig, registry=registry))
         torch.manual_seed(0)
         pipeline = Pipeline.from_config(structured, registry=registry)
@@ -137,13 +140,15 @@ def load_pipeline(model: str | None = None, config: str | Path | None = None, *,
                 "depend on the weights)"}
     else:
         model = model or "tiny"
-        pipeline = Pipeline.from_pretrained(model, registry=registry)
+        pipeline = Pipeline.from_pretrained(model, registry=registry, overrides=overrides)
         # A saved directory does not record how its weights came about (save_pretrained
         # writes random ones as readily as trained ones): say where they came from, no more.
         weights = "shipped" if shipped_model_exists(str(model)) else "saved"
         info = {"model": str(model), "weights": weights}
     for module in pipeline.modules().values():
         module.eval()
+    if overrides:
+        info["overrides"] = list(overrides)
     return pipeline, info | {"preset": preset_name(pipeline, model)}
 
 
@@ -380,7 +385,8 @@ def format_table(report: Mapping[str, Any]) -> str:
                                f"{report['baseline']['parameters']:>12,}"),
     ]
     header = f"{'':<18} {'streaming':>12} {'global':>12}"
-    lines = [f"{report.get('model', 'pipeline')} ({report.get('preset', '?')}), "
+    changed = "".join(f", {override}" for override in report.get("overrides", ()))
+    lines = [f"{report.get('model', 'pipeline')} ({report.get('preset', '?')}{changed}), "
              f"{report['duration_s']:g} s of audio, {report['device']} "
              f"({report['device_name']}, {report['threads']} threads), median of "
              f"{report['repeats']}",

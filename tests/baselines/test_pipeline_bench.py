@@ -104,6 +104,20 @@ def test_a_config_toml_is_timed_with_random_weights(tmp_path):
     assert load_pipeline(config=bare)[0].sample_rate == pipeline.sample_rate
 
 
+def test_set_changes_the_timed_config_and_the_report_says_so(model_dir, tmp_path, capsys):
+    pipeline, info = load_pipeline(str(model_dir), overrides=["sampler.steps=2"])
+    assert pipeline.sampler.config.steps == 2 and info["overrides"] == ["sampler.steps=2"]
+    recipe = tmp_path / "pipeline.toml"
+    recipe.write_text(tomli_w.dumps(TINY))
+    assert load_pipeline(config=recipe, overrides=["sampler.steps=5"])[0].sampler.config.steps == 5
+    out = tmp_path / "bench.json"
+    assert main(["bench", "pipeline", "--model", str(model_dir), "--set", "sampler.steps=2",
+                 "--duration", "0.04", "--repeats", "1", "--json", str(out),
+                 "--no-progress"]) == 0
+    assert json.loads(out.read_text())["overrides"] == ["sampler.steps=2"]
+    assert "sampler.steps=2" in capsys.readouterr().out.splitlines()[0]
+
+
 def test_weights_are_labelled_by_where_they_come_from(model_dir):
     _, saved = load_pipeline(str(model_dir))
     assert saved["weights"] == "saved"
