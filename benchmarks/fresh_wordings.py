@@ -6,7 +6,13 @@ The wordings below are in neither the training nor the held-out wordings of the 
 developer after the sound-word table was built, so they are a rough second check, not a
 blind test.
 
-    python benchmarks/fresh_wordings.py --model tiny-next
+    python benchmarks/fresh_wordings.py --model tiny-next [--generate]
+
+With ``--generate`` the model also makes each wording, placed by a short phrase ("a terrier
+barks, on the left"), and the clips are scored as the content benchmark scores its one-source
+prompts (swansphere.evaluation.content: the named class's rank among the held-out references'
+classes in the aisfx embedding; needs the sound sets or a clip bank): does the sound come out
+for words the model never read?
 """
 
 from __future__ import annotations
@@ -70,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="tiny-next",
                         help="shipped name or pipeline directory with an exemplar bank")
+    parser.add_argument("--generate", action="store_true",
+                        help="also generate each wording and score the named class")
+    parser.add_argument("--duration", type=float, default=4.0, help="seconds per clip")
     add_run_options(parser)
     args = parser.parse_args(argv)
 
@@ -77,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     from swansphere.pipeline import Pipeline
 
     set_threads(args.threads)
-    bank = Pipeline.from_pretrained(args.model).exemplars
+    pipeline = Pipeline.from_pretrained(args.model)
+    bank = pipeline.exemplars
     if bank is None:
         parser.error(f"{args.model} has no exemplar bank")
     rows = [(name, text) for name, texts in FRESH_WORDINGS.items() if name in bank.class_names
@@ -98,8 +108,37 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{key:>12}: {len(rows)} wordings of {report['classes']} classes find a class "
               f"{report[key]['find_a_class']:.2f}, the named one "
               f"{report[key]['find_the_named_one']:.2f}")
+    if args.generate:
+        report["generated"] = generated_identity(pipeline, rows, args.duration)
     write_report(args.json, report)
     return 0
+
+
+PLACES = ("on the left", "behind you", "on the right", "in front")
+"""The place phrases the generated wordings get, in turn."""
+
+
+def generated_identity(pipeline, rows: list[tuple[str, str]], duration: float) -> dict:
+    """The content benchmark's one-source figures for ``rows`` (class, wording), each made
+    once (seed 0) with a place phrase; wordings of classes without held-out references are
+    left out."""
+    from swansphere.evaluation.content import ContentCase, References, evaluate_content
+    from swansphere.spatial.words import prompt_direction
+
+    references, embedding = References.held_out(pipeline.sample_rate, seconds=duration)
+    cases = []
+    for index, (name, text) in enumerate(row for row in rows if row[0] in references.clips):
+        prompt = f"{text}, {PLACES[index % len(PLACES)]}"
+        cases.append(ContentCase(text=prompt, family="fresh", classes=(name,),
+                                 directions=(prompt_direction(prompt),)))
+    summary = evaluate_content(pipeline, references, cases, embedding=embedding,
+                               duration=duration)["summary"]
+    exemplar = summary.get("exemplar", {})
+    print(f"   generated: {len(cases)} wordings, the named class top-1 / top-5 / median rank "
+          f"{summary['top1']:.2f} / {summary['top5']:.2f} / {summary['median_rank']:g} "
+          f"(chance {summary['chance_top1']:.2f} / {summary['chance_top5']:.2f}); "
+          f"after the right exemplar: {exemplar.get('stream_named')}")
+    return summary
 
 
 if __name__ == "__main__":
