@@ -285,11 +285,13 @@ def _single_source_ranks(pipeline: Any, references: References, embedding: Any,
     if windows > 1:
         ranks["window_ranks"] = [_rank(references, embedding, part, name)
                                  for part in omni.tensor_split(windows)]
-    if pipeline.config.exemplar_prompts and pipeline.exemplars is not None:
-        prompt = pipeline.exemplars.prompt(case.text, seed)
-        if prompt is not None:
+    bank = pipeline.exemplars
+    if pipeline.config.exemplar_prompts and bank is not None:
+        match = bank.prompt_matches([case.text])[0]
+        if match is not None:
+            prompt = bank.class_prompt(match[0], case.text, seed)
             ranks["exemplar_rank"] = _rank(references, embedding, prompt[0], name)
-            ranks["exemplar_named"] = pipeline.exemplars.match([case.text])[0][0] == name
+            ranks["exemplar_named"] = match[0] == name
     return ranks
 
 
