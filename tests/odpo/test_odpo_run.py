@@ -193,10 +193,11 @@ def test_vocabulary_only_prompt_options_need_the_vocabulary():
 @pytest.fixture(scope="module")
 def odpo_run(tmp_path_factory):
     """Two ODPO steps from a saved tiny pipeline, judge trained on the way. The pipeline
-    streams each place of a prompt separately and holds places; ODPO still learns from its
-    joint, unheld takes."""
+    streams each place of a prompt separately, holds places and anchors primed streams; ODPO
+    still learns from its joint, unheld, unanchored takes."""
     folder = tmp_path_factory.mktemp("odpo")
-    tiny_pipeline().replace(sources="separate", place_hold=1.0).save_pretrained(
+    tiny_pipeline().replace(sources="separate", place_hold=1.0,
+                            exemplar_anchor=0.5).save_pretrained(
         folder / "start")
     config = structure(task_table(folder / "start", folder / "run"), ODPOTrainConfig)
     return folder, ODPOTrainer.train(config, progress=False)
@@ -208,7 +209,7 @@ def test_task_trains_exports_and_resumes(odpo_run):
     assert summary["odpo_dir"] == str(run / "pipeline")
     tuned = Pipeline.from_pretrained(run / "pipeline")
     assert tuned.config.sources == "separate"  # saved as it came
-    assert tuned.config.place_hold == 1.0
+    assert tuned.config.place_hold == 1.0 and tuned.config.exemplar_anchor == 0.5
     start = Pipeline.from_pretrained(folder / "start")
     assert any(not torch.equal(a, b) for a, b in zip(tuned.backbone.state_dict().values(),
                                                      start.backbone.state_dict().values(),
@@ -230,14 +231,17 @@ def test_task_trains_exports_and_resumes(odpo_run):
 
 
 def test_candidates_are_the_backbones_own_takes(odpo_run):
-    """The policy samples one joint stream per prompt, its places not held: the rewards see
-    where the backbone put each sound, and the latents it learns from are what was heard."""
+    """The policy samples one joint stream per prompt, its places not held and its patches not
+    anchored: the rewards see where the backbone put each sound and what it made, and the
+    latents it learns from are what was heard."""
     folder, _ = odpo_run
     config = structure(task_table(folder / "start", folder / "again"), ODPOTrainConfig)
     trainer = ODPOTrainer(config, progress=False)
     assert trainer.pipeline.config.place_hold == 1.0
     assert trainer.policy.config.sources == "joint"
     assert trainer.policy.config.place_hold == 0.0
+    assert trainer.pipeline.config.exemplar_anchor == 0.5
+    assert trainer.policy.config.exemplar_anchor == 0.0
     assert trainer.policy.backbone is trainer.pipeline.backbone
 
 
