@@ -26,8 +26,10 @@ def prompt_audio(pipeline, patches: int, seed: int = 0) -> torch.Tensor:
 
 def anchored_patches(pipeline, prompt, anchor: float, patches: int = 5,
                      seeds: tuple[int, ...] = (1,)) -> torch.Tensor:
-    """The latents ``(rows, patches·patch_frames, D)`` of a stream primed with ``prompt``."""
-    anchored = pipeline.replace(exemplar_anchor=anchor)
+    """The latents ``(rows, patches·patch_frames, D)`` of a stream primed with ``prompt``
+    (``pipeline`` itself when it has that anchor: a replaced pipeline is not compiled)."""
+    anchored = pipeline if pipeline.config.exemplar_anchor == anchor else pipeline.replace(
+        exemplar_anchor=anchor)
     session = anchored._open(anchored.encode_inputs(TEXT)[0], seeds, None)
     session.prime(prompt)
     return torch.cat([session.next_patches()[1] for _ in range(patches)], 1)
@@ -98,8 +100,9 @@ def test_a_row_without_a_prompt_takes_the_samplers_late_start(pipeline):
 def test_an_anchored_stream_is_the_same_on_a_compiled_pipeline():
     """A compiled pipeline samples an anchored stream eagerly (its fixed-shape step starts
     from noise), so the audio is the uncompiled pipeline's."""
-    plain = tiny_pipeline()
-    compiled = tiny_pipeline().compile(backend="eager")
+    plain = tiny_pipeline().replace(exemplar_anchor=0.5)
+    compiled = tiny_pipeline().replace(exemplar_anchor=0.5).compile(backend="eager")
+    assert compiled.patch_stepper is not None
     prompt = prompt_audio(plain, 3)
     torch.testing.assert_close(anchored_patches(compiled, prompt, 0.5),
                                anchored_patches(plain, prompt, 0.5), rtol=0, atol=0)
