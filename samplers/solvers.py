@@ -140,9 +140,7 @@ class FlowSampler(abc.ABC):
 
     def times(self, steps: int | None = None) -> tuple[float, ...]:
         """The ``steps + 1`` times of the integration grid (ending at exactly 1.0)."""
-        config = self.config
-        return time_grid(self._steps(steps), config.grid, shift=config.shift,
-                         start=config.start)
+        return self._grid(steps, self.config.start)
 
     def nfe(self, steps: int | None = None) -> int:
         """Velocity evaluations of one :meth:`sample` call with this many steps."""
@@ -188,9 +186,13 @@ class FlowSampler(abc.ABC):
             check_start(start)
         except SwanSphereError as error:
             raise SamplingError(str(error)) from None
+        field = _Field(velocity, self.config.prediction_bound)
+        return self._integrate(field, x, self._grid(steps, start), generator)
+
+    def _grid(self, steps: int | None, start: float) -> tuple[float, ...]:
+        """The configured grid of ``steps`` steps mapped onto [start, 1]."""
         config = self.config
-        times = time_grid(self._steps(steps), config.grid, shift=config.shift, start=start)
-        return self._integrate(_Field(velocity, config.prediction_bound), x, times, generator)
+        return time_grid(self._steps(steps), config.grid, shift=config.shift, start=start)
 
     def _steps(self, steps: int | None) -> int:
         steps = self.config.steps if steps is None else steps
