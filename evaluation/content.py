@@ -15,7 +15,9 @@ The content evaluation of a pipeline on the sound vocabulary's held-out material
   cardioid beam towards its own place, energy-map correlation with the reference scene, the
   Fréchet distance to the reference scenes, the output level (W, dBFS) beside the references',
   and the share of drop-out frames (:func:`dropped_frames`: the reference sounds and the clip
-  is silent, 30 dB below its own loud frames, or 20 dB below the sound around it).
+  is silent, 30 dB below its own loud frames, or 20 dB below the sound around it), beside the
+  gaps inside the clip's own sounds; :func:`recording_dropouts` scores real recordings the
+  same way, the floor those shares are read against.
 """
 
 from __future__ import annotations
@@ -253,6 +255,7 @@ def evaluate_content(pipeline: Any, references: References, cases: Sequence[Cont
             row["level_db"] = level_db(omni)
             row["reference_level_db"] = level_db(reference[0])
             row["dropout_share"] = dropout_share(omni, reference[0], rate)
+            row["gap_share"] = sustained_dropout_share(omni, rate)
             row["map_correlation"] = float(energy_map_correlation(reference, audio))
             if len(case.classes) == 1:
                 # a silent clip counts as pi (docs/evaluation.md, clips without a direction)
@@ -271,6 +274,7 @@ def evaluate_content(pipeline: Any, references: References, cases: Sequence[Cont
     summary["fd"] = frechet_distance(_embed(embedding, reference_w, rate),
                                      _embed(embedding, generated_w, rate))
     summary["ceiling"] = codec_ceiling(pipeline.codec, references, embedding)
+    summary["recordings"] = recording_dropouts(references)
     return {"summary": summary, "rows": rows}
 
 
@@ -320,7 +324,9 @@ def summarise(rows: Sequence[dict[str, Any]], classes: int) -> dict[str, Any]:
     share of clips whose W level is above 0 dBFS: blown-up generations, which a mean level in
     dB hides; ``silent_clips`` the share below :data:`SILENT_CLIP_DB`, and
     ``median_level_db`` the level of a typical clip, which a few silent clips cannot drag down
-    (``reference_median_level_db`` the references' own, to compare it with).
+    (``reference_median_level_db`` the references' own, to compare it with); ``gap_share``
+    the share of frames inside a clip's own sounds that dip out
+    (:func:`sustained_dropout_share`), with no reference to mistake a drum's rests for gaps.
     ``window_median_ranks`` is the median rank in each part of the clips, first to last
     (empty unless ranked by parts). ``exemplar`` (``None`` without exemplar prompts) compares
     like with like: over the clips whose stream started from an exemplar (``clips``), the
@@ -332,11 +338,7 @@ def summarise(rows: Sequence[dict[str, Any]], classes: int) -> dict[str, Any]:
     primed = [row for row in single if "exemplar_rank" in row]
     double = [row for row in rows if row["sources"] > 1]
     beams = [rank for row in double for rank in row["beam_ranks"]]
-
-    def mean(values: Sequence[float]) -> float:
-        finite = [v for v in values if not math.isnan(v)]
-        return float(np.mean(finite)) if finite else math.nan
-
+    mean = _finite_mean
     return {
         "classes": classes, "chance_top1": 1 / classes, "chance_top5": min(5, classes) / classes,
         "single_clips": len(single),
@@ -353,6 +355,7 @@ def summarise(rows: Sequence[dict[str, Any]], classes: int) -> dict[str, Any]:
         "level_db": mean([row["level_db"] for row in rows]),
         "reference_level_db": mean([row["reference_level_db"] for row in rows]),
         "dropout_share": mean([row["dropout_share"] for row in rows]),
+        "gap_share": mean([row.get("gap_share", math.nan) for row in rows]),
         "over_full_scale": mean([row["level_db"] > 0.0 for row in rows]),
         "silent_clips": mean([row["level_db"] < SILENT_CLIP_DB for row in rows]),
         "median_level_db": float(np.median([row["level_db"] for row in rows])),
@@ -361,6 +364,12 @@ def summarise(rows: Sequence[dict[str, Any]], classes: int) -> dict[str, Any]:
         "window_median_ranks": _window_medians(single),
         "exemplar": _exemplar_summary(primed) if primed else None,
     }
+
+
+def _finite_mean(values: Sequence[float]) -> float:
+    """The mean of the values that are not NaN (NaN if none are)."""
+    finite = [value for value in values if not math.isnan(value)]
+    return float(np.mean(finite)) if finite else math.nan
 
 
 def _exemplar_summary(primed: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -481,6 +490,24 @@ def scene_silences(scenes: Sequence[torch.Tensor], sample_rate: int,
             "median_level_db": float(np.median(levels)),
             "mean_level_db": float(np.mean(levels)),
             "dropout_share": float(np.mean(finite)) if finite else math.nan}
+
+
+def recording_dropouts(references: References) -> dict[str, float]:
+    """The drop-out figures of real recordings, the floor a generator's are read against:
+    ``dropout_share``, each held-out clip scored as a generated clip against the next clip of
+    its class as the reference (:func:`dropout_share`: a second recording of a clock or a
+    drum has its quiet between strikes where the first one sounds); ``gap_share``, the
+    clips' own gaps inside their sounds (:func:`sustained_dropout_share`). Means over the
+    pairs and clips where they are defined; NaN when there are none."""
+    rate = references.sample_rate
+    pairs, gaps = [], []
+    for audios in references.clips.values():
+        gaps.extend(sustained_dropout_share(audio, rate) for audio in audios)
+        if len(audios) > 1:
+            pairs.extend(dropout_share(audio, audios[(index + 1) % len(audios)], rate)
+                         for index, audio in enumerate(audios))
+    return {"dropout_share": _finite_mean(pairs), "gap_share": _finite_mean(gaps),
+            "pairs": sum(not math.isnan(value) for value in pairs)}
 
 
 def codec_ceiling(codec: Any, references: References, embedding: Any) -> dict[str, float]:

@@ -10,11 +10,13 @@ import torch
 from swansphere.errors import ConfigError
 from swansphere.evaluation.content import (
     FRAME_SECONDS,
+    References,
     caption_identity,
     content_cases,
     dropout_share,
     generated_takes,
     local_levels,
+    recording_dropouts,
     scene_silences,
     summarise,
     sustained_dropout_share,
@@ -172,6 +174,22 @@ def test_wobble_ends_and_sparse_sounds_are_not_drop_outs():
     assert math.isnan(sustained_dropout_share(torch.zeros(4000), RATE))
 
 
+def test_recordings_are_scored_against_each_other_as_a_generator_would_be():
+    """Two steady recordings never drop out against each other; a drum whose rests fall where
+    the other recording sounds does, and so does a recording with a gap of its own."""
+    steady = [_sustained(60, seed) for seed in range(3)]
+    references = References({"rain": steady, "drone": [_sustained(60, 9)]}, None, RATE)
+    assert recording_dropouts(references) == {"dropout_share": 0.0, "gap_share": 0.0,
+                                              "pairs": 3}
+    gapped = _dip(steady[1], 20, 2, -40.0)
+    references = References({"rain": [steady[0], gapped]}, None, RATE)
+    figures = recording_dropouts(references)
+    assert figures["dropout_share"] == pytest.approx((2 / 60 + 0.0) / 2)  # one way round only
+    assert figures["gap_share"] == pytest.approx((0.0 + 2 / 60) / 2)
+    assert math.isnan(recording_dropouts(References({"a": [steady[0]]}, None, RATE))
+                      ["dropout_share"])
+
+
 def test_local_level_is_a_running_median_that_ignores_short_dips():
     levels = torch.tensor([0.0] * 10 + [-40.0, -40.0] + [0.0] * 10)
     assert local_levels(levels).tolist() == [0.0] * 22
@@ -193,6 +211,7 @@ def test_summary_means_by_source_count_with_chance():
     assert summary["beam_top1"] == 0.5 and summary["beam_top5"] == 1.0
     assert summary["map_correlation_two"] == 0.5 and summary["level_db"] == -25
     assert summary["dropout_share"] == 0.25  # the undefined clip is left out
+    assert math.isnan(summary["gap_share"])  # rows without their own gaps: nothing to mean
     assert summary["median_rank"] == 4.0 and summary["chance_median_rank"] == 5.5
     assert summary["over_full_scale"] == 0.0
 
