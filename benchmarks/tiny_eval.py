@@ -196,7 +196,7 @@ def main() -> None:
     systems: dict[str, Any] = {name: available[name] for name in args.systems}
     if args.global_dit:
         systems["global-dit"] = GlobalBaseline.from_pretrained(args.global_dit)
-    fps = model.video_encoder.frame_rate if model.video_encoder is not None else 4.0
+    fps = model.video_frame_rate
     scenes = held_out_scenes(args.scenes, model.sample_rate, fps, args.seconds)
     embedding = None if args.no_fd else load_embedding()
     table = evaluate(systems, scenes, args.conditions, embedding, model.sample_rate)

@@ -26,14 +26,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from swansphere.spatial.erp import is_panorama
+
 from .config import PanoramaVideoConfig
 from .frames import CropTokens, ErpCnnTokens
 from .layers import AttentionPool, NullTokens, load_weights, transformer_encoder
 from .spherical import harmonics_count, spherical_harmonics
 from .types import ConditioningError, ConditionTokens, PreparedVideo
-
-ASPECT_TOLERANCE = 0.02
-"""Relative deviation from 2:1 that a frame may have and still count as equirectangular."""
 
 
 @attrs.frozen(kw_only=True)
@@ -183,7 +182,7 @@ class PanoramaVideoConditioner(nn.Module):
             return torch.zeros(1, 3, *size), torch.zeros(1, dtype=torch.float64), False
         frames = frames_as_tensor(frames)
         height, width = frames.shape[-2:]
-        if abs(width / (2 * height) - 1) > ASPECT_TOLERANCE:
+        if not is_panorama(width, height):
             raise ConditioningError(f"video frames of {width}x{height} are not a 2:1 "
                                     "equirectangular panorama")
         if frames.shape[-2:] != size and frames.shape[0]:

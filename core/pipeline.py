@@ -47,12 +47,21 @@ WEIGHTS_FILE = "model.safetensors"
 BUILTIN_MODELS = Path(__file__).parent / "models"
 EXEMPLARS_FILE = "exemplars.safetensors"
 _PLAIN_SETTINGS = ("sources", "output_gain_db", "latent_range", "hold_latent_range",
-                   "exemplar_prompts", "exemplar_anchor", "place_hold")
+                   "exemplar_prompts", "exemplar_anchor", "place_hold", "video_places")
 """Config values that :meth:`Pipeline.replace` sets as they are (no component to rebuild)."""
 SOURCE_MODES = ("joint", "separate")
 """How :meth:`Pipeline.stream` takes a prompt that places several sounds: the backbone
 generates the whole scene from the whole prompt (``joint``), or each place's clause is a
 stream of its own and the streams' AmbiX is summed (``separate``; docs/pipeline.md)."""
+VIDEO_PLACES = ("model", "salient")
+"""Where a stream that has a video puts its sound: where the backbone, conditioned on the
+video, puts it (``model``; a model without a video conditioner takes no video), or also held
+(``place_hold``) on what stands out in the frames, frame by frame (``salient``:
+:mod:`swansphere.spatial.salience`; a model without a video conditioner then takes a video for
+that alone, and makes its sound from the words; docs/pipeline.md, "Places from the video")."""
+PLACE_FRAME_RATE = 4.0
+"""Frames per second at which a model without a video conditioner reads a video file for its
+places (``video_places = "salient"``), and how long such a video's last frame lasts."""
 PROMPT_WITH_VIDEO = ("an audio prompt cannot share a stream with video yet: the prompt would "
                      "take the time of the video's first frames")
 
@@ -118,7 +127,8 @@ class PipelineConfig:
     sampling"). With ``place_hold`` above 0 a text-only stream
     whose words state one place, or one motion, has its sound field turned, chunk by chunk,
     towards that place or along that path, by that share of the angle it is off
-    (docs/pipeline.md, "Holding places")."""
+    (docs/pipeline.md, "Holding places"); with ``video_places = "salient"`` a stream with video
+    is held, frame by frame, where the video shows something (:data:`VIDEO_PLACES`)."""
 
     codec: CodecSpec
     backbone: AnyBackboneSpec
@@ -142,6 +152,8 @@ class PipelineConfig:
                                                                  attrs.validators.lt(1.0)])
     place_hold: float = attrs.field(default=0.0, validator=[attrs.validators.ge(0.0),
                                                             attrs.validators.le(1.0)])
+    video_places: str = attrs.field(default="model",
+                                    validator=attrs.validators.in_(VIDEO_PLACES))
 
 
 @attrs.frozen(kw_only=True, eq=False)
@@ -409,6 +421,10 @@ class Pipeline:
             raise ConfigError(f"exemplar_anchor needs a sampler that starts late from a given "
                               f"sample (sample_from, late_start); {type(self.sampler).__name__} "
                               "has not both")
+        if self.config.video_places == "salient" and not (self.config.place_hold
+                                                          and self.streams):
+            raise ConfigError("video_places = 'salient' holds a stream where its video shows "
+                              "something: it needs place_hold above 0 and a streaming backbone")
         if self.exemplars is not None and self.exemplars.sample_rate != codec.sample_rate:
             raise ConfigError(f"the exemplar bank is at {self.exemplars.sample_rate} Hz, the "
                               f"codec at {codec.sample_rate} Hz")
@@ -484,11 +500,20 @@ class Pipeline:
         if isinstance(video, str | Path):
             yield from self._stream_file(text, Path(video), duration, seed)
             return
-        text_tokens, video_tokens, duration = self.clip_inputs(text, video, duration)
-        session = self._open(text_tokens, (seed,), video_tokens)
-        session.prime_for([text], audio_prompt)
-        session.hold_places([text], duration)
+        session, duration = self._open_clip(text, video, duration, (seed,), audio_prompt)
         yield from session.generate(duration)
+
+    def _open_clip(self, text: str | None, video: Any, duration: float | None,
+                   seeds: tuple[int, ...], audio_prompt: Any) -> tuple[LiveSession, float]:
+        """A session of one row per seed for one input, primed and held, and its length."""
+        tracks, length = self._video_tracks([video])
+        text_tokens, video_tokens, duration = self.clip_inputs(text, video, duration,
+                                                               video_length=length)
+        session = self._open(text_tokens, seeds, video_tokens)
+        session.prime_for([text] * len(seeds), audio_prompt)
+        session.hold_places([text] * len(seeds), duration, [video is not None] * len(seeds))
+        session.follow_videos(None if tracks is None else tracks * len(seeds))
+        return session, duration
 
     def _check_prompted(self, text: str | None, video: Any) -> None:
         """Refuse an audio prompt where no single stream could continue it."""
@@ -510,7 +535,8 @@ class Pipeline:
         ``with_audio_prompt``: as with an audio prompt, which the stream starts from
         instead of an exemplar)."""
         clauses = self._source_clauses(text)
-        primes = self.config.exemplar_prompts and not (with_video or with_audio_prompt)
+        model_video = with_video and self.video_encoder is not None
+        primes = self.config.exemplar_prompts and not (model_video or with_audio_prompt)
         matches = self.exemplars.prompt_matches(clauses) if primes else [None] * len(clauses)
         words = self.text_encoder.as_read(clauses) if self.text_encoder is not None \
             else [None] * len(clauses)
@@ -519,7 +545,8 @@ class Pipeline:
             path = _stated_path(clause) or ()
             readings.append(ClauseReading(
                 text=clause, words=read, places=path,
-                held=bool(path) and self.config.place_hold > 0 and not with_video,
+                held=self.config.place_hold > 0 and (
+                    self.config.video_places == "salient" if with_video else bool(path)),
                 follows_video=with_video, searched=primes and self.exemplars.starts(clause),
                 exemplar=match and match[0], similarity=match and match[1],
                 anchor=self.config.exemplar_anchor if match else 0.0))
@@ -567,7 +594,7 @@ class Pipeline:
         if duration is not None:
             duration = self._duration(duration, None)
         session = self.session(text, seed)
-        frames = iter_panorama_video(path, fps=self.video_encoder.frame_rate)
+        frames = iter_panorama_video(path, fps=self.video_frame_rate)
         try:
             for chunk, times in frames:
                 session.push(chunk, times)
@@ -603,10 +630,7 @@ class Pipeline:
         clauses = self._source_clauses(text)
         if len(clauses) > 1:
             return self._source_takes(clauses, video, duration, seeds)
-        text_tokens, video_tokens, duration = self.clip_inputs(text, video, duration)
-        session = self._open(text_tokens, seeds, video_tokens)
-        session.prime_for([text] * len(seeds), audio_prompt)
-        session.hold_places([text] * len(seeds), duration)
+        session, duration = self._open_clip(text, video, duration, seeds, audio_prompt)
         total = round(duration * self.sample_rate)
         audio, latents = [], []
         while session.samples_done < total:
@@ -635,14 +659,18 @@ class Pipeline:
             raise GenerationError(f"stream_many needs one text, video and seed per stream; got "
                                   f"{len(texts)} texts, {len(videos)} videos, {len(seeds)} seeds")
         with torch.inference_mode():
-            prepared = self.conditioning.prepare(
-                list(texts), [None if video is None else frames_and_times(video)
-                              for video in videos])
+            raw = [None if video is None else frames_and_times(video) for video in videos]
+            prepared = self.conditioning.prepare(list(texts),
+                                                 [self._model_video(video) for video in raw])
             text_tokens, video_tokens = self.conditioning.tokens(prepared)
+        tracks, length = self._video_tracks(raw)
+        if duration is None and video_tokens is None:
+            duration = length
         duration = self._duration(duration, video_tokens)
         session = self._open(text_tokens, seeds, video_tokens, shared=False)
         session.prime_for(texts)
         session.hold_places(texts, duration, [video is not None for video in videos])
+        session.follow_videos(tracks)
         total = round(duration * self.sample_rate)
         while session.samples_done < total:
             start = session.samples_done / self.sample_rate
@@ -655,12 +683,20 @@ class Pipeline:
         """A push-based session for live video: :meth:`LiveSession.push` frames as they
         arrive, :meth:`LiveSession.pull` the chunks that are ready."""
         self._require_streaming("a live session")
-        if self.video_encoder is None:
+        salient = self.config.video_places == "salient"
+        if self.video_encoder is None and not salient:
             raise GenerationError("this model has no video conditioner; a live session needs "
                                   "one (use stream() for text-only generation)")
         session = self._open(self.encode_inputs(text)[0], (seed,), None)
-        session.video_state = self.video_encoder.init_state(1)
-        session.with_video = True
+        if self.video_encoder is not None:
+            session.video_state = self.video_encoder.init_state(1)
+            session.with_video = True
+        else:
+            session.prime_for([text])  # the backbone never sees the video: the words lead
+        if salient:
+            from swansphere.spatial.salience import SalientTrack
+
+            session.follow_videos([SalientTrack()])
         return session
 
     def output_gain(self, audio: torch.Tensor) -> torch.Tensor:
@@ -738,12 +774,48 @@ class Pipeline:
             return conditioning.tokens(conditioning.prepare(
                 None if text is None else [text], videos))
 
-    def clip_inputs(self, text: str | None, video: Any, duration: float | None
-                    ) -> tuple[Any, Any, float]:
-        """:meth:`encode_inputs` and the clip length: ``duration``, else the video's length,
-        else the config's ``default_duration``."""
-        text_tokens, video_tokens = self.encode_inputs(text, video)
+    def clip_inputs(self, text: str | None, video: Any, duration: float | None, *,
+                    video_length: float | None = None) -> tuple[Any, Any, float]:
+        """:meth:`encode_inputs` and the clip length: ``duration``, else the video's length
+        (``video_length`` where the conditioners do not see the video), else the config's
+        ``default_duration``."""
+        text_tokens, video_tokens = self.encode_inputs(text, self._model_video(video))
+        if duration is None and video_tokens is None:
+            duration = video_length
         return text_tokens, video_tokens, self._duration(duration, video_tokens)
+
+    @property
+    def video_frame_rate(self) -> float:
+        """Frames per second a video file is read at, and how long a video's last frame
+        lasts: the video conditioner's rate, else :data:`PLACE_FRAME_RATE`."""
+        encoder = self.video_encoder
+        return PLACE_FRAME_RATE if encoder is None else float(encoder.frame_rate)
+
+    def _model_video(self, video: Any) -> Any:
+        """The video the conditioners see: none where the model reads a video only for where
+        its sound is (no video conditioner, ``video_places = "salient"``)."""
+        if self.video_encoder is None and self.config.video_places == "salient":
+            return None
+        return video
+
+    def _video_tracks(self, videos: Sequence[Any]) -> tuple[list[Any] | None, float | None]:
+        """Per row, the :class:`~swansphere.spatial.salience.SalientTrack` of its video
+        (``None`` for a row without one), and the longest video's length in seconds; ``None,
+        None`` unless ``video_places = "salient"`` and some row has a video."""
+        if self.config.video_places != "salient" or all(video is None for video in videos):
+            return None, None
+        tracks, ends = [], []
+        for video in videos:
+            if video is None:
+                tracks.append(None)
+                continue
+            frames, times = frames_and_times(video)
+            tracks.append(_salient_track(frames, times))
+            if not len(times):
+                raise GenerationError("the video has no frames; give a video with frames or "
+                                      "a --duration without video")
+            ends.append(float(np.max(np.asarray(times, dtype=np.float64))))
+        return tracks, max(ends) + 1.0 / self.video_frame_rate
 
     def _duration(self, duration: float | None, video_tokens: Any) -> float:
         if duration is None:
@@ -753,7 +825,7 @@ class Pipeline:
             if not times.numel():
                 raise GenerationError("the video has no frames; give a video with frames or "
                                       "a --duration without video")
-            return float(times.max()) + 1.0 / self.video_encoder.frame_rate
+            return float(times.max()) + 1.0 / self.video_frame_rate
         if not isinstance(duration, int | float) or not math.isfinite(duration) or duration <= 0:
             raise GenerationError(f"duration must be a positive number of seconds, got "
                                   f"{duration!r}")
@@ -809,6 +881,9 @@ class LiveSession:
     place_hold: Any = None
     """The :class:`~swansphere.spatial.hold.PlaceHold` that turns the rows' audio towards
     their places (:meth:`hold_places`), or ``None``."""
+    video_tracks: list[Any] | None = None
+    """Per row, the :class:`~swansphere.spatial.salience.SalientTrack` whose latest direction
+    the row is held at (:meth:`follow_videos`), or ``None``."""
 
     def __attrs_post_init__(self) -> None:
         self.decode_state = self.pipeline.codec.init_decode_state(len(self.generators))
@@ -831,14 +906,20 @@ class LiveSession:
             times = (self.frames_pushed + np.arange(count)) / _frame_rate(fps)
         elif fps is not None:
             raise GenerationError("give push() times or fps, not both")
-        with torch.inference_mode():
-            prepared = encoder.prepare([(frames, times)])
-            tokens, self.video_state = encoder.step(prepared, self.video_state)
-            self.backbone_state = self.pipeline.backbone.push_video(
-                self.backbone_state, tokens.tokens, tokens.times)
+        if self.video_tracks is not None:
+            _read_frames(self.video_tracks[0], frames, times)
+        if encoder is None:
+            frame_times = np.asarray(times, dtype=np.float64)
+        else:
+            with torch.inference_mode():
+                prepared = encoder.prepare([(frames, times)])
+                tokens, self.video_state = encoder.step(prepared, self.video_state)
+                self.backbone_state = self.pipeline.backbone.push_video(
+                    self.backbone_state, tokens.tokens, tokens.times)
+            frame_times = tokens.times.numpy()
         self.frames_pushed += count
-        if tokens.times.numel():
-            self.latest_frame_time = float(tokens.times.max())
+        if frame_times.size:
+            self.latest_frame_time = float(frame_times.max())
 
     def pull(self, duration: float | None = None) -> list[Chunk]:
         """Every chunk whose video is complete: all frames up to its end time have arrived
@@ -857,7 +938,7 @@ class LiveSession:
         one frame interval after the last frame, as offline generation does)."""
         self.closed = True
         if duration is None:
-            duration = (self.latest_frame_time + 1.0 / self.pipeline.video_encoder.frame_rate
+            duration = (self.latest_frame_time + 1.0 / self.pipeline.video_frame_rate
                         if self.frames_pushed else 0.0)
         return list(self.generate(duration))
 
@@ -871,6 +952,7 @@ class LiveSession:
         twin.video_state = copy.deepcopy(self.video_state)
         twin.decode_state = copy.deepcopy(self.decode_state)
         twin.place_hold = copy.deepcopy(self.place_hold)
+        twin.video_tracks = copy.deepcopy(self.video_tracks)
         return twin
 
     # ------------------------------------------------------------------ audio prompts
@@ -968,6 +1050,20 @@ class LiveSession:
             None if video else text for text, video in zip(texts, follows_video, strict=True)],
             round(duration * self.pipeline.sample_rate))
 
+    def follow_videos(self, tracks: Sequence[Any] | None) -> None:
+        """Hold each row that has a :class:`~swansphere.spatial.salience.SalientTrack` where
+        its video last showed something, up to the end of each chunk (``video_places =
+        "salient"``); rows without one keep their words' hold."""
+        if tracks is None or all(track is None for track in tracks):
+            return
+        if self.place_hold is None:
+            from swansphere.spatial.hold import PlaceHold
+
+            self.place_hold = PlaceHold.for_places([None] * len(tracks),
+                                                   self.pipeline.sample_rate,
+                                                   self.pipeline.config.place_hold)
+        self.video_tracks = list(tracks)
+
     def _exemplar_prompts(self, texts: Sequence[str | None]) -> torch.Tensor | None:
         pipeline = self.pipeline
         if not pipeline.config.exemplar_prompts or self.with_video:
@@ -1009,12 +1105,26 @@ class LiveSession:
             audio = pipeline.output_gain(audio)
         if total is not None:
             audio = audio[..., :total - self.samples_done]
+        if self.video_tracks is not None:
+            self._steer_to_videos((self.samples_done + audio.shape[-1])
+                                  / pipeline.sample_rate)
         if self.place_hold is not None:
             audio = self.place_hold(audio)
         self.last_patch = patch
         self.patches_done += 1
         self.samples_done += audio.shape[-1]
         return audio, patch
+
+    def _steer_to_videos(self, time: float) -> None:
+        """Turn the hold of every row with a video track to its latest salient direction at
+        or before ``time`` (the chunk's end: no later frame is looked at)."""
+        places = torch.zeros(len(self.video_tracks), 3, dtype=torch.float64)
+        shown = torch.zeros(len(self.video_tracks), dtype=torch.bool)
+        for row, track in enumerate(self.video_tracks):
+            place = None if track is None else track.at(time)
+            if place is not None:
+                places[row], shown[row] = place, True
+        self.place_hold.follow(places, shown)
 
     def _advance(self) -> torch.Tensor:
         """The LM step that gives ``h`` for the next patch (the start token first)."""
@@ -1096,6 +1206,32 @@ def _stated_path(text: str | None) -> tuple[tuple[float, float], ...] | None:
         return prompt_motion(text)
     place = prompt_direction(text)
     return None if place is None else (place,)
+
+
+def _salient_track(frames: Any, times: Any) -> Any:
+    """The :class:`~swansphere.spatial.salience.SalientTrack` of a whole video."""
+    from swansphere.spatial.salience import SalientTrack
+
+    track = SalientTrack()
+    _read_frames(track, frames, times)
+    return track
+
+
+def _read_frames(track: Any, frames: Any, times: Any) -> None:
+    """Add decoded frames (any form the video conditioner takes) to ``track``, a few at a
+    time, so that a long full-size video is never all floats at once."""
+    from swansphere.conditioning.video import frames_as_tensor
+
+    times = torch.as_tensor(np.asarray(times, dtype=np.float64))
+    if len(frames) != len(times):
+        raise GenerationError(f"a video needs one time per frame; got {len(frames)} frames "
+                              f"and {len(times)} times")
+    for first in range(0, len(frames), _FRAMES_READ_AT_ONCE):
+        track.add(frames_as_tensor(frames[first:first + _FRAMES_READ_AT_ONCE]),
+                  times[first:first + _FRAMES_READ_AT_ONCE])
+
+
+_FRAMES_READ_AT_ONCE = 16
 
 
 def loop_phase(seed: int, patches: int) -> int:

@@ -21,7 +21,8 @@ class ClauseReading:
             config says so), or ``None`` for a pipeline without one.
         places: (azimuth, elevation) degrees the words state: one place, or the places a
             moving sound goes through; empty when they state none.
-        held: the stream is turned onto ``places`` (the pipeline's ``place_hold``, text only).
+        held: the stream is turned onto ``places`` (the pipeline's ``place_hold``), or, when
+            it follows a video, onto what stands out in the frames (``video_places``).
         follows_video: the stream takes its place from the video, not from ``places``.
         searched: the pipeline looked for an exemplar for the clause (``exemplar_prompts``,
             no video, no audio prompt, one place).
@@ -60,7 +61,8 @@ class ClauseReading:
 
     def _where(self) -> str:
         if self.follows_video:
-            return "its place follows the video"
+            return "its place follows the video" + (
+                " (held where the frames show something)" if self.held else "")
         if not self.places:
             return "no place stated"
         where = " then ".join(f"azimuth {azimuth:.0f}°, elevation {elevation:.0f}°"

@@ -24,7 +24,6 @@ from typing import Any, Protocol
 import attrs
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from swansphere.config import ClipBackboneSpec
 from swansphere.errors import ConfigError
@@ -36,22 +35,9 @@ from swansphere.pipeline import (
     frames_and_times,
 )
 from swansphere.registry import Registry, default_registry
-from swansphere.spatial import encode, erp_grid, write_foa
-from swansphere.spatial.encoding import unit_vectors
+from swansphere.spatial import encode, write_foa
+from swansphere.spatial.salience import per_sample_directions, salient_directions
 from swansphere.spatial.words import prompt_direction
-
-SALIENCY_GRID = (64, 32)
-"""ERP resolution (width, height) at which video saliency is computed (5.6° pixels)."""
-
-BACKGROUND_WINDOW = 9
-"""Side of the square window (pixels of the saliency grid, ≈ 50°) whose median colour is a
-pixel's local background: larger than a sounding object, so the median ignores the object
-but follows edges such as a horizon."""
-
-MIN_SALIENCY = 0.15
-"""Frames whose strongest saliency is below this show nothing that stands out (measured on
-simulated scenes: background-only frames peak at 0.05–0.09, frames with a source at
-0.3–0.7)."""
 
 
 class ClipGenerator(Protocol):
@@ -232,63 +218,6 @@ def _video_duration(times: torch.Tensor) -> float:
         raise GenerationError("give a duration: one video frame does not say how long the "
                               "clip is")
     return float(times[-1] + times.diff().median())
-
-
-def saliency(frames: torch.Tensor) -> torch.Tensor:
-    """Per-pixel saliency ``(T, height, width)`` of ERP frames ``(T, 3, H, W)`` in [0, 1].
-
-    A pixel is salient when it is colourful and differs from its local background: the RGB
-    distance to the median colour of the surrounding window (:data:`BACKGROUND_WINDOW`,
-    wrapping around in azimuth), times the pixel's chroma (max − min of RGB), times the
-    cosine of its elevation (its solid angle), on a :data:`SALIENCY_GRID` panorama.
-    """
-    width, height = SALIENCY_GRID
-    small = F.adaptive_avg_pool2d(frames.float(), (height, width))
-    pad = BACKGROUND_WINDOW // 2
-    padded = F.pad(small, (pad, pad, 0, 0), mode="circular")
-    padded = F.pad(padded, (0, 0, pad, pad), mode="replicate")
-    windows = padded.unfold(2, BACKGROUND_WINDOW, 1).unfold(3, BACKGROUND_WINDOW, 1)
-    background = windows.flatten(-2).median(dim=-1).values
-    contrast = (small - background).norm(dim=1)
-    chroma = small.amax(dim=1) - small.amin(dim=1)
-    _, elevation = erp_grid(width, height)
-    return contrast * chroma * torch.cos(torch.deg2rad(elevation.float()))
-
-
-def salient_directions(frames: torch.Tensor, times: torch.Tensor
-                       ) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """Times ``(k,)`` and unit vectors ``(k, 3)`` (front, left, up) of the frames that show
-    something salient, or ``None`` if none does.
-
-    A frame's direction is the saliency-weighted mean direction of its pixels within half of
-    its peak saliency; frames whose peak is below :data:`MIN_SALIENCY` are skipped.
-    """
-    maps = saliency(frames)
-    width, height = SALIENCY_GRID
-    azimuth, elevation = erp_grid(width, height)
-    pixels = unit_vectors(torch.deg2rad(azimuth.double()),
-                          torch.deg2rad(elevation.double())).float()
-    peak = maps.flatten(1).amax(dim=1)
-    weights = torch.where(maps >= 0.5 * peak[:, None, None], maps, 0.0)
-    vectors = torch.einsum("thw,hwc->tc", weights, pixels)
-    keep = (peak >= MIN_SALIENCY) & (vectors.norm(dim=-1) > 0)
-    if not bool(keep.any()):
-        return None
-    kept = vectors[keep]
-    return times[keep].double(), (kept / kept.norm(dim=-1, keepdim=True)).double()
-
-
-def per_sample_directions(times: torch.Tensor, vectors: torch.Tensor, samples: int,
-                          sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
-    """Azimuth and elevation (degrees) per sample: the frame directions interpolated
-    linearly in time (held before the first and after the last frame), so panning glides."""
-    sample_times = np.arange(samples) / sample_rate
-    track = np.stack([np.interp(sample_times, times.numpy(), component)
-                      for component in vectors.numpy().T], axis=-1)
-    track /= np.maximum(np.linalg.norm(track, axis=-1, keepdims=True), 1e-12)
-    azimuth = np.degrees(np.arctan2(track[:, 1], track[:, 0]))
-    elevation = np.degrees(np.arcsin(np.clip(track[:, 2], -1.0, 1.0)))
-    return azimuth, elevation
 
 
 # --- generators by name -------------------------------------------------------------------------

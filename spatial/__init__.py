@@ -50,6 +50,7 @@ if TYPE_CHECKING:
         rotation_between,
         rotation_matrix,
     )
+    from .salience import SalientTrack, salient_directions
     from .signals import source_signal
     from .video_io import read_panorama_video, write_panorama_npz
 
@@ -70,6 +71,7 @@ _EXPORTS = {
             "read_spatial_metadata", "write_360_mp4"),
     "rotation": ("ambix_matrix", "cartesian_rotation", "rotate", "rotation_between",
                  "rotation_matrix"),
+    "salience": ("SalientTrack", "salient_directions"),
     "signals": ("source_signal",),
     "video_io": ("read_panorama_video", "write_panorama_npz"),
 }
@@ -81,6 +83,7 @@ __all__ = [
     "DirectionTrack",
     "HrtfSet",
     "PlaceHold",
+    "SalientTrack",
     "SpatialMetadata",
     "SphericalVideo",
     "TrackMetadata",
@@ -114,6 +117,7 @@ __all__ = [
     "rotate",
     "rotation_between",
     "rotation_matrix",
+    "salient_directions",
     "sn3d_to_n3d",
     "source_signal",
     "validate_foa",

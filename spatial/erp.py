@@ -19,6 +19,16 @@ import torch
 
 from swansphere.errors import ConfigError
 
+ASPECT_TOLERANCE = 0.02
+"""Relative deviation from 2:1 that a frame may have and still count as equirectangular."""
+
+
+def is_panorama(width: int, height: int) -> bool:
+    """Whether a ``width`` × ``height`` frame is a 2:1 equirectangular panorama (within
+    :data:`ASPECT_TOLERANCE`)."""
+    return height > 0 and abs(width / (2 * height) - 1) <= ASPECT_TOLERANCE
+
+
 _INTEGER_SHIFT_TOLERANCE = 1e-6  # columns; shifts closer than this to an integer roll exactly
 
 

@@ -100,6 +100,18 @@ class PlaceHold:
         active = torch.tensor([path is not None for path in paths])
         return cls(targets, active, sample_rate, strength, span=span)
 
+    def follow(self, places: torch.Tensor, rows: torch.Tensor) -> None:
+        """From the next chunk on, hold the ``rows`` (a mask ``(rows,)``) at ``places`` (unit
+        vectors ``(rows, 3)``; other rows' entries are ignored): a place learnt while the
+        stream runs, such as where its video shows the sound now."""
+        if places.shape != (self.targets.shape[0], 3) or rows.shape != self.active.shape:
+            raise ConfigError(f"a place hold of {self.targets.shape[0]} rows follows places "
+                              f"(rows, 3) and a row mask (rows,), got {tuple(places.shape)} "
+                              f"and {tuple(rows.shape)}")
+        moved = places.to(self.targets)[:, None].expand_as(self.targets)
+        self.targets = torch.where(rows[:, None, None], moved, self.targets)
+        self.active = self.active | rows
+
     def target(self, position: int) -> torch.Tensor:
         """Every row's place ``(rows, 3)`` ``position`` samples into the stream."""
         waypoints = self.targets

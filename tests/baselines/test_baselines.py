@@ -18,9 +18,7 @@ from swansphere.evaluation.baselines import (
     CascadeBaseline,
     GlobalBaseline,
     generate_clips,
-    per_sample_directions,
     prompt_requests,
-    salient_directions,
     same_size_pipeline_config,
     scene_requests,
 )
@@ -129,22 +127,6 @@ def test_cascade_without_a_stated_direction_uses_the_default(global_baseline):
     audio = cascade.generate("a dog barks", duration=0.05, seed=2)
     assert cascade.directions("a dog barks", None, 10).source == "default"
     assert float(angle_between(*(float(a) for a in direction(audio)), -60.0, 10.0)) < 1e-3
-
-
-@pytest.mark.parametrize(("azimuth", "elevation"), [(0.0, 0.0), (100.0, 20.0), (-150.0, -30.0),
-                                                    (45.0, 60.0)])
-def test_salient_direction_finds_the_object_in_the_panorama(azimuth, elevation):
-    frames = torch.as_tensor(panorama_with_source(azimuth, elevation, seed=3)[None])
-    times, vectors = salient_directions(frames.permute(0, 3, 1, 2) / 255.0,
-                                        torch.zeros(1, dtype=torch.float64))
-    found_azimuth, found_elevation = per_sample_directions(times, vectors, 1, SAMPLE_RATE)
-    assert float(angle_between(found_azimuth[0], found_elevation[0], azimuth, elevation)) < 6.0
-
-
-def test_background_alone_shows_nothing_salient():
-    frames = torch.as_tensor(np.stack([background(128, 64, seed) for seed in range(4)]))
-    assert salient_directions(frames.permute(0, 3, 1, 2) / 255.0,
-                              torch.arange(4, dtype=torch.float64)) is None
 
 
 def test_cascade_follows_the_video_frame_by_frame(streaming_pipeline):

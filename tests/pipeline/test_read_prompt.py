@@ -32,10 +32,14 @@ def test_each_place_is_a_clause_with_its_words_place_and_exemplar(next_model):
                                  "made from the words alone")
 
 
-def test_video_and_audio_prompts_start_no_exemplar(next_model):
+def test_a_video_places_the_stream_and_an_audio_prompt_replaces_the_exemplar(next_model):
+    """tiny-next reads a video only for where its sound is: the words still pick the
+    exemplar, and the stream is held where the frames show something."""
     [with_video] = next_model.read_prompt("a trombone on the left", with_video=True)
-    assert with_video.follows_video and not with_video.held and not with_video.searched
-    assert "follows the video" in with_video.describe()
+    assert with_video.follows_video and with_video.held and with_video.searched
+    assert with_video.exemplar == "trombone"
+    assert "its place follows the video (held where the frames show something)" in \
+        with_video.describe()
     [prompted] = next_model.read_prompt("a trombone on the left", with_audio_prompt=True)
     assert prompted.held and not prompted.searched and "exemplar" not in prompted.describe()
     [unprimed] = next_model.read_prompt("a trombone on the left")

@@ -1,0 +1,247 @@
+"""video_places = "salient": a stream with video is held, chunk by chunk, where the frames
+last showed something (spatial.salience), and a model without a video conditioner takes a
+video for that alone (docs/pipeline.md, "Places from the video")."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from pipeline_helpers import (
+    SAMPLE_RATE,
+    panorama_with_source,
+    synthetic_exemplar_bank,
+    tiny_pipeline,
+)
+
+from swansphere.conditioning.video import frames_as_tensor
+from swansphere.data.panorama import background
+from swansphere.errors import ConfigError, GenerationError
+from swansphere.metrics.direction import angle_between
+from swansphere.pipeline import Pipeline
+from swansphere.spatial import direction, write_panorama_npz
+from swansphere.spatial.hold import PlaceHold
+from swansphere.spatial.salience import SalientTrack, per_sample_directions, salient_directions
+
+TEXT = "a bell rings"
+SECONDS = 0.4
+FPS = 10.0
+WIDTH = 128
+
+
+@pytest.fixture(scope="module")
+def base() -> Pipeline:
+    return tiny_pipeline()
+
+
+@pytest.fixture(scope="module")
+def wordy(base) -> Pipeline:
+    """The tiny pipeline without its video conditioner: it makes sound from words only."""
+    return base.replace(video=None)
+
+
+@pytest.fixture(scope="module")
+def reader(wordy) -> Pipeline:
+    """... and reads a video for where its sound is."""
+    return wordy.replace(place_hold=1.0, video_places="salient")
+
+
+def _moving_video(count: int = 4, seed: int = 3) -> dict:
+    """``count`` frames of a source, on the left for the first half, then behind on the
+    right, and between them a frame that shows nothing."""
+    frames = [panorama_with_source(90.0, 10.0, WIDTH, seed)] * (count // 2)
+    frames += [background(WIDTH, WIDTH // 2, seed)]
+    frames += [panorama_with_source(-140.0, -20.0, WIDTH, seed)] * (count - count // 2)
+    return {"frames": np.stack(frames), "fps": FPS}
+
+
+def _held_along_video(chunks, video, strength=1.0):
+    """The chunks turned by hand: each by a hold that, before it, follows the last salient
+    frame stamped at or before the chunk's end."""
+    track = SalientTrack()
+    times = np.arange(len(video["frames"])) / video["fps"]
+    track.add(frames_as_tensor(video["frames"]), times)
+    hold = PlaceHold.for_places([None], SAMPLE_RATE, strength)
+    held, end = [], 0
+    for chunk in chunks:
+        end += chunk.shape[-1]
+        place = track.at(end / SAMPLE_RATE)
+        if place is not None:
+            hold.follow(place[None], torch.tensor([True]))
+        held.append(hold(chunk[None])[0])
+    return held
+
+
+# ---------------------------------------------------------------- salience
+
+
+@pytest.mark.parametrize(("azimuth", "elevation"), [(0.0, 0.0), (100.0, 20.0), (-150.0, -30.0),
+                                                    (45.0, 60.0)])
+def test_salient_direction_finds_the_object_in_the_panorama(azimuth, elevation):
+    frames = torch.as_tensor(panorama_with_source(azimuth, elevation, seed=3)[None])
+    times, vectors = salient_directions(frames.permute(0, 3, 1, 2) / 255.0,
+                                        torch.zeros(1, dtype=torch.float64))
+    found_azimuth, found_elevation = per_sample_directions(times, vectors, 1, SAMPLE_RATE)
+    assert float(angle_between(found_azimuth[0], found_elevation[0], azimuth, elevation)) < 6.0
+
+
+def test_background_alone_shows_nothing_salient():
+    frames = torch.as_tensor(np.stack([background(128, 64, seed) for seed in range(4)]))
+    assert salient_directions(frames.permute(0, 3, 1, 2) / 255.0,
+                              torch.arange(4, dtype=torch.float64)) is None
+
+
+def test_a_track_answers_with_the_last_salient_frame_up_to_a_time():
+    video = _moving_video(count=4)
+    track = SalientTrack()
+    track.add(frames_as_tensor(video["frames"][:2]), np.array([0.1, 0.2]))
+    track.add(frames_as_tensor(video["frames"][2:]), np.array([0.3, 0.4, 0.5]))
+    assert track.at(0.05) is None                       # before the first frame
+    left, behind_right = track.at(0.1), track.at(0.45)
+    assert torch.equal(track.at(0.35), left)            # the empty frame at 0.3 keeps the left
+    assert float(angle_between(*_degrees(left), 90.0, 10.0)) < 6.0
+    assert float(angle_between(*_degrees(behind_right), -140.0, -20.0)) < 6.0
+    assert torch.equal(track.at(99.0), behind_right)
+
+
+def _degrees(vector: torch.Tensor) -> tuple[float, float]:
+    x, y, z = vector.tolist()
+    return float(np.degrees(np.arctan2(y, x))), float(np.degrees(np.arcsin(z)))
+
+
+def test_a_track_refuses_frames_out_of_order_or_not_panoramas():
+    frames = frames_as_tensor(_moving_video()["frames"][:2])
+    track = SalientTrack()
+    track.add(frames, np.array([0.5, 0.6]))
+    with pytest.raises(GenerationError, match="time order"):
+        track.add(frames, np.array([0.2, 0.3]))
+    with pytest.raises(GenerationError, match="time order"):
+        SalientTrack().add(frames, np.array([0.3, 0.2]))
+    with pytest.raises(GenerationError, match="2:1"):
+        SalientTrack().add(frames[..., :100], np.array([0.0, 0.1]))
+    with pytest.raises(GenerationError, match="one finite time per frame"):
+        SalientTrack().add(frames, np.array([0.0]))
+
+
+def test_a_hold_follows_a_place_given_while_it_runs():
+    left = torch.tensor([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]], dtype=torch.float64)
+    hold = PlaceHold.for_places([(180.0, 0.0), None], SAMPLE_RATE)
+    hold.follow(left, torch.tensor([False, True]))
+    assert hold.active.tolist() == [True, True]
+    torch.testing.assert_close(hold.target(0), torch.tensor([[-1.0, 0.0, 0.0],
+                                                            [0.0, 1.0, 0.0]],
+                                                           dtype=torch.float64), atol=1e-12,
+                               rtol=0)
+    with pytest.raises(ConfigError, match="row mask"):
+        hold.follow(left[:1], torch.tensor([True]))
+
+
+# ---------------------------------------------------------------- the pipeline
+
+
+def test_a_model_without_video_conditioner_reads_the_video_for_places_alone(wordy, reader):
+    video = _moving_video()
+    chunks = [chunk.audio for chunk in reader.stream(TEXT, video, duration=SECONDS, seed=2)]
+    words = [chunk.audio for chunk in wordy.stream(TEXT, duration=SECONDS, seed=2)]
+    expected = _held_along_video(words, video)
+    assert len(chunks) == len(expected) > 10
+    for chunk, want in zip(chunks, expected, strict=True):
+        torch.testing.assert_close(chunk, want, atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(torch.cat(chunks, -1), torch.cat(words, -1))
+
+
+def test_the_words_still_pick_the_exemplar_the_stream_starts_from(wordy, reader):
+    """The backbone of a model that reads the video for places never sees it, so the video
+    does not stop the words' exemplar from starting the stream (as a conditioning video
+    does: it sets the stream's time)."""
+    bank = synthetic_exemplar_bank()
+    named = "a siren wails"
+    video = _moving_video()
+    primed = reader.replace(exemplars=bank, exemplar_prompts=True)
+    words = [chunk.audio for chunk in wordy.stream(named, duration=SECONDS, seed=2,
+                                                   audio_prompt=bank.prompt(named))]
+    chunks = [chunk.audio for chunk in primed.stream(named, video, SECONDS, seed=2)]
+    for chunk, want in zip(chunks, _held_along_video(words, video), strict=True):
+        torch.testing.assert_close(chunk, want, atol=1e-5, rtol=1e-4)
+
+
+def test_a_video_lasts_its_frames_plus_one_frame_at_the_reading_rate(reader):
+    video = _moving_video(count=4)
+    audio = reader.generate(TEXT, video, seed=0)
+    last_frame = (len(video["frames"]) - 1) / FPS
+    assert audio.shape[-1] == round((last_frame + 1 / reader.video_frame_rate) * SAMPLE_RATE)
+    with pytest.raises(GenerationError, match="no frames"):
+        reader.generate(TEXT, {"frames": np.zeros((0, 64, 128, 3), np.uint8), "fps": FPS})
+
+
+def test_a_chunk_never_depends_on_a_later_frame(reader):
+    """Frames stamped after a chunk's end do not change it."""
+    video = _moving_video()
+    other = {**video, "frames": video["frames"].copy()}
+    other["frames"][2:] = panorama_with_source(0.0, 60.0, WIDTH, 3)   # from 0.2 s on
+    first = list(reader.stream(TEXT, video, duration=SECONDS, seed=1))
+    second = list(reader.stream(TEXT, other, duration=SECONDS, seed=1))
+    for one, two in zip(first, second, strict=True):
+        if one.end < 0.2 - 1e-9:
+            torch.testing.assert_close(one.audio, two.audio)
+    assert not torch.allclose(first[-1].audio, second[-1].audio)
+
+
+def test_live_pushes_file_streams_takes_and_served_streams_agree(reader, tmp_path):
+    video = _moving_video()
+    offline = reader.generate(TEXT, video, seed=4)
+    session = reader.session(TEXT, seed=4)
+    chunks = []
+    for first in range(0, len(video["frames"]), 2):
+        session.push(video["frames"][first:first + 2], fps=FPS)
+        chunks += session.pull()
+    twin = session.snapshot()
+    chunks += session.close()
+    torch.testing.assert_close(torch.cat([c.audio for c in chunks], -1), offline)
+    twin.push(panorama_with_source(0.0, 60.0, WIDTH, 3)[None], fps=FPS)
+    assert len(twin.video_tracks[0].times) != len(session.video_tracks[0].times)  # own track
+
+    times = np.arange(len(video["frames"])) / reader.video_frame_rate  # files: read at 4 fps
+    write_panorama_npz(tmp_path / "v.npz", video["frames"], times, reader.video_frame_rate)
+    from_file = torch.cat([c.audio for c in reader.stream(TEXT, tmp_path / "v.npz", seed=4)],
+                          -1)
+    torch.testing.assert_close(from_file, reader.generate(TEXT, (video["frames"], times),
+                                                          seed=4))
+
+    takes = reader.generate_takes(TEXT, video, duration=SECONDS, seeds=(4, 5)).audio
+    torch.testing.assert_close(takes[0], reader.generate(TEXT, video, SECONDS, seed=4),
+                               atol=1e-4, rtol=1e-3)
+    steps = list(reader.stream_many([TEXT, "a bell rings on the left"], [video, None],
+                                    duration=SECONDS, seeds=(4, 5)))
+    served = [torch.cat([step[i].audio for step in steps], -1) for i in (0, 1)]
+    torch.testing.assert_close(served[0], reader.generate(TEXT, video, SECONDS, seed=4),
+                               atol=1e-4, rtol=1e-3)
+    torch.testing.assert_close(served[1], reader.generate("a bell rings on the left",
+                                                          duration=SECONDS, seed=5),
+                               atol=1e-4, rtol=1e-3)
+
+
+def test_a_model_with_video_conditioner_is_conditioned_and_held(base):
+    video = _moving_video()
+    model_only = base.replace(place_hold=1.0)
+    both = model_only.replace(video_places="salient")
+    unheld = [chunk.audio for chunk in model_only.stream(TEXT, video, SECONDS, seed=2)]
+    chunks = [chunk.audio for chunk in both.stream(TEXT, video, SECONDS, seed=2)]
+    for chunk, want in zip(chunks, _held_along_video(unheld, video), strict=True):
+        torch.testing.assert_close(chunk, want, atol=1e-5, rtol=1e-4)
+    last = torch.cat(chunks, -1)[..., -SAMPLE_RATE // 10:]
+    assert float(angle_between(*(float(a) for a in direction(last)), -140.0, -20.0)) < 20.0
+
+
+def test_the_setting_is_checked_saved_and_read(wordy, reader, tmp_path):
+    with pytest.raises(GenerationError, match="no video conditioner"):
+        wordy.generate(TEXT, _moving_video(), seed=0)
+    with pytest.raises(ConfigError, match="place_hold"):
+        wordy.replace(video_places="salient")
+    with pytest.raises(ConfigError, match="video_places"):
+        wordy.replace(video_places="loudest")
+    reader.save_pretrained(tmp_path / "model")
+    assert Pipeline.from_pretrained(tmp_path / "model").config.video_places == "salient"
+    [reading] = reader.read_prompt("a bell rings on the left", with_video=True)
+    assert reading.follows_video and reading.held
+    assert "held where the frames show something" in reading.describe()
