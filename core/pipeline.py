@@ -62,6 +62,8 @@ that alone, and makes its sound from the words; docs/pipeline.md, "Places from t
 PLACE_FRAME_RATE = 4.0
 """Frames per second at which a model without a video conditioner reads a video file for its
 places (``video_places = "salient"``), and how long such a video's last frame lasts."""
+_FRAMES_READ_AT_ONCE = 16
+"""Frames turned into floats at a time when a video is read for its places."""
 PROMPT_WITH_VIDEO = ("an audio prompt cannot share a stream with video yet: the prompt would "
                      "take the time of the video's first frames")
 
@@ -506,6 +508,8 @@ class Pipeline:
     def _open_clip(self, text: str | None, video: Any, duration: float | None,
                    seeds: tuple[int, ...], audio_prompt: Any) -> tuple[LiveSession, float]:
         """A session of one row per seed for one input, primed and held, and its length."""
+        if video is not None:
+            video = frames_and_times(video)  # a file is read once, for the model and places
         tracks, length = self._video_tracks([video])
         text_tokens, video_tokens, duration = self.clip_inputs(text, video, duration,
                                                                video_length=length)
@@ -906,8 +910,6 @@ class LiveSession:
             times = (self.frames_pushed + np.arange(count)) / _frame_rate(fps)
         elif fps is not None:
             raise GenerationError("give push() times or fps, not both")
-        if self.video_tracks is not None:
-            _read_frames(self.video_tracks[0], frames, times)
         if encoder is None:
             frame_times = np.asarray(times, dtype=np.float64)
         else:
@@ -917,6 +919,8 @@ class LiveSession:
                 self.backbone_state = self.pipeline.backbone.push_video(
                     self.backbone_state, tokens.tokens, tokens.times)
             frame_times = tokens.times.numpy()
+        if self.video_tracks is not None:
+            _read_frames(self.video_tracks[0], frames, times)
         self.frames_pushed += count
         if frame_times.size:
             self.latest_frame_time = float(frame_times.max())
@@ -1229,9 +1233,6 @@ def _read_frames(track: Any, frames: Any, times: Any) -> None:
     for first in range(0, len(frames), _FRAMES_READ_AT_ONCE):
         track.add(frames_as_tensor(frames[first:first + _FRAMES_READ_AT_ONCE]),
                   times[first:first + _FRAMES_READ_AT_ONCE])
-
-
-_FRAMES_READ_AT_ONCE = 16
 
 
 def loop_phase(seed: int, patches: int) -> int:
