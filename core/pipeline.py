@@ -423,10 +423,9 @@ class Pipeline:
             raise ConfigError(f"exemplar_anchor needs a sampler that starts late from a given "
                               f"sample (sample_from, late_start); {type(self.sampler).__name__} "
                               "has not both")
-        if self.config.video_places == "salient" and not (self.config.place_hold
-                                                          and self.streams):
+        if self.config.video_places == "salient" and not self.config.place_hold:
             raise ConfigError("video_places = 'salient' holds a stream where its video shows "
-                              "something: it needs place_hold above 0 and a streaming backbone")
+                              "something: it needs place_hold above 0")
         if self.exemplars is not None and self.exemplars.sample_rate != codec.sample_rate:
             raise ConfigError(f"the exemplar bank is at {self.exemplars.sample_rate} Hz, the "
                               f"codec at {codec.sample_rate} Hz")
@@ -723,7 +722,11 @@ class Pipeline:
                     seed: int) -> Chunk:
         """The whole clip from a whole-clip backbone, as the one chunk of its stream."""
         _check_seed(seed)
-        text_tokens, video_tokens, duration = self.clip_inputs(text, video, duration)
+        if video is not None:
+            video = frames_and_times(video)  # a file is read once, for the model and places
+        tracks, length = self._video_tracks([video])
+        text_tokens, video_tokens, duration = self.clip_inputs(text, video, duration,
+                                                               video_length=length)
         with torch.inference_mode():
             conditions = self.conditioning.from_tokens(text_tokens, video_tokens)
         samples = round(duration * self.sample_rate)
@@ -735,7 +738,9 @@ class Pipeline:
         with torch.inference_mode():
             audio = self.output_gain(self.codec.decode(latents * self.config.latent_scale))
         audio = audio[:1, :, :samples]
-        hold = None if video is not None else _place_hold(self, [text], samples)
+        hold = _place_hold(self, [None if video is not None else text], samples)
+        if tracks is not None:  # the clip is one chunk: held where its last frame shows
+            hold = _follow_tracks(self, hold, tracks, samples / self.sample_rate)
         if hold is not None:
             audio = hold(audio)
         return Chunk(audio=audio[0].float(), index=0, start=0.0,
@@ -1061,11 +1066,7 @@ class LiveSession:
         if tracks is None or all(track is None for track in tracks):
             return
         if self.place_hold is None:
-            from swansphere.spatial.hold import PlaceHold
-
-            self.place_hold = PlaceHold.for_places([None] * len(tracks),
-                                                   self.pipeline.sample_rate,
-                                                   self.pipeline.config.place_hold)
+            self.place_hold = _row_hold(self.pipeline, len(tracks))
         self.video_tracks = list(tracks)
 
     def _exemplar_prompts(self, texts: Sequence[str | None]) -> torch.Tensor | None:
@@ -1109,26 +1110,15 @@ class LiveSession:
             audio = pipeline.output_gain(audio)
         if total is not None:
             audio = audio[..., :total - self.samples_done]
-        if self.video_tracks is not None:
-            self._steer_to_videos((self.samples_done + audio.shape[-1])
-                                  / pipeline.sample_rate)
+        if self.video_tracks is not None:  # where each video shows something by the chunk's end
+            _steer(self.place_hold, self.video_tracks,
+                   (self.samples_done + audio.shape[-1]) / pipeline.sample_rate)
         if self.place_hold is not None:
             audio = self.place_hold(audio)
         self.last_patch = patch
         self.patches_done += 1
         self.samples_done += audio.shape[-1]
         return audio, patch
-
-    def _steer_to_videos(self, time: float) -> None:
-        """Turn the hold of every row with a video track to its latest salient direction at
-        or before ``time`` (the chunk's end: no later frame is looked at)."""
-        places = torch.zeros(len(self.video_tracks), 3, dtype=torch.float64)
-        shown = torch.zeros(len(self.video_tracks), dtype=torch.bool)
-        for row, track in enumerate(self.video_tracks):
-            place = None if track is None else track.at(time)
-            if place is not None:
-                places[row], shown[row] = place, True
-        self.place_hold.follow(places, shown)
 
     def _advance(self) -> torch.Tensor:
         """The LM step that gives ``h`` for the next patch (the start token first)."""
@@ -1210,6 +1200,34 @@ def _stated_path(text: str | None) -> tuple[tuple[float, float], ...] | None:
         return prompt_motion(text)
     place = prompt_direction(text)
     return None if place is None else (place,)
+
+
+def _row_hold(pipeline: Pipeline, rows: int) -> Any:
+    """A :class:`~swansphere.spatial.hold.PlaceHold` of ``rows`` rows with no place yet."""
+    from swansphere.spatial.hold import PlaceHold
+
+    return PlaceHold.for_places([None] * rows, pipeline.sample_rate, pipeline.config.place_hold)
+
+
+def _follow_tracks(pipeline: Pipeline, hold: Any, tracks: Sequence[Any], time: float) -> Any:
+    """``hold`` (a new one if ``None``) steered to where each row's video shows something
+    at ``time`` seconds (:func:`_steer`)."""
+    hold = _row_hold(pipeline, len(tracks)) if hold is None else hold
+    _steer(hold, tracks, time)
+    return hold
+
+
+def _steer(hold: Any, tracks: Sequence[Any], time: float) -> None:
+    """Turn ``hold``'s row of every video track towards the track's latest salient direction
+    at or before ``time`` (a chunk's end: no later frame is looked at); rows whose video has
+    shown nothing yet, or that have none, keep what they had."""
+    places = torch.zeros(len(tracks), 3, dtype=torch.float64)
+    shown = torch.zeros(len(tracks), dtype=torch.bool)
+    for row, track in enumerate(tracks):
+        place = None if track is None else track.at(time)
+        if place is not None:
+            places[row], shown[row] = place, True
+    hold.follow(places, shown)
 
 
 def _salient_track(frames: Any, times: Any) -> Any:

@@ -12,6 +12,7 @@ from pipeline_helpers import (
     panorama_with_source,
     synthetic_exemplar_bank,
     tiny_pipeline,
+    whole_clip_pipeline,
 )
 
 from swansphere.conditioning.video import frames_as_tensor
@@ -231,6 +232,17 @@ def test_a_model_with_video_conditioner_is_conditioned_and_held(base):
         torch.testing.assert_close(chunk, want, atol=1e-5, rtol=1e-4)
     last = torch.cat(chunks, -1)[..., -SAMPLE_RATE // 10:]
     assert float(angle_between(*(float(a) for a in direction(last)), -140.0, -20.0)) < 20.0
+
+
+def test_a_whole_clip_is_held_as_one_chunk_where_its_last_frame_shows_something():
+    whole = whole_clip_pipeline().replace(place_hold=1.0)
+    video = _moving_video()
+    unheld = whole.generate(TEXT, video, duration=SECONDS, seed=2)
+    held = whole.replace(video_places="salient").generate(TEXT, video, duration=SECONDS,
+                                                          seed=2)
+    [want] = _held_along_video([unheld], video)  # one chunk, ending after the last frame
+    torch.testing.assert_close(held, want)
+    assert not torch.allclose(held, unheld)
 
 
 def test_the_setting_is_checked_saved_and_read(wordy, reader, tmp_path):
