@@ -62,8 +62,6 @@ that alone, and makes its sound from the words; docs/pipeline.md, "Places from t
 PLACE_FRAME_RATE = 4.0
 """Frames per second at which a model without a video conditioner reads a video file for its
 places (``video_places = "salient"``), and how long such a video's last frame lasts."""
-_FRAMES_READ_AT_ONCE = 16
-"""Frames turned into floats at a time when a video is read for its places."""
 PROMPT_WITH_VIDEO = ("an audio prompt cannot share a stream with video yet: the prompt would "
                      "take the time of the video's first frames")
 
@@ -699,7 +697,7 @@ class Pipeline:
         if salient:
             from swansphere.spatial.salience import SalientTrack
 
-            session.follow_videos([SalientTrack()])
+            session.follow_videos([SalientTrack(interval=1.0 / self.video_frame_rate)])
         return session
 
     def output_gain(self, audio: torch.Tensor) -> torch.Tensor:
@@ -819,7 +817,7 @@ class Pipeline:
                 tracks.append(None)
                 continue
             frames, times = frames_and_times(video)
-            tracks.append(_salient_track(frames, times))
+            tracks.append(_salient_track(self, frames, times))
             if not len(times):
                 raise GenerationError("the video has no frames; give a video with frames or "
                                       "a --duration without video")
@@ -1230,27 +1228,28 @@ def _steer(hold: Any, tracks: Sequence[Any], time: float) -> None:
     hold.follow(places, shown)
 
 
-def _salient_track(frames: Any, times: Any) -> Any:
+def _salient_track(pipeline: Pipeline, frames: Any, times: Any) -> Any:
     """The :class:`~swansphere.spatial.salience.SalientTrack` of a whole video."""
     from swansphere.spatial.salience import SalientTrack
 
-    track = SalientTrack()
+    track = SalientTrack(interval=1.0 / pipeline.video_frame_rate)
     _read_frames(track, frames, times)
     return track
 
 
 def _read_frames(track: Any, frames: Any, times: Any) -> None:
-    """Add decoded frames (any form the video conditioner takes) to ``track``, a few at a
-    time, so that a long full-size video is never all floats at once."""
+    """Add decoded frames (any form the video conditioner takes) to ``track``; only the
+    frames it reads are turned into floats."""
     from swansphere.conditioning.video import frames_as_tensor
 
-    times = torch.as_tensor(np.asarray(times, dtype=np.float64))
     if len(frames) != len(times):
         raise GenerationError(f"a video needs one time per frame; got {len(frames)} frames "
                               f"and {len(times)} times")
-    for first in range(0, len(frames), _FRAMES_READ_AT_ONCE):
-        track.add(frames_as_tensor(frames[first:first + _FRAMES_READ_AT_ONCE]),
-                  times[first:first + _FRAMES_READ_AT_ONCE])
+    if isinstance(frames, torch.Tensor):
+        track.add(lambda indices: frames_as_tensor(frames[torch.as_tensor(indices)]), times)
+    else:
+        frames = np.asarray(frames)
+        track.add(lambda indices: frames_as_tensor(frames[indices]), times)
 
 
 def loop_phase(seed: int, patches: int) -> int:

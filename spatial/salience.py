@@ -13,6 +13,8 @@ direction at a time is that of the last salient frame at or before it.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import attrs
 import numpy as np
@@ -100,32 +102,41 @@ def per_sample_directions(times: torch.Tensor, vectors: torch.Tensor, samples: i
 @attrs.define(eq=False)
 class SalientTrack:
     """The salient directions of one video, frame by frame as its frames arrive (in time
-    order). :meth:`at` is causal: it never looks at a frame later than the time asked."""
+    order). :meth:`at` is causal: it never looks at a frame later than the time asked.
 
+    ``interval`` spaces the frames read: one is read only if it is stamped at least that long
+    after the last one read, so a 30 fps video costs what a few frames a second do (the
+    saliency of a 1024 × 512 frame takes milliseconds) and a hold that follows the track,
+    which smooths over seconds anyway, sees the same places. Which frames are read depends
+    on their times only, never on how they were split into calls."""
+
+    interval: float = 0.0
     times: torch.Tensor = attrs.field(factory=lambda: torch.zeros(0, dtype=torch.float64))
     vectors: torch.Tensor = attrs.field(factory=lambda: torch.zeros(0, 3, dtype=torch.float64))
     latest: float = -math.inf
-    """The time of the last frame read, salient or not."""
+    """The time of the last frame seen, read or not."""
+    last_read: float = -math.inf
+    """The time of the last frame read."""
 
-    def add(self, frames: torch.Tensor, times: torch.Tensor) -> None:
-        """Read ERP frames ``(T, 3, H, W)`` in [0, 1] stamped ``times`` (seconds, ``(T,)``,
-        in order, none before a frame already read)."""
-        times = torch.as_tensor(times, dtype=torch.float64)
-        if frames.ndim != 4 or frames.shape[1] != 3 or not is_panorama(
-                frames.shape[-1], frames.shape[-2]):
-            raise GenerationError(f"video frames are 2:1 panoramas (T, 3, H, 2H); got shape "
-                                  f"{tuple(frames.shape)}")
-        if times.shape != (frames.shape[0],) or not bool(torch.isfinite(times).all()):
-            raise GenerationError(f"a video needs one finite time per frame; got "
-                                  f"{tuple(times.shape)} times for {frames.shape[0]} frames")
+    def add(self, frames: torch.Tensor | Callable[[np.ndarray], torch.Tensor],
+            times: Any) -> None:
+        """Read the frames stamped ``times`` (seconds, ``(T,)``, in order, none before a
+        frame already seen) that are due (``interval``). ``frames`` are ERP frames ``(T, 3,
+        H, W)`` in [0, 1], or a function that returns those of an array of indices, so that
+        frames that are not read are never made."""
+        times = torch.as_tensor(np.asarray(times, dtype=np.float64))
+        if times.ndim != 1 or not bool(torch.isfinite(times).all()):
+            raise GenerationError(f"a video needs one finite time per frame; got times of "
+                                  f"shape {tuple(times.shape)}")
         if times.numel() and (bool((times.diff() < 0).any()) or float(times[0]) < self.latest):
             raise GenerationError("video frames must come in time order")
+        load = frames if callable(frames) else _indexer(frames, times.shape[0])
+        due = self._due(times)
+        for first in range(0, len(due), _READ_AT_ONCE):
+            chosen = due[first:first + _READ_AT_ONCE]
+            self._read(load(chosen), times[chosen])
         if times.numel():
             self.latest = float(times[-1])
-        found = salient_directions(frames, times)
-        if found is not None:
-            self.times = torch.cat([self.times, found[0]])
-            self.vectors = torch.cat([self.vectors, found[1]])
 
     def at(self, time: float) -> torch.Tensor | None:
         """The unit vector ``(3,)`` of the last salient frame stamped at or before ``time``
@@ -133,3 +144,39 @@ class SalientTrack:
         shown = int(torch.searchsorted(self.times, torch.tensor([time], dtype=torch.float64),
                                        right=True))
         return None if shown == 0 else self.vectors[shown - 1]
+
+    def _due(self, times: torch.Tensor) -> np.ndarray:
+        """Indices of the frames to read: each ``interval`` or more after the last read."""
+        due, last = [], self.last_read
+        for index, time in enumerate(times.tolist()):
+            if time >= last + self.interval - _TIME_TOLERANCE:
+                due.append(index)
+                last = time
+        return np.asarray(due, dtype=np.int64)
+
+    def _read(self, frames: torch.Tensor, times: torch.Tensor) -> None:
+        if frames.ndim != 4 or frames.shape[1] != 3 or frames.shape[0] != times.shape[0] \
+                or not is_panorama(frames.shape[-1], frames.shape[-2]):
+            raise GenerationError(f"video frames are 2:1 panoramas (T, 3, H, 2H), one per "
+                                  f"time; got shape {tuple(frames.shape)} for "
+                                  f"{times.shape[0]} times")
+        self.last_read = float(times[-1])
+        found = salient_directions(frames, times)
+        if found is not None:
+            self.times = torch.cat([self.times, found[0]])
+            self.vectors = torch.cat([self.vectors, found[1]])
+
+
+def _indexer(frames: torch.Tensor, count: int) -> Callable[[np.ndarray], torch.Tensor]:
+    """What :meth:`SalientTrack.add` loads frames with, for frames given whole."""
+    if len(frames) != count:
+        raise GenerationError(f"a video needs one time per frame; got {len(frames)} frames "
+                              f"and {count} times")
+    return lambda indices: frames[torch.as_tensor(indices)]
+
+
+_READ_AT_ONCE = 16
+"""Frames made and read at a time, so a long full-size video is never all floats at once."""
+_TIME_TOLERANCE = 1e-9
+"""Seconds by which a frame may fall short of ``interval`` and still be read (frame times
+computed as k / fps do not add up exactly)."""

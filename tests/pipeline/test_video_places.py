@@ -47,19 +47,20 @@ def reader(wordy) -> Pipeline:
     return wordy.replace(place_hold=1.0, video_places="salient")
 
 
-def _moving_video(count: int = 4, seed: int = 3) -> dict:
-    """``count`` frames of a source, on the left for the first half, then behind on the
-    right, and between them a frame that shows nothing."""
-    frames = [panorama_with_source(90.0, 10.0, WIDTH, seed)] * (count // 2)
-    frames += [background(WIDTH, WIDTH // 2, seed)]
-    frames += [panorama_with_source(-140.0, -20.0, WIDTH, seed)] * (count - count // 2)
+def _moving_video(seed: int = 3) -> dict:
+    """Five frames at 10 fps: a source on the left, then front-left, a frame that shows
+    nothing, then behind on the right twice (a pipeline that reads 4 frames a second sees
+    the first and the fourth)."""
+    places = [(90.0, 10.0), (45.0, 10.0), None, (-140.0, -20.0), (-140.0, -20.0)]
+    frames = [background(WIDTH, WIDTH // 2, seed) if place is None
+              else panorama_with_source(*place, WIDTH, seed) for place in places]
     return {"frames": np.stack(frames), "fps": FPS}
 
 
-def _held_along_video(chunks, video, strength=1.0):
+def _held_along_video(chunks, video, pipeline, strength=1.0):
     """The chunks turned by hand: each by a hold that, before it, follows the last salient
-    frame stamped at or before the chunk's end."""
-    track = SalientTrack()
+    frame read (at the pipeline's video frame rate) stamped at or before the chunk's end."""
+    track = SalientTrack(interval=1 / pipeline.video_frame_rate)
     times = np.arange(len(video["frames"])) / video["fps"]
     track.add(frames_as_tensor(video["frames"]), times)
     hold = PlaceHold.for_places([None], SAMPLE_RATE, strength)
@@ -93,14 +94,15 @@ def test_background_alone_shows_nothing_salient():
 
 
 def test_a_track_answers_with_the_last_salient_frame_up_to_a_time():
-    video = _moving_video(count=4)
+    video = _moving_video()
     track = SalientTrack()
     track.add(frames_as_tensor(video["frames"][:2]), np.array([0.1, 0.2]))
     track.add(frames_as_tensor(video["frames"][2:]), np.array([0.3, 0.4, 0.5]))
     assert track.at(0.05) is None                       # before the first frame
-    left, behind_right = track.at(0.1), track.at(0.45)
-    assert torch.equal(track.at(0.35), left)            # the empty frame at 0.3 keeps the left
+    left, front_left, behind_right = track.at(0.1), track.at(0.2), track.at(0.45)
+    assert torch.equal(track.at(0.35), front_left)      # the empty frame at 0.3 keeps it
     assert float(angle_between(*_degrees(left), 90.0, 10.0)) < 6.0
+    assert float(angle_between(*_degrees(front_left), 45.0, 10.0)) < 6.0
     assert float(angle_between(*_degrees(behind_right), -140.0, -20.0)) < 6.0
     assert torch.equal(track.at(99.0), behind_right)
 
@@ -120,8 +122,34 @@ def test_a_track_refuses_frames_out_of_order_or_not_panoramas():
         SalientTrack().add(frames, np.array([0.3, 0.2]))
     with pytest.raises(GenerationError, match="2:1"):
         SalientTrack().add(frames[..., :100], np.array([0.0, 0.1]))
-    with pytest.raises(GenerationError, match="one finite time per frame"):
+    with pytest.raises(GenerationError, match="one time per frame"):
         SalientTrack().add(frames, np.array([0.0]))
+    with pytest.raises(GenerationError, match="finite"):
+        SalientTrack().add(frames, np.array([0.0, np.nan]))
+
+
+def test_a_track_reads_frames_an_interval_apart_however_they_arrive():
+    """At 30 fps with a quarter-second interval it reads every 8th frame (0.25 s is 7.5
+    frames), and only those are ever made; split into any pushes, the same ones."""
+    frames = frames_as_tensor(np.stack([panorama_with_source(a, 0.0, WIDTH, 3)
+                                        for a in range(-90, 90, 6)]))    # 30 frames
+    times = np.arange(30) / 30.0
+    made = []
+
+    def load(indices):
+        made.extend(indices.tolist())
+        return frames[torch.as_tensor(indices)]
+
+    whole = SalientTrack(interval=0.25)
+    whole.add(load, times)
+    assert made == [0, 8, 16, 24]
+    pieces = SalientTrack(interval=0.25)
+    for first, last in ((0, 5), (5, 6), (6, 17), (17, 30)):
+        pieces.add(frames[first:last], times[first:last])
+    torch.testing.assert_close(pieces.times, whole.times)
+    torch.testing.assert_close(pieces.vectors, whole.vectors)
+    with pytest.raises(GenerationError, match="time order"):
+        pieces.add(frames[:1], np.array([0.9]))            # skipped frames count as seen
 
 
 def test_a_hold_follows_a_place_given_while_it_runs():
@@ -144,7 +172,7 @@ def test_a_model_without_video_conditioner_reads_the_video_for_places_alone(word
     video = _moving_video()
     chunks = [chunk.audio for chunk in reader.stream(TEXT, video, duration=SECONDS, seed=2)]
     words = [chunk.audio for chunk in wordy.stream(TEXT, duration=SECONDS, seed=2)]
-    expected = _held_along_video(words, video)
+    expected = _held_along_video(words, video, reader)
     assert len(chunks) == len(expected) > 10
     for chunk, want in zip(chunks, expected, strict=True):
         torch.testing.assert_close(chunk, want, atol=1e-5, rtol=1e-4)
@@ -162,12 +190,12 @@ def test_the_words_still_pick_the_exemplar_the_stream_starts_from(wordy, reader)
     words = [chunk.audio for chunk in wordy.stream(named, duration=SECONDS, seed=2,
                                                    audio_prompt=bank.prompt(named))]
     chunks = [chunk.audio for chunk in primed.stream(named, video, SECONDS, seed=2)]
-    for chunk, want in zip(chunks, _held_along_video(words, video), strict=True):
+    for chunk, want in zip(chunks, _held_along_video(words, video, reader), strict=True):
         torch.testing.assert_close(chunk, want, atol=1e-5, rtol=1e-4)
 
 
 def test_a_video_lasts_its_frames_plus_one_frame_at_the_reading_rate(reader):
-    video = _moving_video(count=4)
+    video = _moving_video()
     audio = reader.generate(TEXT, video, seed=0)
     last_frame = (len(video["frames"]) - 1) / FPS
     assert audio.shape[-1] == round((last_frame + 1 / reader.video_frame_rate) * SAMPLE_RATE)
@@ -199,7 +227,7 @@ def test_live_pushes_file_streams_takes_and_served_streams_agree(reader, tmp_pat
     twin = session.snapshot()
     chunks += session.close()
     torch.testing.assert_close(torch.cat([c.audio for c in chunks], -1), offline)
-    twin.push(panorama_with_source(0.0, 60.0, WIDTH, 3)[None], fps=FPS)
+    twin.push(panorama_with_source(0.0, 60.0, WIDTH, 3)[None], np.array([1.0]))
     assert len(twin.video_tracks[0].times) != len(session.video_tracks[0].times)  # own track
 
     times = np.arange(len(video["frames"])) / reader.video_frame_rate  # files: read at 4 fps
@@ -228,7 +256,7 @@ def test_a_model_with_video_conditioner_is_conditioned_and_held(base):
     both = model_only.replace(video_places="salient")
     unheld = [chunk.audio for chunk in model_only.stream(TEXT, video, SECONDS, seed=2)]
     chunks = [chunk.audio for chunk in both.stream(TEXT, video, SECONDS, seed=2)]
-    for chunk, want in zip(chunks, _held_along_video(unheld, video), strict=True):
+    for chunk, want in zip(chunks, _held_along_video(unheld, video, both), strict=True):
         torch.testing.assert_close(chunk, want, atol=1e-5, rtol=1e-4)
     last = torch.cat(chunks, -1)[..., -SAMPLE_RATE // 10:]
     assert float(angle_between(*(float(a) for a in direction(last)), -140.0, -20.0)) < 20.0
@@ -240,7 +268,7 @@ def test_a_whole_clip_is_held_as_one_chunk_where_its_last_frame_shows_something(
     unheld = whole.generate(TEXT, video, duration=SECONDS, seed=2)
     held = whole.replace(video_places="salient").generate(TEXT, video, duration=SECONDS,
                                                           seed=2)
-    [want] = _held_along_video([unheld], video)  # one chunk, ending after the last frame
+    [want] = _held_along_video([unheld], video, whole)  # one chunk, past the last frame
     torch.testing.assert_close(held, want)
     assert not torch.allclose(held, unheld)
 
