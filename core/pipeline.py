@@ -56,9 +56,10 @@ stream of its own and the streams' AmbiX is summed (``separate``; docs/pipeline.
 VIDEO_PLACES = ("model", "salient")
 """Where a stream that has a video puts its sound: where the backbone, conditioned on the
 video, puts it (``model``; a model without a video conditioner takes no video), or also held
-(``place_hold``) on what stands out in the frames, frame by frame (``salient``:
-:mod:`swansphere.spatial.salience`; a model without a video conditioner then takes a video for
-that alone, and makes its sound from the words; docs/pipeline.md, "Places from the video")."""
+(by ``place_hold``; 0 holds nothing) on what stands out in the frames, frame by frame
+(``salient``: :mod:`swansphere.spatial.salience`; a model without a video conditioner then
+takes a video for that alone, and makes its sound from the words; docs/pipeline.md, "Places
+from the video")."""
 PLACE_FRAME_RATE = 4.0
 """Frames per second at which a model without a video conditioner reads a video file for its
 places (``video_places = "salient"``), and how long such a video's last frame lasts."""
@@ -421,9 +422,6 @@ class Pipeline:
             raise ConfigError(f"exemplar_anchor needs a sampler that starts late from a given "
                               f"sample (sample_from, late_start); {type(self.sampler).__name__} "
                               "has not both")
-        if self.config.video_places == "salient" and not self.config.place_hold:
-            raise ConfigError("video_places = 'salient' holds a stream where its video shows "
-                              "something: it needs place_hold above 0")
         if self.exemplars is not None and self.exemplars.sample_rate != codec.sample_rate:
             raise ConfigError(f"the exemplar bank is at {self.exemplars.sample_rate} Hz, the "
                               f"codec at {codec.sample_rate} Hz")
@@ -816,8 +814,9 @@ class Pipeline:
             if video is None:
                 tracks.append(None)
                 continue
-            frames, times = frames_and_times(video)
-            tracks.append(_salient_track(self, frames, times))
+            frames, times = frames_and_times(video)  # with place_hold 0, only for the length
+            tracks.append(_salient_track(self, frames, times) if self.config.place_hold
+                          else None)
             if not len(times):
                 raise GenerationError("the video has no frames; give a video with frames or "
                                       "a --duration without video")
