@@ -548,7 +548,8 @@ class Pipeline:
                     self.config.video_places == "salient" if with_video else bool(path)),
                 follows_video=with_video, searched=primes and self.exemplars.starts(clause),
                 exemplar=match and match[0], similarity=match and match[1],
-                anchor=self.config.exemplar_anchor if match else 0.0))
+                anchor=self.config.exemplar_anchor if match else 0.0,
+                video_places_only=with_video and self._model_video(True) is None))
         return readings
 
     def _source_clauses(self, text: str | None) -> list[str | None]:

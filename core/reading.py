@@ -30,6 +30,8 @@ class ClauseReading:
         similarity: how near the words are to that class's (cosine, MiniLM), or ``None``.
         anchor: the flow time each patch starts from the exemplar's (the pipeline's
             ``exemplar_anchor``; 0: the stream only continues it).
+        video_places_only: the model reads the video only for where its sound is (no video
+            conditioner: ``video_places = "salient"``), so the words alone make the sound.
     """
 
     text: str | None
@@ -41,12 +43,16 @@ class ClauseReading:
     exemplar: str | None
     similarity: float | None
     anchor: float = 0.0
+    video_places_only: bool = False
 
     def describe(self) -> str:
         """One line for a person: ``"a sackbut blares behind you" reads "a trombone blares
         behind"; at azimuth 180°, elevation 0° (held there); starts from the trombone
         exemplar (similarity 0.81)``."""
         if self.text is None:
+            if self.follows_video and self.video_places_only:
+                return ("no text: no words to make a sound from (this model makes it from "
+                        "words); the video only places it")
             return "no text: " + ("the video alone" if self.follows_video else "no condition")
         parts = [f'"{self.text}"' + ("" if self.words in (None, self.text)
                                      else f' reads "{self.words}"')]

@@ -286,3 +286,13 @@ def test_the_setting_is_checked_saved_and_read(wordy, reader, tmp_path):
     [reading] = reader.read_prompt("a bell rings on the left", with_video=True)
     assert reading.follows_video and reading.held
     assert "held where the frames show something" in reading.describe()
+    assert reading.video_places_only and not _heard_reading().video_places_only
+    assert reader.read_prompt(None, with_video=True)[0].describe() == (
+        "no text: no words to make a sound from (this model makes it from words); the video "
+        "only places it")
+
+
+def _heard_reading():
+    """How a model that hears its video reads the same prompt."""
+    return tiny_pipeline().replace(place_hold=1.0, video_places="salient").read_prompt(
+        "a bell rings on the left", with_video=True)[0]
