@@ -34,6 +34,11 @@ BACKGROUND_WINDOW = 9
 pixel's local background: larger than a sounding object, so the median ignores the object
 but follows edges such as a horizon."""
 
+OBJECT_RADIUS_DEGREES = 30.0
+"""Pixels this far or nearer from a frame's most salient pixel belong to its object: wider
+than a sounding object (the simulator draws 12° glyphs), narrower than the gap between two,
+so that two objects alike in saliency give the direction of one, not the empty middle."""
+
 MIN_SALIENCY = 0.15
 """Frames whose strongest saliency is below this show nothing that stands out (measured on
 simulated scenes: background-only frames peak at 0.05–0.09, frames with a source at
@@ -66,7 +71,8 @@ def salient_directions(frames: torch.Tensor, times: torch.Tensor
     something salient, or ``None`` if none does.
 
     A frame's direction is the saliency-weighted mean direction of its pixels within half of
-    its peak saliency; frames whose peak is below :data:`MIN_SALIENCY` are skipped.
+    its peak saliency and within :data:`OBJECT_RADIUS_DEGREES` of the peak (the most salient
+    object); frames whose peak is below :data:`MIN_SALIENCY` are skipped.
     """
     maps = saliency(frames)
     width, height = SALIENCY_GRID
@@ -75,8 +81,11 @@ def salient_directions(frames: torch.Tensor, times: torch.Tensor
                           torch.deg2rad(elevation.double())).float()
     if not maps.shape[0]:
         return None
-    peak = maps.flatten(1).amax(dim=1)
-    weights = torch.where(maps >= 0.5 * peak[:, None, None], maps, 0.0)
+    peak, where = maps.flatten(1).max(dim=1)
+    near = pixels.flatten(0, 1)[where] @ pixels.flatten(0, 1).T \
+        >= math.cos(math.radians(OBJECT_RADIUS_DEGREES))
+    chosen = (maps >= 0.5 * peak[:, None, None]) & near.reshape(maps.shape)
+    weights = torch.where(chosen, maps, 0.0)
     vectors = torch.einsum("thw,hwc->tc", weights, pixels)
     keep = (peak >= MIN_SALIENCY) & (vectors.norm(dim=-1) > 0)
     if not bool(keep.any()):

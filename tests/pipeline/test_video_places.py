@@ -20,7 +20,7 @@ from swansphere.data.panorama import background
 from swansphere.errors import ConfigError, GenerationError
 from swansphere.metrics.direction import angle_between
 from swansphere.pipeline import Pipeline
-from swansphere.spatial import direction, write_panorama_npz
+from swansphere.spatial import direction, erp_grid, write_panorama_npz
 from swansphere.spatial.hold import PlaceHold
 from swansphere.spatial.salience import SalientTrack, per_sample_directions, salient_directions
 
@@ -85,6 +85,20 @@ def test_salient_direction_finds_the_object_in_the_panorama(azimuth, elevation):
                                         torch.zeros(1, dtype=torch.float64))
     found_azimuth, found_elevation = per_sample_directions(times, vectors, 1, SAMPLE_RATE)
     assert float(angle_between(found_azimuth[0], found_elevation[0], azimuth, elevation)) < 6.0
+
+
+@pytest.mark.parametrize("colours", [((240, 40, 200), (240, 40, 200)),
+                                     ((240, 40, 200), (40, 200, 240))])
+def test_two_objects_give_the_direction_of_one_not_the_empty_middle(colours):
+    """Two sounding objects 120° apart, alike in saliency: the mean of both would point to the
+    front, where nothing is (within 8°: the saliency grid's pixels are 5.6°)."""
+    frame = background(WIDTH, WIDTH // 2, 3)
+    azimuth, elevation = erp_grid(WIDTH, WIDTH // 2)
+    for place, colour in zip((60.0, -60.0), colours, strict=True):
+        frame[(angle_between(azimuth, elevation, place, 0.0) < 12.0).numpy()] = colour
+    _, vectors = salient_directions(frames_as_tensor(frame[None]), torch.zeros(1))
+    found = _degrees(vectors[0])
+    assert min(float(angle_between(*found, place, 0.0)) for place in (60.0, -60.0)) < 8.0
 
 
 def test_background_alone_shows_nothing_salient():
