@@ -1,7 +1,7 @@
 """Where a panorama video shows something: the salient direction of each frame.
 
 A pixel is salient when it is colourful and stands out from its surroundings; a frame's
-direction is the saliency-weighted mean direction of its most salient pixels
+direction is the saliency-weighted mean direction of the pixels of its most salient object
 (:func:`salient_directions`). That is what the simulator's videos draw where a sound is (a
 coloured sprite or glyph on a sky-and-hills background, docs/data.md), so it finds their
 sources to within a few degrees; on real footage it finds whatever is most colourful and
