@@ -511,7 +511,8 @@ class Pipeline:
         session = self._open(text_tokens, seeds, video_tokens)
         session.prime_for([text] * len(seeds), audio_prompt)
         session.hold_places([text] * len(seeds), duration, [video is not None] * len(seeds))
-        session.follow_videos(None if tracks is None else tracks * len(seeds))
+        session.follow_videos(None if tracks is None else tracks * len(seeds),
+                              [text] * len(seeds))
         return session, duration
 
     def _check_prompted(self, text: str | None, video: Any) -> None:
@@ -670,7 +671,7 @@ class Pipeline:
         session = self._open(text_tokens, seeds, video_tokens, shared=False)
         session.prime_for(texts)
         session.hold_places(texts, duration, [video is not None for video in videos])
-        session.follow_videos(tracks)
+        session.follow_videos(tracks, texts)
         total = round(duration * self.sample_rate)
         while session.samples_done < total:
             start = session.samples_done / self.sample_rate
@@ -696,7 +697,8 @@ class Pipeline:
         if salient:
             from swansphere.spatial.salience import SalientTrack
 
-            session.follow_videos([SalientTrack(interval=1.0 / self.video_frame_rate)])
+            session.follow_videos([SalientTrack(interval=1.0 / self.video_frame_rate)],
+                                  [text])
         return session
 
     def output_gain(self, audio: torch.Tensor) -> torch.Tensor:
@@ -737,7 +739,7 @@ class Pipeline:
         audio = audio[:1, :, :samples]
         hold = _place_hold(self, [None if video is not None else text], samples)
         if tracks is not None:  # the clip is one chunk: held where its last frame shows
-            hold = _follow_tracks(self, hold, tracks, samples / self.sample_rate)
+            hold = _follow_tracks(self, hold, tracks, [text], samples / self.sample_rate)
         if hold is not None:
             audio = hold(audio)
         return Chunk(audio=audio[0].float(), index=0, start=0.0,
@@ -891,6 +893,9 @@ class LiveSession:
     video_tracks: list[Any] | None = None
     """Per row, the :class:`~swansphere.spatial.salience.SalientTrack` whose latest direction
     the row is held at (:meth:`follow_videos`), or ``None``."""
+    video_near: list[Any] | None = None
+    """Per row, the place its words state (a unit vector), whose nearest object of the video
+    the row follows, or ``None`` (the most salient)."""
 
     def __attrs_post_init__(self) -> None:
         self.decode_state = self.pipeline.codec.init_decode_state(len(self.generators))
@@ -1057,15 +1062,18 @@ class LiveSession:
             None if video else text for text, video in zip(texts, follows_video, strict=True)],
             round(duration * self.pipeline.sample_rate))
 
-    def follow_videos(self, tracks: Sequence[Any] | None) -> None:
+    def follow_videos(self, tracks: Sequence[Any] | None,
+                      texts: Sequence[str | None]) -> None:
         """Hold each row that has a :class:`~swansphere.spatial.salience.SalientTrack` where
         its video last showed something, up to the end of each chunk (``video_places =
-        "salient"``); rows without one keep their words' hold."""
+        "salient"``): on the object nearest the one place its words (``texts``) state, else
+        the most salient; rows without a track keep their words' hold."""
         if tracks is None or all(track is None for track in tracks):
             return
         if self.place_hold is None:
             self.place_hold = _row_hold(self.pipeline, len(tracks))
         self.video_tracks = list(tracks)
+        self.video_near = [_place_vector(text) for text in texts]
 
     def _exemplar_prompts(self, texts: Sequence[str | None]) -> torch.Tensor | None:
         pipeline = self.pipeline
@@ -1109,7 +1117,7 @@ class LiveSession:
         if total is not None:
             audio = audio[..., :total - self.samples_done]
         if self.video_tracks is not None:  # where each video shows something by the chunk's end
-            _steer(self.place_hold, self.video_tracks,
+            _steer(self.place_hold, self.video_tracks, self.video_near,
                    (self.samples_done + audio.shape[-1]) / pipeline.sample_rate)
         if self.place_hold is not None:
             audio = self.place_hold(audio)
@@ -1207,25 +1215,38 @@ def _row_hold(pipeline: Pipeline, rows: int) -> Any:
     return PlaceHold.for_places([None] * rows, pipeline.sample_rate, pipeline.config.place_hold)
 
 
-def _follow_tracks(pipeline: Pipeline, hold: Any, tracks: Sequence[Any], time: float) -> Any:
+def _follow_tracks(pipeline: Pipeline, hold: Any, tracks: Sequence[Any],
+                   texts: Sequence[str | None], time: float) -> Any:
     """``hold`` (a new one if ``None``) steered to where each row's video shows something
     at ``time`` seconds (:func:`_steer`)."""
     hold = _row_hold(pipeline, len(tracks)) if hold is None else hold
-    _steer(hold, tracks, time)
+    _steer(hold, tracks, [_place_vector(text) for text in texts], time)
     return hold
 
 
-def _steer(hold: Any, tracks: Sequence[Any], time: float) -> None:
-    """Turn ``hold``'s row of every video track towards the track's latest salient direction
-    at or before ``time`` (a chunk's end: no later frame is looked at); rows whose video has
-    shown nothing yet, or that have none, keep what they had."""
+def _steer(hold: Any, tracks: Sequence[Any], near: Sequence[Any], time: float) -> None:
+    """Turn ``hold``'s row of every video track towards the track's latest salient object at
+    or before ``time`` (a chunk's end: no later frame is looked at), the one ``near`` the
+    row's stated place if it has one; rows whose video has shown nothing yet, or that have
+    none, keep what they had."""
     places = torch.zeros(len(tracks), 3, dtype=torch.float64)
     shown = torch.zeros(len(tracks), dtype=torch.bool)
-    for row, track in enumerate(tracks):
-        place = None if track is None else track.at(time)
+    for row, (track, place_near) in enumerate(zip(tracks, near, strict=True)):
+        place = None if track is None else track.at(time, place_near)
         if place is not None:
             places[row], shown[row] = place, True
     hold.follow(places, shown)
+
+
+def _place_vector(text: str | None) -> torch.Tensor | None:
+    """The unit vector of the one place ``text`` states (not a path), or ``None``."""
+    path = _stated_path(text)
+    if path is None or len(path) != 1:
+        return None
+    from swansphere.spatial.encoding import unit_vectors
+
+    azimuth, elevation = torch.deg2rad(torch.tensor(path[0], dtype=torch.float64))
+    return unit_vectors(azimuth, elevation)
 
 
 def _salient_track(pipeline: Pipeline, frames: Any, times: Any) -> Any:

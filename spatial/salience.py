@@ -39,6 +39,9 @@ OBJECT_RADIUS_DEGREES = 30.0
 than a sounding object (the simulator draws 12° glyphs), narrower than the gap between two,
 so that two objects alike in saliency give the direction of one, not the empty middle."""
 
+MAX_OBJECTS = 3
+"""Objects a frame is read for (the simulator places up to three sources)."""
+
 MIN_SALIENCY = 0.15
 """Frames whose strongest saliency is below this show nothing that stands out (measured on
 simulated scenes: background-only frames peak at 0.05–0.09, frames with a source at
@@ -68,31 +71,46 @@ def saliency(frames: torch.Tensor) -> torch.Tensor:
 def salient_directions(frames: torch.Tensor, times: torch.Tensor
                        ) -> tuple[torch.Tensor, torch.Tensor] | None:
     """Times ``(k,)`` and unit vectors ``(k, 3)`` (front, left, up) of the frames that show
-    something salient, or ``None`` if none does.
+    something salient, or ``None`` if none does: each frame's most salient object
+    (:func:`salient_objects`)."""
+    found = salient_objects(frames, times, count=1)
+    return None if found is None else (found[0], found[1][:, 0])
 
-    A frame's direction is the saliency-weighted mean direction of its pixels within half of
-    its peak saliency and within :data:`OBJECT_RADIUS_DEGREES` of the peak (the most salient
-    object); frames whose peak is below :data:`MIN_SALIENCY` are skipped.
+
+def salient_objects(frames: torch.Tensor, times: torch.Tensor, count: int = MAX_OBJECTS
+                    ) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Times ``(k,)`` and unit vectors ``(k, count, 3)`` of the frames that show something
+    salient, up to ``count`` objects each, most salient first (NaN where a frame shows
+    fewer), or ``None`` if no frame shows anything.
+
+    An object is the saliency-weighted mean direction of the pixels within half of its peak
+    and within :data:`OBJECT_RADIUS_DEGREES` of it; the first is the frame's peak, each next
+    one the peak of what is left once the objects before it are taken out, kept while it is
+    at least :data:`MIN_SALIENCY` and half the first one's (alike in saliency, not the
+    background's stray pixels). Frames whose peak is below :data:`MIN_SALIENCY` are skipped.
     """
     maps = saliency(frames)
+    if not maps.shape[0]:
+        return None
     width, height = SALIENCY_GRID
     azimuth, elevation = erp_grid(width, height)
     pixels = unit_vectors(torch.deg2rad(azimuth.double()),
-                          torch.deg2rad(elevation.double())).float()
-    if not maps.shape[0]:
-        return None
-    peak, where = maps.flatten(1).max(dim=1)
-    near = pixels.flatten(0, 1)[where] @ pixels.flatten(0, 1).T \
-        >= math.cos(math.radians(OBJECT_RADIUS_DEGREES))
-    chosen = (maps >= 0.5 * peak[:, None, None]) & near.reshape(maps.shape)
-    weights = torch.where(chosen, maps, 0.0)
-    vectors = torch.einsum("thw,hwc->tc", weights, pixels)
-    keep = (peak >= MIN_SALIENCY) & (vectors.norm(dim=-1) > 0)
+                          torch.deg2rad(elevation.double())).float().flatten(0, 1)
+    left = maps.flatten(1).clone()
+    first = left.amax(dim=1)
+    objects = torch.full((maps.shape[0], count, 3), math.nan, dtype=torch.float64)
+    for index in range(count):
+        peak, where = left.max(dim=1)
+        near = pixels[where] @ pixels.T >= math.cos(math.radians(OBJECT_RADIUS_DEGREES))
+        weights = torch.where(near & (left >= 0.5 * peak[:, None]), left, 0.0)
+        vectors = (weights @ pixels).double()
+        found = (peak >= MIN_SALIENCY) & (peak >= 0.5 * first) & (vectors.norm(dim=-1) > 0)
+        objects[found, index] = vectors[found] / vectors[found].norm(dim=-1, keepdim=True)
+        left = torch.where(near, 0.0, left)
+    keep = ~objects[:, 0, 0].isnan()
     if not bool(keep.any()):
         return None
-    kept = vectors[keep]
-    kept_times = torch.as_tensor(times)[keep].double()
-    return kept_times, (kept / kept.norm(dim=-1, keepdim=True)).double()
+    return torch.as_tensor(times)[keep].double(), objects[keep]
 
 
 def per_sample_directions(times: torch.Tensor, vectors: torch.Tensor, samples: int,
@@ -121,7 +139,9 @@ class SalientTrack:
 
     interval: float = 0.0
     times: torch.Tensor = attrs.field(factory=lambda: torch.zeros(0, dtype=torch.float64))
-    vectors: torch.Tensor = attrs.field(factory=lambda: torch.zeros(0, 3, dtype=torch.float64))
+    objects: torch.Tensor = attrs.field(
+        factory=lambda: torch.zeros(0, MAX_OBJECTS, 3, dtype=torch.float64))
+    """Per salient frame read, its objects' directions, most salient first (NaN: none)."""
     latest: float = -math.inf
     """The time of the last frame seen, read or not."""
     last_read: float = -math.inf
@@ -147,12 +167,20 @@ class SalientTrack:
         if times.numel():
             self.latest = float(times[-1])
 
-    def at(self, time: float) -> torch.Tensor | None:
+    def at(self, time: float, near: torch.Tensor | None = None) -> torch.Tensor | None:
         """The unit vector ``(3,)`` of the last salient frame stamped at or before ``time``
-        seconds, or ``None`` while no frame up to then has shown anything."""
+        seconds, or ``None`` while no frame up to then has shown anything: its most salient
+        object, or with ``near`` (a unit vector) its object nearest that direction (the
+        place a prompt's words give a sound, when the video shows several)."""
         shown = int(torch.searchsorted(self.times, torch.tensor([time], dtype=torch.float64),
                                        right=True))
-        return None if shown == 0 else self.vectors[shown - 1]
+        if shown == 0:
+            return None
+        objects = self.objects[shown - 1]
+        if near is None:
+            return objects[0]
+        closeness = torch.nan_to_num(objects @ near.to(objects), nan=-math.inf)
+        return objects[int(closeness.argmax())]
 
     def _due(self, times: torch.Tensor) -> np.ndarray:
         """Indices of the frames to read: each ``interval`` or more after the last read."""
@@ -170,10 +198,10 @@ class SalientTrack:
                                   f"time; got shape {tuple(frames.shape)} for "
                                   f"{times.shape[0]} times")
         self.last_read = float(times[-1])
-        found = salient_directions(frames, times)
+        found = salient_objects(frames, times)
         if found is not None:
             self.times = torch.cat([self.times, found[0]])
-            self.vectors = torch.cat([self.vectors, found[1]])
+            self.objects = torch.cat([self.objects, found[1]])
 
 
 def _indexer(frames: torch.Tensor, count: int) -> Callable[[np.ndarray], torch.Tensor]:
