@@ -535,7 +535,7 @@ class Pipeline:
         ``with_audio_prompt``: as with an audio prompt, which the stream starts from
         instead of an exemplar)."""
         clauses = self._source_clauses(text)
-        model_video = with_video and self.video_encoder is not None
+        model_video = with_video and not self._places_only
         primes = self.config.exemplar_prompts and not (model_video or with_audio_prompt)
         matches = self.exemplars.prompt_matches(clauses) if primes else [None] * len(clauses)
         words = self.text_encoder.as_read(clauses) if self.text_encoder is not None \
@@ -550,7 +550,7 @@ class Pipeline:
                 follows_video=with_video, searched=primes and self.exemplars.starts(clause),
                 exemplar=match and match[0], similarity=match and match[1],
                 anchor=self.config.exemplar_anchor if match else 0.0,
-                video_places_only=with_video and self._model_video(True) is None))
+                video_places_only=with_video and self._places_only))
         return readings
 
     def _source_clauses(self, text: str | None) -> list[str | None]:
@@ -799,12 +799,15 @@ class Pipeline:
         encoder = self.video_encoder
         return PLACE_FRAME_RATE if encoder is None else float(encoder.frame_rate)
 
+    @property
+    def _places_only(self) -> bool:
+        """Whether the model reads a video only for where its sound is (no video conditioner,
+        ``video_places = "salient"``): its conditioners never see the frames."""
+        return self.video_encoder is None and self.config.video_places == "salient"
+
     def _model_video(self, video: Any) -> Any:
-        """The video the conditioners see: none where the model reads a video only for where
-        its sound is (no video conditioner, ``video_places = "salient"``)."""
-        if self.video_encoder is None and self.config.video_places == "salient":
-            return None
-        return video
+        """The video the conditioners see: none where they never see one."""
+        return None if self._places_only else video
 
     def _video_tracks(self, videos: Sequence[Any]) -> tuple[list[Any] | None, float | None]:
         """Per row, the :class:`~swansphere.spatial.salience.SalientTrack` of its video
@@ -820,21 +823,22 @@ class Pipeline:
             frames, times = frames_and_times(video)  # with place_hold 0, only for the length
             tracks.append(_salient_track(self, frames, times) if self.config.place_hold
                           else None)
-            if not len(times):
-                raise GenerationError("the video has no frames; give a video with frames or "
-                                      "a --duration without video")
-            ends.append(float(np.max(np.asarray(times, dtype=np.float64))))
-        return tracks, max(ends) + 1.0 / self.video_frame_rate
+            ends.append(self._video_end(torch.as_tensor(np.asarray(times, dtype=np.float64))))
+        return tracks, max(ends)
+
+    def _video_end(self, times: torch.Tensor) -> float:
+        """When a video of frames stamped ``times`` ends: one frame interval (at
+        :attr:`video_frame_rate`) after its last frame."""
+        if not times.numel():
+            raise GenerationError("the video has no frames; give a video with frames or "
+                                  "a --duration without video")
+        return float(times.max()) + 1.0 / self.video_frame_rate
 
     def _duration(self, duration: float | None, video_tokens: Any) -> float:
         if duration is None:
             if video_tokens is None:
                 return self.config.default_duration
-            times = video_tokens.times[video_tokens.mask]
-            if not times.numel():
-                raise GenerationError("the video has no frames; give a video with frames or "
-                                      "a --duration without video")
-            return float(times.max()) + 1.0 / self.video_frame_rate
+            return self._video_end(video_tokens.times[video_tokens.mask])
         if not isinstance(duration, int | float) or not math.isfinite(duration) or duration <= 0:
             raise GenerationError(f"duration must be a positive number of seconds, got "
                                   f"{duration!r}")
@@ -1266,11 +1270,9 @@ def _read_frames(track: Any, frames: Any, times: Any) -> None:
     if len(frames) != len(times):
         raise GenerationError(f"a video needs one time per frame; got {len(frames)} frames "
                               f"and {len(times)} times")
-    if isinstance(frames, torch.Tensor):
-        track.add(lambda indices: frames_as_tensor(frames[torch.as_tensor(indices)]), times)
-    else:
+    if not isinstance(frames, torch.Tensor):
         frames = np.asarray(frames)
-        track.add(lambda indices: frames_as_tensor(frames[indices]), times)
+    track.add(lambda indices: frames_as_tensor(frames[indices]), times)
 
 
 def loop_phase(seed: int, patches: int) -> int:
