@@ -483,13 +483,12 @@ def scene_silences(scenes: Sequence[torch.Tensor], sample_rate: int,
     levels = np.array([level_db(scene) for scene in scenes])
     starts = np.array([level_db(scene[:, :first]) for scene in scenes])
     dropouts = [sustained_dropout_share(scene[0], sample_rate) for scene in scenes]
-    finite = [share for share in dropouts if not math.isnan(share)]
     return {"scenes": len(scenes),
             "silent_clips": float(np.mean(levels < SILENT_CLIP_DB)),
             "silent_first": float(np.mean(starts < SILENT_CLIP_DB)),
             "median_level_db": float(np.median(levels)),
             "mean_level_db": float(np.mean(levels)),
-            "dropout_share": float(np.mean(finite)) if finite else math.nan}
+            "dropout_share": _finite_mean(dropouts)}
 
 
 def recording_dropouts(references: References) -> dict[str, float]:

@@ -212,6 +212,9 @@ def test_summary_means_by_source_count_with_chance():
     assert summary["map_correlation_two"] == 0.5 and summary["level_db"] == -25
     assert summary["dropout_share"] == 0.25  # the undefined clip is left out
     assert math.isnan(summary["gap_share"])  # rows without their own gaps: nothing to mean
+    gapped = [{**row, "gap_share": share} for row, share in zip(rows, (0.1, math.nan, 0.3),
+                                                                  strict=True)]
+    assert summarise(gapped, classes=10)["gap_share"] == pytest.approx(0.2)
     assert summary["median_rank"] == 4.0 and summary["chance_median_rank"] == 5.5
     assert summary["over_full_scale"] == 0.0
 
