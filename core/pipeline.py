@@ -47,7 +47,8 @@ WEIGHTS_FILE = "model.safetensors"
 BUILTIN_MODELS = Path(__file__).parent / "models"
 EXEMPLARS_FILE = "exemplars.safetensors"
 _PLAIN_SETTINGS = ("sources", "output_gain_db", "latent_range", "hold_latent_range",
-                   "exemplar_prompts", "exemplar_anchor", "place_hold", "video_places")
+                   "exemplar_prompts", "exemplar_anchor", "place_hold", "place_focus",
+                   "video_places")
 """Config values that :meth:`Pipeline.replace` sets as they are (no component to rebuild)."""
 SOURCE_MODES = ("joint", "separate")
 """How :meth:`Pipeline.stream` takes a prompt that places several sounds: the backbone
@@ -125,11 +126,13 @@ class PipelineConfig:
     (docs/pipeline.md, "Exemplar prompts"); with ``exemplar_anchor`` above 0 each patch of a
     primed stream is sampled from that flow time on, starting from the prompt's patch (looped)
     mixed with noise, so the stream stays a variation of it (docs/pipeline.md, "Anchored
-    sampling"). With ``place_hold`` above 0 a text-only stream
-    whose words state one place, or one motion, has its sound field turned, chunk by chunk,
-    towards that place or along that path, by that share of the angle it is off
-    (docs/pipeline.md, "Holding places"); with ``video_places = "salient"`` a stream with video
-    is held, frame by frame, where the video shows something (:data:`VIDEO_PLACES`)."""
+    sampling"). With ``place_hold`` above 0 a text-only stream whose words state one place,
+    or one motion, has its sound field turned, chunk by chunk, towards that place or along
+    that path, by that share of the angle it is off, and ``place_focus`` of its directional
+    channels comes from its omnidirectional one sent from that place, so a diffuse field gets
+    a direction (docs/pipeline.md, "Holding places"); with ``video_places = "salient"`` a
+    stream with video is held, frame by frame, where the video shows something
+    (:data:`VIDEO_PLACES`)."""
 
     codec: CodecSpec
     backbone: AnyBackboneSpec
@@ -153,6 +156,8 @@ class PipelineConfig:
                                                                  attrs.validators.lt(1.0)])
     place_hold: float = attrs.field(default=0.0, validator=[attrs.validators.ge(0.0),
                                                             attrs.validators.le(1.0)])
+    place_focus: float = attrs.field(default=0.0, validator=[attrs.validators.ge(0.0),
+                                                             attrs.validators.le(1.0)])
     video_places: str = attrs.field(default="model",
                                     validator=attrs.validators.in_(VIDEO_PLACES))
 
@@ -1197,7 +1202,8 @@ def _place_hold(pipeline: Pipeline, texts: Sequence[str | None], samples: int) -
     paths = [_stated_path(text) for text in texts]
     if all(path is None for path in paths):
         return None
-    return PlaceHold.for_paths(paths, pipeline.sample_rate, max(samples, 1), strength)
+    return PlaceHold.for_paths(paths, pipeline.sample_rate, max(samples, 1), strength,
+                               pipeline.config.place_focus)
 
 
 def _stated_path(text: str | None) -> tuple[tuple[float, float], ...] | None:
@@ -1216,7 +1222,9 @@ def _row_hold(pipeline: Pipeline, rows: int) -> Any:
     """A :class:`~swansphere.spatial.hold.PlaceHold` of ``rows`` rows with no place yet."""
     from swansphere.spatial.hold import PlaceHold
 
-    return PlaceHold.for_places([None] * rows, pipeline.sample_rate, pipeline.config.place_hold)
+    config = pipeline.config
+    return PlaceHold.for_places([None] * rows, pipeline.sample_rate, config.place_hold,
+                                config.place_focus)
 
 
 def _follow_tracks(pipeline: Pipeline, hold: Any, tracks: Sequence[Any],

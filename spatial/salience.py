@@ -135,43 +135,55 @@ class SalientTrack:
     after the last one read, so a 30 fps video costs what a few frames a second do (the
     saliency of a 1024 × 512 frame takes milliseconds) and a hold that follows the track,
     which smooths over seconds anyway, sees the same places. Which frames are read depends
-    on their times only, never on how they were split into calls."""
+    on their times only, never on how they were split into calls. Frames are read when
+    :meth:`at` first asks for a time at or after theirs, so a stream of a long video file
+    starts as soon as its first frames are read, not all of them."""
 
     interval: float = 0.0
     times: torch.Tensor = attrs.field(factory=lambda: torch.zeros(0, dtype=torch.float64))
+    """The times of the salient frames read so far."""
     objects: torch.Tensor = attrs.field(
         factory=lambda: torch.zeros(0, MAX_OBJECTS, 3, dtype=torch.float64))
     """Per salient frame read, its objects' directions, most salient first (NaN: none)."""
     latest: float = -math.inf
-    """The time of the last frame seen, read or not."""
+    """The time of the last frame added, read or not."""
     last_read: float = -math.inf
     """The time of the last frame read."""
+    pending: list[tuple[Callable[[np.ndarray], torch.Tensor], torch.Tensor]] = attrs.field(
+        factory=list)
+    """Frames added but not yet asked for: a loader and the times of the frames it makes."""
 
     def add(self, frames: torch.Tensor | Callable[[np.ndarray], torch.Tensor],
             times: Any) -> None:
-        """Read the frames stamped ``times`` (seconds, ``(T,)``, in order, none before a
-        frame already seen) that are due (``interval``). ``frames`` are ERP frames ``(T, 3,
-        H, W)`` in [0, 1], or a function that returns those of an array of indices, so that
-        frames that are not read are never made."""
+        """Take the frames stamped ``times`` (seconds, ``(T,)``, in order, none before a
+        frame already added); those due (``interval``) are read when :meth:`at` reaches them.
+        ``frames`` are ERP frames ``(T, 3, H, W)`` in [0, 1], or a function that returns
+        those of an array of indices, so that frames that are not read are never made (its
+        first frame is made at once when nothing was added before, to check its shape)."""
         times = torch.as_tensor(np.asarray(times, dtype=np.float64))
         if times.ndim != 1 or not bool(torch.isfinite(times).all()):
             raise GenerationError(f"a video needs one finite time per frame; got times of "
                                   f"shape {tuple(times.shape)}")
         if times.numel() and (bool((times.diff() < 0).any()) or float(times[0]) < self.latest):
             raise GenerationError("video frames must come in time order")
-        load = frames if callable(frames) else _indexer(frames, times.shape[0])
-        due = self._due(times)
-        for first in range(0, len(due), _READ_AT_ONCE):
-            chosen = due[first:first + _READ_AT_ONCE]
-            self._read(load(chosen), times[chosen])
-        if times.numel():
-            self.latest = float(times[-1])
+        if not times.numel():
+            return
+        if callable(frames):
+            load = frames
+            if self.latest == -math.inf:
+                _check_frames(load(np.zeros(1, dtype=np.int64)), times[:1])
+        else:
+            _check_frames(frames, times)
+            load = _indexer(frames)
+        self.pending.append((load, times))
+        self.latest = float(times[-1])
 
     def at(self, time: float, near: torch.Tensor | None = None) -> torch.Tensor | None:
         """The unit vector ``(3,)`` of the last salient frame stamped at or before ``time``
         seconds, or ``None`` while no frame up to then has shown anything: its most salient
         object, or with ``near`` (a unit vector) its object nearest that direction (the
         place a prompt's words give a sound, when the video shows several)."""
+        self._read_until(time)
         shown = int(torch.searchsorted(self.times, torch.tensor([time], dtype=torch.float64),
                                        right=True))
         if shown == 0:
@@ -181,6 +193,21 @@ class SalientTrack:
             return objects[0]
         closeness = torch.nan_to_num(objects @ near.to(objects), nan=-math.inf)
         return objects[int(closeness.argmax())]
+
+    def _read_until(self, time: float) -> None:
+        """Read the pending frames due up to ``time``; later ones stay pending."""
+        while self.pending:
+            load, times = self.pending[0]
+            reached = int(torch.searchsorted(times, torch.tensor([time], dtype=torch.float64),
+                                             right=True))
+            due = self._due(times[:reached])
+            for first in range(0, len(due), _READ_AT_ONCE):
+                chosen = due[first:first + _READ_AT_ONCE]
+                self._read(load(chosen), times[chosen])
+            if reached < times.shape[0]:
+                self.pending[0] = (_shifted(load, reached), times[reached:])
+                return
+            self.pending.pop(0)
 
     def _due(self, times: torch.Tensor) -> np.ndarray:
         """Indices of the frames to read: each ``interval`` or more after the last read."""
@@ -192,11 +219,7 @@ class SalientTrack:
         return np.asarray(due, dtype=np.int64)
 
     def _read(self, frames: torch.Tensor, times: torch.Tensor) -> None:
-        if frames.ndim != 4 or frames.shape[1] != 3 or frames.shape[0] != times.shape[0] \
-                or not is_panorama(frames.shape[-1], frames.shape[-2]):
-            raise GenerationError(f"video frames are 2:1 panoramas (T, 3, H, 2H), one per "
-                                  f"time; got shape {tuple(frames.shape)} for "
-                                  f"{times.shape[0]} times")
+        _check_frames(frames, times)
         self.last_read = float(times[-1])
         found = salient_objects(frames, times)
         if found is not None:
@@ -204,11 +227,24 @@ class SalientTrack:
             self.objects = torch.cat([self.objects, found[1]])
 
 
-def _indexer(frames: torch.Tensor, count: int) -> Callable[[np.ndarray], torch.Tensor]:
-    """What :meth:`SalientTrack.add` loads frames with, for frames given whole."""
-    if len(frames) != count:
+def _check_frames(frames: torch.Tensor, times: torch.Tensor) -> None:
+    if len(frames) != times.shape[0]:
         raise GenerationError(f"a video needs one time per frame; got {len(frames)} frames "
-                              f"and {count} times")
+                              f"and {times.shape[0]} times")
+    if frames.ndim != 4 or frames.shape[1] != 3 \
+            or not is_panorama(frames.shape[-1], frames.shape[-2]):
+        raise GenerationError(f"video frames are 2:1 panoramas (T, 3, H, 2H); got shape "
+                              f"{tuple(frames.shape)}")
+
+
+def _shifted(load: Callable[[np.ndarray], torch.Tensor],
+             offset: int) -> Callable[[np.ndarray], torch.Tensor]:
+    """``load`` of indices counted from ``offset`` on."""
+    return lambda indices: load(indices + offset)
+
+
+def _indexer(frames: torch.Tensor) -> Callable[[np.ndarray], torch.Tensor]:
+    """What :meth:`SalientTrack.add` loads frames with, for frames given whole."""
     return lambda indices: frames[torch.as_tensor(indices)]
 
 

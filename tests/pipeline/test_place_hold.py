@@ -25,17 +25,19 @@ def held(plain) -> Pipeline:
     return plain.replace(place_hold=1.0)
 
 
-def _held_by_hand(chunks, places, sample_rate, strength=1.0):
-    hold = PlaceHold.for_places(places, sample_rate, strength)
+def _held_by_hand(chunks, places, sample_rate, strength=1.0, focus=0.0):
+    hold = PlaceHold.for_places(places, sample_rate, strength, focus)
     return [hold(chunk[None])[0] for chunk in chunks]
 
 
-@pytest.mark.parametrize("strength", [1.0, 0.5])
-def test_each_chunk_is_the_unheld_chunk_turned_by_the_hold(plain, strength):
-    pipeline = plain.replace(place_hold=strength)
+@pytest.mark.parametrize(("strength", "focus"), [(1.0, 0.0), (0.5, 0.0), (1.0, 0.7)])
+def test_each_chunk_is_the_unheld_chunk_turned_by_the_hold(plain, strength, focus):
+    """... and, with ``place_focus``, that share of its X, Y, Z taken from W sent from the
+    place (spatial.hold)."""
+    pipeline = plain.replace(place_hold=strength, place_focus=focus)
     chunks = [chunk.audio for chunk in pipeline.stream(LEFT, duration=SECONDS, seed=2)]
     unheld = [chunk.audio for chunk in plain.stream(LEFT, duration=SECONDS, seed=2)]
-    expected = _held_by_hand(unheld, [(90.0, 0.0)], plain.sample_rate, strength)
+    expected = _held_by_hand(unheld, [(90.0, 0.0)], plain.sample_rate, strength, focus)
     assert len(chunks) == len(expected) > 2
     for chunk, want in zip(chunks, expected, strict=True):
         torch.testing.assert_close(chunk, want, atol=1e-5, rtol=1e-4)

@@ -62,13 +62,13 @@ def _moving_video(seed: int = 3) -> dict:
     return {"frames": np.stack(frames), "fps": FPS}
 
 
-def _held_along_video(chunks, video, pipeline, strength=1.0):
+def _held_along_video(chunks, video, pipeline, strength=1.0, focus=0.0):
     """The chunks turned by hand: each by a hold that, before it, follows the last salient
     frame read (at the pipeline's video frame rate) stamped at or before the chunk's end."""
     track = SalientTrack(interval=1 / pipeline.video_frame_rate)
     times = np.arange(len(video["frames"])) / video["fps"]
     track.add(frames_as_tensor(video["frames"]), times)
-    hold = PlaceHold.for_places([None], SAMPLE_RATE, strength)
+    hold = PlaceHold.for_places([None], SAMPLE_RATE, strength, focus)
     held, end = [], 0
     for chunk in chunks:
         end += chunk.shape[-1]
@@ -181,10 +181,16 @@ def test_a_track_reads_frames_an_interval_apart_however_they_arrive():
 
     whole = SalientTrack(interval=0.25)
     whole.add(load, times)
-    assert made == [0, 8, 16, 24]
+    assert made == [0]                                   # its shape checked; nothing read
+    whole.at(0.5)
+    assert made == [0, 0, 8]                             # read as far as asked
+    whole.at(1.0)
+    assert sorted(set(made)) == [0, 8, 16, 24]
     pieces = SalientTrack(interval=0.25)
     for first, last in ((0, 5), (5, 6), (6, 17), (17, 30)):
         pieces.add(frames[first:last], times[first:last])
+        pieces.at(float(times[first]) + 0.01 * first)      # asked at any times in between
+    pieces.at(1.0)
     torch.testing.assert_close(pieces.times, whole.times)
     torch.testing.assert_close(pieces.objects, whole.objects, equal_nan=True)
     with pytest.raises(GenerationError, match="time order"):
@@ -216,6 +222,23 @@ def test_a_model_without_video_conditioner_reads_the_video_for_places_alone(word
     for chunk, want in zip(chunks, expected, strict=True):
         torch.testing.assert_close(chunk, want, atol=1e-5, rtol=1e-4)
     assert not torch.allclose(torch.cat(chunks, -1), torch.cat(words, -1))
+
+
+def test_place_focus_gives_the_held_stream_the_direction_of_the_video(wordy, reader):
+    """With ``place_focus`` the held chunks take that share of their X, Y, Z from W sent
+    from the salient object; at 1 a stream with no words is a point source there."""
+    video = _moving_video()
+    focused = reader.replace(place_focus=0.6)
+    chunks = [chunk.audio for chunk in focused.stream(TEXT, video, duration=SECONDS, seed=2)]
+    words = [chunk.audio for chunk in wordy.stream(TEXT, duration=SECONDS, seed=2)]
+    for chunk, want in zip(chunks, _held_along_video(words, video, reader, focus=0.6),
+                           strict=True):
+        torch.testing.assert_close(chunk, want, atol=1e-5, rtol=1e-4)
+    point = reader.replace(place_focus=1.0).generate(None, video, seed=2)
+    end = point[:, -SAMPLE_RATE // 10:]
+    assert float(angle_between(*direction(end), -140.0, -20.0)) < 1.0
+    intensity = (end[:1] * end[1:]).sum(-1).norm()
+    assert float(intensity / end[0].square().sum()) == pytest.approx(1.0, abs=1e-3)
 
 
 def test_the_words_still_pick_the_exemplar_the_stream_starts_from(wordy, reader):
@@ -285,7 +308,9 @@ def test_live_pushes_file_streams_takes_and_served_streams_agree(reader, tmp_pat
     chunks += session.close()
     torch.testing.assert_close(torch.cat([c.audio for c in chunks], -1), offline)
     twin.push(panorama_with_source(0.0, 60.0, WIDTH, 3)[None], np.array([1.0]))
-    assert len(twin.video_tracks[0].times) != len(session.video_tracks[0].times)  # own track
+    mine, its = (s.video_tracks[0].at(1.0) for s in (session, twin))  # each its own track
+    assert float(angle_between(*_degrees(its), 0.0, 60.0)) < 6.0 < float(
+        angle_between(*_degrees(mine), 0.0, 60.0))
 
     times = np.arange(len(video["frames"])) / reader.video_frame_rate  # files: read at 4 fps
     write_panorama_npz(tmp_path / "v.npz", video["frames"], times, reader.video_frame_rate)
@@ -338,8 +363,11 @@ def test_the_setting_is_checked_saved_and_read(wordy, reader, tmp_path):
                                wordy.generate(TEXT, duration=0.65, seed=0))  # 0.4 s + 1/4 s
     with pytest.raises(ConfigError, match="video_places"):
         wordy.replace(video_places="loudest")
-    reader.save_pretrained(tmp_path / "model")
-    assert Pipeline.from_pretrained(tmp_path / "model").config.video_places == "salient"
+    with pytest.raises(ConfigError, match="place_focus"):
+        wordy.replace(place_focus=1.5)
+    reader.replace(place_focus=0.5).save_pretrained(tmp_path / "model")
+    loaded = Pipeline.from_pretrained(tmp_path / "model").config
+    assert (loaded.video_places, loaded.place_focus) == ("salient", 0.5)
     [reading] = reader.read_prompt("a bell rings on the left", with_video=True)
     assert reading.follows_video and reading.held
     assert "held where the frames show something" in reading.describe()

@@ -34,9 +34,9 @@ def _angle(a, b):
     return float(torch.acos((_vector(a) * _vector(b)).sum().clamp(-1, 1)))
 
 
-def _held(foa, place, chunks, strength=1.0):
+def _held(foa, place, chunks, strength=1.0, focus=0.0):
     """``foa`` ``(4, n)`` through a one-row hold at ``place``, fed in chunks of those sizes."""
-    hold = PlaceHold.for_places([place], RATE, strength)
+    hold = PlaceHold.for_places([place], RATE, strength, focus)
     pieces, start = [], 0
     for size in [*chunks, foa.shape[-1]]:
         if start >= foa.shape[-1]:
@@ -153,6 +153,8 @@ def test_a_stream_that_starts_silent_is_held_once_it_sounds():
 def test_bad_holds_are_refused():
     with pytest.raises(ConfigError, match="share"):
         PlaceHold.for_places([(0.0, 0.0)], RATE, strength=1.5)
+    with pytest.raises(ConfigError, match="focus"):
+        PlaceHold.for_places([(0.0, 0.0)], RATE, focus=-0.1)
     hold = PlaceHold.for_places([(0.0, 0.0)], RATE)
     with pytest.raises(ConfigError, match="rows"):
         hold(torch.zeros(2, 4, 16))
@@ -182,3 +184,56 @@ def test_paths_mix_with_still_places_and_rows_without_one():
     with pytest.raises(ConfigError, match="same number of places"):
         PlaceHold.for_paths([[(0.0, 0.0), (90.0, 0.0)], [(0.0, 0.0)] * 3], RATE, span=RATE)
 
+
+
+def _diffuse(seconds=1.0, frequencies=(0.0, 0.0, 0.0, 0.0)):
+    """Four independent channels, noise (or low tones of those frequencies, for continuity
+    checks): a field with hardly any direction of its own."""
+    generator = torch.Generator().manual_seed(1)
+    n = round(seconds * RATE)
+    t = torch.arange(n, dtype=torch.float64) / RATE
+    channels = [torch.sin(2 * math.pi * f * t + float(torch.rand(1, generator=generator)) * 6)
+                if f else torch.randn(n, generator=generator, dtype=torch.float64)
+                for f in frequencies]
+    return torch.stack(channels) * torch.tensor([1.0, 0.6, 0.6, 0.6], dtype=torch.float64)[:, None]
+
+
+@settings(max_examples=30, deadline=None)
+@given(places, chunkings, st.floats(0.0, 1.0))
+def test_focus_takes_that_share_of_the_directions_from_w_sent_from_the_place(place, chunks,
+                                                                              share):
+    field = _diffuse()
+    turned = _held(field, place, chunks)
+    focused = _held(field, place, chunks, focus=share)
+    point = encode(field[0], *place)
+    assert torch.equal(focused[0], field[0])
+    assert torch.allclose(focused[1:], (1 - share) * turned[1:] + share * point[1:], atol=1e-9)
+    if share == 1.0:
+        assert _angle(_place_of(focused), place) < 1e-6
+
+
+@settings(max_examples=20, deadline=None)
+@given(places, places, st.floats(0.0, 1.0))
+def test_focus_leaves_a_plane_wave_held_at_its_place_as_it_is(origin, place, share):
+    foa = encode(NOISE, *origin)
+    assert torch.allclose(_held(foa, place, [3000], focus=share), _held(foa, place, [3000]),
+                          atol=1e-9)
+
+
+def test_a_focused_row_given_places_while_streaming_never_jumps():
+    """Low tones in every channel; the row gets a place after three chunks and the opposite
+    one three chunks later. The focused output steps between samples no more than twice
+    the input does: the focus fades in and the place glides (a jump would be ~0.5)."""
+    field = _diffuse(2.0, (40.0, 55.0, 35.0, 45.0))
+    hold = PlaceHold.for_places([None], RATE, focus=0.8)
+    pieces = []
+    for index, chunk in enumerate(field.split(2048, -1)):
+        if index in (3, 6):
+            place = _vector((60.0, 10.0) if index == 3 else (-120.0, -10.0))
+            hold.follow(place[None], torch.tensor([True]))
+        pieces.append(hold(chunk[None])[0])
+    held = torch.cat(pieces, -1)
+    steps = (held[:, 1:] - held[:, :-1]).abs().amax()
+    assert float(steps) <= 2 * float((field[:, 1:] - field[:, :-1]).abs().amax())
+    assert torch.equal(held[:, :3 * 2048], field[:, :3 * 2048])
+    assert _angle(_place_of(held[:, -4096:]), (-120.0, -10.0)) < math.radians(10)
