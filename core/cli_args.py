@@ -20,6 +20,12 @@ from pathlib import Path
 
 from .errors import ConfigError, SwanSphereError
 
+DEFAULT_MODEL = "tiny"
+"""The shipped model that commands generate with unless ``--model`` names another."""
+SHIPPED_MODELS_HELP = ("tiny: ten synthesised sounds, text and video; tiny-next: 104 sounds "
+                       "from words, placed by the words or the video")
+"""What ``--model`` says of the shipped models."""
+
 MAX_SEED = 2**63 - 1
 """Seeds are ``0 .. 2**63 - 1``: what ``torch.Generator.manual_seed`` takes without wrapping."""
 

@@ -32,10 +32,9 @@ def _common(parser: argparse.ArgumentParser, max_seconds: float, hint: str) -> N
                              "default)")
     parser.add_argument("--seed", type=cli_args.seed, default=0,
                         help=f"random seed, 0 .. {cli_args.MAX_SEED} (default 0)")
-    parser.add_argument("--model", default="tiny",
-                        help="a shipped model name or a save_pretrained directory (default: "
-                             "tiny, ten sounds, text and video; tiny-next: 104 sounds, text "
-                             "only)")
+    parser.add_argument("--model", default=cli_args.DEFAULT_MODEL,
+                        help=f"a shipped model name or a save_pretrained directory (default: "
+                             f"{cli_args.DEFAULT_MODEL}; {cli_args.SHIPPED_MODELS_HELP})")
     parser.add_argument("--audio-prompt", type=cli_args.input_file, metavar="WAV",
                         help="AmbiX audio to continue (any rate): the output goes on from its "
                              "end, as if the model had made it (text only, one place)")

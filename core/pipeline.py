@@ -237,7 +237,7 @@ class Pipeline:
     def from_pretrained(cls, name_or_dir: str | Path, *, registry: Registry | None = None,
                         overrides: Sequence[str] = ()) -> Pipeline:
         """Load a saved pipeline: a directory from :meth:`save_pretrained`, or the name of a
-        model shipped in the package (``"tiny"``).
+        model shipped in the package (``"tiny"``, ``"tiny-next"``).
 
         ``overrides`` are ``"key=value"`` strings applied to the saved config before anything
         is built, as ``--set`` does (``"sampler.type=heun"``, ``"guidance.w2=2"``); a change

@@ -177,7 +177,8 @@ def _add_simulate(commands: argparse._SubParsersAction) -> None:
                        "(default 0.5)")
     parser.add_argument("--fps", type=float, default=4.0, help="video frame rate (default 4)")
     parser.add_argument("--width", type=int, default=256, help="panorama width (default 256)")
-    parser.add_argument("--height", type=int, default=128, help="panorama height (default 128)")
+    parser.add_argument("--height", type=int, default=None,
+                        help="panorama height (default: half the width; panoramas are 2:1)")
     parser.add_argument("--no-video", action="store_true", help="skip the panorama video")
     _add_scene_options(parser)
     parser.set_defaults(func=_run_simulate, room_probability=None)
@@ -219,7 +220,8 @@ def _run_simulate(args: argparse.Namespace, registry) -> int:
         from .rooms import speed_of_sound
 
         speed_of_sound()  # fails early, with advice, when pyroomacoustics is missing
-    renderer = None if args.no_video else PanoramaRenderer(args.width, args.height, args.fps)
+    renderer = None if args.no_video else PanoramaRenderer(
+        args.width, args.width // 2 if args.height is None else args.height, args.fps)
     report = simulate(args.out, args.n, _catalogue(args), sampler=_sampler(args,
                       room_probability), seed=args.seed, start=args.start, renderer=renderer,
                       progress=not args.quiet)

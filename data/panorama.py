@@ -119,10 +119,11 @@ class PanoramaRenderer:
     def __init__(self, width: int = 256, height: int = 128, fps: float = 4.0,
                  glyph_radius: float = GLYPH_RADIUS_DEGREES, use_sprites: bool = True) -> None:
         from ..errors import ConfigError
+        from ..spatial.erp import is_panorama
 
-        if width < 2 or height < 1 or fps <= 0:
-            raise ConfigError(f"panorama needs width >= 2, height >= 1, fps > 0; got {width}x"
-                              f"{height} at {fps} fps")
+        if width < 2 or not is_panorama(width, height) or fps <= 0:
+            raise ConfigError(f"a panorama is 2:1 (width = 2 x height), width >= 2, at fps > "
+                              f"0; got {width}x{height} at {fps} fps")
         self.width, self.height, self.fps = width, height, fps
         self.glyph_radius, self.use_sprites = glyph_radius, use_sprites
         self._pixels = _pixel_vectors(width, height)

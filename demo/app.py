@@ -19,6 +19,7 @@ from typing import Any
 
 import gradio as gr
 
+from swansphere.cli_args import DEFAULT_MODEL
 from swansphere.errors import SwanSphereError
 from swansphere.spatial.plot import require_matplotlib
 
@@ -47,7 +48,7 @@ quarter is the left (azimuth +90°).
 OUTPUTS = 5  # binaural stream, downloads, energy map, direction track, overlay video
 
 
-def build_app(engine: DemoEngine, default_model: str = "tiny") -> gr.Blocks:
+def build_app(engine: DemoEngine, default_model: str = DEFAULT_MODEL) -> gr.Blocks:
     """The page, wired to ``engine``."""
     with gr.Blocks(title="SwanSphere demo", analytics_enabled=False) as app:  # no telemetry
         gr.Markdown(INTRODUCTION)

@@ -26,9 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="address to listen on (default: 127.0.0.1, this machine only)")
     parser.add_argument("--port", type=cli_args.integer(1, 65535, "the port"),
                         default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT})")
-    parser.add_argument("--model", default="tiny",
-                        help="the model chosen when the page opens: a shipped name or a "
-                             "save_pretrained directory (default: tiny)")
+    parser.add_argument("--model", default=cli_args.DEFAULT_MODEL,
+                        help=f"the model chosen when the page opens: a shipped name or a "
+                             f"save_pretrained directory (default: {cli_args.DEFAULT_MODEL})")
     parser.set_defaults(func=_run_demo)
 
 

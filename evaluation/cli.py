@@ -156,8 +156,8 @@ def add_pipeline_target(targets: argparse._SubParsersAction) -> None:
                     "reports medians. The baseline has random weights (timing only).")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--model", metavar="DIR_OR_NAME", default=None,
-                        help="a pipeline saved with save_pretrained, or a shipped model name "
-                             "(default: tiny)")
+                        help=f"a pipeline saved with save_pretrained, or a shipped model "
+                             f"name (default: {cli_args.DEFAULT_MODEL})")
     source.add_argument("--config", metavar="TOML", type=cli_args.input_file, default=None,
                         help="time a pipeline config with random weights instead: a "
                              "pipeline.toml or a training recipe with a [pipeline] table")
@@ -216,10 +216,12 @@ def _run_pipeline(args: argparse.Namespace, registry: Any) -> int:
 
     if args.duration <= 0 or min(args.repeats, args.baseline_patch_frames) < 1:
         raise ConfigError("--duration must be > 0; --repeats and --baseline-patch-frames >= 1")
-    if args.model is None and args.config is None and not shipped_model_exists("tiny"):
-        raise ResourceNotFoundError("no shipped 'tiny' model in this install yet: pass --model "
-                                    "DIR (saved with save_pretrained) or --config TOML "
-                                    "(random weights, timing only)")
+    if args.model is None and args.config is None and not shipped_model_exists(
+            cli_args.DEFAULT_MODEL):
+        raise ResourceNotFoundError(f"no shipped '{cli_args.DEFAULT_MODEL}' model in this "
+                                    f"install yet: pass --model DIR (saved with "
+                                    f"save_pretrained) or --config TOML (random weights, "
+                                    f"timing only)")
     if args.threads:
         torch.set_num_threads(args.threads)
     pipeline, info = load_pipeline(args.model, args.config, registry=registry,
@@ -266,8 +268,9 @@ def add_clips_target(targets: argparse._SubParsersAction) -> None:
                              "pipeline given by --model; cascade: --model's (or --mono-model's) "
                              "W channel panned toward the video's salient direction, else the "
                              "prompt's (default: streaming)")
-    parser.add_argument("--model", metavar="DIR_OR_NAME", default="tiny",
-                        help="the pipeline to generate with (default: tiny)")
+    parser.add_argument("--model", metavar="DIR_OR_NAME", default=cli_args.DEFAULT_MODEL,
+                        help=f"the pipeline to generate with (default: "
+                             f"{cli_args.DEFAULT_MODEL})")
     parser.add_argument("--mono-model", metavar="DIR_OR_NAME", default=None,
                         help="cascade only: generate the mono signal with this pipeline "
                              "instead (a global-dit one is run as the global baseline)")

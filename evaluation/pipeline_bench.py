@@ -35,6 +35,7 @@ from typing import Any
 import attrs
 import torch
 
+from swansphere.cli_args import DEFAULT_MODEL
 from swansphere.config import apply_overrides, structure
 from swansphere.errors import ConfigError
 from swansphere.pipeline import BUILTIN_MODELS, CONFIG_FILE, Pipeline, PipelineConfig
@@ -139,7 +140,7 @@ def load_pipeline(model: str | None = None, config: str | Path | None = None, *,
         info = {"model": str(config), "weights": "random (config only; timing does not "
                 "depend on the weights)"}
     else:
-        model = model or "tiny"
+        model = model or DEFAULT_MODEL
         pipeline = Pipeline.from_pretrained(model, registry=registry, overrides=overrides)
         # A saved directory does not record how its weights came about (save_pretrained
         # writes random ones as readily as trained ones): say where they came from, no more.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -16,7 +17,7 @@ SMALL = ["--sample-rate", "8000", "--duration", "0.5", "--quiet"]
 def simulated(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli-sim")
     code = main(["data", "simulate", "--out", str(out), "--n", "2", "--free-field", "--seed", "5",
-                 "--width", "32", "--height", "16", "--fps", "2", *SMALL])
+                 "--width", "32", "--fps", "2", *SMALL])  # 16 rows: half the width
     assert code == 0
     return out
 
@@ -36,6 +37,7 @@ def test_simulate_writes_scenes(simulated, capsys):
     for key in keys:
         assert {p.name for p in (simulated / key).iterdir()} == {
             "foa.wav", "video.npz", "metadata.json", "caption.txt"}
+    assert np.load(simulated / keys[0] / "video.npz")["frames"].shape[1:] == (16, 32, 3)
 
 
 def test_shard_and_verify(simulated, tmp_path, capsys):
@@ -86,6 +88,7 @@ def test_caption_agreement_command(capsys):
     ["data", "simulate", "--out", "OUT", "--n", "1", "--free-field", "--moving-probability",
      "2", *SMALL],
     ["data", "simulate", "--out", "OUT", "--n", "1", "--sustained-probability", "-1", *SMALL],
+    ["data", "simulate", "--out", "OUT", "--n", "1", "--width", "64", "--height", "16", *SMALL],
 ])
 def test_bad_input_prints_one_line(argv, tmp_path, capsys):
     argv = [str(tmp_path / "out") if a == "OUT" else a for a in argv]

@@ -278,7 +278,7 @@ def test_takes_are_each_seeds_clip_for_streaming_and_whole_clip_pipelines():
         assert takes.shape == (2, 4, 400)
         for take, seed in zip(takes, (3, 5), strict=True):
             clip = pipeline.generate("a bell on the left", duration=0.05, seed=seed)
-            torch.testing.assert_close(take, clip, atol=1e-5, rtol=1e-4)
+            torch.testing.assert_close(take, clip, atol=1e-4, rtol=1e-3)
         assert not torch.allclose(takes[0], takes[1])
 
 
