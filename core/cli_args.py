@@ -20,10 +20,10 @@ from pathlib import Path
 
 from .errors import ConfigError, SwanSphereError
 
-DEFAULT_MODEL = "tiny"
+DEFAULT_MODEL = "tiny-next"
 """The shipped model that commands generate with unless ``--model`` names another."""
-SHIPPED_MODELS_HELP = ("tiny: ten synthesised sounds, text and video; tiny-next: 104 sounds "
-                       "from words, placed by the words or the video")
+SHIPPED_MODELS_HELP = ("tiny-next: 104 sounds from words, placed by the words or the video; "
+                       "tiny: ten synthesised sounds, text and video")
 """What ``--model`` says of the shipped models."""
 
 MAX_SEED = 2**63 - 1

@@ -23,7 +23,7 @@ MAX_STREAM_SECONDS = 1e9
 
 
 def _common(parser: argparse.ArgumentParser, max_seconds: float, hint: str) -> None:
-    parser.add_argument("--text", help="the prompt, e.g. 'a dog barks on the left'")
+    parser.add_argument("--text", help="the prompt, e.g. 'a cello plays on the left'")
     parser.add_argument("--video", type=cli_args.input_file,
                         help="an equirectangular video (.npz or any file ffmpeg reads), read "
                              "frame by frame as generation needs it")

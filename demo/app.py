@@ -39,7 +39,7 @@ DEFAULT_DURATION = 4.0
 INTRODUCTION = """\
 # SwanSphere: spatial audio from a prompt or a 360° video
 
-Type what should sound where (*a dog barks on the left*), and/or upload an equirectangular
+Type what should sound where (*a cello plays on the left*), and/or upload an equirectangular
 360° video, then press **Generate**. Put on headphones: the binaural render plays as it
 streams. The AmbiX file (first-order ambisonics: W, Y, Z, X, SN3D) and a 360° MP4 with
 spatial audio are below to download. In the pictures the centre is the front and the left
@@ -55,7 +55,7 @@ def build_app(engine: DemoEngine, default_model: str = DEFAULT_MODEL) -> gr.Bloc
         with gr.Row():
             with gr.Column(scale=2):
                 prompt = gr.Textbox(label="Prompt", elem_id="prompt", lines=2,
-                                    placeholder="a dog barks on the left")
+                                    placeholder="a cello plays on the left")
                 video = gr.File(label="360° video (optional, equirectangular)",
                                 elem_id="video", file_types=list(VIDEO_SUFFIXES),
                                 type="filepath")

@@ -39,7 +39,7 @@ frames at 10 fps, under 200 MB (``swansphere spatial overlay`` keeps the video's
 
 
 def shipped_models() -> list[str]:
-    """Names of the models that come with the package (``tiny``)."""
+    """Names of the models that come with the package (``tiny``, ``tiny-next``)."""
     return sorted(path.name for path in BUILTIN_MODELS.iterdir()
                   if (path / CONFIG_FILE).is_file())
 

@@ -21,6 +21,7 @@ import pytest
 import soundfile
 import torch
 
+from swansphere.cli_args import DEFAULT_MODEL
 from swansphere.spatial import read_foa, write_360_mp4
 
 pytest.importorskip("gradio", reason="needs Gradio: pip install 'swansphere[demo]'")
@@ -60,7 +61,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def page_url(tmp_path_factory) -> Iterator[str]:
     engine = DemoEngine(tmp_path_factory.mktemp("demo-runs"))
-    engine.pipeline("tiny")
+    engine.pipeline(DEFAULT_MODEL)
     app = build_app(engine)
     url = start(app, port=_free_port(), block=False)
     yield url
@@ -128,7 +129,7 @@ def _message(browser) -> str:
 def test_a_prompt_plays_maps_and_downloads_ambix(browser, page_url, downloads):
     _open(browser, page_url)
     browser.find_element(By.CSS_SELECTOR, "#prompt textarea").send_keys(
-        "a dog barks on the left")
+        "a cello plays on the left")
     duration = browser.find_element(By.CSS_SELECTOR, "#duration input[type=number]")
     duration.clear()
     duration.send_keys("1", Keys.TAB)
