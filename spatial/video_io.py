@@ -2,9 +2,10 @@
 
 A ``.npz`` holds ``frames`` uint8 ``(T, H, W, 3)``, ``times`` (seconds, float64) and ``fps``;
 numpy alone reads it. Other files (MP4, WebM, …) are decoded by the ``ffmpeg`` binary into
-RGB frames at a chosen frame rate, as a stream: :func:`iter_panorama_video` keeps one frame in
-memory at a time and stops ffmpeg when the caller stops reading, so a long file costs no more
-than a short one. Frames come out as a player shows them: a rotation tag (the display matrix
+RGB frames at a chosen frame rate. Both are read as a stream: :func:`iter_panorama_video`
+keeps a frame or a few in memory at a time (a ``.npz``'s frames are decompressed as they are
+read) and stops ffmpeg when the caller stops reading, so a long file costs no more than a
+short one. Frames come out as a player shows them: a rotation tag (the display matrix
 of phone and camera recordings) is applied and non-square pixels are scaled to square ones.
 """
 
@@ -84,16 +85,15 @@ def iter_panorama_video(path: PathLike, fps: float | None = None, *, chunk_frame
 
     ffmpeg decodes ``fps`` frames per second (default: the file's rate) at the displayed size
     and orientation; only ``chunk_frames`` frames are held at once. Closing the iterator stops
-    ffmpeg. A ``.npz`` yields its stored frames and times (numpy loads it whole).
+    ffmpeg. A ``.npz`` yields its stored frames and times, decompressed ``chunk_frames`` at a
+    time.
     """
     path = Path(path)
     if chunk_frames < 1:
         raise VideoFormatError(f"chunk_frames must be >= 1, got {chunk_frames}")
     if path.suffix == ".npz":
         _check_file(path)
-        frames, times, _ = _read_npz(path)
-        for start in range(0, len(frames), chunk_frames):
-            yield frames[start:start + chunk_frames], times[start:start + chunk_frames]
+        yield from _iter_npz(path, chunk_frames)
         return
     info = probe_video(path)
     rate = float(fps or info.fps)
@@ -216,9 +216,58 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, float]:
         with np.load(path, allow_pickle=False) as data:
             frames, times, fps = data["frames"], data["times"], float(data["fps"])
     except (OSError, KeyError, ValueError) as error:
-        raise VideoFileError(f"cannot read panorama video {path}: {error}; expected a .npz "
-                             "with frames, times and fps") from None
-    if frames.ndim != 4 or frames.shape[-1] != 3 or len(times) != len(frames):
-        raise VideoFormatError(f"{path}: frames {frames.shape} and times {times.shape} do not "
-                               "fit (frames must be (T, H, W, 3), one time per frame)")
+        raise _unreadable_npz(path, error) from None
+    _check_npz_shapes(path, frames.shape, times.shape)
     return frames, times.astype(np.float64), fps
+
+
+def _iter_npz(path: Path, chunk_frames: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """A ``.npz``'s frames ``chunk_frames`` at a time, decompressed from its ``frames``
+    member as they are read (the whole array is never in memory), with their times."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if "fps.npy" not in archive.namelist():
+                raise KeyError("fps is not a file in the archive")
+            with archive.open("times.npy") as member:
+                times = np.lib.format.read_array(member, allow_pickle=False)
+            with archive.open("frames.npy") as member:
+                shape, fortran_order, dtype = _npy_header(member)
+                _check_npz_shapes(path, shape, times.shape)
+                if fortran_order or dtype != np.uint8:
+                    raise ValueError(f"frames are {dtype} in {'F' if fortran_order else 'C'} "
+                                     f"order; expected uint8 in C order")
+                frame_bytes = math.prod(shape[1:])
+                for start in range(0, shape[0], chunk_frames):
+                    count = min(chunk_frames, shape[0] - start)
+                    data = member.read(frame_bytes * count)
+                    if len(data) < frame_bytes * count:
+                        raise ValueError("the frames end early (a truncated file)")
+                    yield (np.frombuffer(data, np.uint8).reshape(count, *shape[1:]),
+                           times[start:start + count].astype(np.float64))
+    except VideoFormatError:
+        raise
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
+        raise _unreadable_npz(path, error) from None
+
+
+def _npy_header(member: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """Shape, Fortran order and dtype from the header of a ``.npy`` stream."""
+    readers = {(1, 0): np.lib.format.read_array_header_1_0,
+               (2, 0): np.lib.format.read_array_header_2_0}
+    version = np.lib.format.read_magic(member)
+    if version not in readers:
+        raise ValueError(f"an .npy of version {version} is not read here")
+    return readers[version](member)
+
+
+def _unreadable_npz(path: Path, error: Exception) -> VideoFileError:
+    return VideoFileError(f"cannot read panorama video {path}: {error}; expected a .npz "
+                          "with frames, times and fps")
+
+
+def _check_npz_shapes(path: Path, frames: tuple[int, ...], times: tuple[int, ...]) -> None:
+    if len(frames) != 4 or frames[-1] != 3 or len(times) != 1 or times[0] != frames[0]:
+        raise VideoFormatError(f"{path}: frames {frames} and times {times} do not fit "
+                               "(frames must be (T, H, W, 3), one time per frame)")

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from swansphere.spatial.mp4 import VideoFileError, VideoFormatError
 from swansphere.spatial.video_io import (
     iter_panorama_video,
     probe_video,
@@ -98,9 +99,31 @@ def test_stopping_early_stops_ffmpeg(tmp_path, monkeypatch):
     assert started and started[0].poll() is not None  # killed and reaped, not left running
 
 
-def test_an_npz_streams_its_stored_frames(tmp_path):
+@pytest.mark.parametrize("chunk_frames", [1, 2, 5])
+def test_an_npz_streams_its_stored_frames_without_loading_them_whole(tmp_path, monkeypatch,
+                                                                     chunk_frames):
     frames = panorama(3)
     path = write_panorama_npz(tmp_path / "v.npz", frames, np.array([0.0, 0.5, 0.75]), 4.0)
-    pieces = list(iter_panorama_video(path))
+    monkeypatch.setattr(np, "load", None)  # the stream decompresses the frames as it goes
+    pieces = list(iter_panorama_video(path, chunk_frames=chunk_frames))
+    assert [len(f) for f, _ in pieces] == [len(c) for c in np.array_split(
+        frames, range(chunk_frames, 3, chunk_frames))]
     np.testing.assert_array_equal(np.concatenate([f for f, _ in pieces]), frames)
     np.testing.assert_array_equal(np.concatenate([t for _, t in pieces]), [0.0, 0.5, 0.75])
+
+
+def test_a_bad_npz_fails_with_one_line_as_it_is_streamed(tmp_path):
+    frames = panorama(2)
+    for name, arrays, error in (
+            ("no-fps", {"frames": frames, "times": np.zeros(2)}, VideoFileError),
+            ("short-times", {"frames": frames, "times": np.zeros(1), "fps": 4.0},
+             VideoFormatError),
+            ("floats", {"frames": frames.astype(np.float32), "times": np.zeros(2), "fps": 4.0},
+             VideoFileError)):
+        np.savez_compressed(tmp_path / f"{name}.npz", **arrays)
+        with pytest.raises(error) as caught:
+            list(iter_panorama_video(tmp_path / f"{name}.npz"))
+        assert "\n" not in str(caught.value), name
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(VideoFileError, match="cannot read panorama video"):
+        list(iter_panorama_video(tmp_path / "junk.npz"))
