@@ -22,6 +22,9 @@ from .errors import ConfigError, SwanSphereError
 
 DEFAULT_MODEL = "tiny-next"
 """The shipped model that commands generate with unless ``--model`` names another."""
+BENCH_PROMPT = "a bell rings on the left"
+"""What benchmarks time by default: a sound the default model knows, so that its start from
+the sound's exemplar is part of the time (a sound it does not know starts sooner)."""
 SHIPPED_MODELS_HELP = ("tiny-next: 104 sounds from words, placed by the words or the video; "
                        "tiny: ten synthesised sounds, text and video")
 """What ``--model`` says of the shipped models."""

@@ -22,7 +22,6 @@ PATCH_BASELINES = {
 }
 """Training-free baselines at the tiny preset's frame rate (16 kHz, hop 256)."""
 
-DEFAULT_PROMPT = "a dog barks on the left"
 COMPILE_MODES = ("reduce-overhead", "default", "max-autotune", "max-autotune-no-cudagraphs",
                  "cudagraphs")
 """``bench pipeline --compile`` values: torch.compile modes, and ``cudagraphs`` (dynamo's
@@ -171,8 +170,8 @@ def add_pipeline_target(targets: argparse._SubParsersAction) -> None:
     parser.add_argument("--repeats", type=cli_args.positive_int, default=3,
                         help="timed repeats (default: 3)")
     parser.add_argument("--text", default=None,
-                        help=f"prompt (default: {DEFAULT_PROMPT!r} when the model has a text "
-                             "conditioner)")
+                        help=f"prompt (default: {cli_args.BENCH_PROMPT!r} when the model has "
+                             f"a text conditioner)")
     parser.add_argument("--video", metavar="PATH", type=cli_args.input_file, default=None,
                         help="panorama video (.npz or a file ffmpeg reads) to condition on")
     parser.add_argument("--seed", type=cli_args.seed, default=0,
@@ -227,7 +226,7 @@ def _run_pipeline(args: argparse.Namespace, registry: Any) -> int:
     pipeline, info = load_pipeline(args.model, args.config, registry=registry,
                                    overrides=args.overrides)
     report = run_pipeline_benchmark(pipeline, info=info, duration=args.duration,
-                                    repeats=args.repeats, text=args.text or DEFAULT_PROMPT,
+                                    repeats=args.repeats, text=args.text or cli_args.BENCH_PROMPT,
                                     video=args.video, seed=args.seed, device=args.device,
                                     dtype=args.dtype and getattr(torch, args.dtype),
                                     baseline_patch_frames=args.baseline_patch_frames,

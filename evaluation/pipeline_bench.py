@@ -35,14 +35,13 @@ from typing import Any
 import attrs
 import torch
 
-from swansphere.cli_args import DEFAULT_MODEL
+from swansphere.cli_args import BENCH_PROMPT, DEFAULT_MODEL
 from swansphere.config import apply_overrides, structure
 from swansphere.errors import ConfigError
 from swansphere.pipeline import BUILTIN_MODELS, CONFIG_FILE, Pipeline, PipelineConfig
 
 from .baselines import GlobalBaseline
 
-DEFAULT_TEXT = "a dog barks on the left"
 SAMPLE_SECONDS = 0.002
 
 
@@ -273,7 +272,7 @@ def _median(runs: list[dict[str, Any]], key: str) -> float:
 
 def run_pipeline_benchmark(pipeline: Pipeline, *, info: Mapping[str, Any] | None = None,
                            duration: float = 10.0, repeats: int = 3,
-                           text: str | None = DEFAULT_TEXT, video: Any = None, seed: int = 0,
+                           text: str | None = BENCH_PROMPT, video: Any = None, seed: int = 0,
                            device: str | torch.device = "cpu", dtype: torch.dtype | None = None,
                            baseline_patch_frames: int = 1, stream_count: int = 1,
                            compile_options: Mapping[str, Any] | None = None,
