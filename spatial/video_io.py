@@ -241,7 +241,7 @@ def _iter_npz(path: Path, chunk_frames: int) -> Iterator[tuple[np.ndarray, np.nd
                 frame_bytes = math.prod(shape[1:])
                 for start in range(0, shape[0], chunk_frames):
                     count = min(chunk_frames, shape[0] - start)
-                    data = member.read(frame_bytes * count)
+                    data = _read_exactly(member, frame_bytes * count)
                     if len(data) < frame_bytes * count:
                         raise ValueError("the frames end early (a truncated file)")
                     yield (np.frombuffer(data, np.uint8).reshape(count, *shape[1:]),

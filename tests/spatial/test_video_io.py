@@ -110,6 +110,7 @@ def test_an_npz_streams_its_stored_frames_without_loading_them_whole(tmp_path, m
         frames, range(chunk_frames, 3, chunk_frames))]
     np.testing.assert_array_equal(np.concatenate([f for f, _ in pieces]), frames)
     np.testing.assert_array_equal(np.concatenate([t for _, t in pieces]), [0.0, 0.5, 0.75])
+    assert all(f.flags.writeable for f, _ in pieces)  # torch takes them without a warning
 
 
 def test_a_bad_npz_fails_with_one_line_as_it_is_streamed(tmp_path):
