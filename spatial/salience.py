@@ -149,9 +149,10 @@ class SalientTrack:
     """The time of the last frame added, read or not."""
     last_read: float = -math.inf
     """The time of the last frame read."""
-    pending: list[tuple[Callable[[np.ndarray], torch.Tensor], torch.Tensor]] = attrs.field(
-        factory=list)
-    """Frames added but not yet asked for: a loader and the times of the frames it makes."""
+    pending: list[tuple[Callable[[np.ndarray], torch.Tensor], torch.Tensor, int]] = (
+        attrs.field(factory=list))
+    """Frames added and not all asked for yet: a loader, the times of the frames it makes,
+    and the index of the first frame not yet reached."""
 
     def add(self, frames: torch.Tensor | Callable[[np.ndarray], torch.Tensor],
             times: Any) -> None:
@@ -175,7 +176,7 @@ class SalientTrack:
         else:
             _check_frames(frames, times)
             load = _indexer(frames)
-        self.pending.append((load, times))
+        self.pending.append((load, times, 0))
         self.latest = float(times[-1])
 
     def at(self, time: float, near: torch.Tensor | None = None) -> torch.Tensor | None:
@@ -197,15 +198,15 @@ class SalientTrack:
     def _read_until(self, time: float) -> None:
         """Read the pending frames due up to ``time``; later ones stay pending."""
         while self.pending:
-            load, times = self.pending[0]
-            reached = int(torch.searchsorted(times, torch.tensor([time], dtype=torch.float64),
-                                             right=True))
-            due = self._due(times[:reached])
+            load, times, start = self.pending[0]
+            reached = max(start, int(torch.searchsorted(
+                times, torch.tensor([time], dtype=torch.float64), right=True)))
+            due = start + self._due(times[start:reached])
             for first in range(0, len(due), _READ_AT_ONCE):
                 chosen = due[first:first + _READ_AT_ONCE]
                 self._read(load(chosen), times[chosen])
             if reached < times.shape[0]:
-                self.pending[0] = (_shifted(load, reached), times[reached:])
+                self.pending[0] = (load, times, reached)
                 return
             self.pending.pop(0)
 
@@ -235,12 +236,6 @@ def _check_frames(frames: torch.Tensor, times: torch.Tensor) -> None:
             or not is_panorama(frames.shape[-1], frames.shape[-2]):
         raise GenerationError(f"video frames are 2:1 panoramas (T, 3, H, 2H); got shape "
                               f"{tuple(frames.shape)}")
-
-
-def _shifted(load: Callable[[np.ndarray], torch.Tensor],
-             offset: int) -> Callable[[np.ndarray], torch.Tensor]:
-    """``load`` of indices counted from ``offset`` on."""
-    return lambda indices: load(indices + offset)
 
 
 def _indexer(frames: torch.Tensor) -> Callable[[np.ndarray], torch.Tensor]:

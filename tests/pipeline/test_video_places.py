@@ -197,6 +197,26 @@ def test_a_track_reads_frames_an_interval_apart_however_they_arrive():
         pieces.add(frames[:1], np.array([0.9]))            # skipped frames count as seen
 
 
+def test_a_long_video_given_whole_is_read_as_far_as_asked_at_any_number_of_times():
+    """2,000 frames added at once and asked for 4,000 times, a little further each time
+    (a 4 s video at 500 fps, as a ten-minute one is at 128 ms chunks): each ask reads on
+    from where the last stopped, with nothing piled up per ask."""
+    frames = frames_as_tensor(np.stack([panorama_with_source(60.0, 0.0, 16, 3)] * 2000))
+    times = np.arange(2000) / 500.0
+    made = []
+
+    def load(indices):
+        made.extend(indices.tolist())
+        return frames[torch.as_tensor(indices)]
+
+    track = SalientTrack(interval=0.5)
+    track.add(load, times)
+    for ask in range(4000):
+        track.at(ask / 1000.0)
+    assert sorted(set(made)) == list(range(0, 2000, 250))
+    assert len(track.times) == 8
+
+
 def test_a_hold_follows_a_place_given_while_it_runs():
     left = torch.tensor([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]], dtype=torch.float64)
     hold = PlaceHold.for_places([(180.0, 0.0), None], SAMPLE_RATE)
