@@ -167,18 +167,24 @@ def test_a_track_refuses_frames_out_of_order_or_not_panoramas():
         SalientTrack().add(frames, np.array([0.0, np.nan]))
 
 
-def test_a_track_reads_frames_an_interval_apart_however_they_arrive():
-    """At 30 fps with a quarter-second interval it reads every 8th frame (0.25 s is 7.5
-    frames), and only those are ever made; split into any pushes, the same ones."""
-    frames = frames_as_tensor(np.stack([panorama_with_source(a, 0.0, WIDTH, 3)
-                                        for a in range(-90, 90, 6)]))    # 30 frames
-    times = np.arange(30) / 30.0
+def _counting_loader(frames):
+    """A frame loader for SalientTrack.add, and the list of the frame indices it made."""
     made = []
 
     def load(indices):
         made.extend(indices.tolist())
         return frames[torch.as_tensor(indices)]
 
+    return load, made
+
+
+def test_a_track_reads_frames_an_interval_apart_however_they_arrive():
+    """At 30 fps with a quarter-second interval it reads every 8th frame (0.25 s is 7.5
+    frames), and only those are ever made; split into any pushes, the same ones."""
+    frames = frames_as_tensor(np.stack([panorama_with_source(a, 0.0, WIDTH, 3)
+                                        for a in range(-90, 90, 6)]))    # 30 frames
+    times = np.arange(30) / 30.0
+    load, made = _counting_loader(frames)
     whole = SalientTrack(interval=0.25)
     whole.add(load, times)
     assert made == [0]                                   # its shape checked; nothing read
@@ -203,12 +209,7 @@ def test_a_long_video_given_whole_is_read_as_far_as_asked_at_any_number_of_times
     from where the last stopped, with nothing piled up per ask."""
     frames = frames_as_tensor(np.stack([panorama_with_source(60.0, 0.0, 16, 3)] * 2000))
     times = np.arange(2000) / 500.0
-    made = []
-
-    def load(indices):
-        made.extend(indices.tolist())
-        return frames[torch.as_tensor(indices)]
-
+    load, made = _counting_loader(frames)
     track = SalientTrack(interval=0.5)
     track.add(load, times)
     for ask in range(4000):
