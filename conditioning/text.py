@@ -166,6 +166,32 @@ class MiniLMTextConditioner(FrozenPartMixin, _TextConditioner):
                   for i in rows]
         return attrs.evolve(prepared, states=torch.cat(states))
 
+    def embeds_like(self, source: Any) -> bool:
+        """Whether this conditioner's MiniLM gives the sentence embeddings that a float32
+        MiniLM from ``source`` gives (:meth:`precompute_with` may stand in for it)."""
+        encoder = self.encoder.module
+        return source is not None and encoder.source == source and (
+            encoder.embedding_norm.weight.dtype == torch.float32)
+
+    def precompute_with(self, prepared: PreparedText, sentences: Sequence[str]
+                        ) -> tuple[PreparedText, torch.Tensor]:
+        """:meth:`precompute` and the unit sentence embeddings of ``sentences`` (an exemplar
+        bank's queries, :func:`~swansphere.conditioning.exemplars.sentence_embeddings`) from
+        one MiniLM pass: its weights are read once for both, which on a CPU is most of a
+        pass's time. Each result is what the two separate passes give, up to rounding."""
+        from .exemplars import SENTENCE_TOKENS, pooled_sentences
+
+        ids, mask = self.tokenizer.batch(list(sentences), SENTENCE_TOKENS)
+        length = max(prepared.ids.shape[1], ids.shape[1])
+        device = self.projection.weight.device
+        states = self.encoder(torch.cat((_padded(prepared.ids, length),
+                                         _padded(ids, length))).to(device),
+                              torch.cat((_padded(prepared.mask, length),
+                                         _padded(mask, length))).to(device))
+        rows, mask = prepared.batch_size, _padded(mask, length).to(device)
+        return (attrs.evolve(prepared, states=states[:rows, :prepared.ids.shape[1]]),
+                pooled_sentences(states[rows:], mask))
+
     def forward(self, prepared: PreparedText) -> ConditionTokens:
         device = self.projection.weight.device
         states = prepared.states
@@ -178,6 +204,11 @@ class MiniLMTextConditioner(FrozenPartMixin, _TextConditioner):
 
 
 _PRECOMPUTE_ROWS = 256  # captions per MiniLM call in precompute (about 0.5 GB of activations)
+
+
+def _padded(tensor: torch.Tensor, length: int) -> torch.Tensor:
+    """Ids or a mask ``(batch, n)`` padded with zeros (masked off) to ``length`` columns."""
+    return torch.nn.functional.pad(tensor, (0, length - tensor.shape[1]))
 
 
 def _rows(prepared: PreparedText, rows: slice) -> PreparedText:

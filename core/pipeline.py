@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from .components import ComponentKind
-from .conditions import ConditionEncoder
+from .conditions import ConditionEncoder, PreparedConditions
 from .config import (
     AnyBackboneSpec,
     BackboneSpec,
@@ -511,10 +511,12 @@ class Pipeline:
         if video is not None:
             video = frames_and_times(video)  # a file is read once, for the model and places
         tracks, length = self._video_tracks([video])
-        text_tokens, video_tokens, duration = self.clip_inputs(text, video, duration,
-                                                               video_length=length)
+        text_tokens, video_tokens, duration, matches = self._clip_inputs(
+            text, video, duration, video_length=length,
+            match_words=video is None and audio_prompt is None)
         session = self._open(text_tokens, seeds, video_tokens)
-        session.prime_for([text] * len(seeds), audio_prompt)
+        session.prime_for([text] * len(seeds), audio_prompt,
+                          None if matches is None else matches * len(seeds))
         session.hold_places([text] * len(seeds), duration, [video is not None] * len(seeds))
         session.follow_videos(None if tracks is None else tracks * len(seeds),
                               [text] * len(seeds))
@@ -792,10 +794,46 @@ class Pipeline:
         """:meth:`encode_inputs` and the clip length: ``duration``, else the video's length
         (``video_length`` where the conditioners do not see the video), else the config's
         ``default_duration``."""
-        text_tokens, video_tokens = self.encode_inputs(text, self._model_video(video))
+        return self._clip_inputs(text, video, duration, video_length=video_length)[:3]
+
+    def _clip_inputs(self, text: str | None, video: Any, duration: float | None, *,
+                     video_length: float | None = None, match_words: bool = False
+                     ) -> tuple[Any, Any, float, list[Any] | None]:
+        """:meth:`clip_inputs`, and with ``match_words`` the exemplar bank's match of the
+        text (:meth:`ExemplarBank.prompt_matches`) where one MiniLM pass gives it with the
+        caption's states (else ``None``: the session matches the words itself)."""
+        video = self._model_video(video)
+        with torch.inference_mode():
+            conditioning = self.conditioning
+            prepared = conditioning.prepare(None if text is None else [text],
+                                            None if video is None else [frames_and_times(video)])
+            matches = None
+            if match_words and text is not None:
+                prepared, matches = self._read_words_once(text, prepared)
+            text_tokens, video_tokens = conditioning.tokens(prepared)
         if duration is None and video_tokens is None:
             duration = video_length
-        return text_tokens, video_tokens, self._duration(duration, video_tokens)
+        return text_tokens, video_tokens, self._duration(duration, video_tokens), matches
+
+    def _read_words_once(self, text: str, prepared: PreparedConditions
+                         ) -> tuple[PreparedConditions, list[Any] | None]:
+        """``prepared`` with the caption's MiniLM states, and the bank's match of its words,
+        from one MiniLM pass, where the text conditioner's MiniLM embeds as the bank's does
+        (the weights are read once: on a CPU most of a pass; docs/pipeline.md, "Exemplar
+        prompts"). ``(prepared, None)`` where it cannot."""
+        bank, words = self.exemplars, self.text_encoder
+        if not (self.config.exemplar_prompts and bank is not None
+                and hasattr(words, "precompute_with")):
+            return prepared, None
+        from swansphere.conditioning.exemplars import sentence_source
+
+        query = bank.queries([text])[0] if bank.starts(text) else ""
+        if not query:
+            return prepared, [None]
+        if not words.embeds_like(sentence_source()):
+            return prepared, None
+        states, sentence = words.precompute_with(prepared.text, [query])
+        return attrs.evolve(prepared, text=states), bank.match([text], embeddings=sentence)
 
     @property
     def video_frame_rate(self) -> float:
@@ -874,6 +912,7 @@ class LiveSession:
     video_state: Any = None
     decode_state: Any = None
     pending_h: torch.Tensor | None = None
+    """``h`` for the next patch when priming already stepped the LM past ``last_patch``."""
     last_patch: torch.Tensor | None = None
     patches_done: int = 0
     frames_pushed: int = 0
@@ -1004,10 +1043,11 @@ class LiveSession:
         sounding = audio.flatten(1).abs().amax(1) > 0
         with torch.inference_mode():
             latents = pipeline.prompt_latents(audio)
-            patches = self.prime_latents(latents)
+            anchored = bool(pipeline.config.exemplar_anchor) and bool(sounding.any())
+            patches = self._prime(latents, eager=anchored or pipeline.patch_stepper is None)
             if getattr(pipeline.backbone, "reference_frames", 0):
                 self._follow(latents, sounding)
-        if pipeline.config.exemplar_anchor and bool(sounding.any()):
+        if anchored:
             self.anchor, self.anchor_valid = latents, sounding
             self.anchor_phase = torch.tensor([loop_phase(generator.initial_seed(), patches)
                                               for generator in self.generators])
@@ -1029,6 +1069,12 @@ class LiveSession:
         """:meth:`prime` from backbone-space latents ``(rows, patches·patch_frames, D)``
         (:meth:`Pipeline.prompt_latents`, or a training clip's own: training on the stream's
         own history rolls out from them). Video is not checked: the caller aligns it."""
+        return self._prime(latents, eager=self.pipeline.patch_stepper is None)
+
+    def _prime(self, latents: torch.Tensor, *, eager: bool) -> int:
+        """:meth:`prime_latents`; ``eager``: the next patch is made by the eager path, so a
+        backbone that can (``prime``) takes the whole prompt in one LM pass and leaves ``h``
+        for it (a compiled stream takes the state before the prompt's last patch)."""
         pipeline = self.pipeline
         backbone, frames = pipeline.backbone, pipeline.backbone.patch_frames
         rows, patches = len(self.generators), latents.shape[1] // frames
@@ -1040,22 +1086,28 @@ class LiveSession:
                                   f"with n >= 1, got {tuple(latents.shape)}")
         with torch.inference_mode():
             latents = latents.to(backbone.start.dtype)
-            _, state = backbone.step(None, self.backbone_state)
-            if patches > 1:
-                _, state = backbone.step(latents[:, :-frames], state)
+            if eager and hasattr(backbone, "prime"):
+                h, state = backbone.prime(self.backbone_state, latents)
+                self.pending_h = h[:, -1]
+            else:
+                _, state = backbone.step(None, self.backbone_state)
+                if patches > 1:
+                    _, state = backbone.step(latents[:, :-frames], state)
             _, self.decode_state = pipeline.codec.decode_step(
                 latents * pipeline.config.latent_scale, self.decode_state)
         self.backbone_state, self.last_patch = state, latents[:, -frames:]
         self.prompt = latents
         return patches
 
-    def prime_for(self, texts: Sequence[str | None], audio_prompt: Any = None) -> None:
+    def prime_for(self, texts: Sequence[str | None], audio_prompt: Any = None,
+                  matches: Sequence[Any] | None = None) -> None:
         """Prime a new session with ``audio_prompt`` if given, else with the pipeline's exemplar
         prompts for the rows' ``texts`` (``exemplar_prompts``; not with video): each row the
         clip of the class its words name, placed where they say, and silence for a row whose
-        words name none (a scene whose sound has not begun yet). Nothing when no row has one."""
+        words name none (a scene whose sound has not begun yet). Nothing when no row has one.
+        ``matches`` are the bank's matches of ``texts`` if already made."""
         if audio_prompt is None:
-            audio_prompt = self._exemplar_prompts(texts)
+            audio_prompt = self._exemplar_prompts(texts, matches)
         if audio_prompt is not None:
             self.prime(audio_prompt)
 
@@ -1084,12 +1136,13 @@ class LiveSession:
         self.video_tracks = list(tracks)
         self.video_near = [_place_vector(text) for text in texts]
 
-    def _exemplar_prompts(self, texts: Sequence[str | None]) -> torch.Tensor | None:
+    def _exemplar_prompts(self, texts: Sequence[str | None],
+                          matches: Sequence[Any] | None = None) -> torch.Tensor | None:
         pipeline = self.pipeline
         if not pipeline.config.exemplar_prompts or self.with_video:
             return None
         prompts = pipeline.exemplars.prompts(
-            texts, [int(generator.initial_seed()) for generator in self.generators])
+            texts, [int(generator.initial_seed()) for generator in self.generators], matches)
         if all(prompt is None for prompt in prompts):
             return None
         length = max(prompt.shape[-1] for prompt in prompts if prompt is not None)
@@ -1136,7 +1189,11 @@ class LiveSession:
         return audio, patch
 
     def _advance(self) -> torch.Tensor:
-        """The LM step that gives ``h`` for the next patch (the start token first)."""
+        """The LM step that gives ``h`` for the next patch (the start token first), or the
+        ``h`` that priming left (:meth:`prime_latents`)."""
+        if self.pending_h is not None:
+            h, self.pending_h = self.pending_h, None
+            return h
         h, self.backbone_state = self.pipeline.backbone.step(self.last_patch, self.backbone_state)
         return h[:, -1]
 

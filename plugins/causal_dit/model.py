@@ -498,6 +498,26 @@ class CausalDiT(LatentGrid, nn.Module):
         the state passed in is consumed: clone() it first to step it again.
         """
         tokens, patches = self._step_tokens(previous, state)
+        return self._advance_lm(tokens, patches, state)
+
+    def prime(self, state: CausalDiTState, prompt: torch.Tensor
+              ) -> tuple[torch.Tensor, CausalDiTState]:
+        """``step(None, state)`` then ``step(prompt, ...)`` in one LM pass, from a fresh state:
+        ``h`` ``(B, 1 + n, width)``, the last row for the patch after the prompt's ``n``
+        patches (latents ``(B, n·patch_frames, latent_dim)``). A stream that continues a prompt
+        reads the LM's weights once instead of twice, which on a CPU is most of a step's time.
+        """
+        if state.position:
+            raise BackboneInputError("prime() starts a stream from a fresh state (init_state); "
+                                     f"this one is at patch {state.position}")
+        tokens, patches = self._patch_tokens(prompt, state.batch_size)
+        start = self.start.expand(state.batch_size, 1, -1)
+        return self._advance_lm(torch.cat((start, tokens), 1), patches, state)
+
+    def _advance_lm(self, tokens: torch.Tensor, patches: torch.Tensor | None,
+                    state: CausalDiTState) -> tuple[torch.Tensor, CausalDiTState]:
+        """``tokens`` ``(B, n, width)`` through the LM from the state's position on (video
+        added per patch), ``patches`` (their latents, if any) appended to the context."""
         count = tokens.shape[1]
         video_tokens, index = self._video_tokens(state.video, state.position, count)
         positions = torch.arange(state.position, state.position + count)
@@ -523,6 +543,11 @@ class CausalDiT(LatentGrid, nn.Module):
         if state.position == 0:
             raise BackboneInputError("the first step has no previous patch: call "
                                      "step(None, state)")
+        return self._patch_tokens(previous, batch)
+
+    def _patch_tokens(self, previous: torch.Tensor,
+                      batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """LocEnc tokens ``(B, n, width)`` of ``n`` whole patches, and the patches' latents."""
         frames = self.patch_frames
         if (previous.dim() != 3 or previous.shape[0] != batch or previous.shape[1] % frames
                 or previous.shape[1] == 0 or previous.shape[2] != self.latent_dim):

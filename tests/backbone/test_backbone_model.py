@@ -408,6 +408,34 @@ def test_stream_misuse_raises_clear_errors() -> None:
         model.hidden_states(torch.zeros(1, 4, 5))
 
 
+@pytest.mark.parametrize("window", [{}, {"attention_window": 3}])
+def test_priming_in_one_pass_is_the_start_then_the_prompt(window) -> None:
+    """``prime`` is ``step(None)`` then ``step(prompt)`` in one LM pass (what a stream that
+    continues a prompt costs on a CPU): the same ``h`` for every patch, the same context, and
+    a state that steps on as the two-call one does (a window shorter than the prompt too)."""
+    model = make_model(**window)
+    prompt, following = latents(2, 4, model), latents(2, 1, model, seed=5)
+    with torch.no_grad():
+        started, two_calls = model.step(None, model.init_state(2, conditions(2, model)))
+        prompted, two_calls = model.step(prompt, two_calls)
+        h, one_pass = model.prime(model.init_state(2, conditions(2, model)), prompt)
+        torch.testing.assert_close(h, torch.cat((started, prompted), 1), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(model.context(one_pass), model.context(two_calls))
+        later, _ = model.step(following, one_pass)
+        expected, _ = model.step(following, two_calls)
+    torch.testing.assert_close(later, expected, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(h[:, -1], h[:, -2])  # the prompt's patches reach h
+
+
+def test_priming_needs_a_fresh_state() -> None:
+    model = make_model()
+    _, state = model.step(None, model.init_state(1))
+    with pytest.raises(BackboneInputError, match="fresh state"):
+        model.prime(state, latents(1, 2, model))
+    with pytest.raises(BackboneInputError, match="shape"):
+        model.prime(model.init_state(1), torch.zeros(1, 3, model.latent_dim))
+
+
 def test_conditions_are_validated() -> None:
     model = make_model()
     with pytest.raises(BackboneInputError, match="video_times"):

@@ -233,6 +233,21 @@ def test_prompts_for_many_rows_match_each_distinct_text_once(bank, monkeypatch):
     assert prompts[3:] == [None, None]
 
 
+def test_precomputed_embeddings_match_as_the_banks_own(bank):
+    """``match(embeddings=...)`` takes the queries' embeddings made elsewhere (a pipeline's
+    one MiniLM pass): the same classes as the bank's own pass, rows of texts with no query
+    skipped; other embeddings give other matches."""
+    from swansphere.conditioning.exemplars import sentence_embeddings
+
+    texts = ["I hear a bell ringing on the left", None, "on the left", "a whistle blows"]
+    queries = bank.queries(texts)
+    assert queries == ["a bell ringing", "", "", "a whistle blows"]
+    given = sentence_embeddings([query for query in queries if query])
+    assert bank.match(texts, embeddings=given) == bank.match(texts)
+    swapped = bank.match(texts, embeddings=given.flip(0))
+    assert [found and found[0] for found in swapped] == ["whistling", None, None, "bell"]
+
+
 @attrs.frozen
 class OneShot:
     """A recording of ``duration`` seconds: a decaying 300 Hz strike, silent after it."""

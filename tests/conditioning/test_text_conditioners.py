@@ -192,6 +192,25 @@ def test_minilm_precomputed_states_give_the_same_tokens(minilm, monkeypatch):
     assert not torch.allclose(blank.tokens, every_time.tokens)  # forward reads the states
 
 
+def test_one_minilm_pass_gives_the_states_and_the_sentence_embeddings(minilm):
+    """``precompute_with`` reads a caption and another phrase in one pass (an exemplar bank's
+    query, shorter or longer than the captions): each what its own pass gives."""
+    from swansphere.conditioning.exemplars import pooled_sentences
+
+    prepared = minilm.prepare(["a bell rings on the left", None, "rain"])
+    phrases = ["a bell", "a very long phrase about a chap talking quietly far away behind me"]
+    with torch.no_grad():
+        states, sentences = minilm.precompute_with(prepared, phrases)
+        ids, mask = minilm.tokenizer.batch(phrases, 64)
+        alone = pooled_sentences(minilm.encoder(ids, mask), mask)
+    torch.testing.assert_close(states.states, minilm.precompute(prepared).states,
+                               atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(sentences, alone, atol=1e-5, rtol=1e-5)
+    assert sentences.shape == (2, 384) and not torch.allclose(sentences[0], sentences[1])
+    source = minilm.encoder.module.source
+    assert minilm.embeds_like(source) and not minilm.embeds_like(source.parent / "other")
+
+
 def test_minilm_states_carry_meaning(minilm):
     prepared = minilm.prepare(["a dog barks", "a puppy barks", "the stock market fell"])
     states = minilm.encoder(prepared.ids, prepared.mask)

@@ -111,6 +111,23 @@ def golden_latents(pipeline: Pipeline) -> torch.Tensor:
     return stream_latents(pipeline, "a flute plays behind you")
 
 
+@pytest.mark.parametrize("text", ["a bell rings on the left", "I hear a fiddle behind you",
+                                  "a sound up high", "thunder rumbles far away"])
+def test_its_words_are_read_in_one_pass_as_in_two(shipped, text, monkeypatch):
+    """A text-only stream reads the caption's MiniLM states and the exemplar bank's query in
+    one pass (the weights read once): the bank's own match, and the stream that two passes
+    make, up to rounding."""
+    _, _, _, matches = shipped._clip_inputs(text, None, 1.0, match_words=True)
+    for got, own in zip(matches, shipped.exemplars.prompt_matches([text]), strict=True):
+        assert (got and got[0]) == (own and own[0])
+        assert got is None or got[1] == pytest.approx(own[1], abs=1e-5)
+    one_pass = stream_latents(shipped, text, patches=4)
+    monkeypatch.setattr(type(shipped.text_encoder), "embeds_like", lambda self, source: False)
+    assert shipped._clip_inputs(text, None, 1.0, match_words=True)[3] is None
+    two_passes = stream_latents(shipped, text, patches=4)
+    assert float((one_pass - two_passes).norm() / two_passes.norm()) < 1e-4
+
+
 def test_it_reproduces_its_recorded_output(shipped):
     assert_reproduces(golden_latents(shipped), GOLDEN)
 
