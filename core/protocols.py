@@ -132,6 +132,8 @@ class CausalBackbone(Protocol):
     (every frame stamped at or before a patch's end time before that patch's ``step``).
     ``step`` also takes several patches at once, ``(B, n·patch_frames, latent_dim)``, and then
     returns ``h`` for the next ``n`` patches, ``(B, n, h_dim)``: streamed equals teacher-forced.
+    Optionally, ``prime(state, prompt)`` is ``step(None, state)`` then ``step(prompt, ...)`` in
+    one pass (``h`` ``(B, 1 + n, h_dim)``); the pipeline primes a stream with it where it exists.
     ``guided_model(h, context)(x, t, condition)`` follows
     :mod:`swansphere.samplers.guidance`: ``NONE`` rows see neither ``h`` nor the context,
     ``FIRST`` rows the context only, ``ALL`` rows both. ``lookahead`` is 0: ``h_t`` never sees a
