@@ -25,6 +25,7 @@ from typing import Any
 from _run_options import add_run_options, set_threads, write_report
 
 from swansphere.cli_args import BENCH_PROMPT, DEFAULT_MODEL
+from swansphere.conditions import ConditionEncoder
 from swansphere.pipeline import LiveSession, Pipeline
 
 WARM_UP = 3
@@ -37,6 +38,8 @@ def stages(pipeline: Pipeline) -> dict[str, tuple[Any, str]]:
     backbone, codec, bank = pipeline.backbone, pipeline.codec, pipeline.exemplars
     candidates = {
         "words and video to conditions": (Pipeline, ("_clip_inputs", "clip_inputs")),
+        "conditioners' forward": (ConditionEncoder, ("tokens",)),
+        "MiniLM pass with the bank's query": (type(pipeline.text_encoder), ("precompute_with",)),
         "conditions to a session": (Pipeline, ("_open",)),
         "exemplar bank: match and clip": (LiveSession, ("_exemplar_prompts",)),
         "exemplar bank: MiniLM match": (type(bank), ("match",)),

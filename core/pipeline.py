@@ -513,7 +513,7 @@ class Pipeline:
         tracks, length = self._video_tracks([video])
         text_tokens, video_tokens, duration, matches = self._clip_inputs(
             text, video, duration, video_length=length,
-            match_words=video is None and audio_prompt is None)
+            match_words=audio_prompt is None)
         session = self._open(text_tokens, seeds, video_tokens)
         session.prime_for([text] * len(seeds), audio_prompt,
                           None if matches is None else matches * len(seeds))
@@ -666,17 +666,15 @@ class Pipeline:
         if not texts or len({len(texts), len(videos), len(seeds)}) != 1:
             raise GenerationError(f"stream_many needs one text, video and seed per stream; got "
                                   f"{len(texts)} texts, {len(videos)} videos, {len(seeds)} seeds")
-        with torch.inference_mode():
-            raw = [None if video is None else frames_and_times(video) for video in videos]
-            prepared = self.conditioning.prepare(list(texts),
-                                                 [self._model_video(video) for video in raw])
-            text_tokens, video_tokens = self.conditioning.tokens(prepared)
+        raw = [None if video is None else frames_and_times(video) for video in videos]
+        text_tokens, video_tokens, matches = self._encode_and_match(
+            list(texts), [self._model_video(video) for video in raw], match_words=True)
         tracks, length = self._video_tracks(raw)
         if duration is None and video_tokens is None:
             duration = length
         duration = self._duration(duration, video_tokens)
         session = self._open(text_tokens, seeds, video_tokens, shared=False)
-        session.prime_for(texts)
+        session.prime_for(texts, matches=matches)
         session.hold_places(texts, duration, [video is not None for video in videos])
         session.follow_videos(tracks, texts)
         total = round(duration * self.sample_rate)
@@ -695,12 +693,15 @@ class Pipeline:
         if self.video_encoder is None and not salient:
             raise GenerationError("this model has no video conditioner; a live session needs "
                                   "one (use stream() for text-only generation)")
-        session = self._open(self.encode_inputs(text)[0], (seed,), None)
-        if self.video_encoder is not None:
+        reads_video = self.video_encoder is not None
+        text_tokens, _, matches = self._encode_and_match(
+            None if text is None else [text], None, match_words=not reads_video)
+        session = self._open(text_tokens, (seed,), None)
+        if reads_video:
             session.video_state = self.video_encoder.init_state(1)
             session.with_video = True
-        else:
-            session.prime_for([text])  # the backbone never sees the video: the words lead
+        else:  # the backbone never sees the video: the words lead
+            session.prime_for([text], matches=matches)
         if salient:
             from swansphere.spatial.salience import SalientTrack
 
@@ -783,11 +784,9 @@ class Pipeline:
     def encode_inputs(self, text: str | None = None, video: Any = None) -> tuple[Any, Any]:
         """The conditioners' outputs ``(text, video)`` for one input (``None`` where absent),
         checked as :meth:`generate` checks them; no gradient."""
-        videos = None if video is None else [frames_and_times(video)]
-        with torch.inference_mode():
-            conditioning = self.conditioning
-            return conditioning.tokens(conditioning.prepare(
-                None if text is None else [text], videos))
+        return self._encode_and_match(None if text is None else [text],
+                                      None if video is None else [frames_and_times(video)],
+                                      match_words=False)[:2]
 
     def clip_inputs(self, text: str | None, video: Any, duration: float | None, *,
                     video_length: float | None = None) -> tuple[Any, Any, float]:
@@ -803,37 +802,50 @@ class Pipeline:
         text (:meth:`ExemplarBank.prompt_matches`) where one MiniLM pass gives it with the
         caption's states (else ``None``: the session matches the words itself)."""
         video = self._model_video(video)
-        with torch.inference_mode():
-            conditioning = self.conditioning
-            prepared = conditioning.prepare(None if text is None else [text],
-                                            None if video is None else [frames_and_times(video)])
-            matches = None
-            if match_words and text is not None:
-                prepared, matches = self._read_words_once(text, prepared)
-            text_tokens, video_tokens = conditioning.tokens(prepared)
+        text_tokens, video_tokens, matches = self._encode_and_match(
+            None if text is None else [text], None if video is None else [frames_and_times(video)],
+            match_words=match_words)
         if duration is None and video_tokens is None:
             duration = video_length
         return text_tokens, video_tokens, self._duration(duration, video_tokens), matches
 
-    def _read_words_once(self, text: str, prepared: PreparedConditions
+    def _encode_and_match(self, texts: Sequence[str | None] | None,
+                          videos: Sequence[Any] | None, *, match_words: bool
+                          ) -> tuple[Any, Any, list[Any] | None]:
+        """The conditioners' outputs for a batch (videos as the model's video conditioner
+        reads them) and, with ``match_words`` and no video, the exemplar bank's matches of
+        the texts where :meth:`_read_words_once` makes them (else ``None``)."""
+        with torch.inference_mode():
+            conditioning = self.conditioning
+            prepared = conditioning.prepare(texts, videos)
+            matches = None
+            if match_words and texts is not None and prepared.video is None:
+                prepared, matches = self._read_words_once(texts, prepared)
+            return (*conditioning.tokens(prepared), matches)
+
+    def _read_words_once(self, texts: Sequence[str | None], prepared: PreparedConditions
                          ) -> tuple[PreparedConditions, list[Any] | None]:
-        """``prepared`` with the caption's MiniLM states, and the bank's match of its words,
-        from one MiniLM pass, where the text conditioner's MiniLM embeds as the bank's does
-        (the weights are read once: on a CPU most of a pass; docs/pipeline.md, "Exemplar
+        """``prepared`` (the captions ``texts``, no video) with the captions' MiniLM states,
+        and the bank's match of each text (:meth:`ExemplarBank.prompt_matches`), from one
+        MiniLM pass, where the text conditioner's MiniLM embeds as the bank's does (the
+        weights are read once: on a CPU most of a pass; docs/pipeline.md, "Exemplar
         prompts"). ``(prepared, None)`` where it cannot."""
         bank, words = self.exemplars, self.text_encoder
-        if not (self.config.exemplar_prompts and bank is not None
+        if not (self.config.exemplar_prompts and bank is not None and prepared.text is not None
                 and hasattr(words, "precompute_with")):
             return prepared, None
         from swansphere.conditioning.exemplars import sentence_source
 
-        query = bank.queries([text])[0] if bank.starts(text) else ""
-        if not query:
-            return prepared, [None]
+        starting = list(dict.fromkeys(text for text in texts if bank.starts(text)))
+        queries = [query for query in bank.queries(starting) if query]
+        if not queries:
+            return prepared, [None] * len(texts)
         if not words.embeds_like(sentence_source()):
             return prepared, None
-        states, sentence = words.precompute_with(prepared.text, [query])
-        return attrs.evolve(prepared, text=states), bank.match([text], embeddings=sentence)
+        states, sentences = words.precompute_with(prepared.text, queries)
+        found = dict(zip(starting, bank.match(starting, embeddings=sentences), strict=True))
+        return (attrs.evolve(prepared, text=states),
+                [found.get(text) if text else None for text in texts])
 
     @property
     def video_frame_rate(self) -> float:

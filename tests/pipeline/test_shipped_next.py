@@ -128,6 +128,23 @@ def test_its_words_are_read_in_one_pass_as_in_two(shipped, text, monkeypatch):
     assert float((one_pass - two_passes).norm() / two_passes.norm()) < 1e-4
 
 
+def test_many_streams_read_their_words_in_one_pass_as_in_two(shipped, monkeypatch):
+    """``stream_many`` (and so a prompt of several places) reads every row's caption and the
+    distinct queries in one pass too: the streams of two passes, a row without words and a
+    repeated prompt included."""
+    texts = ["a bell rings on the left", None, "a fiddle plays behind you",
+             "a bell rings on the left", "a sound up high"]
+
+    def streams() -> torch.Tensor:
+        steps = shipped.stream_many(texts, duration=4 * shipped.patch_seconds, seeds=range(5))
+        return torch.stack([torch.stack([chunk.latents for chunk in step]) for step in steps])
+
+    one_pass = streams()
+    monkeypatch.setattr(type(shipped.text_encoder), "embeds_like", lambda self, source: False)
+    two_passes = streams()
+    assert float((one_pass - two_passes).norm() / two_passes.norm()) < 1e-4
+
+
 def test_it_reproduces_its_recorded_output(shipped):
     assert_reproduces(golden_latents(shipped), GOLDEN)
 
