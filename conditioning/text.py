@@ -168,10 +168,13 @@ class MiniLMTextConditioner(FrozenPartMixin, _TextConditioner):
 
     def embeds_like(self, source: Any) -> bool:
         """Whether this conditioner's MiniLM gives the sentence embeddings that a float32
-        MiniLM from ``source`` gives (:meth:`precompute_with` may stand in for it)."""
+        MiniLM from ``source`` on the CPU gives (an exemplar bank's: :meth:`precompute_with`
+        may stand in for it). Another dtype or device rounds differently, which may turn a
+        near tie of the bank's match."""
         encoder = self.encoder.module
+        weight = encoder.embedding_norm.weight
         return source is not None and encoder.source == source and (
-            encoder.embedding_norm.weight.dtype == torch.float32)
+            weight.dtype == torch.float32 and weight.device.type == "cpu")
 
     def precompute_with(self, prepared: PreparedText, sentences: Sequence[str]
                         ) -> tuple[PreparedText, torch.Tensor]:

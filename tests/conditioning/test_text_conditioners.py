@@ -209,6 +209,11 @@ def test_one_minilm_pass_gives_the_states_and_the_sentence_embeddings(minilm):
     assert sentences.shape == (2, 384) and not torch.allclose(sentences[0], sentences[1])
     source = minilm.encoder.module.source
     assert minilm.embeds_like(source) and not minilm.embeds_like(source.parent / "other")
+    minilm.double()
+    try:
+        assert not minilm.embeds_like(source)  # rounds otherwise than the bank's float32
+    finally:
+        minilm.float()
 
 
 def test_minilm_states_carry_meaning(minilm):
