@@ -38,6 +38,9 @@ ENVIRONMENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.E
                                 errno.ENAMETOOLONG, errno.EISDIR, errno.ENOTDIR, errno.ENOENT})
 """OS errors that describe the user's machine or paths (a full disk, a read-only folder, a
 closed pipe), not a bug: reported as user errors."""
+SIGPIPE_EXIT = 141
+"""The exit status of a command whose reader closed its output (128 + SIGPIPE, as a shell
+reports a tool the pipe stopped): no message, the reader asked for no more."""
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -162,6 +165,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SwanSphereError as error:
         print(f"swansphere: error: {_one_line(error)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (``| head``): stop as the shell's tools do
+        _silence_stdout()
+        return SIGPIPE_EXIT
     except OSError as error:
         if error.errno not in ENVIRONMENT_ERRNOS:
             return _internal(error)
@@ -184,6 +190,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _internal(error)
     finally:
         set_default_registry(None)
+
+
+def _silence_stdout() -> None:
+    """Point standard output at the null device, so that the interpreter's last flush at exit
+    does not fail on the closed pipe as well."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # no real stdout: nothing left to flush
+        pass
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

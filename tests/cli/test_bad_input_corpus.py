@@ -457,3 +457,36 @@ def test_an_os_error_from_the_machine_is_a_user_error_but_a_bug_is_internal(monk
     monkeypatch.setattr(spatial_cli, "_run_direction", bug)
     assert main(["spatial", "direction", str(parser_path)]) == 1
     assert "internal error" in capsys.readouterr().err
+
+
+def test_a_reader_that_closes_the_pipe_stops_the_command_without_a_word(tmp_path):
+    """``swansphere spatial track long.wav | head -n 2``: the reader has what it wanted; the
+    command stops with the shell's SIGPIPE status and prints nothing, neither an error about
+    disks nor the interpreter's own complaint at exit (a real pipe, so the last flush too)."""
+    import subprocess
+    import sys
+
+    from swansphere.cli import SIGPIPE_EXIT
+
+    long_clip = clip(tmp_path, "long.wav", seconds=120.0, rate=8000)  # 2,400 rows of output
+    command = [sys.executable, "-c", "import sys; from swansphere.cli import main; "
+               "sys.exit(main())", "spatial", "track", str(long_clip)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        head = [process.stdout.readline() for _ in range(2)]
+        process.stdout.close()
+        err = process.stderr.read().decode()
+        code = process.wait(timeout=120)
+    assert head[0].startswith(long_clip.name.encode()) or b"AmbiX" in head[0]
+    assert code == SIGPIPE_EXIT and err == "", err
+
+
+def test_a_closed_pipe_is_no_disk_error(monkeypatch, capsys, tmp_path):
+    import swansphere.spatial.cli as spatial_cli
+    from swansphere.cli import SIGPIPE_EXIT
+
+    def closed(args, registry):
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+    monkeypatch.setattr(spatial_cli, "_run_direction", closed)
+    assert main(["spatial", "direction", str(clip(tmp_path))]) == SIGPIPE_EXIT
+    assert capsys.readouterr().err == ""
