@@ -165,6 +165,30 @@ class ExemplarBank:
                 found[index] = (self.class_names[int(owner[best])], float(row[best]))
         return found
 
+    def sound_clauses(self, clause: str) -> list[str]:
+        """A clause that names several sounds at its one place cut into one clause per sound,
+        each with that place (:func:`~swansphere.spatial.words.sound_parts`: "I hear a fiddle
+        and a chap talking behind me" -> ``["I hear a fiddle behind", "a chap talking
+        behind"]``), where every part is near a phrase (a class's, one that names no sound
+        or one of :attr:`others`, at or above :attr:`threshold`), each part nearer its phrase
+        than the whole clause is to its own, and the parts not all near one class; else
+        ``[clause]``. So "a dog barks and growls" stays one sound, and a wording with an
+        "and" in it is nearest itself whole."""
+        from swansphere.spatial.words import sound_parts
+
+        parts = sound_parts(clause)
+        if len(parts) < 2:
+            return [clause]
+        queries = self.queries([clause, *parts])
+        if not all(queries):
+            return [clause]
+        phrases, owner = self._wording_embeddings
+        best, index = (sentence_embeddings(queries) @ phrases.T).max(1)
+        sounds = {int(owner[i]) if int(owner[i]) >= 0 else -1 - int(i) for i in index[1:]}
+        splits = (bool((best[1:] >= self.threshold).all()) and bool((best[1:] > best[0]).all())
+                  and len(sounds) > 1)
+        return parts if splits else [clause]
+
     @staticmethod
     def queries(texts: Sequence[str | None], *, sound_words: bool = True) -> list[str]:
         """What :meth:`match` embeds of each text: its :func:`named_part`, after

@@ -482,9 +482,11 @@ class Pipeline:
         whatever the file's length, and the output is that of the same frames given at once.
 
         With ``sources = "separate"`` in the config, a prompt that states several places is
-        cut into one clause per place (:func:`swansphere.spatial.words.source_clauses`); each
-        clause is streamed with the video (seeds ``seed``, ``seed + 1``, ...), all in one
-        batch, and each chunk is their sum (its ``latents`` are ``None``).
+        cut into one clause per place (:func:`swansphere.spatial.words.source_clauses`), and
+        a place that an exemplar bank finds several sounds at into one clause per sound
+        (:meth:`ExemplarBank.sound_clauses`); each clause is streamed with the video (seeds
+        ``seed``, ``seed + 1``, ...), all in one batch, and each chunk is their sum (its
+        ``latents`` are ``None``).
 
         ``audio_prompt`` (AmbiX ``(4, n)`` at the pipeline's rate) is audio to continue: the
         stream goes on from it as if it had made it (:meth:`LiveSession.prime`), text-only
@@ -531,7 +533,8 @@ class Pipeline:
             raise GenerationError(PROMPT_WITH_VIDEO)
         if len(self._source_clauses(text)) > 1:
             raise GenerationError("an audio prompt continues one stream, and this model streams "
-                                  "each place of the prompt on its own; name one place")
+                                  "each place and sound of the prompt on its own; name one "
+                                  "sound at one place")
 
     def read_prompt(self, text: str | None, *, with_video: bool = False,
                     with_audio_prompt: bool = False) -> list[ClauseReading]:
@@ -565,7 +568,10 @@ class Pipeline:
             return [text]
         from swansphere.spatial.words import source_clauses
 
-        return source_clauses(text)
+        clauses = source_clauses(text)
+        if self.exemplars is None:
+            return clauses
+        return [part for clause in clauses for part in self.exemplars.sound_clauses(clause)]
 
     def _stream_sources(self, clauses: Sequence[str], video: Any, duration: float | None,
                         seed: int) -> Iterator[Chunk]:

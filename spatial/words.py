@@ -294,16 +294,20 @@ def _plain_words(azimuth: float, elevation: float) -> str:
 
 _JOINED_BY = (r"(?:(?:accompanied|joined|followed|answered)\s+by|(?:together|along)\s+with"
               r"|alongside|with)\s+")
-_CLAUSE_BREAKS = tuple(re.compile(pattern, re.IGNORECASE) for pattern in (
-    r"[.;!?]\s+(?:meanwhile\s*,?\s+)?",
-    r",?\s+(?:while|whilst|as|whereas|but|(?:and\s+)?then|meanwhile\s*,?)\s+",
-    r",?\s+(?:and|plus)\s+",
-    rf",\s+(?:{_JOINED_BY})?",
-    rf"\s+{_JOINED_BY}",
-))
+_SENTENCE = r"[.;!?]\s+(?:meanwhile\s*,?\s+)?"
+_WHILE = r",?\s+(?:while|whilst|as|whereas|but|(?:and\s+)?then|meanwhile\s*,?)\s+"
+_AND = r",?\s+(?:and|plus)\s+"
+_COMMA = rf",\s+(?:{_JOINED_BY})?"
+_WITH = rf"\s+{_JOINED_BY}"
+_CLAUSE_BREAKS = tuple(re.compile(pattern, re.IGNORECASE)
+                       for pattern in (_SENTENCE, _WHILE, _AND, _COMMA, _WITH))
 """Where one source's clause ends and the next begins, strongest first: a sentence, "while" /
 "as" / "but" / "then", "and", a comma, "with" / "accompanied by" (the joiners of
 :func:`swansphere.data.captions.natural_caption` and others people write)."""
+_SOUND_BREAKS = tuple(re.compile(pattern, re.IGNORECASE)
+                      for pattern in (_SENTENCE, _WHILE, f"{_AND}|{_COMMA}", _WITH))
+"""The breaks between sounds at one place: those of :data:`_CLAUSE_BREAKS`, but "and" and
+a comma as one, the separators of a list ("a violin, a flute and a drum")."""
 
 
 def source_clauses(text: str) -> list[str]:
@@ -329,6 +333,47 @@ def source_clauses(text: str) -> list[str]:
         start = cut_end
     clauses.append(canonical[start:])
     return [clause.strip(" \t\n,;.") for clause in clauses]
+
+
+_WHERE_ONLY = re.compile(
+    r"(?:(?:very|quite|rather|slightly|somewhere|really|a\s+(?:bit|little)|far(?:\s+(?:away|off))?"
+    r"|faraway|distant|in\s+the\s+distance|a\s+long\s+way\s+(?:off|away)|up\s+close"
+    r"|close(?:\s+by)?|near(?:by)?|(?:right\s+)?(?:next\s+to|beside)\s+(?:you|me))[\s,;.]*)*")
+"""Words that say only how far or how vaguely, once the places are removed ("far away",
+"somewhere close by"): a piece of a clause made of them alone names no sound."""
+
+
+def sound_parts(text: str) -> list[str]:
+    """A clause of at most one place cut at every occurrence of its strongest break (see
+    :data:`_SOUND_BREAKS`) outside its place's words, each part given that place's words
+    where it lacks them ("I hear a fiddle and a chap talking behind me" -> ``["I hear a
+    fiddle behind", "a chap talking behind"]``, places in the words of
+    :func:`canonical_places`); ``[text]`` where it has no break between words other than
+    the place's, several places or a motion. Whether the parts name several sounds is for
+    the caller to judge: one sound's words may hold a break too ("a dog barks and growls").
+    """
+    canonical = canonical_places(text)
+    places = [match.span() for match in _position_pattern().finditer(canonical)]
+    if len(places) > 1 or states_motion(canonical):
+        return [text]
+    place = places[0] if places else (len(canonical), len(canonical))
+    for pattern in _SOUND_BREAKS:
+        cuts = [match.span() for match in pattern.finditer(canonical)
+                if match.end() <= place[0] or match.start() >= place[1]]
+        bounds = [0, *(edge for cut in cuts for edge in cut), len(canonical)]
+        spans = [(start, end) for start, end in zip(bounds[::2], bounds[1::2], strict=True)
+                 if not _WHERE_ONLY.fullmatch(without_places(canonical[start:end]))]
+        if len(spans) > 1:
+            return [_with_place(canonical, span, place if places else None) for span in spans]
+    return [text]
+
+
+def _with_place(text: str, span: tuple[int, int], place: tuple[int, int] | None) -> str:
+    """``text[span]`` stripped, the words of ``place`` added where the span lacks them."""
+    part = text[span[0]:span[1]].strip(" \t\n,;.")
+    if place is None or span[0] <= place[0] < span[1]:
+        return part
+    return f"{part} {text[place[0]:place[1]]}"
 
 
 def _clause_break(text: str, after: int, before: int) -> tuple[int, int]:

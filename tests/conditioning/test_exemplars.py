@@ -248,6 +248,23 @@ def test_precomputed_embeddings_match_as_the_banks_own(bank):
     assert [found and found[0] for found in swapped] == ["whistling", None, None, "bell"]
 
 
+@pytest.mark.parametrize(("clause", "sounds"), [
+    ("a bell rings and a siren wails behind you", ["a bell rings behind", "a siren wails behind"]),
+    ("I hear a whistle, a clock and an engine up high",
+     ["I hear a whistle above", "a clock above", "an engine above"]),
+    ("a siren wails and howls on the left", ["a siren wails and howls on the left"]),
+    ("a bell and a bell behind you", ["a bell and a bell behind you"]),
+    ("a bell and a noise behind you", ["a bell behind", "a noise behind"]),
+    ("a bell rings and rings on the left", ["a bell rings and rings on the left"]),
+    ("a bell rings on the left", ["a bell rings on the left"]),
+])
+def test_several_sounds_at_one_place_are_one_clause_each(bank, clause, sounds):
+    """Parts that each name a sound of their own, nearer their phrases than the whole clause
+    is, are cut apart (a sound left unnamed too); one sound's words with an "and" or the
+    same sound twice stay whole."""
+    assert bank.sound_clauses(clause) == sounds
+
+
 @attrs.frozen
 class OneShot:
     """A recording of ``duration`` seconds: a decaying 300 Hz strike, silent after it."""

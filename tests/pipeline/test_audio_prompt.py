@@ -128,7 +128,7 @@ def test_prompts_no_stream_could_continue_are_refused(pipeline):
     with pytest.raises(GenerationError, match="video"):
         pipeline.generate(TEXT, video, duration=0.1, audio_prompt=audio)
     separate = pipeline.replace(sources="separate")
-    with pytest.raises(GenerationError, match="name one place"):
+    with pytest.raises(GenerationError, match="name one sound at one place"):
         separate.generate("a bell on the left and a dog behind you", duration=0.1,
                           audio_prompt=audio)
 

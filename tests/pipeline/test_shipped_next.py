@@ -145,6 +145,34 @@ def test_many_streams_read_their_words_in_one_pass_as_in_two(shipped, monkeypatc
     assert float((one_pass - two_passes).norm() / two_passes.norm()) < 1e-4
 
 
+def test_two_sounds_at_one_place_are_two_streams_held_there(shipped):
+    """"I hear a flute and a cello behind you": each sound starts from its own exemplar and
+    is held behind; the clip is the sum of the two streams (seeds 3 and 4), as for two
+    places. Taken whole it started from the flute alone and lost the cello."""
+    text = "I hear a flute and a cello behind you"
+    readings = shipped.read_prompt(text)
+    assert [reading.exemplar for reading in readings] == ["flute", "cello"]
+    assert all(reading.held and reading.places == ((180.0, 0.0),) for reading in readings)
+    mixed = shipped.generate(text, duration=0.4, seed=3)
+    parts = [shipped.generate(reading.text, duration=0.4, seed=3 + index)
+             for index, reading in enumerate(readings)]
+    torch.testing.assert_close(mixed, parts[0] + parts[1], atol=1e-4, rtol=1e-3)
+
+
+@pytest.mark.parametrize("family", ["training", "held_out"])
+def test_captions_of_one_sound_a_place_are_never_cut_between_sounds(shipped, family):
+    """The content benchmark's captions, one to three sources each with a place of its own
+    (their wordings hold "with", "and", commas): the bank finds one sound at each place, so
+    they stream exactly as before sounds were cut apart."""
+    from swansphere.evaluation.content import content_cases
+    from swansphere.spatial.words import source_clauses
+
+    classes = sorted(set(shipped.exemplars.class_names))
+    for sources, count in ((1, 100), (2, 50), (3, 20)):
+        for case in content_cases(classes, count=count, sources=sources, family=family):
+            assert shipped._source_clauses(case.text) == source_clauses(case.text), case.text
+
+
 def test_it_reproduces_its_recorded_output(shipped):
     assert_reproduces(golden_latents(shipped), GOLDEN)
 

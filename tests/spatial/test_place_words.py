@@ -13,6 +13,7 @@ from swansphere.spatial.words import (
     position_words,
     prompt_directions,
     prompt_motion,
+    sound_parts,
     source_clauses,
     states_motion,
     without_places,
@@ -192,6 +193,32 @@ def test_each_place_gets_its_own_clause_with_its_sound(text, clauses):
                                   "a bell rings up and to the right"])
 def test_a_text_with_fewer_than_two_places_comes_back_whole(text):
     assert source_clauses(text) == [text]
+
+
+@pytest.mark.parametrize(("text", "parts"), [
+    ("I hear a fiddle and a chap talking behind me",
+     ["I hear a fiddle behind", "a chap talking behind"]),
+    ("a violin, a flute and a drum up high", ["a violin above", "a flute above", "a drum above"]),
+    ("On my left, a cello plays with a piano", ["on the left, a cello plays",
+                                                "a piano on the left"]),
+    ("a bell and a siren, far away on the left", ["a bell on the left", "a siren on the left"]),
+    ("a violin plays while a man talks behind you", ["a violin plays behind",
+                                                     "a man talks behind"]),
+    ("rain and thunder", ["rain", "thunder"]),
+])
+def test_the_sounds_of_one_place_each_get_the_place(text, parts):
+    assert sound_parts(text) == parts
+
+
+@pytest.mark.parametrize("text", ["a bell rings to your left", "rain", "",
+                                  "a bell rings up and to the right",
+                                  "a dog barks to the left and slightly behind",
+                                  "a bell on the left and a siren on the right",
+                                  "a car moving from left to right and a horn",
+                                  "a zorblat hums, up high on the left",
+                                  "far away, on the left, a bell rings"])
+def test_a_clause_without_a_break_between_sound_words_comes_back_whole(text):
+    assert sound_parts(text) == [text]
 
 
 NONSENSE = ("zorblat", "quindle", "mervox")
