@@ -186,15 +186,6 @@ def test_each_place_gets_its_own_clause_with_its_sound(text, clauses):
     assert source_clauses(text) == clauses
 
 
-@pytest.mark.parametrize("text", ["a bell rings to your left", "rain", "",
-                                  "a car passes from left to right and a bell rings behind you",
-                                  "a dog barks to the left and slightly behind",
-                                  "a bell rings above you on the left",
-                                  "a bell rings up and to the right"])
-def test_a_text_with_fewer_than_two_places_comes_back_whole(text):
-    assert source_clauses(text) == [text]
-
-
 @pytest.mark.parametrize(("text", "parts"), [
     ("I hear a fiddle and a chap talking behind me",
      ["I hear a fiddle behind", "a chap talking behind"]),
@@ -210,15 +201,24 @@ def test_the_sounds_of_one_place_each_get_the_place(text, parts):
     assert sound_parts(text) == parts
 
 
-@pytest.mark.parametrize("text", ["a bell rings to your left", "rain", "",
-                                  "a bell rings up and to the right",
-                                  "a dog barks to the left and slightly behind",
-                                  "a bell on the left and a siren on the right",
-                                  "a car moving from left to right and a horn",
-                                  "a zorblat hums, up high on the left",
-                                  "far away, on the left, a bell rings"])
-def test_a_clause_without_a_break_between_sound_words_comes_back_whole(text):
-    assert sound_parts(text) == [text]
+ONE_PLACE = ("a bell rings to your left", "rain", "", "a bell rings up and to the right",
+             "a dog barks to the left and slightly behind")
+"""Texts neither cut makes anything of: one place, or none, and no break between sounds."""
+
+
+@pytest.mark.parametrize(("cut", "text"), [
+    *((source_clauses, text) for text in (
+        *ONE_PLACE, "a car passes from left to right and a bell rings behind you",
+        "a bell rings above you on the left")),
+    *((sound_parts, text) for text in (
+        *ONE_PLACE, "a bell on the left and a siren on the right",
+        "a car moving from left to right and a horn", "a zorblat hums, up high on the left",
+        "far away, on the left, a bell rings")),
+])
+def test_a_text_with_nothing_to_cut_comes_back_whole(cut, text):
+    """Fewer than two places for :func:`source_clauses`; for :func:`sound_parts`, several
+    places, a motion, or no break outside the place's words."""
+    assert cut(text) == [text]
 
 
 NONSENSE = ("zorblat", "quindle", "mervox")
