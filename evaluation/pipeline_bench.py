@@ -373,6 +373,17 @@ def run_pipeline_benchmark(pipeline: Pipeline, *, info: Mapping[str, Any] | None
     }
 
 
+def _spread(report: Mapping[str, Any]) -> list[str]:
+    """The streaming runs' range and the machine's load before them, when there are several
+    runs: on a shared machine one median can be far from the next run's."""
+    latencies, rtfs = report["runs"]["first_chunk_latency_s"], report["runs"]["rtf"]
+    if len(latencies) < 2:
+        return []
+    load = report["load_average"][0]
+    return [f"streaming runs: first audio {min(latencies):.3f}-{max(latencies):.3f} s, RTF "
+            f"{min(rtfs):.3f}-{max(rtfs):.3f} (load average {load:.2f} before the runs)"]
+
+
 def format_table(report: Mapping[str, Any]) -> str:
     """A plain-text summary of a :func:`run_pipeline_benchmark` report."""
     rows: list[tuple[str, Callable[[], str]]] = [
@@ -392,6 +403,7 @@ def format_table(report: Mapping[str, Any]) -> str:
              f"{report['repeats']}",
              header, "-" * len(header)]
     lines += [f"{label:<18} {cells()}" for label, cells in rows]
+    lines += _spread(report)
     if report.get("compile"):
         lines.append(f"per-patch step compiled (torch.compile {report['compile']}); "
                      f"the warm-up that compiled it took {report['warm_up_s']:.1f} s")

@@ -60,6 +60,8 @@ def test_report_keeps_every_run_and_says_what_it_measured(report):
     # model_dir holds random weights: a saved directory is "saved", never "trained"
     assert report["weights"] == "saved" and report["preset"] == "custom"
     assert len(report["load_average"]) == 3 and report["text"]
+    low, high = sorted(report["runs"]["first_chunk_latency_s"])
+    assert f"first audio {low:.3f}-{high:.3f} s" in format_table(report)
 
 
 def test_prints_a_table(model_dir, capsys):
@@ -68,6 +70,7 @@ def test_prints_a_table(model_dir, capsys):
     out = capsys.readouterr().out
     assert "first audio (s)" in out and "sooner than the global baseline" in out
     assert "served together" not in out and "GPU busy" not in out
+    assert "streaming runs:" not in out  # one run has no range
 
 
 def test_batched_streams_are_timed_per_stream(model_dir, tmp_path, capsys):
