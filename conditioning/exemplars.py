@@ -155,15 +155,21 @@ class ExemplarBank:
         found: list[tuple[str, float] | None] = [None] * len(texts)
         if not wanted:
             return found
-        phrases, owner = self._wording_embeddings
         if embeddings is None:
             embeddings = sentence_embeddings([query for _, query in wanted])
-        similarity = embeddings.to(phrases) @ phrases.T
-        for (index, _), row in zip(wanted, similarity, strict=True):
-            best = int(row.argmax())
-            if float(row[best]) >= self.threshold and int(owner[best]) >= 0:
-                found[index] = (self.class_names[int(owner[best])], float(row[best]))
+        owner = self._wording_embeddings[1].tolist()
+        for (index, _), (similarity, phrase) in zip(wanted, self._nearest(embeddings),
+                                                     strict=True):
+            if similarity >= self.threshold and owner[phrase] >= 0:
+                found[index] = (self.class_names[owner[phrase]], similarity)
         return found
+
+    def _nearest(self, embeddings: torch.Tensor) -> list[tuple[float, int]]:
+        """Per sentence embedding, the similarity of its nearest phrase and that phrase's
+        index (its class: ``_wording_embeddings[1]``, -1 for the unclassed)."""
+        phrases = self._wording_embeddings[0]
+        best, index = (embeddings.to(phrases) @ phrases.T).max(1)
+        return list(zip(best.tolist(), index.tolist(), strict=True))
 
     def sound_clauses(self, clause: str) -> list[str]:
         """A clause that names several sounds at its one place cut into one clause per sound,
@@ -182,11 +188,11 @@ class ExemplarBank:
         queries = self.queries([clause, *parts])
         if not all(queries):
             return [clause]
-        phrases, owner = self._wording_embeddings
-        best, index = (sentence_embeddings(queries) @ phrases.T).max(1)
-        sounds = {int(owner[i]) if int(owner[i]) >= 0 else -1 - int(i) for i in index[1:]}
-        splits = (bool((best[1:] >= self.threshold).all()) and bool((best[1:] > best[0]).all())
-                  and len(sounds) > 1)
+        owner = self._wording_embeddings[1].tolist()
+        (whole, _), *each = self._nearest(sentence_embeddings(queries))
+        sounds = {owner[phrase] if owner[phrase] >= 0 else -1 - phrase for _, phrase in each}
+        splits = all(self.threshold <= similarity and whole < similarity
+                     for similarity, _ in each) and len(sounds) > 1
         return parts if splits else [clause]
 
     @staticmethod

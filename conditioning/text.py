@@ -16,6 +16,7 @@ A caption of ``None`` means "no text": that item gets the learned null tokens.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -166,7 +167,7 @@ class MiniLMTextConditioner(FrozenPartMixin, _TextConditioner):
                   for i in rows]
         return attrs.evolve(prepared, states=torch.cat(states))
 
-    def embeds_like(self, source: Any) -> bool:
+    def embeds_like(self, source: Path | None) -> bool:
         """Whether this conditioner's MiniLM gives the sentence embeddings that a float32
         MiniLM from ``source`` on the CPU gives (an exemplar bank's: :meth:`precompute_with`
         may stand in for it). Another dtype or device rounds differently, which may turn a
@@ -187,13 +188,11 @@ class MiniLMTextConditioner(FrozenPartMixin, _TextConditioner):
         ids, mask = self.tokenizer.batch(list(sentences), SENTENCE_TOKENS)
         length = max(prepared.ids.shape[1], ids.shape[1])
         device = self.projection.weight.device
-        states = self.encoder(torch.cat((_padded(prepared.ids, length),
-                                         _padded(ids, length))).to(device),
-                              torch.cat((_padded(prepared.mask, length),
-                                         _padded(mask, length))).to(device))
-        rows, mask = prepared.batch_size, _padded(mask, length).to(device)
+        ids = torch.cat((_padded(prepared.ids, length), _padded(ids, length))).to(device)
+        mask = torch.cat((_padded(prepared.mask, length), _padded(mask, length))).to(device)
+        states, rows = self.encoder(ids, mask), prepared.batch_size
         return (attrs.evolve(prepared, states=states[:rows, :prepared.ids.shape[1]]),
-                pooled_sentences(states[rows:], mask))
+                pooled_sentences(states[rows:], mask[rows:]))
 
     def forward(self, prepared: PreparedText) -> ConditionTokens:
         device = self.projection.weight.device

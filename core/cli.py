@@ -197,7 +197,10 @@ def _silence_stdout() -> None:
     does not fail on the closed pipe as well."""
     try:
         null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, sys.stdout.fileno())
+        try:
+            os.dup2(null, sys.stdout.fileno())
+        finally:
+            os.close(null)
     except (AttributeError, OSError, ValueError):  # no real stdout: nothing left to flush
         pass
 

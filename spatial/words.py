@@ -356,15 +356,15 @@ def sound_parts(text: str) -> list[str]:
     places = [match.span() for match in _position_pattern().finditer(canonical)]
     if len(places) > 1 or states_motion(canonical):
         return [text]
-    place = places[0] if places else (len(canonical), len(canonical))
+    place = places[0] if places else None
     for pattern in _SOUND_BREAKS:
         cuts = [match.span() for match in pattern.finditer(canonical)
-                if match.end() <= place[0] or match.start() >= place[1]]
+                if place is None or match.end() <= place[0] or match.start() >= place[1]]
         bounds = [0, *(edge for cut in cuts for edge in cut), len(canonical)]
         spans = [(start, end) for start, end in zip(bounds[::2], bounds[1::2], strict=True)
                  if not _WHERE_ONLY.fullmatch(without_places(canonical[start:end]))]
         if len(spans) > 1:
-            return [_with_place(canonical, span, place if places else None) for span in spans]
+            return [_with_place(canonical, span, place) for span in spans]
     return [text]
 
 
