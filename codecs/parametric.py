@@ -288,6 +288,23 @@ class FoaParametricCodec(CodecInfo, nn.Module):
         audio = (halves[:, :, :, 0] + previous).flatten(2)
         return audio, (halves[:, :, -1, 1], index + frames, phase)
 
+    def skip_decode(self, latent_chunk: torch.Tensor, state: DecodeState) -> DecodeState:
+        """The state :meth:`decode_step` leaves after ``latent_chunk``, without its audio:
+        the low band's phases through every frame, and only the last frame synthesised (its
+        second half is the state). What a stream primed with a prompt needs of the prompt."""
+        check_latents(latent_chunk, self.latent_dim)
+        _, index, phase = state
+        frames = latent_chunk.shape[1]
+        if frames == 0:
+            return state
+        parameters = latent_chunk.to(self.basis.dtype) * self.latent_std + self.latent_mean
+        if frames > 1:
+            _, phase = self._low_coefficients(self._split(parameters[:, :-1])[0], phase)
+        last = (index + frames - 1).reshape(1)
+        coefficients, phase = self._synthesise(parameters[:, -1:], last, phase)
+        halves = (coefficients @ self.basis.T).unflatten(-1, (2, self.hop_length))
+        return halves[:, :, -1, 1], index + frames, phase
+
     # ---------------------------------------------------------------- the parameters
 
     def _copy_source_bins(self) -> torch.Tensor:

@@ -1111,8 +1111,9 @@ class LiveSession:
                 _, state = backbone.step(None, self.backbone_state)
                 if patches > 1:
                     _, state = backbone.step(latents[:, :-frames], state)
-            _, self.decode_state = pipeline.codec.decode_step(
-                latents * pipeline.config.latent_scale, self.decode_state)
+            self.decode_state = _skip_decode(pipeline.codec,
+                                             latents * pipeline.config.latent_scale,
+                                             self.decode_state)
         self.backbone_state, self.last_patch = state, latents[:, -frames:]
         self.prompt = latents
         return patches
@@ -1263,6 +1264,15 @@ class LiveSession:
         shape = (1, backbone.patch_frames, backbone.latent_dim)
         return torch.cat([torch.randn(shape, generator=generator)
                           for generator in self.generators])
+
+
+def _skip_decode(codec: Any, latents: torch.Tensor, state: Any) -> Any:
+    """The decoder's state after ``latents``: the codec's ``skip_decode`` where it has one
+    (optional: the state alone, cheaper), else ``decode_step`` with its audio dropped."""
+    skip = getattr(codec, "skip_decode", None)
+    if skip is not None:
+        return skip(latents, state)
+    return codec.decode_step(latents, state)[1]
 
 
 def _place_hold(pipeline: Pipeline, texts: Sequence[str | None], samples: int) -> Any:

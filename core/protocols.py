@@ -34,7 +34,9 @@ class LatentCodec(Protocol):
     of this (``CodecConformanceSuite``). A codec whose round trip lags its input (an
     overlap-add transform) may say by how many samples in an optional ``delay`` attribute;
     tools that compare ``decode(encode(x))`` with ``x`` read it with ``getattr(codec,
-    "delay", 0)``.
+    "delay", 0)``. Optionally, ``skip_decode(latent_chunk, state) -> state`` is the state
+    ``decode_step`` leaves without its audio (cheaper): a pipeline primes a stream's decoder
+    with it where it exists, and the conformance suite checks that the two agree.
     """
 
     @property

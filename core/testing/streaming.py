@@ -599,3 +599,24 @@ class CodecConformanceSuite(StreamingConformanceSuite):
             raise StreamingConformanceError(
                 f"encode accepted audio of shape {tuple(bad.shape)}; raise a SwanSphereError "
                 "subclass (AudioFormatError) for anything but (batch, 4, samples)")
+
+    def test_codec_skip_decode(self) -> None:
+        """A codec's optional ``skip_decode(latents, state) -> state`` leaves the decoder where
+        ``decode_step`` would: the next frames decode to the same audio from either state."""
+        codec = self.make_codec()
+        skip = getattr(codec, "skip_decode", None)
+        if skip is None:
+            import pytest
+
+            pytest.skip("the codec has no skip_decode")
+        generator = torch.Generator().manual_seed(0)
+        first, then = (torch.randn(2, frames, codec.latent_dim, generator=generator)
+                       for frames in (5, 3))
+        with torch.no_grad():
+            state = codec.init_decode_state(2)
+            expected = codec.decode_step(then, codec.decode_step(first, state)[1])[0]
+            got = codec.decode_step(then, skip(first, state))[0]
+        if not torch.allclose(got, expected, atol=self.atol, rtol=self.rtol):
+            raise StreamingConformanceError(
+                "skip_decode left another state than decode_step: the next frames decode "
+                f"{(got - expected).abs().max().item():.3g} apart")
