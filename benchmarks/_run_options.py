@@ -1,4 +1,4 @@
-"""What the benchmark scripts share: their ``--threads`` and ``--json`` options and the
+"""What the benchmark scripts share: their ``--threads``, ``--json`` and ``--set`` options and the
 writing of the JSON report (scripts import it from this folder, which Python puts first on
 the path of a script it runs)."""
 
@@ -15,6 +15,15 @@ def add_run_options(parser: argparse.ArgumentParser, threads: int | None = None)
     ``--json`` (where to write the report)."""
     parser.add_argument("--threads", type=int, default=threads, help="torch CPU threads")
     parser.add_argument("--json", type=Path, default=None, help="write the report here")
+
+
+def add_override_option(parser: argparse.ArgumentParser) -> None:
+    """``--set KEY=VALUE`` (repeatable, into ``args.set``): the model's config changed before
+    it is built, as ``swansphere generate --set`` does (``Pipeline.from_pretrained(...,
+    overrides=args.set)``)."""
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override the model's config, as swansphere generate --set does "
+                             "(e.g. guidance.w1=2 or 'text.sounds=\"as-written\"'); repeatable")
 
 
 def set_threads(threads: int | None) -> None:

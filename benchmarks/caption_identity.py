@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from functools import partial
 
-from _run_options import add_run_options, set_threads, write_report
+from _run_options import add_override_option, add_run_options, set_threads, write_report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,9 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--held-out", type=int, default=300, help="held-out captions identified")
     parser.add_argument("--all-licences", action="store_true",
                         help="every class, not only permissively licensed ones")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override the model's config, as swansphere generate --set does "
-                             "(e.g. --set 'text.sounds=\"as-written\"')")
+    add_override_option(parser)
     add_run_options(parser)
     args = parser.parse_args(argv)
 

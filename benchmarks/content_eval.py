@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from _run_options import add_run_options, set_threads, write_report
+from _run_options import add_override_option, add_run_options, set_threads, write_report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,9 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cascade", action="store_true",
                         help="score the model's cascade baseline instead: each clip's W channel "
                              "panned toward the place the prompt states (front for several)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override the model's config, as swansphere generate --set does "
-                             "(e.g. guidance.w1=2); repeatable")
+    add_override_option(parser)
     add_run_options(parser)
     args = parser.parse_args(argv)
 

@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from _run_options import add_run_options, set_threads, write_report
+from _run_options import add_override_option, add_run_options, set_threads, write_report
 
 from swansphere.cli_args import BENCH_PROMPT, DEFAULT_MODEL
 from swansphere.conditions import ConditionEncoder
@@ -104,16 +104,18 @@ def main() -> None:
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--text", default=BENCH_PROMPT)
     parser.add_argument("--streams", type=int, default=20)
+    add_override_option(parser)
     add_run_options(parser, threads=2)
     args = parser.parse_args()
     set_threads(args.threads)
-    report = first_chunks(Pipeline.from_pretrained(args.model), args.text, args.streams)
+    pipeline = Pipeline.from_pretrained(args.model, overrides=args.set)
+    report = first_chunks(pipeline, args.text, args.streams)
     first = report["first_audio_ms"]
     print(f"{args.model}, {args.text!r}: first audio median {first['median']:.1f} ms "
           f"(min {first['min']:.1f}, max {first['max']:.1f}) over {args.streams} streams")
     for name, stage in report["stages_ms"].items():
         print(f"  {name:32s} {stage['median']:7.1f} ms  ({stage['calls']:g} calls)")
-    write_report(args.json, {"model": args.model, "text": args.text, **report})
+    write_report(args.json, {"model": args.model, "text": args.text, "set": args.set, **report})
 
 
 if __name__ == "__main__":

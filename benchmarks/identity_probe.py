@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from _run_options import add_run_options, set_threads, write_report
+from _run_options import add_override_option, add_run_options, set_threads, write_report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,8 +22,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="caption family of the prompts (default: held_out)")
     parser.add_argument("--prime-seconds", type=float, default=1.0,
                         help="how much of the clip the continued stream is given")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override the model's config (e.g. sampler.steps=16); repeatable")
+    add_override_option(parser)
     add_run_options(parser)
     args = parser.parse_args(argv)
 

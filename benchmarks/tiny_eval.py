@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from _run_options import add_run_options, set_threads, write_report
+from _run_options import add_override_option, add_run_options, set_threads, write_report
 from tqdm.auto import tqdm
 
 EVAL_SEED = 7_000_001
@@ -177,9 +177,7 @@ def main() -> None:
                         help="of streaming, cascade, chance (global-dit: --global-dit DIR)")
     parser.add_argument("--sampler-steps", type=int, default=None,
                         help="override the model's sampling steps")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override the model's config, as swansphere generate --set does "
-                             "(sampler.type=heun, guidance.w2=2; repeatable)")
+    add_override_option(parser)
     parser.add_argument("--no-fd", action="store_true")
     add_run_options(parser, threads=2)
     args = parser.parse_args()

@@ -13,15 +13,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from _run_options import add_run_options, set_threads, write_report
+from _run_options import add_override_option, add_run_options, set_threads, write_report
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("scenes", type=Path, help="a folder of simulated scenes")
     parser.add_argument("--model", default="tiny-next")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override the model's config, as swansphere generate --set does")
+    add_override_option(parser)
     add_run_options(parser, threads=2)
     args = parser.parse_args(argv)
     set_threads(args.threads)
