@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache
 from itertools import pairwise
 
 OVERHEAD_DEGREES = 65.0
@@ -200,7 +200,10 @@ def _position_pattern() -> re.Pattern[str]:
         rf"|\b(?P<overhead>overhead)\b|\b(?P<vertical>above|below)\b", re.IGNORECASE)
 
 
+@lru_cache(maxsize=4096)
 def _rewrite_synonyms(text: str) -> str:
+    """``text`` with :data:`_SYNONYMS` applied in turn; cached, as one prompt is read for its
+    places, its sounds and its clauses many times over (some forty substitutions each)."""
     for pattern, replacement in _SYNONYMS:
         text = pattern.sub(replacement, text)
     return text
