@@ -12,7 +12,8 @@ The content evaluation of a pipeline on the sound vocabulary's held-out material
 - **figures** (:func:`evaluate_content`): identity of single-source clips (top-1 / top-5 among
   all classes, with chance, and the ceiling: the pipeline's codec round trip of the
   references), Δangular to the named place, identity of each source of two-source clips in a
-  cardioid beam towards its own place, energy-map correlation with the reference scene, the
+  cardioid beam towards its own place (and of the reference scene's, a first-order beam's
+  ceiling: the other source leaks into it), energy-map correlation with the reference scene, the
   Fréchet distance to the reference scenes, the output level (W, dBFS) beside the references',
   and the share of drop-out frames (:func:`dropped_frames`: the reference sounds and the clip
   is silent, 30 dB below its own loud frames, or 20 dB below the sound around it), beside the
@@ -233,7 +234,6 @@ def evaluate_content(pipeline: Any, references: References, cases: Sequence[Cont
 
     from swansphere.metrics.direction import energy_map_correlation, worst_case_direction_errors
     from swansphere.metrics.frechet import frechet_distance
-    from swansphere.spatial import beam_weights
 
     from .baselines import CascadeBaseline
 
@@ -263,10 +263,9 @@ def evaluate_content(pipeline: Any, references: References, cases: Sequence[Cont
                 row.update(_single_source_ranks(pipeline, references, embedding, case, seed,
                                                 omni, windows))
             else:
-                row["beam_ranks"] = [
-                    _rank(references, embedding,
-                          (beam_weights(*place).float() @ audio), name)
-                    for name, place in zip(case.classes, case.directions, strict=True)]
+                row["beam_ranks"] = _beam_ranks(references, embedding, case, audio)
+                row["reference_beam_ranks"] = _beam_ranks(references, embedding, case,
+                                                          reference)
             rows.append(row)
             generated_w.append(omni)
             reference_w.append(reference[0])
@@ -276,6 +275,15 @@ def evaluate_content(pipeline: Any, references: References, cases: Sequence[Cont
     summary["ceiling"] = codec_ceiling(pipeline.codec, references, embedding)
     summary["recordings"] = recording_dropouts(references)
     return {"summary": summary, "rows": rows}
+
+
+def _beam_ranks(references: References, embedding: Any, case: ContentCase,
+                audio: torch.Tensor) -> list[int]:
+    """Each named class's rank in a cardioid beam of ``audio`` towards its own place."""
+    from swansphere.spatial import beam_weights
+
+    return [_rank(references, embedding, beam_weights(*place).float() @ audio, name)
+            for name, place in zip(case.classes, case.directions, strict=True)]
 
 
 def _single_source_ranks(pipeline: Any, references: References, embedding: Any,
@@ -338,6 +346,7 @@ def summarise(rows: Sequence[dict[str, Any]], classes: int) -> dict[str, Any]:
     primed = [row for row in single if "exemplar_rank" in row]
     double = [row for row in rows if row["sources"] > 1]
     beams = [rank for row in double for rank in row["beam_ranks"]]
+    reference_beams = [rank for row in double for rank in row.get("reference_beam_ranks", ())]
     mean = _finite_mean
     return {
         "classes": classes, "chance_top1": 1 / classes, "chance_top5": min(5, classes) / classes,
@@ -350,6 +359,8 @@ def summarise(rows: Sequence[dict[str, Any]], classes: int) -> dict[str, Any]:
         "two_source_clips": len(double),
         "beam_top1": mean([rank == 1 for rank in beams]),
         "beam_top5": mean([rank <= 5 for rank in beams]),
+        "reference_beam_top1": mean([rank == 1 for rank in reference_beams]),
+        "reference_beam_top5": mean([rank <= 5 for rank in reference_beams]),
         "map_correlation_single": mean([row["map_correlation"] for row in single]),
         "map_correlation_two": mean([row["map_correlation"] for row in double]),
         "level_db": mean([row["level_db"] for row in rows]),

@@ -372,6 +372,36 @@ def test_a_stream_is_ranked_in_parts_and_against_the_exemplar_it_started_from():
                                     windows=1)) == {"rank"}
 
 
+def test_each_source_is_ranked_in_the_beam_towards_its_own_place():
+    """Low on the left, high on the right: the cardioid towards each place ranks its own
+    tone first; the same two sounds with their places swapped rank each second."""
+    from swansphere.evaluation.content import ContentCase, References, _beam_ranks
+    from swansphere.evaluation.identity import ClassCentroids
+    from swansphere.spatial import encode
+
+    embedding = _ToneEmbedding()
+    labels = sorted(TONES)
+    centroids = ClassCentroids.fit(labels, torch.cat([embedding.embed(_tone(name, 1.0), RATE)
+                                                      for name in labels]))
+    references = References({}, centroids, RATE)
+    case = ContentCase("a low hum on the left and a high whine on the right", "held_out",
+                       ("low", "high"), ((90.0, 0.0), (-90.0, 0.0)))
+    placed = encode(_tone("low", 1.0), 90.0, 0.0) + encode(_tone("high", 1.0), -90.0, 0.0)
+    swapped = encode(_tone("low", 1.0), -90.0, 0.0) + encode(_tone("high", 1.0), 90.0, 0.0)
+    assert _beam_ranks(references, embedding, case, placed) == [1, 1]
+    assert _beam_ranks(references, embedding, case, swapped) == [2, 2]
+
+
+def test_summary_gives_the_reference_scenes_beams_beside_the_clips():
+    base = {"sources": 2, "map_correlation": 0.5, "level_db": -20, "reference_level_db": -20,
+            "dropout_share": 0.0}
+    rows = [{**base, "beam_ranks": [1, 9], "reference_beam_ranks": [1, 1]},
+            {**base, "beam_ranks": [3, 2], "reference_beam_ranks": [1, 4]}]
+    summary = summarise(rows, classes=10)
+    assert summary["beam_top1"] == 0.25 and summary["beam_top5"] == 0.75
+    assert summary["reference_beam_top1"] == 0.75 and summary["reference_beam_top5"] == 1.0
+
+
 def test_summary_gives_the_median_rank_of_each_part_and_of_the_exemplars():
     base = {"sources": 1, "angular": 0.1, "map_correlation": 0.9, "level_db": -20,
             "reference_level_db": -20, "dropout_share": 0.0}
