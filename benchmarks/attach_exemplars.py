@@ -1,9 +1,12 @@
 """Give a pipeline an exemplar bank (docs/pipeline.md, "Exemplar prompts"): for each class of
 the sound vocabulary, the loudest second of its most typical training clips (never a held-out
-clip), and switch ``exemplar_prompts`` on.
+clip), and switch ``exemplar_prompts`` on; or, with ``--add-missing``, keep the pipeline's
+bank and add the classes it lacks (with ``--all-licences``, from copyleft sound sets: a
+local copy for one's own use, never to redistribute).
 
     python benchmarks/attach_exemplars.py runs/tiny-next/stage1/pipeline \\
         runs/tiny-next/stage1/pipeline-exemplars --seconds 1.024
+    python benchmarks/attach_exemplars.py tiny-next my-tiny-next --add-missing --all-licences
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import argparse
 import torch
 
 from swansphere.conditioning.exemplars import DEFAULT_THRESHOLD
-from swansphere.data.exemplars import CHOICES, exemplar_bank
+from swansphere.data.exemplars import CHOICES, exemplar_bank, with_classes_added
 from swansphere.data.vocabulary import training_phrases
 from swansphere.pipeline import Pipeline
 from swansphere.training.pipeline import vocabulary_split
@@ -32,18 +35,28 @@ def main() -> None:
                         help="similarity a prompt needs to name a class")
     parser.add_argument("--all-licences", action="store_true",
                         help="every class, not only permissively licensed clips")
+    parser.add_argument("--add-missing", action="store_true",
+                        help="keep the pipeline's own exemplars and add the classes its bank "
+                             "lacks (--seconds and --threshold are the bank's own)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     pipeline = Pipeline.from_pretrained(args.model)
     clips = vocabulary_split(None, not args.all_licences, False)
     wordings = training_phrases({clip.label for clip in clips})
-    bank = exemplar_bank(clips, wordings, sample_rate=pipeline.sample_rate,
-                         seconds=args.seconds, per_class=args.per_class,
-                         threshold=args.threshold, choice=args.choice)
+    if args.add_missing:
+        if pipeline.exemplars is None:
+            parser.error(f"{args.model} has no exemplar bank to add to")
+        bank = with_classes_added(pipeline.exemplars, clips, wordings,
+                                  per_class=args.per_class, choice=args.choice)
+    else:
+        bank = exemplar_bank(clips, wordings, sample_rate=pipeline.sample_rate,
+                             seconds=args.seconds, per_class=args.per_class,
+                             threshold=args.threshold, choice=args.choice)
     pipeline.replace(exemplars=bank, exemplar_prompts=True).save_pretrained(args.output)
+    seconds = bank.audio.shape[-1] / bank.sample_rate
     print(f"{args.output}: {len(bank.clip_classes)} exemplars of {len(bank.class_names)} classes,"
-          f" {args.seconds:g} s each")
+          f" {seconds:g} s each")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 :func:`exemplar_bank` renders each class's training clips and keeps, per class, the loudest
 second or so of its most typical ones (:func:`typical`) or of its first ones, with the
 class's training wordings, as an :class:`~swansphere.conditioning.exemplars.ExemplarBank`;
+:func:`with_classes_added` gives a bank the classes it lacks, keeping its own exemplars;
 :func:`clip_window` cuts one clip's exemplar the same way (training on references cut from a
 scene's own recording, docs/training.md).
 """
@@ -69,6 +70,29 @@ def exemplar_bank(clips: Sequence[Any], wordings: Mapping[str, Sequence[str]], *
         others = other_phrases(names)
     return ExemplarBank(names, tuple(tuple(dict.fromkeys(wordings[name])) for name in names),
                         clip_classes, audio, sample_rate, threshold, tuple(others))
+
+
+def with_classes_added(bank: ExemplarBank, clips: Sequence[Any],
+                       wordings: Mapping[str, Sequence[str]], *, per_class: int = 1,
+                       choice: str = "typical") -> ExemplarBank:
+    """``bank`` with exemplars of each class of ``clips`` it has none of, cut as
+    :func:`exemplar_bank` cuts them to the bank's own length; its own classes keep their
+    clips, and its phrases of absent sounds lose those of the classes added. What a model's
+    bank gains from sound sets it could not ship (copyleft clips, for one's own use)."""
+    new = [clip for clip in clips if clip.label not in bank.class_names]
+    if not new:
+        return bank
+    added = exemplar_bank(new, wordings, sample_rate=bank.sample_rate,
+                          seconds=bank.audio.shape[-1] / bank.sample_rate, per_class=per_class,
+                          threshold=bank.threshold, choice=choice, others=())
+    from .vocabulary import other_phrases
+
+    names = bank.class_names + added.class_names
+    offset = len(bank.class_names)
+    return ExemplarBank(names, bank.wordings + added.wordings,
+                        bank.clip_classes + tuple(offset + i for i in added.clip_classes),
+                        torch.cat([bank.audio, added.audio.to(bank.audio)]), bank.sample_rate,
+                        bank.threshold, other_phrases(names))
 
 
 def typical(windows: Sequence[np.ndarray], sample_rate: int, count: int) -> list[int]:

@@ -9,7 +9,7 @@ import torch
 
 from swansphere.conditioning.exemplars import ExemplarBank, named_part
 from swansphere.conditioning.text import minilm_available
-from swansphere.data.exemplars import exemplar_bank
+from swansphere.data.exemplars import exemplar_bank, with_classes_added
 from swansphere.data.sources import catalogue
 from swansphere.data.vocabulary import (
     EVERYDAY_SOUNDS,
@@ -210,6 +210,26 @@ def test_the_typical_clips_of_a_class_stand_for_it_not_its_first():
     assert chosen(choice="first", per_class=2) == [0, 1]
     with pytest.raises(ConfigError, match="exemplar choice"):
         exemplar_bank(clips, words, sample_rate=RATE, seconds=0.1, choice="loudest")
+
+
+def test_classes_a_bank_lacks_are_added_and_its_own_clips_kept():
+    """A bank without sirens knows "a siren wails" as a sound it lacks; given the siren's
+    clips it finds the siren, keeps its other exemplars as they were, and cuts the new one
+    to its own length."""
+    training = split_clips(class_clips(catalogue(["synthetic"])))[0]
+    wordings = training_phrases({clip.label for clip in training})
+    partial = exemplar_bank([clip for clip in training if clip.label != "siren"], wordings,
+                            sample_rate=RATE, seconds=0.1)
+    assert partial.match(["a siren wails behind you"]) == [None]
+    full = with_classes_added(partial, training, wordings)
+    assert set(full.class_names) == set(partial.class_names) | {"siren"}
+    assert full.match(["a siren wails behind you"])[0][0] == "siren"
+    kept = len(partial.clip_classes)
+    assert torch.equal(full.audio[:kept], partial.audio)
+    assert full.clip_classes[:kept] == partial.clip_classes
+    assert full.audio.shape[-1] == partial.audio.shape[-1]
+    assert not any("siren" in phrase for phrase in full.others)
+    assert with_classes_added(full, training, wordings) is full
 
 
 def test_a_bank_needs_words_for_every_class():
