@@ -164,6 +164,22 @@ class ExemplarBank:
                 found[index] = (self.class_names[owner[phrase]], similarity)
         return found
 
+    def absent_sounds(self, texts: Sequence[str | None]) -> list[str | None]:
+        """Per text, the phrase of :attr:`others` it is nearest to (at or above
+        :attr:`threshold`): a sound the bank has no clip of, which is why :meth:`match`
+        finds none ("a puppy yaps" -> "a dog barks" in a bank without dogs); else ``None``."""
+        wanted = [(index, query) for index, query in enumerate(self.queries(texts)) if query]
+        absent: list[str | None] = [None] * len(texts)
+        if not wanted:
+            return absent
+        first_other = len(self._wording_embeddings[1]) - len(self.others)
+        for (index, _), (similarity, phrase) in zip(
+                wanted, self._nearest(sentence_embeddings([query for _, query in wanted])),
+                strict=True):
+            if similarity >= self.threshold and phrase >= first_other:
+                absent[index] = self.others[phrase - first_other]
+        return absent
+
     def _nearest(self, embeddings: torch.Tensor) -> list[tuple[float, int]]:
         """Per sentence embedding, the similarity of its nearest phrase and that phrase's
         index (its class: ``_wording_embeddings[1]``, -1 for the unclassed)."""

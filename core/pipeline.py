@@ -550,8 +550,12 @@ class Pipeline:
         matches = self.exemplars.prompt_matches(clauses) if primes else [None] * len(clauses)
         words = self.text_encoder.as_read(clauses) if self.text_encoder is not None \
             else [None] * len(clauses)
+        unmatched = [clause if primes and match is None else None
+                     for clause, match in zip(clauses, matches, strict=True)]
+        absent = (self.exemplars.absent_sounds(unmatched) if any(unmatched)
+                  else [None] * len(clauses))
         readings = []
-        for clause, match, read in zip(clauses, matches, words, strict=True):
+        for clause, match, read, lacked in zip(clauses, matches, words, absent, strict=True):
             path = _stated_path(clause) or ()
             readings.append(ClauseReading(
                 text=clause, words=read, places=path,
@@ -560,7 +564,7 @@ class Pipeline:
                 follows_video=with_video, searched=primes and self.exemplars.starts(clause),
                 exemplar=match and match[0], similarity=match and match[1],
                 anchor=self.config.exemplar_anchor if match else 0.0,
-                video_places_only=with_video and self._places_only))
+                video_places_only=with_video and self._places_only, absent=lacked))
         return readings
 
     def _source_clauses(self, text: str | None) -> list[str | None]:

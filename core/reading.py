@@ -32,6 +32,8 @@ class ClauseReading:
             ``exemplar_anchor``; 0: the stream only continues it).
         video_places_only: the model reads the video only for where its sound is (no video
             conditioner: ``video_places = "salient"``), so the words alone make the sound.
+        absent: for a clause that found no exemplar, the phrase of a sound the bank has no
+            clip of that its words are nearest to ("a dog barks"), or ``None``.
     """
 
     text: str | None
@@ -44,6 +46,7 @@ class ClauseReading:
     similarity: float | None
     anchor: float = 0.0
     video_places_only: bool = False
+    absent: str | None = None
 
     def describe(self) -> str:
         """One line for a person: ``"a sackbut blares behind you" reads "a trombone blares
@@ -62,7 +65,9 @@ class ClauseReading:
                          f"(similarity {self.similarity:.2f})"
                          + (f" and varies it (anchor {self.anchor:g})" if self.anchor else ""))
         elif self.searched:
-            parts.append("no exemplar of it: made from the words alone")
+            parts.append("no exemplar of it: made from the words alone" + (
+                "" if self.absent is None else
+                f' (nearest "{self.absent}", a sound this model\'s bank has no clip of)'))
         return "; ".join(parts)
 
     def _where(self) -> str:

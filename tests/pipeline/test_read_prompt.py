@@ -29,7 +29,11 @@ def test_each_place_is_a_clause_with_its_words_place_and_exemplar(next_model):
     assert second.searched and first.searched
     assert second.describe() == ('"a puppy yaps on the left" reads "a dog yaps on the left"; '
                                  "at azimuth 90°, elevation 0° (held there); no exemplar of it: "
-                                 "made from the words alone")
+                                 "made from the words alone (nearest \"a dog woofs\", a sound "
+                                 "this model's bank has no clip of)")
+    [nothing] = next_model.read_prompt("a sound on the left")  # names no sound at all
+    assert nothing.exemplar is None and nothing.absent is None
+    assert nothing.describe().endswith("no exemplar of it: made from the words alone")
 
 
 def test_a_video_places_the_stream_and_an_audio_prompt_replaces_the_exemplar(next_model):
