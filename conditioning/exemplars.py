@@ -167,7 +167,7 @@ class ExemplarBank:
     def absent_sounds(self, texts: Sequence[str | None]) -> list[str | None]:
         """Per text, the phrase of :attr:`others` it is nearest to (at or above
         :attr:`threshold`): a sound the bank has no clip of, which is why :meth:`match`
-        finds none ("a puppy yaps" -> "a dog barks" in a bank without dogs); else ``None``."""
+        finds none ("a puppy yaps" -> "a dog woofs" in a bank without dogs); else ``None``."""
         wanted = [(index, query) for index, query in enumerate(self.queries(texts)) if query]
         absent: list[str | None] = [None] * len(texts)
         if not wanted:
