@@ -150,35 +150,41 @@ class ExemplarBank:
         :attr:`others`). Texts are compared by their :meth:`queries`. ``embeddings``, one row
         per non-empty query in order, are their sentence embeddings if already made (by the
         MiniLM of :func:`sentence_source`, in the same pass as a caption's states)."""
-        wanted = [(index, query) for index, query
-                  in enumerate(self.queries(texts, sound_words=sound_words)) if query]
-        found: list[tuple[str, float] | None] = [None] * len(texts)
-        if not wanted:
-            return found
-        if embeddings is None:
-            embeddings = sentence_embeddings([query for _, query in wanted])
         owner = self._wording_embeddings[1].tolist()
-        for (index, _), (similarity, phrase) in zip(wanted, self._nearest(embeddings),
-                                                     strict=True):
-            if similarity >= self.threshold and owner[phrase] >= 0:
-                found[index] = (self.class_names[owner[phrase]], similarity)
+        found: list[tuple[str, float] | None] = []
+        for nearest in self._nearest_phrases(texts, sound_words, embeddings):
+            named = (nearest is not None and nearest[0] >= self.threshold
+                     and owner[nearest[1]] >= 0)
+            found.append((self.class_names[owner[nearest[1]]], nearest[0]) if named else None)
         return found
 
     def absent_sounds(self, texts: Sequence[str | None]) -> list[str | None]:
         """Per text, the phrase of :attr:`others` it is nearest to (at or above
         :attr:`threshold`): a sound the bank has no clip of, which is why :meth:`match`
         finds none ("a puppy yaps" -> "a dog woofs" in a bank without dogs); else ``None``."""
-        wanted = [(index, query) for index, query in enumerate(self.queries(texts)) if query]
-        absent: list[str | None] = [None] * len(texts)
-        if not wanted:
-            return absent
         first_other = len(self._wording_embeddings[1]) - len(self.others)
-        for (index, _), (similarity, phrase) in zip(
-                wanted, self._nearest(sentence_embeddings([query for _, query in wanted])),
-                strict=True):
-            if similarity >= self.threshold and phrase >= first_other:
-                absent[index] = self.others[phrase - first_other]
+        absent: list[str | None] = []
+        for nearest in self._nearest_phrases(texts):
+            lacked = (nearest is not None and nearest[0] >= self.threshold
+                      and nearest[1] >= first_other)
+            absent.append(self.others[nearest[1] - first_other] if lacked else None)
         return absent
+
+    def _nearest_phrases(self, texts: Sequence[str | None], sound_words: bool = True,
+                         embeddings: torch.Tensor | None = None
+                         ) -> list[tuple[float, int] | None]:
+        """Per text, :meth:`_nearest` of its :meth:`queries` (``None`` for no text), embedded
+        in one batch unless ``embeddings`` (one row per non-empty query) are given."""
+        queries = self.queries(texts, sound_words=sound_words)
+        wanted = [index for index, query in enumerate(queries) if query]
+        nearest: list[tuple[float, int] | None] = [None] * len(texts)
+        if not wanted:
+            return nearest
+        if embeddings is None:
+            embeddings = sentence_embeddings([queries[index] for index in wanted])
+        for index, found in zip(wanted, self._nearest(embeddings), strict=True):
+            nearest[index] = found
+        return nearest
 
     def _nearest(self, embeddings: torch.Tensor) -> list[tuple[float, int]]:
         """Per sentence embedding, the similarity of its nearest phrase and that phrase's
