@@ -6,8 +6,10 @@ then meets a noun it knows. The table (``sound_words.json`` beside this module) 
 nouns whose most frequent WordNet sense is a class or a kind of it, built by
 :mod:`swansphere.data.lexicon` (docs/conditioning.md, "Sound words"). A noun that is also a
 verb or an adjective ("fiddle", "chap") is rewritten only after a determiner ("a fiddle",
-"the old fiddle"), so "someone fiddles with keys" stays as written. The vocabulary's own
-nouns, place words and everything else stay as written.
+"the old fiddle"), so "someone fiddles with keys" stays as written. A noun is found however
+its parts are joined in one word ("squeezebox" and "squeeze-box" are the table's "squeeze box"),
+and a vocabulary noun so written becomes the vocabulary's spelling ("hihat": "hi-hat"). The
+vocabulary's own nouns, place words and everything else stay as written.
 """
 
 from __future__ import annotations
@@ -52,6 +54,17 @@ class SoundWordTable:
         """The most words a table noun or a kept noun has."""
         return max((noun.count(" ") + 1 for noun in (*self.words, *self.kept)), default=0)
 
+    @functools.cached_property
+    def joined(self) -> Mapping[str, tuple[str, bool]]:
+        """Table and kept nouns by their letters alone (:func:`joined_form`), each with the
+        entry to write for it (a kept noun: itself, in the vocabulary's spelling); a form that
+        two nouns of different classes share is left out."""
+        entries: dict[str, set[tuple[str, bool]]] = {}
+        for noun, entry in (*self.words.items(), *((kept, (kept, False)) for kept in self.kept)):
+            entries.setdefault(joined_form(noun), set()).add(entry)
+        return {form: next(iter(found)) for form, found in entries.items()
+                if len({target for target, _ in found}) == 1 and len(found) == 1}
+
     @classmethod
     def load(cls, path: str | Path = TABLE) -> SoundWordTable:
         try:
@@ -82,6 +95,12 @@ class SoundWordTable:
 def packaged_table() -> SoundWordTable:
     """The table that ships with the package."""
     return SoundWordTable.load(TABLE)
+
+
+def joined_form(noun: str) -> str:
+    """A noun's letters without the spaces and hyphens between its parts, lower case: the
+    same for "Squeeze-box", "squeeze box" and "squeezebox"."""
+    return re.sub(r"[\s-]+", "", noun.lower())
 
 
 def canonical_sounds(text: str, table: SoundWordTable | None = None) -> str:
@@ -131,7 +150,9 @@ def _rewrite(text: str, table: SoundWordTable) -> str:
 def _longest_match(text: str, words: list[re.Match[str]], index: int, table: SoundWordTable
                    ) -> tuple[int, str | None]:
     """How many words from ``index`` form the longest table or kept noun, and the class noun
-    to write for them (``None``: a kept noun, or nothing to rewrite)."""
+    to write for them (``None``: a kept noun as the vocabulary spells it, or nothing to
+    rewrite). One written word also matches a noun of several parts joined so ("squeezebox",
+    "squeeze-box"); several written words are never joined ("a gun fires" is no gunfire)."""
     for length in range(min(table.longest, len(words) - index), 0, -1):
         span = words[index:index + length]
         if any(text[a.end():b.start()] != " " for a, b in itertools.pairwise(span)):
@@ -139,7 +160,8 @@ def _longest_match(text: str, words: list[re.Match[str]], index: int, table: Sou
         noun = " ".join(word.group().lower() for word in span)
         if noun in table.kept:
             return length, None
-        entry = table.words.get(noun)
+        entry = table.words.get(noun) or (table.joined.get(joined_form(noun)) if length == 1
+                                          else None)
         if entry is not None and (not entry[1] or _after_determiner(words, index)):
             return length, entry[0]
     return 0, None
