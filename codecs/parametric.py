@@ -45,6 +45,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from swansphere.errors import AudioFormatError
+
 from .base import CodecInfo, check_audio, check_latents
 from .config import FoaParametricConfig
 
@@ -148,7 +150,8 @@ def _nearest_peaks(peak: torch.Tensor) -> torch.Tensor:
     return torch.where((nearest < 0) | (nearest >= bins), index, nearest)
 
 
-def locked_phases(power: torch.Tensor, phase: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def locked_phases(power: torch.Tensor, phase: torch.Tensor, guide: torch.Tensor | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
     """MCLT phases for a low band's ``(batch, frames, bins)`` powers that continue the
     tones the powers describe, and the last frame's phases (the next call's ``phase``).
 
@@ -158,7 +161,9 @@ def locked_phases(power: torch.Tensor, phase: torch.Tensor) -> tuple[torch.Tenso
     sign. Each frame continues the phase its peak's bin had in the frame before, so a held
     note decodes to one steady sinusoid, not noise (pseudo-random signs), and a gliding one
     hands its phase from bin to bin (phase locking; Laroche and Dolson, 1999). ``phase``
-    ``(batch, bins)`` is the frame before the first.
+    ``(batch, bins)`` is the frame before the first. ``guide`` ``(batch, frames, bins)``, where
+    not NaN, gives a bin's phase outright (:meth:`FoaParametricCodec.phase_guide`); the
+    frames after it continue from it.
     """
     peak, offset = _peak_offsets((power + POWER_FLOOR).log())
     owner = _nearest_peaks(peak)
@@ -168,6 +173,8 @@ def locked_phases(power: torch.Tensor, phase: torch.Tensor) -> tuple[torch.Tenso
     phases = []
     for frame in range(power.shape[1]):
         phase = (phase.gather(-1, owner[:, frame]) + step[:, frame]).remainder(2 * math.pi)
+        if guide is not None:
+            phase = torch.where(guide[:, frame].isnan(), phase, guide[:, frame].to(phase))
         phases.append(phase)
     return torch.stack(phases, dim=1), phase
 
@@ -275,14 +282,45 @@ class FoaParametricCodec(CodecInfo, nn.Module):
     def decode_step(self, latent_chunk: torch.Tensor, state: DecodeState
                     ) -> tuple[torch.Tensor, DecodeState]:
         """Any number of latent frames in; ``frames * hop`` samples out."""
+        return self.guided_decode_step(latent_chunk, state, None)
+
+    def phase_guide(self, audio: torch.Tensor) -> torch.Tensor | None:
+        """The low band's phases ``(batch, samples // hop, low_bins)`` in ``audio`` (AmbiX
+        ``(batch, 4, samples)``), framed as :meth:`encode` frames it: W's MCLT phase per bin.
+
+        A stream that varies a recorded prompt frame by frame (anchored sampling) decodes its
+        powers with the prompt's own phases (:meth:`guided_decode_step`) instead of inventing
+        them: two partials closer than the MCLT resolves, a chord or a low voice's harmonics,
+        come back as the recording has them, not as one tone. ``None`` for the ``waveform``
+        low band, which codes its phases itself."""
+        check_audio(audio)
+        if self.config.low_band != "power":
+            return None
+        hop = self.hop_length
+        omni = torch.cat([audio.new_zeros(audio.shape[0], hop), audio[:, 0]], dim=-1)
+        frames = audio.shape[-1] // hop
+        windows = omni[..., :(frames + 1) * hop].to(self.basis.dtype).unfold(-1, 2 * hop, hop)
+        return torch.atan2(windows @ self.sine_basis,
+                           windows @ self.basis[:, :self.config.low_bins])
+
+    def guided_decode_step(self, latent_chunk: torch.Tensor, state: DecodeState,
+                           guide: torch.Tensor | None) -> tuple[torch.Tensor, DecodeState]:
+        """:meth:`decode_step` with the low band's phases ``guide`` ``(batch, frames,
+        low_bins)`` (:meth:`phase_guide` of the audio these frames vary; NaN where there is
+        none, there the decoder's own phases go on). Decoding a clip's latents with its own
+        guide gives back W's low band exactly, as the ``waveform`` low band does."""
         check_latents(latent_chunk, self.latent_dim)
         tail, index, phase = state
         batch, frames, _ = latent_chunk.shape
+        if guide is not None and tuple(guide.shape) != (batch, frames, self.config.low_bins):
+            raise AudioFormatError(f"a phase guide for {frames} frames of {batch} rows is "
+                             f"({batch}, {frames}, {self.config.low_bins}), got "
+                             f"{tuple(guide.shape)}")
         if frames == 0:
             return tail.new_zeros(batch, FOA_CHANNELS, 0), state
         parameters = latent_chunk.to(self.basis.dtype) * self.latent_std + self.latent_mean
         frame_index = index + torch.arange(frames)
-        coefficients, phase = self._synthesise(parameters, frame_index, phase)
+        coefficients, phase = self._synthesise(parameters, frame_index, phase, guide)
         halves = (coefficients @ self.basis.T).unflatten(-1, (2, self.hop_length))
         previous = torch.cat([tail[:, :, None], halves[:, :, :-1, 1]], dim=2)
         audio = (halves[:, :, :, 0] + previous).flatten(2)
@@ -346,16 +384,17 @@ class FoaParametricCodec(CodecInfo, nn.Module):
         return torch.cat([(power + POWER_FLOOR).log().to(parameters.dtype),
                           parameters[..., low.stop:]], dim=-1)
 
-    def _low_coefficients(self, low: torch.Tensor, phase: torch.Tensor
+    def _low_coefficients(self, low: torch.Tensor, phase: torch.Tensor,
+                          guide: torch.Tensor | None = None
                           ) -> tuple[torch.Tensor, torch.Tensor]:
         """The low band's MDCT coefficients from its latent values, and the phases to go on
         from: as coded, or (``power``) the real part of the MCLT with the coded power
-        (``(mdct² + mdst²) / 2``) and :func:`locked_phases`."""
+        (``(mdct² + mdst²) / 2``) and :func:`locked_phases` (``guide`` where given)."""
         if self.config.low_band == "waveform":
             return low, phase
         most = math.log(self.hop_length * MAX_AMPLITUDE**2)
         power = (low.clamp(max=most).exp() - POWER_FLOOR * (1 + 1e-5)).clamp_min(0.0)
-        phases, phase = locked_phases(power, phase)
+        phases, phase = locked_phases(power, phase, guide)
         return (2 * power).sqrt() * phases.cos().to(power), phase
 
     def _split(self, parameters: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -364,11 +403,12 @@ class FoaParametricCodec(CodecInfo, nn.Module):
         return low, envelope, direction.unflatten(-1, (self.config.direction_bands, 3)), diffuse
 
     def _synthesise(self, parameters: torch.Tensor, frame_index: torch.Tensor,
-                    phase: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                    phase: torch.Tensor, guide: torch.Tensor | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Parameters ``(batch, frames, D)`` -> MDCT coefficients ``(batch, 4, frames, hop)``,
         and the low band's phases to go on from."""
         low, envelope, direction, diffuse = self._split(parameters)
-        low, phase = self._low_coefficients(low, phase)
+        low, phase = self._low_coefficients(low, phase, guide)
         omni = self._within_amplitude(
             torch.cat([low, self._high_band(low, envelope, frame_index)], dim=-1))
         spread = self.direction_bands.T

@@ -47,8 +47,8 @@ WEIGHTS_FILE = "model.safetensors"
 BUILTIN_MODELS = Path(__file__).parent / "models"
 EXEMPLARS_FILE = "exemplars.safetensors"
 _PLAIN_SETTINGS = ("sources", "output_gain_db", "latent_range", "hold_latent_range",
-                   "exemplar_prompts", "exemplar_anchor", "place_hold", "place_focus",
-                   "video_places")
+                   "exemplar_prompts", "exemplar_anchor", "exemplar_phases", "place_hold",
+                   "place_focus", "video_places")
 """Config values that :meth:`Pipeline.replace` sets as they are (no component to rebuild)."""
 SOURCE_MODES = ("joint", "separate")
 """How :meth:`Pipeline.stream` takes a prompt that places several sounds: the backbone
@@ -126,13 +126,14 @@ class PipelineConfig:
     (docs/pipeline.md, "Exemplar prompts"); with ``exemplar_anchor`` above 0 each patch of a
     primed stream is sampled from that flow time on, starting from the prompt's patch (looped)
     mixed with noise, so the stream stays a variation of it (docs/pipeline.md, "Anchored
-    sampling"). With ``place_hold`` above 0 a text-only stream whose words state one place,
-    or one motion, has its sound field turned, chunk by chunk, towards that place or along
-    that path, by that share of the angle it is off, and ``place_focus`` of its directional
-    channels comes from its omnidirectional one sent from that place, so a diffuse field gets
-    a direction (docs/pipeline.md, "Holding places"); with ``video_places = "salient"`` a
-    stream with video is held, frame by frame, where the video shows something
-    (:data:`VIDEO_PLACES`)."""
+    sampling"), and with ``exemplar_phases`` a codec that can (``phase_guide``) decodes each
+    such patch with the phases of the prompt's patch it started from. With ``place_hold``
+    above 0 a text-only stream whose words state one place, or one motion, has its sound
+    field turned, chunk by chunk, towards that place or along that path, by that share of
+    the angle it is off, and ``place_focus`` of its directional channels comes from its
+    omnidirectional one sent from that place, so a diffuse field gets a direction
+    (docs/pipeline.md, "Holding places"); with ``video_places = "salient"`` a stream with video
+    is held, frame by frame, where the video shows something (:data:`VIDEO_PLACES`)."""
 
     codec: CodecSpec
     backbone: AnyBackboneSpec
@@ -154,6 +155,8 @@ class PipelineConfig:
         bool))
     exemplar_anchor: float = attrs.field(default=0.0, validator=[attrs.validators.ge(0.0),
                                                                  attrs.validators.lt(1.0)])
+    exemplar_phases: bool = attrs.field(default=False, validator=attrs.validators.instance_of(
+        bool))
     place_hold: float = attrs.field(default=0.0, validator=[attrs.validators.ge(0.0),
                                                             attrs.validators.le(1.0)])
     place_focus: float = attrs.field(default=0.0, validator=[attrs.validators.ge(0.0),
@@ -957,6 +960,10 @@ class LiveSession:
     anchor_valid: torch.Tensor | None = None
     anchor_phase: torch.Tensor | None = None
     """Each row's first patch of the prompt's loop (:meth:`anchored_start`)."""
+    anchor_guide: torch.Tensor | None = None
+    """The prompt's low-band phases per frame, NaN in rows without a prompt
+    (``exemplar_phases``: the codec's ``phase_guide``), decoded with the patch anchored to
+    them."""
     place_hold: Any = None
     """The :class:`~swansphere.spatial.hold.PlaceHold` that turns the rows' audio towards
     their places (:meth:`hold_places`), or ``None``."""
@@ -1073,6 +1080,7 @@ class LiveSession:
             self.anchor, self.anchor_valid = latents, sounding
             self.anchor_phase = torch.tensor([loop_phase(generator.initial_seed(), patches)
                                               for generator in self.generators])
+            self.anchor_guide = _prompt_guide(pipeline, audio, sounding)
         return patches
 
     def _follow(self, latents: torch.Tensor, sounding: torch.Tensor) -> None:
@@ -1196,8 +1204,7 @@ class LiveSession:
                 patch = self._sample_patch(self._advance())
             else:
                 patch = self._compiled_patch(pipeline.patch_stepper)
-            audio, self.decode_state = pipeline.codec.decode_step(
-                patch * pipeline.config.latent_scale, self.decode_state)
+            audio, self.decode_state = self._decode(patch * pipeline.config.latent_scale)
             audio = pipeline.output_gain(audio)
         if total is not None:
             audio = audio[..., :total - self.samples_done]
@@ -1210,6 +1217,25 @@ class LiveSession:
         self.patches_done += 1
         self.samples_done += audio.shape[-1]
         return audio, patch
+
+    def _decode(self, latents: torch.Tensor) -> tuple[torch.Tensor, Any]:
+        """The patch's audio and the decoder's next state: with the phases of the prompt's
+        patch it is anchored to, where there is a guide (``exemplar_phases``)."""
+        codec = self.pipeline.codec
+        if self.anchor_guide is None:
+            return codec.decode_step(latents, self.decode_state)
+        rows, positions = self._anchor_positions()
+        return codec.guided_decode_step(latents, self.decode_state,
+                                        self.anchor_guide[rows, positions])
+
+    def _anchor_positions(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Row indices ``(rows, 1)`` and the prompt frames ``(rows, patch_frames)`` the next
+        patch is anchored to: patch k of the stream to patch (k + phase) mod P of the
+        prompt's P (:meth:`anchored_start`)."""
+        frames = self.pipeline.backbone.patch_frames
+        index = (self.patches_done + self.anchor_phase) % (self.anchor.shape[1] // frames)
+        positions = index[:, None] * frames + torch.arange(frames)
+        return torch.arange(len(index))[:, None], positions
 
     def _advance(self) -> torch.Tensor:
         """The LM step that gives ``h`` for the next patch (the start token first), or the
@@ -1244,10 +1270,8 @@ class LiveSession:
         its prompt rather than drifting from it (SDEdit). A row without a prompt starts from
         its own one-step guess instead, a = noise + v(noise, 0): ``sampler``'s late start."""
         start = self.pipeline.config.exemplar_anchor
-        frames = self.pipeline.backbone.patch_frames
-        index = (self.patches_done + self.anchor_phase) % (self.anchor.shape[1] // frames)
-        positions = index[:, None] * frames + torch.arange(frames)
-        anchor = self.anchor[torch.arange(len(index))[:, None], positions].to(noise)
+        rows, positions = self._anchor_positions()
+        anchor = self.anchor[rows, positions].to(noise)
         anchored = start * anchor + (1.0 - start) * noise
         if bool(self.anchor_valid.all()):
             return anchored
@@ -1268,6 +1292,23 @@ class LiveSession:
         shape = (1, backbone.patch_frames, backbone.latent_dim)
         return torch.cat([torch.randn(shape, generator=generator)
                           for generator in self.generators])
+
+
+def _prompt_guide(pipeline: Pipeline, audio: torch.Tensor,
+                  sounding: torch.Tensor) -> torch.Tensor | None:
+    """The phases an anchored stream decodes with (``exemplar_phases``): the codec's
+    ``phase_guide`` of the prompt's last whole patches, framed as
+    :meth:`Pipeline.prompt_latents` frames them, NaN in silent rows; ``None`` without
+    ``exemplar_phases`` or a codec that guides none (an optional method)."""
+    guide_of = getattr(pipeline.codec, "phase_guide", None)
+    if not pipeline.config.exemplar_phases or guide_of is None:
+        return None
+    patches = audio.shape[-1] // pipeline.samples_per_patch
+    guide = guide_of(audio[..., -patches * pipeline.samples_per_patch:])
+    if guide is None:
+        return None
+    guide = guide[:, :patches * pipeline.backbone.patch_frames]
+    return torch.where(sounding.to(guide.device)[:, None, None], guide, torch.nan)
 
 
 def _skip_decode(codec: Any, latents: torch.Tensor, state: Any) -> Any:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import itertools
+import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -599,6 +600,41 @@ class CodecConformanceSuite(StreamingConformanceSuite):
             raise StreamingConformanceError(
                 f"encode accepted audio of shape {tuple(bad.shape)}; raise a SwanSphereError "
                 "subclass (AudioFormatError) for anything but (batch, 4, samples)")
+
+    def test_codec_phase_guide(self) -> None:
+        """A codec's optional phase guide: ``phase_guide(audio)`` gives ``(batch, frames, k)``
+        phases framed as ``encode`` frames, or ``None`` (nothing to guide);
+        ``guided_decode_step(latents, state, guide)`` decodes as ``decode_step`` where the guide
+        is NaN, and alike however the frames and their guide are cut into chunks."""
+        codec = self.make_codec()
+        guide_of = getattr(codec, "phase_guide", None)
+        if guide_of is None:
+            import pytest
+
+            pytest.skip("the codec has no phase_guide")
+        generator = torch.Generator().manual_seed(0)
+        audio = 0.3 * torch.randn(2, 4, 12 * codec.hop_length, generator=generator)
+        with torch.no_grad():
+            guide, latents = guide_of(audio), codec.encode(audio)
+            if guide is None:
+                return
+            if tuple(guide.shape[:2]) != tuple(latents.shape[:2]):
+                raise StreamingConformanceError(
+                    f"phase_guide gave {tuple(guide.shape)} for {tuple(latents.shape)} latents; "
+                    "one guide row per latent frame")
+            state = codec.init_decode_state(2)
+            plain = codec.decode_step(latents, state)[0]
+            unguided = codec.guided_decode_step(latents, state, torch.full_like(guide, math.nan))
+            whole = codec.guided_decode_step(latents, state, guide)[0]
+            first = codec.guided_decode_step(latents[:, :5], state, guide[:, :5])
+            rest = codec.guided_decode_step(latents[:, 5:], first[1], guide[:, 5:])[0]
+        if not torch.allclose(unguided[0], plain, atol=self.atol, rtol=self.rtol):
+            raise StreamingConformanceError("a NaN phase guide decoded otherwise than "
+                                            "decode_step")
+        if not torch.allclose(torch.cat([first[0], rest], -1), whole, atol=self.atol,
+                              rtol=self.rtol):
+            raise StreamingConformanceError("guided decoding depends on how the frames are cut "
+                                            "into chunks")
 
     def test_codec_skip_decode(self) -> None:
         """A codec's optional ``skip_decode(latents, state) -> state`` leaves the decoder where

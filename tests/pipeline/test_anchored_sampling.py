@@ -126,3 +126,37 @@ def test_an_anchor_is_a_flow_time_before_the_end_and_needs_a_late_starting_sampl
         type(pipeline)(attrs.evolve(pipeline.config, exemplar_anchor=0.5),
                        codec=pipeline.codec, backbone=pipeline.backbone,
                        sampler=FromNoiseOnly(), text=pipeline.text_encoder)
+
+
+def test_exemplar_phases_decode_each_patch_with_the_phases_of_the_prompt_patch_it_varies():
+    """With ``exemplar_phases`` a codec that guides phases gets, for stream patch k, the
+    guide of the prompt frames it was anchored to (patch (k + phase) mod P), NaN in a row
+    whose prompt is silent; without, it decodes as ever."""
+    for phases in (True, False):
+        pipeline = tiny_pipeline().replace(exemplar_anchor=0.5, exemplar_phases=phases)
+        codec, guides = pipeline.codec, []
+        hop, frames = codec.hop_length, pipeline.backbone.patch_frames
+
+        def frame_numbers(audio, hop=hop):
+            count = audio.shape[-1] // hop
+            return torch.arange(count, dtype=torch.float32)[None, :, None].expand(
+                audio.shape[0], count, 3).clone()
+
+        def guided_decode_step(latents, state, guide, codec=codec, guides=guides):
+            guides.append(guide)
+            return codec.decode_step(latents, state)
+
+        codec.phase_guide, codec.guided_decode_step = frame_numbers, guided_decode_step
+        prompt = torch.stack([prompt_audio(pipeline, 2), torch.zeros(4, 2 * hop * frames)])
+        session = pipeline._open(pipeline.encode_inputs(TEXT)[0], (1, 2), None)
+        session.prime(prompt)
+        for _ in range(4):
+            session.next_patches()
+        if not phases:
+            assert guides == []
+            continue
+        phase = loop_phase(1, 2)
+        for k, guide in enumerate(guides):
+            expected = ((k + phase) % 2) * frames + torch.arange(frames, dtype=torch.float32)
+            torch.testing.assert_close(guide[0, :, 0], expected)
+            assert bool(guide[1].isnan().all())
