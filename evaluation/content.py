@@ -615,6 +615,45 @@ def bank_figures(bank: Any, references: References, embedding: Any,
     return {"exemplars": {"classes": len(ranks), **rank_summary(ranks)}, "retrieval": retrieval}
 
 
+def exemplar_round_trips(pipeline: Any, references: References, embedding: Any,
+                         cases: Sequence[ContentCase], seconds: float = 4.0
+                         ) -> dict[str, dict[str, float]]:
+    """What the pipeline's codec keeps of the exemplars a stream varies, before any model:
+    over the one-source ``cases`` whose words find the named class's exemplar, that
+    exemplar looped to ``seconds`` (``looped``), its round trip through the codec
+    (``round_trip``: a ``power`` low band's decoder invents the phases) and, where the codec
+    guides phases (``phase_guide``), its round trip decoded with its own (``own_phases``:
+    what ``exemplar_phases`` gives an anchored stream), each the :func:`rank_summary` of the
+    named class among all reference classes, as a generated clip is ranked."""
+    from swansphere.spatial import encode
+
+    bank, codec = pipeline.exemplars, pipeline.codec
+    samples = round(seconds * references.sample_rate)
+    guide_of = getattr(codec, "phase_guide", None)
+    ranks: dict[str, list[int]] = {"looped": [], "round_trip": [], "own_phases": []}
+    single = [case for case in cases if len(case.classes) == 1]
+    for case, match in zip(single, bank.prompt_matches([case.text for case in single]),
+                           strict=True):
+        name = case.classes[0]
+        if match is None or match[0] != name:
+            continue
+        exemplar = bank.class_prompt(name, None)[0]
+        looped = encode(exemplar.repeat(-(-samples // exemplar.shape[-1]))[:samples], 0.0,
+                        0.0)[None]
+        with torch.inference_mode():
+            latents = codec.encode(looped)
+            state = codec.init_decode_state(1)
+            decoded = {"round_trip": codec.decode_step(latents, state)[0]}
+            guide = guide_of(looped) if guide_of is not None else None
+            if guide is not None:
+                decoded["own_phases"] = codec.guided_decode_step(latents, state, guide)[0]
+        ranks["looped"].append(_rank(references, embedding, looped[0, 0], name))
+        for kind, audio in decoded.items():
+            ranks[kind].append(_rank(references, embedding, audio[0, 0], name))
+    return {kind: {"clips": len(values), **rank_summary(values)}
+            for kind, values in ranks.items() if values}
+
+
 def rank_summary(ranks: Sequence[int]) -> dict[str, float]:
     """Top-1, top-5 and median of 1-based ranks of the named class."""
     values = np.asarray(ranks)

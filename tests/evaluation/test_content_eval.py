@@ -460,3 +460,34 @@ def test_bank_figures_rank_each_class_exemplar_and_count_what_the_words_find():
     assert figures["retrieval"]["false_primed"] == pytest.approx(1 / 3)
     bank_figures(bank, references, embedding, cases, sound_words=False)
     assert asked == [True, True, True, False]  # the words as the caller asks them matched
+
+
+def test_exemplar_round_trips_rank_the_exemplars_the_words_find_through_the_codec():
+    """Only prompts whose words find the named class's exemplar count; a power codec gives
+    the round trip with its own phases too, a waveform one has none to guide."""
+    from types import SimpleNamespace
+
+    import swansphere
+    from swansphere.evaluation.content import ContentCase, References, exemplar_round_trips
+    from swansphere.evaluation.identity import ClassCentroids
+
+    embedding = _ToneEmbedding()
+    labels = sorted(TONES)
+    centroids = ClassCentroids.fit(labels, torch.cat([embedding.embed(_tone(name, 1.0), RATE)
+                                                      for name in labels]))
+    references = References({name: [] for name in labels}, centroids, RATE)
+    found = {"a low hum": ("low", 0.9), "a mid tone": ("high", 0.6), "a whine": None}
+    exemplars = {"low": _tone("low", 0.5), "high": _tone("high", 0.5)}
+    bank = SimpleNamespace(prompt_matches=lambda texts: [found[t] for t in texts],
+                           class_prompt=lambda name, text: exemplars[name][None].repeat(4, 1))
+    cases = [ContentCase(text, "held_out", (name,), ((0.0, 0.0),))
+             for text, name in (("a low hum", "low"), ("a mid tone", "mid"),
+                                ("a whine", "high"))]
+    for low_band, kinds in (("power", {"looped", "round_trip", "own_phases"}),
+                            ("waveform", {"looped", "round_trip"})):
+        codec = swansphere.create("codec", {"type": "foa-parametric", "low_band": low_band})
+        pipeline = SimpleNamespace(exemplars=bank, codec=codec)
+        figures = exemplar_round_trips(pipeline, references, embedding, cases, seconds=1.0)
+        assert set(figures) == kinds
+        for kind in kinds:
+            assert figures[kind] == {"clips": 1, "top1": 1.0, "top5": 1.0, "median_rank": 1.0}
