@@ -328,6 +328,18 @@ def _tone(name: str, seconds: float) -> torch.Tensor:
     return torch.sin(2 * math.pi * TONES[name] * time)
 
 
+def _tone_references():
+    """The tone embedding and references whose classes are its three pitches (no clips)."""
+    from swansphere.evaluation.content import References
+    from swansphere.evaluation.identity import ClassCentroids
+
+    embedding = _ToneEmbedding()
+    labels = sorted(TONES)
+    centroids = ClassCentroids.fit(labels, torch.cat([embedding.embed(_tone(name, 1.0), RATE)
+                                                      for name in labels]))
+    return embedding, References({name: [] for name in labels}, centroids, RATE)
+
+
 def test_a_stream_is_ranked_in_parts_and_against_the_exemplar_it_started_from():
     """Low for the first third, high after: the named class (low) ranks first in the first
     part only; the exemplar that the take's seed picks is ranked on its own."""
@@ -427,14 +439,9 @@ def test_bank_figures_rank_each_class_exemplar_and_count_what_the_words_find():
     prompt finds its class, one another class, one none."""
     from types import SimpleNamespace
 
-    from swansphere.evaluation.content import ContentCase, References, bank_figures
-    from swansphere.evaluation.identity import ClassCentroids
+    from swansphere.evaluation.content import ContentCase, bank_figures
 
-    embedding = _ToneEmbedding()
-    labels = sorted(TONES)
-    centroids = ClassCentroids.fit(labels, torch.cat([embedding.embed(_tone(name, 1.0), RATE)
-                                                      for name in labels]))
-    references = References({name: [] for name in labels}, centroids, RATE)
+    embedding, references = _tone_references()
     found = {"a low hum": ("low", 0.9), "a mid tone": ("high", 0.6), "a whine": None}
     bank = SimpleNamespace(class_names=("high", "low", "mid"), clip_classes=(0, 1, 1, 2),
                            audio=torch.stack([_tone("high", 0.5), _tone("high", 0.5),
@@ -468,14 +475,9 @@ def test_exemplar_round_trips_rank_the_exemplars_the_words_find_through_the_code
     from types import SimpleNamespace
 
     import swansphere
-    from swansphere.evaluation.content import ContentCase, References, exemplar_round_trips
-    from swansphere.evaluation.identity import ClassCentroids
+    from swansphere.evaluation.content import ContentCase, exemplar_round_trips
 
-    embedding = _ToneEmbedding()
-    labels = sorted(TONES)
-    centroids = ClassCentroids.fit(labels, torch.cat([embedding.embed(_tone(name, 1.0), RATE)
-                                                      for name in labels]))
-    references = References({name: [] for name in labels}, centroids, RATE)
+    embedding, references = _tone_references()
     found = {"a low hum": ("low", 0.9), "a mid tone": ("high", 0.6), "a whine": None}
     exemplars = {"low": _tone("low", 0.5), "high": _tone("high", 0.5)}
     bank = SimpleNamespace(prompt_matches=lambda texts: [found[t] for t in texts],
