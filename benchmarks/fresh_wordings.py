@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 
-from _run_options import add_run_options, set_threads, write_report
+from _run_options import add_override_option, add_run_options, set_threads, write_report
 
 FRESH_WORDINGS = {
     "piano": ["an upright piano", "a baby grand"], "electric piano": ["a Wurlitzer"],
@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generate", action="store_true",
                         help="also generate each wording and score the named class")
     parser.add_argument("--duration", type=float, default=4.0, help="seconds per clip")
+    add_override_option(parser)
     add_run_options(parser)
     args = parser.parse_args(argv)
 
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     from swansphere.pipeline import Pipeline
 
     set_threads(args.threads)
-    pipeline = Pipeline.from_pretrained(args.model)
+    pipeline = Pipeline.from_pretrained(args.model, overrides=args.set)
     bank = pipeline.exemplars
     if bank is None:
         parser.error(f"{args.model} has no exemplar bank")
