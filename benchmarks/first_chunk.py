@@ -35,7 +35,7 @@ WARM_UP = 3
 def stages(pipeline: Pipeline) -> dict[str, tuple[Any, str]]:
     """Each stage's name -> (the class whose method it is, the method's name): the first of
     its names that the installed version has."""
-    backbone, codec, bank = pipeline.backbone, pipeline.codec, pipeline.exemplars
+    backbone, bank = pipeline.backbone, pipeline.exemplars
     candidates = {
         "words and video to conditions": (Pipeline, ("_clip_inputs", "clip_inputs")),
         "conditioners' forward": (ConditionEncoder, ("tokens",)),
@@ -48,7 +48,7 @@ def stages(pipeline: Pipeline) -> dict[str, tuple[Any, str]]:
         "LM steps": (type(backbone), ("step",)),
         "LM priming pass": (type(backbone), ("prime",)),
         "first patch: sampling": (LiveSession, ("_sample_patch",)),
-        "codec decode steps": (type(codec), ("decode_step",))}
+        "codec decode steps": (LiveSession, ("_decode",))}
     found = {}
     for name, (owner, methods) in candidates.items():
         method = next((method for method in methods if hasattr(owner, method)), None)
