@@ -170,11 +170,12 @@ def locked_phases(power: torch.Tensor, phase: torch.Tensor, guide: torch.Tensor 
     distance = torch.arange(power.shape[-1], device=power.device) - owner
     advance = -math.pi * (owner + offset.gather(-1, owner) + 0.5)
     step = (advance - distance * (math.pi / 2) + math.pi * (distance.abs() >= 2)).float()
+    guide = guide.to(phase) if guide is not None else None
     phases = []
     for frame in range(power.shape[1]):
         phase = (phase.gather(-1, owner[:, frame]) + step[:, frame]).remainder(2 * math.pi)
         if guide is not None:
-            phase = torch.where(guide[:, frame].isnan(), phase, guide[:, frame].to(phase))
+            phase = torch.where(guide[:, frame].isnan(), phase, guide[:, frame])
         phases.append(phase)
     return torch.stack(phases, dim=1), phase
 
@@ -314,8 +315,8 @@ class FoaParametricCodec(CodecInfo, nn.Module):
         batch, frames, _ = latent_chunk.shape
         if guide is not None and tuple(guide.shape) != (batch, frames, self.config.low_bins):
             raise AudioFormatError(f"a phase guide for {frames} frames of {batch} rows is "
-                             f"({batch}, {frames}, {self.config.low_bins}), got "
-                             f"{tuple(guide.shape)}")
+                                   f"({batch}, {frames}, {self.config.low_bins}), got "
+                                   f"{tuple(guide.shape)}")
         if frames == 0:
             return tail.new_zeros(batch, FOA_CHANNELS, 0), state
         parameters = latent_chunk.to(self.basis.dtype) * self.latent_std + self.latent_mean

@@ -624,11 +624,12 @@ class CodecConformanceSuite(StreamingConformanceSuite):
                     "one guide row per latent frame")
             state = codec.init_decode_state(2)
             plain = codec.decode_step(latents, state)[0]
-            unguided = codec.guided_decode_step(latents, state, torch.full_like(guide, math.nan))
+            unguided = codec.guided_decode_step(latents, state,
+                                                torch.full_like(guide, math.nan))[0]
             whole = codec.guided_decode_step(latents, state, guide)[0]
             first = codec.guided_decode_step(latents[:, :5], state, guide[:, :5])
             rest = codec.guided_decode_step(latents[:, 5:], first[1], guide[:, 5:])[0]
-        if not torch.allclose(unguided[0], plain, atol=self.atol, rtol=self.rtol):
+        if not torch.allclose(unguided, plain, atol=self.atol, rtol=self.rtol):
             raise StreamingConformanceError("a NaN phase guide decoded otherwise than "
                                             "decode_step")
         if not torch.allclose(torch.cat([first[0], rest], -1), whole, atol=self.atol,
