@@ -58,12 +58,12 @@ class SoundWordTable:
     def joined(self) -> Mapping[str, tuple[str, bool]]:
         """Table and kept nouns by their letters alone (:func:`joined_form`), each with the
         entry to write for it (a kept noun: itself, in the vocabulary's spelling); a form that
-        two nouns of different classes share is left out."""
+        nouns with different entries share (another class, or one needing a determiner) is
+        left out."""
         entries: dict[str, set[tuple[str, bool]]] = {}
         for noun, entry in (*self.words.items(), *((kept, (kept, False)) for kept in self.kept)):
             entries.setdefault(joined_form(noun), set()).add(entry)
-        return {form: next(iter(found)) for form, found in entries.items()
-                if len({target for target, _ in found}) == 1 and len(found) == 1}
+        return {form: next(iter(found)) for form, found in entries.items() if len(found) == 1}
 
     @classmethod
     def load(cls, path: str | Path = TABLE) -> SoundWordTable:
