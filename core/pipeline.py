@@ -454,13 +454,19 @@ class Pipeline:
         training scales latents. What :meth:`LiveSession.prime` feeds a stream, and what
         training on exemplar prefixes puts before a scene (docs/training.md), so that both see
         a prompt alike."""
+        whole, frames = self._whole_patches(audio)
+        return self.codec.encode(whole)[:, :frames] / self.config.latent_scale
+
+    def _whole_patches(self, audio: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """An audio prompt's last whole patches and their latent frames: what
+        :meth:`prompt_latents` encodes and an anchored stream takes its phases from."""
         patches = audio.shape[-1] // self.samples_per_patch
         if patches < 1:
             raise GenerationError(f"an audio prompt needs at least one patch "
                                   f"({self.patch_seconds * 1000:.0f} ms) of audio, got "
                                   f"{audio.shape[-1]} samples")
-        coded = self.codec.encode(audio[..., -patches * self.samples_per_patch:])
-        return coded[:, :patches * self.backbone.patch_frames] / self.config.latent_scale
+        return (audio[..., -patches * self.samples_per_patch:],
+                patches * self.backbone.patch_frames)
 
     # ------------------------------------------------------------------ generation
 
@@ -1303,12 +1309,11 @@ def _prompt_guide(pipeline: Pipeline, audio: torch.Tensor,
     guide_of = getattr(pipeline.codec, "phase_guide", None)
     if not pipeline.config.exemplar_phases or guide_of is None:
         return None
-    patches = audio.shape[-1] // pipeline.samples_per_patch
-    guide = guide_of(audio[..., -patches * pipeline.samples_per_patch:])
+    whole, frames = pipeline._whole_patches(audio)
+    guide = guide_of(whole)
     if guide is None:
         return None
-    guide = guide[:, :patches * pipeline.backbone.patch_frames]
-    return torch.where(sounding.to(guide.device)[:, None, None], guide, torch.nan)
+    return torch.where(sounding.to(guide.device)[:, None, None], guide[:, :frames], torch.nan)
 
 
 def _skip_decode(codec: Any, latents: torch.Tensor, state: Any) -> Any:
