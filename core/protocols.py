@@ -36,7 +36,13 @@ class LatentCodec(Protocol):
     tools that compare ``decode(encode(x))`` with ``x`` read it with ``getattr(codec,
     "delay", 0)``. Optionally, ``skip_decode(latent_chunk, state) -> state`` is the state
     ``decode_step`` leaves without its audio (cheaper): a pipeline primes a stream's decoder
-    with it where it exists, and the conformance suite checks that the two agree.
+    with it where it exists, and the conformance suite checks that the two agree. A codec
+    whose latents carry no phases may offer ``phase_guide(audio) -> (batch, frames, k) |
+    None`` (a recording's phases, framed as ``encode`` frames) and
+    ``guided_decode_step(latent_chunk, state, guide) -> (audio, state)`` (``decode_step``
+    with those phases where the guide is not NaN): a pipeline with ``exemplar_phases``
+    decodes an anchored stream with its prompt's, and the conformance suite checks that a NaN
+    guide decodes as ``decode_step`` does, whatever the chunking.
     """
 
     @property
