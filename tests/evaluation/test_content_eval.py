@@ -476,6 +476,7 @@ def test_exemplar_round_trips_rank_the_exemplars_the_words_find_through_the_code
 
     import swansphere
     from swansphere.evaluation.content import ContentCase, exemplar_round_trips
+    from swansphere.spatial import encode
 
     embedding, references = _tone_references()
     found = {"a low hum": ("low", 0.9), "a mid tone": ("high", 0.6), "a whine": None}
@@ -488,8 +489,19 @@ def test_exemplar_round_trips_rank_the_exemplars_the_words_find_through_the_code
     for low_band, kinds in (("power", {"looped", "round_trip", "own_phases"}),
                             ("waveform", {"looped", "round_trip"})):
         codec = swansphere.create("codec", {"type": "foa-parametric", "low_band": low_band})
+        guides = []
+        guided = codec.guided_decode_step
+        codec.guided_decode_step = lambda latents, state, guide, guided=guided, guides=guides: (
+            guides.append(guide) or guided(latents, state, guide))
         pipeline = SimpleNamespace(exemplars=bank, codec=codec)
         figures = exemplar_round_trips(pipeline, references, embedding, cases, seconds=1.0)
         assert set(figures) == kinds
         for kind in kinds:
             assert figures[kind] == {"clips": 1, "top1": 1.0, "top5": 1.0, "median_rank": 1.0}
+        # the own-phases round trip is decoded with the looped exemplar's own guide
+        used = [guide for guide in guides if guide is not None]
+        if low_band == "power":
+            looped = encode(exemplars["low"].repeat(2), 0.0, 0.0)[None]
+            assert len(used) == 1 and torch.equal(used[0], codec.phase_guide(looped))
+        else:
+            assert used == []
