@@ -112,6 +112,9 @@ class References:
     clips: dict[str, list[torch.Tensor]]
     centroids: Any
     sample_rate: int
+    embeddings: dict[str, torch.Tensor] = attrs.field(factory=dict)
+    """Each class's clips' embeddings ``(clips, dim)``, in ``clips``' order: what
+    :meth:`centroids_without` fits from."""
 
     @classmethod
     def build(cls, clips: Sequence[Any], *, embedding: Any, sample_rate: int,
@@ -127,7 +130,9 @@ class References:
         labels = [label for label, audios in by_class.items() for _ in audios]
         embeddings = _embed(embedding, [a for audios in by_class.values() for a in audios],
                             sample_rate)
-        return cls(by_class, ClassCentroids.fit(labels, embeddings), sample_rate)
+        per_class = dict(zip(by_class, embeddings.split([len(a) for a in by_class.values()]),
+                             strict=True))
+        return cls(by_class, ClassCentroids.fit(labels, embeddings), sample_rate, per_class)
 
     @classmethod
     def held_out(cls, sample_rate: int, *, sets: Sequence[str] | None = None,
@@ -145,15 +150,36 @@ class References:
         return cls.build(split_clips(clips)[1], embedding=embedding, sample_rate=sample_rate,
                          seconds=seconds), embedding
 
+    def scene_clip(self, name: str, index: int) -> int:
+        """Which of class ``name``'s clips the reference scene of case ``index`` plays."""
+        return index % len(self.clips[name])
+
     def scene(self, case: ContentCase, index: int) -> torch.Tensor:
         """The case's reference: a held-out clip of each named class where the words say."""
         from swansphere.spatial import encode
 
         parts = []
         for name, (azimuth, elevation) in zip(case.classes, case.directions, strict=True):
-            audios = self.clips[name]
-            parts.append(encode(audios[index % len(audios)], azimuth, elevation))
+            audio = self.clips[name][self.scene_clip(name, index)]
+            parts.append(encode(audio, azimuth, elevation))
         return torch.stack(parts).sum(0)
+
+    def centroids_without(self, name: str, index: int) -> Any | None:
+        """The class centroids fitted without clip ``index`` of class ``name``, or ``None``
+        where that is its class's only clip. A recording judged against centroids that hold
+        it is partly judged against itself (with two or three clips a class, that alone
+        names most of them), so figures for the references' own clips leave them out."""
+        from .identity import ClassCentroids
+
+        if name not in self.embeddings:
+            raise ConfigError(f"no reference embeddings of the class {name!r}")
+        kept = dict(self.embeddings)
+        rows = kept[name]
+        kept[name] = torch.cat([rows[:index], rows[index + 1:]])
+        if not len(kept[name]):
+            return None
+        labels = [label for label, rows in kept.items() for _ in range(len(rows))]
+        return ClassCentroids.fit(labels, torch.cat(list(kept.values())))
 
 
 def _embed(embedding: Any, signals: Sequence[torch.Tensor], sample_rate: int) -> torch.Tensor:
@@ -264,8 +290,8 @@ def evaluate_content(pipeline: Any, references: References, cases: Sequence[Cont
                                                 omni, windows))
             else:
                 row["beam_ranks"] = _beam_ranks(references, embedding, case, audio)
-                row["reference_beam_ranks"] = _beam_ranks(references, embedding, case,
-                                                          reference)
+                row["reference_beam_ranks"] = _reference_beam_ranks(references, embedding,
+                                                                    case, number)
             rows.append(row)
             generated_w.append(omni)
             reference_w.append(reference[0])
@@ -284,6 +310,23 @@ def _beam_ranks(references: References, embedding: Any, case: ContentCase,
 
     return [_rank(references, embedding, beam_weights(*place).float() @ audio, name)
             for name, place in zip(case.classes, case.directions, strict=True)]
+
+
+def _reference_beam_ranks(references: References, embedding: Any, case: ContentCase,
+                          number: int) -> list[int]:
+    """:func:`_beam_ranks` of case ``number``'s reference scene, each class judged without
+    its own clip in the scene (:meth:`References.centroids_without`; a class with one clip
+    is not judged)."""
+    from swansphere.spatial import beam_weights
+
+    scene = references.scene(case, number)
+    ranks = []
+    for name, place in zip(case.classes, case.directions, strict=True):
+        centroids = references.centroids_without(name, references.scene_clip(name, number))
+        if centroids is not None:
+            ranks.append(_rank(references, embedding, beam_weights(*place).float() @ scene,
+                               name, centroids))
+    return ranks
 
 
 def _single_source_ranks(pipeline: Any, references: References, embedding: Any,
@@ -318,10 +361,18 @@ def generated_takes(pipeline: Any, text: str, duration: float,
                         for seed in seeds])
 
 
-def _rank(references: References, embedding: Any, signal: torch.Tensor, name: str) -> int:
-    """1-based rank of class ``name`` for ``signal`` among all reference classes."""
-    ranks = references.centroids.ranks(_embed(embedding, [signal], references.sample_rate))[0]
-    return int((ranks == references.centroids.labels.index(name)).nonzero()[0, 0]) + 1
+def _rank(references: References, embedding: Any, signal: torch.Tensor, name: str,
+          centroids: Any = None) -> int:
+    """1-based rank of class ``name`` for ``signal`` among all reference classes (judged
+    against ``centroids``, by default the references')."""
+    return _embedded_rank(references.centroids if centroids is None else centroids,
+                          _embed(embedding, [signal], references.sample_rate)[0], name)
+
+
+def _embedded_rank(centroids: Any, embedded: torch.Tensor, name: str) -> int:
+    """1-based rank of class ``name`` among ``centroids`` for one embedding ``(dim,)``."""
+    ranks = centroids.ranks(embedded[None])[0]
+    return int((ranks == centroids.labels.index(name)).nonzero()[0, 0]) + 1
 
 
 def summarise(rows: Sequence[dict[str, Any]], classes: int) -> dict[str, Any]:
@@ -520,21 +571,37 @@ def recording_dropouts(references: References) -> dict[str, float]:
             "pairs": sum(not math.isnan(value) for value in pairs)}
 
 
-def codec_ceiling(codec: Any, references: References, embedding: Any) -> dict[str, float]:
-    """Identity of the references' own round trip through ``codec`` (placed in front):
-    what a perfect generator could reach with this codec."""
+def codec_ceiling(codec: Any, references: References, embedding: Any) -> dict[str, Any]:
+    """What real recordings of a class reach, and a perfect generator with ``codec``: the
+    :func:`rank_summary` of the references themselves (``recordings``) and of their round
+    trip through ``codec``, placed in front (``round_trip``), each judged against centroids
+    that leave its own clip out (:meth:`References.centroids_without`; classes with one clip
+    are not judged), and of the round trip judged against centroids that hold it
+    (``own_centroid``, every clip: it overstates the ceiling, since a clip is then partly
+    compared with itself)."""
     from swansphere.spatial import encode
 
     from .codec_metrics import round_trip
 
-    labels, signals = [], []
-    for name, audios in references.clips.items():
-        for audio in audios:
-            decoded = round_trip(codec, encode(audio, 0.0, 0.0)[None])[0, 0]
-            labels.append(name)
-            signals.append(decoded)
-    return references.centroids.accuracy(labels, _embed(embedding, signals,
-                                                        references.sample_rate))
+    signals = [round_trip(codec, encode(references.clips[name][index], 0.0, 0.0)[None])[0, 0]
+               for name, index in _clip_positions(references)]
+    decoded = _embed(embedding, signals, references.sample_rate)
+    ranks: dict[str, list[int]] = {"recordings": [], "round_trip": [], "own_centroid": []}
+    for row, (name, index) in enumerate(_clip_positions(references)):
+        ranks["own_centroid"].append(_embedded_rank(references.centroids, decoded[row], name))
+        centroids = references.centroids_without(name, index)
+        if centroids is not None:
+            recorded = references.embeddings[name][index]
+            ranks["recordings"].append(_embedded_rank(centroids, recorded, name))
+            ranks["round_trip"].append(_embedded_rank(centroids, decoded[row], name))
+    return {kind: {"clips": len(values), **(rank_summary(values) if values else {})}
+            for kind, values in ranks.items()}
+
+
+def _clip_positions(references: References) -> list[tuple[str, int]]:
+    """``(class, index)`` of every reference clip, in ``clips``' order."""
+    return [(name, index) for name, audios in references.clips.items()
+            for index in range(len(audios))]
 
 
 def training_oracles(codec: Any, references: References, training_clips: Sequence[Any],

@@ -299,7 +299,7 @@ def test_the_benchmark_runs_on_the_shipped_model_with_the_synthetic_set(tmp_path
     summary = report["summary"]
     assert summary["classes"] == 10 and summary["single_clips"] == 2
     assert summary["two_source_clips"] == 1 and 0 <= summary["top5"] <= 1
-    assert summary["ceiling"]["classes"] == 10 and summary["fd"] >= 0
+    assert summary["ceiling"]["own_centroid"]["clips"] >= 10 and summary["fd"] >= 0
     assert all(case["text"] for case in report["cases"])
     # the cascade of the same model: its W channel, so the same sound, panned to the place
     subprocess.run([sys.executable, str(script), "--sets", "synthetic", "--cases", "2",
@@ -505,3 +505,65 @@ def test_exemplar_round_trips_rank_the_exemplars_the_words_find_through_the_code
             assert len(used) == 1 and torch.equal(used[0], codec.phase_guide(looped))
         else:
             assert used == []
+
+
+def _tone_mix(weights: dict[str, float], seconds: float = 0.5) -> torch.Tensor:
+    return sum(weight * _tone(name, seconds) for name, weight in weights.items())
+
+
+def _built_references(recordings: dict[str, list[dict[str, float]]]):
+    """References built from stand-in clips, each a mix of the three tones."""
+    from types import SimpleNamespace
+
+    clips = [SimpleNamespace(label=name, render=lambda rng, rate, samples, mix=mix:
+                             _tone_mix(mix).numpy()[:samples])
+             for name, mixes in recordings.items() for mix in mixes]
+    return References.build(clips, embedding=_ToneEmbedding(), sample_rate=RATE, seconds=0.5)
+
+
+# "low" holds an odd recording that sounds mid: only its own clip in the centroid names it
+ODD_RECORDINGS = {"low": [{"low": 1.0}, {"low": 0.3, "mid": 1.0}],
+                  "mid": [{"mid": 0.6, "high": 0.8}, {"mid": 0.6, "high": 0.8}],
+                  "high": [{"high": 1.0}]}
+
+
+def test_a_reference_is_judged_without_its_own_clip_in_its_centroid():
+    references = _built_references(ODD_RECORDINGS)
+    assert [len(rows) for rows in references.embeddings.values()] == [2, 2, 1]
+    without = references.centroids_without("low", 1)
+    unit = references.embeddings["low"][0] / references.embeddings["low"][0].norm()
+    torch.testing.assert_close(without.centroids[without.labels.index("low")],
+                               unit.double())
+    torch.testing.assert_close(without.centroids[without.labels.index("mid")],
+                               references.centroids.centroids[without.labels.index("mid")])
+    assert references.centroids_without("high", 0) is None  # its class's only clip
+    with pytest.raises(ConfigError, match="no reference embeddings"):
+        references.centroids_without("owl", 0)
+
+
+def test_the_codec_ceiling_leaves_each_reference_out_of_its_own_centroid():
+    """The odd "low" clip is named only against a centroid that holds it: the fair figures
+    miss it, the ``own_centroid`` one names every clip; the one-clip class is not judged."""
+    from types import SimpleNamespace
+
+    from swansphere.evaluation.content import codec_ceiling
+
+    references = _built_references(ODD_RECORDINGS)
+    identity_codec = SimpleNamespace(encode=lambda audio: audio, decode=lambda latents: latents)
+    ceiling = codec_ceiling(identity_codec, references, _ToneEmbedding())
+    assert ceiling["own_centroid"] == {"clips": 5, "top1": 1.0, "top5": 1.0, "median_rank": 1.0}
+    for kind in ("recordings", "round_trip"):
+        assert ceiling[kind]["clips"] == 4 and ceiling[kind]["top1"] == 0.75, kind
+
+
+def test_reference_beams_are_judged_without_the_scenes_own_clips():
+    """The scene of case 1 plays each class's second clip: the odd "low" one, placed
+    alone in its beam, is not named once its own clip leaves the centroid."""
+    from swansphere.evaluation.content import ContentCase, _reference_beam_ranks
+
+    references = _built_references(ODD_RECORDINGS)
+    case = ContentCase("a low hum on the left and a high whine on the right", "held_out",
+                       ("low", "high"), ((90.0, 0.0), (-90.0, 0.0)))
+    embedding = _ToneEmbedding()
+    assert _reference_beam_ranks(references, embedding, case, 0) == [1]  # high: one clip
+    assert _reference_beam_ranks(references, embedding, case, 1)[0] > 1
