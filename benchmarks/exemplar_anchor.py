@@ -12,9 +12,10 @@ takes (seeds 0 and 1) of ``--duration`` seconds; per anchor, the mean over promp
   played again and again; about √2 for unrelated clips of the same spread);
 - ``between_takes``: ‖take 0 − take 1‖ / the takes' RMS norm, centred alike (0: every seed
   makes the same clip; about √2 for unrelated takes);
-- ``repeats``: the stream against itself one exemplar later, ‖x[t + L] − x[t]‖ / ‖x‖ over
-  the frames where both exist (L: the exemplar's length), centred alike (0: the stream loops
-  exactly; an exemplar looped scores 0);
+- ``repeats``: the stream against itself one bank clip later, ‖x[t + L] − x[t]‖ / ‖x‖ over
+  the frames where both exist (L: a clip's length, what one exemplar looped repeats at; a
+  model with ``exemplar_chain`` plays several in turn), centred alike (0: the stream loops
+  exactly; one exemplar looped scores 0);
 
 and, for scale, ``other_exemplars``: one prompt's exemplar looped against the next prompt's
 (another class), measured as ``from_exemplar``.
@@ -28,7 +29,7 @@ from __future__ import annotations
 import argparse
 import statistics
 
-from _run_options import add_run_options, set_threads, write_report
+from _run_options import add_override_option, add_run_options, set_threads, write_report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", type=int, default=40, help="one-source held-out prompts")
     parser.add_argument("--anchors", type=float, nargs="+", default=[0.0, 0.5, 0.7])
     parser.add_argument("--duration", type=float, default=4.0, help="seconds per take")
+    add_override_option(parser)
     add_run_options(parser)
     args = parser.parse_args(argv)
 
@@ -47,21 +49,22 @@ def main(argv: list[str] | None = None) -> int:
     from swansphere.pipeline import Pipeline
 
     set_threads(args.threads)
-    pipeline = Pipeline.from_pretrained(args.model)
+    pipeline = Pipeline.from_pretrained(args.model, overrides=args.set)
     if pipeline.exemplars is None:
         parser.error(f"{args.model} has no exemplar bank: nothing to anchor to")
     references, _ = References.held_out(pipeline.sample_rate, seconds=args.duration)
     cases = content_cases(sorted(references.clips), count=args.cases)
     seeds = (0, 1)
-    loops, periods, takes = [], [], {anchor: [] for anchor in args.anchors}
+    period = (pipeline.exemplars.audio.shape[-1] // pipeline.samples_per_patch
+              * pipeline.backbone.patch_frames)
+    loops, takes = [], {anchor: [] for anchor in args.anchors}
     for case in tqdm(cases, desc="prompts"):
-        exemplars = pipeline.exemplars.prompts([case.text] * len(seeds), list(seeds))
+        exemplars = pipeline.exemplars.prompts([case.text] * len(seeds), list(seeds),
+                                               chain=pipeline.config.exemplar_chain)
         if exemplars[0] is None:
             continue
         loops.append([looped_latents(pipeline, exemplar, args.duration, seed)
                       for exemplar, seed in zip(exemplars, seeds, strict=True)])
-        periods.append(exemplars[0].shape[-1] // pipeline.samples_per_patch
-                       * pipeline.backbone.patch_frames)
         for anchor in args.anchors:
             anchored = pipeline.replace(exemplar_anchor=anchor, exemplar_prompts=True)
             takes[anchor].append([stream_latents(anchored, case.text, args.duration, seed)
@@ -72,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     # centred on the exemplars' mean frame: the level every latent frame shares would make
     # any two clips look alike
     centre = torch.cat([loop for pair in loops for loop in pair]).mean(0)
-    summary = {str(anchor): distances(takes[anchor], loops, periods, centre)
+    summary = {str(anchor): distances(takes[anchor], loops, period, centre)
                for anchor in args.anchors}
     summary["other_exemplars"] = statistics.mean(
         float((one[0] - other[0]).norm() / (one[0] - centre).norm())
@@ -88,13 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def distances(takes, loops, periods, centre) -> dict[str, float]:
-    """Mean ``from_exemplar``, ``between_takes`` and ``repeats`` over prompts (see the
-    module's doc)."""
+def distances(takes, loops, period: int, centre) -> dict[str, float]:
+    """Mean ``from_exemplar``, ``between_takes`` and ``repeats`` (at a lag of ``period``
+    frames) over prompts (see the module's doc)."""
     import torch
 
     from_exemplar, between_takes, repeats = [], [], []
-    for pair, loop_pair, period in zip(takes, loops, periods, strict=True):
+    for pair, loop_pair in zip(takes, loops, strict=True):
         pair = [take - centre for take in pair]
         repeats.append(statistics.mean(float((take[period:] - take[:-period]).norm()
                                              / take[period:].norm()) for take in pair))

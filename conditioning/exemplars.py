@@ -227,20 +227,22 @@ class ExemplarBank:
         rewrite = canonical_sounds if sound_words else str
         return [named_part(rewrite(text)) if text else "" for text in texts]
 
-    def prompt(self, text: str | None, seed: int = 0) -> torch.Tensor | None:
+    def prompt(self, text: str | None, seed: int = 0, *, chain: bool = False
+               ) -> torch.Tensor | None:
         """The AmbiX audio prompt ``(4, samples)`` for one clause: its class's clip (one of
-        them, by ``seed``) where the clause puts it, or ``None`` when it names no class or
-        several places (a whole scene, not one sound: stream its clauses separately)."""
-        return self.prompts([text], [seed])[0]
+        them, by ``seed``; with ``chain`` all of them, :meth:`class_prompt`) where the clause
+        puts it, or ``None`` when it names no class or several places (a whole scene, not one
+        sound: stream its clauses separately)."""
+        return self.prompts([text], [seed], chain=chain)[0]
 
     def prompts(self, texts: Sequence[str | None], seeds: Sequence[int],
-                matches: Sequence[tuple[str, float] | None] | None = None
-                ) -> list[torch.Tensor | None]:
+                matches: Sequence[tuple[str, float] | None] | None = None, *,
+                chain: bool = False) -> list[torch.Tensor | None]:
         """:meth:`prompt` for each text and seed, the distinct texts matched in one batch
         (or ``matches``, the texts' :meth:`prompt_matches` if already made)."""
         if matches is None:
             matches = self.prompt_matches(texts)
-        return [None if match is None else self.class_prompt(match[0], text, seed)
+        return [None if match is None else self.class_prompt(match[0], text, seed, chain=chain)
                 for text, seed, match in zip(texts, seeds, matches, strict=True)]
 
     def prompt_matches(self, texts: Sequence[str | None]) -> list[tuple[str, float] | None]:
@@ -258,14 +260,21 @@ class ExemplarBank:
 
         return bool(text) and len(set(prompt_directions(text))) <= 1
 
-    def class_prompt(self, name: str, text: str | None, seed: int = 0) -> torch.Tensor:
+    def class_prompt(self, name: str, text: str | None, seed: int = 0, *,
+                     chain: bool = False) -> torch.Tensor:
         """The AmbiX prompt ``(4, samples)`` of class ``name``: one of its clips (by ``seed``)
-        where ``text`` puts it (in front when it names no place). Training on exemplar
-        prefixes calls it with a scene's true class (docs/training.md)."""
+        where ``text`` puts it (in front when it names no place); with ``chain`` all of its
+        clips one after another, from that one on, so that a stream anchored to the prompt
+        varies several recordings of the class in turn rather than one looped. Training on
+        exemplar prefixes calls it with a scene's true class (docs/training.md)."""
         choices = [i for i, c in enumerate(self.clip_classes) if self.class_names[c] == name]
         if not choices:
             raise ConfigError(f"the exemplar bank has no clip of the class {name!r}")
-        return placed(self.audio[choices[seed % len(choices)]], text)
+        first = seed % len(choices)
+        if not chain:
+            return placed(self.audio[choices[first]], text)
+        order = choices[first:] + choices[:first]
+        return placed(self.audio[order].flatten(), text)
 
     # ------------------------------------------------------------------ files
 

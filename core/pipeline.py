@@ -47,8 +47,8 @@ WEIGHTS_FILE = "model.safetensors"
 BUILTIN_MODELS = Path(__file__).parent / "models"
 EXEMPLARS_FILE = "exemplars.safetensors"
 _PLAIN_SETTINGS = ("sources", "output_gain_db", "latent_range", "hold_latent_range",
-                   "exemplar_prompts", "exemplar_anchor", "exemplar_phases", "place_hold",
-                   "place_focus", "video_places")
+                   "exemplar_prompts", "exemplar_chain", "exemplar_anchor",
+                   "exemplar_phases", "place_hold", "place_focus", "video_places")
 """Config values that :meth:`Pipeline.replace` sets as they are (no component to rebuild)."""
 SOURCE_MODES = ("joint", "separate")
 """How :meth:`Pipeline.stream` takes a prompt that places several sounds: the backbone
@@ -123,7 +123,8 @@ class PipelineConfig:
     every sampler step keeps its clean prediction inside it (docs/samplers.md). With
     ``exemplar_prompts`` a text-only stream whose words name a class of the pipeline's
     exemplar bank starts from that class's clip, placed where the words say
-    (docs/pipeline.md, "Exemplar prompts"); with ``exemplar_anchor`` above 0 each patch of a
+    (docs/pipeline.md, "Exemplar prompts"), or from all of that class's clips one after
+    another with ``exemplar_chain``; with ``exemplar_anchor`` above 0 each patch of a
     primed stream is sampled from that flow time on, starting from the prompt's patch (looped)
     mixed with noise, so the stream stays a variation of it (docs/pipeline.md, "Anchored
     sampling"), and with ``exemplar_phases`` a codec that can (``phase_guide``) decodes each
@@ -152,6 +153,8 @@ class PipelineConfig:
     hold_latent_range: bool = attrs.field(default=False, validator=attrs.validators.instance_of(
         bool))
     exemplar_prompts: bool = attrs.field(default=False, validator=attrs.validators.instance_of(
+        bool))
+    exemplar_chain: bool = attrs.field(default=False, validator=attrs.validators.instance_of(
         bool))
     exemplar_anchor: float = attrs.field(default=0.0, validator=[attrs.validators.ge(0.0),
                                                                  attrs.validators.lt(1.0)])
@@ -1179,7 +1182,8 @@ class LiveSession:
         if not pipeline.config.exemplar_prompts or self.with_video:
             return None
         prompts = pipeline.exemplars.prompts(
-            texts, [int(generator.initial_seed()) for generator in self.generators], matches)
+            texts, [int(generator.initial_seed()) for generator in self.generators], matches,
+            chain=pipeline.config.exemplar_chain)
         if all(prompt is None for prompt in prompts):
             return None
         length = max(prompt.shape[-1] for prompt in prompts if prompt is not None)

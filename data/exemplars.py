@@ -96,9 +96,10 @@ def with_classes_added(bank: ExemplarBank, clips: Sequence[Any],
 
 
 def typical(windows: Sequence[np.ndarray], sample_rate: int, count: int) -> list[int]:
-    """Indices of the ``count`` most typical of one class's ``windows``: the medoids of their
-    sound profiles (each window's mean normalised log-mel spectrum, the aisfx front end's,
-    compared by cosine distance), in the windows' order. No learned model takes part."""
+    """Indices of the ``count`` most typical of one class's ``windows``, the most typical
+    first (a bank's first clip of a class is the one a single prompt starts from): the
+    medoids of their sound profiles (each window's mean normalised log-mel spectrum, the
+    aisfx front end's, compared by cosine distance). No learned model takes part."""
     import torchaudio.functional
 
     from swansphere.metrics.embedding import SAMPLE_RATE, LogMelFrontEnd
@@ -110,7 +111,7 @@ def typical(windows: Sequence[np.ndarray], sample_rate: int, count: int) -> list
             for window in windows])
     profiles = F.normalize(profiles, dim=-1)
     spread = (1 - profiles @ profiles.T).sum(1)
-    return sorted(spread.argsort(stable=True)[:count].tolist())
+    return spread.argsort(stable=True)[:count].tolist()
 
 
 def clip_window(clip: Any, sample_rate: int, seconds: float) -> np.ndarray | None:

@@ -344,7 +344,8 @@ def _single_source_ranks(pipeline: Any, references: References, embedding: Any,
     if pipeline.config.exemplar_prompts and bank is not None:
         match = bank.prompt_matches([case.text])[0]
         if match is not None:
-            prompt = bank.class_prompt(match[0], case.text, seed)
+            prompt = bank.class_prompt(match[0], case.text, seed,
+                                       chain=pipeline.config.exemplar_chain)
             ranks["exemplar_rank"] = _rank(references, embedding, prompt[0], name)
             ranks["exemplar_named"] = match[0] == name
     return ranks

@@ -9,7 +9,7 @@ import torch
 
 from swansphere.conditioning.exemplars import ExemplarBank, named_part
 from swansphere.conditioning.text import minilm_available
-from swansphere.data.exemplars import exemplar_bank, with_classes_added
+from swansphere.data.exemplars import exemplar_bank, typical, with_classes_added
 from swansphere.data.sources import catalogue
 from swansphere.data.vocabulary import (
     EVERYDAY_SOUNDS,
@@ -139,6 +139,17 @@ def test_a_prompt_is_the_class_clip_where_the_clause_puts_it(bank):
     assert bank.prompt("a bell on the left and a siren behind you") is None  # a whole scene
 
 
+def test_a_chained_prompt_plays_every_clip_of_the_class_from_the_seeds_one_on(bank):
+    choices = [i for i, c in enumerate(bank.clip_classes) if bank.class_names[c] == "bell"]
+    assert len(choices) > 1
+    for seed in (0, 1, len(choices) + 1):
+        first = seed % len(choices)
+        order = choices[first:] + choices[:first]
+        torch.testing.assert_close(bank.prompt("a bell rings on the left", seed=seed,
+                                               chain=True),
+                                   encode(torch.cat([bank.audio[i] for i in order]), 90.0, 0.0))
+
+
 def test_a_class_prompt_needs_no_words_of_the_class(bank):
     choices = [i for i, c in enumerate(bank.clip_classes) if bank.class_names[c] == "siren"]
     torch.testing.assert_close(bank.class_prompt("siren", "something behind you", seed=3),
@@ -205,11 +216,19 @@ def test_the_typical_clips_of_a_class_stand_for_it_not_its_first():
                 for level in levels]
 
     assert chosen() in ([1], [3], [4])
-    assert chosen(per_class=3) == [1, 3, 4]  # the medoids, in the clips' order
+    assert sorted(chosen(per_class=3)) == [1, 3, 4]  # the medoids
     assert chosen(choice="first") == [0]
     assert chosen(choice="first", per_class=2) == [0, 1]
     with pytest.raises(ConfigError, match="exemplar choice"):
         exemplar_bank(clips, words, sample_rate=RATE, seconds=0.1, choice="loudest")
+
+
+def test_the_most_typical_window_comes_first():
+    """A low tone, a high one and the two together: the mix shares a tone with each, so it
+    is the medoid, first although it is the last window."""
+    time = np.arange(1600) / RATE
+    low, high = np.sin(2 * np.pi * 440 * time), np.sin(2 * np.pi * 1760 * time)
+    assert typical([low, high, low + high], RATE, 2) == [2, 0]
 
 
 def test_classes_a_bank_lacks_are_added_and_its_own_clips_kept():

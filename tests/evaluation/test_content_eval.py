@@ -362,19 +362,20 @@ def test_a_stream_is_ranked_in_parts_and_against_the_exemplar_it_started_from():
     clip = torch.cat((_tone("low", 1.0), _tone("high", 2.0)))
     asked = []
 
-    def class_prompt(name, text, seed):
-        asked.append((name, text, seed))
+    def class_prompt(name, text, seed, chain):
+        asked.append((name, text, seed, chain))
         return encode(_tone("low" if seed == 3 else "high", 1.0), 0.0, 0.0)
 
     def prompt_matches(texts):
         return [("low" if "low" in text else "high", 0.9) for text in texts]
 
-    primed = SimpleNamespace(config=SimpleNamespace(exemplar_prompts=True),
+    config = SimpleNamespace(exemplar_prompts=True, exemplar_chain=True)
+    primed = SimpleNamespace(config=config,
                              exemplars=SimpleNamespace(class_prompt=class_prompt,
                                                        prompt_matches=prompt_matches))
     ranks = _single_source_ranks(primed, references, embedding, case, 3, clip, windows=3)
     assert ranks["window_ranks"][0] == 1 and min(ranks["window_ranks"][1:]) > 1
-    assert ranks["exemplar_rank"] == 1 and asked == [("low", "a low hum", 3)]
+    assert ranks["exemplar_rank"] == 1 and asked == [("low", "a low hum", 3, True)]
     assert ranks["exemplar_named"]
     other = ContentCase("a high whine", "held_out", ("low",), ((0.0, 0.0),))
     assert not _single_source_ranks(primed, references, embedding, other, 3, clip,

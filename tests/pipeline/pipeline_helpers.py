@@ -77,9 +77,9 @@ def assert_valid_tokens_agree(pooled, alone) -> None:
         torch.testing.assert_close(one[name][:, :width][valid], two[name][valid], msg=name)
 
 
-def synthetic_exemplar_bank(seconds: float = 0.016):
-    """An exemplar bank of the synthetic set's training clips at the test rate (skips the
-    test without MiniLM, which matching needs)."""
+def synthetic_exemplar_bank(seconds: float = 0.016, per_class: int = 1):
+    """An exemplar bank of the synthetic set's training clips at the test rate, ``per_class``
+    clips a class (skips the test without MiniLM, which matching needs)."""
     import pytest
 
     from swansphere.conditioning.text import minilm_available
@@ -91,7 +91,7 @@ def synthetic_exemplar_bank(seconds: float = 0.016):
         pytest.skip("exemplar prompts need swansphere[text]")
     training = split_clips(class_clips(catalogue(["synthetic"])))[0]
     return exemplar_bank(training, training_phrases({c.label for c in training}),
-                         sample_rate=SAMPLE_RATE, seconds=seconds)
+                         sample_rate=SAMPLE_RATE, seconds=seconds, per_class=per_class)
 
 
 def whole_clip_pipeline() -> Pipeline:

@@ -179,6 +179,20 @@ def test_a_prompt_naming_a_known_sound_starts_from_its_exemplar(pipeline, bank):
                                pipeline.generate(named, video, duration=0.2, seed=2))
 
 
+def test_a_chained_exemplar_prompt_plays_every_clip_of_the_class(pipeline):
+    """With ``exemplar_chain`` a stream starts from all of its class's clips one after
+    another, from the one its seed picks."""
+    bank = synthetic_exemplar_bank(per_class=3)
+    chained = pipeline.replace(exemplars=bank, exemplar_prompts=True, exemplar_chain=True)
+    named = "a siren wails behind you"
+    prompt = bank.prompt(named, seed=2, chain=True)
+    assert prompt.shape[-1] == 3 * bank.audio.shape[-1]
+    want = pipeline.generate(named, duration=0.2, seed=2, audio_prompt=prompt)
+    torch.testing.assert_close(chained.generate(named, duration=0.2, seed=2), want)
+    single = chained.replace(exemplar_chain=False).generate(named, duration=0.2, seed=2)
+    assert not torch.allclose(single, want)
+
+
 def test_batched_rows_start_from_their_own_exemplar_or_silence(pipeline, bank):
     with_bank = pipeline.replace(exemplars=bank, exemplar_prompts=True)
     texts = ["a bell rings on the left", "a sound above you"]
