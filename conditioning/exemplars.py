@@ -267,7 +267,7 @@ class ExemplarBank:
         clips one after another, from that one on, so that a stream anchored to the prompt
         varies several recordings of the class in turn rather than one looped. Training on
         exemplar prefixes calls it with a scene's true class (docs/training.md)."""
-        choices = [i for i, c in enumerate(self.clip_classes) if self.class_names[c] == name]
+        choices = self.clips_of(name)
         if not choices:
             raise ConfigError(f"the exemplar bank has no clip of the class {name!r}")
         first = seed % len(choices)
@@ -275,6 +275,10 @@ class ExemplarBank:
             return placed(self.audio[choices[first]], text)
         order = choices[first:] + choices[:first]
         return placed(self.audio[order].flatten(), text)
+
+    def clips_of(self, name: str) -> list[int]:
+        """The indices into ``audio`` of class ``name``'s clips, in the bank's order."""
+        return [i for i, c in enumerate(self.clip_classes) if self.class_names[c] == name]
 
     # ------------------------------------------------------------------ files
 

@@ -576,6 +576,8 @@ class Pipeline:
                 follows_video=with_video, searched=primes and self.exemplars.starts(clause),
                 exemplar=match and match[0], similarity=match and match[1],
                 anchor=self.config.exemplar_anchor if match else 0.0,
+                exemplar_clips=len(self.exemplars.clips_of(match[0]))
+                if match and self.config.exemplar_chain else 1,
                 video_places_only=with_video and self._places_only, absent=lacked))
         return readings
 

@@ -30,6 +30,8 @@ class ClauseReading:
         similarity: how near the words are to that class's (cosine, MiniLM), or ``None``.
         anchor: the flow time each patch starts from the exemplar's (the pipeline's
             ``exemplar_anchor``; 0: the stream only continues it).
+        exemplar_clips: how many of the class's clips the stream plays in turn (the
+            pipeline's ``exemplar_chain``), 1 for one clip.
         video_places_only: the model reads the video only for where its sound is (no video
             conditioner: ``video_places = "salient"``), so the words alone make the sound.
         absent: for a clause that found no exemplar, the phrase of a sound the bank has no
@@ -45,6 +47,7 @@ class ClauseReading:
     exemplar: str | None
     similarity: float | None
     anchor: float = 0.0
+    exemplar_clips: int = 1
     video_places_only: bool = False
     absent: str | None = None
 
@@ -61,8 +64,9 @@ class ClauseReading:
                                      else f' reads "{self.words}"')]
         parts.append(self._where())
         if self.exemplar is not None:
-            parts.append(f"starts from the {self.exemplar} exemplar "
-                         f"(similarity {self.similarity:.2f})"
+            clips = (f"{self.exemplar_clips} {self.exemplar} exemplars in turn"
+                     if self.exemplar_clips > 1 else f"{self.exemplar} exemplar")
+            parts.append(f"starts from the {clips} (similarity {self.similarity:.2f})"
                          + (f" and varies it (anchor {self.anchor:g})" if self.anchor else ""))
         elif self.searched:
             parts.append("no exemplar of it: made from the words alone" + (

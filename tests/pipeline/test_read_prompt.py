@@ -93,3 +93,14 @@ def test_an_anchored_pipeline_says_it_varies_the_exemplar(next_model):
     assert first.anchor == 0.5 and first.describe().endswith("and varies it (anchor 0.5)")
     assert second.anchor == 0.0 and "varies" not in second.describe()
     assert next_model.replace(exemplar_anchor=0.0).read_prompt("a fiddle plays")[0].anchor == 0.0
+
+
+def test_a_chained_pipeline_says_how_many_clips_it_plays_in_turn(next_model):
+    import attrs
+
+    text = "a sackbut blares behind you"
+    [reading] = next_model.replace(exemplar_chain=True).read_prompt(text)
+    assert reading.exemplar_clips == len(next_model.exemplars.clips_of("trombone")) >= 1
+    assert next_model.replace(exemplar_chain=False).read_prompt(text)[0].exemplar_clips == 1
+    three = attrs.evolve(reading, exemplar_clips=3)
+    assert "; starts from the 3 trombone exemplars in turn (similarity" in three.describe()
