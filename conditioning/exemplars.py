@@ -263,18 +263,24 @@ class ExemplarBank:
     def class_prompt(self, name: str, text: str | None, seed: int = 0, *,
                      chain: bool = False) -> torch.Tensor:
         """The AmbiX prompt ``(4, samples)`` of class ``name``: one of its clips (by ``seed``)
-        where ``text`` puts it (in front when it names no place); with ``chain`` all of its
-        clips one after another, from that one on, so that a stream anchored to the prompt
-        varies several recordings of the class in turn rather than one looped. Training on
-        exemplar prefixes calls it with a scene's true class (docs/training.md)."""
+        where ``text`` puts it (in front when it names no place); with ``chain`` its clips one
+        after another from that one on, in turn, :attr:`chain_clips` of them (every class's
+        chain is as long, so prompts of several classes share one length), so that a stream
+        anchored to the prompt varies several recordings of the class rather than one
+        looped. Training on exemplar prefixes calls it with a scene's true class
+        (docs/training.md)."""
         choices = self.clips_of(name)
         if not choices:
             raise ConfigError(f"the exemplar bank has no clip of the class {name!r}")
-        first = seed % len(choices)
         if not chain:
-            return placed(self.audio[choices[first]], text)
-        order = choices[first:] + choices[:first]
+            return placed(self.audio[choices[seed % len(choices)]], text)
+        order = [choices[(seed + step) % len(choices)] for step in range(self.chain_clips)]
         return placed(self.audio[order].flatten(), text)
+
+    @property
+    def chain_clips(self) -> int:
+        """How many clips a chained prompt plays: the most any class has."""
+        return max(self.clip_classes.count(index) for index in set(self.clip_classes))
 
     def clips_of(self, name: str) -> list[int]:
         """The indices into ``audio`` of class ``name``'s clips, in the bank's order."""

@@ -1057,15 +1057,17 @@ class LiveSession:
 
     # ------------------------------------------------------------------ audio prompts
 
-    def prime(self, audio: Any) -> int:
+    def prime(self, audio: Any, *, history_patches: int | None = None) -> int:
         """Continue ``audio``: AmbiX ``(4, n)`` for every row, or ``(rows, 4, n)`` one per row,
         at the pipeline's rate. Its last whole patches are encoded and fed to the backbone and
         the decoder as if the session had made them, so the first chunk continues the prompt
-        (which is not output again). Call it before the first chunk, without video (the
-        prompt would take the video's first frames' time). Returns the patches used. A
-        backbone that takes a reference (``reference_frames``) also follows the prompt's
-        sound for the rest of the stream; with ``exemplar_anchor`` every later patch starts
-        from the prompt's patches, looped (:meth:`anchored_start`).
+        (which is not output again); with ``history_patches`` only that many of the last
+        ones (a chained exemplar's last clip: the others are varied, not read first). Call
+        it before the first chunk, without video (the prompt would take the video's first
+        frames' time). Returns the patches fed. A backbone that takes a reference
+        (``reference_frames``) also follows the prompt's sound for the rest of the stream;
+        with ``exemplar_anchor`` every later patch starts from the whole prompt's patches,
+        looped (:meth:`anchored_start`).
         """
         pipeline = self.pipeline
         if self.patches_done or self.last_patch is not None:
@@ -1081,15 +1083,19 @@ class LiveSession:
             raise GenerationError(f"an audio prompt is AmbiX (4, samples) or ({rows}, 4, "
                                   f"samples), got {tuple(audio.shape)}")
         sounding = audio.flatten(1).abs().amax(1) > 0
+        frames = pipeline.backbone.patch_frames
         with torch.inference_mode():
             latents = pipeline.prompt_latents(audio)
             anchored = bool(pipeline.config.exemplar_anchor) and bool(sounding.any())
-            patches = self._prime(latents, eager=anchored or pipeline.patch_stepper is None)
+            history = latents if history_patches is None else \
+                latents[:, -max(1, history_patches) * frames:]
+            patches = self._prime(history, eager=anchored or pipeline.patch_stepper is None)
             if getattr(pipeline.backbone, "reference_frames", 0):
                 self._follow(latents, sounding)
         if anchored:
             self.anchor, self.anchor_valid = latents, sounding
-            self.anchor_phase = torch.tensor([loop_phase(generator.initial_seed(), patches)
+            loop = latents.shape[1] // frames
+            self.anchor_phase = torch.tensor([loop_phase(generator.initial_seed(), loop)
                                               for generator in self.generators])
             self.anchor_guide = _prompt_guide(pipeline, audio, sounding)
         return patches
@@ -1146,12 +1152,16 @@ class LiveSession:
         """Prime a new session with ``audio_prompt`` if given, else with the pipeline's exemplar
         prompts for the rows' ``texts`` (``exemplar_prompts``; not with video): each row the
         clip of the class its words name, placed where they say, and silence for a row whose
-        words name none (a scene whose sound has not begun yet). Nothing when no row has one.
-        ``matches`` are the bank's matches of ``texts`` if already made."""
+        words name none (a scene whose sound has not begun yet); a chained prompt
+        (``exemplar_chain``) is read from its last clip on and varied whole. Nothing when no
+        row has one. ``matches`` are the bank's matches of ``texts`` if already made."""
+        history = None
         if audio_prompt is None:
             audio_prompt = self._exemplar_prompts(texts, matches)
+            if self.pipeline.config.exemplar_chain:
+                history = self.pipeline.exemplars.audio.shape[-1] // self.pipeline.samples_per_patch
         if audio_prompt is not None:
-            self.prime(audio_prompt)
+            self.prime(audio_prompt, history_patches=history)
 
     def hold_places(self, texts: Sequence[str | None], duration: float,
                     follows_video: Sequence[bool] | None = None) -> None:

@@ -179,18 +179,30 @@ def test_a_prompt_naming_a_known_sound_starts_from_its_exemplar(pipeline, bank):
                                pipeline.generate(named, video, duration=0.2, seed=2))
 
 
-def test_a_chained_exemplar_prompt_plays_every_clip_of_the_class(pipeline):
-    """With ``exemplar_chain`` a stream starts from all of its class's clips one after
-    another, from the one its seed picks."""
+def test_a_chained_exemplar_prompt_is_read_from_its_last_clip_and_varied_whole(pipeline):
+    """With ``exemplar_chain`` a stream starts from its class's clips one after another: it
+    reads the last of them as its history and an anchored stream loops over all of them,
+    from the take's own phase of the whole loop."""
+    from swansphere.pipeline import loop_phase
+
     bank = synthetic_exemplar_bank(per_class=3)
-    chained = pipeline.replace(exemplars=bank, exemplar_prompts=True, exemplar_chain=True)
+    chained = pipeline.replace(exemplars=bank, exemplar_prompts=True, exemplar_chain=True,
+                               exemplar_anchor=0.5)
     named = "a siren wails behind you"
     prompt = bank.prompt(named, seed=2, chain=True)
     assert prompt.shape[-1] == 3 * bank.audio.shape[-1]
-    want = pipeline.generate(named, duration=0.2, seed=2, audio_prompt=prompt)
-    torch.testing.assert_close(chained.generate(named, duration=0.2, seed=2), want)
-    single = chained.replace(exemplar_chain=False).generate(named, duration=0.2, seed=2)
-    assert not torch.allclose(single, want)
+    session = chained._open(chained.encode_inputs(named)[0], (2,), None)
+    session.prime_for([named])
+    with torch.inference_mode():
+        whole = chained.prompt_latents(prompt[None])
+    torch.testing.assert_close(session.anchor, whole)
+    torch.testing.assert_close(session.prompt, whole[:, -whole.shape[1] // 3:])  # last clip
+    patches = whole.shape[1] // chained.backbone.patch_frames
+    assert session.anchor_phase.tolist() == [loop_phase(2, patches)]
+    single = chained.replace(exemplar_chain=False)
+    session = single._open(single.encode_inputs(named)[0], (2,), None)
+    session.prime_for([named])
+    assert session.anchor.shape[1] == session.prompt.shape[1] == whole.shape[1] // 3
 
 
 def test_batched_rows_start_from_their_own_exemplar_or_silence(pipeline, bank):
