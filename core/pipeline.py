@@ -1082,13 +1082,15 @@ class LiveSession:
         if audio.dim() != 3 or audio.shape[:2] != (rows, 4):
             raise GenerationError(f"an audio prompt is AmbiX (4, samples) or ({rows}, 4, "
                                   f"samples), got {tuple(audio.shape)}")
+        if history_patches is not None and history_patches < 1:
+            raise GenerationError(f"history_patches is at least 1, got {history_patches}")
         sounding = audio.flatten(1).abs().amax(1) > 0
         frames = pipeline.backbone.patch_frames
         with torch.inference_mode():
             latents = pipeline.prompt_latents(audio)
             anchored = bool(pipeline.config.exemplar_anchor) and bool(sounding.any())
             history = latents if history_patches is None else \
-                latents[:, -max(1, history_patches) * frames:]
+                latents[:, -history_patches * frames:]
             patches = self._prime(history, eager=anchored or pipeline.patch_stepper is None)
             if getattr(pipeline.backbone, "reference_frames", 0):
                 self._follow(latents, sounding)

@@ -199,6 +199,9 @@ def test_a_chained_exemplar_prompt_is_read_from_its_last_clip_and_varied_whole(p
     torch.testing.assert_close(session.prompt, whole[:, -whole.shape[1] // 3:])  # last clip
     patches = whole.shape[1] // chained.backbone.patch_frames
     assert session.anchor_phase.tolist() == [loop_phase(2, patches)]
+    with pytest.raises(GenerationError, match="history_patches is at least 1"):
+        chained._open(chained.encode_inputs(named)[0], (2,), None).prime(prompt,
+                                                                         history_patches=0)
     single = chained.replace(exemplar_chain=False)
     session = single._open(single.encode_inputs(named)[0], (2,), None)
     session.prime_for([named])

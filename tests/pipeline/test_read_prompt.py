@@ -25,7 +25,8 @@ def test_each_place_is_a_clause_with_its_words_place_and_exemplar(next_model):
     assert first.held and first.exemplar == "trombone" and first.similarity > 0.45
     assert second.words == "a dog yaps on the left" and second.places == ((90.0, 0.0),)
     assert second.exemplar is None  # the bank has no dog: made from the words alone
-    assert "starts from the trombone exemplar" in first.describe()
+    clips = len(next_model.exemplars.clips_of("trombone"))  # the shipped chain: all, in turn
+    assert f"starts from the {clips} trombone exemplars in turn" in first.describe()
     assert second.searched and first.searched
     assert second.describe() == ('"a puppy yaps on the left" reads "a dog yaps on the left"; '
                                  "at azimuth 90°, elevation 0° (held there); no exemplar of it: "
