@@ -47,7 +47,7 @@ WEIGHTS_FILE = "model.safetensors"
 BUILTIN_MODELS = Path(__file__).parent / "models"
 EXEMPLARS_FILE = "exemplars.safetensors"
 _PLAIN_SETTINGS = ("sources", "output_gain_db", "latent_range", "hold_latent_range",
-                   "exemplar_prompts", "exemplar_chain", "exemplar_anchor",
+                   "exemplar_prompts", "exemplar_chain", "exemplar_anchor", "exemplar_steps",
                    "exemplar_phases", "place_hold", "place_focus", "video_places")
 """Config values that :meth:`Pipeline.replace` sets as they are (no component to rebuild)."""
 SOURCE_MODES = ("joint", "separate")
@@ -127,8 +127,10 @@ class PipelineConfig:
     another with ``exemplar_chain``; with ``exemplar_anchor`` above 0 each patch of a
     primed stream is sampled from that flow time on, starting from the prompt's patch (looped)
     mixed with noise, so the stream stays a variation of it (docs/pipeline.md, "Anchored
-    sampling"), and with ``exemplar_phases`` a codec that can (``phase_guide``) decodes each
-    such patch with the phases of the prompt's patch it started from. With ``place_hold``
+    sampling"), in ``exemplar_steps`` sampler steps where that is above 0 (else the
+    sampler's own: a late start needs fewer, a stream from noise keeps them), and with
+    ``exemplar_phases`` a codec that can (``phase_guide``) decodes each such patch with the
+    phases of the prompt's patch it started from. With ``place_hold``
     above 0 a text-only stream whose words state one place, or one motion, has its sound
     field turned, chunk by chunk, towards that place or along that path, by that share of
     the angle it is off, and ``place_focus`` of its directional channels comes from its
@@ -158,6 +160,8 @@ class PipelineConfig:
         bool))
     exemplar_anchor: float = attrs.field(default=0.0, validator=[attrs.validators.ge(0.0),
                                                                  attrs.validators.lt(1.0)])
+    exemplar_steps: int = attrs.field(default=0, validator=[attrs.validators.instance_of(int),
+                                                            attrs.validators.ge(0)])
     exemplar_phases: bool = attrs.field(default=False, validator=attrs.validators.instance_of(
         bool))
     place_hold: float = attrs.field(default=0.0, validator=[attrs.validators.ge(0.0),
@@ -1284,6 +1288,7 @@ class LiveSession:
             return sampler.sample(velocity, noise, generator=self.generators[0])
         return sampler.sample_from(velocity, self.anchored_start(sampler, velocity, noise),
                                    pipeline.config.exemplar_anchor,
+                                   pipeline.config.exemplar_steps or None,
                                    generator=self.generators[0])
 
     def anchored_start(self, sampler: Any, velocity: Any, noise: torch.Tensor) -> torch.Tensor:

@@ -108,6 +108,23 @@ def test_an_anchored_stream_is_the_same_on_a_compiled_pipeline():
                                anchored_patches(plain, prompt, 0.5), rtol=0, atol=0)
 
 
+def test_anchored_patches_take_their_own_step_count_and_free_streams_the_samplers():
+    """``exemplar_steps = 2`` samples an anchored patch as a two-step sampler would; a
+    stream that nothing primes keeps the sampler's three (its stream, bit for bit)."""
+    three = tiny_pipeline().replace(exemplar_anchor=0.5)
+    prompt = prompt_audio(three, 3)
+    own = three.replace(exemplar_steps=2)
+    two = three.replace(sampler={"type": "euler", "steps": 2})
+    torch.testing.assert_close(anchored_patches(own, prompt, 0.5),
+                               anchored_patches(two, prompt, 0.5), rtol=0, atol=0)
+    assert not torch.allclose(anchored_patches(own, prompt, 0.5),
+                              anchored_patches(three, prompt, 0.5))
+    torch.testing.assert_close(own.generate(TEXT, duration=0.2, seed=3),
+                               three.generate(TEXT, duration=0.2, seed=3), rtol=0, atol=0)
+    with pytest.raises(ValueError):
+        three.replace(exemplar_steps=-1)
+
+
 def test_an_anchor_is_a_flow_time_before_the_end_and_needs_a_late_starting_sampler(pipeline):
     for bad in (-0.1, 1.0):
         with pytest.raises(ConfigError, match="exemplar_anchor"):

@@ -59,7 +59,7 @@ def test_it_is_what_its_card_says(shipped):
     assert config.place_hold == 1.0 and config.sources == "separate"
     assert config.exemplar_prompts and len(shipped.exemplars.class_names) >= 100
     assert config.exemplar_anchor == 0.9 and config.exemplar_phases and config.exemplar_chain
-    assert shipped.exemplars.chain_clips == 4
+    assert shipped.exemplars.chain_clips == 4 and config.exemplar_steps == 2
     assert config.video_places == "salient"
     assert config.place_focus == 0.5 and DEFAULT_MODEL == "tiny-next"
     folder = BUILTIN_MODELS / "tiny-next"
