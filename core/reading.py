@@ -67,7 +67,8 @@ class ClauseReading:
             clips = (f"{self.exemplar_clips} {self.exemplar} exemplars in turn"
                      if self.exemplar_clips > 1 else f"{self.exemplar} exemplar")
             parts.append(f"starts from the {clips} (similarity {self.similarity:.2f})"
-                         + (f" and varies it (anchor {self.anchor:g})" if self.anchor else ""))
+                         + (f" and varies {'them' if self.exemplar_clips > 1 else 'it'} "
+                            f"(anchor {self.anchor:g})" if self.anchor else ""))
         elif self.searched:
             parts.append("no exemplar of it: made from the words alone" + (
                 "" if self.absent is None else

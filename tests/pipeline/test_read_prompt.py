@@ -91,7 +91,9 @@ def test_generate_prints_how_it_read_the_prompt(tmp_path, capsys):
 def test_an_anchored_pipeline_says_it_varies_the_exemplar(next_model):
     anchored = next_model.replace(exemplar_anchor=0.5)
     first, second = anchored.read_prompt("a fiddle plays behind you and a puppy yaps on the left")
-    assert first.anchor == 0.5 and first.describe().endswith("and varies it (anchor 0.5)")
+    assert first.anchor == 0.5 and first.describe().endswith("and varies them (anchor 0.5)")
+    one_clip = anchored.replace(exemplar_chain=False).read_prompt("a fiddle plays")[0]
+    assert one_clip.describe().endswith("and varies it (anchor 0.5)")
     assert second.anchor == 0.0 and "varies" not in second.describe()
     assert next_model.replace(exemplar_anchor=0.0).read_prompt("a fiddle plays")[0].anchor == 0.0
 
@@ -105,3 +107,4 @@ def test_a_chained_pipeline_says_how_many_clips_it_plays_in_turn(next_model):
     assert next_model.replace(exemplar_chain=False).read_prompt(text)[0].exemplar_clips == 1
     three = attrs.evolve(reading, exemplar_clips=3)
     assert "; starts from the 3 trombone exemplars in turn (similarity" in three.describe()
+    assert three.describe().endswith(f"and varies them (anchor {reading.anchor:g})")
