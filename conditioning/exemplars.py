@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -280,7 +281,7 @@ class ExemplarBank:
     @property
     def chain_clips(self) -> int:
         """How many clips a chained prompt plays: the most any class has."""
-        return max(self.clip_classes.count(index) for index in set(self.clip_classes))
+        return max(Counter(self.clip_classes).values())
 
     def clips_of(self, name: str) -> list[int]:
         """The indices into ``audio`` of class ``name``'s clips, in the bank's order."""

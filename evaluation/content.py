@@ -290,8 +290,8 @@ def evaluate_content(pipeline: Any, references: References, cases: Sequence[Cont
                                                 omni, windows))
             else:
                 row["beam_ranks"] = _beam_ranks(references, embedding, case, audio)
-                row["reference_beam_ranks"] = _reference_beam_ranks(references, embedding,
-                                                                    case, number)
+                row["reference_beam_ranks"] = _beam_ranks(references, embedding, case,
+                                                          reference, scene=number)
             rows.append(row)
             generated_w.append(omni)
             reference_w.append(reference[0])
@@ -304,27 +304,19 @@ def evaluate_content(pipeline: Any, references: References, cases: Sequence[Cont
 
 
 def _beam_ranks(references: References, embedding: Any, case: ContentCase,
-                audio: torch.Tensor) -> list[int]:
-    """Each named class's rank in a cardioid beam of ``audio`` towards its own place."""
+                audio: torch.Tensor, scene: int | None = None) -> list[int]:
+    """Each named class's rank in a cardioid beam of ``audio`` towards its own place. For
+    ``audio`` the reference scene of case number ``scene``, each class is judged without the
+    scene's own clip of it (:meth:`References.centroids_without`; a class whose only clip
+    it is is not judged)."""
     from swansphere.spatial import beam_weights
 
-    return [_rank(references, embedding, beam_weights(*place).float() @ audio, name)
-            for name, place in zip(case.classes, case.directions, strict=True)]
-
-
-def _reference_beam_ranks(references: References, embedding: Any, case: ContentCase,
-                          number: int) -> list[int]:
-    """:func:`_beam_ranks` of case ``number``'s reference scene, each class judged without
-    its own clip in the scene (:meth:`References.centroids_without`; a class with one clip
-    is not judged)."""
-    from swansphere.spatial import beam_weights
-
-    scene = references.scene(case, number)
     ranks = []
     for name, place in zip(case.classes, case.directions, strict=True):
-        centroids = references.centroids_without(name, references.scene_clip(name, number))
+        centroids = references.centroids if scene is None else \
+            references.centroids_without(name, references.scene_clip(name, scene))
         if centroids is not None:
-            ranks.append(_rank(references, embedding, beam_weights(*place).float() @ scene,
+            ranks.append(_rank(references, embedding, beam_weights(*place).float() @ audio,
                                name, centroids))
     return ranks
 

@@ -560,11 +560,14 @@ def test_the_codec_ceiling_leaves_each_reference_out_of_its_own_centroid():
 def test_reference_beams_are_judged_without_the_scenes_own_clips():
     """The scene of case 1 plays each class's second clip: the odd "low" one, placed
     alone in its beam, is not named once its own clip leaves the centroid."""
-    from swansphere.evaluation.content import ContentCase, _reference_beam_ranks
+    from swansphere.evaluation.content import ContentCase, _beam_ranks
 
     references = _built_references(ODD_RECORDINGS)
     case = ContentCase("a low hum on the left and a high whine on the right", "held_out",
                        ("low", "high"), ((90.0, 0.0), (-90.0, 0.0)))
     embedding = _ToneEmbedding()
-    assert _reference_beam_ranks(references, embedding, case, 0) == [1]  # high: one clip
-    assert _reference_beam_ranks(references, embedding, case, 1)[0] > 1
+    for number, named in ((0, True), (1, False)):  # case 1 plays the odd "low" clip
+        scene = references.scene(case, number)
+        assert _beam_ranks(references, embedding, case, scene) == [1, 1]  # own clip in
+        ranks = _beam_ranks(references, embedding, case, scene, scene=number)
+        assert len(ranks) == 1 and (ranks[0] == 1) == named  # "high": its only clip
