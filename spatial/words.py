@@ -111,7 +111,7 @@ _SETTING = (r"(?:the|this)\s+(?:room|stage|hall|space|scene|screen|image|video|f
             r"|panorama)")
 """Where a place is said to be in ("on the left side of the stage"): part of the place."""
 _BODY_SIDE = r"(?:ear|side|shoulder|hand|flank|cheek)"
-_TERSE_BEFORE = r"(?:^|(?<=[,:;(])|(?<=[,:;(]\s))"
+_TERSE_BEFORE = r"(?:^|(?<=[,:;(])|(?<=[,:;(]\s)|(?<=[.!?]\s))"
 _TERSE_AFTER = r"(?=\s*(?:[,.;:)!?]|$))"
 _SYNONYMS = tuple((re.compile(pattern, re.IGNORECASE), replacement) for pattern, replacement in (
     (rf"\b(?:at\s+)?(?P<hour>1[0-2]|[1-9]|{'|'.join(_HOURS)})\s*o'?\s*clock\b", _clock_place),
@@ -138,7 +138,11 @@ _SYNONYMS = tuple((re.compile(pattern, re.IGNORECASE), replacement) for pattern,
      r"on the \1"),  # "on the far left", "slightly to the right"
     (rf"\b{_SLIGHTLY}\s+(?=(?:off\s+)?(?:to|on|in\s+front|behind|ahead|above|below|overhead"
      r"|over|under|beneath)\b)", ""),  # "just behind you"
-    (rf"{_TERSE_BEFORE}(left|right){_TERSE_AFTER}", r"on the \1"),  # "a dog, left"
+    (r"\b(left|right)hand(?=\s+side\b)", r"\1-hand"),  # "the lefthand side"
+    (rf"{_TERSE_BEFORE}(left|right)(?:-hand)?(?:\s+side)?{_TERSE_AFTER}", r"on the \1"),
+    # "a dog, left", "a dog barking, left side"
+    (r"\b(?:just\s+|slightly\s+)?(left|right)\s+of\s+(?:the\s+)?(?:centre|center|middle)\b",
+     r"in front on the \1"),  # "left of centre": nearer the front than the side
     (r"\b(?:on|to|at|from|towards?)\s+(left|right)"
      r"(?=\s*(?:[,.;:)!?]|$)|\s+(?:and|while|as|but|side|hand)\b)",
      r"on the \1"),  # "a dog on left", "on left side", "from right"
@@ -158,11 +162,12 @@ _SYNONYMS = tuple((re.compile(pattern, re.IGNORECASE), replacement) for pattern,
     (r"\b(?:to|from|at|on|towards?)\s+(?:the|your|its|my)\s+(left|right)(?:[- ]hand)?"
      rf"(?:\s+side)?(?:\s+of\s+(?:{_LISTENER}|{_SETTING}))?\b", r"on the \1"),
     (rf"(?<!the )(?<!your )(?<!my )\b(left|right)\s+of\s+{_LISTENER}\b", r"on the \1"),
-    (rf"\bin\s+front\s+of\s+{_LISTENER}\b|\bfrom\s+the\s+front\b"
+    (rf"\bin\s+front\s+of\s+{_LISTENER}\b|(?<!-)\bup\s+front\b"
+     rf"|\b(?:at|in|from|towards?)\s+the\s+front(?:\s+of\s+{_SETTING})?\b"
      rf"|\b(?:(?:straight|dead)\s+)?ahead(?:\s+of\s+{_LISTENER})?\b", "in front"),
     (rf"\b(?:from\s+)?behind\s+{_LISTENER}\b|\bfrom\s+behind\b"
-     rf"|\b(?:at|in|to|from)\s+the\s+(?:back|rear)(?:\s+of\s+{_SETTING})?\b"
-     r"|\bat\s+(?:your|my)\s+back\b", "behind"),
+     rf"|\b(?:at|in|to|from|towards?)\s+the\s+(?:back|rear)(?:\s+of\s+{_SETTING})?\b"
+     rf"|\bat\s+(?:your|my)\s+back\b|\bin\s+back\s+of\s+{_LISTENER}\b", "behind"),
     (r"\b(in\s+front|behind)\s*,?\s+(?:and\s+)?on\s+the\s+(left|right)\b", r"\1 on the \2"),
     (rf"(?:\b(?:directly|straight)\s+(?:above|overhead)|(?<!-)\bup\s+above|\bfrom\s+above)"
      rf"(?:\s+{_LISTENER})?\b|\babove\s+{_LISTENER}\b|\bstraight\s+up\b"

@@ -80,6 +80,18 @@ elevations = st.floats(-90.0, 90.0, allow_nan=False)
     ("a bell at azimuth -90°, elevation 40", "a bell above and on the right"),
     ("a bell at your feet", "a bell below"),
     ("a kite up in the sky", "a kite above"),
+    ("a dog barking, left side", "a dog barking, on the left"),
+    ("a dog barks on the lefthand side", "a dog barks on the left"),
+    ("a bell. Right: a siren.", "a bell. on the right: a siren."),
+    ("a bell left of centre", "a bell in front on the left"),
+    ("a bell just right of center", "a bell in front on the right"),
+    ("a band plays up front", "a band plays in front"),
+    ("a band plays at the front of the hall", "a band plays in front"),
+    ("a cat meows toward the front", "a cat meows in front"),
+    ("a cat meows towards the back", "a cat meows behind"),
+    ("a cat meows in back of you", "a cat meows behind"),
+    ("a power-up front jingle", "a power-up front jingle"),
+    ("she turned right. Left, a bell rings", "she turned right. on the left, a bell rings"),
 ])
 def test_paraphrases_become_the_captioners_words(text, canonical):
     assert canonical_places(text) == canonical
