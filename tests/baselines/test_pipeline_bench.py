@@ -48,7 +48,7 @@ def test_report_has_every_figure_positive(report):
 
 
 def test_report_keeps_every_run_and_says_what_it_measured(report):
-    for key in ("first_chunk_latency_s", "rtf", "baseline_first_audio_s", "peak_memory_mb"):
+    for key in ("first_chunk_latency_s", "rtf", "baseline_first_audio_s"):
         assert len(report["runs"][key]) == 2
         assert all(value > 0 for value in report["runs"][key])
     assert report["first_chunk_latency_s"] == pytest.approx(
@@ -135,6 +135,42 @@ def test_preset_names_and_missing_models(streaming_pipeline, monkeypatch, tmp_pa
         with pytest.raises(ResourceNotFoundError):
             load_pipeline("tiny")
         assert main(["bench", "pipeline"]) == 2
+
+
+def test_no_timed_run_is_sampled_for_memory(streaming_pipeline, monkeypatch):
+    """The memory sampler takes time from what it watches: peak memory comes from one run
+    of each system of its own, after the timed ones."""
+    from swansphere.evaluation import pipeline_bench
+    from swansphere.evaluation.baselines import GlobalBaseline
+
+    sampling, runs = [False], []
+
+    class Watched(PeakMemory):
+        def __enter__(self):
+            sampling[0] = True
+            return super().__enter__()
+
+        def __exit__(self, *error):
+            sampling[0] = False
+            return super().__exit__(*error)
+
+    def watched(generate):
+        def run(self, *args, **kwargs):
+            if self is streaming_pipeline or isinstance(self, GlobalBaseline):
+                runs.append((type(self).__name__, sampling[0]))
+            return generate(self, *args, **kwargs)
+        return run
+
+    monkeypatch.setattr(pipeline_bench, "PeakMemory", Watched)
+    monkeypatch.setattr(type(streaming_pipeline), "stream",
+                        watched(type(streaming_pipeline).stream))
+    monkeypatch.setattr(GlobalBaseline, "generate", watched(GlobalBaseline.generate))
+    report = run_pipeline_benchmark(streaming_pipeline, duration=0.04, repeats=3,
+                                    progress=False)
+    sampled = [name for name, watched_run in runs if watched_run]
+    assert sorted(sampled) == ["GlobalBaseline", "Pipeline"]  # one of each
+    assert len(runs) == 2 * (1 + 3) + 2  # warm-ups and timed runs unsampled
+    assert report["peak_memory_mb"] > 0 and report["baseline_peak_memory_mb"] > 0
 
 
 def test_peak_memory_sees_an_allocation():
