@@ -628,6 +628,58 @@ def _espeak(root: Path) -> list[SoundClip]:
             for key, voice, label, line, speed, pitch in speech_voices()]
 
 
+FLITE_LINES = (
+    "Hello, can you hear me?", "The train leaves at nine.", "Please close the door.",
+    "Look over there!", "It is going to rain today.", "Where are my keys?",
+    "I think we should go home now.", "Could you pass me the salt, please?",
+    "The meeting starts in ten minutes.", "What a beautiful morning it is.",
+    "Turn left at the next corner.", "Thank you very much for coming.")
+"""English sentences Flite speaks, each by a man and by a woman."""
+
+FLITE_LICENCE = "BSD-style (CMU Flite)"
+"""Flite's code and its voices (kal16, awb, rms, slt) are under Carnegie Mellon University's
+permissive licence (its debian/copyright, "All other files"): rendered speech may train the
+shipped model, crediting :data:`FLITE_HOLDER`."""
+FLITE_HOLDER = "1999-2001 Language Technologies Institute, Carnegie Mellon University"
+
+
+def flite_voices() -> list[tuple[str, str, str, str, tuple[str, ...]]]:
+    """``(clip key, voice, label, sentence, settings)`` of every Flite clip: the men cycle
+    through Flite's three male voices, the woman (its one female voice, slt) through two
+    pitches, both at three speaking rates (``--setf`` settings), so each clip differs."""
+    out = []
+    for index, line in enumerate(FLITE_LINES):
+        stretch = ("1.0", "0.9", "1.1")[index % 3]
+        male = ("kal16", "rms", "awb")[index % 3]
+        pitch = () if index % 2 else ("int_f0_target_mean=180",)
+        out.append((f"{male}/{index}", male, "man speaking", line,
+                    (f"duration_stretch={stretch}",)))
+        out.append((f"slt/{index}", "slt", "woman speaking", line,
+                    (f"duration_stretch={stretch}", *pitch)))
+    return out
+
+
+def _flite_render(voice: str, text: str, settings: tuple[str, ...]) -> Callable[[], bytes]:
+    def speak() -> bytes:
+        with tempfile.TemporaryDirectory() as folder:
+            wav = Path(folder) / "speech.wav"
+            options = [part for setting in settings for part in ("--setf", setting)]
+            return _run_to_wav(["flite", *options, "-voice", voice, "-t", text, "-o", str(wav)],
+                               wav)
+
+    return speak
+
+
+def _flite(root: Path) -> list[SoundClip]:
+    del root
+    if not shutil.which("flite"):
+        return []
+    return [_clip(f"flite/{key}", label, _SPEECH_NOUNS[label], FLITE_LICENCE, "flite",
+                  _flite_render(voice, line, settings), verb=f'says "{line}"', duration=2.0,
+                  attribution=FLITE_HOLDER)
+            for key, voice, label, line, settings in flite_voices()]
+
+
 @attrs.frozen
 class Instrument:
     """A General MIDI sound played as phrases: its class name, verb and how it plays.
@@ -908,6 +960,7 @@ SOUND_SETS = (
     SoundSet("sound-icons", "sound-icons", "apt", _sound_icons, "usr/share/sounds/sound-icons"),
     SoundSet("arcade", "arcade (PyPI wheel, unpacked)", "script", _arcade),
     SoundSet("espeak-ng", "espeak-ng", "apt", _espeak),
+    SoundSet("flite", "flite", "apt", _flite),
     SoundSet("fluidsynth", "fluidsynth + fluid-soundfont-gm", "apt", _fluidsynth),
     SoundSet("bank", "clip bank (swansphere data bank export)", "export", _bank),
 )

@@ -14,11 +14,13 @@ import soundfile
 
 from swansphere.data.clips import is_permissive
 from swansphere.data.sources import (
+    FLITE_HOLDER,
     RENDER_TIMEOUTS,
     CopyrightFile,
     _run_to_wav,
     article,
     catalogue,
+    flite_voices,
     inventory,
     midi_file,
     rcc_entries,
@@ -140,6 +142,7 @@ def test_permissive_filter_and_inventory(fake_root):
     assert report["sonic-pi"]["clips"] == 4 and report["sonic-pi"]["licences"] == {
         "CC0": 2, "MIT": 2}
     assert report["gcompris"]["clips"] == 0 and report["espeak-ng"]["clips"] == 0
+    assert report["flite"]["clips"] == 0
     assert report["synthetic"]["permissive"] == report["synthetic"]["clips"] == 10
 
 
@@ -230,6 +233,38 @@ def test_espeak_speech_renders():
     clip = next(c for c in catalogue(["espeak-ng"]))
     audio = clip.render(np.random.default_rng(0), 16000, 16000)
     assert clip.verb.startswith("says") and np.abs(audio).max() > 0.05
+
+
+def test_flite_speech_varies_voice_rate_and_pitch_clip_by_clip():
+    voices = flite_voices()
+    assert len({key for key, *_ in voices}) == len(voices)
+    renders = [(voice, line, settings) for _, voice, _, line, settings in voices]
+    assert len(set(renders)) == len(renders)
+    by_label = {}
+    for _, voice, label, _, settings in voices:
+        by_label.setdefault(label, []).append((voice, settings))
+    assert set(by_label) == {"man speaking", "woman speaking"}
+    assert all(len(clips) >= 9 for clips in by_label.values())  # a held-out third and more
+    assert {voice for voice, _ in by_label["man speaking"]} == {"kal16", "rms", "awb"}
+    assert {voice for voice, _ in by_label["woman speaking"]} == {"slt"}
+    assert len({settings for _, settings in by_label["woman speaking"]}) >= 4
+
+
+@pytest.mark.skipif(shutil.which("flite") is None, reason="flite not installed")
+def test_flite_speech_is_permissive_and_credited():
+    clips = catalogue(["flite"], permissive_only=True)
+    assert len(clips) == len(flite_voices())
+    assert {clip.label for clip in clips} == {"man speaking", "woman speaking"}
+    assert all(clip.attribution == FLITE_HOLDER and clip.package == "flite" for clip in clips)
+    assert clips[0].verb.startswith('says "')
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("flite") is None, reason="flite not installed")
+def test_flite_speech_renders():
+    clip = next(c for c in catalogue(["flite"]) if c.label == "woman speaking")
+    audio = clip.render(np.random.default_rng(0), 16000, 16000)
+    assert np.abs(audio).max() > 0.05
 
 
 @pytest.mark.slow

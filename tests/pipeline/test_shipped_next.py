@@ -35,7 +35,8 @@ GOLDEN = Path(__file__).with_name("shipped_next_latents.npy")
 PROMPTS = {"kick drum": "a kick drum thumps on the left", "flute": "a flute plays behind you",
            "rain": "rain falls in front", "hi-hat": "a hi-hat ticks on the right",
            "cello": "a cello plays above you", "siren": "a siren wails on the left",
-           "person talking": "a man talks behind you", "maracas": "maracas shake on the right"}
+           "person talking": "a person talks behind you", "man speaking": "a man talks behind you",
+           "woman speaking": "a woman speaks ahead", "maracas": "maracas shake on the right"}
 
 
 @pytest.fixture(scope="module")
