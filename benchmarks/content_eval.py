@@ -2,6 +2,12 @@
 
     python benchmarks/content_eval.py --model tiny --cases 100 --pairs 50 --seeds 0 1 \\
         --threads 2 --json runs/content-eval.json
+    python benchmarks/content_eval.py --model tiny-next --classes "man speaking,woman speaking" \\
+        --cases 24 --pairs 0 --seeds 0 1 --all-licences --sets synthetic,tuxpaint,sonic-pi,\\
+gcompris,hydrogen,freedesktop,sound-icons,arcade,espeak-ng,fluidsynth
+
+(the second: prompts for two classes only, among every licence's references but Flite's,
+so that speech is judged against espeak-ng's voices, which made none of the exemplars)
 
 Prompts name the sound vocabulary's classes (permissive ones by default, the shipped model's
 material) in the held-out caption family; references are each class's held-out clips. Needs
@@ -30,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="also rank the named class in this many equal parts of each "
                              "one-source clip (default: 1, the whole clip only)")
     parser.add_argument("--sets", default=None, help="comma-separated sound sets (default: all)")
+    parser.add_argument("--classes", default=None,
+                        help="comma-separated classes the prompts name (default: every class "
+                             "with references); each clip is still ranked among all of them")
     parser.add_argument("--all-licences", action="store_true",
                         help="every class, not only permissively licensed clips")
     parser.add_argument("--cascade", action="store_true",
@@ -50,8 +59,16 @@ def main(argv: list[str] | None = None) -> int:
         pipeline.sample_rate, sets=args.sets.split(",") if args.sets else None,
         permissive_only=not args.all_licences, seconds=args.duration)
     classes = sorted(references.clips)
-    cases = (content_cases(classes, count=args.cases, family=args.family)
-             + content_cases(classes, count=args.pairs, sources=2, family=args.family))
+    if args.classes:
+        named = [name.strip() for name in args.classes.split(",")]
+        if unknown := sorted(set(named) - set(classes)):
+            parser.error(f"no held-out references of {', '.join(unknown)}")
+        classes = sorted(named)
+        if args.pairs and len(classes) < 2:
+            parser.error("two-source prompts (--pairs) need at least two --classes")
+    cases = content_cases(classes, count=args.cases, family=args.family)
+    if args.pairs:
+        cases += content_cases(classes, count=args.pairs, sources=2, family=args.family)
     report = evaluate_content(pipeline, references, cases, embedding=embedding,
                               duration=args.duration, seeds=args.seeds,
                               windows=args.windows, cascade=args.cascade)

@@ -309,6 +309,17 @@ def test_the_benchmark_runs_on_the_shipped_model_with_the_synthetic_set(tmp_path
     for key in ("top1", "top5", "median_rank", "level_db", "fd"):
         assert cascade[key] == pytest.approx(summary[key]), key
     assert cascade["angular"] < 0.05 and cascade["map_correlation_single"] > 0.99
+    # prompts for chosen classes only, each clip still ranked among every class
+    chosen = sorted({name for case in report["cases"] for name in case["classes"]})[:1]
+    subprocess.run([sys.executable, str(script), "--sets", "synthetic", "--cases", "2",
+                    "--pairs", "0", "--duration", "1", "--json", str(out), "--classes",
+                    ",".join(chosen)], check=True, capture_output=True)
+    narrowed = json.loads(out.read_text())
+    assert {name for case in narrowed["cases"] for name in case["classes"]} == set(chosen)
+    assert narrowed["summary"]["classes"] == 10
+    refused = subprocess.run([sys.executable, str(script), "--sets", "synthetic", "--classes",
+                              "a unicorn"], capture_output=True, text=True)
+    assert refused.returncode == 2 and "no held-out references of a unicorn" in refused.stderr
 
 
 TONES = {"low": 100.0, "mid": 400.0, "high": 1000.0}
