@@ -579,15 +579,21 @@ def _run_to_wav(command: list[str], wav: Path) -> bytes:
     raise AudioFileError(f"{command[0]} failed ({failure}); check its installation") from failure
 
 
+def _synthesised(command: Callable[[Path], list[str]]) -> Callable[[], bytes]:
+    """A renderer that runs ``command(wav)`` (a synthesiser writing ``wav``; it may put its
+    own inputs beside it) in a fresh temporary folder and returns the file's bytes."""
+    def render() -> bytes:
+        with tempfile.TemporaryDirectory() as folder:
+            wav = Path(folder) / "out.wav"
+            return _run_to_wav(command(wav), wav)
+
+    return render
+
+
 def _espeak_render(voice: str, text: str, speed: int = 160,
                    pitch: int = 50) -> Callable[[], bytes]:
-    def speak() -> bytes:
-        with tempfile.TemporaryDirectory() as folder:
-            wav = Path(folder) / "speech.wav"
-            return _run_to_wav(["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch),
-                                "-w", str(wav), text], wav)
-
-    return speak
+    return _synthesised(lambda wav: ["espeak-ng", "-v", voice, "-s", str(speed), "-p",
+                                     str(pitch), "-w", str(wav), text])
 
 
 def speech_voices() -> list[tuple[str, str, str, str, int, int]]:
@@ -660,14 +666,9 @@ def flite_voices() -> list[tuple[str, str, str, str, tuple[str, ...]]]:
 
 
 def _flite_render(voice: str, text: str, settings: tuple[str, ...]) -> Callable[[], bytes]:
-    def speak() -> bytes:
-        with tempfile.TemporaryDirectory() as folder:
-            wav = Path(folder) / "speech.wav"
-            options = [part for setting in settings for part in ("--setf", setting)]
-            return _run_to_wav(["flite", *options, "-voice", voice, "-t", text, "-o", str(wav)],
-                               wav)
-
-    return speak
+    options = [part for setting in settings for part in ("--setf", setting)]
+    return _synthesised(lambda wav: ["flite", *options, "-voice", voice, "-t", text, "-o",
+                                     str(wav)])
 
 
 def _flite(root: Path) -> list[SoundClip]:
@@ -906,17 +907,15 @@ def phrase_seconds(instrument: Instrument, seed: int) -> float:
 
 
 def _fluidsynth_render(font: Path, instrument: Instrument, seed: int) -> Callable[[], bytes]:
-    def play() -> bytes:
+    def play(wav: Path) -> list[str]:
         events, tempo, program = phrase(instrument, seed)
         channel = DRUM_CHANNEL if instrument.style in ("kit", "hits") else 0
-        with tempfile.TemporaryDirectory() as folder:
-            midi, wav = Path(folder) / "phrase.mid", Path(folder) / "phrase.wav"
-            midi.write_bytes(midi_file(program, events=events, channel=channel,
-                                       beats_per_minute=tempo))
-            return _run_to_wav(["fluidsynth", "-ni", "-q", "-F", str(wav), "-r", "44100",
-                                str(font), str(midi)], wav)
+        midi = wav.with_suffix(".mid")
+        midi.write_bytes(midi_file(program, events=events, channel=channel,
+                                   beats_per_minute=tempo))
+        return ["fluidsynth", "-ni", "-q", "-F", str(wav), "-r", "44100", str(font), str(midi)]
 
-    return play
+    return _synthesised(play)
 
 
 def _bank(root: Path) -> list[SoundClip]:
