@@ -183,12 +183,12 @@ def _copyright(root: Path, package: str) -> CopyrightFile:
 # ---------------------------------------------------------------- words for captions
 
 _VERBS = {
-    "bee": "buzzes", "bird": "sings", "bull": "bellows", "cat": "meows", "chicken": "clucks",
-    "cow": "moos", "crow": "caws", "cuckoo": "calls", "dog": "barks", "dolphin": "clicks",
-    "donkey": "brays", "duck": "quacks", "elephant": "trumpets", "frog": "croaks",
-    "goat": "bleats", "horse": "neighs", "lion": "roars", "owl": "hoots", "pig": "oinks",
-    "rooster": "crows", "seagull": "cries", "sheep": "bleats", "whale": "sings",
-    "wolf": "howls", "mosquito": "whines", "fly": "buzzes", "cricket": "chirps",
+    "bee": "buzzes", "bird": "sings", "bull": "bellows", "cat": "meows", "chick": "cheeps",
+    "chicken": "clucks", "cow": "moos", "crow": "caws", "cuckoo": "calls", "dog": "barks",
+    "dolphin": "clicks", "donkey": "brays", "duck": "quacks", "elephant": "trumpets",
+    "frog": "croaks", "goat": "bleats", "hen": "clucks", "horse": "neighs", "lion": "roars",
+    "owl": "hoots", "pig": "oinks", "rooster": "crows", "seagull": "cries", "sheep": "bleats",
+    "whale": "sings", "wolf": "howls", "mosquito": "whines", "fly": "buzzes", "cricket": "chirps",
     "car": "drives by", "truck": "drives by", "train": "rumbles", "plane": "flies over",
     "helicopter": "hovers", "bell": "rings", "phone": "rings", "clock": "ticks",
     "door": "creaks", "hammer": "bangs", "saw": "saws", "water": "splashes",
@@ -361,6 +361,30 @@ def _sound_icons(root: Path) -> list[SoundClip]:
 
 KENNEY = "Kenney (www.kenney.nl)"
 """The arcade wheel's sounds are CC0 (no credit required); credited anyway, as Kenney asks."""
+
+
+_PEKKA_KANA_CALLS = {
+    "sfx/moo": "cow", "sprites/hen": "hen", "sprites/chick": "chick", "sfx/doodle": "rooster",
+    "sprites/p_doodle": "rooster", "sprites/crow": "crow", "sprites/crow_ko": "crow",
+    "sprites/bird": "bird", "sprites/pig": "pig", "sprites/pig2": "pig",
+    "sprites/pig_ko": "pig", "sprites/bee": "bee", "sprites/beehive": "bee"}
+"""The animal calls among Pekka Kana 2's sounds (file under ``data/``, without its suffix →
+label). The others are game effects (jumps, bonuses, hits); a frog's attack or a wolf's
+defeat there is no croak or bark, so they are left out."""
+
+
+def _pekka_kana(root: Path) -> list[SoundClip]:
+    package = "pekka-kana-2-data"
+    base = root / "usr/share/games/pekka-kana-2/data"
+    copyright_file = _copyright(root, package)
+    clips = []
+    for stem, label in _PEKKA_KANA_CALLS.items():
+        sound = base / f"{stem}.wav"
+        if sound.is_file():
+            licence, holder = copyright_file.entry(f"data/{stem}.wav", "BSD-2-Clause")
+            clips.append(_clip(f"pekka-kana/{stem}", label, label, licence, package, sound,
+                               category="animals", attribution=holder))
+    return clips
 
 
 def _arcade(root: Path) -> list[SoundClip]:
@@ -957,6 +981,8 @@ SOUND_SETS = (
     SoundSet("freedesktop", "sound-theme-freedesktop", "apt", _freedesktop,
              "usr/share/sounds/freedesktop/stereo"),
     SoundSet("sound-icons", "sound-icons", "apt", _sound_icons, "usr/share/sounds/sound-icons"),
+    SoundSet("pekka-kana", "pekka-kana-2-data", "apt", _pekka_kana,
+             "usr/share/games/pekka-kana-2/data"),
     SoundSet("arcade", "arcade (PyPI wheel, unpacked)", "script", _arcade),
     SoundSet("espeak-ng", "espeak-ng", "apt", _espeak),
     SoundSet("flite", "flite", "apt", _flite),

@@ -294,7 +294,7 @@ SOUND_CLASSES: tuple[SoundClass, ...] = (
            aliases=["pig golden", "pig golden2"]),
     _class("duck", _A, "a duck: quack", held=["a mallard: quack"], aliases=["drake"]),
     _class("chicken", _A, "a chicken: cluck", "a hen: cluck", held=["poultry: cluck"],
-           aliases=["hen", "chickens", "rooster"]),
+           aliases=["hen", "chickens", "rooster", "chick"]),
     _class("owl", _A, "an owl: hoot", held=["a barn owl: screech"]),
     _class("frog", _A, "a frog: croak", held=["a toad: croak"],
            aliases=["frogs in pond during storm"]),

@@ -28,6 +28,7 @@ from swansphere.data.sources import (
     verb_for,
 )
 from swansphere.data.synthetic import render_clip
+from swansphere.data.vocabulary import class_clips
 from swansphere.errors import AudioFileError, ConfigError
 
 
@@ -183,6 +184,38 @@ def make_rcc(entries: dict[str, bytes], compress: bool) -> bytes:
     names_offset = data_offset + len(data)
     header = b"qres" + struct.pack(">IIIII", 2, tree_offset, data_offset, names_offset, 0)
     return header + tree + data + names
+
+
+PEKKA_COPYRIGHT = """Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+
+Files: *
+Copyright: 2003 A. Game Maker
+License: BSD-2-Clause
+
+License: BSD-2-Clause
+ Redistribution and use in source and binary forms ...
+"""
+
+
+def test_pekka_kana_keeps_only_the_animal_calls_and_credits_them(tmp_path):
+    data = tmp_path / "usr/share/games/pekka-kana-2/data"
+    for name in ("sfx/moo", "sprites/hen", "sprites/chick", "sprites/pig_ko", "sprites/frog_att",
+                 "sprites/wolf_ko", "sfx/jump4"):
+        write_clip(data / f"{name}.wav")
+    doc = tmp_path / "usr/share/doc/pekka-kana-2-data"
+    doc.mkdir(parents=True)
+    (doc / "copyright").write_text(PEKKA_COPYRIGHT)
+    clips = {clip.clip_id: clip for clip in catalogue(["pekka-kana"], root=tmp_path)}
+    assert set(clips) == {"pekka-kana/sfx/moo", "pekka-kana/sprites/hen",
+                          "pekka-kana/sprites/chick", "pekka-kana/sprites/pig_ko"}
+    assert [clips[f"pekka-kana/{n}"].phrase for n in ("sfx/moo", "sprites/hen",
+                                                        "sprites/chick")] == [
+        "a cow moos", "a hen clucks", "a chick cheeps"]
+    assert all(clip.permissive and clip.licence == "BSD-2-Clause" for clip in clips.values())
+    assert {clip.attribution for clip in clips.values()} == {"2003 A. Game Maker"}
+    classes = {clip.clip_id: clip.label for clip in class_clips(list(clips.values()))}
+    assert classes == {"pekka-kana/sfx/moo": "cow", "pekka-kana/sprites/hen": "chicken",
+                       "pekka-kana/sprites/chick": "chicken", "pekka-kana/sprites/pig_ko": "pig"}
 
 
 @pytest.mark.parametrize("compress", [False, True])
