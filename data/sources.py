@@ -387,6 +387,47 @@ def _pekka_kana(root: Path) -> list[SoundClip]:
     return clips
 
 
+_QABCS_RENAME = {"drums": "drum kit", "cymbals": "crash cymbal", "bass drum": "kick drum",
+                 "grand piano": "piano", "western concert flute": "flute"}
+
+
+def _qabcs_categories(abcs: Path) -> dict[str, str]:
+    """Noise file → the category of the first alphabet entry that plays it (``animals``,
+    ``instrument``, ``misc``, ``toys``), from every language's ``abc*.json``."""
+    import json
+
+    categories: dict[str, str] = {}
+    for alphabet in sorted(abcs.glob("*/abc*.json")):
+        try:
+            letters = json.loads(alphabet.read_text(errors="replace")).get("letters", [])
+        except ValueError:
+            continue
+        for letter in letters:
+            for entries in letter.values():
+                for category, entry in entries.items():
+                    if isinstance(entry, dict) and entry.get("noises"):
+                        categories.setdefault(entry["noises"], category)
+    return categories
+
+
+def _qabcs(root: Path) -> list[SoundClip]:
+    """qABCs' noises: recordings of animals, instruments and things for an alphabet. A toy's
+    noise is labelled as the toy ("a toy horn"), so it names no instrument."""
+    package = "qabcs-data"
+    abcs = root / "usr/share/qabcs/abcs"
+    categories = _qabcs_categories(abcs)
+    copyright_file = _copyright(root, package)
+    clips = []
+    for sound in sorted((abcs / "all/noises").glob("*.ogg")):
+        name = sound.stem.replace("_", " ").replace("-", " ")
+        category = categories.get(sound.name, "")
+        label = f"toy {name}" if category == "toys" else _QABCS_RENAME.get(name, name)
+        licence, holder = copyright_file.entry(f"abcs/all/noises/{sound.name}", "GPL-3+")
+        clips.append(_clip(f"qabcs/{sound.stem}", label, label, licence, package, sound,
+                           category=category, attribution=holder))
+    return clips
+
+
 def _arcade(root: Path) -> list[SoundClip]:
     del root  # unpacked by the install script into $SWANSPHERE_SOUNDS, not a Debian path
     base = sounds_home() / "arcade"
@@ -983,6 +1024,7 @@ SOUND_SETS = (
     SoundSet("sound-icons", "sound-icons", "apt", _sound_icons, "usr/share/sounds/sound-icons"),
     SoundSet("pekka-kana", "pekka-kana-2-data", "apt", _pekka_kana,
              "usr/share/games/pekka-kana-2/data"),
+    SoundSet("qabcs", "qabcs-data", "apt", _qabcs, "usr/share/qabcs/abcs/all/noises"),
     SoundSet("arcade", "arcade (PyPI wheel, unpacked)", "script", _arcade),
     SoundSet("espeak-ng", "espeak-ng", "apt", _espeak),
     SoundSet("flite", "flite", "apt", _flite),

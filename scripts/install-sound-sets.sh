@@ -3,7 +3,7 @@
 #
 #   scripts/install-sound-sets.sh [--minimal] [--no-apt] [--no-pip] [--dry-run]
 #
-# Debian 12 (main) packages, ~600 MB download / 1.1 GB installed for the full set
+# Debian 12 (main) packages, ~640 MB download / 1.1 GB installed for the full set
 # (--minimal: ~65 MB, the small sets plus espeak-ng, flite and fluidsynth with the 6 MB GM font,
 # and WordNet 3.0, which `swansphere data sound-words` rebuilds the sound-word table from).
 # The CC0 Kenney sounds of the PyPI wheel `arcade` are unpacked (no install, no dependencies)
@@ -28,7 +28,7 @@ run() { if [ "$dry" = 1 ]; then echo "+ $*"; else "$@"; fi; }
 
 small_sets=(sonic-pi-samples sound-theme-freedesktop sound-icons pekka-kana-2-data espeak-ng
             flite fluidsynth timgm6mb-soundfont wordnet-base)
-full_sets=(tuxpaint-stamps-default gcompris-qt-data hydrogen-drumkits hydrogen-data
+full_sets=(tuxpaint-stamps-default gcompris-qt-data qabcs-data hydrogen-drumkits hydrogen-data
            fluid-soundfont-gm)
 
 if [ "$apt" = 1 ]; then

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import struct
 import subprocess
@@ -216,6 +217,26 @@ def test_pekka_kana_keeps_only_the_animal_calls_and_credits_them(tmp_path):
     classes = {clip.clip_id: clip.label for clip in class_clips(list(clips.values()))}
     assert classes == {"pekka-kana/sfx/moo": "cow", "pekka-kana/sprites/hen": "chicken",
                        "pekka-kana/sprites/chick": "chicken", "pekka-kana/sprites/pig_ko": "pig"}
+
+
+def test_qabcs_noises_take_their_category_and_a_toy_names_no_instrument(tmp_path):
+    abcs = tmp_path / "usr/share/qabcs/abcs"
+    for name in ("dog", "horn", "drums", "zoetrope"):
+        write_clip(abcs / f"all/noises/{name}.ogg", fmt="OGG")
+    letters = [{"D": {"animals": {"name": "DOG", "noises": "dog.ogg"},
+                      "instrument": {"name": "DRUMS", "noises": "drums.ogg"}}},
+               {"H": {"toys": {"name": "HORN", "noises": "horn.ogg"}}}]
+    (abcs / "en").mkdir(parents=True)
+    (abcs / "en/abc1.json").write_text(json.dumps({"general": {}, "letters": letters}))
+    (abcs / "de").mkdir()
+    (abcs / "de/abc1.json").write_text("{not json")
+    clips = {clip.clip_id: clip for clip in catalogue(["qabcs"], root=tmp_path)}
+    assert set(clips) == {f"qabcs/{n}" for n in ("dog", "horn", "drums", "zoetrope")}
+    assert clips["qabcs/dog"].phrase == "a dog barks"
+    assert clips["qabcs/horn"].label == "toy horn"
+    assert all(clip.licence == "GPL-3+" and not clip.permissive for clip in clips.values())
+    classes = {clip.clip_id: clip.label for clip in class_clips(list(clips.values()))}
+    assert classes == {"qabcs/dog": "dog", "qabcs/drums": "drum kit"}
 
 
 @pytest.mark.parametrize("compress", [False, True])
