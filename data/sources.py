@@ -428,6 +428,13 @@ def _qabcs(root: Path) -> list[SoundClip]:
     return clips
 
 
+def _procedural(root: Path) -> list[SoundClip]:
+    del root  # rendered in-process, nothing to install
+    from .procedural import procedural_clips
+
+    return list(procedural_clips())
+
+
 def _arcade(root: Path) -> list[SoundClip]:
     del root  # unpacked by the install script into $SWANSPHERE_SOUNDS, not a Debian path
     base = sounds_home() / "arcade"
@@ -1026,6 +1033,7 @@ SOUND_SETS = (
              "usr/share/games/pekka-kana-2/data"),
     SoundSet("qabcs", "qabcs-data", "apt", _qabcs, "usr/share/qabcs/abcs/all/noises"),
     SoundSet("arcade", "arcade (PyPI wheel, unpacked)", "script", _arcade),
+    SoundSet("procedural", "swansphere (procedural stand-ins)", "builtin", _procedural),
     SoundSet("espeak-ng", "espeak-ng", "apt", _espeak),
     SoundSet("flite", "flite", "apt", _flite),
     SoundSet("fluidsynth", "fluidsynth + fluid-soundfont-gm", "apt", _fluidsynth),

@@ -78,7 +78,8 @@ def _ids(clips) -> list[str]:
 def test_flac_bank_gives_the_same_clips_split_and_audio(machines, tmp_path, monkeypatch):
     root, empty = machines
     original = class_clips(catalogue(root=root), permissive_only=True)
-    assert {"sonic-pi", "arcade", "synthetic"} == {c.clip_id.split("/")[0] for c in original}
+    assert {"sonic-pi", "arcade", "synthetic", "procedural"} == {
+        c.clip_id.split("/")[0] for c in original}
     report = export_bank(tmp_path / "bank", root=root, sample_rate=RATE, audio_format="flac",
                          seconds_max=1.0, progress=False)
     assert report["clips"] == len(original) and report["skipped"] == 0
@@ -92,7 +93,7 @@ def test_flac_bank_gives_the_same_clips_split_and_audio(machines, tmp_path, monk
 
     by_id = {clip.clip_id: clip for clip in original}
     for clip in moved:
-        if clip.clip_id.startswith("synthetic/"):
+        if clip.clip_id.startswith(("synthetic/", "procedural/")):
             continue  # the synthesised sources are live here, not read from the bank
         assert clip.path is not None and clip.path.suffix == ".flac"
         for length in (RATE // 10, RATE // 2, 2 * RATE):  # cut, and zero-padded

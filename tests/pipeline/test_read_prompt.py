@@ -20,17 +20,17 @@ def next_model() -> Pipeline:
 
 def test_each_place_is_a_clause_with_its_words_place_and_exemplar(next_model):
     first, second = next_model.read_prompt(
-        "a sackbut blares behind you and a puppy yaps to your left")
+        "a sackbut blares behind you and a tomcat yowls to your left")
     assert first.words == "a trombone blares behind" and first.places == ((180.0, 0.0),)
     assert first.held and first.exemplar == "trombone" and first.similarity > 0.45
-    assert second.words == "a dog yaps on the left" and second.places == ((90.0, 0.0),)
-    assert second.exemplar is None  # the bank has no dog: made from the words alone
+    assert second.words == "a cat yowls on the left" and second.places == ((90.0, 0.0),)
+    assert second.exemplar is None  # the bank has no cat: made from the words alone
     clips = len(next_model.exemplars.clips_of("trombone"))  # the shipped chain: all, in turn
     assert f"starts from the {clips} trombone exemplars in turn" in first.describe()
     assert second.searched and first.searched
-    assert second.describe() == ('"a puppy yaps on the left" reads "a dog yaps on the left"; '
+    assert second.describe() == ('"a tomcat yowls on the left" reads "a cat yowls on the left"; '
                                  "at azimuth 90°, elevation 0° (held there); no exemplar of it: "
-                                 "made from the words alone (nearest \"a dog woofs\", a sound "
+                                 "made from the words alone (nearest \"a cat\", a sound "
                                  "this model's bank has no clip of)")
     [nothing] = next_model.read_prompt("a sound on the left")  # names no sound at all
     assert nothing.exemplar is None and nothing.absent is None
@@ -90,7 +90,8 @@ def test_generate_prints_how_it_read_the_prompt(tmp_path, capsys):
 
 def test_an_anchored_pipeline_says_it_varies_the_exemplar(next_model):
     anchored = next_model.replace(exemplar_anchor=0.5)
-    first, second = anchored.read_prompt("a fiddle plays behind you and a puppy yaps on the left")
+    first, second = anchored.read_prompt(
+        "a fiddle plays behind you and a tomcat yowls on the left")
     assert first.anchor == 0.5 and first.describe().endswith("and varies them (anchor 0.5)")
     one_clip = anchored.replace(exemplar_chain=False).read_prompt("a fiddle plays")[0]
     assert one_clip.describe().endswith("and varies it (anchor 0.5)")

@@ -37,7 +37,8 @@ PROMPTS = {"kick drum": "a kick drum thumps on the left", "flute": "a flute play
            "cello": "a cello plays above you", "siren": "a siren wails on the left",
            "person talking": "a person talks behind you", "man speaking": "a man talks behind you",
            "woman speaking": "a woman speaks ahead", "maracas": "maracas shake on the right",
-           "cow": "a cow moos behind you", "bee": "a bee buzzes above you"}
+           "cow": "a cow moos behind you", "bee": "a bee buzzes above you",
+           "dog": "a dog barks on the left"}
 
 
 @pytest.fixture(scope="module")
