@@ -3,7 +3,7 @@
 Every recorded dog in the installed sound sets is under a copyleft licence, so the shipped
 model could not be shown one. A bark is simple enough to synthesise: a short voiced burst
 whose pitch jumps up and falls, a rough (period-doubled) voice source, a fast attack and a
-quick decay, shaped by the resonances of a dog's vocal tract, in runs of two to four barks.
+quick decay, shaped by the resonances of a dog's vocal tract, in runs of about three barks.
 The parameters were chosen among a small grid by how the aisfx embedding ranks the result
 against the *training* clips of every licence, and only then judged on held-out recordings
 (docs/evaluation.md, "A procedural dog"). The renders are this project's own work
@@ -29,7 +29,7 @@ def _resonances(freqs: np.ndarray) -> np.ndarray:
 
 def _bark(rng: np.random.Generator, sample_rate: int, pitch: float, seconds: float
           ) -> np.ndarray:
-    """One bark: a harmonic burst at ``pitch`` Hz rising by a third then falling, with
+    """One bark: a harmonic burst at ``pitch`` Hz rising by about a fourth then falling, with
     period doubling (the rasp), a little breath noise and a 8 ms attack."""
     count = max(int(seconds * sample_rate), 1)
     t = np.arange(count) / sample_rate
@@ -49,8 +49,9 @@ def _bark(rng: np.random.Generator, sample_rate: int, pitch: float, seconds: flo
 
 
 def dog_barks(rng: np.random.Generator, sample_rate: int, num_samples: int) -> np.ndarray:
-    """A dog barking: runs of barks a quarter to half a second apart, a longer pause between
-    runs; each dog (draw of ``rng``) has its own pitch and bark length."""
+    """A dog barking: barks a quarter to half a second apart, and after three in ten of them
+    a pause of about a second (runs of about three); each dog (draw of ``rng``) has its own
+    pitch and bark length."""
     pitch, seconds = rng.uniform(420.0, 480.0), rng.uniform(0.19, 0.22)
     out = np.zeros(num_samples)
     position = int(rng.uniform(0.02, 0.08) * sample_rate)
