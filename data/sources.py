@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fnmatch
 import io
+import json
 import os
 import re
 import shutil
@@ -391,22 +392,27 @@ _QABCS_RENAME = {"drums": "drum kit", "cymbals": "crash cymbal", "bass drum": "k
                  "grand piano": "piano", "western concert flute": "flute"}
 
 
+def _alphabet_entries(alphabet: Path) -> Iterator[tuple[str, dict]]:
+    """``(category, entry)`` of every letter of a qABCs ``abc*.json``; none from a file that
+    is not such an alphabet (unreadable JSON, or another shape)."""
+    try:
+        letters = json.loads(alphabet.read_text(errors="replace"))["letters"]
+        for letter in letters:
+            for entries in letter.values():
+                yield from ((category, entry) for category, entry in entries.items()
+                            if isinstance(entry, dict))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return
+
+
 def _qabcs_categories(abcs: Path) -> dict[str, str]:
     """Noise file → the category of the first alphabet entry that plays it (``animals``,
     ``instrument``, ``misc``, ``toys``), from every language's ``abc*.json``."""
-    import json
-
     categories: dict[str, str] = {}
     for alphabet in sorted(abcs.glob("*/abc*.json")):
-        try:
-            letters = json.loads(alphabet.read_text(errors="replace")).get("letters", [])
-        except ValueError:
-            continue
-        for letter in letters:
-            for entries in letter.values():
-                for category, entry in entries.items():
-                    if isinstance(entry, dict) and entry.get("noises"):
-                        categories.setdefault(entry["noises"], category)
+        for category, entry in _alphabet_entries(alphabet):
+            if entry.get("noises"):
+                categories.setdefault(entry["noises"], category)
     return categories
 
 

@@ -228,8 +228,9 @@ def test_qabcs_noises_take_their_category_and_a_toy_names_no_instrument(tmp_path
                {"H": {"toys": {"name": "HORN", "noises": "horn.ogg"}}}]
     (abcs / "en").mkdir(parents=True)
     (abcs / "en/abc1.json").write_text(json.dumps({"general": {}, "letters": letters}))
-    (abcs / "de").mkdir()
-    (abcs / "de/abc1.json").write_text("{not json")
+    for language, text in (("de", "{not json"), ("fr", "[]"), ("it", '{"letters": [1]}')):
+        (abcs / language).mkdir()
+        (abcs / language / "abc1.json").write_text(text)  # no alphabet: skipped, not fatal
     clips = {clip.clip_id: clip for clip in catalogue(["qabcs"], root=tmp_path)}
     assert set(clips) == {f"qabcs/{n}" for n in ("dog", "horn", "drums", "zoetrope")}
     assert clips["qabcs/dog"].phrase == "a dog barks"
