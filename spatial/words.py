@@ -6,7 +6,9 @@ Azimuth is counter-clockwise from the front (left is +90°), elevation up, in de
 them beyond :data:`ELEVATION_DEGREES`, and beyond :data:`OVERHEAD_DEGREES` only "overhead" or
 "below" is said. :func:`prompt_directions` reads those phrases back, with the everyday
 synonyms people write ("ahead", "to the rear", "under", "right above your head"), so that
-captions, rewards and benchmarks share one vocabulary (docs/data.md, "Captions").
+captions, rewards and benchmarks share one vocabulary (docs/data.md, "Captions"); a place
+stated in numbers ("at 2 o'clock", "30 degrees to the left", "elevation 20") is read as
+exactly that direction.
 :func:`canonical_places` rewrites a prompt's place phrases into that vocabulary, for text
 encoders that know no other words (docs/conditioning.md, "Place words").
 """
@@ -76,30 +78,90 @@ _HOURS = ("twelve", "one", "two", "three", "four", "five", "six", "seven", "eigh
           "ten", "eleven")
 
 
+_AZIMUTH_MARK = "exactazimuth="
+_ELEVATION_MARK = "exactelevation="
+_PLACE_MARK = "exactplace="
+_EXACT = r"[+-]\d+(?:\.\d+)?"
+"""A place stated in numbers is rewritten into a mark that keeps its angles: an azimuth
+("exactazimuth=+30.000") where the position pattern reads a sector's words, an elevation
+("exactelevation=-10.000") where it reads "above"/"below", so that numbers and words combine
+("30 degrees to the left, above"), and both ("exactplace=+30.000/-10.000", "azimuth 30,
+elevation -10") as a place of its own, which no word next to it joins.
+:func:`canonical_places` says each mark in its sector's words."""
+
+
+def _azimuth_mark(azimuth: float) -> str:
+    return f"{_AZIMUTH_MARK}{_exact_azimuth(azimuth):+.3f}"
+
+
+def _elevation_mark(elevation: float) -> str:
+    return f"{_ELEVATION_MARK}{_exact_elevation(elevation):+.3f}"
+
+
+def _place_mark(azimuth: float, elevation: float) -> str:
+    return f"{_PLACE_MARK}{_exact_azimuth(azimuth):+.3f}/{_exact_elevation(elevation):+.3f}"
+
+
+def _exact_elevation(elevation: float) -> float:
+    return max(-90.0, min(90.0, elevation))
+
+
+def _exact_azimuth(azimuth: float) -> float:
+    """``azimuth`` in (-180, 180]: straight behind is 180, as the sector "behind" is."""
+    wrapped = _wrap(azimuth)
+    return 180.0 if wrapped == -180.0 else wrapped
+
+
 def _clock_place(match: re.Match[str]) -> str:
-    """ "at 3 o'clock" -> "on the right": the hour hand's direction, 12 in front, seen from
+    """ "at 2 o'clock" -> azimuth -60: the hour hand's direction, 12 in front, seen from
     above (each hour 30° clockwise, so azimuth -30° per hour)."""
     hour = match["hour"].lower()
     hours = int(hour) if hour.isdigit() else _HOURS.index(hour)
-    return horizontal_words(-30.0 * hours)
+    return _azimuth_mark(-30.0 * hours)
 
 
 def _degrees_place(match: re.Match[str]) -> str:
-    """ "45 degrees to the left" -> "in front on the left" (its sector); right is negative."""
+    """ "30 degrees to the left" -> azimuth 30; right is negative."""
     degrees = float(match["degrees"])
-    return horizontal_words(degrees if match["side"].lower() == "left" else -degrees)
+    return _azimuth_mark(degrees if match["side"].lower() == "left" else -degrees)
+
+
+def _degrees_up_place(match: re.Match[str]) -> str:
+    """ "20 degrees above the horizon" -> elevation 20; below is negative."""
+    degrees = float(match["degrees"])
+    down = match["way"].lower() in ("below", "down", "downwards", "beneath", "under", "lower",
+                                     "low")
+    return _elevation_mark(-degrees if down else degrees)
 
 
 _SIGNED_DEGREES = r"(?P<degrees>[-+−]?\d{1,3}(?:\.\d+)?)"
 _DEGREE_UNIT = r"(?:\s*(?:°|(?:degrees?|deg)\b))"
 
 
-def _coordinate_rules(name: str, words: Callable[[float], str]
+_COORDINATE = r"(?:at\s+)?(?:an?\s+)?{name}\s+(?:of\s+)?(?P<{name}>[-+−]?\d{{1,3}}(?:\.\d+)?)"
+
+
+def _coordinates_place(match: re.Match[str]) -> str:
+    """ "azimuth 30, elevation -10" (either first) -> their place's mark."""
+    return _place_mark(*(float(match[name].replace("−", "-"))
+                         for name in ("azimuth", "elevation")))
+
+
+def _coordinates_rules() -> tuple[tuple[str, Callable[[re.Match[str]], str]], ...]:
+    """Rules reading both coordinates, either first, as one place."""
+    azimuth, elevation = (_COORDINATE.format(name=name) + f"{_DEGREE_UNIT}?"
+                          for name in ("azimuth", "elevation"))
+    joint = r"\s*,?\s+(?:and\s+)?"
+    return tuple((rf"\b{first}{joint}{second}\b(?!\.\d)", _coordinates_place)
+                 for first, second in ((azimuth, elevation), (elevation, azimuth)))
+
+
+def _coordinate_rules(name: str, mark: Callable[[float], str]
                       ) -> tuple[tuple[str, Callable[[re.Match[str]], str]], ...]:
     """Rules reading "<name> 90°" and "90 degrees <name>" (docs/conventions.md's angles) as
-    ``words`` of the angle: "azimuth 90" -> "on the left", "elevation 40" -> "above"."""
+    the ``mark`` of that angle: "azimuth 90" is the left, "elevation 40" 40° up."""
     def place(match: re.Match[str]) -> str:
-        return words(float(match["degrees"].replace("−", "-")))
+        return mark(float(match["degrees"].replace("−", "-")))
 
     return ((rf"\b(?:at\s+)?(?:an?\s+)?{name}\s+(?:of\s+)?{_SIGNED_DEGREES}{_DEGREE_UNIT}?", place),
             (rf"(?:\bat\s+)?(?<![\w.]){_SIGNED_DEGREES}{_DEGREE_UNIT}?\s+(?:of\s+)?{name}\b",
@@ -117,8 +179,12 @@ _SYNONYMS = tuple((re.compile(pattern, re.IGNORECASE), replacement) for pattern,
     (rf"\b(?:at\s+)?(?P<hour>1[0-2]|[1-9]|{'|'.join(_HOURS)})\s*o'?\s*clock\b", _clock_place),
     (r"\b(?P<degrees>\d{1,3}(?:\.\d+)?)\s*(?:°|degrees?|deg)\s+(?:to\s+(?:the|your|my)\s+|on\s+"
      r"(?:the|your|my)\s+)?(?P<side>left|right)\b", _degrees_place),
-    *_coordinate_rules("azimuth", horizontal_words),  # "at azimuth 90°", "-45 deg azimuth"
-    *_coordinate_rules("elevation", elevation_words),
+    (rf"\b(?P<degrees>\d{{1,3}}(?:\.\d+)?){_DEGREE_UNIT}\s+(?P<way>up(?:wards)?|above|high(?:er)?"
+     rf"|down(?:wards)?|below|beneath|under|low(?:er)?)"
+     rf"(?:\s+(?:the\s+horizon|(?:eye|ear)\s+level|{_LISTENER}))?\b", _degrees_up_place),
+    *_coordinates_rules(),  # "azimuth -90°, elevation 40"
+    *_coordinate_rules("azimuth", _azimuth_mark),  # "at azimuth 90°", "-45 deg azimuth"
+    *_coordinate_rules("elevation", _elevation_mark),
     (r"\b(?:just\s+|right\s+)?(?:behind|over)\s+(?:your|my)\s+(left|right)\s+shoulder\b",
      r"behind on the \1"),  # "over your left shoulder": at your back, that side
     (rf"\b(?:in|into|at|by|beside|next\s+to|near|close\s+to)\s+(?:your|my)\s+(left|right)"
@@ -198,11 +264,15 @@ def _horizontal_azimuths() -> dict[str, float]:
 @cache
 def _position_pattern() -> re.Pattern[str]:
     phrases = sorted(_horizontal_azimuths(), key=len, reverse=True)  # longest phrase wins
-    horizontal = "|".join(r"\s+".join(map(re.escape, phrase.split())) for phrase in phrases)
-    return re.compile(
-        rf"\b(?:(?P<before>above|below)\s*,?\s+(?:and\s+)?)?(?P<horizontal>{horizontal})\b"
-        rf"(?:\s*,?\s+(?:and\s+)?(?P<after>above|below)\b(?!\s+and\s+(?:{horizontal})\b))?"
-        rf"|\b(?P<overhead>overhead)\b|\b(?P<vertical>above|below)\b", re.IGNORECASE)
+    horizontal = "|".join([*(r"\s+".join(map(re.escape, phrase.split())) for phrase in phrases),
+                           f"{_AZIMUTH_MARK}{_EXACT}"])
+    vertical = f"above|below|{_ELEVATION_MARK}{_EXACT}"
+    return re.compile(  # a vertical word before a horizontal phrase, or one after it
+        rf"\b(?P<before>{vertical})\s*,?\s+(?:and\s+)?(?P<led>{horizontal})\b"
+        rf"|\b(?P<horizontal>{horizontal})\b"
+        rf"(?:\s*,?\s+(?:and\s+)?(?P<after>{vertical})\b(?!\s+and\s+(?:{horizontal})\b))?"
+        rf"|\b(?P<overhead>overhead)\b|\b(?P<vertical>{vertical})\b"
+        rf"|\b(?P<exact>{_PLACE_MARK}{_EXACT}/{_EXACT})", re.IGNORECASE)
 
 
 @lru_cache(maxsize=4096)
@@ -221,13 +291,29 @@ def _normalise(text: str) -> str:
 
 def _place_direction(match: re.Match[str]) -> tuple[float, float]:
     """(azimuth, elevation) in degrees of one match of :func:`_position_pattern`."""
-    if match["horizontal"]:
+    if match["horizontal"] or match["led"]:
+        horizontal = " ".join((match["horizontal"] or match["led"]).lower().split())
+        azimuth = (_marked(horizontal) if horizontal.startswith(_AZIMUTH_MARK)
+                   else _horizontal_azimuths()[horizontal])
         vertical = (match["before"] or match["after"] or "").lower()
-        elevation = {"": 0.0, "above": _VERTICAL_DEGREES, "below": -_VERTICAL_DEGREES}[vertical]
-        return _horizontal_azimuths()[" ".join(match["horizontal"].lower().split())], elevation
-    if match["overhead"] or match["vertical"].lower() == "above":
+        elevation = ({"": 0.0, "above": _VERTICAL_DEGREES, "below": -_VERTICAL_DEGREES}
+                     .get(vertical) if not vertical.startswith(_ELEVATION_MARK)
+                     else _marked(vertical))
+        return azimuth, elevation
+    if match["exact"]:
+        azimuth, _, elevation = match["exact"].partition("=")[2].partition("/")
+        return float(azimuth), float(elevation)
+    vertical = (match["vertical"] or "").lower()
+    if vertical.startswith(_ELEVATION_MARK):
+        return 0.0, _marked(vertical)
+    if match["overhead"] or vertical == "above":
         return 0.0, 90.0
     return 0.0, -90.0
+
+
+def _marked(mark: str) -> float:
+    """The angle a mark of :data:`_EXACT` keeps."""
+    return float(mark.partition("=")[2])
 
 
 def prompt_directions(text: str) -> list[tuple[float, float]]:
@@ -237,13 +323,15 @@ def prompt_directions(text: str) -> list[tuple[float, float]]:
     on the right", "above and in front", "overhead", "below", ...) plus common paraphrases
     ("to your left", "on my right", "front-left", "behind you", "directly above", "high up",
     "low down", "under your feet", "in your right ear", "over your left shoulder"), terse
-    places ("a dog, left", "a dog on left"), clock positions ("at 3 o'clock"), angles ("45
-    degrees to the left") and coordinates ("azimuth -90", "elevation 40"), each as its sector;
-    one place said in two pieces ("up and to the right", "to the left and slightly behind")
-    is one place. A horizontal phrase gives its sector centre at elevation 0, or ±45° (the
-    middle of the band the captioner calls "above"/"below") when "above"/"below" goes with
-    it; "overhead", a bare "above" and a bare "below" give the poles. Motion clauses
-    ("moving left", "from left to right") are not positions and are ignored.
+    places ("a dog, left", "a dog on left"); one place said in two pieces ("up and to the
+    right", "to the left and slightly behind") is one place. A horizontal phrase gives its
+    sector centre at elevation 0, or ±45° (the middle of the band the captioner calls
+    "above"/"below") when "above"/"below" goes with it; "overhead", a bare "above" and a bare
+    "below" give the poles. A place stated in numbers is that direction exactly: clock
+    positions ("at 2 o'clock": azimuth -60), angles ("30 degrees to the left", "20 degrees
+    above the horizon") and coordinates ("azimuth -90, elevation 40"), alone or with words
+    ("30 degrees to the left, above": elevation 45; "elevation 20 on the left": azimuth 90).
+    Motion clauses ("moving left", "from left to right") are not positions and are ignored.
     """
     return [_place_direction(match) for match in _position_pattern().finditer(_normalise(text))]
 
@@ -267,14 +355,60 @@ def canonical_places(text: str) -> str:
     "behind"), the poles plain "above" / "below" ("directly above you", "overhead" ->
     "above") unless that would join them to the next place ("overhead, on the left" stays);
     motion clauses and all other words stay as written, so the positions read back are
-    unchanged. For text encoders that learned only the captioner's words (a hashed-word
-    vocabulary trained on its captions), a paraphrase then means what it says instead of
-    nothing.
+    unchanged, but for a place stated in numbers, which becomes its sector's words ("at 2
+    o'clock" -> "in front on the right"; its coordinates where those words would join the
+    next place). For text encoders that learned only the
+    captioner's words (a hashed-word vocabulary trained on its captions), a paraphrase then
+    means what it says instead of nothing.
     """
-    plain = _rewrite_places(text, _plain_words)
-    if prompt_directions(plain) == prompt_directions(text):
-        return plain
-    return _rewrite_places(text, position_words)  # "overhead, on the left": two places
+    for words in (_plain_words, position_words):  # "overhead, on the left": two places
+        canonical = _rewrite_places(text, words)
+        if _sectors(canonical) == _sectors(text):
+            return canonical
+    return _readable(_rewrite_places(text, _place_mark))  # numbers that words would join
+
+
+def _clause_places(text: str) -> str:
+    """:func:`canonical_places`, but a place stated in numbers that its sector's words would
+    move kept exact, as its marks: what a text is cut into clauses by, so that each clause
+    states the place the whole text does (:func:`_readable` then says the marks)."""
+    canonical = canonical_places(text)
+    if prompt_directions(canonical) == prompt_directions(text):
+        return canonical
+    return _rewrite_places(text, _exact_words)
+
+
+def _exact_words(azimuth: float, elevation: float) -> str:
+    """Position words for a place, or its marks where no words say it exactly."""
+    words = position_words(azimuth, elevation)
+    return words if prompt_directions(words) == [(azimuth, elevation)] else _place_mark(
+        azimuth, elevation)
+
+
+_MARKS = re.compile(rf"{_PLACE_MARK}(?P<azimuth>{_EXACT})/(?P<elevation>{_EXACT})",
+                    re.IGNORECASE)
+
+
+def _readable(text: str) -> str:
+    """Place marks (:func:`_place_mark`) said as coordinates ("at azimuth -60 elevation 0"),
+    which :func:`prompt_directions` reads back as that one place."""
+    def coordinates(match: re.Match[str]) -> str:
+        return (f"at azimuth {_number(float(match['azimuth']))} "
+                f"elevation {_number(float(match['elevation']))}")
+
+    return _MARKS.sub(coordinates, text)
+
+
+def _number(value: float) -> str:
+    """An angle as few digits as say it to a thousandth of a degree ("-60", "12.25")."""
+    text = f"{value:.3f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def _sectors(text: str) -> list[str]:
+    """The position words of each place a text states: what its places are in the caption
+    vocabulary (a place stated in numbers is said as its sector)."""
+    return [position_words(*place) for place in prompt_directions(text)]
 
 
 def _rewrite_places(text: str, words: Callable[[float, float], str]) -> str:
@@ -321,14 +455,16 @@ a comma as one, the separators of a list ("a violin, a flute and a drum")."""
 def source_clauses(text: str) -> list[str]:
     """The text cut into one clause per stated place, each with the words that go with it
     ("a bell rings to your left and a siren wails behind you" -> ``["a bell rings on the
-    left", "a siren wails behind"]``), places in the words of :func:`canonical_places`.
+    left", "a siren wails behind"]``), places in the words of :func:`canonical_places` (or,
+    for a place stated in numbers that no such words say exactly, its coordinates: "at 2
+    o'clock" -> "at azimuth -60").
 
     Between two places the cut goes at the strongest break (see :data:`_CLAUSE_BREAKS`),
     its last occurrence there, since a clause's own words mostly come before its place; words
     before the first place and after the last stay with their clause. A text that states
     fewer than two places comes back whole, as written.
     """
-    canonical = canonical_places(text)
+    canonical = _clause_places(text)
     motions = [motion.span() for motion in _MOTION.finditer(canonical)]
     places = [match.span() for match in _position_pattern().finditer(canonical)
               if not any(start < match.end() and match.start() < end for start, end in motions)]
@@ -340,7 +476,7 @@ def source_clauses(text: str) -> list[str]:
         clauses.append(canonical[start:cut_start])
         start = cut_end
     clauses.append(canonical[start:])
-    return [clause.strip(" \t\n,;.") for clause in clauses]
+    return [_readable(clause).strip(" \t\n,;.") for clause in clauses]
 
 
 _WHERE_ONLY = re.compile(
@@ -356,11 +492,11 @@ def sound_parts(text: str) -> list[str]:
     :data:`_SOUND_BREAKS`) outside its place's words, each part given that place's words
     where it lacks them ("I hear a fiddle and a chap talking behind me" -> ``["I hear a
     fiddle behind", "a chap talking behind"]``, places in the words of
-    :func:`canonical_places`); ``[text]`` where it has no break between words other than
+    :func:`source_clauses`); ``[text]`` where it has no break between words other than
     the place's, several places or a motion. Whether the parts name several sounds is for
     the caller to judge: one sound's words may hold a break too ("a dog barks and growls").
     """
-    canonical = canonical_places(text)
+    canonical = _clause_places(text)
     places = [match.span() for match in _position_pattern().finditer(canonical)]
     if len(places) > 1 or states_motion(canonical):
         return [text]
@@ -372,7 +508,7 @@ def sound_parts(text: str) -> list[str]:
         spans = [(start, end) for start, end in zip(bounds[::2], bounds[1::2], strict=True)
                  if not _WHERE_ONLY.fullmatch(without_places(canonical[start:end]))]
         if len(spans) > 1:
-            return [_with_place(canonical, span, place) for span in spans]
+            return [_readable(_with_place(canonical, span, place)) for span in spans]
     return [text]
 
 

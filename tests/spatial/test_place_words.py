@@ -152,7 +152,10 @@ PLACE_PHRASES = ["on the left", "to your right", "front-left", "to the rear righ
                  "from left to right", "above and behind", "under your feet", "on left",
                  "at 4 o'clock", "at eleven o'clock", "30 degrees to the right", "(left)",
                  "up and to the right", "from the lower left", "to the left and slightly behind",
-                 "in your left ear", "on the far right", "at azimuth 135", "over to the left"]
+                 "in your left ear", "on the far right", "at azimuth 135", "over to the left",
+                 "at 2 o'clock", "20 degrees above the horizon", "at elevation 30",
+                 "40 degrees to the left and 20 degrees up", "at azimuth -60, elevation 10",
+                 "15° below you"]
 SOUND_PHRASES = ["a bell rings", "A dog barks", "someone talks", "rain falls", "a car passes"]
 
 
@@ -162,10 +165,20 @@ SOUND_PHRASES = ["a bell rings", "A dog barks", "someone talks", "rain falls", "
                       min_size=1, max_size=3),
        joiner=st.sampled_from([" and ", ", ", ". ", "; "]))
 def test_any_mix_of_paraphrases_keeps_its_places(parts, joiner):
+    """Canonical words keep each place's sector (a place stated in numbers becomes its
+    sector's words); clauses keep each place exactly."""
     text = joiner.join(" ".join([sound, *places]) for sound, places in parts)
     canonical = canonical_places(text)
-    assert prompt_directions(canonical) == prompt_directions(text), (text, canonical)
+    assert _sectors(canonical) == _sectors(text), (text, canonical)
     assert canonical_places(canonical) == canonical, (text, canonical)
+    clauses = source_clauses(text)
+    if len(clauses) > 1:
+        assert [place for clause in clauses for place in prompt_directions(clause)] == \
+            prompt_directions(text), (text, clauses)
+
+
+def _sectors(text: str) -> list[str]:
+    return [position_words(*place) for place in prompt_directions(text)]
 
 
 # ------------------------------------------------------------------------------ source clauses
@@ -285,12 +298,68 @@ def test_without_places_keeps_what_the_sound_is(text, expected):
 
 
 @settings(max_examples=200, deadline=None)
-@given(azimuth=st.integers(-180, 180), unit=st.sampled_from(["", "°", " degrees"]))
-def test_a_stated_azimuth_reads_as_its_sector(azimuth, unit):
+@given(azimuth=st.integers(-180, 180), elevation=st.integers(-90, 90),
+       unit=st.sampled_from(["", "°", " degrees"]))
+def test_stated_coordinates_read_exactly_and_canonically_as_their_sector(azimuth, elevation,
+                                                                         unit):
     suffix = unit or " deg"
-    for text in (f"a bell at azimuth {azimuth}{unit}", f"a bell, {azimuth}{suffix} azimuth"):
-        assert [position_words(*place) for place in prompt_directions(text)] == [
-            position_words(azimuth, 0.0)], text
+    place = (180.0 if azimuth == -180 else float(azimuth), float(elevation))
+    for text in (f"a bell at azimuth {azimuth}{unit}, elevation {elevation}{unit}",
+                 f"a bell, {azimuth}{suffix} azimuth and {elevation}{suffix} elevation",
+                 f"elevation {elevation}{unit} azimuth {azimuth}{unit}: a bell"):
+        assert prompt_directions(text) == [place], text
+        assert _sectors(canonical_places(text)) == [position_words(*place)], text
+        assert not prompt_directions(without_places(text)), text
+    assert prompt_directions(f"a bell at azimuth {azimuth}{unit}") == [(place[0], 0.0)]
+
+
+@pytest.mark.parametrize(("text", "place"), [
+    ("a bell at 2 o'clock", (-60.0, 0.0)),
+    ("a bell at ten o'clock", (60.0, 0.0)),
+    ("a bell at 6 o clock", (180.0, 0.0)),
+    ("a bell 30 degrees to the left", (30.0, 0.0)),
+    ("a bell 100° right", (-100.0, 0.0)),
+    ("a bell 20 degrees above the horizon", (0.0, 20.0)),
+    ("a bell 15° below you", (0.0, -15.0)),
+    ("a bell 40 degrees to the left and 20 degrees up", (40.0, 20.0)),
+    ("a bell 30 degrees to the left, above", (30.0, 45.0)),
+    ("a bell at elevation 20 on the left", (90.0, 20.0)),
+    ("a bell at elevation 120", (0.0, 90.0)),
+    ("a bell at azimuth 200", (-160.0, 0.0)),
+])
+def test_a_place_stated_in_numbers_is_read_exactly(text, place):
+    assert prompt_directions(text) == [place]
+
+
+@pytest.mark.parametrize(("text", "clauses"), [
+    ("a bell at 2 o'clock and a dog at 10 o'clock",
+     ["a bell at azimuth -60 elevation 0", "a dog at azimuth 60 elevation 0"]),
+    ("a bell rings 30 degrees to the left, above, while a dog barks behind you",
+     ["a bell rings at azimuth 30 elevation 45", "a dog barks behind"]),
+    ("a bell on the left and a siren at 6 o'clock", ["a bell on the left", "a siren behind"]),
+    ("a bell below you at elevation 30 and a dog on the left",
+     ["a bell below", "at azimuth 0 elevation 30", "a dog on the left"]),
+])
+def test_clauses_keep_a_place_stated_in_numbers_exactly(text, clauses):
+    assert source_clauses(text) == clauses
+    assert [prompt_directions(clause)[0] for clause in clauses] == prompt_directions(text)
+
+
+@pytest.mark.parametrize("text", [
+    "a bell rings below 15° below you", "someone talks at 7 o'clock overhead",
+    "rain falls in front of me to the left and slightly behind. a bell rings below 15° below",
+    "a car passes under your feet at 2 o'clock"])
+def test_numbers_beside_place_words_stay_places_of_their_own(text):
+    """Where sector words would join a numbered place to the next one, canonical words say
+    its coordinates, which read back as that one place."""
+    canonical = canonical_places(text)
+    assert _sectors(canonical) == _sectors(text), canonical
+    assert canonical_places(canonical) == canonical
+
+
+def test_the_sounds_of_a_place_stated_in_numbers_keep_it():
+    assert sound_parts("a fiddle and a chap talking at 2 o'clock") == [
+        "a fiddle at azimuth -60 elevation 0", "a chap talking at azimuth -60 elevation 0"]
 
 
 @pytest.mark.parametrize(("text", "place"), [
