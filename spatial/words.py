@@ -134,6 +134,19 @@ def _degrees_up_place(match: re.Match[str]) -> str:
     return _elevation_mark(-degrees if down else degrees)
 
 
+SLIGHT_DEGREES = 20.0
+"""Elevation of a sound said to be slightly above ("a little higher", "just above eye
+level"), or its negative below: above ear level, but nearer it than the ±45° that
+"above"/"below" with a side give."""
+
+
+def _slightly_place(match: re.Match[str]) -> str:
+    """ "slightly above", "a bit lower", "just below eye level" -> ±:data:`SLIGHT_DEGREES`."""
+    way = (match["way"] or match["move"]).lower()
+    return _elevation_mark(-SLIGHT_DEGREES if way in ("below", "down", "lower")
+                           else SLIGHT_DEGREES)
+
+
 _SIGNED_DEGREES = r"(?P<degrees>[-+−]?\d{1,3}(?:\.\d+)?)"
 _DEGREE_UNIT = r"(?:\s*(?:°|(?:degrees?|deg)\b))"
 
@@ -182,6 +195,11 @@ _SYNONYMS = tuple((re.compile(pattern, re.IGNORECASE), replacement) for pattern,
     (rf"\b(?P<degrees>\d{{1,3}}(?:\.\d+)?){_DEGREE_UNIT}\s+(?P<way>up(?:wards)?|above|high(?:er)?"
      rf"|down(?:wards)?|below|beneath|under|low(?:er)?)"
      rf"(?:\s+(?:the\s+horizon|(?:eye|ear)\s+level|{_LISTENER}))?\b", _degrees_up_place),
+    (rf"\b{_SLIGHTLY}\s+(?P<way>above|below)\s+(?:(?:the\s+)?(?:eye|ear|head)[- ]level"
+     rf"|(?:the\s+)?horizon)\b|\b(?:slightly|somewhat|a\s+little|a\s+bit)\s+(?P<move>above|up"
+     rf"|higher|below|down|lower)(?:\s+{_LISTENER})?\b", _slightly_place),
+    (r"\b(?:at|on)\s+(?:the\s+)?(?:eye|ear|head)[- ](?:level|height)\b"
+     r"|\b(?:at|on)\s+the\s+horizon\b", _elevation_mark(0.0)),
     *_coordinates_rules(),  # "azimuth -90°, elevation 40"
     *_coordinate_rules("azimuth", _azimuth_mark),  # "at azimuth 90°", "-45 deg azimuth"
     *_coordinate_rules("elevation", _elevation_mark),

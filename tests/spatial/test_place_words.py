@@ -155,7 +155,8 @@ PLACE_PHRASES = ["on the left", "to your right", "front-left", "to the rear righ
                  "in your left ear", "on the far right", "at azimuth 135", "over to the left",
                  "at 2 o'clock", "20 degrees above the horizon", "at elevation 30",
                  "40 degrees to the left and 20 degrees up", "at azimuth -60, elevation 10",
-                 "15° below you"]
+                 "15° below you", "slightly above", "a bit lower", "at ear level",
+                 "just below eye level"]
 SOUND_PHRASES = ["a bell rings", "A dog barks", "someone talks", "rain falls", "a car passes"]
 
 
@@ -329,6 +330,21 @@ def test_stated_coordinates_read_exactly_and_canonically_as_their_sector(azimuth
 ])
 def test_a_place_stated_in_numbers_is_read_exactly(text, place):
     assert prompt_directions(text) == [place]
+
+
+@pytest.mark.parametrize(("text", "place"), [
+    ("a bell slightly above", (0.0, 20.0)),
+    ("a bell a bit lower on the left", (90.0, -20.0)),
+    ("a bell slightly above and to the left", (90.0, 20.0)),
+    ("a bird chirps a little higher, behind you", (180.0, 20.0)),
+    ("something hums just below eye level in front", (0.0, -20.0)),
+    ("a bell just above the horizon to the left", (90.0, 20.0)),
+    ("a bell at ear level on your right", (-90.0, 0.0)),
+    ("a bell just above you", (0.0, 90.0)),  # right above: overhead
+])
+def test_a_little_above_or_below_is_a_slight_height(text, place):
+    assert prompt_directions(text) == [place]
+    assert not prompt_directions(without_places(text))
 
 
 @pytest.mark.parametrize(("text", "clauses"), [
