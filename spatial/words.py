@@ -189,7 +189,8 @@ _BODY_SIDE = r"(?:ear|side|shoulder|hand|flank|cheek)"
 _TERSE_BEFORE = r"(?:^|(?<=[,:;(])|(?<=[,:;(]\s)|(?<=[.!?]\s))"
 _TERSE_AFTER = r"(?=\s*(?:[,.;:)!?]|$))"
 _SYNONYMS = tuple((re.compile(pattern, re.IGNORECASE), replacement) for pattern, replacement in (
-    (rf"\b(?:at\s+)?(?P<hour>1[0-2]|[1-9]|{'|'.join(_HOURS)})\s*o'?\s*clock\b", _clock_place),
+    (rf"\b(?:(?:at|on)\s+)?(?:(?:your|my)\s+)?(?P<hour>1[0-2]|[1-9]|{'|'.join(_HOURS)})"
+     r"\s*o'?\s*clock\b", _clock_place),
     (r"\b(?P<degrees>\d{1,3}(?:\.\d+)?)\s*(?:°|degrees?|deg)\s+(?:to\s+(?:the|your|my)\s+|on\s+"
      r"(?:the|your|my)\s+)?(?P<side>left|right)\b", _degrees_place),
     (rf"\b(?P<degrees>\d{{1,3}}(?:\.\d+)?){_DEGREE_UNIT}\s+(?P<way>up(?:wards)?|above|high(?:er)?"
@@ -203,13 +204,22 @@ _SYNONYMS = tuple((re.compile(pattern, re.IGNORECASE), replacement) for pattern,
     *_coordinates_rules(),  # "azimuth -90°, elevation 40"
     *_coordinate_rules("azimuth", _azimuth_mark),  # "at azimuth 90°", "-45 deg azimuth"
     *_coordinate_rules("elevation", _elevation_mark),
+    (r"\b(?:just\s+|right\s+)?above\s+(?:your|my)\s+(left|right)\s+shoulder\b",
+     r"above and on the \1"),
     (r"\b(?:just\s+|right\s+)?(?:behind|over)\s+(?:your|my)\s+(left|right)\s+shoulder\b",
      r"behind on the \1"),  # "over your left shoulder": at your back, that side
     (rf"\b(?:in|into|at|by|beside|next\s+to|near|close\s+to)\s+(?:your|my)\s+(left|right)"
      rf"(?:\s+{_BODY_SIDE})?\b", r"on the \1"),  # "in your left ear", "by my right side"
     (r"\b(?:on|at)\s+(?:your|my)\s+six\b", "behind"),
-    (r"\b(?:at|by)\s+(?:your|my)\s+feet\b|\bfrom\s+the\s+(?:ground|floor)\b", "below"),
-    (r"\b(?:up\s+)?in\s+the\s+sky\b|\bfrom\s+the\s+(?:sky|ceiling)\b", "above"),
+    (r"\b(?:at|by)\s+(?:your|my)\s+feet\b|\b(?:from|on)\s+the\s+(?:ground|floor)\b", "below"),
+    (r"\b(?:up\s+)?in\s+the\s+sky\b|\bfrom\s+the\s+(?:sky|ceiling)\b|\bon\s+the\s+ceiling\b",
+     "above"),
+    (rf"(?<!-)\b(high|low)\s+(?:(?:up|down)\s+)?(?=(?:(?:on|to|at|towards?)\s+(?:the|your|my)\s+"
+     rf"(?:left|right|front|back|rear)|in\s+front|behind|ahead|{_AZIMUTH_MARK})\b)",
+     lambda match: "above and " if match[1].lower() == "high" else "below and "),
+    # "high on the left", "low in front", "at 10 o'clock, high"
+    (rf"({_AZIMUTH_MARK}{_EXACT})\s*,?\s+(high|low)\b",
+     lambda match: f"{match[1]} {'above' if match[2].lower() == 'high' else 'below'}"),
     (r"(?<!-)\b(up|down)\s+and\s+(?=(?:off\s+)?(?:to|on)\s+(?:the|your|my)\s+(?:left|right)\b)",
      lambda match: "above and " if match[1].lower() == "up" else "below and "),
     (r"\b(?:(?:in|at|from|to|towards?)\s+)?(?:the\s+|your\s+|my\s+)?(upper|top|lower|bottom)"
@@ -242,12 +252,13 @@ _SYNONYMS = tuple((re.compile(pattern, re.IGNORECASE), replacement) for pattern,
     (r"\b(?:to\s+(?:the|your|my)\s+)?(?:front|forward)[- ](left|right)\b", r"in front on the \1"),
     (r"\b(left|right)[- ]front\b", r"in front on the \1"),
     (r"\b(?:to\s+(?:the|your|my)\s+)?(?:back|rear)[- ](left|right)\b", r"behind on the \1"),
-    (r"\b(left|right)[- ](?:back|rear)\b", r"behind on the \1"),
+    (r"\b(left|right)(?:[- ](?:back|rear)|-behind)\b|\bbehind-(left|right)\b",
+     lambda match: f"behind on the {(match[1] or match[2]).lower()}"),
     (r"\b(?:to|from|at|on|towards?)\s+(?:the|your|its|my)\s+(left|right)(?:[- ]hand)?"
      rf"(?:\s+side)?(?:\s+of\s+(?:{_LISTENER}|{_SETTING}))?\b", r"on the \1"),
     (rf"(?<!the )(?<!your )(?<!my )\b(left|right)\s+of\s+{_LISTENER}\b", r"on the \1"),
     (rf"\bin\s+front\s+of\s+{_LISTENER}\b|(?<!-)\bup\s+front\b"
-     rf"|\b(?:at|in|from|towards?)\s+the\s+front(?:\s+of\s+{_SETTING})?\b"
+     rf"|\b(?:at|in|from|to|towards?)\s+the\s+front(?:\s+of\s+{_SETTING})?\b"
      rf"|\b(?:(?:straight|dead)\s+)?ahead(?:\s+of\s+{_LISTENER})?\b", "in front"),
     (rf"\b(?:from\s+)?behind\s+{_LISTENER}\b|\bfrom\s+behind\b"
      rf"|\b(?:at|in|to|from|towards?)\s+the\s+(?:back|rear)(?:\s+of\s+{_SETTING})?\b"
@@ -262,6 +273,9 @@ _SYNONYMS = tuple((re.compile(pattern, re.IGNORECASE), replacement) for pattern,
     (r"(?<!-)\b(?:high\s+up|up\s+high)\b", "above"),  # not "a power-up high ..."
     (r"(?<!-)\b(?:low\s+down|down\s+low)\b", "below"),
     (r"\bhigh\s+(?=(?:above|overhead)\b)", ""),  # "high above you"
+    (rf"\b(above|below)\s+and\s+on\s+the\s+(left|right)\s*,?\s+(?:and\s+)?(?:{_SLIGHTLY}\s+)?"
+     r"(behind|in\s+front)\b(?!\s*,?\s+(?:and\s+)?on\s+the\b)",
+     r"\1 and \3 on the \2"),  # "in the lower left behind you"
     (rf"(?<!above and )(?<!below and )(?<!above )(?<!below )(?<!behind )(?<!front )"
      rf"\bon\s+the\s+(left|right)\s*,?\s+(?:and\s+)?(?:{_SLIGHTLY}\s+)?(behind|in\s+front)\b"
      r"(?!\s*,?\s+(?:and\s+)?on\s+the\b)", r"\2 on the \1"),  # "on the left and behind"

@@ -156,7 +156,8 @@ PLACE_PHRASES = ["on the left", "to your right", "front-left", "to the rear righ
                  "at 2 o'clock", "20 degrees above the horizon", "at elevation 30",
                  "40 degrees to the left and 20 degrees up", "at azimuth -60, elevation 10",
                  "15° below you", "slightly above", "a bit lower", "at ear level",
-                 "just below eye level"]
+                 "just below eye level", "high on the left", "low in front", "on the ceiling",
+                 "behind-left", "above your left shoulder", "at your 10 o'clock"]
 SOUND_PHRASES = ["a bell rings", "A dog barks", "someone talks", "rain falls", "a car passes"]
 
 
@@ -389,6 +390,29 @@ def test_the_sounds_of_a_place_stated_in_numbers_keep_it():
 ])
 def test_one_place_said_in_two_pieces_is_one_place(text, place):
     assert prompt_directions(text) == [place]
+
+
+@pytest.mark.parametrize(("text", "place"), [
+    ("a bird sings high on the left", (90.0, 45.0)),
+    ("a drum low on the right", (-90.0, -45.0)),
+    ("a bell rings high to the rear", (180.0, 45.0)),
+    ("a bell to the front and above", (0.0, 45.0)),
+    ("a bell above your left shoulder", (90.0, 45.0)),
+    ("a bell rings in the lower left behind you", (135.0, -45.0)),
+    ("a bell rings behind-left", (135.0, 0.0)),
+    ("a bell on the ceiling to your left", (90.0, 45.0)),
+    ("a bell on the floor behind you", (180.0, -45.0)),
+    ("a bell rings at your 10 o'clock, high", (60.0, 45.0)),
+    ("a bell on your 3 o'clock", (-90.0, 0.0)),
+])
+def test_heights_said_with_a_side_join_it(text, place):
+    assert prompt_directions(text) == [place]
+
+
+@pytest.mark.parametrize("text", ["a high note on the left", "the bus left behind a smell",
+                                  "a low hum, a drum on the right"])
+def test_high_low_and_left_that_name_no_height_or_place_are_not_read_as_one(text):
+    assert all(elevation == 0.0 for _, elevation in prompt_directions(text))
 
 
 @pytest.mark.parametrize("text", ["a bell rings at your back from the lower left",
