@@ -388,6 +388,25 @@ def _pekka_kana(root: Path) -> list[SoundClip]:
     return clips
 
 
+_EFL_SOUNDS = {"edje/duck": "duck"}
+"""The animal calls among the Enlightenment Foundation Libraries' documentation examples
+(efl-doc, examples/ + file without its suffix → label): a duck's quack, the one such sound."""
+
+
+def _efl(root: Path) -> list[SoundClip]:
+    package = "efl-doc"
+    base = root / "usr/share/doc/efl-doc/examples"
+    copyright_file = _copyright(root, package)
+    clips = []
+    for stem, label in _EFL_SOUNDS.items():
+        sound = base / f"{stem}.wav"
+        if sound.is_file():
+            licence, holder = copyright_file.entry(f"src/examples/{stem}.wav", "BSD-2-clause")
+            clips.append(_clip(f"efl/{stem}", label, label, licence, package, sound,
+                               category="animals", attribution=holder))
+    return clips
+
+
 _QABCS_RENAME = {"drums": "drum kit", "cymbals": "crash cymbal", "bass drum": "kick drum",
                  "grand piano": "piano", "western concert flute": "flute"}
 
@@ -1037,6 +1056,7 @@ SOUND_SETS = (
     SoundSet("sound-icons", "sound-icons", "apt", _sound_icons, "usr/share/sounds/sound-icons"),
     SoundSet("pekka-kana", "pekka-kana-2-data", "apt", _pekka_kana,
              "usr/share/games/pekka-kana-2/data"),
+    SoundSet("efl", "efl-doc", "apt", _efl, "usr/share/doc/efl-doc/examples/edje"),
     SoundSet("qabcs", "qabcs-data", "apt", _qabcs, "usr/share/qabcs/abcs/all/noises"),
     SoundSet("arcade", "arcade (PyPI wheel, unpacked)", "script", _arcade),
     SoundSet("procedural", "swansphere (procedural stand-ins)", "builtin", _procedural),

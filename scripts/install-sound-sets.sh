@@ -4,7 +4,7 @@
 #   scripts/install-sound-sets.sh [--minimal] [--no-apt] [--no-pip] [--dry-run]
 #
 # Debian 12 (main) packages, ~640 MB download / 1.1 GB installed for the full set
-# (--minimal: ~65 MB, the small sets plus espeak-ng, flite and fluidsynth with the 6 MB GM font,
+# (--minimal: ~75 MB, the small sets plus espeak-ng, flite and fluidsynth with the 6 MB GM font,
 # and WordNet 3.0, which `swansphere data sound-words` rebuilds the sound-word table from).
 # The CC0 Kenney sounds of the PyPI wheel `arcade` are unpacked (no install, no dependencies)
 # into $SWANSPHERE_SOUNDS/arcade (default ~/.local/share/swansphere/sounds).
@@ -26,8 +26,8 @@ done
 
 run() { if [ "$dry" = 1 ]; then echo "+ $*"; else "$@"; fi; }
 
-small_sets=(sonic-pi-samples sound-theme-freedesktop sound-icons pekka-kana-2-data espeak-ng
-            flite fluidsynth timgm6mb-soundfont wordnet-base)
+small_sets=(sonic-pi-samples sound-theme-freedesktop sound-icons pekka-kana-2-data efl-doc
+            espeak-ng flite fluidsynth timgm6mb-soundfont wordnet-base)
 full_sets=(tuxpaint-stamps-default gcompris-qt-data qabcs-data hydrogen-drumkits hydrogen-data
            fluid-soundfont-gm)
 

@@ -219,6 +219,31 @@ def test_pekka_kana_keeps_only_the_animal_calls_and_credits_them(tmp_path):
                        "pekka-kana/sprites/chick": "chicken", "pekka-kana/sprites/pig_ko": "pig"}
 
 
+EFL_COPYRIGHT = """Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+
+Files: *
+Copyright: 2002-2020, Some Developers
+License: BSD-2-clause
+
+Files: src/examples/elementary/*
+Copyright: 2019, its authors
+License: Apache-2.0
+"""
+
+
+def test_efl_keeps_its_duck_with_the_licence_of_its_source_path(tmp_path):
+    examples = tmp_path / "usr/share/doc/efl-doc/examples"
+    for name in ("edje/duck", "edje/bubble", "elementary/sound"):
+        write_clip(examples / f"{name}.wav")
+    (tmp_path / "usr/share/doc/efl-doc/copyright").write_text(EFL_COPYRIGHT)
+    clips = catalogue(["efl"], root=tmp_path)
+    assert [(clip.clip_id, clip.label, clip.phrase) for clip in clips] == [
+        ("efl/edje/duck", "duck", "a duck quacks")]
+    assert clips[0].licence == "BSD-2-clause" and clips[0].permissive
+    assert clips[0].attribution == "2002-2020, Some Developers"
+    assert [clip.label for clip in class_clips(clips)] == ["duck"]
+
+
 def test_qabcs_noises_take_their_category_and_a_toy_names_no_instrument(tmp_path):
     abcs = tmp_path / "usr/share/qabcs/abcs"
     for name in ("dog", "horn", "drums", "zoetrope"):
