@@ -63,15 +63,17 @@ _VERTICAL_DEGREES = (ELEVATION_DEGREES + OVERHEAD_DEGREES) / 2
 """Elevation of "above"/"below" next to a horizontal phrase: the middle of the band where the
 captioner adds those words."""
 
-_ENDPOINT = (r"(?:(?:the|your|my)\s+)?(?:front|back|rear|left|right)|behind(?:\s+(?:you|me))?"
-             r"|in\s+front(?:\s+of\s+(?:you|me))?")
+_ENDPOINT = (r"(?:(?:the|your|my)\s+)?(?:front|back|rear|(?:left|right)(?:[- ]hand)?"
+             r"(?:\s+side)?)|behind(?:\s+(?:you|me))?|in\s+front(?:\s+of\s+(?:you|me))?")
 _MOTION = re.compile(
     r"\b(?:moving|heading|drifting)\s+(?:to\s+the\s+)?(?P<heading>front|back|left|right|up"
     r"|down)\b"
-    rf"|\bfrom\s+(?P<start>{_ENDPOINT})\s+(?:over\s+)?to\s+(?P<end>{_ENDPOINT})\b",
+    rf"|\bfrom\s+(?P<start>{_ENDPOINT})\s+(?:over\s+)?to\s+(?P<end>{_ENDPOINT})\b"
+    r"|\b(?P<bare_start>left|right)\s+to\s+(?P<bare_end>left|right)\b",
     re.IGNORECASE)
 """Motion clauses ("moving left", "heading right", "from left to right", "from behind you to
-the front"; :func:`swansphere.data.captions.natural_caption`): not a position."""
+the front", "from the left side to the right", "right to left";
+:func:`swansphere.data.captions.natural_caption`): not a position."""
 
 _LISTENER = r"(?:you|your\s+head|my\s+head|the\s+listener|us|me)"
 _HOURS = ("twelve", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
@@ -580,7 +582,9 @@ def prompt_motion(text: str) -> tuple[tuple[float, float], ...] | None:
 
     "from the left to the right" (the ends front, back, left or right, on the horizon) goes
     the short way, through the front when the ends face each other across the listener, and
-    through the left from behind to the front or back. "behind on the left, moving right" is a
+    through the left from behind to the front or back, unless the text states the place it
+    passes ("from right to left behind you" goes through the back, "from left to right
+    above you" over the top). "behind on the left, moving right" is a
     sweep of :data:`MOTION_DEGREES` centred on the stated place (in front when none is
     stated, as several places are not one): left and right along the place's height, up and
     down along its meridian, to the front and to the back along the great circle towards
@@ -591,9 +595,12 @@ def prompt_motion(text: str) -> tuple[tuple[float, float], ...] | None:
     if len(motions) != 1 or len(places) > 1:
         return None
     motion = motions[0]
-    if motion["start"]:
-        start, end = (_endpoint_azimuth(motion[name]) for name in ("start", "end"))
-        return _sweep_between(start, end)
+    if motion["start"] or motion["bare_start"]:
+        start, end = (_endpoint_azimuth(motion[name] or motion[f"bare_{name}"])
+                      for name in ("start", "end"))
+        first, middle, last = _sweep_between(start, end)
+        through = places.pop() if places else middle
+        return first, middle if through in (first, last) else through, last
     azimuth, elevation = places.pop() if places else (0.0, 0.0)
     half = MOTION_DEGREES / 2
     heading = motion["heading"]
@@ -611,7 +618,7 @@ def prompt_motion(text: str) -> tuple[tuple[float, float], ...] | None:
 def _endpoint_azimuth(words: str) -> float:
     """Azimuth of one end of a "from ... to ..." motion (:data:`_ENDPOINT`)."""
     for name, azimuth in (("front", 0.0), ("left", 90.0), ("right", -90.0)):
-        if name in words.split():
+        if re.search(rf"\b{name}\b", words):
             return azimuth
     return 180.0  # back, rear, behind
 

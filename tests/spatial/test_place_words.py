@@ -157,7 +157,8 @@ PLACE_PHRASES = ["on the left", "to your right", "front-left", "to the rear righ
                  "40 degrees to the left and 20 degrees up", "at azimuth -60, elevation 10",
                  "15° below you", "slightly above", "a bit lower", "at ear level",
                  "just below eye level", "high on the left", "low in front", "on the ceiling",
-                 "behind-left", "above your left shoulder", "at your 10 o'clock"]
+                 "behind-left", "above your left shoulder", "at your 10 o'clock", "right to left",
+                 "from the left side to the right side"]
 SOUND_PHRASES = ["a bell rings", "A dog barks", "someone talks", "rain falls", "a car passes"]
 
 
@@ -427,6 +428,8 @@ def test_above_or_below_joined_by_and_goes_with_the_place_after_it(text):
     ("A bird flies from left to right", True),
     ("a drone heading to the front", True),
     ("a dog barks from behind you to the front", True),
+    ("a car passes right to left", True),
+    ("the second from left", False),
     ("a bell rings on the left", False),
     ("the bus has just left", False),
     ("a siren, front-right, high", False),
@@ -446,6 +449,12 @@ def test_a_text_that_says_a_sound_moves_is_told_apart(text, moves):
     ("a drone above and in front, moving down", ((0, 75), (0, 45), (0, 15))),
     ("a car moving left", ((-30, 0), (0, 0), (30, 0))),  # no place: in front
     ("a cow on the left, moving to the front", ((120, 0), (90, 0), (60, 0))),
+    ("a car drives from right to left behind you", ((-90, 0), (180, 0), (90, 0))),
+    ("a drone sweeps from left to right above you", ((90, 0), (0, 90), (-90, 0))),
+    ("a plane flies overhead from front to back", ((0, 0), (0, 90), (180, 0))),
+    ("a train passes from left to right in front of you", ((90, 0), (0, 0), (-90, 0))),
+    ("a car goes left to right", ((90, 0), (0, 0), (-90, 0))),
+    ("a car travels from the left side to the right-hand side", ((90, 0), (0, 0), (-90, 0))),
 ])
 def test_a_stated_motion_is_a_path_of_three_places(text, path):
     found = prompt_motion(text)
