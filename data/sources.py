@@ -375,17 +375,9 @@ defeat there is no croak or bark, so they are left out."""
 
 
 def _pekka_kana(root: Path) -> list[SoundClip]:
-    package = "pekka-kana-2-data"
-    base = root / "usr/share/games/pekka-kana-2/data"
-    copyright_file = _copyright(root, package)
-    clips = []
-    for stem, label in _PEKKA_KANA_CALLS.items():
-        sound = base / f"{stem}.wav"
-        if sound.is_file():
-            licence, holder = copyright_file.entry(f"data/{stem}.wav", "BSD-2-Clause")
-            clips.append(_clip(f"pekka-kana/{stem}", label, label, licence, package, sound,
-                               category="animals", attribution=holder))
-    return clips
+    return _listed_calls(root, "pekka-kana", "pekka-kana-2-data",
+                         ("usr/share/games/pekka-kana-2/data", "data"), _PEKKA_KANA_CALLS,
+                         "BSD-2-Clause")
 
 
 _EFL_SOUNDS = {"edje/duck": "duck"}
@@ -394,15 +386,24 @@ _EFL_SOUNDS = {"edje/duck": "duck"}
 
 
 def _efl(root: Path) -> list[SoundClip]:
-    package = "efl-doc"
-    base = root / "usr/share/doc/efl-doc/examples"
+    return _listed_calls(root, "efl", "efl-doc",
+                         ("usr/share/doc/efl-doc/examples", "src/examples"), _EFL_SOUNDS,
+                         "BSD-2-clause")
+
+
+def _listed_calls(root: Path, name: str, package: str, folders: tuple[str, str],
+                  calls: dict[str, str], default_licence: str) -> list[SoundClip]:
+    """The animal calls ``calls`` (``.wav`` file without its suffix → label) of a package
+    that installs them under ``folders[0]``, each with the licence and holder its DEP-5
+    copyright gives the file's source path (under ``folders[1]``)."""
+    installed, source = folders
     copyright_file = _copyright(root, package)
     clips = []
-    for stem, label in _EFL_SOUNDS.items():
-        sound = base / f"{stem}.wav"
+    for stem, label in calls.items():
+        sound = root / installed / f"{stem}.wav"
         if sound.is_file():
-            licence, holder = copyright_file.entry(f"src/examples/{stem}.wav", "BSD-2-clause")
-            clips.append(_clip(f"efl/{stem}", label, label, licence, package, sound,
+            licence, holder = copyright_file.entry(f"{source}/{stem}.wav", default_licence)
+            clips.append(_clip(f"{name}/{stem}", label, label, licence, package, sound,
                                category="animals", attribution=holder))
     return clips
 

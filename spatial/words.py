@@ -213,7 +213,8 @@ _SYNONYMS = tuple((re.compile(pattern, re.IGNORECASE), replacement) for pattern,
     (rf"\b(?:in|into|at|by|beside|next\s+to|near|close\s+to)\s+(?:your|my)\s+(left|right)"
      rf"(?:\s+{_BODY_SIDE})?\b", r"on the \1"),  # "in your left ear", "by my right side"
     (r"\b(?:on|at)\s+(?:your|my)\s+six\b", "behind"),
-    (r"\b(?:at|by)\s+(?:your|my)\s+feet\b|\b(?:from|on)\s+the\s+(?:ground|floor)\b", "below"),
+    (r"\b(?:at|by)\s+(?:your|my)\s+feet\b|\bfrom\s+the\s+(?:ground|floor)\b|\bon\s+the\s+floor\b",
+     "below"),  # not "on the ground", which starts nouns ("ground water")
     (r"\b(?:up\s+)?in\s+the\s+sky\b|\bfrom\s+the\s+(?:sky|ceiling)\b|\bon\s+the\s+ceiling\b",
      "above"),
     (rf"(?<!-)\b(high|low)\s+(?:(?:up|down)\s+)?(?=(?:(?:on|to|at|towards?)\s+(?:the|your|my)\s+"
