@@ -193,8 +193,11 @@ _TERSE_AFTER = r"(?=\s*(?:[,.;:)!?]|$))"
 _SYNONYMS = tuple((re.compile(pattern, re.IGNORECASE), replacement) for pattern, replacement in (
     (rf"\b(?:(?:at|on)\s+)?(?:(?:your|my)\s+)?(?P<hour>1[0-2]|[1-9]|{'|'.join(_HOURS)})"
      r"\s*o'?\s*clock\b", _clock_place),
-    (r"\b(?P<degrees>\d{1,3}(?:\.\d+)?)\s*(?:°|degrees?|deg)\s+(?:to\s+(?:the|your|my)\s+|on\s+"
-     r"(?:the|your|my)\s+)?(?P<side>left|right)\b", _degrees_place),
+    (r"\b(?:elevated|raised|lifted|tilted\s+up)\s+(?:by\s+)?(?P<degrees>\d{1,3}(?:\.\d+)?)"
+     rf"{_DEGREE_UNIT}", lambda match: _elevation_mark(float(match["degrees"]))),
+    (r"\b(?P<degrees>\d{1,3}(?:\.\d+)?)(?:\s*|-)(?:°|degrees?|deg)(?:\s+angle)?\s+(?:off\s+)?"
+     r"(?:to\s+(?:the|your|my)\s+|on\s+(?:the|your|my)\s+)?(?P<side>left|right)\b",
+     _degrees_place),  # "30 degrees to the left", "a 45-degree angle to the right"
     (rf"\b(?P<degrees>\d{{1,3}}(?:\.\d+)?){_DEGREE_UNIT}\s+(?P<way>up(?:wards)?|above|high(?:er)?"
      rf"|down(?:wards)?|below|beneath|under|low(?:er)?)"
      rf"(?:\s+(?:the\s+horizon|(?:eye|ear)\s+level|{_LISTENER}))?\b", _degrees_up_place),

@@ -329,6 +329,10 @@ def test_stated_coordinates_read_exactly_and_canonically_as_their_sector(azimuth
     ("a bell at elevation 20 on the left", (90.0, 20.0)),
     ("a bell at elevation 120", (0.0, 90.0)),
     ("a bell at azimuth 200", (-160.0, 0.0)),
+    ("a bell at a 45-degree angle to the left", (45.0, 0.0)),
+    ("a bell at a 30 degree angle to your right", (-30.0, 0.0)),
+    ("a bell 30 degrees off to the right", (-30.0, 0.0)),
+    ("a bell elevated 30 degrees on the left", (90.0, 30.0)),
 ])
 def test_a_place_stated_in_numbers_is_read_exactly(text, place):
     assert prompt_directions(text) == [place]
