@@ -53,6 +53,15 @@ sit nearer "you hear a noise" than "a gunshot", and "generate a dog barking" nea
 than a dog."""
 
 
+ARTICLE = re.compile(r"^(?:a|an|the|some)\s+")
+"""An article before a wording's noun."""
+HEAD_FOLLOWS = (r"(?=\s*$|\s*[,.;:!?]|\s+(?:\w+(?:s|ing|ed)|is|are|was|were|can|could|will"
+                r"|would|that|which|who|in|on|at|from|near|far|somewhere|nearby|close|and"
+                r"|with)\b)")
+"""What follows a noun that heads its clause ("a dog howls", "a dog in the distance") rather
+than naming another thing ("a dog whistle"): a verb form, a function word or nothing."""
+
+
 def named_part(text: str) -> str:
     """What a clause says a sound is: its places (:func:`swansphere.spatial.words.
     without_places`) and its framing (:data:`FRAMING`) removed, lower case ("I hear a rifle
@@ -148,16 +157,58 @@ class ExemplarBank:
               embeddings: torch.Tensor | None = None) -> list[tuple[str, float] | None]:
         """Per text, its nearest class and the similarity, or ``None`` (no text, nothing at
         or above :attr:`threshold`, or nearest to a phrase that names no sound or a sound of
-        :attr:`others`). Texts are compared by their :meth:`queries`. ``embeddings``, one row
-        per non-empty query in order, are their sentence embeddings if already made (by the
+        :attr:`others`). Texts are compared by their :meth:`queries`; a query headed by one
+        class's own noun (:meth:`named_by_noun`) takes that class. ``embeddings``, one row per
+        non-empty query in order, are their sentence embeddings if already made (by the
         MiniLM of :func:`sentence_source`, in the same pass as a caption's states)."""
-        owner = self._wording_embeddings[1].tolist()
+        owner = self._wording_embeddings[1]
         found: list[tuple[str, float] | None] = []
-        for nearest in self._nearest_phrases(texts, sound_words, embeddings):
-            named = (nearest is not None and nearest[0] >= self.threshold
-                     and owner[nearest[1]] >= 0)
-            found.append((self.class_names[owner[nearest[1]]], nearest[0]) if named else None)
+        for read in self._query_similarities(texts, sound_words, embeddings):
+            if read is None:
+                found.append(None)
+                continue
+            query, similarity = read
+            best, phrase = (value.item() for value in similarity.max(0))
+            named = self.named_by_noun(query, phrase)
+            if named is not None:
+                best = similarity[owner == named].max().item()
+            else:
+                named = int(owner[phrase])
+            found.append((self.class_names[named], best)
+                         if named >= 0 and best >= self.threshold else None)
         return found
+
+    @functools.cached_property
+    def class_nouns(self) -> tuple[frozenset[str], ...]:
+        """Per class, the nouns its own wordings name it by, without articles: each wording
+        that another of the class's wordings continues ("a dog" of "a dog barks")."""
+        return tuple(frozenset(ARTICLE.sub("", phrase.lower()) for phrase in phrases
+                               if any(other.startswith(f"{phrase} ") for other in phrases))
+                     for phrases in self.wordings)
+
+    def named_by_noun(self, query: str, nearest: int) -> int | None:
+        """The class a query names by one class's own noun at its head ("a dog howls", "a
+        chicken crows": the noun followed by a verb, a function word or nothing, so not "a
+        dog whistle"), where its nearest phrase (index ``nearest``) is another's that lacks
+        that noun ("a wolf howls", a sound the bank has none of; "a rooster crows"); else
+        ``None``. MiniLM's sentence space weighs the verb as much as the noun, so a noun the
+        bank knows is taken at its word."""
+        heads = {index for index, nouns in enumerate(self.class_nouns) for noun in nouns
+                 if re.search(rf"\b{re.escape(noun)}\b{HEAD_FOLLOWS}", query)}
+        if len(heads) != 1:
+            return None
+        (named,) = heads
+        owner = self._wording_embeddings[1]
+        phrase = self._phrase_texts[nearest]
+        if int(owner[nearest]) == named or any(noun in phrase for noun in self.class_nouns[named]):
+            return None
+        return named
+
+    @functools.cached_property
+    def _phrase_texts(self) -> tuple[str, ...]:
+        """Every phrase :attr:`_wording_embeddings` embeds, in its order."""
+        return tuple(phrase.lower() for phrase in (
+            *(phrase for phrases in self.wordings for phrase in phrases), *UNNAMED, *self.others))
 
     def absent_sounds(self, texts: Sequence[str | None]) -> list[str | None]:
         """Per text, the phrase of :attr:`others` it is nearest to (at or above
@@ -171,21 +222,30 @@ class ExemplarBank:
             absent.append(self.others[nearest[1] - first_other] if lacked else None)
         return absent
 
-    def _nearest_phrases(self, texts: Sequence[str | None], sound_words: bool = True,
-                         embeddings: torch.Tensor | None = None
-                         ) -> list[tuple[float, int] | None]:
-        """Per text, :meth:`_nearest` of its :meth:`queries` (``None`` for no text), embedded
-        in one batch unless ``embeddings`` (one row per non-empty query) are given."""
+    def _nearest_phrases(self, texts: Sequence[str | None]) -> list[tuple[float, int] | None]:
+        """Per text, the similarity of its :meth:`queries`' nearest phrase and that phrase's
+        index (``None`` for no text)."""
+        return [None if read is None else tuple(value.item() for value in read[1].max(0))
+                for read in self._query_similarities(texts)]
+
+    def _query_similarities(self, texts: Sequence[str | None], sound_words: bool = True,
+                            embeddings: torch.Tensor | None = None
+                            ) -> list[tuple[str, torch.Tensor] | None]:
+        """Per text, its :meth:`queries` and that query's similarity to every phrase
+        (``None`` for no text), embedded in one batch unless ``embeddings`` (one row per
+        non-empty query) are given."""
         queries = self.queries(texts, sound_words=sound_words)
         wanted = [index for index, query in enumerate(queries) if query]
-        nearest: list[tuple[float, int] | None] = [None] * len(texts)
+        read: list[tuple[str, torch.Tensor] | None] = [None] * len(texts)
         if not wanted:
-            return nearest
+            return read
         if embeddings is None:
             embeddings = sentence_embeddings([queries[index] for index in wanted])
-        for index, found in zip(wanted, self._nearest(embeddings), strict=True):
-            nearest[index] = found
-        return nearest
+        phrases = self._wording_embeddings[0]
+        similarities = embeddings.to(phrases) @ phrases.T
+        for index, similarity in zip(wanted, similarities, strict=True):
+            read[index] = (queries[index], similarity)
+        return read
 
     def _nearest(self, embeddings: torch.Tensor) -> list[tuple[float, int]]:
         """Per sentence embedding, the similarity of its nearest phrase and that phrase's

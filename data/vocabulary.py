@@ -402,7 +402,7 @@ def _phrases_and_nominals(wordings: Iterable[Wording]) -> tuple[str, ...]:
 
 EVERYDAY_SOUNDS = (
     "thunder rumbles", "wind howls", "a fire crackles", "a baby cries", "a baby laughs",
-    "people laugh", "a rooster crows", "a wolf howls", "a monkey chatters", "crickets chirp",
+    "people laugh", "a wolf howls", "a monkey chatters", "crickets chirp",
     "a fly buzzes", "a mosquito whines", "a snake hisses", "a bear growls", "a dolphin clicks",
     "a whale sings", "a motorcycle revs", "a truck rumbles", "an airplane flies over",
     "a jet roars overhead", "a boat horn blows", "a car horn honks", "traffic roars",
