@@ -149,6 +149,17 @@ def _slightly_place(match: re.Match[str]) -> str:
                            else SLIGHT_DEGREES)
 
 
+_A_LITTLE = r"(?:slightly|somewhat|a\s+little|a\s+bit)"
+
+
+def _slightly_aside(match: re.Match[str]) -> str:
+    """ "slightly to the left" -> azimuth :data:`SLIGHT_DEGREES` (a little off the front),
+    "behind you, a little to the right" -> −(180 − :data:`SLIGHT_DEGREES`)."""
+    behind = (match["where"] or match["after"] or "").lower() == "behind"
+    aside = 180.0 - SLIGHT_DEGREES if behind else SLIGHT_DEGREES
+    return _azimuth_mark(aside if match["side"].lower() == "left" else -aside)
+
+
 _SIGNED_DEGREES = r"(?P<degrees>[-+−]?\d{1,3}(?:\.\d+)?)"
 _DEGREE_UNIT = r"(?:\s*(?:°|(?:degrees?|deg)\b))"
 
@@ -232,10 +243,17 @@ _SYNONYMS = tuple((re.compile(pattern, re.IGNORECASE), replacement) for pattern,
      r"[- ](left|right)(?:[- ]hand)?(?:\s+corner)?\b",
      lambda match: ("above" if match[1].lower() in ("upper", "top") else "below")
      + f" and on the {match[2].lower()}"),  # "from the upper left"
+    (rf"\b(?:(?P<where>in\s+front|ahead|behind)(?:\s+(?:of\s+)?{_LISTENER})?\s*,?\s+(?:and\s+)?)?"
+     rf"{_A_LITTLE}\s+(?:off\s+)?(?:to\s+(?:the\s+|your\s+|my\s+)?)?(?P<side>left|right)\b"
+     r"(?!-|\s+hand|\s+of\s+(?:the\s+)?(?:centre|center|middle)\b)"
+     rf"(?:\s+of\s+{_LISTENER}\b)?(?:\s*,?\s+(?:and\s+)?(?P<after>behind|in\s+front)\b"
+     rf"(?:\s+(?:of\s+)?{_LISTENER}\b)?)?",
+     _slightly_aside),  # "slightly to the left", "behind you, a little to the right"
     (r"\b(?:(?:to|on|at|from|towards?)\s+)?(?:the\s+|your\s+|my\s+)?"
      r"(?:far|slightly|somewhat|a\s+little|a\s+bit)\s+"  # not "just": "the bus just left"
-     r"(?:to\s+(?:the\s+|your\s+|my\s+)?)?(left|right)\b(?!-(?:hand|front|back|rear)|\s+hand)",
-     r"on the \1"),  # "on the far left", "slightly to the right"
+     r"(?:to\s+(?:the\s+|your\s+|my\s+)?)?(left|right)\b(?!-(?:hand|front|back|rear)|\s+hand"
+     r"|\s+of\s+(?:the\s+)?(?:centre|center|middle)\b)",
+     r"on the \1"),  # "on the far left"; not "slightly left of centre"
     (rf"\b{_SLIGHTLY}\s+(?=(?:off\s+)?(?:to|on|in\s+front|behind|ahead|above|below|overhead"
      r"|over|under|beneath)\b)", ""),  # "just behind you"
     (r"\b(left|right)hand(?=\s+side\b)", r"\1-hand"),  # "the lefthand side"

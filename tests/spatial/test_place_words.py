@@ -85,6 +85,7 @@ elevations = st.floats(-90.0, 90.0, allow_nan=False)
     ("a bell. Right: a siren.", "a bell. on the right: a siren."),
     ("a bell left of centre", "a bell in front on the left"),
     ("a bell just right of center", "a bell in front on the right"),
+    ("a bell slightly left of centre", "a bell in front on the left"),
     ("a band plays up front", "a band plays in front"),
     ("a band plays at the front of the hall", "a band plays in front"),
     ("a cat meows toward the front", "a cat meows in front"),
@@ -158,7 +159,8 @@ PLACE_PHRASES = ["on the left", "to your right", "front-left", "to the rear righ
                  "15° below you", "slightly above", "a bit lower", "at ear level",
                  "just below eye level", "high on the left", "low in front", "on the ceiling",
                  "behind-left", "above your left shoulder", "at your 10 o'clock", "right to left",
-                 "from the left side to the right side"]
+                 "from the left side to the right side", "slightly to the left",
+                 "behind you, a little to the right"]
 SOUND_PHRASES = ["a bell rings", "A dog barks", "someone talks", "rain falls", "a car passes"]
 
 
@@ -388,6 +390,10 @@ def test_the_sounds_of_a_place_stated_in_numbers_keep_it():
     ("a bell on the floor behind you", (180.0, -45.0)),
     ("a bell rings at your 10 o'clock, high", (60.0, 45.0)),
     ("a bell on your 3 o'clock", (-90.0, 0.0)),
+    ("a bell slightly to the left", (20.0, 0.0)),  # a little off the front
+    ("a bell a little to the right of you", (-20.0, 0.0)),
+    ("a bell behind you, slightly to the left", (160.0, 0.0)),
+    ("a bell slightly to the right, behind you", (-160.0, 0.0)),
     ("a bell slightly above", (0.0, 20.0)),
     ("a bell a bit lower on the left", (90.0, -20.0)),
     ("a bell slightly above and to the left", (90.0, 20.0)),
