@@ -193,8 +193,8 @@ class ExemplarBank:
         that noun ("a wolf howls", a sound the bank has none of; "a rooster crows"); else
         ``None``. MiniLM's sentence space weighs the verb as much as the noun, so a noun the
         bank knows is taken at its word."""
-        heads = {index for index, nouns in enumerate(self.class_nouns) for noun in nouns
-                 if re.search(rf"\b{re.escape(noun)}\b{HEAD_FOLLOWS}", query)}
+        heads = {index for index, head in enumerate(self._noun_heads)
+                 if head is not None and head.search(query)}
         if len(heads) != 1:
             return None
         (named,) = heads
@@ -203,6 +203,13 @@ class ExemplarBank:
         if int(owner[nearest]) == named or any(noun in phrase for noun in self.class_nouns[named]):
             return None
         return named
+
+    @functools.cached_property
+    def _noun_heads(self) -> tuple[re.Pattern[str] | None, ...]:
+        """Per class, a pattern finding one of its :attr:`class_nouns` at a clause's head
+        (``None`` for a class its wordings name by no noun)."""
+        return tuple(re.compile(rf"\b(?:{'|'.join(map(re.escape, sorted(nouns)))})\b{HEAD_FOLLOWS}")
+                     if nouns else None for nouns in self.class_nouns)
 
     @functools.cached_property
     def _phrase_texts(self) -> tuple[str, ...]:
