@@ -213,7 +213,7 @@ _SYNONYMS = tuple((re.compile(pattern, re.IGNORECASE), replacement) for pattern,
      rf"|down(?:wards)?|below|beneath|under|low(?:er)?)"
      rf"(?:\s+(?:the\s+horizon|(?:eye|ear)\s+level|{_LISTENER}))?\b", _degrees_up_place),
     (rf"\b{_SLIGHTLY}\s+(?P<way>above|below)\s+(?:(?:the\s+)?(?:eye|ear|head)[- ]level"
-     rf"|(?:the\s+)?horizon)\b|\b(?:slightly|somewhat|a\s+little|a\s+bit)\s+(?P<move>above|up"
+     rf"|(?:the\s+)?horizon)\b|\b{_A_LITTLE}\s+(?P<move>above|up"
      rf"|higher|below|down|lower)(?:\s+{_LISTENER})?\b", _slightly_place),
     (r"\b(?:at|on)\s+(?:the\s+)?(?:eye|ear|head)[- ](?:level|height)\b"
      r"|\b(?:at|on)\s+the\s+horizon\b", _elevation_mark(0.0)),
@@ -243,14 +243,15 @@ _SYNONYMS = tuple((re.compile(pattern, re.IGNORECASE), replacement) for pattern,
      r"[- ](left|right)(?:[- ]hand)?(?:\s+corner)?\b",
      lambda match: ("above" if match[1].lower() in ("upper", "top") else "below")
      + f" and on the {match[2].lower()}"),  # "from the upper left"
-    (rf"\b(?:(?P<where>in\s+front|ahead|behind)(?:\s+(?:of\s+)?{_LISTENER})?\s*,?\s+(?:and\s+)?)?"
+    (rf"\b(?:(?:(?:straight|dead|directly)\s+)?(?P<where>in\s+front|ahead|behind)"
+     rf"(?:\s+(?:of\s+)?{_LISTENER})?\s*,?\s+(?:and\s+)?)?"
      rf"{_A_LITTLE}\s+(?:off\s+)?(?:to\s+(?:the\s+|your\s+|my\s+)?)?(?P<side>left|right)\b"
      r"(?!-|\s+hand|\s+of\s+(?:the\s+)?(?:centre|center|middle)\b)"
      rf"(?:\s+of\s+{_LISTENER}\b)?(?:\s*,?\s+(?:and\s+)?(?P<after>behind|in\s+front)\b"
      rf"(?:\s+(?:of\s+)?{_LISTENER}\b)?)?",
      _slightly_aside),  # "slightly to the left", "behind you, a little to the right"
     (r"\b(?:(?:to|on|at|from|towards?)\s+)?(?:the\s+|your\s+|my\s+)?"
-     r"(?:far|slightly|somewhat|a\s+little|a\s+bit)\s+"  # not "just": "the bus just left"
+     rf"(?:far|{_A_LITTLE})\s+"  # not "just": "the bus just left"
      r"(?:to\s+(?:the\s+|your\s+|my\s+)?)?(left|right)\b(?!-(?:hand|front|back|rear)|\s+hand"
      r"|\s+of\s+(?:the\s+)?(?:centre|center|middle)\b)",
      r"on the \1"),  # "on the far left"; not "slightly left of centre"
@@ -357,8 +358,8 @@ def _place_direction(match: re.Match[str]) -> tuple[float, float]:
                      else _marked(vertical))
         return azimuth, elevation
     if match["exact"]:
-        azimuth, _, elevation = match["exact"].partition("=")[2].partition("/")
-        return float(azimuth), float(elevation)
+        angles = _MARKS.fullmatch(match["exact"])
+        return float(angles["azimuth"]), float(angles["elevation"])
     vertical = (match["vertical"] or "").lower()
     if vertical.startswith(_ELEVATION_MARK):
         return 0.0, _marked(vertical)

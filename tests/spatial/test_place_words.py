@@ -86,6 +86,7 @@ elevations = st.floats(-90.0, 90.0, allow_nan=False)
     ("a bell left of centre", "a bell in front on the left"),
     ("a bell just right of center", "a bell in front on the right"),
     ("a bell slightly left of centre", "a bell in front on the left"),
+    ("a dog barks straight ahead slightly to the left", "a dog barks in front"),
     ("a band plays up front", "a band plays in front"),
     ("a band plays at the front of the hall", "a band plays in front"),
     ("a cat meows toward the front", "a cat meows in front"),
@@ -393,6 +394,7 @@ def test_the_sounds_of_a_place_stated_in_numbers_keep_it():
     ("a bell slightly to the left", (20.0, 0.0)),  # a little off the front
     ("a bell a little to the right of you", (-20.0, 0.0)),
     ("a bell behind you, slightly to the left", (160.0, 0.0)),
+    ("a dog barks straight ahead, slightly to the left", (20.0, 0.0)),
     ("a bell slightly to the right, behind you", (-160.0, 0.0)),
     ("a bell slightly above", (0.0, 20.0)),
     ("a bell a bit lower on the left", (90.0, -20.0)),
