@@ -228,6 +228,10 @@ License: BSD-2-clause
 Files: src/examples/elementary/*
 Copyright: 2019, its authors
 License: Apache-2.0
+
+Files: src/examples/edje/*
+Copyright: 2010, Edje Example Authors
+License: BSD-2-clause
 """
 
 
@@ -240,7 +244,7 @@ def test_efl_keeps_its_duck_with_the_licence_of_its_source_path(tmp_path):
     assert [(clip.clip_id, clip.label, clip.phrase) for clip in clips] == [
         ("efl/edje/duck", "duck", "a duck quacks")]
     assert clips[0].licence == "BSD-2-clause" and clips[0].permissive
-    assert clips[0].attribution == "2002-2020, Some Developers"
+    assert clips[0].attribution == "2010, Edje Example Authors"  # its source path's stanza
     assert [clip.label for clip in class_clips(clips)] == ["duck"]
 
 
