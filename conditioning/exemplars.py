@@ -129,7 +129,7 @@ class ExemplarBank:
     threshold: float = DEFAULT_THRESHOLD
     others: tuple[str, ...] = ()
     """Phrases that name sounds the bank has no clip of ("a dog barks" in a bank without
-    dogs, "thunder rumbles"): a clause nearest to one of them names none of its classes,
+    dogs, "a baby cries"): a clause nearest to one of them names none of its classes,
     instead of the class it happens to sit nearest ("generate a dog barking" near a chime)."""
 
     def __attrs_post_init__(self) -> None:

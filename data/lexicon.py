@@ -115,6 +115,10 @@ ANCHOR_SENSES: Mapping[str, tuple[str, ...]] = {
     "rain": ("rain.n.01",),
     "steam": ("steam.n.01",),
     "water": ("water.n.01",),
+    "crickets": ("cricket.n.01",),
+    "wind": ("wind.n.01",),
+    "fire": ("fire.n.01",),
+    "thunder": ("thunder.n.02",),
 }
 """Per class, the WordNet senses (``lemma.n.NN``, NN counting the lemma's noun senses in
 WordNet's order, most frequent first) its nouns mean. Left out: classes whose nouns WordNet

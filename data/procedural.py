@@ -1,4 +1,4 @@
-"""Procedural stand-ins for vocabulary classes that no permissively licensed recording covers.
+"""Procedural stand-ins for sound classes that no permissively licensed recording covers.
 
 Every recorded dog in the installed sound sets is under a copyleft licence, so the shipped
 model could not be shown one. A bark is simple enough to synthesise: a short voiced burst
@@ -6,15 +6,23 @@ whose pitch jumps up and falls, a rough (period-doubled) voice source, a fast at
 quick decay, shaped by the resonances of a dog's vocal tract, in runs of about three barks.
 The parameters were chosen among a small grid by how the aisfx embedding ranks the result
 against the *training* clips of every licence, and only then judged on held-out recordings
-(docs/evaluation.md, "A procedural dog"). The renders are this project's own work
-(licence ``synthesised``), so the shipped model may learn from them.
+(docs/evaluation.md, "A procedural dog").
+
+Wind, a crackling fire, thunder and crickets, sounds people ask a scene for more than any
+other, have no permissive recording here either, and are the classic subjects of procedural
+sound design: shaped noise for wind and a fire's roar, random clicks for its crackle, a
+crack and a long low rumble for thunder, trains of tone pulses for crickets
+(docs/data.md, "Procedural sounds"). The renders are this project's own work (licence
+``synthesised``), so the shipped model may learn from them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from .clips import SoundClip, normalise_level
+from .clips import Renderer, SoundClip, normalise_level
 from .synthetic import SYNTHETIC_LICENCE, SYNTHETIC_PACKAGE
 
 BARK_FORMANTS = ((500.0, 1.0), (1200.0, 0.7), (2500.0, 0.3))
@@ -64,8 +72,138 @@ def dog_barks(rng: np.random.Generator, sample_rate: int, num_samples: int) -> n
     return normalise_level(out)
 
 
+def _slow_curve(rng: np.random.Generator, count: int, sample_rate: int, changes: float
+                ) -> np.ndarray:
+    """A control curve in [0, 1] of ``count`` samples that wanders about ``changes`` times a
+    second (random points joined by a cosine ease), for gusts and flickers."""
+    points = max(int(np.ceil(count / sample_rate * changes)) + 2, 2)
+    values = rng.uniform(0.0, 1.0, points)
+    position = np.arange(count) / sample_rate * changes
+    index = np.minimum(position.astype(int), points - 2)
+    ease = 0.5 - 0.5 * np.cos(np.pi * (position - index))
+    return values[index] * (1.0 - ease) + values[index + 1] * ease
+
+
+def _shaped_noise(rng: np.random.Generator, count: int, sample_rate: int,
+                  shape: Callable[[np.ndarray, float], np.ndarray],
+                  control: np.ndarray) -> np.ndarray:
+    """White noise whose spectrum changes with time: each 64 ms frame (half overlapping,
+    Hann-windowed, added back) takes the magnitude ``shape(freqs, value)`` of the
+    ``control`` curve's value at its centre."""
+    frame = 1 << max(int(np.ceil(np.log2(0.064 * sample_rate))), 4)
+    hop = frame // 2
+    window = np.hanning(frame + 1)[:frame]
+    freqs = np.fft.rfftfreq(frame, 1.0 / sample_rate)
+    out = np.zeros(count + frame)
+    for start in range(-hop, count, hop):
+        noise = rng.standard_normal(frame) * window
+        value = float(control[min(max(start + hop, 0), count - 1)])
+        piece = np.fft.irfft(np.fft.rfft(noise) * shape(freqs, value), frame)
+        begin = max(start, 0)
+        out[begin:start + frame] += piece[begin - start:]
+    return out[:count]
+
+
+def wind(rng: np.random.Generator, sample_rate: int, num_samples: int) -> np.ndarray:
+    """Wind: low, broad noise with a howling resonance whose pitch and strength rise and
+    fall with gusts (every second or two); each draw is another wind."""
+    count = max(num_samples, 1)
+    gusts = _slow_curve(rng, count, sample_rate, rng.uniform(0.4, 0.8))
+    low, high = rng.uniform(200.0, 300.0), rng.uniform(700.0, 1000.0)
+
+    def shape(freqs: np.ndarray, gust: float) -> np.ndarray:
+        centre = low + (high - low) * gust
+        howl = 1.0 / (1.0 + ((freqs - centre) / (0.12 * centre)) ** 2)
+        body = 1.0 / (1.0 + (freqs / (0.6 * centre)) ** 2)
+        return (0.2 + gust) * (0.6 * body + howl)
+
+    return normalise_level(_shaped_noise(rng, count, sample_rate, shape, gusts))
+
+
+def fire(rng: np.random.Generator, sample_rate: int, num_samples: int) -> np.ndarray:
+    """A crackling fire: a low flickering roar under random crackles (about 20 a second,
+    a few milliseconds each, bright, of very uneven loudness) and now and then a lower pop."""
+    count = max(num_samples, 1)
+    flicker = _slow_curve(rng, count, sample_rate, 3.0)
+    roar = _shaped_noise(rng, count, sample_rate,
+                         lambda freqs, value: (0.5 + value) / (1.0 + (freqs / 400.0) ** 2),
+                         flicker)
+    out = 0.15 * roar / (np.sqrt(np.mean(roar ** 2)) + 1e-12)
+    for rate, seconds, brightness, loudness in ((20.0, 0.004, 1.0, 1.0), (1.5, 0.015, 0.3, 2.0)):
+        for onset in np.flatnonzero(rng.random(count) < rate / sample_rate):
+            burst = _crackle(rng, sample_rate, seconds, brightness,
+                             loudness * 10 ** rng.uniform(-1.5, 0.0))[:count - onset]
+            out[onset:onset + burst.size] += burst
+    return normalise_level(out)
+
+
+def _crackle(rng: np.random.Generator, sample_rate: int, seconds: float, brightness: float,
+             amplitude: float) -> np.ndarray:
+    """One burst of a fire: noise decaying over ``seconds``, differenced (brighter) by
+    ``brightness`` of one step."""
+    size = max(int(4 * seconds * sample_rate), 2)
+    noise = rng.standard_normal(size)
+    bright = noise - brightness * np.concatenate(([0.0], noise[:-1]))
+    return amplitude * bright * np.exp(-np.arange(size) / (seconds * sample_rate))
+
+
+def thunder(rng: np.random.Generator, sample_rate: int, num_samples: int) -> np.ndarray:
+    """Thunder: a bright crack, then a deep rumble that rolls (several overlapping swells)
+    and dies away over seconds; a long clip has a clap every five to nine seconds."""
+    count = max(num_samples, 1)
+    out = np.zeros(count)
+    onset = int(rng.uniform(0.05, 0.3) * sample_rate)
+    while onset < count:
+        clap = _clap(rng, sample_rate, rng.uniform(3.0, 5.0))
+        out[onset:onset + clap.size] += clap[:count - onset]
+        onset += int(rng.uniform(5.0, 9.0) * sample_rate)
+    return normalise_level(out)
+
+
+def _clap(rng: np.random.Generator, sample_rate: int, seconds: float) -> np.ndarray:
+    """One thunderclap ``seconds`` long."""
+    count = int(seconds * sample_rate)
+    t = np.arange(count) / sample_rate
+    rumble = _shaped_noise(rng, count, sample_rate,
+                           lambda freqs, _: 1.0 / (1.0 + (freqs / 120.0) ** 4), np.zeros(count))
+    swells = sum(np.clip((t - start) / 0.15, 0.0, 1.0) * np.exp(-np.maximum(t - start, 0.0) / decay)
+                 for start, decay in zip(np.sort(rng.uniform(0.0, 0.4 * seconds, 4)),
+                                         rng.uniform(0.4, 1.2, 4), strict=True))
+    crack = _crackle(rng, sample_rate, rng.uniform(0.03, 0.08), 0.7, 1.0)
+    rumble *= swells / (np.sqrt(np.mean(rumble ** 2)) + 1e-12)
+    rumble[:crack.size] += 2.0 * crack[:count] / (np.abs(crack).max() + 1e-12)
+    return rumble
+
+
+def crickets(rng: np.random.Generator, sample_rate: int, num_samples: int) -> np.ndarray:
+    """Crickets: two to four insects, each chirping two or three times a second in bursts of
+    three to five tone pulses near 4-5 kHz (below the Nyquist frequency at low rates)."""
+    count = max(num_samples, 1)
+    t = np.arange(count) / sample_rate
+    out = np.zeros(count)
+    for _ in range(int(rng.integers(2, 5))):
+        carrier = min(rng.uniform(3800.0, 5000.0), 0.4 * sample_rate)
+        tone = np.sin(2 * np.pi * carrier * t + rng.uniform(0, 2 * np.pi))
+        period, pulses = 1.0 / rng.uniform(2.0, 3.0), int(rng.integers(3, 6))
+        phase = (t + rng.uniform(0.0, period)) % period
+        pulse = np.sin(np.pi * np.clip(phase % 0.03 / 0.018, 0.0, 1.0)) ** 2
+        out += rng.uniform(0.3, 1.0) * tone * pulse * (phase < 0.03 * pulses)
+    return normalise_level(out)
+
+
+PROCEDURAL_SOUNDS: tuple[tuple[str, str, str, Renderer], ...] = (
+    ("dog", "a dog", "barks", dog_barks),
+    ("wind", "wind", "howls", wind),
+    ("fire", "a fire", "crackles", fire),
+    ("thunder", "thunder", "rumbles", thunder),
+    ("crickets", "crickets", "chirp", crickets),
+)
+"""Each procedural class: its label, noun, verb and renderer."""
+
+
 def procedural_clips() -> tuple[SoundClip, ...]:
     """The procedural stand-ins, one :class:`SoundClip` per class; each draw of the
-    renderer's generator is another animal of the class."""
-    return (SoundClip(clip_id="procedural/dog", label="dog", noun="a dog", verb="barks",
-                      licence=SYNTHETIC_LICENCE, package=SYNTHETIC_PACKAGE, render=dog_barks),)
+    renderer's generator is another animal, wind or fire of the class."""
+    return tuple(SoundClip(clip_id=f"procedural/{label}", label=label, noun=noun, verb=verb,
+                           licence=SYNTHETIC_LICENCE, package=SYNTHETIC_PACKAGE, render=render)
+                 for label, noun, verb, render in PROCEDURAL_SOUNDS)

@@ -299,6 +299,8 @@ SOUND_CLASSES: tuple[SoundClass, ...] = (
     _class("frog", _A, "a frog: croak", held=["a toad: croak"],
            aliases=["frogs in pond during storm"]),
     _class("bee", _A, "a bee: buzz", held=["a bumblebee: drone"], aliases=["hornet"]),
+    _class("crickets", _A, "crickets: chirp: pl", "a cricket: chirp",
+           held=["a grasshopper: chirp"], aliases=["grasshopper"]),
     _class("lion", _A, "a lion: roar", held=["a big cat: roar"], aliases=["tiger"]),
     _class("elephant", _A, "an elephant: trumpet", held=["a pachyderm: trumpet"]),
     # machines, vehicles, alarms
@@ -353,6 +355,11 @@ SOUND_CLASSES: tuple[SoundClass, ...] = (
     _class("steam", _N, "steam: hiss", "a steam vent: hiss", held=["escaping steam: sizzle"]),
     _class("water", _N, "water: splash", "water: pour", held=["a stream: gurgle"],
            aliases=["water fill"]),
+    # procedural sounds (this project's own, data/procedural.py)
+    _class("wind", _N, "wind: howl", "the wind: blow", held=["a gale: roar"]),
+    _class("fire", _N, "a fire: crackle", "a campfire: crackle", held=["a bonfire: crackle"]),
+    _class("thunder", _N, "thunder: rumble", "a thunderclap: boom",
+           held=["a thunderstorm: rumble"], aliases=["lightning bolt"]),
     # game sounds (Kenney, CC0)
     _class("coin pickup", _G, "a coin pickup chime: ding", "a game coin: chime",
            held=["an arcade coin: jingle"]),
@@ -401,8 +408,8 @@ def _phrases_and_nominals(wordings: Iterable[Wording]) -> tuple[str, ...]:
 
 
 EVERYDAY_SOUNDS = (
-    "thunder rumbles", "wind howls", "a fire crackles", "a baby cries", "a baby laughs",
-    "people laugh", "a wolf howls", "a monkey chatters", "crickets chirp",
+    "a baby cries", "a baby laughs",
+    "people laugh", "a wolf howls", "a monkey chatters",
     "a fly buzzes", "a mosquito whines", "a snake hisses", "a bear growls", "a dolphin clicks",
     "a whale sings", "a motorcycle revs", "a truck rumbles", "an airplane flies over",
     "a jet roars overhead", "a boat horn blows", "a car horn honks", "traffic roars",

@@ -1,17 +1,20 @@
-"""The procedural stand-ins: a dog that barks in runs, the same for the same draw."""
+"""The procedural stand-ins: a dog that barks in runs, wind in gusts, a crackling fire,
+thunder that cracks and rolls away, chirping crickets; the same for the same draw."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from swansphere.data.clips import is_permissive
-from swansphere.data.procedural import dog_barks
+from swansphere.data.procedural import PROCEDURAL_SOUNDS, crickets, dog_barks, fire, thunder, wind
 from swansphere.data.sources import catalogue
 from swansphere.data.vocabulary import class_clips
 
 RATE = 16000
+RENDERERS = [render for *_, render in PROCEDURAL_SOUNDS]
 
 
 def frame_levels_db(signal: np.ndarray, frame: int = 320) -> np.ndarray:
@@ -19,10 +22,18 @@ def frame_levels_db(signal: np.ndarray, frame: int = 320) -> np.ndarray:
     return 10.0 * np.log10(np.mean(frames ** 2, axis=1) + 1e-12)
 
 
-def test_the_same_draw_is_the_same_dog_and_another_draw_another():
-    first = dog_barks(np.random.default_rng(3), RATE, 2 * RATE)
-    again = dog_barks(np.random.default_rng(3), RATE, 2 * RATE)
-    other = dog_barks(np.random.default_rng(4), RATE, 2 * RATE)
+def energy_share(signal: np.ndarray, low: float, high: float, rate: int = RATE) -> float:
+    """The share of ``signal``'s energy between ``low`` and ``high`` Hz."""
+    power = np.abs(np.fft.rfft(signal.astype(np.float64))) ** 2
+    freqs = np.fft.rfftfreq(signal.size, 1.0 / rate)
+    return float(power[(freqs >= low) & (freqs < high)].sum() / power.sum())
+
+
+@pytest.mark.parametrize("render", RENDERERS, ids=lambda render: render.__name__)
+def test_the_same_draw_is_the_same_sound_and_another_draw_another(render):
+    first = render(np.random.default_rng(3), RATE, 2 * RATE)
+    again = render(np.random.default_rng(3), RATE, 2 * RATE)
+    other = render(np.random.default_rng(4), RATE, 2 * RATE)
     assert np.array_equal(first, again)
     assert not np.allclose(first, other)
 
@@ -46,17 +57,63 @@ def test_a_bark_sounds_in_a_dogs_voice_range():
     assert power[freqs > 3500].sum() < 0.01 * power.sum()  # the resonances end at ~3 kHz
 
 
+def test_wind_is_low_never_silent_and_rises_and_falls_in_gusts():
+    for seed in range(4):
+        audio = wind(np.random.default_rng(seed), RATE, 4 * RATE)
+        assert energy_share(audio, 0.0, 2000.0) > 0.98, seed  # measured 0.998-0.999
+        quarter_seconds = frame_levels_db(audio, RATE // 4)
+        assert np.ptp(quarter_seconds) > 6.0, seed  # measured 9.9-14.5 dB
+        levels = frame_levels_db(audio)
+        assert levels.min() > levels.max() - 30.0, seed  # measured 16-21 dB apart
+
+
+def test_a_fire_crackles_over_a_continuous_roar():
+    for seed in range(4):
+        audio = fire(np.random.default_rng(seed), RATE, 4 * RATE).astype(np.float64)
+        steps = np.diff(audio) - np.diff(audio).mean()
+        kurtosis = float(np.mean(steps ** 4) / np.mean(steps ** 2) ** 2)
+        assert kurtosis > 30.0, seed  # clicks, not noise (3): measured 72-193
+        assert energy_share(audio, 1000.0, RATE / 2) > 0.25, seed  # bright clicks: 0.39-0.54
+        tenths = frame_levels_db(audio, RATE // 10)
+        assert tenths.min() > tenths.max() - 25.0, seed  # the roar never stops: 12-15 dB
+
+
+def test_thunder_cracks_then_rumbles_low_and_dies_away():
+    for seed in range(4):
+        audio = thunder(np.random.default_rng(seed), RATE, 4 * RATE)
+        assert energy_share(audio, 0.0, 300.0) > 0.95, seed  # measured 0.990-0.996
+        onset, rest = audio[:int(0.4 * RATE)], audio[int(0.4 * RATE):]
+        assert energy_share(onset, 1000.0, RATE / 2) > 0.1, seed  # the crack: 0.13-0.99
+        assert energy_share(rest, 1000.0, RATE / 2) < 0.01, seed
+        seconds = frame_levels_db(audio, RATE)
+        assert seconds[0] > seconds[-1] + 5.0, seed  # measured 7-19 dB
+
+
+def test_crickets_chirp_in_pulses_of_a_high_tone_below_the_nyquist_frequency():
+    for seed in range(4):
+        audio = crickets(np.random.default_rng(seed), RATE, 4 * RATE)
+        assert energy_share(audio, 3500.0, 5200.0) > 0.9, seed
+        levels = frame_levels_db(audio, 80)
+        assert (levels < levels.max() - 30.0).mean() > 0.3, seed  # pauses: 0.44-0.61
+    low_rate = crickets(np.random.default_rng(0), 8000, 4 * 8000)
+    assert energy_share(low_rate, 0.0, 3300.0, 8000) > 0.9
+
+
 @settings(max_examples=25, deadline=None)
 @given(rate=st.sampled_from([8000, 16000, 22050, 44100, 48000]),
-       seconds=st.floats(0.001, 1.5), seed=st.integers(0, 2 ** 32 - 1))
-def test_any_rate_and_length_gives_a_levelled_finite_signal(rate, seconds, seed):
+       seconds=st.floats(0.001, 1.5), seed=st.integers(0, 2 ** 32 - 1),
+       render=st.sampled_from(RENDERERS))
+def test_any_rate_and_length_gives_a_levelled_finite_signal(rate, seconds, seed, render):
     count = max(int(seconds * rate), 1)
-    audio = dog_barks(np.random.default_rng(seed), rate, count)
+    audio = render(np.random.default_rng(seed), rate, count)
     assert audio.shape == (count,) and audio.dtype == np.float32
     assert np.isfinite(audio).all() and np.abs(audio).max() <= 0.9 + 1e-6
 
 
-def test_the_procedural_dog_is_a_permissive_clip_of_the_dog_class():
-    [clip] = catalogue(["procedural"])
-    assert clip.phrase == "a dog barks" and is_permissive(clip.licence)
-    assert [c.label for c in class_clips([clip])] == ["dog"]
+def test_each_procedural_sound_is_one_permissive_clip_of_its_class():
+    clips = catalogue(["procedural"])
+    assert [clip.phrase for clip in clips] == [
+        "a dog barks", "wind howls", "a fire crackles", "thunder rumbles", "crickets chirp"]
+    assert all(is_permissive(clip.licence) for clip in clips)
+    assert [c.label for c in class_clips(clips)] == ["dog", "wind", "fire", "thunder",
+                                                      "crickets"]
