@@ -3,7 +3,8 @@
 :func:`exemplar_bank` renders each class's training clips and keeps, per class, the loudest
 second or so of its most typical ones (:func:`typical`) or of its first ones, with the
 class's training wordings, as an :class:`~swansphere.conditioning.exemplars.ExemplarBank`;
-:func:`with_classes_added` gives a bank the classes it lacks, keeping its own exemplars;
+:func:`with_classes_added` gives a bank the classes it lacks, keeping its own exemplars
+(:func:`without_classes` first, to cut some again);
 :func:`clip_window` cuts one clip's exemplar the same way (training on references cut from a
 scene's own recording, docs/training.md).
 """
@@ -46,12 +47,17 @@ def exemplar_bank(clips: Sequence[Any], wordings: Mapping[str, Sequence[str]], *
         raise ConfigError(f"an exemplar choice is one of {', '.join(CHOICES)}, got {choice!r}")
     pool = per_class if choice == "first" else max(per_class, TYPICAL_POOL)
     chosen: dict[str, list[np.ndarray]] = {}
+    sources: dict[str, list[Any]] = {}
     for clip in clips:
         kept = chosen.setdefault(clip.label, [])
         if len(kept) < pool:
             window = clip_window(clip, sample_rate, seconds)
             if window is not None:
                 kept.append(window)
+                sources.setdefault(clip.label, []).append(clip)
+    for name, kept in chosen.items():
+        kept += further_draws(sources.get(name, []), sample_rate, seconds,
+                              per_class - len(kept), kept)
     if choice == "typical":
         chosen = {name: [kept[i] for i in typical(kept, sample_rate, per_class)]
                   for name, kept in chosen.items() if kept}
@@ -95,6 +101,23 @@ def with_classes_added(bank: ExemplarBank, clips: Sequence[Any],
                         bank.threshold, other_phrases(names))
 
 
+def without_classes(bank: ExemplarBank, names: Sequence[str]) -> ExemplarBank:
+    """``bank`` without the classes ``names`` and their clips (to cut their exemplars again
+    with :func:`with_classes_added`); its phrases of absent sounds are kept."""
+    unknown = sorted(set(names) - set(bank.class_names))
+    if unknown:
+        raise ConfigError(f"the exemplar bank has no class {', '.join(map(repr, unknown))}")
+    kept = [index for index, name in enumerate(bank.class_names) if name not in names]
+    if not kept:
+        raise ConfigError("an exemplar bank needs at least one class")
+    renumber = {old: new for new, old in enumerate(kept)}
+    clips = [index for index, owner in enumerate(bank.clip_classes) if owner in renumber]
+    return ExemplarBank(tuple(bank.class_names[i] for i in kept),
+                        tuple(bank.wordings[i] for i in kept),
+                        tuple(renumber[bank.clip_classes[i]] for i in clips),
+                        bank.audio[clips], bank.sample_rate, bank.threshold, bank.others)
+
+
 def typical(windows: Sequence[np.ndarray], sample_rate: int, count: int) -> list[int]:
     """Indices of the ``count`` most typical of one class's ``windows``, the most typical
     first (a bank's first clip of a class is the one a single prompt starts from): the
@@ -114,14 +137,35 @@ def typical(windows: Sequence[np.ndarray], sample_rate: int, count: int) -> list
     return spread.argsort(stable=True)[:count].tolist()
 
 
-def clip_window(clip: Any, sample_rate: int, seconds: float) -> np.ndarray | None:
+def further_draws(clips: Sequence[Any], sample_rate: int, seconds: float, wanted: int,
+                  kept: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Up to ``wanted`` more exemplars of a class with too few clips: other draws of its
+    ``clips`` (:func:`clip_window`'s ``draw``), those unlike every window ``kept`` so far. A
+    recording sounds the same at every draw and gives none; a synthesised clip (the
+    procedural wind, a dog) gives another wind or dog, so its class's chain varies several
+    rather than looping one second."""
+    found: list[np.ndarray] = []
+    for draw in range(1, wanted + 1):
+        for clip in clips:
+            if len(found) >= wanted:
+                return found
+            window = clip_window(clip, sample_rate, seconds, draw)
+            if window is not None and not any(
+                    window.shape == other.shape and np.allclose(window, other, atol=1e-4)
+                    for other in (*kept, *found)):
+                found.append(window)
+    return found
+
+
+def clip_window(clip: Any, sample_rate: int, seconds: float, draw: int = 0
+                ) -> np.ndarray | None:
     """A clip's exemplar: its loudest ``seconds`` within its first :data:`SEARCH_SECONDS`,
-    as its renderer levels it (a fixed draw) and repeated as a scene's sustained source is
-    (:func:`swansphere.data.render.clip_audio`), or ``None`` for a silent clip. A one-shot
-    shorter than the window plays again, so the exemplar does not end in silence, which a
-    stream that continues it would continue."""
+    as its renderer levels it (the fixed ``draw`` of its generator) and repeated as a
+    scene's sustained source is (:func:`swansphere.data.render.clip_audio`), or ``None`` for
+    a silent clip. A one-shot shorter than the window plays again, so the exemplar does not
+    end in silence, which a stream that continues it would continue."""
     samples = round(seconds * sample_rate)
-    audio = clip_audio(clip, np.random.default_rng(0), sample_rate,
+    audio = clip_audio(clip, np.random.default_rng(draw), sample_rate,
                        max(samples, round(SEARCH_SECONDS * sample_rate)), repeat=True)
     if not np.abs(audio).max() > 0:
         return None

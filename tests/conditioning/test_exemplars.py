@@ -9,7 +9,12 @@ import torch
 
 from swansphere.conditioning.exemplars import ExemplarBank, named_part
 from swansphere.conditioning.text import minilm_available
-from swansphere.data.exemplars import exemplar_bank, typical, with_classes_added
+from swansphere.data.exemplars import (
+    exemplar_bank,
+    typical,
+    with_classes_added,
+    without_classes,
+)
 from swansphere.data.sources import catalogue
 from swansphere.data.vocabulary import (
     EVERYDAY_SOUNDS,
@@ -284,6 +289,49 @@ def test_classes_a_bank_lacks_are_added_and_its_own_clips_kept():
     assert full.audio.shape[-1] == partial.audio.shape[-1]
     assert not any("siren" in phrase for phrase in full.others)
     assert with_classes_added(full, training, wordings) is full
+
+
+def test_classes_cut_again_are_removed_with_their_clips_then_added_anew():
+    training = split_clips(class_clips(catalogue(["synthetic"])))[0]
+    wordings = training_phrases({clip.label for clip in training})
+    full = exemplar_bank(training, wordings, sample_rate=RATE, seconds=0.1)
+    partial = without_classes(full, ["siren", "bell"])
+    assert set(partial.class_names) == set(full.class_names) - {"siren", "bell"}
+    kept = [i for i, c in enumerate(full.clip_classes)
+            if full.class_names[c] not in ("siren", "bell")]
+    assert torch.equal(partial.audio, full.audio[kept])
+    assert [partial.class_names[c] for c in partial.clip_classes] == [
+        full.class_names[full.clip_classes[i]] for i in kept]
+    assert partial.others == full.others
+    again = with_classes_added(partial, training, wordings)
+    assert sorted(again.clips_of("siren")) and again.match(["a siren wails"])[0][0] == "siren"
+    with pytest.raises(ConfigError, match="no class 'cat'"):
+        without_classes(full, ["cat"])
+
+
+@attrs.frozen
+class DrawnTone:
+    """A synthesised clip: each draw of the generator is a tone of another pitch."""
+
+    label: str = "tone"
+
+    def render(self, rng, rate, samples):
+        return np.sin(2 * np.pi * rng.uniform(200, 2000) * np.arange(samples) / rate)
+
+
+def test_a_class_with_too_few_clips_gets_other_draws_of_synthesised_ones_only():
+    """A procedural class's one clip gives several exemplars, each another draw (so its chain
+    varies several, not one second looped); a recording sounds the same at every draw and
+    stays one exemplar."""
+    drawn = exemplar_bank([DrawnTone()], {"tone": ["a tone"]}, sample_rate=RATE, seconds=0.1,
+                          per_class=3)
+    assert drawn.clips_of("tone") == [0, 1, 2]
+    windows = drawn.audio.double()
+    assert all(not torch.allclose(windows[i], windows[j], atol=1e-3)
+               for i in range(3) for j in range(i))
+    recorded = exemplar_bank([OneShot()], {"knock": ["a knock"]}, sample_rate=RATE,
+                             seconds=0.4, per_class=3)
+    assert recorded.clips_of("knock") == [0]
 
 
 def test_a_bank_needs_words_for_every_class():
