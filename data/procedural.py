@@ -8,12 +8,12 @@ The parameters were chosen among a small grid by how the aisfx embedding ranks t
 against the *training* clips of every licence, and only then judged on held-out recordings
 (docs/evaluation.md, "A procedural dog").
 
-Wind, a crackling fire, thunder and crickets, sounds people ask a scene for more than any
-other, have no permissive recording here either, and are the classic subjects of procedural
-sound design: shaped noise for wind and a fire's roar, random clicks for its crackle, a
-crack and a long low rumble for thunder, trains of tone pulses for crickets
-(docs/data.md, "Procedural sounds"). The renders are this project's own work (licence
-``synthesised``), so the shipped model may learn from them.
+Wind, a crackling fire, thunder, crickets and footsteps, sounds people ask a scene for more
+than any other, have no permissive recording here either, and are the classic subjects of
+procedural sound design: shaped noise for wind and a fire's roar, random clicks for its
+crackle, a crack and a long low rumble for thunder, trains of tone pulses for crickets,
+heel-and-toe thuds for steps (docs/data.md, "Procedural sounds"). The renders are this
+project's own work (licence ``synthesised``), so the shipped model may learn from them.
 """
 
 from __future__ import annotations
@@ -191,12 +191,42 @@ def crickets(rng: np.random.Generator, sample_rate: int, num_samples: int) -> np
     return normalise_level(out)
 
 
+def footsteps(rng: np.random.Generator, sample_rate: int, num_samples: int) -> np.ndarray:
+    """Someone walking: about two steps a second, each a heel's low thud with a click, then
+    the sole rolling onto the toe a tenth of a second later, softer; each draw is another
+    walker (pace, weight, how hard the floor is)."""
+    count = max(num_samples, 1)
+    out = np.zeros(count)
+    pace, weight, hardness = rng.uniform(0.45, 0.6), rng.uniform(90.0, 160.0), rng.uniform()
+    onset = int(rng.uniform(0.05, 0.3) * sample_rate)
+    while onset < count:
+        for delay, gain in ((0.0, 1.0), (rng.uniform(0.07, 0.11), 0.45)):
+            start = onset + int(delay * sample_rate)
+            thud = gain * _step_sound(rng, sample_rate, weight, hardness)
+            out[start:start + thud.size] += thud[:max(count - start, 0)]
+        onset += int(pace * rng.uniform(0.95, 1.05) * sample_rate)
+    return normalise_level(out)
+
+
+def _step_sound(rng: np.random.Generator, sample_rate: int, weight: float, hardness: float
+                ) -> np.ndarray:
+    """One footfall: a decaying noise burst shaped as a low thud near ``weight`` Hz and,
+    the harder the floor, a brighter click near 2 kHz."""
+    size = int(0.08 * sample_rate)
+    burst = rng.standard_normal(size) * np.exp(-np.arange(size) / (0.015 * sample_rate))
+    freqs = np.fft.rfftfreq(size, 1.0 / sample_rate)
+    thud = 1.0 / (1.0 + ((freqs - weight) / (0.5 * weight)) ** 2)
+    click = hardness * 0.3 / (1.0 + ((freqs - 2000.0) / 800.0) ** 2)
+    return np.fft.irfft(np.fft.rfft(burst) * (thud + click), size)
+
+
 PROCEDURAL_SOUNDS: tuple[tuple[str, str, str, Renderer], ...] = (
     ("dog", "a dog", "barks", dog_barks),
     ("wind", "wind", "howls", wind),
     ("fire", "a fire", "crackles", fire),
     ("thunder", "thunder", "rumbles", thunder),
     ("crickets", "crickets", "chirp", crickets),
+    ("footsteps", "footsteps", "approach", footsteps),
 )
 """Each procedural class: its label, noun, verb and renderer."""
 

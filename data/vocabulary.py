@@ -360,6 +360,8 @@ SOUND_CLASSES: tuple[SoundClass, ...] = (
     _class("fire", _N, "a fire: crackle", "a campfire: crackle", held=["a bonfire: crackle"]),
     _class("thunder", _N, "thunder: rumble", "a thunderclap: boom",
            held=["a thunderstorm: rumble"], aliases=["lightning bolt"]),
+    _class("footsteps", _H, "footsteps: approach: pl", "footsteps: echo: pl",
+           held=["someone's steps: thud: pl"]),
     # game sounds (Kenney, CC0)
     _class("coin pickup", _G, "a coin pickup chime: ding", "a game coin: chime",
            held=["an arcade coin: jingle"]),
@@ -420,7 +422,7 @@ EVERYDAY_SOUNDS = (
     "a pen scribbles", "scissors snip", "a hammer bangs", "a drill whines", "a saw cuts wood",
     "a chainsaw roars", "a lawnmower drones", "someone coughs", "someone sneezes",
     "someone snores", "someone breathes", "a heart beats", "someone chews", "someone screams",
-    "children play", "footsteps echo", "footsteps crunch on gravel", "leaves rustle",
+    "children play", "leaves rustle",
     "ice cracks", "glass shatters", "a tree falls", "a ball bounces")
 """Sounds people ask for that the vocabulary has no class of, phrased as its wordings are:
 an exemplar bank's :attr:`~swansphere.conditioning.exemplars.ExemplarBank.others`, so that

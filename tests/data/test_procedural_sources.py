@@ -1,5 +1,6 @@
 """The procedural stand-ins: a dog that barks in runs, wind in gusts, a crackling fire,
-thunder that cracks and rolls away, chirping crickets; the same for the same draw."""
+thunder that cracks and rolls away, chirping crickets, steps at a walking pace; the same for
+the same draw."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from swansphere.data.clips import is_permissive
-from swansphere.data.procedural import PROCEDURAL_SOUNDS, crickets, dog_barks, fire, thunder, wind
+from swansphere.data.procedural import (
+    PROCEDURAL_SOUNDS,
+    crickets,
+    dog_barks,
+    fire,
+    footsteps,
+    thunder,
+    wind,
+)
 from swansphere.data.sources import catalogue
 from swansphere.data.vocabulary import class_clips
 
@@ -99,6 +108,22 @@ def test_crickets_chirp_in_pulses_of_a_high_tone_below_the_nyquist_frequency():
     assert energy_share(low_rate, 0.0, 3300.0, 8000) > 0.9
 
 
+def test_footsteps_fall_at_a_walking_pace_with_quiet_between():
+    for seed in range(4):
+        audio = footsteps(np.random.default_rng(seed), RATE, 4 * RATE).astype(np.float64)
+        frames = audio[:audio.size // 320 * 320].reshape(-1, 320)
+        envelope = np.sqrt(np.mean(frames ** 2, axis=1))
+        centred = envelope - envelope.mean()
+        lags = np.correlate(centred, centred, "full")[centred.size - 1:]
+        within = np.arange(15, 41)  # 0.3-0.8 s in 20 ms frames
+        pace = 0.02 * within[np.argmax(lags[within])]
+        assert 0.44 <= pace <= 0.62, (seed, pace)  # measured 0.46-0.58 s
+        levels = 20 * np.log10(envelope + 1e-12)
+        assert (levels < levels.max() - 30.0).mean() > 0.5, seed  # measured 0.66-0.73
+        assert energy_share(audio, 0.0, 3000.0) > 0.9, seed  # measured 0.96-0.998
+        assert energy_share(audio, 0.0, 1000.0) > 0.4, seed  # the heel's thud: 0.51-0.99
+
+
 @settings(max_examples=25, deadline=None)
 @given(rate=st.sampled_from([8000, 16000, 22050, 44100, 48000]),
        seconds=st.floats(0.001, 1.5), seed=st.integers(0, 2 ** 32 - 1),
@@ -113,7 +138,8 @@ def test_any_rate_and_length_gives_a_levelled_finite_signal(rate, seconds, seed,
 def test_each_procedural_sound_is_one_permissive_clip_of_its_class():
     clips = catalogue(["procedural"])
     assert [clip.phrase for clip in clips] == [
-        "a dog barks", "wind howls", "a fire crackles", "thunder rumbles", "crickets chirp"]
+        "a dog barks", "wind howls", "a fire crackles", "thunder rumbles", "crickets chirp",
+        "footsteps approach"]
     assert all(is_permissive(clip.licence) for clip in clips)
     assert [c.label for c in class_clips(clips)] == ["dog", "wind", "fire", "thunder",
-                                                      "crickets"]
+                                                      "crickets", "footsteps"]
