@@ -69,6 +69,11 @@ def test_the_packaged_table_knows_rarer_words_for_the_vocabulary():
         "A trombone blares, and a dog yaps"
     assert canonical_sounds("someone fiddles with a mouth organ") == \
         "someone fiddles with a harmonica"
+    # the procedural classes' own senses: WordNet's winds, fires, crickets and footfalls
+    assert canonical_sounds("a gale roars and a bonfire crackles") == \
+        "a wind roars and a fire crackles"
+    rewritten = canonical_sounds("a mole cricket chirps near a footfall").split()
+    assert "crickets" in rewritten and "footsteps" in rewritten  # plural class nouns
     for sound in SOUND_CLASSES:  # the vocabulary's own words stay as written
         for wording in sound.wordings:
             assert canonical_sounds(wording.phrase) == wording.phrase
