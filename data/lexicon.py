@@ -120,6 +120,7 @@ ANCHOR_SENSES: Mapping[str, tuple[str, ...]] = {
     "fire": ("fire.n.01",),
     "thunder": ("thunder.n.02",),
     "footsteps": ("footstep.n.01",),
+    "heartbeat": ("heartbeat.n.01",),
 }
 """Per class, the WordNet senses (``lemma.n.NN``, NN counting the lemma's noun senses in
 WordNet's order, most frequent first) its nouns mean. Left out: classes whose nouns WordNet

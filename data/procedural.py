@@ -8,11 +8,12 @@ The parameters were chosen among a small grid by how the aisfx embedding ranks t
 against the *training* clips of every licence, and only then judged on held-out recordings
 (docs/evaluation.md, "A procedural dog").
 
-Wind, a crackling fire, thunder, crickets and footsteps, sounds people ask a scene for more
-than any other, have no permissive recording here either, and are the classic subjects of
-procedural sound design: shaped noise for wind and a fire's roar, random clicks for its
-crackle, a crack and a long low rumble for thunder, trains of tone pulses for crickets,
-heel-and-toe thuds for steps (docs/data.md, "Procedural sounds"). The renders are this
+Wind, a crackling fire, thunder, crickets, footsteps and a heartbeat, sounds people ask a
+scene for more than any other, have no permissive recording here either, and are the classic
+subjects of procedural sound design: shaped noise for wind and a fire's roar, random clicks
+for its crackle, a crack and a long low rumble for thunder, trains of tone pulses for
+crickets, heel-and-toe thuds for steps, damped low thumps for a heart (docs/data.md,
+"Procedural sounds"). The renders are this
 project's own work (licence ``synthesised``), so the shipped model may learn from them.
 """
 
@@ -220,6 +221,29 @@ def _step_sound(rng: np.random.Generator, sample_rate: int, weight: float, hardn
     return np.fft.irfft(np.fft.rfft(burst) * (thud + click), size)
 
 
+def heartbeat(rng: np.random.Generator, sample_rate: int, num_samples: int) -> np.ndarray:
+    """A heart beating 60 to 80 times a minute: each beat a low "lub" (a damped 40-60 Hz
+    thump) and, about a third of a second later, a shorter, higher and softer "dub"."""
+    count = max(num_samples, 1)
+    out = np.zeros(count)
+    period, pitch = 60.0 / rng.uniform(60.0, 80.0), rng.uniform(40.0, 60.0)
+    onset = int(rng.uniform(0.05, 0.3) * sample_rate)
+    while onset < count:
+        for delay, gain, frequency, decay in ((0.0, 1.0, pitch, 0.05),
+                                              (0.3 * period, 0.6, 1.5 * pitch, 0.035)):
+            start = onset + int(delay * sample_rate)
+            thump = gain * _thump(sample_rate, min(frequency, 0.4 * sample_rate), decay)
+            out[start:start + thump.size] += thump[:max(count - start, 0)]
+        onset += int(period * rng.uniform(0.97, 1.03) * sample_rate)
+    return normalise_level(out)
+
+
+def _thump(sample_rate: int, frequency: float, decay: float) -> np.ndarray:
+    """A damped low sine with a 10 ms attack: one heart sound."""
+    t = np.arange(int(5 * decay * sample_rate)) / sample_rate
+    return np.sin(2 * np.pi * frequency * t) * np.minimum(t / 0.01, 1.0) * np.exp(-t / decay)
+
+
 PROCEDURAL_SOUNDS: tuple[tuple[str, str, str, Renderer], ...] = (
     ("dog", "a dog", "barks", dog_barks),
     ("wind", "wind", "howls", wind),
@@ -227,6 +251,7 @@ PROCEDURAL_SOUNDS: tuple[tuple[str, str, str, Renderer], ...] = (
     ("thunder", "thunder", "rumbles", thunder),
     ("crickets", "crickets", "chirp", crickets),
     ("footsteps", "footsteps", "approach", footsteps),
+    ("heartbeat", "a heart", "beats", heartbeat),
 )
 """Each procedural class: its label, noun, verb and renderer."""
 

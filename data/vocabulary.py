@@ -362,6 +362,7 @@ SOUND_CLASSES: tuple[SoundClass, ...] = (
            held=["a thunderstorm: rumble"], aliases=["lightning bolt"]),
     _class("footsteps", _H, "footsteps: approach: pl", "footsteps: echo: pl",
            held=["someone's steps: thud: pl"]),
+    _class("heartbeat", _V, "a heart: beat", "a heartbeat: thump", held=["a pulse: throb"]),
     # game sounds (Kenney, CC0)
     _class("coin pickup", _G, "a coin pickup chime: ding", "a game coin: chime",
            held=["an arcade coin: jingle"]),
@@ -421,7 +422,7 @@ EVERYDAY_SOUNDS = (
     "someone types on a keyboard", "a cash register rings", "a cork pops", "popcorn pops",
     "a pen scribbles", "scissors snip", "a hammer bangs", "a drill whines", "a saw cuts wood",
     "a chainsaw roars", "a lawnmower drones", "someone coughs", "someone sneezes",
-    "someone snores", "someone breathes", "a heart beats", "someone chews", "someone screams",
+    "someone snores", "someone breathes", "someone chews", "someone screams",
     "children play", "leaves rustle",
     "ice cracks", "glass shatters", "a tree falls", "a ball bounces")
 """Sounds people ask for that the vocabulary has no class of, phrased as its wordings are:

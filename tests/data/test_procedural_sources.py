@@ -1,6 +1,6 @@
 """The procedural stand-ins: a dog that barks in runs, wind in gusts, a crackling fire,
-thunder that cracks and rolls away, chirping crickets, steps at a walking pace; the same for
-the same draw."""
+thunder that cracks and rolls away, chirping crickets, steps at a walking pace, a heart's lub
+and dub; the same for the same draw."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from swansphere.data.procedural import (
     dog_barks,
     fire,
     footsteps,
+    heartbeat,
     thunder,
     wind,
 )
@@ -124,6 +125,23 @@ def test_footsteps_fall_at_a_walking_pace_with_quiet_between():
         assert energy_share(audio, 0.0, 1000.0) > 0.4, seed  # the heel's thud: 0.51-0.99
 
 
+def test_a_heart_beats_sixty_to_eighty_times_a_minute_lub_then_dub():
+    for seed in range(4):
+        audio = heartbeat(np.random.default_rng(seed), RATE, 4 * RATE).astype(np.float64)
+        frames = audio[:audio.size // 320 * 320].reshape(-1, 320)
+        envelope = np.sqrt(np.mean(frames ** 2, axis=1))
+        centred = envelope - envelope.mean()
+        lags = np.correlate(centred, centred, "full")[centred.size - 1:]
+        within = np.arange(35, 60)  # 0.7-1.2 s in 20 ms frames
+        period = 0.02 * within[np.argmax(lags[within])]
+        assert 0.74 <= period <= 1.02, (seed, period)  # measured 0.84-0.96 s
+        levels = 20 * np.log10(envelope + 1e-12)
+        loud = levels > levels.max() - 10.0
+        onsets = np.count_nonzero(loud[1:] & ~loud[:-1]) + int(loud[0])
+        assert 1.5 <= onsets * period / 4.0 <= 2.5, (seed, onsets)  # two sounds a beat
+        assert energy_share(audio, 0.0, 200.0) > 0.95, seed  # low thumps: 1.000
+
+
 @settings(max_examples=25, deadline=None)
 @given(rate=st.sampled_from([8000, 16000, 22050, 44100, 48000]),
        seconds=st.floats(0.001, 1.5), seed=st.integers(0, 2 ** 32 - 1),
@@ -139,7 +157,7 @@ def test_each_procedural_sound_is_one_permissive_clip_of_its_class():
     clips = catalogue(["procedural"])
     assert [clip.phrase for clip in clips] == [
         "a dog barks", "wind howls", "a fire crackles", "thunder rumbles", "crickets chirp",
-        "footsteps approach"]
+        "footsteps approach", "a heart beats"]
     assert all(is_permissive(clip.licence) for clip in clips)
     assert [c.label for c in class_clips(clips)] == ["dog", "wind", "fire", "thunder",
-                                                      "crickets", "footsteps"]
+                                                      "crickets", "footsteps", "heartbeat"]
