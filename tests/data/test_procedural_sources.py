@@ -109,17 +109,22 @@ def test_crickets_chirp_in_pulses_of_a_high_tone_below_the_nyquist_frequency():
     assert energy_share(low_rate, 0.0, 3300.0, 8000) > 0.9
 
 
+def repeat_period(signal: np.ndarray, shortest: float, longest: float) -> float:
+    """The lag in seconds (20 ms steps, between ``shortest`` and ``longest``) at which the
+    loudness of ``signal`` best repeats: its envelope's autocorrelation peak."""
+    envelope = 10.0 ** (frame_levels_db(signal) / 20.0)
+    centred = envelope - envelope.mean()
+    lags = np.correlate(centred, centred, "full")[centred.size - 1:]
+    within = np.arange(round(shortest / 0.02), round(longest / 0.02) + 1)
+    return 0.02 * float(within[np.argmax(lags[within])])
+
+
 def test_footsteps_fall_at_a_walking_pace_with_quiet_between():
     for seed in range(4):
         audio = footsteps(np.random.default_rng(seed), RATE, 4 * RATE).astype(np.float64)
-        frames = audio[:audio.size // 320 * 320].reshape(-1, 320)
-        envelope = np.sqrt(np.mean(frames ** 2, axis=1))
-        centred = envelope - envelope.mean()
-        lags = np.correlate(centred, centred, "full")[centred.size - 1:]
-        within = np.arange(15, 41)  # 0.3-0.8 s in 20 ms frames
-        pace = 0.02 * within[np.argmax(lags[within])]
+        pace = repeat_period(audio, 0.3, 0.8)
         assert 0.44 <= pace <= 0.62, (seed, pace)  # measured 0.46-0.58 s
-        levels = 20 * np.log10(envelope + 1e-12)
+        levels = frame_levels_db(audio)
         assert (levels < levels.max() - 30.0).mean() > 0.5, seed  # measured 0.66-0.73
         assert energy_share(audio, 0.0, 3000.0) > 0.9, seed  # measured 0.96-0.998
         assert energy_share(audio, 0.0, 1000.0) > 0.4, seed  # the heel's thud: 0.51-0.99
@@ -128,14 +133,9 @@ def test_footsteps_fall_at_a_walking_pace_with_quiet_between():
 def test_a_heart_beats_sixty_to_eighty_times_a_minute_lub_then_dub():
     for seed in range(4):
         audio = heartbeat(np.random.default_rng(seed), RATE, 4 * RATE).astype(np.float64)
-        frames = audio[:audio.size // 320 * 320].reshape(-1, 320)
-        envelope = np.sqrt(np.mean(frames ** 2, axis=1))
-        centred = envelope - envelope.mean()
-        lags = np.correlate(centred, centred, "full")[centred.size - 1:]
-        within = np.arange(35, 60)  # 0.7-1.2 s in 20 ms frames
-        period = 0.02 * within[np.argmax(lags[within])]
+        period = repeat_period(audio, 0.7, 1.2)
         assert 0.74 <= period <= 1.02, (seed, period)  # measured 0.84-0.96 s
-        levels = 20 * np.log10(envelope + 1e-12)
+        levels = frame_levels_db(audio)
         loud = levels > levels.max() - 10.0
         onsets = np.count_nonzero(loud[1:] & ~loud[:-1]) + int(loud[0])
         assert 1.5 <= onsets * period / 4.0 <= 2.5, (seed, onsets)  # two sounds a beat
