@@ -24,7 +24,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .clips import Renderer, SoundClip, normalise_level
-from .synthetic import SYNTHETIC_LICENCE, SYNTHETIC_PACKAGE
+from .synthetic import synthesised_clips
 
 BARK_FORMANTS = ((500.0, 1.0), (1200.0, 0.7), (2500.0, 0.3))
 """Vocal-tract resonances of a medium dog's bark, ``(Hz, gain)``: lower than a person's vowels."""
@@ -259,6 +259,4 @@ PROCEDURAL_SOUNDS: tuple[tuple[str, str, str, Renderer], ...] = (
 def procedural_clips() -> tuple[SoundClip, ...]:
     """The procedural stand-ins, one :class:`SoundClip` per class; each draw of the
     renderer's generator is another animal, wind or fire of the class."""
-    return tuple(SoundClip(clip_id=f"procedural/{label}", label=label, noun=noun, verb=verb,
-                           licence=SYNTHETIC_LICENCE, package=SYNTHETIC_PACKAGE, render=render)
-                 for label, noun, verb, render in PROCEDURAL_SOUNDS)
+    return synthesised_clips("procedural", PROCEDURAL_SOUNDS)

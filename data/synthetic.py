@@ -10,12 +10,12 @@ any Debian sound package is installed.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
 from ..errors import ConfigError
-from .clips import SoundClip, normalise_level
+from .clips import Renderer, SoundClip, normalise_level
 from .datasets import SceneDataset
 
 SYNTHETIC_LICENCE = "synthesised"
@@ -218,10 +218,17 @@ _SYNTHS: tuple[tuple[str, str, str, Callable[..., np.ndarray]], ...] = (
 
 def synthetic_clips() -> tuple[SoundClip, ...]:
     """The catalogue of procedural sources, one :class:`SoundClip` per class."""
+    return synthesised_clips("synthetic", _SYNTHS)
+
+
+def synthesised_clips(set_name: str, sounds: Iterable[tuple[str, str, str, Renderer]]
+                      ) -> tuple[SoundClip, ...]:
+    """One :class:`SoundClip` (id ``set_name/label``, licence ``synthesised``) per
+    ``(label, noun, verb, render)`` of this project's own renderers."""
     return tuple(
-        SoundClip(clip_id=f"synthetic/{label}", label=label, noun=noun, verb=verb,
+        SoundClip(clip_id=f"{set_name}/{label}", label=label, noun=noun, verb=verb,
                   licence=SYNTHETIC_LICENCE, package=SYNTHETIC_PACKAGE, render=render)
-        for label, noun, verb, render in _SYNTHS)
+        for label, noun, verb, render in sounds)
 
 
 def synthetic_labels() -> tuple[str, ...]:
