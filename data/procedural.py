@@ -19,7 +19,7 @@ project's own work (licence ``synthesised``), so the shipped model may learn fro
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -66,11 +66,26 @@ def dog_barks(rng: np.random.Generator, sample_rate: int, num_samples: int) -> n
     position = int(rng.uniform(0.02, 0.08) * sample_rate)
     while position < num_samples:
         bark = _bark(rng, sample_rate, pitch * rng.uniform(0.95, 1.05), seconds)
-        stop = min(num_samples, position + bark.size)
-        out[position:stop] += bark[:stop - position]
+        _add_at(out, position, bark)
         gap = rng.uniform(0.25, 0.45) if rng.random() < 0.7 else rng.uniform(0.8, 1.2)
         position += int(gap * sample_rate)
     return normalise_level(out)
+
+
+def _add_at(out: np.ndarray, start: int, piece: np.ndarray) -> None:
+    """Add ``piece`` into ``out`` from sample ``start`` on, what falls past the end cut."""
+    piece = piece[:max(out.size - start, 0)]
+    out[start:start + piece.size] += piece
+
+
+def _onsets(rng: np.random.Generator, count: int, sample_rate: int,
+            gap: Callable[[], float]) -> Iterator[int]:
+    """Event onsets in a clip of ``count`` samples: the first 0.05-0.3 s in, each next
+    ``gap()`` seconds later (drawn after the event before it is made)."""
+    onset = int(rng.uniform(0.05, 0.3) * sample_rate)
+    while onset < count:
+        yield onset
+        onset += int(gap() * sample_rate)
 
 
 def _slow_curve(rng: np.random.Generator, count: int, sample_rate: int, changes: float
@@ -132,9 +147,8 @@ def fire(rng: np.random.Generator, sample_rate: int, num_samples: int) -> np.nda
     out = 0.15 * roar / (np.sqrt(np.mean(roar ** 2)) + 1e-12)
     for rate, seconds, brightness, loudness in ((20.0, 0.004, 1.0, 1.0), (1.5, 0.015, 0.3, 2.0)):
         for onset in np.flatnonzero(rng.random(count) < rate / sample_rate):
-            burst = _crackle(rng, sample_rate, seconds, brightness,
-                             loudness * 10 ** rng.uniform(-1.5, 0.0))[:count - onset]
-            out[onset:onset + burst.size] += burst
+            _add_at(out, onset, _crackle(rng, sample_rate, seconds, brightness,
+                                         loudness * 10 ** rng.uniform(-1.5, 0.0)))
     return normalise_level(out)
 
 
@@ -153,11 +167,8 @@ def thunder(rng: np.random.Generator, sample_rate: int, num_samples: int) -> np.
     and dies away over seconds; a long clip has a clap every five to nine seconds."""
     count = max(num_samples, 1)
     out = np.zeros(count)
-    onset = int(rng.uniform(0.05, 0.3) * sample_rate)
-    while onset < count:
-        clap = _clap(rng, sample_rate, rng.uniform(3.0, 5.0))
-        out[onset:onset + clap.size] += clap[:count - onset]
-        onset += int(rng.uniform(5.0, 9.0) * sample_rate)
+    for onset in _onsets(rng, count, sample_rate, lambda: rng.uniform(5.0, 9.0)):
+        _add_at(out, onset, _clap(rng, sample_rate, rng.uniform(3.0, 5.0)))
     return normalise_level(out)
 
 
@@ -199,13 +210,10 @@ def footsteps(rng: np.random.Generator, sample_rate: int, num_samples: int) -> n
     count = max(num_samples, 1)
     out = np.zeros(count)
     pace, weight, hardness = rng.uniform(0.45, 0.6), rng.uniform(90.0, 160.0), rng.uniform()
-    onset = int(rng.uniform(0.05, 0.3) * sample_rate)
-    while onset < count:
+    for onset in _onsets(rng, count, sample_rate, lambda: pace * rng.uniform(0.95, 1.05)):
         for delay, gain in ((0.0, 1.0), (rng.uniform(0.07, 0.11), 0.45)):
-            start = onset + int(delay * sample_rate)
-            thud = gain * _step_sound(rng, sample_rate, weight, hardness)
-            out[start:start + thud.size] += thud[:max(count - start, 0)]
-        onset += int(pace * rng.uniform(0.95, 1.05) * sample_rate)
+            _add_at(out, onset + int(delay * sample_rate),
+                    gain * _step_sound(rng, sample_rate, weight, hardness))
     return normalise_level(out)
 
 
@@ -227,14 +235,11 @@ def heartbeat(rng: np.random.Generator, sample_rate: int, num_samples: int) -> n
     count = max(num_samples, 1)
     out = np.zeros(count)
     period, pitch = 60.0 / rng.uniform(60.0, 80.0), rng.uniform(40.0, 60.0)
-    onset = int(rng.uniform(0.05, 0.3) * sample_rate)
-    while onset < count:
+    for onset in _onsets(rng, count, sample_rate, lambda: period * rng.uniform(0.97, 1.03)):
         for delay, gain, frequency, decay in ((0.0, 1.0, pitch, 0.05),
                                               (0.3 * period, 0.6, 1.5 * pitch, 0.035)):
-            start = onset + int(delay * sample_rate)
-            thump = gain * _thump(sample_rate, min(frequency, 0.4 * sample_rate), decay)
-            out[start:start + thump.size] += thump[:max(count - start, 0)]
-        onset += int(period * rng.uniform(0.97, 1.03) * sample_rate)
+            _add_at(out, onset + int(delay * sample_rate),
+                    gain * _thump(sample_rate, frequency, decay))
     return normalise_level(out)
 
 
