@@ -12,8 +12,8 @@ Wind, a crackling fire, thunder, crickets, footsteps and a heartbeat, sounds peo
 scene for more than any other, have no permissive recording here either, and are the classic
 subjects of procedural sound design: shaped noise for wind and a fire's roar, random clicks
 for its crackle, a crack and a long low rumble for thunder, trains of tone pulses for
-crickets, heel-and-toe thuds for steps, damped low thumps for a heart (docs/data.md,
-"Procedural sounds"). The renders are this
+crickets, heel-and-toe thuds for steps, damped low thumps for a heart, a pair of mechanical
+clicks for a camera's shutter (docs/data.md, "Procedural sounds"). The renders are this
 project's own work (licence ``synthesised``), so the shipped model may learn from them.
 """
 
@@ -249,6 +249,31 @@ def _thump(sample_rate: int, frequency: float, decay: float) -> np.ndarray:
     return np.sin(2 * np.pi * frequency * t) * np.minimum(t / 0.01, 1.0) * np.exp(-t / decay)
 
 
+def camera(rng: np.random.Generator, sample_rate: int, num_samples: int) -> np.ndarray:
+    """A camera's shutter, a shot every one to two seconds: a sharp click as the mirror flips
+    up (a 1 ms ring near 2.5-4 kHz over a tick of noise), then, 50-120 ms later, a softer and
+    higher one as the shutter closes (3.5-5.5 kHz); rings stay below 0.4 of the rate."""
+    count = max(num_samples, 1)
+    out = np.zeros(count)
+    top = 0.4 * sample_rate
+    for onset in _onsets(rng, count, sample_rate, lambda: rng.uniform(0.8, 2.0)):
+        _add_at(out, onset, _click(rng, sample_rate, min(rng.uniform(2500.0, 4000.0), top),
+                                   0.001))
+        closes = onset + int(rng.uniform(0.05, 0.12) * sample_rate)
+        _add_at(out, closes, 0.7 * _click(rng, sample_rate,
+                                          min(rng.uniform(3500.0, 5500.0), top), 0.00075))
+    return normalise_level(out)
+
+
+def _click(rng: np.random.Generator, sample_rate: int, frequency: float, decay: float
+           ) -> np.ndarray:
+    """A mechanical click: a ring at ``frequency`` Hz decaying over ``decay`` seconds and a
+    noise tick three times shorter."""
+    t = np.arange(max(int(6 * decay * sample_rate), 1)) / sample_rate
+    tick = rng.standard_normal(t.size) * np.exp(-t / (0.3 * decay))
+    return tick + np.sin(2 * np.pi * frequency * t) * np.exp(-t / decay)
+
+
 PROCEDURAL_SOUNDS: tuple[tuple[str, str, str, Renderer], ...] = (
     ("dog", "a dog", "barks", dog_barks),
     ("wind", "wind", "howls", wind),
@@ -257,6 +282,7 @@ PROCEDURAL_SOUNDS: tuple[tuple[str, str, str, Renderer], ...] = (
     ("crickets", "crickets", "chirp", crickets),
     ("footsteps", "footsteps", "approach", footsteps),
     ("heartbeat", "a heart", "beats", heartbeat),
+    ("camera", "a camera", "clicks", camera),
 )
 """Each procedural class: its label, noun, verb and renderer."""
 

@@ -1,6 +1,6 @@
 """The procedural stand-ins: a dog that barks in runs, wind in gusts, a crackling fire,
 thunder that cracks and rolls away, chirping crickets, steps at a walking pace, a heart's lub
-and dub; the same for the same draw."""
+and dub, a camera's click-click; the same for the same draw."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from swansphere.data.clips import is_permissive
 from swansphere.data.procedural import (
     PROCEDURAL_SOUNDS,
+    camera,
     crickets,
     dog_barks,
     fire,
@@ -142,6 +143,21 @@ def test_a_heart_beats_sixty_to_eighty_times_a_minute_lub_then_dub():
         assert energy_share(audio, 0.0, 200.0) > 0.95, seed  # low thumps: 1.000
 
 
+def test_a_camera_clicks_twice_a_shot_a_shot_every_one_to_two_seconds():
+    for seed in range(4):
+        audio = camera(np.random.default_rng(seed), RATE, 6 * RATE).astype(np.float64)
+        levels = frame_levels_db(audio, 80)
+        loud = levels > levels.max() - 20.0
+        onsets = np.flatnonzero(np.diff(loud.astype(int)) == 1) + 1
+        onsets = np.concatenate((np.flatnonzero(loud[:1]), onsets))
+        gaps = np.diff(onsets) * 80 / RATE
+        assert gaps.size >= 5, seed                   # three shots or more in six seconds
+        assert np.all((gaps[0::2] >= 0.045) & (gaps[0::2] <= 0.125)), (seed, gaps)  # shutter
+        assert np.all((gaps[1::2] >= 0.7) & (gaps[1::2] <= 2.05)), (seed, gaps)     # next shot
+        assert (levels < levels.max() - 40.0).mean() > 0.9, seed  # short clicks: 0.98-0.99
+        assert energy_share(audio, 1500.0, 8000.0) > 0.8, seed    # bright: 0.88-0.96
+
+
 @settings(max_examples=25, deadline=None)
 @given(rate=st.sampled_from([8000, 16000, 22050, 44100, 48000]),
        seconds=st.floats(0.001, 1.5), seed=st.integers(0, 2 ** 32 - 1),
@@ -157,7 +173,8 @@ def test_each_procedural_sound_is_one_permissive_clip_of_its_class():
     clips = catalogue(["procedural"])
     assert [clip.phrase for clip in clips] == [
         "a dog barks", "wind howls", "a fire crackles", "thunder rumbles", "crickets chirp",
-        "footsteps approach", "a heart beats"]
+        "footsteps approach", "a heart beats", "a camera clicks"]
     assert all(is_permissive(clip.licence) for clip in clips)
     assert [c.label for c in class_clips(clips)] == ["dog", "wind", "fire", "thunder",
-                                                      "crickets", "footsteps", "heartbeat"]
+                                                      "crickets", "footsteps", "heartbeat",
+                                                      "camera"]
