@@ -60,6 +60,11 @@ HEAD_FOLLOWS = (r"(?=\s*$|\s*[,.;:!?]|\s+(?:\w+(?:s|ing|ed)|is|are|was|were|can|
                 r"|with)\b)")
 """What follows a noun that heads its clause ("a dog howls", "a dog in the distance") rather
 than naming another thing ("a dog whistle"): a verb form, a function word or nothing."""
+PEOPLE = frozenset({"man", "woman", "men", "women", "person", "people", "boy", "girl", "boys",
+                    "girls", "child", "children", "kid", "kids"})
+"""Nouns that say who makes a sound, not which: "a man whistles", "a woman claps" and "a man
+walks" are no speech, so a clause headed by one is matched by its whole meaning, never taken
+by the noun alone (:meth:`ExemplarBank.named_by_noun`)."""
 
 
 def named_part(text: str) -> str:
@@ -206,10 +211,11 @@ class ExemplarBank:
 
     @functools.cached_property
     def _noun_heads(self) -> tuple[re.Pattern[str] | None, ...]:
-        """Per class, a pattern finding one of its :attr:`class_nouns` at a clause's head
-        (``None`` for a class its wordings name by no noun)."""
-        return tuple(re.compile(rf"\b(?:{'|'.join(map(re.escape, sorted(nouns)))})\b{HEAD_FOLLOWS}")
-                     if nouns else None for nouns in self.class_nouns)
+        """Per class, a pattern finding one of its :attr:`class_nouns` but :data:`PEOPLE` at
+        a clause's head (``None`` for a class its wordings name by no other noun)."""
+        heads = [sorted(nouns - PEOPLE) for nouns in self.class_nouns]
+        return tuple(re.compile(rf"\b(?:{'|'.join(map(re.escape, nouns))})\b{HEAD_FOLLOWS}")
+                     if nouns else None for nouns in heads)
 
     @functools.cached_property
     def _phrase_texts(self) -> tuple[str, ...]:

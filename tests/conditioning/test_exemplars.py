@@ -161,6 +161,27 @@ def test_a_noun_the_bank_knows_at_the_head_names_its_class(bank, text, named, by
     assert ((bank.match([text])[0] or (None,))[0] == named) is not by_noun
 
 
+@pytest.mark.parametrize(("text", "named"), [
+    ("a man whistles on the left", "whistling"),
+    ("a woman is clapping behind you", "hand claps"),
+    ("a girl whistles", "whistling"),
+    ("a man talks behind you", "man speaking"),
+    ("a lady is speaking", "woman speaking"),
+    ("a woman", "woman speaking"),
+])
+def test_a_person_at_the_head_says_who_makes_the_sound_not_which(text, named):
+    """"A man" heads "a man speaks", but a man who whistles makes no speech: a clause headed
+    by a person is matched by its whole meaning, the verb included."""
+    classes = [sound_class(name) for name in ("man speaking", "woman speaking", "whistling",
+                                               "hand claps", "bell")]
+    phrases = tuple(tuple(dict.fromkeys(phrase for w in c.wordings
+                                        for phrase in (w.phrase, w.nominal))) for c in classes)
+    bank = ExemplarBank(tuple(c.name for c in classes), phrases, tuple(range(len(classes))),
+                        torch.zeros(len(classes), 8), RATE)
+    assert "man" in bank.class_nouns[0]  # "a man" heads "a man speaks"
+    assert (bank.match([text])[0] or (None,))[0] == named
+
+
 def test_a_prompt_is_the_class_clip_where_the_clause_puts_it(bank):
     prompt = bank.prompt("a bell rings on the left", seed=1)
     choices = [i for i, c in enumerate(bank.clip_classes) if bank.class_names[c] == "bell"]
