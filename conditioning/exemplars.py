@@ -62,9 +62,10 @@ HEAD_FOLLOWS = (r"(?=\s*$|\s*[,.;:!?]|\s+(?:\w+(?:s|ing|ed)|is|are|was|were|can|
 than naming another thing ("a dog whistle"): a verb form, a function word or nothing."""
 PEOPLE = frozenset({"man", "woman", "men", "women", "person", "people", "boy", "girl", "boys",
                     "girls", "child", "children", "kid", "kids"})
-"""Nouns that say who makes a sound, not which: "a man whistles", "a woman claps" and "a man
-walks" are no speech, so a clause headed by one is matched by its whole meaning, never taken
-by the noun alone (:meth:`ExemplarBank.named_by_noun`)."""
+"""Nouns that say who makes a sound, not which: "a man whistles" and "a woman claps" are no
+speech, so a clause headed by one is matched by its whole meaning, never taken by the noun
+alone (:meth:`ExemplarBank.named_by_noun`); it still heads the clause, so "a man talks on
+the phone" is not taken by the phone."""
 
 
 def named_part(text: str) -> str:
@@ -196,13 +197,16 @@ class ExemplarBank:
         chicken crows": the noun followed by a verb, a function word or nothing, so not "a
         dog whistle"), where its nearest phrase (index ``nearest``) is another's that lacks
         that noun ("a wolf howls", a sound the bank has none of; "a rooster crows"); else
-        ``None``. MiniLM's sentence space weighs the verb as much as the noun, so a noun the
-        bank knows is taken at its word."""
+        ``None``, as for a class named by :data:`PEOPLE` alone ("a man whistles"). MiniLM's
+        sentence space weighs the verb as much as the noun, so a noun the bank knows is taken
+        at its word."""
         heads = {index for index, head in enumerate(self._noun_heads)
                  if head is not None and head.search(query)}
         if len(heads) != 1:
             return None
         (named,) = heads
+        if self.class_nouns[named] <= PEOPLE:
+            return None
         owner = self._wording_embeddings[1]
         phrase = self._phrase_texts[nearest]
         if int(owner[nearest]) == named or any(noun in phrase for noun in self.class_nouns[named]):
@@ -211,11 +215,10 @@ class ExemplarBank:
 
     @functools.cached_property
     def _noun_heads(self) -> tuple[re.Pattern[str] | None, ...]:
-        """Per class, a pattern finding one of its :attr:`class_nouns` but :data:`PEOPLE` at
-        a clause's head (``None`` for a class its wordings name by no other noun)."""
-        heads = [sorted(nouns - PEOPLE) for nouns in self.class_nouns]
-        return tuple(re.compile(rf"\b(?:{'|'.join(map(re.escape, nouns))})\b{HEAD_FOLLOWS}")
-                     if nouns else None for nouns in heads)
+        """Per class, a pattern finding one of its :attr:`class_nouns` at a clause's head
+        (``None`` for a class its wordings name by no noun)."""
+        return tuple(re.compile(rf"\b(?:{'|'.join(map(re.escape, sorted(nouns)))})\b{HEAD_FOLLOWS}")
+                     if nouns else None for nouns in self.class_nouns)
 
     @functools.cached_property
     def _phrase_texts(self) -> tuple[str, ...]:
