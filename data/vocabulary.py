@@ -360,7 +360,7 @@ SOUND_CLASSES: tuple[SoundClass, ...] = (
     _class("fire", _N, "a fire: crackle", "a campfire: crackle", held=["a bonfire: crackle"]),
     _class("thunder", _N, "thunder: rumble", "a thunderclap: boom",
            held=["a thunderstorm: rumble"], aliases=["lightning bolt"]),
-    _class("footsteps", _H, "footsteps: approach: pl", "footsteps: echo: pl",
+    _class("footsteps", _H, "footsteps: approach: pl", "footsteps: echo: pl", "someone: walk",
            held=["someone's steps: thud: pl"]),
     _class("heartbeat", _V, "a heart: beat", "a heartbeat: thump", held=["a pulse: throb"]),
     # game sounds (Kenney, CC0)
