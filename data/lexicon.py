@@ -90,7 +90,7 @@ ANCHOR_SENSES: Mapping[str, tuple[str, ...]] = {
     "owl": ("owl.n.01",),
     "frog": ("frog.n.01",),
     "bee": ("bee.n.01",),
-    "lion": ("lion.n.01",),
+    "lion": ("lion.n.01", "tiger.n.02"),
     "elephant": ("elephant.n.01",),
     "engine": ("engine.n.01", "motor.n.01"),
     "helicopter": ("helicopter.n.01",),

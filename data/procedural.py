@@ -13,7 +13,8 @@ scene for more than any other, have no permissive recording here either, and are
 subjects of procedural sound design: shaped noise for wind and a fire's roar, random clicks
 for its crackle, a crack and a long low rumble for thunder, trains of tone pulses for
 crickets, heel-and-toe thuds for steps, damped low thumps for a heart, a pair of mechanical
-clicks for a camera's shutter (docs/data.md, "Procedural sounds"). The renders are this
+clicks for a camera's shutter, and, like the bark, voiced calls for a lion's roar and a
+horse's neigh (docs/data.md, "Procedural sounds"). The renders are this
 project's own work (licence ``synthesised``), so the shipped model may learn from them.
 """
 
@@ -21,19 +22,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+import attrs
 import numpy as np
 
 from .clips import Renderer, SoundClip, normalise_level
 from .synthetic import synthesised_clips
 
-BARK_FORMANTS = ((500.0, 1.0), (1200.0, 0.7), (2500.0, 0.3))
-"""Vocal-tract resonances of a medium dog's bark, ``(Hz, gain)``: lower than a person's vowels."""
+BARK_FORMANTS = ((500.0, 1.0, 170.0), (1200.0, 0.7, 240.0), (2500.0, 0.3, 370.0))
+"""Vocal-tract resonances of a medium dog's bark, ``(Hz, gain, width in Hz)``: lower than a
+person's vowels, each 120 Hz + 10 % wide."""
 
 
-def _resonances(freqs: np.ndarray) -> np.ndarray:
-    """The bark's spectral envelope: a resonance peak per formant, 120 Hz + 10 % wide."""
-    return sum(gain / (1.0 + ((freqs - centre) / (120.0 + 0.1 * centre)) ** 2)
-               for centre, gain in BARK_FORMANTS)
+def _resonances(freqs: np.ndarray, formants: tuple[tuple[float, float, float], ...]
+                ) -> np.ndarray:
+    """A spectral envelope: a resonance peak per formant ``(Hz, gain, width in Hz)``."""
+    return sum(gain / (1.0 + ((freqs - centre) / width) ** 2)
+               for centre, gain, width in formants)
 
 
 def _bark(rng: np.random.Generator, sample_rate: int, pitch: float, seconds: float
@@ -54,7 +58,7 @@ def _bark(rng: np.random.Generator, sample_rate: int, pitch: float, seconds: flo
     envelope = np.minimum(t / 0.008, 1.0) * np.exp(-np.maximum(t - 0.03, 0.0) / (0.35 * seconds))
     spectrum = np.fft.rfft(source * envelope)
     freqs = np.fft.rfftfreq(count, 1.0 / sample_rate)
-    return np.fft.irfft(spectrum * _resonances(freqs), count)
+    return np.fft.irfft(spectrum * _resonances(freqs, BARK_FORMANTS), count)
 
 
 def dog_barks(rng: np.random.Generator, sample_rate: int, num_samples: int) -> np.ndarray:
@@ -274,6 +278,95 @@ def _click(rng: np.random.Generator, sample_rate: int, frequency: float, decay: 
     return tick + np.sin(2 * np.pi * frequency * t) * np.exp(-t / decay)
 
 
+@attrs.frozen
+class CallShape:
+    """How one animal's voiced call is shaped: its pitch contour (``bend``: the start, peak
+    and end pitch as fractions of the call's pitch, the peak ``peak_at`` of the way in),
+    vocal-tract resonances (``formants``: Hz, gain, width in Hz), breath noise (against a
+    voice of peak 1), tremolo (rate in Hz, depth), attack and release (s), and ``jitter``,
+    how far the pitch wanders."""
+
+    bend: tuple[float, float, float]
+    peak_at: float
+    formants: tuple[tuple[float, float, float], ...]
+    breath: float
+    tremolo: tuple[float, float]
+    attack: float
+    release: float
+    jitter: float
+
+
+LION_ROAR = CallShape(bend=(0.8, 1.0, 0.6), peak_at=0.3,
+                      formants=((400.0, 1.0, 150.0), (960.0, 0.6, 300.0)), breath=1.0,
+                      tremolo=(8.0, 0.4), attack=0.1, release=0.4, jitter=0.03)
+"""A roar: low and as breathy as it is voiced, rising a quarter then sinking to 0.6 of its
+pitch, shaken at 8 Hz, through a big cat's long vocal tract (resonances near 400 and 960 Hz)."""
+HORSE_NEIGH = CallShape(bend=(1.0, 1.1, 0.5), peak_at=0.15,
+                        formants=((900.0, 1.0, 250.0), (2200.0, 0.6, 400.0)), breath=0.8,
+                        tremolo=(20.0, 0.6), attack=0.03, release=0.3, jitter=0.02)
+"""A neigh: high, rising a tenth then falling to half its pitch, with the fast, deep quaver
+(20 Hz) of a whinny, and breath."""
+
+
+def _voiced_call(rng: np.random.Generator, sample_rate: int, seconds: float, pitch: float,
+                 shape: CallShape) -> np.ndarray:
+    """One call ``seconds`` long at about ``pitch`` Hz: harmonics (1/n) below 0.45 of the
+    rate along the shape's contour, tremolo and breath, then its resonances."""
+    count = max(int(seconds * sample_rate), 1)
+    t = np.arange(count) / sample_rate
+    along = t / seconds
+    start, top, end = shape.bend
+    contour = pitch * np.where(
+        along < shape.peak_at,
+        start + (top - start) * np.sin(0.5 * np.pi * along / shape.peak_at),
+        top + (end - top) * ((along - shape.peak_at) / (1.0 - shape.peak_at)) ** 2)
+    contour *= 1.0 + shape.jitter * (rng.standard_normal(count).cumsum()
+                                     / np.sqrt(np.arange(1, count + 1)))
+    phase = 2.0 * np.pi * np.cumsum(contour) / sample_rate
+    harmonics = np.arange(1, int(0.45 * sample_rate / contour.max()) + 1)
+    voice = (np.sin(harmonics[:, None] * phase[None, :]
+                    + rng.uniform(0, 2 * np.pi, (harmonics.size, 1)))
+             / harmonics[:, None]).sum(axis=0)
+    rate, depth = shape.tremolo
+    voice *= 1.0 - depth + depth * 0.5 * (1.0 + np.sin(2 * np.pi * rate * t
+                                                       + rng.uniform(0, 6.3)))
+    source = voice / (np.abs(voice).max() + 1e-12) + shape.breath * rng.standard_normal(count)
+    envelope = (np.minimum(t / shape.attack, 1.0)
+                * np.clip((seconds - t) / shape.release, 0.0, 1.0))
+    freqs = np.fft.rfftfreq(count, 1.0 / sample_rate)
+    return np.fft.irfft(np.fft.rfft(source * envelope) * _resonances(freqs, shape.formants),
+                        count)
+
+
+def _calls(rng: np.random.Generator, sample_rate: int, num_samples: int,
+           call: Callable[[], np.ndarray], pause: tuple[float, float]) -> np.ndarray:
+    """Calls one after another, the first 20-100 ms in, each ``pause`` seconds (drawn
+    between its bounds) after the end of the one before."""
+    out = np.zeros(max(num_samples, 1))
+    position = int(rng.uniform(0.02, 0.1) * sample_rate)
+    while position < out.size:
+        piece = call()
+        _add_at(out, position, piece)
+        position += piece.size + int(rng.uniform(*pause) * sample_rate)
+    return normalise_level(out)
+
+
+def lion(rng: np.random.Generator, sample_rate: int, num_samples: int) -> np.ndarray:
+    """A lion roaring: roars of 0.8-1.5 s near 110-130 Hz (:data:`LION_ROAR`), 0.3-1 s
+    apart."""
+    return _calls(rng, sample_rate, num_samples,
+                  lambda: _voiced_call(rng, sample_rate, rng.uniform(0.8, 1.5),
+                                       120.0 * rng.uniform(0.9, 1.1), LION_ROAR), (0.3, 1.0))
+
+
+def horse(rng: np.random.Generator, sample_rate: int, num_samples: int) -> np.ndarray:
+    """A horse neighing: neighs of 0.8-1.4 s near 810-990 Hz (:data:`HORSE_NEIGH`), 0.5-1.5 s
+    apart."""
+    return _calls(rng, sample_rate, num_samples,
+                  lambda: _voiced_call(rng, sample_rate, rng.uniform(0.8, 1.4),
+                                       900.0 * rng.uniform(0.9, 1.1), HORSE_NEIGH), (0.5, 1.5))
+
+
 PROCEDURAL_SOUNDS: tuple[tuple[str, str, str, Renderer], ...] = (
     ("dog", "a dog", "barks", dog_barks),
     ("wind", "wind", "howls", wind),
@@ -283,6 +376,8 @@ PROCEDURAL_SOUNDS: tuple[tuple[str, str, str, Renderer], ...] = (
     ("footsteps", "footsteps", "approach", footsteps),
     ("heartbeat", "a heart", "beats", heartbeat),
     ("camera", "a camera", "clicks", camera),
+    ("lion", "a lion", "roars", lion),
+    ("horse", "a horse", "neighs", horse),
 )
 """Each procedural class: its label, noun, verb and renderer."""
 

@@ -301,7 +301,8 @@ SOUND_CLASSES: tuple[SoundClass, ...] = (
     _class("bee", _A, "a bee: buzz", held=["a bumblebee: drone"], aliases=["hornet"]),
     _class("crickets", _A, "crickets: chirp: pl", "a cricket: chirp",
            held=["a grasshopper: chirp"], aliases=["grasshopper"]),
-    _class("lion", _A, "a lion: roar", held=["a big cat: roar"], aliases=["tiger"]),
+    _class("lion", _A, "a lion: roar", "a tiger: growl", held=["a big cat: roar"],
+           aliases=["tiger"]),
     _class("elephant", _A, "an elephant: trumpet", held=["a pachyderm: trumpet"]),
     # machines, vehicles, alarms
     _class("engine", _M, "an engine: rumble", "a motor: hum", held=["an idling motor: putter"],

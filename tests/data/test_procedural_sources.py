@@ -1,6 +1,7 @@
 """The procedural stand-ins: a dog that barks in runs, wind in gusts, a crackling fire,
 thunder that cracks and rolls away, chirping crickets, steps at a walking pace, a heart's lub
-and dub, a camera's click-click; the same for the same draw."""
+and dub, a camera's click-click, a lion's low breathy roar, a horse's quavering neigh; the
+same for the same draw."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from swansphere.data.procedural import (
     fire,
     footsteps,
     heartbeat,
+    horse,
+    lion,
     thunder,
     wind,
 )
@@ -158,6 +161,37 @@ def test_a_camera_clicks_twice_a_shot_a_shot_every_one_to_two_seconds():
         assert energy_share(audio, 1500.0, 8000.0) > 0.8, seed    # bright: 0.88-0.96
 
 
+def tremolo_rate(signal: np.ndarray, lowest: float, highest: float) -> float:
+    """The rate in Hz (between ``lowest`` and ``highest``) at which the loudness of
+    ``signal`` (2.5 ms frames) swings most: its envelope's spectral peak."""
+    envelope = 10.0 ** (frame_levels_db(signal, 40) / 20.0)
+    power = np.abs(np.fft.rfft(envelope - envelope.mean()))
+    rates = np.fft.rfftfreq(envelope.size, 40 / RATE)
+    within = (rates >= lowest) & (rates <= highest)
+    return float(rates[within][np.argmax(power[within])])
+
+
+def test_a_lion_roars_low_and_breathy_shaken_eight_times_a_second():
+    for seed in range(4):
+        audio = lion(np.random.default_rng(seed), RATE, 6 * RATE).astype(np.float64)
+        assert energy_share(audio, 0.0, 1500.0) > 0.95, seed  # low: 0.99
+        assert 7.0 <= tremolo_rate(audio, 6.0, 14.0) <= 9.0, seed  # measured 7.5-8.7 Hz
+        levels = frame_levels_db(audio)
+        assert (levels < levels.max() - 30.0).mean() > 0.15, seed  # pauses: 0.26-0.38
+
+
+def test_a_horse_neighs_high_with_a_fast_quaver():
+    for seed in range(4):
+        audio = horse(np.random.default_rng(seed), RATE, 6 * RATE).astype(np.float64)
+        spectrum = np.abs(np.fft.rfft(audio))
+        peak = np.fft.rfftfreq(audio.size, 1.0 / RATE)[np.argmax(spectrum)]
+        assert 700.0 <= peak <= 1200.0, (seed, peak)  # the voice's pitch: 870-1010 Hz
+        assert energy_share(audio, 0.0, 650.0) < 0.1, seed  # nothing below: 0.03-0.04
+        assert 18.0 <= tremolo_rate(audio, 10.0, 30.0) <= 22.0, seed  # measured 19.8-20.3
+        levels = frame_levels_db(audio)
+        assert (levels < levels.max() - 30.0).mean() > 0.25, seed  # pauses: 0.41-0.45
+
+
 @settings(max_examples=25, deadline=None)
 @given(rate=st.sampled_from([8000, 16000, 22050, 44100, 48000]),
        seconds=st.floats(0.001, 1.5), seed=st.integers(0, 2 ** 32 - 1),
@@ -173,8 +207,9 @@ def test_each_procedural_sound_is_one_permissive_clip_of_its_class():
     clips = catalogue(["procedural"])
     assert [clip.phrase for clip in clips] == [
         "a dog barks", "wind howls", "a fire crackles", "thunder rumbles", "crickets chirp",
-        "footsteps approach", "a heart beats", "a camera clicks"]
+        "footsteps approach", "a heart beats", "a camera clicks", "a lion roars",
+        "a horse neighs"]
     assert all(is_permissive(clip.licence) for clip in clips)
     assert [c.label for c in class_clips(clips)] == ["dog", "wind", "fire", "thunder",
                                                       "crickets", "footsteps", "heartbeat",
-                                                      "camera"]
+                                                      "camera", "lion", "horse"]

@@ -167,13 +167,13 @@ def test_cli_lists_classes_and_credits(tmp_path, monkeypatch, capsys):
     assert main(["data", "sources", "--classes", "--json", "--root", str(tmp_path)]) == 0
     report = json.loads(capsys.readouterr().out)
     rows = {row["class"]: row for row in report["classes"]}
-    assert report["summary"] == {"classes": 18, "permissive": 18, "with_held_out": 10}
+    assert report["summary"] == {"classes": 20, "permissive": 20, "with_held_out": 10}
     assert (rows["bell"]["clips"], rows["bell"]["held_out"]) == (9, 3)
     for procedural in ("dog", "wind", "fire", "thunder", "crickets", "footsteps", "heartbeat",
-                       "camera"):
+                       "camera", "lion", "horse"):
         assert (rows[procedural]["clips"], rows[procedural]["held_out"]) == (1, 0)
     assert rows["violin"]["held_out_synonyms"] == ["a fiddle plays"]
     assert main(["data", "sources", "--classes", "--root", str(tmp_path)]) == 0
-    assert "18 classes installed" in capsys.readouterr().out
+    assert "20 classes installed" in capsys.readouterr().out
     assert main(["data", "sources", "--attribution", "--root", str(tmp_path)]) == 0
     assert "credit" in capsys.readouterr().out
