@@ -63,9 +63,9 @@ than naming another thing ("a dog whistle"): a verb form, a function word or not
 PEOPLE = frozenset({"man", "woman", "men", "women", "person", "people", "boy", "girl", "boys",
                     "girls", "child", "children", "kid", "kids"})
 """Nouns that say who makes a sound, not which: "a man whistles" and "a woman claps" are no
-speech, so a clause headed by one is matched by its whole meaning, never taken by the noun
-alone (:meth:`ExemplarBank.named_by_noun`); it still heads the clause, so "a man talks on
-the phone" is not taken by the phone."""
+speech, so a clause headed by one goes to the class its whole meaning is nearest
+(:meth:`ExemplarBank.named_by_noun`); it still heads the clause, so "a man talks on the
+phone" is not taken by the phone."""
 
 
 def named_part(text: str) -> str:
@@ -197,17 +197,18 @@ class ExemplarBank:
         chicken crows": the noun followed by a verb, a function word or nothing, so not "a
         dog whistle"), where its nearest phrase (index ``nearest``) is another's that lacks
         that noun ("a wolf howls", a sound the bank has none of; "a rooster crows"); else
-        ``None``, as for a class named by :data:`PEOPLE` alone ("a man whistles"). MiniLM's
-        sentence space weighs the verb as much as the noun, so a noun the bank knows is taken
-        at its word."""
+        ``None``. A class named by :data:`PEOPLE` alone is taken so only where the nearest
+        phrase is no class's ("a woman announces the train", nearest "a train"), never from
+        another class ("a man whistles"). MiniLM's sentence space weighs the verb as much as
+        the noun, so a noun the bank knows is taken at its word."""
         heads = {index for index, head in enumerate(self._noun_heads)
                  if head is not None and head.search(query)}
         if len(heads) != 1:
             return None
         (named,) = heads
-        if self.class_nouns[named] <= PEOPLE:
-            return None
         owner = self._wording_embeddings[1]
+        if self.class_nouns[named] <= PEOPLE and int(owner[nearest]) >= 0:
+            return None
         phrase = self._phrase_texts[nearest]
         if int(owner[nearest]) == named or any(noun in phrase for noun in self.class_nouns[named]):
             return None

@@ -169,16 +169,18 @@ def test_a_noun_the_bank_knows_at_the_head_names_its_class(bank, text, named, by
     ("a lady is speaking", "woman speaking"),
     ("a woman", "woman speaking"),
     ("a woman is talking on the phone", "woman speaking"),  # the phone does not head it
+    ("a man whispers", "man speaking"),  # a sound the bank lacks: the man's voice, as before
 ])
 def test_a_person_at_the_head_says_who_makes_the_sound_not_which(text, named):
     """"A man" heads "a man speaks", but a man who whistles makes no speech: a clause headed
-    by a person is matched by its whole meaning, the verb included."""
+    by a person goes to another class its whole meaning is nearest, and to the person's
+    voice only where that is nearest or no class of the bank is."""
     classes = [sound_class(name) for name in ("man speaking", "woman speaking", "whistling",
                                                "hand claps", "telephone")]
     phrases = tuple(tuple(dict.fromkeys(phrase for w in c.wordings
                                         for phrase in (w.phrase, w.nominal))) for c in classes)
     bank = ExemplarBank(tuple(c.name for c in classes), phrases, tuple(range(len(classes))),
-                        torch.zeros(len(classes), 8), RATE)
+                        torch.zeros(len(classes), 8), RATE, others=("a person whispers",))
     assert "man" in bank.class_nouns[0]  # "a man" heads "a man speaks"
     assert (bank.match([text])[0] or (None,))[0] == named
 
