@@ -48,17 +48,28 @@ def _bark(rng: np.random.Generator, sample_rate: int, pitch: float, seconds: flo
     t = np.arange(count) / sample_rate
     rise = np.sin(np.pi * np.minimum(t / (0.35 * seconds), 1.0))
     contour = pitch * (1.0 + 0.35 * rise - 0.4 * (t / seconds) ** 2)
-    contour *= 1.0 + 0.03 * rng.standard_normal(count).cumsum() / np.sqrt(np.arange(1, count + 1))
-    phase = 2.0 * np.pi * np.cumsum(contour) / sample_rate
-    harmonics = np.arange(1, int(0.45 * sample_rate / contour.max()) + 1)
-    voice = (np.sin(harmonics[:, None] * phase[None, :] + rng.uniform(0, 2 * np.pi,
-                                                                       (harmonics.size, 1)))
-             / harmonics[:, None]).sum(axis=0)
+    voice, phase = _harmonic_voice(rng, sample_rate, contour, 0.03)
     source = voice * (1.0 + 0.5 * np.sin(phase / 2.0)) + 0.3 * rng.standard_normal(count)
     envelope = np.minimum(t / 0.008, 1.0) * np.exp(-np.maximum(t - 0.03, 0.0) / (0.35 * seconds))
     spectrum = np.fft.rfft(source * envelope)
     freqs = np.fft.rfftfreq(count, 1.0 / sample_rate)
     return np.fft.irfft(spectrum * _resonances(freqs, BARK_FORMANTS), count)
+
+
+def _harmonic_voice(rng: np.random.Generator, sample_rate: int, contour: np.ndarray,
+                    jitter: float) -> tuple[np.ndarray, np.ndarray]:
+    """A voice along the pitch ``contour`` (Hz, one value a sample), which wanders by
+    ``jitter``: every harmonic below 0.45 of the rate at 1/n, each at a random phase. Returns
+    the voice and its fundamental's phase."""
+    count = contour.size
+    contour = contour * (1.0 + jitter * rng.standard_normal(count).cumsum()
+                         / np.sqrt(np.arange(1, count + 1)))
+    phase = 2.0 * np.pi * np.cumsum(contour) / sample_rate
+    harmonics = np.arange(1, int(0.45 * sample_rate / contour.max()) + 1)
+    voice = (np.sin(harmonics[:, None] * phase[None, :]
+                    + rng.uniform(0, 2 * np.pi, (harmonics.size, 1)))
+             / harmonics[:, None]).sum(axis=0)
+    return voice, phase
 
 
 def dog_barks(rng: np.random.Generator, sample_rate: int, num_samples: int) -> np.ndarray:
@@ -310,8 +321,8 @@ HORSE_NEIGH = CallShape(bend=(1.0, 1.1, 0.5), peak_at=0.15,
 
 def _voiced_call(rng: np.random.Generator, sample_rate: int, seconds: float, pitch: float,
                  shape: CallShape) -> np.ndarray:
-    """One call ``seconds`` long at about ``pitch`` Hz: harmonics (1/n) below 0.45 of the
-    rate along the shape's contour, tremolo and breath, then its resonances."""
+    """One call ``seconds`` long at about ``pitch`` Hz: the bark's harmonic voice along the
+    shape's contour, tremolo and breath, then its resonances."""
     count = max(int(seconds * sample_rate), 1)
     t = np.arange(count) / sample_rate
     along = t / seconds
@@ -320,13 +331,7 @@ def _voiced_call(rng: np.random.Generator, sample_rate: int, seconds: float, pit
         along < shape.peak_at,
         start + (top - start) * np.sin(0.5 * np.pi * along / shape.peak_at),
         top + (end - top) * ((along - shape.peak_at) / (1.0 - shape.peak_at)) ** 2)
-    contour *= 1.0 + shape.jitter * (rng.standard_normal(count).cumsum()
-                                     / np.sqrt(np.arange(1, count + 1)))
-    phase = 2.0 * np.pi * np.cumsum(contour) / sample_rate
-    harmonics = np.arange(1, int(0.45 * sample_rate / contour.max()) + 1)
-    voice = (np.sin(harmonics[:, None] * phase[None, :]
-                    + rng.uniform(0, 2 * np.pi, (harmonics.size, 1)))
-             / harmonics[:, None]).sum(axis=0)
+    voice, _ = _harmonic_voice(rng, sample_rate, contour, shape.jitter)
     rate, depth = shape.tremolo
     voice *= 1.0 - depth + depth * 0.5 * (1.0 + np.sin(2 * np.pi * rate * t
                                                        + rng.uniform(0, 6.3)))
